@@ -1,0 +1,25 @@
+//! Cost matrices: which mistakes of a classifier are harmful, and how harmful.
+//!
+//! A [`CostMatrix`] C is an m×m table where `C[y][k] >= 0` is the harm of
+//! predicting class `k` when the truth is `y`, with a zero diagonal.
+//! Everything the certification needs from it is a question about one row,
+//! so the row has its own type, [`CostRow`], which can also be built from a
+//! bare slice (for counts that come from another framework).
+//!
+//! Matrices are validated once, when they are built or loaded
+//! ([`CostMatrix::from_rows`], [`CostMatrix::load`]); after that every query is
+//! infallible.
+//! Files are TOML (`kind = "standard" | "seedwise" | "pairwise" | "matrix"`)
+//! or CSV, and may name classes by index or by name (see `docs/cost-matrices.md`).
+#![deny(missing_docs)]
+
+mod csv;
+mod error;
+mod file;
+mod matrix;
+mod row;
+mod toml_spec;
+
+pub use error::{CostError, Result};
+pub use matrix::CostMatrix;
+pub use row::CostRow;
