@@ -1,1 +1,38 @@
-//! x
+//! Certification statistics for randomized smoothing, from class counts.
+//!
+//! Everything here is a pure function of counts, a cost row and two numbers
+//! (σ, α): no tensors, no random numbers, no framework.
+//! Counts from any source (a burn model, PyTorch, a simulation) certify the
+//! same way.
+//!
+//! - [`BinomialSample`]: one-sided Clopper–Pearson bounds, and
+//!   [`binomial_test_half`], the exact two-sided test used by PREDICT.
+//! - [`normal_cdf`] / [`normal_ppf`]: Φ and Φ⁻¹.
+//! - [`certify`]: Cohen's CERTIFY, or Certify-CS when the true class has
+//!   harmful mistakes (SPEC §4), returning a [`Certificate`].
+//! - [`predict`]: Cohen's PREDICT.
+//! - [`metrics`]: certified accuracy, certified cost-sensitive robustness,
+//!   average certified radius and certified robust cost over many examples.
+//!
+//! The key design choice is that outcomes are types, not numbers: an abstain
+//! is [`StandardCertificate::Abstain`], never a radius of 0, and a harmful
+//! prediction is [`HarmRadius::NotCertified`], never a radius of −1.
+#![deny(missing_docs)]
+
+mod binomial;
+mod certify;
+mod counts;
+mod error;
+pub mod metrics;
+mod normal;
+mod params;
+mod predict;
+mod quantile;
+
+pub use binomial::{BinomialSample, binomial_test_half};
+pub use certify::{Certificate, CostSensitiveCertificate, HarmRadius, LevelRadius, StandardCertificate, certify};
+pub use counts::ClassCounts;
+pub use error::{Result, StatsError};
+pub use normal::{normal_cdf, normal_ppf};
+pub use params::{Alpha, Radius, Sigma};
+pub use predict::{Prediction, predict};

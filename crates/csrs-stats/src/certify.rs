@@ -1,0 +1,210 @@
+//! CERTIFY (Cohen et al.) and Certify-CS (SPEC §4), from class counts.
+
+use std::iter;
+
+use csrs_cost::CostRow;
+
+use crate::{Alpha, ClassCounts, Radius, Result, Sigma, StatsError, normal_ppf};
+
+/// What the smoothed classifier is certified to do around one input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Certificate {
+    /// ĉ, the most frequent class of the selection draws: the reported
+    /// prediction, whether or not it is certified.
+    pub predicted: usize,
+    /// The lower confidence bound p̲ on ĉ's probability: at level α in
+    /// standard mode, α/2 in cost-sensitive mode.
+    pub p_lower: f64,
+    /// Whether the prediction itself is certified, and within which radius.
+    pub standard: StandardCertificate,
+    /// The cost-sensitive certificate; `None` when no mistake on the true
+    /// class is harmful (standard mode).
+    pub cost_sensitive: Option<CostSensitiveCertificate>,
+}
+
+impl Certificate {
+    /// Whether the standard certificate abstains.
+    pub fn abstains(&self) -> bool {
+        self.standard == StandardCertificate::Abstain
+    }
+}
+
+/// Cohen's certificate for the prediction ĉ.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StandardCertificate {
+    /// p̲ ≤ ½: the prediction is not certified at any radius.
+    Abstain,
+    /// g(x + δ) = ĉ for every ‖δ‖₂ < radius.
+    Certified(Radius),
+}
+
+impl StandardCertificate {
+    /// The radius, when certified.
+    pub fn radius(self) -> Option<Radius> {
+        match self {
+            StandardCertificate::Abstain => None,
+            StandardCertificate::Certified(radius) => Some(radius),
+        }
+    }
+}
+
+/// How far the input can move before a class of some harm level becomes
+/// possible.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HarmRadius {
+    /// No guarantee: the prediction is already harmful at this level, or the
+    /// counts are too weak.
+    NotCertified,
+    /// No class above this level can be output within the radius.
+    Certified(Radius),
+    /// No class is harmful above this level: it holds at every radius.
+    Infinite,
+}
+
+impl HarmRadius {
+    /// Whether the guarantee holds at radius `epsilon` (r ≥ ε).
+    pub fn covers(self, epsilon: f64) -> bool {
+        match self {
+            HarmRadius::NotCertified => false,
+            HarmRadius::Certified(radius) => radius.get() >= epsilon,
+            HarmRadius::Infinite => true,
+        }
+    }
+}
+
+/// The certified radius against all classes costing more than `level`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LevelRadius {
+    /// The harm level t: 0 or one of the row's positive costs.
+    pub level: f64,
+    /// r(t): within it, no class k with C\[y\]\[k\] > t can be output.
+    pub radius: HarmRadius,
+}
+
+/// Certify-CS's answer for an example whose true class has harmful mistakes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostSensitiveCertificate {
+    /// r(t) at t = 0 and at each distinct positive cost of the row, in
+    /// increasing order; the last is always [`HarmRadius::Infinite`].
+    pub levels: Vec<LevelRadius>,
+    /// The harmful class drawn most often (ties: smaller index).
+    pub strongest_harmful: usize,
+}
+
+impl CostSensitiveCertificate {
+    /// The cost-sensitive radius r(0): within it, no harmful class at all can
+    /// be output. `None` when not certified.
+    pub fn radius(&self) -> Option<Radius> {
+        match self.levels[0].radius {
+            HarmRadius::Certified(radius) => Some(radius),
+            HarmRadius::NotCertified => None,
+            HarmRadius::Infinite => unreachable!("level 0 has a non-empty sensitive set"),
+        }
+    }
+
+    /// The certified cost at radius ε: the smallest level t with r(t) ≥ ε, a
+    /// bound on the worst harm an attacker within ε can cause.
+    pub fn certified_cost(&self, epsilon: f64) -> f64 {
+        self.levels.iter().find(|level| level.radius.covers(epsilon)).expect("the top level is always infinite").level
+    }
+}
+
+/// Certifies one input from its class counts (SPEC §4).
+///
+/// ĉ is the top class of `selection`; `estimation` must be independent draws.
+/// Without a cost row, or when the row has no positive cost, this is Cohen's
+/// CERTIFY at level α.
+/// Otherwise it is Certify-CS: every bound it uses holds together with
+/// probability ≥ 1 − α (α/2 for p̲, α/(2L) for each of the L harm levels).
+///
+/// # Errors
+/// [`StatsError::ClassCountMismatch`] when the selection counts or the cost
+/// row do not have as many classes as the estimation counts.
+///
+/// # Examples
+/// ```
+/// use csrs_cost::CostRow;
+/// use csrs_stats::{Alpha, ClassCounts, Sigma, certify};
+///
+/// // Only 40% of the mass on the top class: Cohen abstains, but class 2
+/// // (the only harmful one) is rare enough to rule out.
+/// let selection = ClassCounts::new(vec![40, 35, 1, 24])?;
+/// let estimation = ClassCounts::new(vec![4000, 3500, 100, 2400])?;
+/// let costs = [0.0, 0.0, 1.0, 0.0];
+/// let row = CostRow::new(&costs, 0).unwrap();
+/// let cert = certify(&selection, &estimation, Some(&row), Sigma::new(0.5)?, Alpha::new(0.001)?)?;
+/// assert!(cert.abstains());
+/// assert!(cert.cost_sensitive.unwrap().radius().unwrap().get() > 0.4);
+/// # Ok::<(), csrs_stats::StatsError>(())
+/// ```
+pub fn certify(
+    selection: &ClassCounts,
+    estimation: &ClassCounts,
+    cost_row: Option<&CostRow<'_>>,
+    sigma: Sigma,
+    alpha: Alpha,
+) -> Result<Certificate> {
+    let n_classes = estimation.n_classes();
+    let mismatch = |what, got| StatsError::ClassCountMismatch { what, got, expected: n_classes };
+    if selection.n_classes() != n_classes {
+        return Err(mismatch("selection counts", selection.n_classes()));
+    }
+    if let Some(row) = cost_row.filter(|row| row.n_classes() != n_classes) {
+        return Err(mismatch("cost row", row.n_classes()));
+    }
+
+    let predicted = selection.top();
+    let sample = estimation.sample(predicted);
+    let Some(row) = cost_row.filter(|row| row.is_seed()) else {
+        let p_lower = sample.lower(alpha);
+        return Ok(Certificate { predicted, p_lower, standard: standard(p_lower, sigma), cost_sensitive: None });
+    };
+
+    let p_lower = sample.lower(alpha.split(2));
+    let positive_levels = row.levels();
+    let level_alpha = alpha.split(2 * positive_levels.len());
+    let levels = iter::once(0.0)
+        .chain(positive_levels)
+        .map(|level| {
+            let radius = if row.cost(predicted) > level {
+                HarmRadius::NotCertified
+            } else {
+                match strongest(estimation, row.sensitive_above(level)) {
+                    None => HarmRadius::Infinite,
+                    Some(class_idx) => {
+                        let p_upper = estimation.sample(class_idx).upper(level_alpha).min(1.0 - p_lower);
+                        let radius = sigma.get() / 2.0 * (normal_ppf(p_lower) - normal_ppf(p_upper));
+                        Radius::new(radius).map_or(HarmRadius::NotCertified, HarmRadius::Certified)
+                    }
+                }
+            };
+            LevelRadius { level, radius }
+        })
+        .collect();
+    let strongest_harmful = strongest(estimation, row.sensitive_set()).expect("a seed row has a harmful class");
+    Ok(Certificate {
+        predicted,
+        p_lower,
+        standard: standard(p_lower, sigma),
+        cost_sensitive: Some(CostSensitiveCertificate { levels, strongest_harmful }),
+    })
+}
+
+/// Cohen's rule: abstain unless p̲ > ½, else radius σ Φ⁻¹(p̲).
+fn standard(p_lower: f64, sigma: Sigma) -> StandardCertificate {
+    if p_lower <= 0.5 {
+        return StandardCertificate::Abstain;
+    }
+    Radius::new(sigma.get() * normal_ppf(p_lower)).map_or(StandardCertificate::Abstain, StandardCertificate::Certified)
+}
+
+/// The most frequent of `classes` (ties: the first), if any.
+///
+/// One upper bound on its count covers every class in the set: the
+/// Clopper–Pearson upper bound grows with the count (SPEC §4).
+fn strongest(counts: &ClassCounts, classes: impl Iterator<Item = usize>) -> Option<usize> {
+    classes.fold(None, |best, k| match best {
+        Some(b) if counts.count(b) >= counts.count(k) => Some(b),
+        _ => Some(k),
+    })
+}

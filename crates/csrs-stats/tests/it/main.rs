@@ -1,0 +1,7 @@
+//! Integration tests of the certification statistics.
+
+mod metrics;
+mod oracle;
+mod properties;
+mod simulation;
+mod tolerance;

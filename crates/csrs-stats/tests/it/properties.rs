@@ -1,0 +1,108 @@
+//! Properties that must hold for all counts, not just the oracle's.
+
+use csrs_cost::CostRow;
+use csrs_stats::{Alpha, BinomialSample, ClassCounts, HarmRadius, Sigma, certify};
+use proptest::prelude::*;
+
+fn alphas() -> impl Strategy<Value = Alpha> {
+    prop_oneof![Just(1e-5), Just(1e-3), Just(0.01), Just(0.05), 1e-6..0.5f64].prop_map(|a| Alpha::new(a).unwrap())
+}
+
+fn sample() -> impl Strategy<Value = BinomialSample> {
+    (1u64..100_000).prop_flat_map(|n| (0..=n).prop_map(move |k| BinomialSample::new(k, n).unwrap()))
+}
+
+/// Counts over 3..8 classes, total between 1 and ~10^5, plus a cost row for
+/// a random true class with a random subset of harmful classes and levels.
+fn counts_and_costs() -> impl Strategy<Value = (Vec<u64>, Vec<f64>, usize)> {
+    (3usize..8).prop_flat_map(|m| {
+        (
+            prop::collection::vec(0u64..20_000, m).prop_filter("needs a draw", |c| c.iter().sum::<u64>() > 0),
+            prop::collection::vec(prop_oneof![Just(0.0), Just(1.0), Just(2.5), Just(5.0)], m),
+            0..m,
+        )
+            .prop_map(|(counts, mut costs, label)| {
+                costs[label] = 0.0;
+                (counts, costs, label)
+            })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn bounds_bracket_the_estimate(sample in sample(), alpha in alphas()) {
+        let estimate = sample.successes() as f64 / sample.trials() as f64;
+        let (lower, upper) = (sample.lower(alpha), sample.upper(alpha));
+        prop_assert!((0.0..=estimate).contains(&lower), "lower {lower} vs {estimate}");
+        prop_assert!((estimate..=1.0).contains(&upper), "upper {upper} vs {estimate}");
+    }
+
+    #[test]
+    fn bounds_grow_with_the_count(sample in sample(), alpha in alphas()) {
+        prop_assume!(sample.successes() < sample.trials());
+        let next = BinomialSample::new(sample.successes() + 1, sample.trials()).unwrap();
+        prop_assert!(sample.lower(alpha) <= next.lower(alpha));
+        prop_assert!(sample.upper(alpha) <= next.upper(alpha));
+    }
+
+    #[test]
+    fn smaller_alpha_widens_the_bounds(sample in sample(), alpha in alphas()) {
+        let stricter = alpha.split(10);
+        prop_assert!(sample.lower(stricter) <= sample.lower(alpha));
+        prop_assert!(sample.upper(stricter) >= sample.upper(alpha));
+    }
+
+    #[test]
+    fn cost_sensitive_radius_is_at_least_the_standard_one((counts, costs, label) in counts_and_costs(), alpha in alphas()) {
+        let counts = ClassCounts::new(counts).unwrap();
+        let row = CostRow::new(&costs, label).unwrap();
+        let cert = certify(&counts, &counts, Some(&row), Sigma::new(0.5).unwrap(), alpha).unwrap();
+        if let (Some(cs), Some(standard)) = (&cert.cost_sensitive, cert.standard.radius()) {
+            if row.cost(cert.predicted) == 0.0 {
+                let radius = cs.radius().expect("a certified harmless prediction is cost-sensitively certified");
+                prop_assert!(radius.get() >= standard.get() * (1.0 - 1e-12), "{radius:?} < {standard:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn level_radii_grow_with_the_level((counts, costs, label) in counts_and_costs(), alpha in alphas()) {
+        let counts = ClassCounts::new(counts).unwrap();
+        let row = CostRow::new(&costs, label).unwrap();
+        let cert = certify(&counts, &counts, Some(&row), Sigma::new(1.0).unwrap(), alpha).unwrap();
+        let Some(cs) = cert.cost_sensitive else { return Ok(()) };
+        prop_assert_eq!(cs.levels.last().unwrap().radius, HarmRadius::Infinite);
+        for pair in cs.levels.windows(2) {
+            prop_assert!(pair[0].level < pair[1].level);
+            for epsilon in [0.0, 0.1, 0.5, 2.0] {
+                prop_assert!(!pair[0].radius.covers(epsilon) || pair[1].radius.covers(epsilon));
+            }
+        }
+        let costs_at: Vec<f64> = [0.0, 0.1, 0.5, 2.0, 100.0].iter().map(|&e| cs.certified_cost(e)).collect();
+        prop_assert!(costs_at.windows(2).all(|w| w[0] <= w[1]), "{costs_at:?}");
+    }
+
+    #[test]
+    fn radii_grow_when_a_harmful_draw_becomes_a_top_draw((counts, costs, label) in counts_and_costs(), alpha in alphas()) {
+        let before = ClassCounts::new(counts.clone()).unwrap();
+        let row = CostRow::new(&costs, label).unwrap();
+        let sigma = Sigma::new(0.25).unwrap();
+        let cert = certify(&before, &before, Some(&row), sigma, alpha).unwrap();
+        let Some(cs) = &cert.cost_sensitive else { return Ok(()) };
+        let donor = cs.strongest_harmful;
+        prop_assume!(donor != cert.predicted && counts[donor] > 0);
+        let mut moved = counts;
+        moved[donor] -= 1;
+        moved[cert.predicted] += 1;
+        let after = ClassCounts::new(moved).unwrap();
+        let cert_after = certify(&before, &after, Some(&row), sigma, alpha).unwrap();
+        let radius = |cert: &csrs_stats::Certificate| cert.standard.radius().map_or(0.0, |r| r.get());
+        prop_assert!(radius(&cert_after) >= radius(&cert));
+        let cs_radius = |cert: &csrs_stats::Certificate| {
+            cert.cost_sensitive.as_ref().unwrap().radius().map_or(0.0, |r| r.get())
+        };
+        prop_assert!(cs_radius(&cert_after) >= cs_radius(&cert));
+    }
+}
