@@ -59,11 +59,11 @@ proptest! {
         let counts = ClassCounts::new(counts).unwrap();
         let row = CostRow::new(&costs, label).unwrap();
         let cert = certify(&counts, &counts, Some(&row), Sigma::new(0.5).unwrap(), alpha).unwrap();
-        if let (Some(cs), Some(standard)) = (&cert.cost_sensitive, cert.standard.radius()) {
-            if row.cost(cert.predicted) == 0.0 {
-                let radius = cs.radius().expect("a certified harmless prediction is cost-sensitively certified");
-                prop_assert!(radius.get() >= standard.get() * (1.0 - 1e-12), "{radius:?} < {standard:?}");
-            }
+        if let (Some(cs), Some(standard)) = (&cert.cost_sensitive, cert.standard.radius())
+            && row.cost(cert.predicted) == 0.0
+        {
+            let radius = cs.radius().expect("a certified harmless prediction is cost-sensitively certified");
+            prop_assert!(radius.get() >= standard.get() * (1.0 - 1e-12), "{radius:?} < {standard:?}");
         }
     }
 
