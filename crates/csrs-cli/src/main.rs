@@ -1,1 +1,49 @@
-fn main() {}
+//! `csrs`: cost-sensitive certified robustness by randomized smoothing.
+//!
+//! Only this crate knows about the command line, terminals, files named by
+//! the user and exit codes; the libraries below it return typed errors.
+
+mod certificate_json;
+mod certify_counts;
+mod cost;
+mod io;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Cost-sensitive certified robustness by randomized smoothing.
+///
+/// A cost matrix says which mistakes of a classifier are harmful. csrs
+/// certifies, for each input, a radius within which no l2 perturbation can
+/// make the smoothed classifier output a harmful class, with failure
+/// probability at most alpha.
+#[derive(Debug, Parser)]
+#[command(name = "csrs", version, about, long_about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    CertifyCounts(certify_counts::Args),
+    Cost(cost::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::CertifyCounts(args) => args.run(),
+        Command::Cost(args) => args.run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`csrs ... | head`) is the reader's choice, not a failure.
+        Err(err) if io::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("csrs: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -7,7 +7,9 @@ pub type Result<T, E = CostError> = std::result::Result<T, E>;
 
 /// Why a cost matrix, a cost row or a cost file was rejected.
 ///
-/// Messages say what was found and what was expected; [`CostError::File`]
+/// Each message is one self-contained line (no error here has a `source`,
+/// so printing a chain never repeats it): what was found and what was
+/// expected; [`CostError::File`]
 /// adds the file name and [`CostError::Key`] / [`CostError::Line`] the place
 /// inside it.
 #[derive(Debug, thiserror::Error)]
@@ -118,14 +120,14 @@ pub enum CostError {
     UnknownFormat,
     /// The file could not be read.
     #[error("cannot read the file: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     /// Any of the above, in a named file.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     File {
         /// The file.
         path: PathBuf,
         /// What is wrong in it.
-        source: Box<CostError>,
+        error: Box<CostError>,
     },
 }
 

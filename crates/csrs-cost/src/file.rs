@@ -15,8 +15,8 @@ impl CostMatrix {
     /// [`CostError::File`] wrapping what is wrong, with the path.
     pub fn load(path: impl AsRef<Path>, expected_classes: Option<usize>) -> Result<Self> {
         let path = path.as_ref();
-        let in_file = |source: CostError| CostError::File { path: path.to_owned(), source: Box::new(source) };
-        let text = std::fs::read_to_string(path).map_err(|err| in_file(err.into()))?;
+        let in_file = |source: CostError| CostError::File { path: path.to_owned(), error: Box::new(source) };
+        let text = std::fs::read_to_string(path).map_err(|err| in_file(CostError::Io(err)))?;
         let parsed = match path.extension().and_then(|ext| ext.to_str()) {
             Some("toml") => Self::from_toml_str(&text, expected_classes),
             Some("csv") => Self::from_csv_str(&text, expected_classes),

@@ -1,0 +1,130 @@
+//! `csrs certify-counts`: certificates from class counts, one JSON object per
+//! line in and out.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow, bail};
+use csrs_cost::CostRow;
+use csrs_stats::{Alpha, ClassCounts, Sigma, certify};
+use serde_json::{Map, Value};
+
+use crate::certificate_json;
+use crate::io::{Input, create_output};
+
+/// Certify from class counts produced by any framework (JSONL in, JSONL out).
+///
+/// Each input line is a JSON object with `label` (the true class),
+/// `cost_row` (row `label` of the cost matrix; all zeros for standard
+/// certification), `sigma`, `alpha`, `selection_counts` (n0 draws that pick
+/// the prediction) and `estimation_counts` (n independent draws that bound its
+/// probability). Other keys are kept as they are.
+///
+/// Each output line is the input object plus `result`: `predicted`,
+/// `abstain`, `p_lower`, `radius_std`, `radius_cs` and `certified_cost` (the
+/// `[level, radius]` curve). `null` means abstain or not certified, "inf" an
+/// infinite radius.
+///
+/// A malformed line stops the run with an error naming the line; every line
+/// before it has been written.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  csrs certify-counts --input examples/counts.jsonl")]
+pub(crate) struct Args {
+    /// JSONL file of counts [default: standard input]
+    #[arg(long, short, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Where to write the certificates (created or truncated) [default: standard output]
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+impl Args {
+    pub(crate) fn run(self) -> anyhow::Result<()> {
+        let input = Input::open(self.input.as_deref())?;
+        let mut output = create_output(self.output.as_ref())?;
+        for (index, line) in input.reader.lines().enumerate() {
+            let place = format!("{}:{}", input.name, index + 1);
+            let line = line.with_context(|| format!("{place}: cannot read"))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let certified = certify_line(&line).with_context(|| place.clone())?;
+            serde_json::to_writer(&mut output, &certified)?;
+            output.write_all(b"\n")?;
+        }
+        output.flush()?;
+        Ok(())
+    }
+}
+
+/// The input object with its `result` added.
+fn certify_line(line: &str) -> anyhow::Result<Map<String, Value>> {
+    let mut case = match serde_json::from_str(line).map_err(|err| anyhow!("invalid JSON: {err}"))? {
+        Value::Object(case) => case,
+        other => bail!("expected a JSON object, got {}", kind_of(&other)),
+    };
+    let costs = numbers(&case, "cost_row")?;
+    let label = unsigned(field(&case, "label")?, "label")?;
+    if label >= costs.len() as u64 {
+        bail!("label {label} is out of range, expected a class index below {} (the length of cost_row)", costs.len());
+    }
+    let row = CostRow::new(&costs, label as usize).context("cost_row")?;
+    let selection = counts(&case, "selection_counts", costs.len())?;
+    let estimation = counts(&case, "estimation_counts", costs.len())?;
+    let sigma = Sigma::new(number(&case, "sigma")?)?;
+    let alpha = Alpha::new(number(&case, "alpha")?)?;
+
+    let cert = certify(&selection, &estimation, Some(&row), sigma, alpha)?;
+    case.insert("result".to_owned(), certificate_json::certificate(&cert));
+    Ok(case)
+}
+
+fn field<'a>(case: &'a Map<String, Value>, key: &str) -> anyhow::Result<&'a Value> {
+    case.get(key).ok_or_else(|| anyhow!("missing key `{key}`"))
+}
+
+fn number(case: &Map<String, Value>, key: &str) -> anyhow::Result<f64> {
+    let value = field(case, key)?;
+    value.as_f64().ok_or_else(|| anyhow!("{key} is {value}, expected a number"))
+}
+
+fn unsigned(value: &Value, what: &str) -> anyhow::Result<u64> {
+    value.as_u64().ok_or_else(|| anyhow!("{what} is {value}, expected a non-negative integer"))
+}
+
+fn array<'a>(case: &'a Map<String, Value>, key: &str) -> anyhow::Result<&'a [Value]> {
+    let value = field(case, key)?;
+    value.as_array().map(Vec::as_slice).ok_or_else(|| anyhow!("{key} is {}, expected an array", kind_of(value)))
+}
+
+fn numbers(case: &Map<String, Value>, key: &str) -> anyhow::Result<Vec<f64>> {
+    array(case, key)?
+        .iter()
+        .enumerate()
+        .map(|(i, value)| value.as_f64().ok_or_else(|| anyhow!("{key}[{i}] is {value}, expected a number")))
+        .collect()
+}
+
+fn counts(case: &Map<String, Value>, key: &str, n_classes: usize) -> anyhow::Result<ClassCounts> {
+    let values = array(case, key)?;
+    if values.len() != n_classes {
+        bail!("{key} has {} entries, expected {n_classes} (the length of cost_row)", values.len());
+    }
+    let counts = values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| unsigned(value, &format!("{key}[{i}]")))
+        .collect::<Result<_, _>>()?;
+    ClassCounts::new(counts).with_context(|| key.to_owned())
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
