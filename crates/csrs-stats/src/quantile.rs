@@ -6,7 +6,7 @@
 //! samples. There the log-gamma prefactor of the incomplete beta function is
 //! a difference of numbers near n·ln n, and the quantile routine stops early;
 //! both errors were seen to make upper bounds come out *too small* (unsound)
-//! by up to 1e-4 relative.
+//! by up to 4.5e-4 relative.
 //!
 //! So when the count (or its complement) is small, the tail is summed term by
 //! term from an exactly computed binomial coefficient and solved for p by

@@ -1,0 +1,108 @@
+//! Invariants of the source tree, checked by `cargo test -p xtask`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::ci::TEST_COMMAND;
+use crate::project_root;
+
+/// Which csrs crates each crate may depend on (docs/architecture.md).
+/// Lower layers never depend on higher ones.
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("csrs-cost", &[]),
+    ("csrs-stats", &["csrs-cost"]),
+    ("csrs-data", &[]),
+    ("csrs-models", &[]),
+    ("csrs-sampling", &["csrs-cost", "csrs-models", "csrs-stats"]),
+    ("csrs-train", &["csrs-cost", "csrs-data", "csrs-models", "csrs-sampling"]),
+    ("csrs-cli", &["csrs-cost", "csrs-data", "csrs-models", "csrs-sampling", "csrs-stats", "csrs-train"]),
+];
+
+/// Crates that must build and test without tensors or a GPU.
+const NO_BURN: &[&str] = &["csrs-cost", "csrs-stats"];
+
+fn manifests() -> BTreeMap<String, toml::Table> {
+    let crates = project_root().join("crates");
+    fs::read_dir(&crates)
+        .unwrap()
+        .map(|entry| {
+            let dir = entry.unwrap().path();
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            let manifest = fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+            (name, manifest.parse().unwrap())
+        })
+        .collect()
+}
+
+/// Every dependency name of a manifest: normal, dev and build.
+fn dependencies(manifest: &toml::Table) -> Vec<String> {
+    ["dependencies", "dev-dependencies", "build-dependencies"]
+        .iter()
+        .filter_map(|section| manifest.get(*section).and_then(toml::Value::as_table))
+        .flat_map(|table| table.keys().cloned())
+        .collect()
+}
+
+#[test]
+fn crate_graph_follows_the_layers() {
+    let manifests = manifests();
+    assert!(manifests.contains_key("csrs-cost") && manifests.contains_key("csrs-cli"));
+    for (name, manifest) in &manifests {
+        let allowed = ALLOWED
+            .iter()
+            .find(|(krate, _)| krate == name)
+            .unwrap_or_else(|| panic!("{name} is not in the layer table of xtask/src/tidy.rs"))
+            .1;
+        for dep in dependencies(manifest).iter().filter(|dep| dep.starts_with("csrs-")) {
+            assert!(allowed.contains(&dep.as_str()), "{name} must not depend on {dep}");
+        }
+        if NO_BURN.contains(&name.as_str()) {
+            assert!(!dependencies(manifest).iter().any(|dep| dep.starts_with("burn")), "{name} must not use burn");
+        }
+    }
+}
+
+#[test]
+fn xtask_depends_on_no_csrs_crate() {
+    let manifest: toml::Table =
+        fs::read_to_string(project_root().join("xtask/Cargo.toml")).unwrap().parse().unwrap();
+    assert!(!dependencies(&manifest).iter().any(|dep| dep.starts_with("csrs")));
+}
+
+fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_source_file_starts_with_a_module_doc() {
+    let root = project_root();
+    let mut files = Vec::new();
+    for dir in ["crates", "xtask/src"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    let undocumented: Vec<String> = files
+        .iter()
+        .filter(|path| !path.components().any(|c| c.as_os_str() == "target"))
+        .filter(|path| !fs::read_to_string(path).unwrap().starts_with("//!"))
+        .map(|path| path.strip_prefix(&root).unwrap().display().to_string())
+        .collect();
+    assert!(undocumented.is_empty(), "files without a leading //! doc comment: {undocumented:?}");
+}
+
+#[test]
+fn readme_and_ci_run_the_same_tests() {
+    let root = project_root();
+    let readme = fs::read_to_string(root.join("README.md")).unwrap();
+    let command = format!("cargo {}", TEST_COMMAND.join(" "));
+    assert!(readme.contains(&format!("\n{command}\n")), "README.md must give `{command}` as the test command");
+    let ci = fs::read_to_string(root.join(".ci/run")).unwrap();
+    assert!(ci.contains("cargo xtask ci"), ".ci/run must run `cargo xtask ci`");
+}
