@@ -65,8 +65,7 @@ fn crate_graph_follows_the_layers() {
 
 #[test]
 fn xtask_depends_on_no_csrs_crate() {
-    let manifest: toml::Table =
-        fs::read_to_string(project_root().join("xtask/Cargo.toml")).unwrap().parse().unwrap();
+    let manifest: toml::Table = fs::read_to_string(project_root().join("xtask/Cargo.toml")).unwrap().parse().unwrap();
     assert!(!dependencies(&manifest).iter().any(|dep| dep.starts_with("csrs")));
 }
 
