@@ -10,7 +10,7 @@ use csrs_stats::{Alpha, ClassCounts, Sigma, certify};
 use serde_json::{Map, Value};
 
 use crate::certificate_json;
-use crate::io::{Input, create_output};
+use crate::io::{Input, create_output, ensure_distinct};
 
 /// Certify from class counts produced by any framework (JSONL in, JSONL out).
 ///
@@ -40,8 +40,9 @@ pub(crate) struct Args {
 
 impl Args {
     pub(crate) fn run(self) -> anyhow::Result<()> {
+        ensure_distinct(self.input.as_deref(), self.output.as_deref())?;
         let input = Input::open(self.input.as_deref())?;
-        let mut output = create_output(self.output.as_ref())?;
+        let mut output = create_output(self.output.as_deref())?;
         for (index, line) in input.reader.lines().enumerate() {
             let place = format!("{}:{}", input.name, index + 1);
             let line = line.with_context(|| format!("{place}: cannot read"))?;

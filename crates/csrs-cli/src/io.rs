@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, LineWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 
@@ -30,14 +30,26 @@ impl Input {
 ///
 /// Both write whole lines as they come, so a run that stops early leaves
 /// every finished line and no partial one.
-pub(crate) fn create_output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Write>> {
-    match path.filter(|path| path.as_path() != Path::new("-")) {
+pub(crate) fn create_output(path: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
+    match path.filter(|path| *path != Path::new("-")) {
         Some(path) => {
             let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
             Ok(Box::new(LineWriter::new(file)))
         }
         None => Ok(Box::new(io::stdout().lock())),
     }
+}
+
+/// Refuses an output file that is the input file: creating it would erase
+/// the input before it is read.
+pub(crate) fn ensure_distinct(input: Option<&Path>, output: Option<&Path>) -> anyhow::Result<()> {
+    if let (Some(input), Some(output)) = (input, output)
+        && let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize())
+        && a == b
+    {
+        anyhow::bail!("the output {} is the input file, expected another file", output.display());
+    }
+    Ok(())
 }
 
 /// Whether an error chain ends in a closed pipe.

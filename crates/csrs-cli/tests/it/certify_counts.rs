@@ -133,3 +133,13 @@ fn blank_lines_are_skipped_and_counted() {
     assert!(run.stderr.starts_with("csrs: error: <stdin>:4: alpha is 2"), "{}", run.stderr);
     assert_eq!(run.stdout.lines().count(), 1);
 }
+
+#[test]
+fn refuses_to_overwrite_its_input() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cases.jsonl"), format!("{GOOD}\n")).unwrap();
+    let run = csrs(dir.path(), &["certify-counts", "-i", "cases.jsonl", "-o", "./cases.jsonl"], "");
+    assert_eq!(run.code, Some(2));
+    assert_eq!(run.stderr, "csrs: error: the output ./cases.jsonl is the input file, expected another file\n");
+    assert_eq!(std::fs::read_to_string(dir.path().join("cases.jsonl")).unwrap(), format!("{GOOD}\n"));
+}
