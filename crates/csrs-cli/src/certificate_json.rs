@@ -1,7 +1,7 @@
 //! Certificates as JSON, in the schema of the certification oracle:
 //! `null` for abstain / not certified, `"inf"` for an infinite radius.
 
-use csrs_stats::{Certificate, HarmRadius, Radius};
+use csrs_stats::{Certificate, HarmRadius};
 use serde_json::{Value, json};
 
 /// The `result` object of `certify-counts`: `predicted`, `abstain`,
@@ -16,16 +16,12 @@ pub(crate) fn certificate(cert: &Certificate) -> Value {
         "predicted": cert.predicted,
         "abstain": cert.abstains(),
         "p_lower": cert.p_lower,
-        "radius_std": radius(cert.standard.radius()),
-        "radius_cs": radius(cost_sensitive.and_then(|cs| cs.radius())),
+        "radius_std": cert.standard.radius().map_or(Value::Null, |r| json!(r.get())),
+        "radius_cs": cost_sensitive.map_or(Value::Null, |cs| harm_radius(cs.radius())),
         "certified_cost": cost_sensitive.map(|cs| {
             cs.levels.iter().map(|level| json!([level.level, harm_radius(level.radius)])).collect::<Vec<_>>()
         }),
     })
-}
-
-fn radius(radius: Option<Radius>) -> Value {
-    radius.map_or(Value::Null, |r| json!(r.get()))
 }
 
 fn harm_radius(radius: HarmRadius) -> Value {

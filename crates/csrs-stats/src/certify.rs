@@ -93,13 +93,10 @@ pub struct CostSensitiveCertificate {
 
 impl CostSensitiveCertificate {
     /// The cost-sensitive radius r(0): within it, no harmful class at all can
-    /// be output. `None` when not certified.
-    pub fn radius(&self) -> Option<Radius> {
-        match self.levels[0].radius {
-            HarmRadius::Certified(radius) => Some(radius),
-            HarmRadius::NotCertified => None,
-            HarmRadius::Infinite => unreachable!("level 0 has a non-empty sensitive set"),
-        }
+    /// be output. [`certify`] never makes it infinite: at level 0 the
+    /// sensitive set is not empty.
+    pub fn radius(&self) -> HarmRadius {
+        self.levels[0].radius
     }
 
     /// The certified cost at radius ε: the smallest level t with r(t) ≥ ε, a
@@ -134,7 +131,7 @@ impl CostSensitiveCertificate {
 /// let row = CostRow::new(&costs, 0).unwrap();
 /// let cert = certify(&selection, &estimation, Some(&row), Sigma::new(0.5)?, Alpha::new(0.001)?)?;
 /// assert!(cert.abstains());
-/// assert!(cert.cost_sensitive.unwrap().radius().unwrap().get() > 0.4);
+/// assert!(cert.cost_sensitive.unwrap().radius().covers(0.4));
 /// # Ok::<(), csrs_stats::StatsError>(())
 /// ```
 pub fn certify(

@@ -5,7 +5,7 @@
 //! abstains (SPEC §4.5): it says that no harmful class can be output, and
 //! that is what certified cost-sensitive robustness counts.
 
-use crate::Certificate;
+use crate::{Certificate, HarmRadius};
 
 /// One certified test example.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +32,7 @@ impl CertifiedExample {
     /// least ε. `None` for examples that are not sensitive.
     pub fn certified_cost_robust(&self, epsilon: f64) -> Option<bool> {
         let cs = self.certificate.cost_sensitive.as_ref()?;
-        Some(cs.radius().is_some_and(|radius| radius.get() >= epsilon))
+        Some(cs.radius().covers(epsilon))
     }
 }
 
@@ -114,7 +114,11 @@ pub fn summarize(examples: &[CertifiedExample], radii: &[f64]) -> Summary {
             .sum::<f64>()
             / examples.len() as f64,
         average_cs_radius: sensitive_mean(&|e| {
-            e.certificate.cost_sensitive.as_ref().and_then(|cs| cs.radius()).map_or(0.0, |radius| radius.get())
+            e.certificate.cost_sensitive.as_ref().map_or(0.0, |cs| match cs.radius() {
+                HarmRadius::NotCertified => 0.0,
+                HarmRadius::Certified(radius) => radius.get(),
+                HarmRadius::Infinite => f64::INFINITY,
+            })
         }),
         at_radius,
     }

@@ -62,8 +62,12 @@ proptest! {
         if let (Some(cs), Some(standard)) = (&cert.cost_sensitive, cert.standard.radius())
             && row.cost(cert.predicted) == 0.0
         {
-            let radius = cs.radius().expect("a certified harmless prediction is cost-sensitively certified");
-            prop_assert!(radius.get() >= standard.get() * (1.0 - 1e-12), "{radius:?} < {standard:?}");
+            match cs.radius() {
+                HarmRadius::Certified(radius) => {
+                    prop_assert!(radius.get() >= standard.get() * (1.0 - 1e-12), "{radius:?} < {standard:?}");
+                }
+                other => prop_assert!(false, "certified harmless prediction, yet r(0) is {other:?}"),
+            }
         }
     }
 
@@ -101,7 +105,10 @@ proptest! {
         let radius = |cert: &csrs_stats::Certificate| cert.standard.radius().map_or(0.0, |r| r.get());
         prop_assert!(radius(&cert_after) >= radius(&cert));
         let cs_radius = |cert: &csrs_stats::Certificate| {
-            cert.cost_sensitive.as_ref().unwrap().radius().map_or(0.0, |r| r.get())
+            match cert.cost_sensitive.as_ref().unwrap().radius() {
+                HarmRadius::Certified(r) => r.get(),
+                _ => 0.0,
+            }
         };
         prop_assert!(cs_radius(&cert_after) >= cs_radius(&cert));
     }

@@ -67,7 +67,7 @@ fn certificates_are_wrong_at_most_alpha_of_the_time() {
             HarmRadius::NotCertified => false,
             HarmRadius::Infinite => row.sensitive_above(level.level).next().is_some(),
         });
-        certified += usize::from(cs.radius().is_some());
+        certified += usize::from(matches!(cs.radius(), HarmRadius::Certified(_)));
         wrong += usize::from(standard_wrong || cs_wrong);
     }
     let rate = wrong as f64 / trials as f64;
