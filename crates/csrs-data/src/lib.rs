@@ -1,0 +1,32 @@
+//! Datasets for randomized smoothing: images with pixels in [0, 1], laid out
+//! C×H×W, with labels and class names.
+//!
+//! Noise is added in input space, so every loader returns raw pixels scaled
+//! to [0, 1]; normalisation (mean/std) belongs to the model.
+//! [`load`] opens a dataset by [`DatasetName`] and [`Split`]:
+//! digits and mnist-5k are compiled into the binary; MNIST (IDX), CIFAR-10
+//! (binary batches), image folders (Imagenette/ImageNet style) and HAM10000
+//! are read from a folder the user gives.
+//! Datasets without an official test split get a seeded, stratified one
+//! ([`stratified_split`]), the same on every machine.
+//!
+//! The crate knows nothing about tensors: a [`Dataset`] hands out `&[f32]`
+//! images that the sampling and training crates upload to their device.
+//! Small datasets are held in memory; image folders decode each image when it
+//! is asked for.
+#![deny(missing_docs)]
+
+mod cifar10;
+mod csv_images;
+mod dataset;
+mod error;
+mod ham10000;
+mod image_folder;
+mod mnist_idx;
+mod name;
+mod split;
+
+pub use dataset::{Dataset, ImageShape};
+pub use error::{DataError, Result};
+pub use name::{DatasetName, Split, load};
+pub use split::stratified_split;

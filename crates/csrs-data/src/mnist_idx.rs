@@ -1,0 +1,82 @@
+//! MNIST in its original IDX files (`train-images-idx3-ubyte`, …), plain or
+//! gzip-compressed.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use flate2::read::GzDecoder;
+
+use crate::{DataError, Dataset, ImageShape, Result, Split};
+
+const IMAGES_MAGIC: u32 = 0x0000_0803;
+const LABELS_MAGIC: u32 = 0x0000_0801;
+
+pub(crate) fn load(dir: &Path, split: Split) -> Result<Dataset> {
+    let prefix = match split {
+        Split::Train => "train",
+        Split::Test => "t10k",
+    };
+    let (images_path, images) = read_maybe_gz(dir, &format!("{prefix}-images-idx3-ubyte"))?;
+    let (labels_path, labels) = read_maybe_gz(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
+
+    let image_dims = header(&images_path, &images, IMAGES_MAGIC, 3)?;
+    let label_dims = header(&labels_path, &labels, LABELS_MAGIC, 1)?;
+    let (count, height, width) = (image_dims[0], image_dims[1], image_dims[2]);
+    if label_dims[0] != count {
+        let message = format!("{} labels, expected {count} (one per image)", label_dims[0]);
+        return Err(DataError::corrupt(&labels_path, 4, message));
+    }
+    let pixels = body(&images_path, &images, 16, count * height * width)?;
+    let label_bytes = body(&labels_path, &labels, 8, count)?;
+    if let Some(at) = label_bytes.iter().position(|&y| y > 9) {
+        return Err(DataError::corrupt(
+            &labels_path,
+            8 + at as u64,
+            format!("label {}, expected 0..10", label_bytes[at]),
+        ));
+    }
+    let shape = ImageShape { channels: 1, height, width };
+    Ok(Dataset::in_memory(
+        "mnist",
+        shape,
+        pixels.iter().map(|&p| f32::from(p) / 255.0).collect(),
+        label_bytes.iter().map(|&y| usize::from(y)).collect(),
+        (0..10).map(|k| k.to_string()).collect(),
+    ))
+}
+
+/// Reads `name`, or `name.gz` decompressed.
+fn read_maybe_gz(dir: &Path, name: &str) -> Result<(PathBuf, Vec<u8>)> {
+    let plain = dir.join(name);
+    if plain.exists() {
+        let bytes = std::fs::read(&plain).map_err(|error| DataError::io(&plain, error))?;
+        return Ok((plain, bytes));
+    }
+    let gz = dir.join(format!("{name}.gz"));
+    let compressed = std::fs::read(&gz).map_err(|error| DataError::io(&plain, error))?;
+    let mut bytes = Vec::new();
+    GzDecoder::new(&compressed[..]).read_to_end(&mut bytes).map_err(|error| DataError::io(&gz, error))?;
+    Ok((gz, bytes))
+}
+
+/// Checks the magic number and returns the `n_dims` big-endian dimensions.
+fn header(path: &Path, bytes: &[u8], magic: u32, n_dims: usize) -> Result<Vec<usize>> {
+    let word = |i: usize| -> Result<u32> {
+        bytes.get(4 * i..4 * i + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])).ok_or_else(|| {
+            DataError::corrupt(path, 4 * i as u64, format!("file ends inside the header ({} bytes)", bytes.len()))
+        })
+    };
+    let found = word(0)?;
+    if found != magic {
+        return Err(DataError::corrupt(path, 0, format!("magic number {found:#010x}, expected {magic:#010x}")));
+    }
+    (1..=n_dims).map(|i| word(i).map(|d| d as usize)).collect()
+}
+
+fn body<'a>(path: &Path, bytes: &'a [u8], offset: usize, len: usize) -> Result<&'a [u8]> {
+    bytes.get(offset..offset + len).ok_or_else(|| {
+        let message =
+            format!("file is truncated: {} bytes of data, expected {len}", bytes.len().saturating_sub(offset));
+        DataError::corrupt(path, bytes.len() as u64, message)
+    })
+}
