@@ -30,7 +30,7 @@ pub(crate) fn read_batch(path: &Path, bytes: &[u8], pixels: &mut Vec<f32>, label
     if bytes.is_empty() {
         return Err(DataError::corrupt(path, 0, "empty file, expected records of 3073 bytes"));
     }
-    if bytes.len() % RECORD != 0 {
+    if !bytes.len().is_multiple_of(RECORD) {
         let offset = (bytes.len() / RECORD * RECORD) as u64;
         let message = format!("truncated record ({} bytes), expected {RECORD} bytes per record", bytes.len() % RECORD);
         return Err(DataError::corrupt(path, offset, message));
