@@ -1,1 +1,26 @@
-//! x
+//! Base classifiers for randomized smoothing, and their checkpoints.
+//!
+//! Every model is a [`Classifier`]: a normalisation layer (mean/std, no
+//! parameters) followed by a network.
+//! Noise is added before the normalisation, in pixel space, so σ means the
+//! same thing for every dataset (SPEC §2).
+//! [`Architecture`] names the networks: an MLP, LeNet-5, a small CNN for 8×8
+//! digits, CIFAR ResNet-20/56/110 and ResNet-18 for 224-pixel images.
+//!
+//! A checkpoint ([`checkpoint`]) is a burn record of the weights plus a JSON
+//! metadata file (architecture, input shape, normalisation, class names, and
+//! how it was trained), so a model can be rebuilt without knowing its type.
+//! Models are generic over the burn backend; concrete backends are chosen by
+//! the binary.
+#![deny(missing_docs)]
+
+mod architecture;
+pub mod checkpoint;
+mod classifier;
+mod error;
+mod nets;
+
+pub use architecture::{Architecture, ModelSpec};
+pub use checkpoint::{Checkpoint, CheckpointMeta, TrainingInfo};
+pub use classifier::Classifier;
+pub use error::{ModelError, Result};

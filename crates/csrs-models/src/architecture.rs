@@ -1,0 +1,136 @@
+//! Which network, for which input: everything needed to rebuild a model.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ModelError, Result};
+
+/// The networks csrs can build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Architecture {
+    /// Two hidden layers of 256 units, any input.
+    Mlp,
+    /// LeNet-5, for 28×28 or 32×32 inputs.
+    Lenet5,
+    /// Two 3×3 convolutions and a small head, for 8×8 digits.
+    DigitsCnn,
+    /// CIFAR ResNet-20 (He et al., depth 6n + 2 with n = 3).
+    CifarResnet20,
+    /// CIFAR ResNet-56 (n = 9).
+    CifarResnet56,
+    /// CIFAR ResNet-110 (n = 18).
+    CifarResnet110,
+    /// ResNet-18, for 224×224 inputs.
+    Resnet18,
+}
+
+impl Architecture {
+    /// Every architecture, in the order `--help` lists them.
+    pub const ALL: [Architecture; 7] = [
+        Architecture::Mlp,
+        Architecture::Lenet5,
+        Architecture::DigitsCnn,
+        Architecture::CifarResnet20,
+        Architecture::CifarResnet56,
+        Architecture::CifarResnet110,
+        Architecture::Resnet18,
+    ];
+
+    /// The names users type.
+    pub const NAMES: [&str; 7] =
+        ["mlp", "lenet5", "digits-cnn", "cifar-resnet20", "cifar-resnet56", "cifar-resnet110", "resnet18"];
+
+    /// The name users type.
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[Self::ALL.iter().position(|&a| a == self).expect("every architecture is listed")]
+    }
+
+    /// Checks that the architecture can take `[channels, height, width]`.
+    ///
+    /// # Errors
+    /// [`ModelError::InputShape`] naming what it accepts.
+    pub fn check_input(self, [channels, height, width]: [usize; 3]) -> Result<()> {
+        let expected = match self {
+            Architecture::Mlp => return Ok(()),
+            Architecture::Lenet5 if height == width && (height == 28 || height == 32) => return Ok(()),
+            Architecture::Lenet5 => "28x28 or 32x32",
+            Architecture::DigitsCnn if height == 8 && width == 8 => return Ok(()),
+            Architecture::DigitsCnn => "8x8",
+            Architecture::CifarResnet20 | Architecture::CifarResnet56 | Architecture::CifarResnet110
+                if height == 32 && width == 32 =>
+            {
+                return Ok(());
+            }
+            Architecture::CifarResnet20 | Architecture::CifarResnet56 | Architecture::CifarResnet110 => "32x32",
+            Architecture::Resnet18 if height >= 32 && width >= 32 => return Ok(()),
+            Architecture::Resnet18 => "at least 32x32 (224x224 intended)",
+        };
+        Err(ModelError::InputShape { architecture: self.as_str(), expected, channels, height, width })
+    }
+}
+
+impl fmt::Display for Architecture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Architecture {
+    type Err = ModelError;
+
+    fn from_str(name: &str) -> Result<Self> {
+        Self::NAMES
+            .iter()
+            .position(|&n| n == name)
+            .map(|i| Self::ALL[i])
+            .ok_or_else(|| ModelError::UnknownArchitecture(name.to_owned()))
+    }
+}
+
+/// Everything that determines a model's structure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    /// The network.
+    pub architecture: Architecture,
+    /// The number of classes m (outputs).
+    pub n_classes: usize,
+    /// The input shape `[channels, height, width]`, pixels in [0, 1].
+    pub input_shape: [usize; 3],
+    /// Per-channel mean subtracted by the normalisation layer.
+    pub mean: Vec<f32>,
+    /// Per-channel standard deviation divided by the normalisation layer.
+    pub std: Vec<f32>,
+}
+
+impl ModelSpec {
+    /// Checks the spec: the architecture takes the input, at least two
+    /// classes, one positive finite mean/std per channel.
+    ///
+    /// # Errors
+    /// [`ModelError::InputShape`] or [`ModelError::Spec`].
+    pub fn check(&self) -> Result<()> {
+        self.architecture.check_input(self.input_shape)?;
+        let channels = self.input_shape[0];
+        if self.n_classes < 2 {
+            return Err(ModelError::Spec(format!("a classifier needs at least 2 classes, got {}", self.n_classes)));
+        }
+        if self.mean.len() != channels || self.std.len() != channels {
+            let message = format!(
+                "normalisation has {} means and {} stds, expected {channels} (one per channel)",
+                self.mean.len(),
+                self.std.len()
+            );
+            return Err(ModelError::Spec(message));
+        }
+        if let Some(s) = self.std.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+            return Err(ModelError::Spec(format!("normalisation std {s}, expected a finite number > 0")));
+        }
+        if let Some(m) = self.mean.iter().find(|m| !m.is_finite()) {
+            return Err(ModelError::Spec(format!("normalisation mean {m}, expected a finite number")));
+        }
+        Ok(())
+    }
+}

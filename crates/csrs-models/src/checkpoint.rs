@@ -1,0 +1,174 @@
+//! Checkpoints: `<stem>.mpk` (the weights, a burn record) and `<stem>.json`
+//! (metadata: how to rebuild the model and what it was trained for).
+//!
+//! Both files are written to a temporary name and renamed into place, so a
+//! crash never leaves a half-written checkpoint.
+//! The metadata holds a checksum of the model spec and the weight bytes:
+//! burn panics when a record does not fit the module it is loaded into, so a
+//! truncated weights file, a weights file from another checkpoint, or edited
+//! metadata is caught before the weights are deserialized.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::prelude::*;
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use serde::{Deserialize, Serialize};
+
+use crate::{Classifier, ModelError, ModelSpec, Result};
+
+/// The metadata format this version writes and reads.
+const FORMAT: u32 = 1;
+
+/// How a model was trained (absent for a randomly initialised model).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingInfo {
+    /// The training noise level σ.
+    pub sigma: f64,
+    /// The training method, e.g. `macer-cs`.
+    pub method: String,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// A hash of the resolved training configuration.
+    pub config_hash: String,
+}
+
+/// What `<stem>.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointMeta {
+    /// The metadata format version.
+    pub format: u32,
+    /// The model's structure and normalisation.
+    pub spec: ModelSpec,
+    /// The dataset the model is for.
+    pub dataset: String,
+    /// Class names, by class index.
+    pub class_names: Vec<String>,
+    /// How it was trained, if it was.
+    pub training: Option<TrainingInfo>,
+    /// FNV-1a of the spec (as JSON) and the weight bytes, in hex; written by
+    /// [`Checkpoint::save`].
+    #[serde(default)]
+    pub checksum: String,
+}
+
+impl CheckpointMeta {
+    /// Metadata for a model built from `spec` for `dataset`.
+    pub fn new(spec: ModelSpec, dataset: impl Into<String>, class_names: Vec<String>) -> Self {
+        CheckpointMeta {
+            format: FORMAT,
+            spec,
+            dataset: dataset.into(),
+            class_names,
+            training: None,
+            checksum: String::new(),
+        }
+    }
+}
+
+/// A model with its metadata.
+#[derive(Debug)]
+pub struct Checkpoint<B: Backend> {
+    /// What the model is.
+    pub meta: CheckpointMeta,
+    /// The model.
+    pub model: Classifier<B>,
+}
+
+/// The two file names of a checkpoint; `path` may be the stem or either file.
+pub fn files(path: &Path) -> (PathBuf, PathBuf) {
+    let stem = match path.extension().and_then(|e| e.to_str()) {
+        Some("json" | "mpk") => path.with_extension(""),
+        _ => path.to_owned(),
+    };
+    (with_suffix(&stem, ".json"), with_suffix(&stem, ".mpk"))
+}
+
+fn with_suffix(stem: &Path, suffix: &str) -> PathBuf {
+    let mut name = stem.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+impl<B: Backend> Checkpoint<B> {
+    /// Writes `<stem>.json` and `<stem>.mpk`, each through a temporary file.
+    ///
+    /// # Errors
+    /// [`ModelError::Io`] when a file cannot be written.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let (meta_path, weights_path) = files(path);
+        let bytes = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
+            .record(self.model.clone().into_record(), ())
+            .map_err(|err| ModelError::Weights { path: weights_path.clone(), message: err.to_string() })?;
+        let meta = CheckpointMeta { checksum: checksum(&self.meta.spec, &bytes), ..self.meta.clone() };
+        write_atomically(&weights_path, &bytes)?;
+        write_atomically(&meta_path, &serde_json::to_vec_pretty(&meta).expect("metadata serializes"))
+    }
+
+    /// Reads a checkpoint; `expected_classes` is the class count the caller
+    /// needs, when known.
+    ///
+    /// # Errors
+    /// [`ModelError`] naming the file: missing, not csrs metadata, weights
+    /// that are truncated or belong to another architecture, or a class
+    /// count other than `expected_classes`.
+    pub fn load(path: &Path, expected_classes: Option<usize>, device: &B::Device) -> Result<Self> {
+        let (meta_path, weights_path) = files(path);
+        let meta = read_meta(&meta_path)?;
+        if let Some(expected) = expected_classes.filter(|&m| m != meta.spec.n_classes) {
+            return Err(ModelError::ClassCount { path: meta_path, found: meta.spec.n_classes, expected });
+        }
+        let fresh = Classifier::<B>::init(&meta.spec, device)
+            .map_err(|err| ModelError::Metadata { path: meta_path.clone(), message: err.to_string() })?;
+
+        let bytes =
+            std::fs::read(&weights_path).map_err(|error| ModelError::Io { path: weights_path.clone(), error })?;
+        let bad = |message: String| ModelError::Weights { path: weights_path.clone(), message };
+        if checksum(&meta.spec, &bytes) != meta.checksum {
+            return Err(bad(format!(
+                "does not match {} (truncated, from another checkpoint, or the metadata was edited)",
+                meta_path.display()
+            )));
+        }
+        let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
+            .load(bytes, device)
+            .map_err(|err| bad(err.to_string().lines().next().unwrap_or_default().to_owned()))?;
+        let model = fresh.load_record(record);
+        Ok(Checkpoint { meta, model })
+    }
+}
+
+fn read_meta(path: &Path) -> Result<CheckpointMeta> {
+    let text = std::fs::read_to_string(path).map_err(|error| ModelError::Io { path: path.to_owned(), error })?;
+    let bad = |message: String| ModelError::Metadata { path: path.to_owned(), message };
+    let meta: CheckpointMeta = serde_json::from_str(&text).map_err(|err| bad(err.to_string()))?;
+    if meta.format != FORMAT {
+        return Err(bad(format!("format {}, expected {FORMAT}", meta.format)));
+    }
+    if meta.class_names.len() != meta.spec.n_classes {
+        let message = format!("{} class names for {} classes", meta.class_names.len(), meta.spec.n_classes);
+        return Err(bad(message));
+    }
+    Ok(meta)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |error| ModelError::Io { path: path.to_owned(), error };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let temporary = with_suffix(path, &format!(".tmp-{}", std::process::id()));
+    std::fs::write(&temporary, bytes).map_err(io)?;
+    std::fs::rename(&temporary, path).map_err(io)
+}
+
+/// FNV-1a (64 bit) of the spec as JSON and the weight bytes, as hex.
+fn checksum(spec: &ModelSpec, weights: &[u8]) -> String {
+    let spec = serde_json::to_vec(spec).expect("a spec serializes");
+    let hash = spec
+        .iter()
+        .chain(weights)
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
+    format!("{hash:016x}")
+}

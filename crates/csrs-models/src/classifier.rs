@@ -1,0 +1,94 @@
+//! The classifier: input normalisation, then a network.
+
+use burn::module::{ModuleVisitor, Param};
+use burn::prelude::*;
+
+use crate::nets::{CifarResnet, DigitsCnn, Lenet5, Mlp, Resnet18};
+use crate::{Architecture, ModelSpec, Result};
+
+/// (x − mean) / std per channel; constants, not parameters, rebuilt from the
+/// checkpoint's metadata.
+#[derive(Module, Debug)]
+struct Normalize<B: Backend> {
+    /// `[1, c, 1, 1]`.
+    mean: Tensor<B, 4>,
+    /// `[1, c, 1, 1]`.
+    std: Tensor<B, 4>,
+}
+
+impl<B: Backend> Normalize<B> {
+    fn new(mean: &[f32], std: &[f32], device: &B::Device) -> Self {
+        let column = |values: &[f32]| Tensor::<B, 1>::from_floats(values, device).reshape([1, values.len(), 1, 1]);
+        Normalize { mean: column(mean), std: column(std) }
+    }
+
+    fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        (x - self.mean.clone()) / self.std.clone()
+    }
+}
+
+#[derive(Module, Debug)]
+enum Net<B: Backend> {
+    Mlp(Mlp<B>),
+    Lenet5(Lenet5<B>),
+    DigitsCnn(DigitsCnn<B>),
+    CifarResnet(CifarResnet<B>),
+    Resnet18(Resnet18<B>),
+}
+
+/// A base classifier f: pixels in [0, 1] → logits.
+#[derive(Module, Debug)]
+pub struct Classifier<B: Backend> {
+    normalize: Normalize<B>,
+    net: Net<B>,
+}
+
+impl<B: Backend> Classifier<B> {
+    /// A randomly initialised classifier (burn's default initialisers, seeded
+    /// by the backend's seed).
+    ///
+    /// # Errors
+    /// When [`ModelSpec::check`] rejects the spec.
+    pub fn init(spec: &ModelSpec, device: &B::Device) -> Result<Self> {
+        spec.check()?;
+        let [channels, height, _] = spec.input_shape;
+        let m = spec.n_classes;
+        let net = match spec.architecture {
+            Architecture::Mlp => Net::Mlp(Mlp::new(spec.input_shape.iter().product(), m, device)),
+            Architecture::Lenet5 => Net::Lenet5(Lenet5::new(channels, height, m, device)),
+            Architecture::DigitsCnn => Net::DigitsCnn(DigitsCnn::new(channels, m, device)),
+            Architecture::CifarResnet20 => Net::CifarResnet(CifarResnet::new(20, channels, m, device)),
+            Architecture::CifarResnet56 => Net::CifarResnet(CifarResnet::new(56, channels, m, device)),
+            Architecture::CifarResnet110 => Net::CifarResnet(CifarResnet::new(110, channels, m, device)),
+            Architecture::Resnet18 => Net::Resnet18(Resnet18::new(channels, m, device)),
+        };
+        let model = Classifier { normalize: Normalize::new(&spec.mean, &spec.std, device), net };
+        // burn initialises parameters lazily, on first use: a clone saved
+        // before that would draw other weights than the original uses.
+        model.visit(&mut Materialize);
+        Ok(model)
+    }
+
+    /// Logits for a batch of images.
+    ///
+    /// `[batch, channels, height, width]` in [0, 1] → `[batch, n_classes]`.
+    pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        let x = self.normalize.forward(images);
+        match &self.net {
+            Net::Mlp(net) => net.forward(x),
+            Net::Lenet5(net) => net.forward(x),
+            Net::DigitsCnn(net) => net.forward(x),
+            Net::CifarResnet(net) => net.forward(x),
+            Net::Resnet18(net) => net.forward(x),
+        }
+    }
+}
+
+/// Touches every parameter so that lazily initialised ones get their values.
+struct Materialize;
+
+impl<B: Backend> ModuleVisitor<B> for Materialize {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        param.val();
+    }
+}
