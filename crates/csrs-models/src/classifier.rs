@@ -27,6 +27,9 @@ impl<B: Backend> Normalize<B> {
     }
 }
 
+// One per model, never in a collection: the size of the largest variant
+// costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 enum Net<B: Backend> {
     Mlp(Mlp<B>),
