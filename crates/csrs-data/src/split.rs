@@ -1,24 +1,14 @@
 //! Seeded, stratified train/test splits for datasets that come without one.
 
-/// splitmix64: a small, well-mixed generator, so that the split is the same
-/// on every machine and with every version of any RNG crate.
-pub(crate) struct SplitMix64(pub(crate) u64);
+use rand_xoshiro::SplitMix64;
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
 
-impl SplitMix64 {
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Fisher–Yates shuffle.
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = (self.next_u64() % (i as u64 + 1)) as usize;
-            items.swap(i, j);
-        }
+/// Fisher–Yates shuffle with splitmix64: a fixed algorithm, so that a split
+/// is the same on every machine and with every version of csrs.
+fn shuffle<T>(rng: &mut SplitMix64, items: &mut [T]) {
+    for i in (1..items.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
     }
 }
 
@@ -54,10 +44,10 @@ pub fn stratified_split(labels: &[usize], test_size: usize, seed: u64) -> (Vec<u
         quotas[y] += 1;
     }
 
-    let mut rng = SplitMix64(seed);
+    let mut rng = SplitMix64::seed_from_u64(seed);
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for (members, quota) in by_class.iter_mut().zip(quotas) {
-        rng.shuffle(members);
+        shuffle(&mut rng, members);
         test.extend_from_slice(&members[..quota]);
         train.extend_from_slice(&members[quota..]);
     }

@@ -1,1 +1,29 @@
-//! x
+//! Monte Carlo sampling for randomized smoothing: from an input to class
+//! counts, and from counts to certificates.
+//!
+//! - [`ClassCounter`]: anything that returns class counts for n noisy copies
+//!   of an input. [`BurnCounter`] runs a [`Classifier`](csrs_models::Classifier)
+//!   on any burn backend with noise drawn, classified and counted on the
+//!   device; only the m counts come back to the host.
+//!   [`KnownProbabilities`] draws counts from exactly known class
+//!   probabilities, for tests of soundness.
+//! - [`NoiseStream`]: the noise of example i comes from its own stream,
+//!   derived from (seed, i), in fixed blocks of [`BLOCK`] draws. Results do
+//!   not depend on batch size, shards, threads or resumption.
+//! - [`Smoothed`]: the smoothed classifier g, with `certify` (Certify-CS,
+//!   SPEC §4) and `predict` built on `csrs-stats`.
+#![deny(missing_docs)]
+
+mod analytic;
+mod burn_counter;
+mod counter;
+mod error;
+mod smoothed;
+mod stream;
+
+pub use analytic::KnownProbabilities;
+pub use burn_counter::BurnCounter;
+pub use counter::ClassCounter;
+pub use error::{Result, SamplingError};
+pub use smoothed::{Certified, Predicted, Smoothed};
+pub use stream::{BLOCK, NoiseStream, Phase};

@@ -3,5 +3,4 @@
 mod metrics;
 mod oracle;
 mod properties;
-mod simulation;
 mod tolerance;

@@ -1,0 +1,21 @@
+//! The one thing randomized smoothing needs from a model.
+
+use csrs_stats::Sigma;
+
+use crate::{NoiseStream, Phase, Result};
+
+/// Counts the base classifier's predictions on noisy copies of an input.
+pub trait ClassCounter {
+    /// The number of classes m.
+    fn n_classes(&self) -> usize;
+
+    /// The number of values in one input (C·H·W).
+    fn input_len(&self) -> usize;
+
+    /// How often each class is predicted for `n` draws of x + δ,
+    /// δ ~ N(0, σ²I), using the blocks of `phase` in `stream`.
+    ///
+    /// # Errors
+    /// An input of the wrong size, or a failure of the underlying model.
+    fn count(&mut self, input: &[f32], sigma: Sigma, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>>;
+}
