@@ -7,7 +7,8 @@ use crate::{DataError, Dataset, ImageShape, Result, Split};
 
 const SHAPE: ImageShape = ImageShape { channels: 3, height: 32, width: 32 };
 const RECORD: usize = 1 + 3 * 32 * 32;
-const CLASSES: [&str; 10] = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+pub(crate) const CLASSES: [&str; 10] =
+    ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
 pub(crate) fn load(dir: &Path, split: Split) -> Result<Dataset> {
     let files: Vec<String> = match split {

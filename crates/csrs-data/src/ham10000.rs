@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::image_folder::{SHAPE, is_image, sorted_entries};
 use crate::{DataError, Dataset, Result, Split, stratified_split};
 
-const CLASSES: [&str; 7] = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"];
+pub(crate) const CLASSES: [&str; 7] = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"];
 const METADATA: &str = "HAM10000_metadata.csv";
 const SPLIT_SEED: u64 = 0;
 

@@ -28,5 +28,5 @@ mod split;
 
 pub use dataset::{Dataset, ImageShape};
 pub use error::{DataError, Result};
-pub use name::{DatasetName, Split, load};
+pub use name::{DatasetName, Normalization, Split, load};
 pub use split::stratified_split;

@@ -71,6 +71,18 @@ impl DatasetName {
         matches!(self, DatasetName::Digits | DatasetName::Mnist5k)
     }
 
+    /// The class names of datasets with a fixed set of classes; `None` for
+    /// image folders, whose classes are their sub-folders.
+    pub fn class_names(self) -> Option<Vec<String>> {
+        let names: Vec<String> = match self {
+            DatasetName::Digits | DatasetName::Mnist5k | DatasetName::Mnist => (0..10).map(|k| k.to_string()).collect(),
+            DatasetName::Cifar10 => cifar10::CLASSES.iter().map(|&c| c.to_owned()).collect(),
+            DatasetName::Ham10000 => ham10000::CLASSES.iter().map(|&c| c.to_owned()).collect(),
+            DatasetName::Imagenette | DatasetName::Imagenet => return None,
+        };
+        Some(names)
+    }
+
     /// The shape of every image, known without loading.
     pub fn shape(self) -> ImageShape {
         match self {
@@ -79,6 +91,33 @@ impl DatasetName {
             DatasetName::Cifar10 => ImageShape { channels: 3, height: 32, width: 32 },
             DatasetName::Imagenette | DatasetName::Imagenet | DatasetName::Ham10000 => image_folder::SHAPE,
         }
+    }
+}
+
+/// Per-channel pixel statistics: what a model's normalisation layer
+/// subtracts and divides by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalization {
+    /// Per-channel mean of pixels in [0, 1].
+    pub mean: Vec<f32>,
+    /// Per-channel standard deviation.
+    pub std: Vec<f32>,
+}
+
+impl DatasetName {
+    /// The usual normalisation for the dataset: computed over all of digits,
+    /// the customary MNIST and CIFAR-10 values (as in Cohen et al.'s code),
+    /// and ImageNet's for the 224-pixel datasets.
+    pub fn normalization(self) -> Normalization {
+        let (mean, std): (&[f32], &[f32]) = match self {
+            DatasetName::Digits => (&[0.3053], &[0.376]),
+            DatasetName::Mnist5k | DatasetName::Mnist => (&[0.1307], &[0.3081]),
+            DatasetName::Cifar10 => (&[0.4914, 0.4822, 0.4465], &[0.2023, 0.1994, 0.2010]),
+            DatasetName::Imagenette | DatasetName::Imagenet | DatasetName::Ham10000 => {
+                (&[0.485, 0.456, 0.406], &[0.229, 0.224, 0.225])
+            }
+        };
+        Normalization { mean: mean.to_vec(), std: std.to_vec() }
     }
 }
 

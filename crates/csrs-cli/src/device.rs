@@ -1,0 +1,97 @@
+//! `--device cpu|cuda[:N]`: choosing the burn backend at run time.
+
+use std::fmt;
+use std::str::FromStr;
+
+use anyhow::bail;
+use burn::prelude::Backend;
+
+/// Where models run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) enum DeviceChoice {
+    /// burn's flex backend on the CPU, multi-threaded.
+    Cpu,
+    /// burn's CUDA backend on GPU N (needs the `cuda` feature).
+    Cuda(usize),
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "cuda" => Ok(DeviceChoice::Cuda(0)),
+            _ => text
+                .strip_prefix("cuda:")
+                .and_then(|index| index.parse().ok())
+                .map(DeviceChoice::Cuda)
+                .ok_or_else(|| format!("unknown device {text:?}, expected cpu, cuda or cuda:N")),
+        }
+    }
+}
+
+impl TryFrom<String> for DeviceChoice {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceChoice::Cpu => f.write_str("cpu"),
+            DeviceChoice::Cuda(index) => write!(f, "cuda:{index}"),
+        }
+    }
+}
+
+/// Work that runs on whichever backend the user chose.
+pub(crate) trait OnBackend {
+    /// What the work returns.
+    type Output;
+
+    /// Runs on backend `B` and its `device`.
+    fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<Self::Output>;
+}
+
+/// Runs `task` on the chosen device.
+pub(crate) fn on_backend<T: OnBackend>(choice: DeviceChoice, task: T) -> anyhow::Result<T::Output> {
+    match choice {
+        DeviceChoice::Cpu => task.run::<burn::backend::Flex>(Default::default()),
+        DeviceChoice::Cuda(index) => cuda(index, task),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda<T: OnBackend>(index: usize, task: T) -> anyhow::Result<T::Output> {
+    use burn::backend::Cuda;
+    use burn::backend::cuda::CudaDevice;
+    use burn::prelude::Tensor;
+
+    let device = CudaDevice::new(index);
+    // The CUDA runtime panics when there is no driver or no such GPU: probe
+    // once, quietly, and turn that into an error.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let probe = std::panic::catch_unwind(|| Tensor::<Cuda, 1>::zeros([1], &device).into_data());
+    std::panic::set_hook(hook);
+    if let Err(panic) = probe {
+        let reason = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown reason");
+        let reason = reason.lines().next().unwrap_or_default();
+        bail!("no usable CUDA device cuda:{index}: {reason}");
+    }
+    task.run::<Cuda>(device)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda<T: OnBackend>(index: usize, _task: T) -> anyhow::Result<T::Output> {
+    bail!("--device cuda:{index}: this csrs was built without CUDA support; rebuild it with `--features cuda`")
+}

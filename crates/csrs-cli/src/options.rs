@@ -1,0 +1,223 @@
+//! The options of `certify` and `predict`: from the command line, from a
+//! TOML file (`--config`), or both (the command line wins).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use csrs_data::DatasetName;
+use csrs_stats::{Alpha, Sigma};
+use serde::Deserialize;
+
+use crate::device::DeviceChoice;
+
+/// Every option; `None` means "not given here".
+#[derive(Debug, Default, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Options {
+    /// TOML file setting any option below by its long name (e.g. `sigma = 0.25`); flags given on the command line win
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub(crate) config: Option<PathBuf>,
+    /// Checkpoint (path with or without .json/.mpk)
+    #[arg(long, value_name = "PATH")]
+    pub(crate) model: Option<PathBuf>,
+    /// Dataset: digits, mnist-5k, mnist, cifar10, imagenette, imagenet, ham10000 (its test split is used)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) dataset: Option<String>,
+    /// Folder of a dataset that is not embedded
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Cost matrix (.toml or .csv); without it, certification is Cohen's (standard)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cost: Option<PathBuf>,
+    /// Noise level sigma, in pixel units (pixels in [0, 1])
+    #[arg(long)]
+    pub(crate) sigma: Option<f64>,
+    /// Selection draws that choose the prediction [default: 100]
+    #[arg(long)]
+    pub(crate) n0: Option<u64>,
+    /// Estimation draws that bound its probability [default: 100000]
+    #[arg(long)]
+    pub(crate) n: Option<u64>,
+    /// Failure probability of each certificate [default: 0.001]
+    #[arg(long)]
+    pub(crate) alpha: Option<f64>,
+    /// Noisy copies per forward pass, in whole blocks of 100 [default: 1000]
+    #[arg(long)]
+    pub(crate) batch: Option<usize>,
+    /// Output file: .tsv (with a header) or .jsonl, one record per example
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Certify every K-th example (index divisible by K) [default: 1]
+    #[arg(long, value_name = "K")]
+    pub(crate) skip: Option<usize>,
+    /// Stop before example index M
+    #[arg(long, value_name = "M")]
+    pub(crate) max: Option<usize>,
+    /// Only examples with index % k == i (0 <= i < k), to split a run over machines
+    #[arg(long, value_name = "i/k")]
+    pub(crate) shard: Option<String>,
+    /// Seed of the noise; example i always gets the same noise for a seed [default: 0]
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+    /// cpu, or cuda[:N] when built with the cuda feature [default: cpu]
+    #[arg(long)]
+    pub(crate) device: Option<String>,
+    /// Continue an interrupted run: keep the records in --out and add the missing examples
+    #[arg(long)]
+    #[serde(default)]
+    pub(crate) resume: bool,
+}
+
+macro_rules! prefer_first {
+    ($first:expr, $second:expr; $($field:ident),*) => {
+        Options { config: None, resume: $first.resume || $second.resume, $($field: $first.$field.or($second.$field)),* }
+    };
+}
+
+impl Options {
+    /// The command-line options completed by the `--config` file, if any.
+    pub(crate) fn with_config_file(self) -> anyhow::Result<Self> {
+        let Some(path) = &self.config else { return Ok(self) };
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let file: Options =
+            toml::from_str(&text).map_err(|err| anyhow!("{}: {}", path.display(), err.message().trim()))?;
+        Ok(
+            prefer_first!(self, file; model, dataset, data_dir, cost, sigma, n0, n, alpha, batch, out, skip, max, shard, seed, device),
+        )
+    }
+
+    /// Fails when an option the command does not use was given.
+    pub(crate) fn reject(&self, command: &str, unused: &[(&str, bool)]) -> anyhow::Result<()> {
+        match unused.iter().find(|(_, given)| *given) {
+            Some((name, _)) => bail!("--{name} is not an option of {command}"),
+            None => Ok(()),
+        }
+    }
+
+    /// The settings shared by every sampling run.
+    pub(crate) fn resolve_run(&self) -> anyhow::Result<RunSettings> {
+        let required = |name: &str| anyhow!("--{name} is required (on the command line or in --config)");
+        let dataset: DatasetName = self.dataset.as_deref().ok_or_else(|| required("dataset"))?.parse()?;
+        let shard = match &self.shard {
+            None => Shard { index: 0, count: 1 },
+            Some(text) => text.parse()?,
+        };
+        let device = match &self.device {
+            None => DeviceChoice::Cpu,
+            Some(text) => text.parse().map_err(|err: String| anyhow!("--device: {err}"))?,
+        };
+        let skip = self.skip.unwrap_or(1);
+        if skip == 0 {
+            bail!("--skip is 0, expected at least 1");
+        }
+        let batch = self.batch.unwrap_or(1000);
+        if batch == 0 {
+            bail!("--batch is 0, expected at least 1");
+        }
+        let n = self.n.unwrap_or(100_000);
+        if n == 0 {
+            bail!("--n is 0, expected at least one draw");
+        }
+        Ok(RunSettings {
+            model: self.model.clone().ok_or_else(|| required("model"))?,
+            dataset,
+            data_dir: self.data_dir.clone(),
+            sigma: Sigma::new(self.sigma.ok_or_else(|| required("sigma"))?).context("--sigma")?,
+            alpha: Alpha::new(self.alpha.unwrap_or(0.001)).context("--alpha")?,
+            n,
+            batch,
+            out: self.out.clone().ok_or_else(|| required("out"))?,
+            skip,
+            max: self.max,
+            shard,
+            seed: self.seed.unwrap_or(0),
+            device,
+            resume: self.resume,
+        })
+    }
+}
+
+/// One k-th of the examples: those with index % count == index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shard {
+    pub(crate) index: usize,
+    pub(crate) count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = anyhow::Error;
+
+    fn from_str(text: &str) -> anyhow::Result<Self> {
+        let parsed = text.split_once('/').and_then(|(i, k)| Some((i.parse().ok()?, k.parse().ok()?)));
+        match parsed {
+            Some((index, count)) if index < count => Ok(Shard { index, count }),
+            _ => bail!("--shard {text:?}, expected i/k with 0 <= i < k, e.g. 0/4"),
+        }
+    }
+}
+
+/// The validated settings of a sampling run.
+#[derive(Debug, Clone)]
+pub(crate) struct RunSettings {
+    pub(crate) model: PathBuf,
+    pub(crate) dataset: DatasetName,
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) sigma: Sigma,
+    pub(crate) alpha: Alpha,
+    pub(crate) n: u64,
+    pub(crate) batch: usize,
+    pub(crate) out: PathBuf,
+    pub(crate) skip: usize,
+    pub(crate) max: Option<usize>,
+    pub(crate) shard: Shard,
+    pub(crate) seed: u64,
+    pub(crate) device: DeviceChoice,
+    pub(crate) resume: bool,
+}
+
+impl RunSettings {
+    /// The example indices of this run, in order, out of `len`.
+    pub(crate) fn examples(&self, len: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.max.map_or(len, |max| max.min(len)))
+            .filter(|i| i % self.skip == 0)
+            .filter(|i| i % self.shard.count == self.shard.index)
+    }
+
+    /// Writes the resolved settings next to the output, as `<out>.config.toml`.
+    pub(crate) fn save_beside_output(&self, extra: &[(&str, String)]) -> anyhow::Result<()> {
+        let mut text = String::from("# Settings of the run that wrote the records beside this file.\n");
+        let mut line = |key: &str, value: String| text.push_str(&format!("{key} = {value}\n"));
+        line("model", quoted(&self.model));
+        line("dataset", format!("{:?}", self.dataset.as_str()));
+        if let Some(dir) = &self.data_dir {
+            line("data_dir", quoted(dir));
+        }
+        line("sigma", self.sigma.get().to_string());
+        line("alpha", self.alpha.get().to_string());
+        line("n", self.n.to_string());
+        line("batch", self.batch.to_string());
+        line("skip", self.skip.to_string());
+        if let Some(max) = self.max {
+            line("max", max.to_string());
+        }
+        line("shard", format!("\"{}/{}\"", self.shard.index, self.shard.count));
+        line("seed", self.seed.to_string());
+        line("device", format!("\"{}\"", self.device));
+        for (key, value) in extra {
+            line(key, value.clone());
+        }
+        let path = config_path(&self.out);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+fn quoted(path: &Path) -> String {
+    format!("{:?}", path.display().to_string())
+}
+
+fn config_path(out: &Path) -> PathBuf {
+    let mut name = out.as_os_str().to_owned();
+    name.push(".config.toml");
+    PathBuf::from(name)
+}

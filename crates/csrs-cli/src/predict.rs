@@ -1,0 +1,124 @@
+//! `csrs predict`: the smoothed classifier's prediction per test example.
+
+use std::time::Instant;
+
+use burn::prelude::Backend;
+use csrs_sampling::NoiseStream;
+use csrs_stats::Prediction;
+use serde_json::{Map, Value, json};
+
+use crate::device::{OnBackend, on_backend};
+use crate::options::{Options, RunSettings};
+use crate::records::{Row, optional_number, unsigned};
+use crate::sampling_run::{prepare, run_examples, seconds_since};
+
+/// Predict each test example with the smoothed classifier (Cohen et al.'s
+/// PREDICT): the top class of n noisy draws, or abstain when the top two are
+/// not distinguishable at level alpha. Options as for `certify`, without
+/// --cost and --n0.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:
+  csrs predict --model models/digits-cnn --dataset digits --sigma 0.25 --n 1000 --out results/predict.tsv")]
+pub(crate) struct Args {
+    #[command(flatten)]
+    options: Options,
+}
+
+impl Args {
+    pub(crate) fn run(self) -> anyhow::Result<()> {
+        let options = self.options.with_config_file()?;
+        options.reject("predict", &[("cost", options.cost.is_some()), ("n0", options.n0.is_some())])?;
+        let rows = on_backend(options.resolve_run()?.device, PredictTask { settings: options.resolve_run()? })?;
+        let correct = rows.iter().filter(|row| row.prediction == Prediction::Class(row.label)).count();
+        let abstained = rows.iter().filter(|row| row.prediction == Prediction::Abstain).count();
+        let fraction = |k: usize| k as f64 / rows.len().max(1) as f64;
+        println!(
+            "summary: {} examples; smoothed accuracy {:.3} (abstains count as wrong); abstained {:.3}",
+            rows.len(),
+            fraction(correct),
+            fraction(abstained)
+        );
+        Ok(())
+    }
+}
+
+struct PredictTask {
+    settings: RunSettings,
+}
+
+impl OnBackend for PredictTask {
+    type Output = Vec<PredictRow>;
+
+    fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<Vec<PredictRow>> {
+        let settings = &self.settings;
+        let mut prepared = prepare::<B>(settings, device)?;
+        let dataset = &prepared.dataset;
+        let smoothed = &mut prepared.smoothed;
+        run_examples(settings, &[], dataset, settings.n, |index| {
+            let start = Instant::now();
+            let image = dataset.image(index)?;
+            let predicted =
+                smoothed.predict(&image, settings.alpha, settings.n, NoiseStream::new(settings.seed, index as u64))?;
+            let (first, second) = predicted.counts.top_two();
+            Ok(PredictRow {
+                index,
+                label: dataset.label(index),
+                prediction: predicted.prediction,
+                count_top: predicted.counts.count(first),
+                count_second: predicted.counts.count(second),
+                seconds: seconds_since(start),
+            })
+        })
+    }
+}
+
+/// One predicted example.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PredictRow {
+    index: usize,
+    label: usize,
+    prediction: Prediction,
+    count_top: u64,
+    count_second: u64,
+    seconds: f64,
+}
+
+impl Row for PredictRow {
+    const COLUMNS: &'static [&'static str] =
+        &["index", "label", "predicted", "abstain", "count_top", "count_second", "seconds"];
+
+    fn index(&self) -> usize {
+        self.index
+    }
+
+    fn cells(&self) -> Vec<Value> {
+        let predicted = match self.prediction {
+            Prediction::Class(k) => json!(k),
+            Prediction::Abstain => Value::Null,
+        };
+        vec![
+            json!(self.index),
+            json!(self.label),
+            predicted,
+            json!(self.prediction == Prediction::Abstain),
+            json!(self.count_top),
+            json!(self.count_second),
+            json!(self.seconds),
+        ]
+    }
+
+    fn from_cells(cells: &Map<String, Value>) -> anyhow::Result<Self> {
+        let prediction = match optional_number(cells, "predicted")? {
+            Some(k) => Prediction::Class(k as usize),
+            None => Prediction::Abstain,
+        };
+        Ok(PredictRow {
+            index: unsigned(cells, "index")? as usize,
+            label: unsigned(cells, "label")? as usize,
+            prediction,
+            count_top: unsigned(cells, "count_top")?,
+            count_second: unsigned(cells, "count_second")?,
+            seconds: optional_number(cells, "seconds")?.unwrap_or(0.0),
+        })
+    }
+}

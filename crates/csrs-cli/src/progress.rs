@@ -1,0 +1,67 @@
+//! Progress of long runs: a bar with examples/s, samples/s and ETA on a
+//! terminal, plain periodic lines otherwise (logs, CI, pipes).
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// How often plain progress lines are written.
+const LINE_EVERY: Duration = Duration::from_secs(10);
+
+pub(crate) struct Progress {
+    bar: Option<ProgressBar>,
+    total: u64,
+    done: u64,
+    samples: u64,
+    started: Instant,
+    last_line: Instant,
+}
+
+impl Progress {
+    /// Progress over `total` examples.
+    pub(crate) fn new(total: u64) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total);
+            let style = ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} examples, {per_sec}, {msg}, ETA {eta}",
+            )
+            .expect("the template is valid")
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar
+        });
+        let now = Instant::now();
+        Progress { bar, total, done: 0, samples: 0, started: now, last_line: now }
+    }
+
+    /// One more example done, which drew `samples` noisy copies.
+    pub(crate) fn example_done(&mut self, samples: u64) {
+        self.done += 1;
+        self.samples += samples;
+        let rate = self.samples as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        match &self.bar {
+            Some(bar) => {
+                bar.set_message(format!("{rate:.0} samples/s"));
+                bar.inc(1);
+            }
+            None if self.last_line.elapsed() >= LINE_EVERY || self.done == self.total => {
+                self.last_line = Instant::now();
+                let elapsed = self.started.elapsed().as_secs_f64();
+                eprintln!(
+                    "{}/{} examples, {:.2} examples/s, {rate:.0} samples/s, {elapsed:.0} s",
+                    self.done,
+                    self.total,
+                    self.done as f64 / elapsed.max(1e-9)
+                );
+            }
+            None => {}
+        }
+    }
+
+    pub(crate) fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! What `certify` and `predict` share: loading the model and the data,
+//! choosing the examples, resuming, and appending records with progress.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use burn::prelude::Backend;
+use csrs_data::{Dataset, Split};
+use csrs_models::Checkpoint;
+use csrs_sampling::{BurnCounter, Smoothed};
+
+use crate::options::RunSettings;
+use crate::progress::Progress;
+use crate::records::{RecordFile, Row};
+
+/// The smoothed model and its test data, checked against each other.
+pub(crate) struct Prepared<B: Backend> {
+    pub(crate) smoothed: Smoothed<BurnCounter<B>>,
+    pub(crate) dataset: Dataset,
+}
+
+pub(crate) fn prepare<B: Backend>(settings: &RunSettings, device: B::Device) -> anyhow::Result<Prepared<B>> {
+    let dataset = csrs_data::load(settings.dataset, Split::Test, settings.data_dir.as_deref())?;
+    let checkpoint = Checkpoint::<B>::load(&settings.model, Some(dataset.n_classes()), &device)?;
+    let spec = &checkpoint.meta.spec;
+    let shape = dataset.shape();
+    let data_shape = [shape.channels, shape.height, shape.width];
+    if spec.input_shape != data_shape {
+        bail!(
+            "{}: the model takes {:?} inputs, but {} images are {data_shape:?}",
+            settings.model.display(),
+            spec.input_shape,
+            settings.dataset
+        );
+    }
+    if let Some(training) = &checkpoint.meta.training
+        && training.sigma != settings.sigma.get()
+    {
+        eprintln!(
+            "note: the model was trained at sigma = {}, and is certified at sigma = {}",
+            training.sigma,
+            settings.sigma.get()
+        );
+    }
+    let counter = BurnCounter::new(checkpoint.model, device, spec.input_shape, spec.n_classes, settings.batch);
+    Ok(Prepared { smoothed: Smoothed::new(counter, settings.sigma), dataset })
+}
+
+/// Runs `one` on every example of the run that `--out` does not hold yet,
+/// appending each row as soon as it is made; returns every row of the file.
+/// The resolved settings, with the command's `extra` ones, are saved beside
+/// the output once it is open.
+pub(crate) fn run_examples<R: Row>(
+    settings: &RunSettings,
+    extra: &[(&str, String)],
+    dataset: &Dataset,
+    samples_per_example: u64,
+    mut one: impl FnMut(usize) -> anyhow::Result<R>,
+) -> anyhow::Result<Vec<R>> {
+    let (mut file, mut rows) = RecordFile::open::<R>(&settings.out, settings.resume)?;
+    settings.save_beside_output(extra)?;
+    let done: BTreeSet<usize> = rows.iter().map(Row::index).collect();
+    let todo: Vec<usize> = settings.examples(dataset.len()).filter(|i| !done.contains(i)).collect();
+    if !done.is_empty() {
+        eprintln!("resuming {}: {} records kept, {} examples to go", settings.out.display(), done.len(), todo.len());
+    }
+    let mut progress = Progress::new(todo.len() as u64);
+    for index in todo {
+        let row = one(index).with_context(|| format!("example {index}"))?;
+        file.append(&row)?;
+        rows.push(row);
+        progress.example_done(samples_per_example);
+    }
+    progress.finish();
+    rows.sort_by_key(Row::index);
+    Ok(rows)
+}
+
+/// Seconds since `start`, to the millisecond.
+pub(crate) fn seconds_since(start: Instant) -> f64 {
+    (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0
+}

@@ -1,0 +1,218 @@
+//! `csrs model init`, `certify`, `predict` and `merge` end to end on digits:
+//! resuming after a kill, and shards, give the records of one whole run.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{csrs, repo_root};
+
+/// Creates an untrained digits model in `dir` and returns its path.
+fn model(dir: &Path) -> String {
+    let run = csrs(dir, &["model", "init", "--arch", "digits-cnn", "--dataset", "digits", "--out", "m/digits"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    "m/digits".to_owned()
+}
+
+fn cost_file() -> String {
+    repo_root().join("configs/costs/digits-3-to-8.toml").display().to_string()
+}
+
+/// The arguments of a small certification run.
+fn certify_args<'a>(model: &'a str, cost: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "certify",
+        "--model",
+        model,
+        "--dataset",
+        "digits",
+        "--cost",
+        cost,
+        "--sigma",
+        "0.25",
+        "--n0",
+        "50",
+        "--n",
+        "300",
+        "--max",
+        "24",
+        "--seed",
+        "5",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    if !extra.contains(&"--batch") {
+        args.extend(["--batch", "200"]);
+    }
+    args
+}
+
+/// A record file without its `seconds` column, the only one that differs
+/// between runs.
+fn without_seconds(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().map(|line| line.rsplit_once('\t').unwrap().0.to_owned()).collect()
+}
+
+#[test]
+fn certify_writes_one_record_per_example_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path());
+    let cost = cost_file();
+    let run = csrs(dir.path(), &certify_args(&model, &cost, "r.tsv", &[]), "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.starts_with("summary: 24 examples; certified accuracy at radius 0, 0.25"), "{}", run.stdout);
+    assert!(run.stdout.contains("certified cost-sensitive robustness ("), "{}", run.stdout);
+    let lines = without_seconds(&dir.path().join("r.tsv"));
+    assert_eq!(lines.len(), 25);
+    assert!(lines[0].starts_with("index\tlabel\tpredicted\tabstain\tp_lower\tradius_std\tradius_cs\tcertified_cost"));
+    assert!(dir.path().join("r.tsv.config.toml").exists());
+
+    // The same run as JSONL holds the same certificates.
+    let run = csrs(dir.path(), &certify_args(&model, &cost, "r.jsonl", &[]), "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let jsonl = std::fs::read_to_string(dir.path().join("r.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    let tsv_first: Vec<&str> = lines[1].split('\t').collect();
+    assert_eq!(first["index"], 0);
+    assert_eq!(first["p_lower"].to_string(), tsv_first[4]);
+
+    // A second run into the same file is refused; nothing is lost.
+    let before = std::fs::read_to_string(dir.path().join("r.tsv")).unwrap();
+    let run = csrs(dir.path(), &certify_args(&model, &cost, "r.tsv", &[]), "");
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("r.tsv already exists: pass --resume"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(dir.path().join("r.tsv")).unwrap(), before);
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path());
+    let cost = cost_file();
+    let whole = csrs(dir.path(), &certify_args(&model, &cost, "whole.tsv", &[]), "");
+    assert_eq!(whole.code, Some(0), "{}", whole.stderr);
+
+    // Start the same run, kill it once a few records are written.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_csrs"))
+        .args(certify_args(&model, &cost, "killed.tsv", &[]))
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let killed = dir.path().join("killed.tsv");
+    let start = Instant::now();
+    while std::fs::read_to_string(&killed).map_or(0, |t| t.lines().count()) < 6 {
+        assert!(start.elapsed() < Duration::from_secs(60), "the run wrote nothing");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // A half-written last line, as a kill during a write would leave.
+    let mut text = std::fs::read_to_string(&killed).unwrap();
+    let partial_from = text.len();
+    text.push_str("7\t3\t3\tfal");
+    std::fs::write(&killed, &text).unwrap();
+    assert!(partial_from > 0);
+
+    let resumed = csrs(dir.path(), &certify_args(&model, &cost, "killed.tsv", &["--resume"]), "");
+    assert_eq!(resumed.code, Some(0), "{}", resumed.stderr);
+    assert!(resumed.stderr.contains("resuming killed.tsv"), "{}", resumed.stderr);
+    let mut resumed_lines = without_seconds(&killed);
+    let mut whole_lines = without_seconds(&dir.path().join("whole.tsv"));
+    // Rows are appended in the order they were certified: the same set.
+    resumed_lines.sort();
+    whole_lines.sort();
+    assert_eq!(resumed_lines, whole_lines);
+    assert_eq!(resumed.stdout, whole.stdout, "the summary covers every record");
+}
+
+#[test]
+fn shards_merge_into_the_unsharded_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path());
+    let cost = cost_file();
+    let whole = csrs(dir.path(), &certify_args(&model, &cost, "whole.tsv", &["--skip", "2"]), "");
+    assert_eq!(whole.code, Some(0), "{}", whole.stderr);
+    let mut shard_files = Vec::new();
+    for shard in ["0/3", "1/3", "2/3"] {
+        let out = format!("shard-{}.tsv", &shard[..1]);
+        // Other batch sizes too: the noise does not depend on them.
+        let run = csrs(
+            dir.path(),
+            &certify_args(&model, &cost, &out, &["--skip", "2", "--shard", shard, "--batch", "100"]),
+            "",
+        );
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        shard_files.push(out);
+    }
+    let mut args = vec!["merge", "--out", "merged.tsv"];
+    args.extend(shard_files.iter().map(String::as_str));
+    let merged = csrs(dir.path(), &args, "");
+    assert_eq!(merged.code, Some(0), "{}", merged.stderr);
+    assert_eq!(without_seconds(&dir.path().join("merged.tsv")), without_seconds(&dir.path().join("whole.tsv")));
+
+    // Merging a shard twice is refused.
+    let twice = csrs(dir.path(), &["merge", "--out", "twice.tsv", "shard-0.tsv", "shard-0.tsv"], "");
+    assert_eq!(twice.code, Some(2));
+    assert!(twice.stderr.contains("is in both shard-0.tsv and shard-0.tsv"), "{}", twice.stderr);
+}
+
+#[test]
+fn predict_and_config_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path());
+    std::fs::write(
+        dir.path().join("run.toml"),
+        format!("model = \"{model}\"\ndataset = \"digits\"\nsigma = 0.5\nn = 200\nmax = 10\nout = \"p.tsv\"\n"),
+    )
+    .unwrap();
+    let run = csrs(dir.path(), &["predict", "--config", "run.toml", "--alpha", "0.01"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.starts_with("summary: 10 examples; smoothed accuracy"), "{}", run.stdout);
+    let text = std::fs::read_to_string(dir.path().join("p.tsv")).unwrap();
+    assert_eq!(text.lines().next().unwrap(), "index\tlabel\tpredicted\tabstain\tcount_top\tcount_second\tseconds");
+    assert_eq!(text.lines().count(), 11);
+    let saved = std::fs::read_to_string(dir.path().join("p.tsv.config.toml")).unwrap();
+    assert!(saved.contains("alpha = 0.01\n") && saved.contains("sigma = 0.5\n"), "{saved}");
+}
+
+#[test]
+fn bad_runs_fail_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path());
+    let cost = cost_file();
+    std::fs::write(dir.path().join("bad.toml"), "sigma = 0.5\nnoise = 2\n").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (certify_args("nowhere", &cost, "o.tsv", &[]), "cannot read checkpoint nowhere.json"),
+        (certify_args(&model, &cost, "o.csv", &[]), "o.csv: unknown output format, expected a .tsv or .jsonl file"),
+        (certify_args(&model, &cost, "o.tsv", &["--shard", "3/3"]), "--shard \"3/3\", expected i/k with 0 <= i < k"),
+        (certify_args(&model, &cost, "o.tsv", &["--device", "tpu"]), "--device: unknown device \"tpu\""),
+        (vec!["certify", "--config", "bad.toml"], "bad.toml: unknown field `noise`"),
+        (vec!["certify", "--model", &model, "--dataset", "digits", "--out", "o.tsv"], "--sigma is required"),
+        (
+            vec!["certify", "--model", &model, "--dataset", "mnist-5k", "--sigma", "1", "--out", "o.tsv"],
+            "model takes [1, 8, 8] inputs",
+        ),
+        (
+            vec!["certify", "--model", &model, "--dataset", "cifar10", "--sigma", "1", "--out", "o.tsv"],
+            "dataset cifar10 is read from a folder",
+        ),
+        (
+            vec!["predict", "--model", &model, "--dataset", "digits", "--sigma", "1", "--n0", "5", "--out", "o.tsv"],
+            "--n0 is not an option of predict",
+        ),
+    ];
+    for (args, message) in cases {
+        let run = csrs(dir.path(), &args, "");
+        assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{args:?}:\n{}\nshould contain {message:?}", run.stderr);
+        assert_eq!(run.stderr.trim_end().lines().count(), 1, "{}", run.stderr);
+    }
+    let cost3 = dir.path().join("three.toml");
+    std::fs::write(&cost3, "kind = \"seedwise\"\nn_classes = 3\nseeds = [1]\n").unwrap();
+    let run = csrs(dir.path(), &certify_args(&model, cost3.to_str().unwrap(), "o.tsv", &[]), "");
+    assert!(run.stderr.contains("three.toml: the file describes 3 classes, expected 10"), "{}", run.stderr);
+}
