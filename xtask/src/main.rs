@@ -16,7 +16,8 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci      what CI runs: cargo fmt --check, clippy with -D warnings, and the tests";
+  ci      what CI runs: cargo fmt --check, clippy with -D warnings, the tests,
+          and a check that the CUDA build (--features cuda) compiles";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);
