@@ -86,7 +86,7 @@ fn cuda<T: OnBackend>(index: usize, task: T) -> anyhow::Result<T::Output> {
             .or_else(|| panic.downcast_ref::<&str>().copied())
             .unwrap_or("unknown reason");
         let reason = reason.lines().next().unwrap_or_default();
-        bail!("no usable CUDA device cuda:{index}: {reason}");
+        bail!("no usable CUDA device cuda:{index} (is there an NVIDIA GPU and driver?): {reason}");
     }
     task.run::<Cuda>(device)
 }

@@ -28,7 +28,8 @@ impl Args {
     pub(crate) fn run(self) -> anyhow::Result<()> {
         let options = self.options.with_config_file()?;
         options.reject("predict", &[("cost", options.cost.is_some()), ("n0", options.n0.is_some())])?;
-        let rows = on_backend(options.resolve_run()?.device, PredictTask { settings: options.resolve_run()? })?;
+        let settings = options.resolve_run()?;
+        let rows = on_backend(settings.device, PredictTask { settings })?;
         let correct = rows.iter().filter(|row| row.prediction == Prediction::Class(row.label)).count();
         let abstained = rows.iter().filter(|row| row.prediction == Prediction::Abstain).count();
         let fraction = |k: usize| k as f64 / rows.len().max(1) as f64;

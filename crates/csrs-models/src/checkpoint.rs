@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use serde::{Deserialize, Serialize};
@@ -121,6 +121,7 @@ impl<B: Backend> Checkpoint<B> {
         }
         let fresh = Classifier::<B>::init(&meta.spec, device)
             .map_err(|err| ModelError::Metadata { path: meta_path.clone(), message: err.to_string() })?;
+        let expected_shapes = ParamShapes::of(&fresh);
 
         let bytes =
             std::fs::read(&weights_path).map_err(|error| ModelError::Io { path: weights_path.clone(), error })?;
@@ -135,6 +136,13 @@ impl<B: Backend> Checkpoint<B> {
             .load(bytes, device)
             .map_err(|err| bad(err.to_string().lines().next().unwrap_or_default().to_owned()))?;
         let model = fresh.load_record(record);
+        // A consistent pair of files written by another version of a network
+        // can still hold tensors of other shapes.
+        if ParamShapes::of(&model) != expected_shapes {
+            let message =
+                format!("weight shapes differ from those of {} (written by another version?)", meta.spec.architecture);
+            return Err(bad(message));
+        }
         Ok(Checkpoint { meta, model })
     }
 }
@@ -163,6 +171,24 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&temporary, path).map_err(io)
 }
 
+/// The shapes of every float parameter, in visiting order.
+#[derive(Debug, PartialEq)]
+struct ParamShapes(Vec<Vec<usize>>);
+
+impl ParamShapes {
+    fn of<B: Backend>(model: &Classifier<B>) -> Self {
+        let mut shapes = ParamShapes(Vec::new());
+        model.visit(&mut shapes);
+        shapes
+    }
+}
+
+impl<B: Backend> ModuleVisitor<B> for ParamShapes {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        self.0.push(param.val().dims().to_vec());
+    }
+}
+
 /// FNV-1a (64 bit) of the spec as JSON and the weight bytes, as hex.
 fn checksum(spec: &ModelSpec, weights: &[u8]) -> String {
     let spec = serde_json::to_vec(spec).expect("a spec serializes");
@@ -171,4 +197,39 @@ fn checksum(spec: &ModelSpec, weights: &[u8]) -> String {
         .chain(weights)
         .fold(0xcbf2_9ce4_8422_2325_u64, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
     format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::Flex;
+
+    use super::*;
+    use crate::Architecture;
+
+    #[test]
+    fn weights_of_other_shapes_are_rejected_even_with_a_valid_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Default::default();
+        let spec = |input_shape| ModelSpec {
+            architecture: Architecture::Mlp,
+            n_classes: 2,
+            input_shape,
+            mean: vec![0.0],
+            std: vec![1.0],
+        };
+        let names = vec!["a".to_owned(), "b".to_owned()];
+        let small = Checkpoint {
+            meta: CheckpointMeta::new(spec([1, 4, 4]), "test", names.clone()),
+            model: Classifier::<Flex>::init(&spec([1, 4, 4]), &device).unwrap(),
+        };
+        let stem = dir.path().join("m");
+        small.save(&stem).unwrap();
+        // Metadata for 8x8 inputs, with a checksum that matches the 4x4 weights.
+        let (meta_path, weights_path) = files(&stem);
+        let mut meta = CheckpointMeta::new(spec([1, 8, 8]), "test", names);
+        meta.checksum = checksum(&meta.spec, &std::fs::read(weights_path).unwrap());
+        std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
+        let err = Checkpoint::<Flex>::load(&stem, None, &device).unwrap_err().to_string();
+        assert!(err.ends_with("weight shapes differ from those of mlp (written by another version?)"), "{err}");
+    }
 }
