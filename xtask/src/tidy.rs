@@ -15,7 +15,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("csrs-data", &[]),
     ("csrs-models", &[]),
     ("csrs-sampling", &["csrs-cost", "csrs-models", "csrs-stats"]),
-    ("csrs-train", &["csrs-cost", "csrs-data", "csrs-models", "csrs-sampling"]),
+    ("csrs-train", &["csrs-cost", "csrs-data", "csrs-models", "csrs-sampling", "csrs-stats"]),
     ("csrs-cli", &["csrs-cost", "csrs-data", "csrs-models", "csrs-sampling", "csrs-stats", "csrs-train"]),
 ];
 
