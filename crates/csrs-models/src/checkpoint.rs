@@ -161,7 +161,12 @@ fn read_meta(path: &Path) -> Result<CheckpointMeta> {
     Ok(meta)
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to a temporary file beside `path` and renames it into
+/// place, so that `path` is either the old or the new content, never half.
+///
+/// # Errors
+/// [`ModelError::Io`] naming `path`.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |error| ModelError::Io { path: path.to_owned(), error };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io)?;

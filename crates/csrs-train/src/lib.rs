@@ -6,9 +6,19 @@
 //! MACER (Zhai et al.) and the paper's cost-sensitive MACER.
 //! [`normal`] provides Φ and Φ⁻¹ on tensors with exact gradients, which the
 //! MACER margins need.
+//! [`train`] runs the loop: noisy batches, the loss of the chosen
+//! [`Method`], SGD or Adam with a schedule, a noisy test accuracy and a
+//! checkpoint (with the optimiser's state, for `--resume`) after each epoch.
 //! Everything is generic over the burn backend; training runs on an
 //! autodiff backend.
 #![deny(missing_docs)]
 
+mod config;
+mod error;
 pub mod loss;
 pub mod normal;
+mod trainer;
+
+pub use config::{Method, OptimizerKind, Schedule, TrainConfig};
+pub use error::{Result, TrainError};
+pub use trainer::{EpochLog, TrainRun, train};

@@ -1,0 +1,170 @@
+//! What a training run does, as read from `configs/train/*.toml`.
+
+use serde::Deserialize;
+
+/// The training objective (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Cross-entropy on one noisy copy (Cohen et al.).
+    Gaussian,
+    /// Gaussian, with extra weight on sensitive examples.
+    GaussianCs,
+    /// MACER (Zhai et al.).
+    Macer,
+    /// The paper's cost-sensitive MACER.
+    MacerCs,
+}
+
+impl Method {
+    /// The name in configs and checkpoints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Gaussian => "gaussian",
+            Method::GaussianCs => "gaussian-cs",
+            Method::Macer => "macer",
+            Method::MacerCs => "macer-cs",
+        }
+    }
+
+    /// Whether the method needs a cost matrix.
+    pub fn is_cost_sensitive(self) -> bool {
+        matches!(self, Method::GaussianCs | Method::MacerCs)
+    }
+
+    /// Noisy copies per example: k for the MACER methods, else 1.
+    pub fn copies(self, noise_copies: usize) -> usize {
+        match self {
+            Method::Macer | Method::MacerCs => noise_copies,
+            Method::Gaussian | Method::GaussianCs => 1,
+        }
+    }
+}
+
+/// The optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// SGD with momentum and weight decay.
+    Sgd,
+    /// Adam with weight decay.
+    Adam,
+}
+
+/// How the learning rate changes over epochs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Schedule {
+    /// Multiply by `gamma` at each milestone epoch.
+    Multistep {
+        /// Epochs (counted from 0) at which the rate drops.
+        milestones: Vec<usize>,
+        /// The factor, e.g. 0.1.
+        gamma: f64,
+    },
+    /// Cosine decay from the initial rate to 0 over the run.
+    Cosine,
+}
+
+impl Schedule {
+    /// The learning rate of `epoch` (from 0) out of `epochs`.
+    pub fn rate(&self, initial: f64, epoch: usize, epochs: usize) -> f64 {
+        match self {
+            Schedule::Multistep { milestones, gamma } => {
+                initial * gamma.powi(milestones.iter().filter(|&&m| epoch >= m).count() as i32)
+            }
+            Schedule::Cosine => {
+                initial * 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / epochs.max(1) as f64).cos())
+            }
+        }
+    }
+}
+
+/// Hyperparameters of a run. Numbers that decide the result have no default.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The objective.
+    pub method: Method,
+    /// Training noise level σ.
+    pub sigma: f64,
+    /// Epochs.
+    pub epochs: usize,
+    /// Examples per batch.
+    pub batch_size: usize,
+    /// The optimiser.
+    pub optimizer: OptimizerKind,
+    /// Initial learning rate.
+    pub lr: f64,
+    /// SGD momentum (ignored by Adam).
+    #[serde(default)]
+    pub momentum: f64,
+    /// L2 weight decay.
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+    /// Noisy copies per example for the MACER methods (k).
+    #[serde(default = "defaults::noise_copies")]
+    pub noise_copies: usize,
+    /// Inverse temperature β.
+    #[serde(default = "defaults::beta")]
+    pub beta: f64,
+    /// Weight λ of the robustness term.
+    #[serde(default)]
+    pub lambda: f64,
+    /// MACER's γ (γ₂, on normal examples, for macer-cs).
+    #[serde(default)]
+    pub gamma: f64,
+    /// γ₁ of macer-cs, on sensitive examples.
+    #[serde(default)]
+    pub gamma_sensitive: f64,
+    /// Extra weight w on sensitive examples for gaussian-cs.
+    #[serde(default)]
+    pub cs_weight: f64,
+    /// Seed of the initial weights, batch order and noise.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+mod defaults {
+    pub(super) fn noise_copies() -> usize {
+        16
+    }
+
+    pub(super) fn beta() -> f64 {
+        16.0
+    }
+}
+
+impl TrainConfig {
+    /// Checks the numbers.
+    ///
+    /// # Errors
+    /// A message naming the first impossible value.
+    pub fn check(&self) -> Result<(), String> {
+        let positive = [("sigma", self.sigma), ("lr", self.lr), ("beta", self.beta)];
+        if let Some((name, value)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
+            return Err(format!("{name} is {value}, expected a finite number > 0"));
+        }
+        let non_negative = [
+            ("momentum", self.momentum),
+            ("weight_decay", self.weight_decay),
+            ("lambda", self.lambda),
+            ("gamma", self.gamma),
+            ("gamma_sensitive", self.gamma_sensitive),
+            ("cs_weight", self.cs_weight),
+        ];
+        if let Some((name, value)) = non_negative.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
+            return Err(format!("{name} is {value}, expected a finite number >= 0"));
+        }
+        for (name, value) in
+            [("epochs", self.epochs), ("batch_size", self.batch_size), ("noise_copies", self.noise_copies)]
+        {
+            if value == 0 {
+                return Err(format!("{name} is 0, expected at least 1"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,40 @@
+//! The error type of the crate.
+
+use std::path::PathBuf;
+
+/// A `Result` whose error is a [`TrainError`].
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+/// Why training stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// An impossible or inconsistent configuration.
+    #[error("training configuration: {0}")]
+    Config(String),
+    /// The loss became NaN or infinite.
+    #[error("the loss is not finite at epoch {epoch}, batch {batch}; the last checkpoint is kept (try a smaller lr)")]
+    NotFinite {
+        /// Epoch, from 1.
+        epoch: usize,
+        /// Batch, from 1.
+        batch: usize,
+    },
+    /// A checkpoint could not be read or written.
+    #[error(transparent)]
+    Model(#[from] csrs_models::ModelError),
+    /// Training data could not be read.
+    #[error(transparent)]
+    Data(#[from] csrs_data::DataError),
+    /// An optimiser state that could not be read or written.
+    #[error("{0}")]
+    Checkpoint(String),
+    /// A file that could not be read.
+    #[error("cannot read {}: {error}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        error: std::io::Error,
+    },
+}

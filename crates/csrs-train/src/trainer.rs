@@ -1,0 +1,321 @@
+//! The training loop: noisy batches, the chosen loss, an optimiser step;
+//! an evaluation and a checkpoint after every epoch; resume from the last
+//! checkpoint with the optimiser's state.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer, SgdConfig, momentum::MomentumConfig};
+use burn::prelude::*;
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use burn::tensor::Distribution;
+use burn::tensor::backend::AutodiffBackend;
+use csrs_cost::CostMatrix;
+use csrs_data::Dataset;
+use csrs_models::checkpoint::{files, write_atomically};
+use csrs_models::{Checkpoint, CheckpointMeta, Classifier, ModelSpec, TrainingInfo};
+use rand_xoshiro::SplitMix64;
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
+
+use crate::config::{Method, OptimizerKind, TrainConfig};
+use crate::loss::{LossParts, MacerParams, SensitiveSets, gaussian, gaussian_cs, macer, macer_cs};
+use crate::{Result, TrainError};
+
+/// What one epoch did, for the training log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochLog {
+    /// Epochs completed, from 1.
+    pub epoch: usize,
+    /// The learning rate used.
+    pub lr: f64,
+    /// Mean classification loss per batch.
+    pub classification: f64,
+    /// Mean robustness loss on sensitive examples per batch.
+    pub robustness_sensitive: f64,
+    /// Mean robustness loss on the other examples per batch.
+    pub robustness_normal: f64,
+    /// Training accuracy of the (soft) smoothed prediction on noisy copies.
+    pub train_accuracy: f64,
+    /// Accuracy on one noisy copy of each test example.
+    pub noisy_test_accuracy: f64,
+    /// The same over sensitive test examples (`None` without a cost matrix or
+    /// sensitive examples).
+    pub noisy_test_accuracy_sensitive: Option<f64>,
+    /// Wall time of the epoch.
+    pub seconds: f64,
+}
+
+impl EpochLog {
+    /// CSV column names of [`EpochLog::csv_row`].
+    pub const CSV_HEADER: &'static str = "epoch,lr,loss_classification,loss_robust_sensitive,loss_robust_normal,train_accuracy,noisy_test_accuracy,noisy_test_accuracy_sensitive,seconds";
+
+    /// One CSV line (no newline).
+    pub fn csv_row(&self) -> String {
+        let sensitive = self.noisy_test_accuracy_sensitive.map_or(String::new(), |a| format!("{a:.4}"));
+        format!(
+            "{},{},{:.6},{:.6},{:.6},{:.4},{:.4},{sensitive},{:.1}",
+            self.epoch,
+            self.lr,
+            self.classification,
+            self.robustness_sensitive,
+            self.robustness_normal,
+            self.train_accuracy,
+            self.noisy_test_accuracy,
+            self.seconds
+        )
+    }
+}
+
+/// Everything a run needs besides the device.
+pub struct TrainRun<'a> {
+    /// Hyperparameters.
+    pub config: &'a TrainConfig,
+    /// The cost matrix (required by the cost-sensitive methods).
+    pub costs: Option<&'a CostMatrix>,
+    /// The model to build.
+    pub spec: ModelSpec,
+    /// The dataset's name and class names, for the checkpoint.
+    pub dataset: String,
+    /// Class names, by index.
+    pub class_names: Vec<String>,
+    /// Training examples.
+    pub train: &'a Dataset,
+    /// Test examples, for the noisy accuracy after each epoch.
+    pub test: &'a Dataset,
+    /// Checkpoint path (without extension).
+    pub out: &'a Path,
+    /// Continue from the checkpoint at `out`.
+    pub resume: bool,
+    /// Hash of the resolved configuration, stored in the checkpoint.
+    pub config_hash: String,
+}
+
+/// Trains, calling `on_epoch` after each epoch's checkpoint is written.
+///
+/// # Errors
+/// [`TrainError`]: an inconsistent configuration, a checkpoint that cannot be
+/// read or written, or a loss that became NaN (the last checkpoint is kept).
+pub fn train<B: AutodiffBackend>(
+    run: TrainRun<'_>,
+    device: &B::Device,
+    on_epoch: impl FnMut(&EpochLog) -> Result<()>,
+) -> Result<()> {
+    run.config.check().map_err(TrainError::Config)?;
+    if run.config.method.is_cost_sensitive() && run.costs.is_none() {
+        return Err(TrainError::Config(format!("method {} needs a cost matrix", run.config.method.as_str())));
+    }
+    let config = run.config;
+    let weight_decay = (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32));
+    match config.optimizer {
+        OptimizerKind::Sgd => {
+            let momentum = (config.momentum > 0.0).then_some(MomentumConfig {
+                momentum: config.momentum,
+                dampening: 0.0,
+                nesterov: false,
+            });
+            let optim =
+                SgdConfig::new().with_momentum(momentum).with_weight_decay(weight_decay).init::<B, Classifier<B>>();
+            train_with(run, device, optim, on_epoch)
+        }
+        OptimizerKind::Adam => {
+            let optim = AdamConfig::new().with_weight_decay(weight_decay).init::<B, Classifier<B>>();
+            train_with(run, device, optim, on_epoch)
+        }
+    }
+}
+
+fn optimizer_path(out: &Path, epoch: usize) -> PathBuf {
+    let mut name = out.as_os_str().to_owned();
+    name.push(format!(".optim-{epoch}.mpk"));
+    PathBuf::from(name)
+}
+
+fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
+    run: TrainRun<'_>,
+    device: &B::Device,
+    mut optim: O,
+    mut on_epoch: impl FnMut(&EpochLog) -> Result<()>,
+) -> Result<()> {
+    let config = run.config;
+    let recorder = NamedMpkBytesRecorder::<FullPrecisionSettings>::new();
+    let (mut model, first_epoch) = if run.resume && files(run.out).0.exists() {
+        let checkpoint = Checkpoint::<B>::load(run.out, Some(run.spec.n_classes), device)?;
+        let done = checkpoint.meta.training.as_ref().map_or(0, |t| t.epoch);
+        let state_path = optimizer_path(run.out, done);
+        let bytes = std::fs::read(&state_path).map_err(|error| TrainError::Io { path: state_path.clone(), error })?;
+        let record = recorder
+            .load(bytes, device)
+            .map_err(|err| TrainError::Checkpoint(format!("{}: {err}", state_path.display())))?;
+        optim = optim.load_record(record);
+        (checkpoint.model, done)
+    } else {
+        B::seed(device, config.seed);
+        (Classifier::<B>::init(&run.spec, device)?, 0)
+    };
+
+    for epoch in first_epoch..config.epochs {
+        let start = Instant::now();
+        let lr = config.schedule.rate(config.lr, epoch, config.epochs);
+        let (trained, mut log) = train_epoch(model, &mut optim, &run, epoch, lr, device)?;
+        model = trained;
+        let (accuracy, sensitive) = noisy_accuracy(&model.valid(), &run, epoch, device);
+        log.noisy_test_accuracy = accuracy;
+        log.noisy_test_accuracy_sensitive = sensitive;
+        log.seconds = start.elapsed().as_secs_f64();
+
+        // Optimiser state first, then the checkpoint that names its epoch.
+        let state = recorder
+            .record(optim.to_record(), ())
+            .map_err(|err| TrainError::Checkpoint(format!("optimiser state: {err}")))?;
+        write_atomically(&optimizer_path(run.out, epoch + 1), &state)?;
+        let mut meta = CheckpointMeta::new(run.spec.clone(), run.dataset.clone(), run.class_names.clone());
+        meta.training = Some(TrainingInfo {
+            sigma: config.sigma,
+            method: config.method.as_str().to_owned(),
+            epoch: epoch + 1,
+            config_hash: run.config_hash.clone(),
+        });
+        Checkpoint { meta, model: model.valid() }.save(run.out)?;
+        let _ = std::fs::remove_file(optimizer_path(run.out, epoch));
+        on_epoch(&log)?;
+    }
+    Ok(())
+}
+
+/// The example order of an epoch: a seeded shuffle.
+fn epoch_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut rng = SplitMix64::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut order: Vec<usize> = (0..len).collect();
+    for i in (1..len).rev() {
+        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
+/// A batch of images `[b, c, h, w]` and labels `[b]`.
+fn batch<B: Backend>(data: &Dataset, indices: &[usize], device: &B::Device) -> Result<(Tensor<B, 4>, Vec<usize>)> {
+    let shape = data.shape();
+    let mut pixels = Vec::with_capacity(indices.len() * shape.len());
+    for &i in indices {
+        pixels.extend_from_slice(&data.image(i)?);
+    }
+    let images = Tensor::<B, 1>::from_floats(pixels.as_slice(), device).reshape([
+        indices.len(),
+        shape.channels,
+        shape.height,
+        shape.width,
+    ]);
+    Ok((images, indices.iter().map(|&i| data.label(i)).collect()))
+}
+
+/// `copies` noisy copies of each image, `[b · copies, c, h, w]`, grouped by image.
+fn noisy<B: Backend>(images: Tensor<B, 4>, copies: usize, sigma: f64) -> Tensor<B, 4> {
+    let [b, c, h, w] = images.dims();
+    let repeated = images.reshape([b, 1, c, h, w]).repeat_dim(1, copies).reshape([b * copies, c, h, w]);
+    let noise = Tensor::random([b * copies, c, h, w], Distribution::Normal(0.0, sigma), &repeated.device());
+    repeated + noise
+}
+
+fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
+    t.into_scalar().elem::<f64>()
+}
+
+fn train_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
+    mut model: Classifier<B>,
+    optim: &mut O,
+    run: &TrainRun<'_>,
+    epoch: usize,
+    lr: f64,
+    device: &B::Device,
+) -> Result<(Classifier<B>, EpochLog)> {
+    let config = run.config;
+    B::seed(device, config.seed.wrapping_add(1 + epoch as u64));
+    let copies = config.method.copies(config.noise_copies);
+    let params = MacerParams { sigma: config.sigma, beta: config.beta, gamma: config.gamma, lambda: config.lambda };
+    let order = epoch_order(run.train.len(), config.seed, epoch);
+    let (mut sums, mut correct, mut batches) = ([0.0; 3], 0usize, 0usize);
+    for (index, chunk) in order.chunks(config.batch_size).enumerate() {
+        let (images, labels) = batch::<B>(run.train, chunk, device)?;
+        let b = labels.len();
+        let label_tensor =
+            Tensor::<B, 1, Int>::from_ints(labels.iter().map(|&y| y as i32).collect::<Vec<_>>().as_slice(), device);
+        let logits = model.forward(noisy(images, copies, config.sigma));
+        let m = logits.dims()[1];
+        let per_copy = logits.reshape([b, copies, m]);
+        let sets = run.costs.map(|costs| SensitiveSets::<B>::new(costs, &labels, device));
+        let parts: LossParts<B> = match config.method {
+            Method::Gaussian => gaussian(per_copy.clone().reshape([b, m]), label_tensor.clone()),
+            Method::GaussianCs => gaussian_cs(
+                per_copy.clone().reshape([b, m]),
+                label_tensor.clone(),
+                sets.as_ref().expect("checked"),
+                config.cs_weight,
+            ),
+            Method::Macer => macer(per_copy.clone(), label_tensor.clone(), params),
+            Method::MacerCs => macer_cs(
+                per_copy.clone(),
+                label_tensor.clone(),
+                sets.as_ref().expect("checked"),
+                params,
+                config.gamma_sensitive,
+            ),
+        };
+        let total = scalar(parts.total.clone().detach());
+        if !total.is_finite() {
+            return Err(TrainError::NotFinite { epoch: epoch + 1, batch: index + 1 });
+        }
+        let predictions = per_copy.detach().mean_dim(1).reshape([b, m]).argmax(1).reshape([b]);
+        correct += scalar(predictions.equal(label_tensor).int().sum().float()) as usize;
+        for (sum, part) in
+            sums.iter_mut().zip([parts.classification, parts.robustness_sensitive, parts.robustness_normal])
+        {
+            *sum += scalar(part.detach());
+        }
+        batches += 1;
+        let grads = GradientsParams::from_grads(parts.total.backward(), &model);
+        model = optim.step(lr, model, grads);
+    }
+    let per_batch = |sum: f64| sum / batches.max(1) as f64;
+    let log = EpochLog {
+        epoch: epoch + 1,
+        lr,
+        classification: per_batch(sums[0]),
+        robustness_sensitive: per_batch(sums[1]),
+        robustness_normal: per_batch(sums[2]),
+        train_accuracy: correct as f64 / run.train.len().max(1) as f64,
+        noisy_test_accuracy: 0.0,
+        noisy_test_accuracy_sensitive: None,
+        seconds: 0.0,
+    };
+    Ok((model, log))
+}
+
+/// Accuracy of the base classifier on one noisy copy of every test example,
+/// overall and on sensitive examples.
+fn noisy_accuracy<B: Backend>(
+    model: &Classifier<B>,
+    run: &TrainRun<'_>,
+    epoch: usize,
+    device: &B::Device,
+) -> (f64, Option<f64>) {
+    B::seed(device, run.config.seed.wrapping_add(0x5eed_0000 + epoch as u64));
+    let indices: Vec<usize> = (0..run.test.len()).collect();
+    let (mut correct, mut sensitive_correct, mut sensitive_total) = (0usize, 0usize, 0usize);
+    for chunk in indices.chunks(500) {
+        let Ok((images, labels)) = batch::<B>(run.test, chunk, device) else { continue };
+        let predictions: Vec<i64> =
+            model.forward(noisy(images, 1, run.config.sigma)).argmax(1).into_data().iter::<i64>().collect();
+        for (&y, &p) in labels.iter().zip(&predictions) {
+            let hit = p as usize == y;
+            correct += usize::from(hit);
+            if run.costs.is_some_and(|c| c.row(y).is_seed()) {
+                sensitive_total += 1;
+                sensitive_correct += usize::from(hit);
+            }
+        }
+    }
+    let accuracy = correct as f64 / run.test.len().max(1) as f64;
+    (accuracy, (sensitive_total > 0).then(|| sensitive_correct as f64 / sensitive_total as f64))
+}
