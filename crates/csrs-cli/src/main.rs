@@ -16,6 +16,7 @@ mod predict;
 mod progress;
 mod records;
 mod sampling_run;
+mod train;
 
 use std::process::ExitCode;
 
@@ -42,6 +43,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Train(train::Args),
     Certify(certify::Args),
     Predict(predict::Args),
     CertifyCounts(certify_counts::Args),
@@ -53,6 +55,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Train(args) => args.run(),
         Command::Certify(args) => args.run(),
         Command::Predict(args) => args.run(),
         Command::CertifyCounts(args) => args.run(),

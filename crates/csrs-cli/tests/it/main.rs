@@ -3,4 +3,5 @@
 mod certify;
 mod certify_counts;
 mod cost;
+mod train;
 mod util;

@@ -1,0 +1,176 @@
+//! `csrs train`: train a base classifier for (cost-sensitive) certified
+//! robustness.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow, bail};
+use burn::backend::Autodiff;
+use burn::prelude::Backend;
+use csrs_cost::CostMatrix;
+use csrs_data::{DatasetName, Split};
+use csrs_models::{Architecture, ModelSpec};
+use csrs_train::{EpochLog, TrainConfig, TrainRun, train};
+
+use crate::device::{DeviceChoice, OnBackend, on_backend};
+
+/// Train a model with one of the methods of the paper and its baselines:
+/// gaussian, gaussian-cs, macer, macer-cs.
+///
+/// Everything comes from a TOML file (see configs/train/): the dataset, the
+/// architecture, the cost matrix (for the -cs methods), where to write the
+/// checkpoint, and the hyperparameters. A checkpoint is written after every
+/// epoch, with the optimiser's state, and one CSV line is appended to
+/// <out>.log.csv; --resume continues from the last checkpoint.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  csrs train --config configs/train/digits-gaussian.toml")]
+pub(crate) struct Args {
+    /// The training configuration (TOML)
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Continue from the checkpoint at the configuration's `out`
+    #[arg(long)]
+    resume: bool,
+    /// cpu, or cuda[:N] when built with the cuda feature
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+/// The parts of the configuration file that are not hyperparameters.
+struct Setup {
+    dataset: DatasetName,
+    data_dir: Option<PathBuf>,
+    architecture: Architecture,
+    cost: Option<PathBuf>,
+    out: PathBuf,
+    config: TrainConfig,
+    hash: String,
+    resume: bool,
+}
+
+impl Args {
+    pub(crate) fn run(self) -> anyhow::Result<()> {
+        let device: DeviceChoice = self.device.parse().map_err(|err: String| anyhow!("--device: {err}"))?;
+        let text =
+            std::fs::read_to_string(&self.config).with_context(|| format!("cannot read {}", self.config.display()))?;
+        let setup = parse(&text, self.resume).with_context(|| self.config.display().to_string())?;
+        on_backend(device, setup)
+    }
+}
+
+fn parse(text: &str, resume: bool) -> anyhow::Result<Setup> {
+    let mut table: toml::Table = text.parse().map_err(|err: toml::de::Error| anyhow!("{}", err.message().trim()))?;
+    let mut take = |key: &str| table.remove(key);
+    let string = |value: Option<toml::Value>, key: &str| -> anyhow::Result<Option<String>> {
+        match value {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s)),
+            Some(other) => bail!("`{key}` is {other}, expected a string"),
+        }
+    };
+    let required = |value: Option<String>, key: &str| value.ok_or_else(|| anyhow!("`{key}` is missing"));
+    let dataset: DatasetName = required(string(take("dataset"), "dataset")?, "dataset")?.parse()?;
+    let architecture: Architecture =
+        required(string(take("architecture"), "architecture")?, "architecture")?.parse()?;
+    let out = PathBuf::from(required(string(take("out"), "out")?, "out")?);
+    let cost = string(take("cost"), "cost")?.map(PathBuf::from);
+    let data_dir = string(take("data_dir"), "data_dir")?.map(PathBuf::from);
+    let _ = take("description");
+    let config: TrainConfig =
+        toml::Value::Table(table).try_into().map_err(|err: toml::de::Error| anyhow!("{}", err.message().trim()))?;
+    config.check().map_err(|message| anyhow!(message))?;
+    let hash =
+        text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    Ok(Setup { dataset, data_dir, architecture, cost, out, config, hash: format!("{hash:016x}"), resume })
+}
+
+impl OnBackend for Setup {
+    type Output = ();
+
+    fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
+        let train_set = csrs_data::load(self.dataset, Split::Train, self.data_dir.as_deref())?;
+        let test_set = csrs_data::load(self.dataset, Split::Test, self.data_dir.as_deref())?;
+        let costs = match &self.cost {
+            Some(path) => Some(CostMatrix::load(path, Some(train_set.n_classes()))?),
+            None => None,
+        };
+        let shape = train_set.shape();
+        let normalization = self.dataset.normalization();
+        let spec = ModelSpec {
+            architecture: self.architecture,
+            n_classes: train_set.n_classes(),
+            input_shape: [shape.channels, shape.height, shape.width],
+            mean: normalization.mean,
+            std: normalization.std,
+        };
+
+        spec.check()?;
+        if self.config.method.is_cost_sensitive() && costs.is_none() {
+            bail!("method {} needs a cost matrix (`cost` in the configuration)", self.config.method.as_str());
+        }
+        let mut log_name = self.out.as_os_str().to_owned();
+        log_name.push(".log.csv");
+        let log_path = PathBuf::from(log_name);
+        if !self.resume && csrs_models::checkpoint::files(&self.out).0.exists() {
+            bail!("{} exists: pass --resume to continue it, or choose another `out`", self.out.display());
+        }
+        if let Some(parent) = log_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let new_log = !log_path.exists() || !self.resume;
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(self.resume)
+            .write(true)
+            .truncate(!self.resume)
+            .open(&log_path)
+            .with_context(|| format!("cannot open {}", log_path.display()))?;
+        if new_log {
+            writeln!(log, "{}", EpochLog::CSV_HEADER)?;
+        }
+
+        let run = TrainRun {
+            config: &self.config,
+            costs: costs.as_ref(),
+            spec,
+            dataset: self.dataset.as_str().to_owned(),
+            class_names: train_set.class_names().to_vec(),
+            train: &train_set,
+            test: &test_set,
+            out: &self.out,
+            resume: self.resume,
+            config_hash: self.hash.clone(),
+        };
+        eprintln!(
+            "training {} with {} on {} ({} examples), sigma = {}, {} epochs",
+            self.architecture,
+            self.config.method.as_str(),
+            self.dataset,
+            train_set.len(),
+            self.config.sigma,
+            self.config.epochs
+        );
+        train::<Autodiff<B>>(run, &device, |epoch| {
+            writeln!(log, "{}", epoch.csv_row())
+                .and_then(|()| log.flush())
+                .map_err(|error| csrs_train::TrainError::Io { path: log_path.clone(), error })?;
+            let sensitive =
+                epoch.noisy_test_accuracy_sensitive.map_or(String::new(), |a| format!(", sensitive {a:.3}"));
+            eprintln!(
+                "epoch {}/{}: loss {:.4} (+{:.4} sensitive, +{:.4} normal), train accuracy {:.3}, noisy test accuracy {:.3}{sensitive}, {:.1} s",
+                epoch.epoch,
+                self.config.epochs,
+                epoch.classification,
+                epoch.robustness_sensitive,
+                epoch.robustness_normal,
+                epoch.train_accuracy,
+                epoch.noisy_test_accuracy,
+                epoch.seconds
+            );
+            Ok(())
+        })?;
+        eprintln!("wrote {}.json and {}.mpk", self.out.display(), self.out.display());
+        Ok(())
+    }
+}

@@ -1,0 +1,83 @@
+//! `csrs train`: a short run, its log, resume and bad configurations.
+
+use crate::util::{csrs, repo_root};
+
+fn config(epochs: usize, extra: &str) -> String {
+    format!(
+        "dataset = \"digits\"\narchitecture = \"digits-cnn\"\nout = \"m/d\"\nmethod = \"gaussian-cs\"\n\
+         cost = \"{}\"\ncs_weight = 2.0\nsigma = 0.25\nepochs = {epochs}\nbatch_size = 64\noptimizer = \"sgd\"\n\
+         lr = 0.05\nmomentum = 0.9\nschedule = {{ kind = \"cosine\" }}\n{extra}",
+        repo_root().join("configs/costs/digits-3-to-8.toml").display()
+    )
+}
+
+#[test]
+fn trains_logs_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.toml"), config(2, "")).unwrap();
+    let run = csrs(dir.path(), &["train", "--config", "t.toml"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("epoch 2/2: loss"), "{}", run.stderr);
+    let log = std::fs::read_to_string(dir.path().join("m/d.log.csv")).unwrap();
+    assert_eq!(log.lines().count(), 3, "{log}");
+    assert!(log.starts_with("epoch,lr,loss_classification"));
+    let meta = std::fs::read_to_string(dir.path().join("m/d.json")).unwrap();
+    assert!(meta.contains("\"method\": \"gaussian-cs\"") && meta.contains("\"epoch\": 2"), "{meta}");
+
+    // Without --resume an existing checkpoint is not overwritten.
+    let again = csrs(dir.path(), &["train", "--config", "t.toml"], "");
+    assert_eq!(again.code, Some(2));
+    assert!(again.stderr.contains("m/d exists: pass --resume"), "{}", again.stderr);
+
+    // Two more epochs on top.
+    std::fs::write(dir.path().join("t.toml"), config(4, "")).unwrap();
+    let resumed = csrs(dir.path(), &["train", "--config", "t.toml", "--resume"], "");
+    assert_eq!(resumed.code, Some(0), "{}", resumed.stderr);
+    assert!(!resumed.stderr.contains("epoch 2/4") && resumed.stderr.contains("epoch 4/4"), "{}", resumed.stderr);
+    assert_eq!(std::fs::read_to_string(dir.path().join("m/d.log.csv")).unwrap().lines().count(), 5);
+
+    // The trained model certifies.
+    let certify = csrs(
+        dir.path(),
+        &[
+            "certify",
+            "--model",
+            "m/d",
+            "--dataset",
+            "digits",
+            "--sigma",
+            "0.25",
+            "--n",
+            "200",
+            "--max",
+            "5",
+            "--out",
+            "c.tsv",
+        ],
+        "",
+    );
+    assert_eq!(certify.code, Some(0), "{}", certify.stderr);
+}
+
+#[test]
+fn bad_training_configurations() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (config(2, "").replace("gaussian-cs", "macer-xl"), "unknown variant `macer-xl`"),
+        (config(2, "").replace("sigma = 0.25", "sigma = -1"), "sigma is -1, expected a finite number > 0"),
+        (config(0, ""), "epochs is 0, expected at least 1"),
+        (config(2, "noise = 3\n"), "unknown field `noise`"),
+        (
+            config(2, "").replace("architecture = \"digits-cnn\"", "architecture = \"lenet5\""),
+            "lenet5 takes 28x28 or 32x32 inputs",
+        ),
+        (config(2, "").replace("cost = ", "# cost = "), "method gaussian-cs needs a cost matrix"),
+    ];
+    for (text, message) in cases {
+        std::fs::write(dir.path().join("t.toml"), &text).unwrap();
+        let run = csrs(dir.path(), &["train", "--config", "t.toml"], "");
+        assert_eq!(run.code, Some(2), "{text}");
+        assert!(run.stderr.contains(message), "{}\nshould contain {message:?}", run.stderr);
+        assert_eq!(run.stderr.trim_end().lines().count(), 1, "{}", run.stderr);
+    }
+}
