@@ -62,21 +62,13 @@ impl OnBackend for InitArgs {
     type Output = ();
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
-        let shape = self.dataset.shape();
-        let normalization = self.dataset.normalization();
         let Some(class_names) = self.dataset.class_names() else {
             anyhow::bail!(
                 "{}: class names come from the data folder; `model init` needs a dataset with fixed classes",
                 self.dataset
             )
         };
-        let spec = ModelSpec {
-            architecture: self.arch,
-            n_classes: class_names.len(),
-            input_shape: [shape.channels, shape.height, shape.width],
-            mean: normalization.mean,
-            std: normalization.std,
-        };
+        let spec = spec_for(self.arch, self.dataset, class_names.len());
         B::seed(&device, self.seed);
         let model = Classifier::<B>::init(&spec, &device)?;
         let checkpoint = Checkpoint { meta: CheckpointMeta::new(spec, self.dataset.as_str(), class_names), model };
@@ -89,6 +81,20 @@ impl OnBackend for InitArgs {
             self.dataset
         );
         Ok(())
+    }
+}
+
+/// The spec of `architecture` for images of `dataset`: its input shape and
+/// usual normalisation, and `n_classes` outputs.
+pub(crate) fn spec_for(architecture: Architecture, dataset: DatasetName, n_classes: usize) -> ModelSpec {
+    let shape = dataset.shape();
+    let normalization = dataset.normalization();
+    ModelSpec {
+        architecture,
+        n_classes,
+        input_shape: [shape.channels, shape.height, shape.width],
+        mean: normalization.mean,
+        std: normalization.std,
     }
 }
 

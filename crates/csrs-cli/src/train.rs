@@ -10,10 +10,11 @@ use burn::backend::Autodiff;
 use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split};
-use csrs_models::{Architecture, ModelSpec};
+use csrs_models::Architecture;
 use csrs_train::{EpochLog, TrainConfig, TrainRun, train};
 
 use crate::device::{DeviceChoice, OnBackend, on_backend};
+use crate::model::spec_for;
 
 /// Train a model with one of the methods of the paper and its baselines:
 /// gaussian, gaussian-cs, macer, macer-cs.
@@ -95,15 +96,7 @@ impl OnBackend for Setup {
             Some(path) => Some(CostMatrix::load(path, Some(train_set.n_classes()))?),
             None => None,
         };
-        let shape = train_set.shape();
-        let normalization = self.dataset.normalization();
-        let spec = ModelSpec {
-            architecture: self.architecture,
-            n_classes: train_set.n_classes(),
-            input_shape: [shape.channels, shape.height, shape.width],
-            mean: normalization.mean,
-            std: normalization.std,
-        };
+        let spec = spec_for(self.architecture, self.dataset, train_set.n_classes());
 
         spec.check()?;
         if self.config.method.is_cost_sensitive() && costs.is_none() {
