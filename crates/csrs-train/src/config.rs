@@ -122,7 +122,11 @@ pub struct TrainConfig {
     /// Extra weight w on sensitive examples for gaussian-cs.
     #[serde(default)]
     pub cs_weight: f64,
-    /// Seed of the initial weights, batch order and noise.
+    /// Random crop and flip of training images; by default on for 3×32×32
+    /// images (CIFAR-sized), off otherwise.
+    #[serde(default)]
+    pub augment: Option<bool>,
+    /// Seed of the initial weights, batch order, augmentation and noise.
     #[serde(default)]
     pub seed: u64,
 }

@@ -13,6 +13,7 @@
 //! autodiff backend.
 #![deny(missing_docs)]
 
+mod augment;
 mod config;
 mod error;
 pub mod loss;

@@ -19,6 +19,7 @@ use csrs_models::{Checkpoint, CheckpointMeta, Classifier, ModelSpec, TrainingInf
 use rand_xoshiro::SplitMix64;
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 
+use crate::augment::{self, crop_and_flip};
 use crate::config::{Method, OptimizerKind, TrainConfig};
 use crate::loss::{LossParts, MacerParams, SensitiveSets, gaussian, gaussian_cs, macer, macer_cs};
 use crate::{Result, TrainError};
@@ -160,7 +161,7 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         let lr = config.schedule.rate(config.lr, epoch, config.epochs);
         let (trained, mut log) = train_epoch(model, &mut optim, &run, epoch, lr, device)?;
         model = trained;
-        let (accuracy, sensitive) = noisy_accuracy(&model.valid(), &run, epoch, device);
+        let (accuracy, sensitive) = noisy_accuracy(&model.valid(), &run, epoch, device)?;
         log.noisy_test_accuracy = accuracy;
         log.noisy_test_accuracy_sensitive = sensitive;
         log.seconds = start.elapsed().as_secs_f64();
@@ -194,12 +195,22 @@ fn epoch_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
     order
 }
 
-/// A batch of images `[b, c, h, w]` and labels `[b]`.
-fn batch<B: Backend>(data: &Dataset, indices: &[usize], device: &B::Device) -> Result<(Tensor<B, 4>, Vec<usize>)> {
+/// A batch of images `[b, c, h, w]` and labels `[b]`, each image cropped
+/// and flipped when `augment` holds a generator.
+fn batch<B: Backend>(
+    data: &Dataset,
+    indices: &[usize],
+    mut augment: Option<&mut SplitMix64>,
+    device: &B::Device,
+) -> Result<(Tensor<B, 4>, Vec<usize>)> {
     let shape = data.shape();
     let mut pixels = Vec::with_capacity(indices.len() * shape.len());
     for &i in indices {
-        pixels.extend_from_slice(&data.image(i)?);
+        let image = data.image(i)?;
+        match augment.as_deref_mut() {
+            Some(rng) => pixels.extend(crop_and_flip(&image, shape, rng)),
+            None => pixels.extend_from_slice(&image),
+        }
     }
     let images = Tensor::<B, 1>::from_floats(pixels.as_slice(), device).reshape([
         indices.len(),
@@ -235,9 +246,11 @@ fn train_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
     let copies = config.method.copies(config.noise_copies);
     let params = MacerParams { sigma: config.sigma, beta: config.beta, gamma: config.gamma, lambda: config.lambda };
     let order = epoch_order(run.train.len(), config.seed, epoch);
+    let augment = config.augment.unwrap_or_else(|| augment::is_default_for(run.train.shape()));
+    let mut augment_rng = augment.then(|| SplitMix64::seed_from_u64(config.seed ^ 0xa06e_0000 ^ epoch as u64));
     let (mut sums, mut correct, mut batches) = ([0.0; 3], 0usize, 0usize);
     for (index, chunk) in order.chunks(config.batch_size).enumerate() {
-        let (images, labels) = batch::<B>(run.train, chunk, device)?;
+        let (images, labels) = batch::<B>(run.train, chunk, augment_rng.as_mut(), device)?;
         let b = labels.len();
         let label_tensor =
             Tensor::<B, 1, Int>::from_ints(labels.iter().map(|&y| y as i32).collect::<Vec<_>>().as_slice(), device);
@@ -299,12 +312,12 @@ fn noisy_accuracy<B: Backend>(
     run: &TrainRun<'_>,
     epoch: usize,
     device: &B::Device,
-) -> (f64, Option<f64>) {
+) -> Result<(f64, Option<f64>)> {
     B::seed(device, run.config.seed.wrapping_add(0x5eed_0000 + epoch as u64));
     let indices: Vec<usize> = (0..run.test.len()).collect();
     let (mut correct, mut sensitive_correct, mut sensitive_total) = (0usize, 0usize, 0usize);
     for chunk in indices.chunks(500) {
-        let Ok((images, labels)) = batch::<B>(run.test, chunk, device) else { continue };
+        let (images, labels) = batch::<B>(run.test, chunk, None, device)?;
         let predictions: Vec<i64> =
             model.forward(noisy(images, 1, run.config.sigma)).argmax(1).into_data().iter::<i64>().collect();
         for (&y, &p) in labels.iter().zip(&predictions) {
@@ -317,5 +330,5 @@ fn noisy_accuracy<B: Backend>(
         }
     }
     let accuracy = correct as f64 / run.test.len().max(1) as f64;
-    (accuracy, (sensitive_total > 0).then(|| sensitive_correct as f64 / sensitive_total as f64))
+    Ok((accuracy, (sensitive_total > 0).then(|| sensitive_correct as f64 / sensitive_total as f64)))
 }

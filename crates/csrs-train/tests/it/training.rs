@@ -29,6 +29,7 @@ fn config(epochs: usize) -> TrainConfig {
         gamma: 0.0,
         gamma_sensitive: 0.0,
         cs_weight: 0.0,
+        augment: None,
         seed: 1,
     }
 }
