@@ -11,6 +11,7 @@ use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split};
 use csrs_models::Architecture;
+use csrs_models::checkpoint::fingerprint;
 use csrs_train::{EpochLog, TrainConfig, TrainRun, train};
 
 use crate::device::{DeviceChoice, OnBackend, on_backend};
@@ -81,9 +82,8 @@ fn parse(text: &str, resume: bool) -> anyhow::Result<Setup> {
     let config: TrainConfig =
         toml::Value::Table(table).try_into().map_err(|err: toml::de::Error| anyhow!("{}", err.message().trim()))?;
     config.check().map_err(|message| anyhow!(message))?;
-    let hash =
-        text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
-    Ok(Setup { dataset, data_dir, architecture, cost, out, config, hash: format!("{hash:016x}"), resume })
+    let hash = fingerprint(text.as_bytes());
+    Ok(Setup { dataset, data_dir, architecture, cost, out, config, hash, resume })
 }
 
 impl OnBackend for Setup {

@@ -29,4 +29,4 @@ mod split;
 pub use dataset::{Dataset, ImageShape};
 pub use error::{DataError, Result};
 pub use name::{DatasetName, Normalization, Split, load};
-pub use split::stratified_split;
+pub use split::{shuffle, stratified_split};

@@ -3,9 +3,10 @@
 use rand_xoshiro::SplitMix64;
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 
-/// Fisher–Yates shuffle with splitmix64: a fixed algorithm, so that a split
-/// is the same on every machine and with every version of csrs.
-fn shuffle<T>(rng: &mut SplitMix64, items: &mut [T]) {
+/// Fisher–Yates shuffle with splitmix64: a fixed algorithm, so that splits
+/// and training orders are the same on every machine and with every version
+/// of csrs.
+pub fn shuffle<T>(rng: &mut SplitMix64, items: &mut [T]) {
     for i in (1..items.len()).rev() {
         let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         items.swap(i, j);

@@ -197,9 +197,14 @@ impl<B: Backend> ModuleVisitor<B> for ParamShapes {
 /// FNV-1a (64 bit) of the spec as JSON and the weight bytes, as hex.
 fn checksum(spec: &ModelSpec, weights: &[u8]) -> String {
     let spec = serde_json::to_vec(spec).expect("a spec serializes");
-    let hash = spec
-        .iter()
-        .chain(weights)
+    fingerprint(spec.iter().chain(weights))
+}
+
+/// FNV-1a (64 bit) of `bytes`, as 16 hex digits: a cheap fingerprint of
+/// files and configurations, not a cryptographic hash.
+pub fn fingerprint<'a>(bytes: impl IntoIterator<Item = &'a u8>) -> String {
+    let hash = bytes
+        .into_iter()
         .fold(0xcbf2_9ce4_8422_2325_u64, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
     format!("{hash:016x}")
 }

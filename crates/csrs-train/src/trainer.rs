@@ -13,11 +13,11 @@ use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::Distribution;
 use burn::tensor::backend::AutodiffBackend;
 use csrs_cost::CostMatrix;
-use csrs_data::Dataset;
+use csrs_data::{Dataset, shuffle};
 use csrs_models::checkpoint::{files, write_atomically};
 use csrs_models::{Checkpoint, CheckpointMeta, Classifier, ModelSpec, TrainingInfo};
 use rand_xoshiro::SplitMix64;
-use rand_xoshiro::rand_core::{Rng, SeedableRng};
+use rand_xoshiro::rand_core::SeedableRng;
 
 use crate::augment::{self, crop_and_flip};
 use crate::config::{Method, OptimizerKind, TrainConfig};
@@ -189,9 +189,7 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
 fn epoch_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
     let mut rng = SplitMix64::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let mut order: Vec<usize> = (0..len).collect();
-    for i in (1..len).rev() {
-        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-    }
+    shuffle(&mut rng, &mut order);
     order
 }
 
