@@ -4,6 +4,7 @@
 //! automation stays quick to build.
 
 mod ci;
+mod experiment;
 #[cfg(test)]
 mod tidy;
 
@@ -16,13 +17,18 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci      what CI runs: cargo fmt --check, clippy with -D warnings, the tests,
-          and a check that the CUDA build (--features cuda) compiles";
+  ci                what CI runs: cargo fmt --check, clippy with -D warnings,
+                    the tests, and a check that the CUDA build compiles
+  experiment FILE   a grid (configs/experiments/*.toml): train each method for
+                    each cost matrix and sigma, certify, and write
+                    results/NAME/report.md; finished steps are skipped, stopped
+                    ones resume";
 
 fn main() -> ExitCode {
-    let task = std::env::args().nth(1);
-    let result = match task.as_deref() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
+        Some("experiment") => experiment::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             eprintln!("{USAGE}");
             Ok(())

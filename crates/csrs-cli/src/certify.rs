@@ -107,6 +107,13 @@ pub(crate) struct CertifyRow {
     seconds: f64,
 }
 
+impl CertifyRow {
+    /// The example as the metrics see it.
+    pub(crate) fn example(&self) -> CertifiedExample {
+        CertifiedExample { label: self.label, certificate: self.certificate.clone() }
+    }
+}
+
 impl Row for CertifyRow {
     const COLUMNS: &'static [&'static str] = &[
         "index",
@@ -162,8 +169,7 @@ impl Row for CertifyRow {
 /// Certified accuracy and cost-sensitive robustness of all rows at a few
 /// radii, on one line.
 fn summary_line(rows: &[CertifyRow]) -> String {
-    let examples: Vec<CertifiedExample> =
-        rows.iter().map(|row| CertifiedExample { label: row.label, certificate: row.certificate.clone() }).collect();
+    let examples: Vec<CertifiedExample> = rows.iter().map(CertifyRow::example).collect();
     let summary = summarize(&examples, &SUMMARY_RADII);
     let radii = SUMMARY_RADII.map(|r| r.to_string()).join(", ");
     let accuracy: Vec<String> = summary.at_radius.iter().map(|m| format!("{:.3}", m.certified_accuracy)).collect();

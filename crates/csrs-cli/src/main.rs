@@ -3,6 +3,7 @@
 //! Only this crate knows about the command line, terminals, files named by
 //! the user and exit codes; the libraries below it return typed errors.
 
+mod analyze;
 mod certificate_json;
 mod certify;
 mod certify_counts;
@@ -50,6 +51,7 @@ enum Command {
     Merge(merge::Args),
     Model(model::Args),
     Cost(cost::Args),
+    Analyze(analyze::Args),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Command::Merge(args) => args.run(),
         Command::Model(args) => args.run(),
         Command::Cost(args) => args.run(),
+        Command::Analyze(args) => args.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -142,13 +142,30 @@ impl RecordFile {
 /// killed while writing it) is cut off the file.
 fn read_back<R: Row>(path: &Path, format: Format) -> anyhow::Result<Vec<R>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let complete = complete_len(&bytes);
     if complete < bytes.len() {
         let file =
             OpenOptions::new().write(true).open(path).with_context(|| format!("cannot open {}", path.display()))?;
         file.set_len(complete as u64).with_context(|| format!("cannot truncate {}", path.display()))?;
     }
-    let text = std::str::from_utf8(&bytes[..complete]).map_err(|_| anyhow!("{} is not UTF-8 text", path.display()))?;
+    parse_rows(path, format, &bytes[..complete])
+}
+
+/// The complete rows of a record file, for reading only: a partial last
+/// line (a run still writing, or killed) is left out and left alone.
+pub(crate) fn read_rows<R: Row>(path: &Path) -> anyhow::Result<Vec<R>> {
+    let format = Format::of(path)?;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse_rows(path, format, &bytes[..complete_len(&bytes)])
+}
+
+/// The length of the whole lines at the start of `bytes`.
+fn complete_len(bytes: &[u8]) -> usize {
+    bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+}
+
+fn parse_rows<R: Row>(path: &Path, format: Format, bytes: &[u8]) -> anyhow::Result<Vec<R>> {
+    let text = std::str::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8 text", path.display()))?;
     let mut lines = text.lines().enumerate();
     if let Some(header) = format.header::<R>() {
         match lines.next() {

@@ -1,0 +1,403 @@
+//! `cargo xtask experiment FILE`: a grid of training methods × cost matrices
+//! × noise levels on one or more datasets, trained, certified and compared in
+//! one report (SPEC §7).
+//!
+//! Every step is a `csrs` command whose inputs are written next to its
+//! outputs (`train.toml`, the certify command line in `<records>.key`). A step
+//! whose key matches and that finished (`.done`) is skipped; one that started
+//! with the same key resumes; one whose key changed starts again, and so do
+//! the certifications of a model trained again. A grid can thus be stopped and
+//! restarted at any time, and edited.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, anyhow, bail};
+use toml::{Table, Value};
+
+use crate::{cargo, project_root};
+
+/// A grid, as read from `configs/experiments/*.toml`.
+struct Grid {
+    name: String,
+    description: String,
+    methods: Vec<String>,
+    sigmas: Vec<f64>,
+    radii: Vec<f64>,
+    /// Hyperparameters shared by every run.
+    train: Table,
+    /// Hyperparameters of each method, over `train`.
+    method_train: Table,
+    /// `csrs certify` options (n0, n, alpha, batch, seed).
+    certify: Table,
+    datasets: Vec<DatasetGrid>,
+}
+
+struct DatasetGrid {
+    name: String,
+    architecture: String,
+    /// Cost matrices by short name.
+    costs: Vec<(String, String)>,
+    /// Certify every `skip`-th test example.
+    skip: u64,
+    /// Hyperparameters of this dataset, over the grid's and the method's.
+    train: Table,
+}
+
+/// One training run of the grid.
+struct Run<'a> {
+    dataset: &'a DatasetGrid,
+    sigma: f64,
+    method: &'a str,
+    /// The cost matrix a cost-sensitive method trains for.
+    cost: Option<&'a (String, String)>,
+    dir: PathBuf,
+}
+
+impl Run<'_> {
+    fn label(&self) -> String {
+        match self.cost {
+            Some((name, _)) => format!("{}-{name}", self.method),
+            None => self.method.to_owned(),
+        }
+    }
+
+    fn model(&self) -> PathBuf {
+        self.dir.join("model")
+    }
+
+    fn records(&self, cost: &str) -> PathBuf {
+        self.dir.join(format!("certify-{cost}.tsv"))
+    }
+}
+
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    let [file] = args else { bail!("usage: cargo xtask experiment configs/experiments/NAME.toml") };
+    let root = project_root();
+    let path = root.join(file);
+    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let grid = parse(&text, &path).with_context(|| path.display().to_string())?;
+    let out = root.join("results").join(&grid.name);
+
+    cargo(&["build", "--release", "--package", "csrs-cli"])?;
+    let csrs = root.join("target/release/csrs");
+    let runs = runs(&grid, &out);
+    for run in &runs {
+        train(&csrs, &grid, run)?;
+        for (cost, cost_file) in &run.dataset.costs {
+            if run.cost.is_some_and(|(own, _)| own != cost) {
+                continue;
+            }
+            certify(&csrs, &grid, run, cost, cost_file)?;
+        }
+    }
+    let report = report(&csrs, &grid, &runs, file)?;
+    let report_path = out.join("report.md");
+    fs::write(&report_path, report).with_context(|| format!("cannot write {}", report_path.display()))?;
+    eprintln!("wrote {}", report_path.display());
+    Ok(())
+}
+
+fn parse(text: &str, path: &Path) -> anyhow::Result<Grid> {
+    let mut table: Table = text.parse().map_err(|err: toml::de::Error| anyhow!("{}", err.message().trim()))?;
+    let mut take = |key: &str| table.remove(key).ok_or_else(|| anyhow!("`{key}` is missing"));
+    let strings = |value: Value, key: &str| -> anyhow::Result<Vec<String>> {
+        value
+            .as_array()
+            .and_then(|items| items.iter().map(|v| v.as_str().map(str::to_owned)).collect())
+            .ok_or_else(|| anyhow!("`{key}` is {value}, expected a list of strings"))
+    };
+    let numbers = |value: Value, key: &str| -> anyhow::Result<Vec<f64>> {
+        value
+            .as_array()
+            .and_then(|items| items.iter().map(|v| v.as_float().or(v.as_integer().map(|i| i as f64))).collect())
+            .ok_or_else(|| anyhow!("`{key}` is {value}, expected a list of numbers"))
+    };
+    let table_of = |value: Value, key: &str| match value {
+        Value::Table(table) => Ok(table),
+        other => Err(anyhow!("`{key}` is {other}, expected a table")),
+    };
+    let name = path.file_stem().and_then(|s| s.to_str()).ok_or_else(|| anyhow!("no file name"))?.to_owned();
+    let description = take("description")?.as_str().unwrap_or_default().to_owned();
+    let methods = strings(take("methods")?, "methods")?;
+    let sigmas = numbers(take("sigmas")?, "sigmas")?;
+    let radii = numbers(take("radii")?, "radii")?;
+    let train = table_of(take("train")?, "train")?;
+    let method_train = table_of(take("method")?, "method")?;
+    let certify = table_of(take("certify")?, "certify")?;
+    let datasets = match take("dataset")? {
+        Value::Array(items) => items.into_iter().map(parse_dataset).collect::<anyhow::Result<Vec<_>>>()?,
+        other => bail!("`dataset` is {other}, expected [[dataset]] tables"),
+    };
+    if let Some(key) = table.keys().next() {
+        bail!("unknown key `{key}`");
+    }
+    Ok(Grid { name, description, methods, sigmas, radii, train, method_train, certify, datasets })
+}
+
+fn parse_dataset(value: Value) -> anyhow::Result<DatasetGrid> {
+    let Value::Table(mut table) = value else { bail!("a [[dataset]] entry is not a table") };
+    let mut text = |key: &str| {
+        table
+            .remove(key)
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .ok_or_else(|| anyhow!("[[dataset]]: `{key}` is missing or not a string"))
+    };
+    let name = text("name")?;
+    let architecture = text("architecture")?;
+    let costs = match table.remove("costs") {
+        Some(Value::Table(costs)) => costs
+            .into_iter()
+            .map(|(short, file)| file.as_str().map(|f| (short.clone(), f.to_owned())))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| anyhow!("[[dataset]] {name}: `costs` maps short names to cost files"))?,
+        _ => bail!("[[dataset]] {name}: `costs` is missing, expected a table of short names to cost files"),
+    };
+    let skip = match table.remove("skip") {
+        None => 1,
+        Some(Value::Integer(k)) if k >= 1 => k as u64,
+        Some(other) => bail!("[[dataset]] {name}: `skip` is {other}, expected an integer >= 1"),
+    };
+    let train = match table.remove("train") {
+        None => Table::new(),
+        Some(Value::Table(train)) => train,
+        Some(other) => bail!("[[dataset]] {name}: `train` is {other}, expected a table"),
+    };
+    if let Some(key) = table.keys().next() {
+        bail!("[[dataset]] {name}: unknown key `{key}`");
+    }
+    Ok(DatasetGrid { name, architecture, costs, skip, train })
+}
+
+/// Every training run, in the order they are done: dataset, σ, method, cost.
+fn runs<'a>(grid: &'a Grid, out: &Path) -> Vec<Run<'a>> {
+    let mut runs = Vec::new();
+    for dataset in &grid.datasets {
+        for &sigma in &grid.sigmas {
+            for method in &grid.methods {
+                let costs: Vec<Option<&(String, String)>> =
+                    if method.ends_with("-cs") { dataset.costs.iter().map(Some).collect() } else { vec![None] };
+                for cost in costs {
+                    let mut run = Run { dataset, sigma, method, cost, dir: PathBuf::new() };
+                    run.dir = out.join(&dataset.name).join(format!("sigma-{sigma}")).join(run.label());
+                    runs.push(run);
+                }
+            }
+        }
+    }
+    runs
+}
+
+/// The `csrs train` configuration of a run.
+fn train_config(grid: &Grid, run: &Run<'_>) -> String {
+    let mut config = grid.train.clone();
+    if let Some(Value::Table(method)) = grid.method_train.get(run.method) {
+        config.extend(method.clone());
+    }
+    config.extend(run.dataset.train.clone());
+    let path = |p: &Path| Value::String(p.display().to_string());
+    config.insert("dataset".into(), Value::String(run.dataset.name.clone()));
+    config.insert("architecture".into(), Value::String(run.dataset.architecture.clone()));
+    config.insert("method".into(), Value::String(run.method.to_owned()));
+    config.insert("sigma".into(), Value::Float(run.sigma));
+    config.insert("out".into(), path(&run.model()));
+    if let Some((_, file)) = run.cost {
+        config.insert("cost".into(), path(&project_root().join(file)));
+    }
+    format!("# Written by `cargo xtask experiment {}`.\n{}", grid.name, toml::to_string(&config).expect("TOML values"))
+}
+
+/// What a step's key file says about it.
+enum StepState {
+    Done,
+    Started,
+    New,
+}
+
+/// Compares the key of a step with the one stored at `key_path`; a changed
+/// key removes `outputs` and stores the new key.
+fn step_state(key_path: &Path, key: &str, outputs: &[PathBuf]) -> anyhow::Result<StepState> {
+    let done = key_path.with_extension("done");
+    if fs::read_to_string(key_path).is_ok_and(|stored| stored == key) {
+        return Ok(if fs::read_to_string(&done).is_ok_and(|stored| stored == key) {
+            StepState::Done
+        } else {
+            StepState::Started
+        });
+    }
+    for output in outputs.iter().chain([&done]) {
+        if output.exists() {
+            fs::remove_file(output).with_context(|| format!("cannot remove {}", output.display()))?;
+        }
+    }
+    if let Some(parent) = key_path.parent() {
+        fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    fs::write(key_path, key).with_context(|| format!("cannot write {}", key_path.display()))?;
+    Ok(StepState::New)
+}
+
+fn mark_done(key_path: &Path, key: &str) -> anyhow::Result<()> {
+    let done = key_path.with_extension("done");
+    fs::write(&done, key).with_context(|| format!("cannot write {}", done.display()))
+}
+
+fn train(csrs: &Path, grid: &Grid, run: &Run<'_>) -> anyhow::Result<()> {
+    let config = train_config(grid, run);
+    let config_path = run.dir.join("train.toml");
+    let model = run.model();
+    let mut outputs: Vec<PathBuf> = ["json", "mpk", "log.csv"].iter().map(|ext| model.with_extension(ext)).collect();
+    // A model trained again invalidates its certificates.
+    for (cost, _) in &run.dataset.costs {
+        let records = run.records(cost);
+        outputs.extend([records.with_extension("key"), records.with_extension("done"), records.clone()]);
+        outputs.push(PathBuf::from(format!("{}.config.toml", records.display())));
+    }
+    let resume = match step_state(&config_path.with_extension("key"), &config, &outputs)? {
+        StepState::Done => {
+            eprintln!("trained already: {}", run.dir.display());
+            return Ok(());
+        }
+        StepState::Started => model.with_extension("json").exists(),
+        StepState::New => false,
+    };
+    fs::write(&config_path, &config).with_context(|| format!("cannot write {}", config_path.display()))?;
+    let mut command = Command::new(csrs);
+    command.arg("train").arg("--config").arg(&config_path);
+    if resume {
+        command.arg("--resume");
+    }
+    execute(command)?;
+    mark_done(&config_path.with_extension("key"), &config)
+}
+
+fn certify(csrs: &Path, grid: &Grid, run: &Run<'_>, cost: &str, cost_file: &str) -> anyhow::Result<()> {
+    let records = run.records(cost);
+    let mut args: Vec<String> = vec![
+        "certify".into(),
+        "--model".into(),
+        run.model().display().to_string(),
+        "--dataset".into(),
+        run.dataset.name.clone(),
+        "--cost".into(),
+        project_root().join(cost_file).display().to_string(),
+        "--sigma".into(),
+        run.sigma.to_string(),
+        "--skip".into(),
+        run.dataset.skip.to_string(),
+        "--out".into(),
+        records.display().to_string(),
+    ];
+    for (key, value) in &grid.certify {
+        let value = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        args.extend([format!("--{key}"), value]);
+    }
+    let key = args.join(" ");
+    let outputs = [records.clone(), PathBuf::from(format!("{}.config.toml", records.display()))];
+    let resume = match step_state(&records.with_extension("key"), &key, &outputs)? {
+        StepState::Done => {
+            eprintln!("certified already: {}", records.display());
+            return Ok(());
+        }
+        StepState::Started => records.exists(),
+        StepState::New => false,
+    };
+    let mut command = Command::new(csrs);
+    command.args(&args);
+    if resume {
+        command.arg("--resume");
+    }
+    execute(command)?;
+    mark_done(&records.with_extension("key"), &key)
+}
+
+fn execute(mut command: Command) -> anyhow::Result<()> {
+    let shown = format!("{command:?}").replace('"', "");
+    eprintln!("$ {shown}");
+    let status = command.status().with_context(|| format!("cannot run {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
+}
+
+/// Columns of `csrs analyze --format tsv`, by name, for each records file.
+fn analyze(csrs: &Path, radii: &[f64], records: &[PathBuf]) -> anyhow::Result<Vec<Vec<(String, String)>>> {
+    let radii: Vec<String> = radii.iter().map(f64::to_string).collect();
+    let output = Command::new(csrs)
+        .args(["analyze", "--format", "tsv", "--radii", &radii.join(",")])
+        .args(records)
+        .output()
+        .context("cannot run csrs analyze")?;
+    if !output.status.success() {
+        bail!("csrs analyze failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+    }
+    let text = String::from_utf8(output.stdout).context("csrs analyze wrote something else than text")?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+    Ok(lines
+        .map(|line| header.iter().map(|h| (*h).to_owned()).zip(line.split('\t').map(str::to_owned)).collect())
+        .collect())
+}
+
+/// Seconds of training, from the per-epoch log.
+fn training_seconds(run: &Run<'_>) -> Option<f64> {
+    let log = fs::read_to_string(run.model().with_extension("log.csv")).ok()?;
+    let mut lines = log.lines();
+    let column = lines.next()?.split(',').position(|c| c == "seconds")?;
+    lines.map(|line| line.split(',').nth(column).and_then(|s| s.parse::<f64>().ok())).sum()
+}
+
+/// One table per dataset, cost matrix and σ, one row per method.
+fn report(csrs: &Path, grid: &Grid, runs: &[Run<'_>], file: &str) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n\n{}\n\nProduced by `cargo xtask experiment {file}`.", grid.name, grid.description);
+    let certify: Vec<String> = grid.certify.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+    let _ = writeln!(out, "Certification: {}.", certify.join(", "));
+    let pick = |row: &[(String, String)], name: &str| {
+        row.iter().find(|(column, _)| column == name).map_or(String::new(), |(_, value)| value.clone())
+    };
+    for dataset in &grid.datasets {
+        for (cost, cost_file) in &dataset.costs {
+            for &sigma in &grid.sigmas {
+                let group: Vec<&Run<'_>> = runs
+                    .iter()
+                    .filter(|r| r.dataset.name == dataset.name && r.sigma == sigma)
+                    .filter(|r| r.cost.is_none_or(|(own, _)| own == cost))
+                    .collect();
+                let records: Vec<PathBuf> = group.iter().map(|r| r.records(cost)).collect();
+                let rows = analyze(csrs, &grid.radii, &records)?;
+                let _ = writeln!(
+                    out,
+                    "\n## {} ({}), cost `{cost_file}`, σ = {sigma}\n\n{} test examples (every {}th), {} sensitive.\n",
+                    dataset.name,
+                    dataset.architecture,
+                    rows.first().map_or(String::new(), |r| pick(r, "examples")),
+                    dataset.skip,
+                    rows.first().map_or(String::new(), |r| pick(r, "sensitive")),
+                );
+                let radii = |prefix: &str| grid.radii.iter().map(|r| format!("{prefix} {r}")).collect::<Vec<_>>();
+                let mut header = vec!["method".to_owned(), "clean acc.".to_owned()];
+                header.extend(radii("cert. acc."));
+                header.extend(radii("CS robust"));
+                header.extend(["ACR".to_owned(), "ACR (CS)".to_owned(), "train s".to_owned()]);
+                let _ = writeln!(out, "| {} |\n|{}", header.join(" | "), "---|".repeat(header.len()));
+                for (run, row) in group.iter().zip(&rows) {
+                    let mut cells = vec![run.method.to_owned(), pick(row, "clean_accuracy")];
+                    cells.extend(grid.radii.iter().map(|r| pick(row, &format!("certified_accuracy@{r}"))));
+                    cells.extend(grid.radii.iter().map(|r| pick(row, &format!("cs_robustness@{r}"))));
+                    cells.push(pick(row, "acr"));
+                    cells.push(pick(row, "acr_cs"));
+                    cells.push(training_seconds(run).map_or(String::new(), |s| format!("{s:.0}")));
+                    let _ = writeln!(out, "| {} |", cells.join(" | "));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
