@@ -1,5 +1,5 @@
-//! Progress of long runs: a bar with examples/s, samples/s and ETA on a
-//! terminal, plain periodic lines otherwise (logs, CI, pipes).
+//! Progress of long runs: a bar with items/s (examples, batches), samples/s
+//! and ETA on a terminal, plain periodic lines otherwise (logs, CI, pipes).
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -11,6 +11,10 @@ const LINE_EVERY: Duration = Duration::from_secs(10);
 
 pub(crate) struct Progress {
     bar: Option<ProgressBar>,
+    /// What is counted, plural ("examples").
+    unit: &'static str,
+    /// Printed before plain lines ("epoch 3: ").
+    prefix: String,
     total: u64,
     done: u64,
     samples: u64,
@@ -21,22 +25,27 @@ pub(crate) struct Progress {
 impl Progress {
     /// Progress over `total` examples.
     pub(crate) fn new(total: u64) -> Self {
+        Progress::of(total, "examples", String::new())
+    }
+
+    /// Progress over `total` things named `unit`, with `prefix` before
+    /// every line or bar.
+    pub(crate) fn of(total: u64, unit: &'static str, prefix: String) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total);
-            let style = ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} examples, {per_sec}, {msg}, ETA {eta}",
-            )
-            .expect("the template is valid")
-            .progress_chars("=> ");
+            let template = format!(
+                "{prefix}{{elapsed_precise}} [{{bar:30}}] {{pos}}/{{len}} {unit}, {{per_sec}}, {{msg}}, ETA {{eta}}"
+            );
+            let style = ProgressStyle::with_template(&template).expect("the template is valid").progress_chars("=> ");
             bar.set_style(style);
             bar
         });
         let now = Instant::now();
-        Progress { bar, total, done: 0, samples: 0, started: now, last_line: now }
+        Progress { bar, unit, prefix, total, done: 0, samples: 0, started: now, last_line: now }
     }
 
-    /// One more example done, which drew `samples` noisy copies.
-    pub(crate) fn example_done(&mut self, samples: u64) {
+    /// One more item done, which drew `samples` noisy copies.
+    pub(crate) fn item_done(&mut self, samples: u64) {
         self.done += 1;
         self.samples += samples;
         let rate = self.samples as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
@@ -48,8 +57,9 @@ impl Progress {
             None if self.last_line.elapsed() >= LINE_EVERY || self.done == self.total => {
                 self.last_line = Instant::now();
                 let elapsed = self.started.elapsed().as_secs_f64();
+                let (prefix, unit) = (&self.prefix, self.unit);
                 eprintln!(
-                    "{}/{} examples, {:.2} examples/s, {rate:.0} samples/s, {elapsed:.0} s",
+                    "{prefix}{}/{} {unit}, {:.2} {unit}/s, {rate:.0} samples/s, {elapsed:.0} s",
                     self.done,
                     self.total,
                     self.done as f64 / elapsed.max(1e-9)

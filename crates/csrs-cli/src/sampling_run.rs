@@ -70,7 +70,7 @@ pub(crate) fn run_examples<R: Row>(
         let row = one(index).with_context(|| format!("example {index}"))?;
         file.append(&row)?;
         rows.push(row);
-        progress.example_done(samples_per_example);
+        progress.item_done(samples_per_example);
     }
     progress.finish();
     rows.sort_by_key(Row::index);

@@ -12,13 +12,15 @@ use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split};
 use csrs_models::Architecture;
 use csrs_models::checkpoint::fingerprint;
-use csrs_train::{EpochLog, TrainConfig, TrainRun, train};
+use csrs_train::{EpochLog, Observer, TrainConfig, TrainRun, train};
 
 use crate::device::{DeviceChoice, OnBackend, on_backend};
 use crate::model::spec_for;
+use crate::progress::Progress;
 
 /// Train a model with one of the methods of the paper and its baselines:
-/// gaussian, gaussian-cs, macer, macer-cs.
+/// gaussian, gaussian-cs, macer, macer-cs, smoothadv, smoothadv-cs,
+/// smoothmix, smoothmix-cs.
 ///
 /// Everything comes from a TOML file (see configs/train/): the dataset, the
 /// architecture, the cost matrix (for the -cs methods), where to write the
@@ -144,26 +146,52 @@ impl OnBackend for Setup {
             self.config.sigma,
             self.config.epochs
         );
-        train::<Autodiff<B>>(run, &device, |epoch| {
-            writeln!(log, "{}", epoch.csv_row())
-                .and_then(|()| log.flush())
-                .map_err(|error| csrs_train::TrainError::Io { path: log_path.clone(), error })?;
-            let sensitive =
-                epoch.noisy_test_accuracy_sensitive.map_or(String::new(), |a| format!(", sensitive {a:.3}"));
-            eprintln!(
-                "epoch {}/{}: loss {:.4} (+{:.4} sensitive, +{:.4} normal), train accuracy {:.3}, noisy test accuracy {:.3}{sensitive}, {:.1} s",
-                epoch.epoch,
-                self.config.epochs,
-                epoch.classification,
-                epoch.robustness_sensitive,
-                epoch.robustness_normal,
-                epoch.train_accuracy,
-                epoch.noisy_test_accuracy,
-                epoch.seconds
-            );
-            Ok(())
-        })?;
+        let mut observer = Reporter { log, log_path, epochs: self.config.epochs, progress: None };
+        train::<Autodiff<B>>(run, &device, &mut observer)?;
         eprintln!("wrote {}.json and {}.mpk", self.out.display(), self.out.display());
+        Ok(())
+    }
+}
+
+/// Shows each epoch's batches as a progress bar, and writes its line to the
+/// CSV log and to the terminal.
+struct Reporter {
+    log: std::fs::File,
+    log_path: PathBuf,
+    epochs: usize,
+    progress: Option<Progress>,
+}
+
+impl Observer for Reporter {
+    fn batch_done(&mut self, epoch: usize, done: usize, total: usize, samples: usize) {
+        let epochs = self.epochs;
+        let progress = self
+            .progress
+            .get_or_insert_with(|| Progress::of(total as u64, "batches", format!("epoch {epoch}/{epochs}: ")));
+        progress.item_done(samples as u64);
+        if done == total
+            && let Some(progress) = self.progress.take()
+        {
+            progress.finish();
+        }
+    }
+
+    fn epoch_done(&mut self, epoch: &EpochLog) -> csrs_train::Result<()> {
+        writeln!(self.log, "{}", epoch.csv_row())
+            .and_then(|()| self.log.flush())
+            .map_err(|error| csrs_train::TrainError::Io { path: self.log_path.clone(), error })?;
+        let sensitive = epoch.noisy_test_accuracy_sensitive.map_or(String::new(), |a| format!(", sensitive {a:.3}"));
+        eprintln!(
+            "epoch {}/{}: loss {:.4} (+{:.4} sensitive, +{:.4} normal), train accuracy {:.3}, noisy test accuracy {:.3}{sensitive}, {:.1} s",
+            epoch.epoch,
+            self.epochs,
+            epoch.classification,
+            epoch.robustness_sensitive,
+            epoch.robustness_normal,
+            epoch.train_accuracy,
+            epoch.noisy_test_accuracy,
+            epoch.seconds
+        );
         Ok(())
     }
 }

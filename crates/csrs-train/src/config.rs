@@ -14,6 +14,19 @@ pub enum Method {
     Macer,
     /// The paper's cost-sensitive MACER.
     MacerCs,
+    /// SmoothAdv (Salman et al.): train on ℓ₂-PGD points of the soft
+    /// smoothed classifier.
+    #[serde(rename = "smoothadv")]
+    SmoothAdv,
+    /// SmoothAdv, with extra weight on sensitive examples.
+    #[serde(rename = "smoothadv-cs")]
+    SmoothAdvCs,
+    /// SmoothMix (Jeong et al.): mixes clean and adversarial points.
+    #[serde(rename = "smoothmix")]
+    SmoothMix,
+    /// SmoothMix, with extra weight on sensitive examples.
+    #[serde(rename = "smoothmix-cs")]
+    SmoothMixCs,
 }
 
 impl Method {
@@ -24,19 +37,24 @@ impl Method {
             Method::GaussianCs => "gaussian-cs",
             Method::Macer => "macer",
             Method::MacerCs => "macer-cs",
+            Method::SmoothAdv => "smoothadv",
+            Method::SmoothAdvCs => "smoothadv-cs",
+            Method::SmoothMix => "smoothmix",
+            Method::SmoothMixCs => "smoothmix-cs",
         }
     }
 
     /// Whether the method needs a cost matrix.
     pub fn is_cost_sensitive(self) -> bool {
-        matches!(self, Method::GaussianCs | Method::MacerCs)
+        matches!(self, Method::GaussianCs | Method::MacerCs | Method::SmoothAdvCs | Method::SmoothMixCs)
     }
 
-    /// Noisy copies per example: k for the MACER methods, else 1.
+    /// Noisy copies per example: `noise_copies` (k of MACER, m of SmoothAdv
+    /// and SmoothMix), or 1 for Gaussian augmentation.
     pub fn copies(self, noise_copies: usize) -> usize {
         match self {
-            Method::Macer | Method::MacerCs => noise_copies,
             Method::Gaussian | Method::GaussianCs => 1,
+            _ => noise_copies,
         }
     }
 }
@@ -104,7 +122,8 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// Learning-rate schedule.
     pub schedule: Schedule,
-    /// Noisy copies per example for the MACER methods (k).
+    /// Noisy copies per example: k of MACER, m of SmoothAdv and SmoothMix
+    /// (ignored by Gaussian augmentation).
     #[serde(default = "defaults::noise_copies")]
     pub noise_copies: usize,
     /// Inverse temperature β.
@@ -119,9 +138,26 @@ pub struct TrainConfig {
     /// γ₁ of macer-cs, on sensitive examples.
     #[serde(default)]
     pub gamma_sensitive: f64,
-    /// Extra weight w on sensitive examples for gaussian-cs.
+    /// Extra weight w on sensitive examples for gaussian-cs, smoothadv-cs
+    /// and smoothmix-cs.
     #[serde(default)]
     pub cs_weight: f64,
+    /// Radius ε of SmoothAdv's ℓ₂ attack.
+    #[serde(default)]
+    pub epsilon: f64,
+    /// Steps T of the SmoothAdv and SmoothMix attacks.
+    #[serde(default)]
+    pub attack_steps: usize,
+    /// Step size α of the SmoothMix attack (SmoothAdv steps 2ε/T).
+    #[serde(default)]
+    pub attack_step_size: f64,
+    /// Weight η of SmoothMix's mixup term.
+    #[serde(default)]
+    pub mix_weight: f64,
+    /// Epochs over which SmoothAdv's ε and SmoothMix's η grow linearly to
+    /// their values (0: from the start).
+    #[serde(default)]
+    pub warmup_epochs: usize,
     /// Random crop and flip of training images; by default on for 3×32×32
     /// images (CIFAR-sized), off otherwise.
     #[serde(default)]
@@ -158,6 +194,9 @@ impl TrainConfig {
             ("gamma", self.gamma),
             ("gamma_sensitive", self.gamma_sensitive),
             ("cs_weight", self.cs_weight),
+            ("epsilon", self.epsilon),
+            ("attack_step_size", self.attack_step_size),
+            ("mix_weight", self.mix_weight),
         ];
         if let Some((name, value)) = non_negative.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
             return Err(format!("{name} is {value}, expected a finite number >= 0"));
@@ -169,6 +208,25 @@ impl TrainConfig {
                 return Err(format!("{name} is 0, expected at least 1"));
             }
         }
+        let method = self.method.as_str();
+        let needs: &[(&str, bool)] = match self.method {
+            Method::SmoothAdv | Method::SmoothAdvCs => {
+                &[("epsilon", self.epsilon > 0.0), ("attack_steps", self.attack_steps > 0)]
+            }
+            Method::SmoothMix | Method::SmoothMixCs => {
+                &[("attack_steps", self.attack_steps > 0), ("attack_step_size", self.attack_step_size > 0.0)]
+            }
+            _ => &[],
+        };
+        if let Some((name, _)) = needs.iter().find(|(_, ok)| !ok) {
+            return Err(format!("{method} needs {name} > 0"));
+        }
         Ok(())
+    }
+
+    /// How far the attack strength has grown by `epoch` (from 0): a linear
+    /// ramp over `warmup_epochs`, then 1.
+    pub fn warmup(&self, epoch: usize) -> f64 {
+        if self.warmup_epochs == 0 { 1.0 } else { ((epoch + 1) as f64 / self.warmup_epochs as f64).min(1.0) }
     }
 }

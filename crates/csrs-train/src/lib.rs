@@ -3,7 +3,9 @@
 //!
 //! [`loss`] holds the objectives, each a function of logits on noisy copies:
 //! Gaussian augmentation (Cohen et al.), its cost-sensitive reweighting,
-//! MACER (Zhai et al.) and the paper's cost-sensitive MACER.
+//! MACER (Zhai et al.), the paper's cost-sensitive MACER and SmoothMix
+//! (Jeong et al.); [`attack`] holds the ℓ₂ attack on the soft smoothed
+//! classifier that SmoothAdv (Salman et al.) and SmoothMix train against.
 //! [`normal`] provides Φ and Φ⁻¹ on tensors with exact gradients, which the
 //! MACER margins need.
 //! [`train`] runs the loop: noisy batches, the loss of the chosen
@@ -13,6 +15,7 @@
 //! autodiff backend.
 #![deny(missing_docs)]
 
+pub mod attack;
 mod augment;
 mod config;
 mod error;
@@ -22,4 +25,4 @@ mod trainer;
 
 pub use config::{Method, OptimizerKind, Schedule, TrainConfig};
 pub use error::{Result, TrainError};
-pub use trainer::{EpochLog, TrainRun, train};
+pub use trainer::{EpochLog, Observer, TrainRun, train};

@@ -19,7 +19,8 @@ pub struct LossParts<B: Backend> {
     /// The robustness hinge on sensitive examples, `[1]` (0 for methods
     /// without one).
     pub robustness_sensitive: Tensor<B, 1>,
-    /// The robustness hinge on the other examples, `[1]`.
+    /// The robustness term on the other examples (on every example for
+    /// methods that do not split them), `[1]`.
     pub robustness_normal: Tensor<B, 1>,
 }
 
@@ -100,15 +101,66 @@ pub fn gaussian_cs<B: Backend>(
     weight: f64,
 ) -> LossParts<B> {
     let device = logits.device();
-    let batch = labels.dims()[0] as f64;
-    let each = cross_entropy(logits, labels);
-    let classification = each.clone().sum().div_scalar(batch);
-    let extra = (each * sets.sensitive.clone().float()).sum().mul_scalar(weight / batch);
+    let (classification, extra) = reweighted(cross_entropy(logits, labels), sets, weight);
     LossParts {
         total: classification.clone() + extra.clone(),
         classification,
         robustness_sensitive: extra,
         robustness_normal: scalar_zero(&device),
+    }
+}
+
+/// Σ CE / batch, and the extra w · Σ_{sensitive} CE / batch of the
+/// reweighting baseline, from the cross-entropy of each example `[batch]`.
+fn reweighted<B: Backend>(each: Tensor<B, 1>, sets: &SensitiveSets<B>, weight: f64) -> (Tensor<B, 1>, Tensor<B, 1>) {
+    let batch = each.dims()[0] as f64;
+    let classification = each.clone().sum().div_scalar(batch);
+    let extra = (each * sets.sensitive.clone().float()).sum().mul_scalar(weight / batch);
+    (classification, extra)
+}
+
+/// SmoothMix (Jeong et al. 2021), from logits of m noisy copies of the clean
+/// images, `clean` `[b, m, K]`, and of the mixed images
+/// (1 − λ) x + λ x_adv, `mixed` `[b, m, K]`, with λ per example in `mix` `[b]`.
+///
+/// Loss = mean_{i,j} CE(f(x_i + δ_j), y_i)
+///      + η · mean_{i,j} 1[G(x_i) = y_i] · KL(t_i ‖ softmax f(x_mix,i + δ_j)),
+/// where G(x) = mean_j softmax f(x + δ_j) and the target
+/// t_i = (1 − λ_i) G(x_i) + λ_i / K (held fixed) asks the model to grow less
+/// confident as the input moves towards the adversarial point. With
+/// `reweight`, the cross-entropy of sensitive examples counts 1 + w times
+/// (smoothmix-cs).
+pub fn smoothmix<B: Backend>(
+    clean: Tensor<B, 3>,
+    mixed: Tensor<B, 3>,
+    labels: Tensor<B, 1, Int>,
+    mix: Tensor<B, 1>,
+    eta: f64,
+    reweight: Option<(&SensitiveSets<B>, f64)>,
+) -> LossParts<B> {
+    let [b, copies, k] = clean.dims();
+    let each = log_softmax(clean.clone(), 2)
+        .gather(2, labels.clone().reshape([b, 1, 1]).repeat_dim(1, copies))
+        .reshape([b, copies])
+        .mean_dim(1)
+        .reshape([b])
+        .neg();
+    let (classification, extra) = match reweight {
+        Some((sets, weight)) => reweighted(each, sets, weight),
+        None => (each.mean(), scalar_zero(&clean.device())),
+    };
+    let smoothed = soft_smoothed(clean, 1.0).detach();
+    let correct = smoothed.clone().argmax(1).reshape([b]).equal(labels).float();
+    let lambda = mix.reshape([b, 1]);
+    let target = smoothed * (lambda.clone().neg() + 1.0) + lambda.div_scalar(k as f64);
+    let target = target.reshape([b, 1, k]);
+    let kl = (target.clone() * (target.clamp_min(1e-20).log() - log_softmax(mixed, 2))).sum_dim(2).reshape([b, copies]);
+    let robustness = (kl * correct.reshape([b, 1])).mean().mul_scalar(eta);
+    LossParts {
+        total: classification.clone() + extra.clone() + robustness.clone(),
+        classification,
+        robustness_sensitive: extra,
+        robustness_normal: robustness,
     }
 }
 

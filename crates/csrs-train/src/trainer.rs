@@ -19,9 +19,10 @@ use csrs_models::{Checkpoint, CheckpointMeta, Classifier, ModelSpec, TrainingInf
 use rand_xoshiro::SplitMix64;
 use rand_xoshiro::rand_core::SeedableRng;
 
+use crate::attack::{L2Attack, repeat_copies};
 use crate::augment::{self, crop_and_flip};
 use crate::config::{Method, OptimizerKind, TrainConfig};
-use crate::loss::{LossParts, MacerParams, SensitiveSets, gaussian, gaussian_cs, macer, macer_cs};
+use crate::loss::{LossParts, MacerParams, SensitiveSets, gaussian, gaussian_cs, macer, macer_cs, smoothmix};
 use crate::{Result, TrainError};
 
 /// What one epoch did, for the training log.
@@ -93,16 +94,28 @@ pub struct TrainRun<'a> {
     pub config_hash: String,
 }
 
-/// Trains, calling `on_epoch` after each epoch's checkpoint is written.
+/// What a caller sees of a run while it goes: batches as they finish, and
+/// each epoch once its checkpoint is on disk.
+pub trait Observer {
+    /// Batch `done` of `total` of epoch `epoch` (from 1) finished; it drew
+    /// `samples` noisy copies.
+    fn batch_done(&mut self, epoch: usize, done: usize, total: usize, samples: usize) {
+        let _ = (epoch, done, total, samples);
+    }
+
+    /// Epoch `log.epoch` finished and its checkpoint was written.
+    ///
+    /// # Errors
+    /// Stops the run (e.g. the training log cannot be written).
+    fn epoch_done(&mut self, log: &EpochLog) -> Result<()>;
+}
+
+/// Trains, telling `observer` about each batch and each epoch.
 ///
 /// # Errors
 /// [`TrainError`]: an inconsistent configuration, a checkpoint that cannot be
 /// read or written, or a loss that became NaN (the last checkpoint is kept).
-pub fn train<B: AutodiffBackend>(
-    run: TrainRun<'_>,
-    device: &B::Device,
-    on_epoch: impl FnMut(&EpochLog) -> Result<()>,
-) -> Result<()> {
+pub fn train<B: AutodiffBackend>(run: TrainRun<'_>, device: &B::Device, observer: &mut impl Observer) -> Result<()> {
     run.config.check().map_err(TrainError::Config)?;
     if run.config.method.is_cost_sensitive() && run.costs.is_none() {
         return Err(TrainError::Config(format!("method {} needs a cost matrix", run.config.method.as_str())));
@@ -118,11 +131,11 @@ pub fn train<B: AutodiffBackend>(
             });
             let optim =
                 SgdConfig::new().with_momentum(momentum).with_weight_decay(weight_decay).init::<B, Classifier<B>>();
-            train_with(run, device, optim, on_epoch)
+            train_with(run, device, optim, observer)
         }
         OptimizerKind::Adam => {
             let optim = AdamConfig::new().with_weight_decay(weight_decay).init::<B, Classifier<B>>();
-            train_with(run, device, optim, on_epoch)
+            train_with(run, device, optim, observer)
         }
     }
 }
@@ -137,7 +150,7 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
     run: TrainRun<'_>,
     device: &B::Device,
     mut optim: O,
-    mut on_epoch: impl FnMut(&EpochLog) -> Result<()>,
+    observer: &mut impl Observer,
 ) -> Result<()> {
     let config = run.config;
     let recorder = NamedMpkBytesRecorder::<FullPrecisionSettings>::new();
@@ -159,7 +172,7 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
     for epoch in first_epoch..config.epochs {
         let start = Instant::now();
         let lr = config.schedule.rate(config.lr, epoch, config.epochs);
-        let (trained, mut log) = train_epoch(model, &mut optim, &run, epoch, lr, device)?;
+        let (trained, mut log) = train_epoch(model, &mut optim, &run, epoch, lr, device, observer)?;
         model = trained;
         let (accuracy, sensitive) = noisy_accuracy(&model.valid(), &run, epoch, device)?;
         log.noisy_test_accuracy = accuracy;
@@ -180,7 +193,7 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         });
         Checkpoint { meta, model: model.valid() }.save(run.out)?;
         let _ = std::fs::remove_file(optimizer_path(run.out, epoch));
-        on_epoch(&log)?;
+        observer.epoch_done(&log)?;
     }
     Ok(())
 }
@@ -219,16 +232,90 @@ fn batch<B: Backend>(
     Ok((images, indices.iter().map(|&i| data.label(i)).collect()))
 }
 
-/// `copies` noisy copies of each image, `[b · copies, c, h, w]`, grouped by image.
-fn noisy<B: Backend>(images: Tensor<B, 4>, copies: usize, sigma: f64) -> Tensor<B, 4> {
+/// Gaussian noise of standard deviation `sigma` for `copies` copies of each
+/// image, `[b · copies, c, h, w]`, grouped by image.
+fn noise<B: Backend>(images: &Tensor<B, 4>, copies: usize, sigma: f64) -> Tensor<B, 4> {
     let [b, c, h, w] = images.dims();
-    let repeated = images.reshape([b, 1, c, h, w]).repeat_dim(1, copies).reshape([b * copies, c, h, w]);
-    let noise = Tensor::random([b * copies, c, h, w], Distribution::Normal(0.0, sigma), &repeated.device());
-    repeated + noise
+    Tensor::random([b * copies, c, h, w], Distribution::Normal(0.0, sigma), &images.device())
 }
 
 fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
     t.into_scalar().elem::<f64>()
+}
+
+fn int_tensor<B: Backend>(values: &[usize], device: &B::Device) -> Tensor<B, 1, Int> {
+    Tensor::from_ints(values.iter().map(|&v| v as i32).collect::<Vec<_>>().as_slice(), device)
+}
+
+/// The loss of the configured method on one batch, and the logits of the
+/// noisy copies it trained on, `[b, copies, m]`, for the training accuracy.
+fn batch_loss<B: AutodiffBackend>(
+    model: &Classifier<B>,
+    images: Tensor<B, 4>,
+    labels: &[usize],
+    run: &TrainRun<'_>,
+    epoch: usize,
+) -> (LossParts<B>, Tensor<B, 3>) {
+    let config = run.config;
+    let device = images.device();
+    let b = labels.len();
+    let copies = config.method.copies(config.noise_copies);
+    let label_tensor = int_tensor::<B>(labels, &device);
+    let noise = noise(&images, copies, config.sigma);
+    let forward = |x: Tensor<B, 4>| {
+        let logits = model.forward(repeat_copies(x, copies) + noise.clone());
+        let m = logits.dims()[1];
+        logits.reshape([b, copies, m])
+    };
+    // The -cs methods were checked to have a cost matrix.
+    let sets = |labels: &[usize]| SensitiveSets::<B>::new(run.costs.expect("checked"), labels, &device);
+    let params = MacerParams { sigma: config.sigma, beta: config.beta, gamma: config.gamma, lambda: config.lambda };
+    let flat = |logits: &Tensor<B, 3>| {
+        let [b, copies, m] = logits.dims();
+        logits.clone().reshape([b * copies, m])
+    };
+    match config.method {
+        Method::Gaussian => {
+            let logits = forward(images);
+            (gaussian(flat(&logits), label_tensor), logits)
+        }
+        Method::GaussianCs => {
+            let logits = forward(images);
+            (gaussian_cs(flat(&logits), label_tensor, &sets(labels), config.cs_weight), logits)
+        }
+        Method::Macer => {
+            let logits = forward(images);
+            (macer(logits.clone(), label_tensor, params), logits)
+        }
+        Method::MacerCs => {
+            let logits = forward(images);
+            (macer_cs(logits.clone(), label_tensor, &sets(labels), params, config.gamma_sensitive), logits)
+        }
+        Method::SmoothAdv | Method::SmoothAdvCs => {
+            let attack = L2Attack::pgd(config.epsilon * config.warmup(epoch), config.attack_steps);
+            let logits = forward(attack.attack(model, images, label_tensor, noise.clone()));
+            let repeated: Vec<usize> = labels.iter().flat_map(|&y| std::iter::repeat_n(y, copies)).collect();
+            let repeated_tensor = int_tensor::<B>(&repeated, &device);
+            let parts = if config.method == Method::SmoothAdvCs {
+                gaussian_cs(flat(&logits), repeated_tensor, &sets(&repeated), config.cs_weight)
+            } else {
+                gaussian(flat(&logits), repeated_tensor)
+            };
+            (parts, logits)
+        }
+        Method::SmoothMix | Method::SmoothMixCs => {
+            let attack = L2Attack { steps: config.attack_steps, step_size: config.attack_step_size, max_norm: None };
+            let adversarial = attack.attack(model, images.clone(), label_tensor.clone(), noise.clone());
+            let mix = Tensor::<B, 1>::random([b], Distribution::Uniform(0.0, 0.5), &device);
+            let mixed_images = images.clone() + (adversarial - images.clone()) * mix.clone().reshape([b, 1, 1, 1]);
+            let clean = forward(images);
+            let mixed = forward(mixed_images);
+            let sets = (config.method == Method::SmoothMixCs).then(|| sets(labels));
+            let reweight = sets.as_ref().map(|sets| (sets, config.cs_weight));
+            let eta = config.mix_weight * config.warmup(epoch);
+            (smoothmix(clean.clone(), mixed, label_tensor, mix, eta, reweight), clean)
+        }
+    }
 }
 
 fn train_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
@@ -238,45 +325,25 @@ fn train_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
     epoch: usize,
     lr: f64,
     device: &B::Device,
+    observer: &mut impl Observer,
 ) -> Result<(Classifier<B>, EpochLog)> {
     let config = run.config;
     B::seed(device, config.seed.wrapping_add(1 + epoch as u64));
-    let copies = config.method.copies(config.noise_copies);
-    let params = MacerParams { sigma: config.sigma, beta: config.beta, gamma: config.gamma, lambda: config.lambda };
     let order = epoch_order(run.train.len(), config.seed, epoch);
     let augment = config.augment.unwrap_or_else(|| augment::is_default_for(run.train.shape()));
     let mut augment_rng = augment.then(|| SplitMix64::seed_from_u64(config.seed ^ 0xa06e_0000 ^ epoch as u64));
     let (mut sums, mut correct, mut batches) = ([0.0; 3], 0usize, 0usize);
+    let total_batches = order.len().div_ceil(config.batch_size);
     for (index, chunk) in order.chunks(config.batch_size).enumerate() {
         let (images, labels) = batch::<B>(run.train, chunk, augment_rng.as_mut(), device)?;
         let b = labels.len();
-        let label_tensor =
-            Tensor::<B, 1, Int>::from_ints(labels.iter().map(|&y| y as i32).collect::<Vec<_>>().as_slice(), device);
-        let logits = model.forward(noisy(images, copies, config.sigma));
-        let m = logits.dims()[1];
-        let per_copy = logits.reshape([b, copies, m]);
-        let sets = run.costs.map(|costs| SensitiveSets::<B>::new(costs, &labels, device));
-        let parts: LossParts<B> = match config.method {
-            Method::Gaussian => gaussian(per_copy.clone().reshape([b, m]), label_tensor.clone()),
-            Method::GaussianCs => gaussian_cs(
-                per_copy.clone().reshape([b, m]),
-                label_tensor.clone(),
-                sets.as_ref().expect("checked"),
-                config.cs_weight,
-            ),
-            Method::Macer => macer(per_copy.clone(), label_tensor.clone(), params),
-            Method::MacerCs => macer_cs(
-                per_copy.clone(),
-                label_tensor.clone(),
-                sets.as_ref().expect("checked"),
-                params,
-                config.gamma_sensitive,
-            ),
-        };
+        let label_tensor = int_tensor::<B>(&labels, device);
+        let (parts, per_copy) = batch_loss(&model, images, &labels, run, epoch);
         let total = scalar(parts.total.clone().detach());
         if !total.is_finite() {
             return Err(TrainError::NotFinite { epoch: epoch + 1, batch: index + 1 });
         }
+        let [_, per_copy_count, m] = per_copy.dims();
         let predictions = per_copy.detach().mean_dim(1).reshape([b, m]).argmax(1).reshape([b]);
         correct += scalar(predictions.equal(label_tensor).int().sum().float()) as usize;
         for (sum, part) in
@@ -287,6 +354,7 @@ fn train_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         batches += 1;
         let grads = GradientsParams::from_grads(parts.total.backward(), &model);
         model = optim.step(lr, model, grads);
+        observer.batch_done(epoch + 1, batches, total_batches, b * per_copy_count);
     }
     let per_batch = |sum: f64| sum / batches.max(1) as f64;
     let log = EpochLog {
@@ -316,8 +384,12 @@ fn noisy_accuracy<B: Backend>(
     let (mut correct, mut sensitive_correct, mut sensitive_total) = (0usize, 0usize, 0usize);
     for chunk in indices.chunks(500) {
         let (images, labels) = batch::<B>(run.test, chunk, None, device)?;
-        let predictions: Vec<i64> =
-            model.forward(noisy(images, 1, run.config.sigma)).argmax(1).into_data().iter::<i64>().collect();
+        let predictions: Vec<i64> = model
+            .forward(images.clone() + noise(&images, 1, run.config.sigma))
+            .argmax(1)
+            .into_data()
+            .iter::<i64>()
+            .collect();
         for (&y, &p) in labels.iter().zip(&predictions) {
             let hit = p as usize == y;
             correct += usize::from(hit);

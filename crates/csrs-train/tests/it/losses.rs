@@ -5,7 +5,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::prelude::*;
 use csrs_cost::CostMatrix;
 use csrs_stats::normal_ppf;
-use csrs_train::loss::{MacerParams, SensitiveSets, gaussian, gaussian_cs, macer, macer_cs};
+use csrs_train::loss::{MacerParams, SensitiveSets, gaussian, gaussian_cs, macer, macer_cs, smoothmix};
 
 type B = Autodiff<Flex>;
 
@@ -123,4 +123,44 @@ fn saturated_probabilities_are_skipped_not_nan() {
         let gradient = logits.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
         assert!(gradient.iter().all(|g| g.is_finite()), "{gradient:?}");
     }
+}
+
+#[test]
+fn smoothmix_matches_its_definition() {
+    // The mixed points' logits: the clean ones, shifted towards class 1.
+    let shifted: Vec<[[f64; 3]; 2]> =
+        LOGITS.iter().map(|example| example.map(|copy| [copy[0], copy[1] + 1.5, copy[2] - 0.5])).collect();
+    let mixed = {
+        let flat: Vec<f32> = shifted.iter().flatten().flatten().map(|&v| v as f32).collect();
+        Tensor::<B, 1>::from_floats(flat.as_slice(), &Default::default()).reshape([3, 2, 3])
+    };
+    let lambda = [0.1, 0.3, 0.45];
+    let eta = 2.0;
+    let mut ce = [0.0; 3];
+    let mut mix_sum = 0.0;
+    for i in 0..3 {
+        ce[i] = LOGITS[i].iter().map(|copy| -softmax(copy, 1.0)[LABELS[i]].ln()).sum::<f64>() / 2.0;
+        let p = smoothed(&LOGITS[i], 1.0);
+        let top = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
+        if top != LABELS[i] {
+            continue;
+        }
+        let target: Vec<f64> = p.iter().map(|&pk| (1.0 - lambda[i]) * pk + lambda[i] / 3.0).collect();
+        for copy in &shifted[i] {
+            let q = softmax(copy, 1.0);
+            mix_sum += (0..3).map(|k| target[k] * (target[k].ln() - q[k].ln())).sum::<f64>();
+        }
+    }
+    let mix = || Tensor::<B, 1>::from_floats(lambda.map(|l| l as f32), &Default::default());
+    let expected_mix = eta * mix_sum / 6.0;
+    let parts = smoothmix(logits3(), mixed.clone(), labels(), mix(), eta, None);
+    assert_near(value(parts.classification), ce.iter().sum::<f64>() / 3.0, "smoothmix cross-entropy");
+    assert_near(value(parts.robustness_normal), expected_mix, "smoothmix mixup term");
+    assert!(expected_mix > 0.0, "the batch must exercise the mixup term");
+
+    let costs = CostMatrix::seedwise(3, &[1]).unwrap();
+    let sets = SensitiveSets::<B>::new(&costs, &LABELS, &Default::default());
+    let parts = smoothmix(logits3(), mixed, labels(), mix(), eta, Some((&sets, 2.0)));
+    let expected = (ce.iter().sum::<f64>() + 2.0 * ce[1]) / 3.0 + expected_mix;
+    assert_near(value(parts.total), expected, "smoothmix-cs");
 }

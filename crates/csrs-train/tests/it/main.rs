@@ -1,5 +1,11 @@
-//! Loss values on hand-made batches, computed independently here in f64.
+//! Losses on hand-made batches (computed independently here in f64), the
+//! attack's guarantees, and short training runs.
 
+mod attack;
 mod losses;
 mod normal;
 mod training;
+
+/// The flex backend has one random generator per process: tests that draw
+/// from it take turns.
+static BACKEND_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());

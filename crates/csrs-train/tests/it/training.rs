@@ -3,14 +3,14 @@
 
 use burn::backend::{Autodiff, Flex};
 use burn::prelude::*;
+use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split, load};
 use csrs_models::{Architecture, Checkpoint, ModelSpec};
-use csrs_train::{EpochLog, Method, OptimizerKind, Schedule, TrainConfig, TrainRun, train};
+use csrs_train::{EpochLog, Method, Observer, OptimizerKind, Schedule, TrainConfig, TrainRun, train};
 
 type B = Autodiff<Flex>;
 
-/// The flex backend has one random generator per process.
-static BACKEND_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+use crate::BACKEND_RNG;
 
 fn config(epochs: usize) -> TrainConfig {
     TrainConfig {
@@ -29,12 +29,26 @@ fn config(epochs: usize) -> TrainConfig {
         gamma: 0.0,
         gamma_sensitive: 0.0,
         cs_weight: 0.0,
+        epsilon: 0.0,
+        attack_steps: 0,
+        attack_step_size: 0.0,
+        mix_weight: 0.0,
+        warmup_epochs: 0,
         augment: None,
         seed: 1,
     }
 }
 
 fn run_training(config: &TrainConfig, out: &std::path::Path, resume: bool) -> Vec<EpochLog> {
+    run_training_for(config, None, out, resume)
+}
+
+fn run_training_for(
+    config: &TrainConfig,
+    costs: Option<&CostMatrix>,
+    out: &std::path::Path,
+    resume: bool,
+) -> Vec<EpochLog> {
     let train_set = load(DatasetName::Digits, Split::Train, None).unwrap();
     let test_set = load(DatasetName::Digits, Split::Test, None).unwrap();
     let normalization = DatasetName::Digits.normalization();
@@ -47,7 +61,7 @@ fn run_training(config: &TrainConfig, out: &std::path::Path, resume: bool) -> Ve
     };
     let run = TrainRun {
         config,
-        costs: None,
+        costs,
         spec,
         dataset: "digits".into(),
         class_names: test_set.class_names().to_vec(),
@@ -57,13 +71,19 @@ fn run_training(config: &TrainConfig, out: &std::path::Path, resume: bool) -> Ve
         resume,
         config_hash: "test".into(),
     };
-    let mut logs = Vec::new();
-    train::<B>(run, &Default::default(), |log| {
-        logs.push(log.clone());
+    let mut logs = Logs(Vec::new());
+    train::<B>(run, &Default::default(), &mut logs).unwrap();
+    logs.0
+}
+
+/// Keeps each epoch's log.
+struct Logs(Vec<EpochLog>);
+
+impl Observer for Logs {
+    fn epoch_done(&mut self, log: &EpochLog) -> csrs_train::Result<()> {
+        self.0.push(log.clone());
         Ok(())
-    })
-    .unwrap();
-    logs
+    }
 }
 
 #[test]
@@ -95,4 +115,29 @@ fn gaussian_training_learns_digits_and_resumes_exactly() {
         checkpoint.model.forward(input).into_data().to_vec::<f32>().unwrap()
     };
     assert!(logits("split") == logits("whole"), "the resumed model differs from the uninterrupted one");
+}
+
+#[test]
+fn attack_methods_train_for_a_cost_matrix() {
+    let _rng = BACKEND_RNG.lock().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let costs = CostMatrix::seedwise(10, &[3]).unwrap();
+    for method in [Method::SmoothAdvCs, Method::SmoothMixCs] {
+        let config = TrainConfig {
+            method,
+            noise_copies: 2,
+            epsilon: 0.25,
+            attack_steps: 2,
+            attack_step_size: 0.25,
+            mix_weight: 1.0,
+            cs_weight: 1.0,
+            warmup_epochs: 2,
+            ..config(2)
+        };
+        let logs = run_training_for(&config, Some(&costs), &dir.path().join(method.as_str()), false);
+        let last = logs.last().unwrap();
+        assert!(last.robustness_sensitive > 0.0, "{}: the threes' extra weight is missing", method.as_str());
+        assert!(last.noisy_test_accuracy > 0.3, "{}: noisy accuracy {}", method.as_str(), last.noisy_test_accuracy);
+        assert!(last.noisy_test_accuracy_sensitive.is_some());
+    }
 }
