@@ -374,7 +374,7 @@ fn report(csrs: &Path, grid: &Grid, runs: &[Run<'_>], file: &str) -> anyhow::Res
                 let rows = analyze(csrs, &grid.radii, &records)?;
                 let _ = writeln!(
                     out,
-                    "\n## {} ({}), cost `{cost_file}`, σ = {sigma}\n\n{} test examples (every {}th), {} sensitive.\n",
+                    "\n## {} ({}), cost `{cost_file}`, σ = {sigma}\n\n{} test examples (one in {}), {} of them sensitive.\n",
                     dataset.name,
                     dataset.architecture,
                     rows.first().map_or(String::new(), |r| pick(r, "examples")),
@@ -400,4 +400,51 @@ fn report(csrs: &Path, grid: &Grid, runs: &[Run<'_>], file: &str) -> anyhow::Res
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_grids_parse_into_their_runs() {
+        let dir = project_root().join("configs/experiments");
+        let path = dir.join("cs-cpu.toml");
+        let grid = parse(&fs::read_to_string(&path).unwrap(), &path).unwrap();
+        let runs = runs(&grid, Path::new("out"));
+        // Per dataset and sigma: gaussian, macer, and each -cs method per cost matrix.
+        assert_eq!(runs.len(), 2 * 2 * 6);
+        let labels: Vec<String> = runs.iter().take(6).map(Run::label).collect();
+        assert_eq!(
+            labels,
+            ["gaussian", "gaussian-cs-pair38", "gaussian-cs-seed3", "macer", "macer-cs-pair38", "macer-cs-seed3"]
+        );
+        for run in &runs {
+            let config: Table = train_config(&grid, run).parse().unwrap();
+            assert_eq!(config["method"].as_str(), Some(run.method));
+            assert_eq!(config.contains_key("cost"), run.method.ends_with("-cs"));
+            assert_eq!(config.contains_key("lambda"), run.method.starts_with("macer"));
+        }
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            parse(&fs::read_to_string(&path).unwrap(), &path)
+                .unwrap_or_else(|err| panic!("{}: {err:#}", path.display()));
+        }
+    }
+
+    #[test]
+    fn a_step_is_skipped_resumed_or_started_again() {
+        let dir = std::env::temp_dir().join(format!("xtask-step-{}", std::process::id()));
+        let key_path = dir.join("train.key");
+        let output = dir.join("model.mpk");
+        assert!(matches!(step_state(&key_path, "a", std::slice::from_ref(&output)).unwrap(), StepState::New));
+        fs::write(&output, "weights").unwrap();
+        assert!(matches!(step_state(&key_path, "a", std::slice::from_ref(&output)).unwrap(), StepState::Started));
+        mark_done(&key_path, "a").unwrap();
+        assert!(matches!(step_state(&key_path, "a", std::slice::from_ref(&output)).unwrap(), StepState::Done));
+        // Another key: the old output and the done mark go.
+        assert!(matches!(step_state(&key_path, "b", std::slice::from_ref(&output)).unwrap(), StepState::New));
+        assert!(!output.exists() && !key_path.with_extension("done").exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -154,7 +154,7 @@ impl OnBackend for Setup {
 }
 
 /// Shows each epoch's batches as a progress bar, and writes its line to the
-/// CSV log and to the terminal.
+/// CSV log (flushed at once) and to the terminal.
 struct Reporter {
     log: std::fs::File,
     log_path: PathBuf,
@@ -163,6 +163,28 @@ struct Reporter {
 }
 
 impl Observer for Reporter {
+    /// Keeps the header and the complete lines of the epochs the checkpoint
+    /// holds: a run killed after an epoch's line but before its checkpoint
+    /// does that epoch again.
+    fn resuming(&mut self, epochs_done: usize) -> csrs_train::Result<()> {
+        let io_error = |error| csrs_train::TrainError::Io { path: self.log_path.clone(), error };
+        let text = std::fs::read_to_string(&self.log_path).map_err(io_error)?;
+        let complete = text.rfind('\n').map_or("", |end| &text[..=end]);
+        let kept: String = complete
+            .split_inclusive('\n')
+            .enumerate()
+            .filter(|(i, line)| {
+                *i == 0
+                    || line.split(',').next().and_then(|e| e.parse::<usize>().ok()).is_some_and(|e| e <= epochs_done)
+            })
+            .map(|(_, line)| line)
+            .collect();
+        if kept != text {
+            std::fs::write(&self.log_path, kept).map_err(io_error)?;
+        }
+        Ok(())
+    }
+
     fn batch_done(&mut self, epoch: usize, done: usize, total: usize, samples: usize) {
         let epochs = self.epochs;
         let progress = self
@@ -193,5 +215,71 @@ impl Observer for Reporter {
             epoch.seconds
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// Every configuration shipped in configs/train parses, names a cost
+    /// matrix that loads when it has one, and gets one when its method needs it.
+    #[test]
+    fn shipped_configs_are_valid() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(root.join("configs/train")).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let setup = parse(&text, false).unwrap_or_else(|err| panic!("{}: {err:#}", path.display()));
+            let classes = setup.dataset.class_names().map(|names| names.len());
+            if let Some(cost) = &setup.cost {
+                CostMatrix::load(&root.join(cost), classes).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+            }
+            assert_eq!(setup.cost.is_some(), setup.config.method.is_cost_sensitive(), "{}", path.display());
+            seen += 1;
+        }
+        assert!(seen >= 10, "only {seen} configurations found");
+    }
+
+    #[test]
+    fn a_method_without_its_attack_settings_is_refused() {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/train/digits-smoothadv-cs.toml"),
+        )
+        .unwrap();
+        let without = text.lines().filter(|line| !line.starts_with("epsilon")).collect::<Vec<_>>().join("\n");
+        let err = parse(&without, false).err().expect("epsilon is required");
+        assert_eq!(err.to_string(), "smoothadv-cs needs epsilon > 0");
+    }
+
+    #[test]
+    fn resuming_drops_log_lines_the_checkpoint_does_not_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let log_path = dir.path().join("d.log.csv");
+        std::fs::write(&log_path, "epoch,lr\n1,0.1\n2,0.1\n3,0.1\n4,0.").unwrap();
+        let log = OpenOptions::new().append(true).open(&log_path).unwrap();
+        let mut reporter = Reporter { log, log_path: log_path.clone(), epochs: 5, progress: None };
+        reporter.resuming(2).unwrap();
+        assert_eq!(std::fs::read_to_string(&log_path).unwrap(), "epoch,lr\n1,0.1\n2,0.1\n");
+        reporter.epoch_done(&EpochLog { epoch: 3, ..example_log() }).unwrap();
+        let text = std::fs::read_to_string(&log_path).unwrap();
+        assert_eq!(text.lines().nth(3).unwrap().split(',').next(), Some("3"), "{text}");
+    }
+
+    fn example_log() -> EpochLog {
+        EpochLog {
+            epoch: 1,
+            lr: 0.1,
+            classification: 0.5,
+            robustness_sensitive: 0.0,
+            robustness_normal: 0.0,
+            train_accuracy: 0.9,
+            noisy_test_accuracy: 0.8,
+            noisy_test_accuracy_sensitive: None,
+            seconds: 1.0,
+        }
     }
 }

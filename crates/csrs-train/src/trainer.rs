@@ -94,16 +94,29 @@ pub struct TrainRun<'a> {
     pub config_hash: String,
 }
 
-/// What a caller sees of a run while it goes: batches as they finish, and
-/// each epoch once its checkpoint is on disk.
+/// What a caller sees of a run while it goes: where a resumed run starts,
+/// batches as they finish, and each epoch just before its checkpoint.
+///
+/// A run killed between an epoch's report and its checkpoint reports that
+/// epoch again when resumed; `resuming` says from where, so a log can drop
+/// what the checkpoint does not hold.
 pub trait Observer {
+    /// The run continues from a checkpoint after `epochs_done` epochs.
+    ///
+    /// # Errors
+    /// Stops the run.
+    fn resuming(&mut self, epochs_done: usize) -> Result<()> {
+        let _ = epochs_done;
+        Ok(())
+    }
+
     /// Batch `done` of `total` of epoch `epoch` (from 1) finished; it drew
     /// `samples` noisy copies.
     fn batch_done(&mut self, epoch: usize, done: usize, total: usize, samples: usize) {
         let _ = (epoch, done, total, samples);
     }
 
-    /// Epoch `log.epoch` finished and its checkpoint was written.
+    /// Epoch `log.epoch` finished; its checkpoint is written next.
     ///
     /// # Errors
     /// Stops the run (e.g. the training log cannot be written).
@@ -163,6 +176,7 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
             .load(bytes, device)
             .map_err(|err| TrainError::Checkpoint(format!("{}: {err}", state_path.display())))?;
         optim = optim.load_record(record);
+        observer.resuming(done)?;
         (checkpoint.model, done)
     } else {
         B::seed(device, config.seed);
@@ -178,6 +192,7 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         log.noisy_test_accuracy = accuracy;
         log.noisy_test_accuracy_sensitive = sensitive;
         log.seconds = start.elapsed().as_secs_f64();
+        observer.epoch_done(&log)?;
 
         // Optimiser state first, then the checkpoint that names its epoch.
         let state = recorder
@@ -193,7 +208,6 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         });
         Checkpoint { meta, model: model.valid() }.save(run.out)?;
         let _ = std::fs::remove_file(optimizer_path(run.out, epoch));
-        observer.epoch_done(&log)?;
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `csrs` binary, run in fresh temporary folders.
 
+mod analyze;
 mod certify;
 mod certify_counts;
 mod cost;

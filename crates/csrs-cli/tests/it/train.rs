@@ -81,3 +81,65 @@ fn bad_training_configurations() {
         assert_eq!(run.stderr.trim_end().lines().count(), 1, "{}", run.stderr);
     }
 }
+
+/// Starts `csrs train`, waits until `epochs_logged` epochs are in the log,
+/// then kills it (SIGKILL: no chance to tidy up) in the middle of an epoch.
+fn kill_after_epochs(dir: &std::path::Path, epochs_logged: usize) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_csrs"))
+        .args(["train", "--config", "t.toml"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = dir.join("m/d.log.csv");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while std::fs::read_to_string(&log).map_or(0, |text| text.lines().count()) < 1 + epochs_logged {
+        assert!(std::time::Instant::now() < deadline, "no epoch logged in 300 s");
+        assert!(child.try_wait().unwrap().is_none(), "training ended before it could be killed");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_run_killed_mid_epoch_resumes_from_its_last_checkpoint() {
+    let whole = tempfile::tempdir().unwrap();
+    let killed = tempfile::tempdir().unwrap();
+    let text = config(6, "seed = 3\n").replace("gaussian-cs", "gaussian");
+    for dir in [whole.path(), killed.path()] {
+        std::fs::write(dir.join("t.toml"), &text).unwrap();
+    }
+    let run = csrs(whole.path(), &["train", "--config", "t.toml"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+
+    kill_after_epochs(killed.path(), 2);
+    let meta = std::fs::read_to_string(killed.path().join("m/d.json")).unwrap();
+    assert!(!meta.contains("\"epoch\": 6"), "the run finished before it was killed");
+    let resumed = csrs(killed.path(), &["train", "--config", "t.toml", "--resume"], "");
+    assert_eq!(resumed.code, Some(0), "{}", resumed.stderr);
+
+    // The same model as the uninterrupted run (records hold random parameter
+    // ids, so compare what the models certify), and each epoch logged once.
+    let certified = |dir: &std::path::Path| -> Vec<String> {
+        let args = ["certify", "--model", "m/d", "--dataset", "digits", "--sigma", "0.25", "--n", "300"];
+        let run = csrs(dir, &[&args[..], &["--max", "20", "--out", "c.tsv"]].concat(), "");
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        let records = std::fs::read_to_string(dir.join("c.tsv")).unwrap();
+        records.lines().map(|line| line.rsplit_once('\t').unwrap().0.to_owned()).collect()
+    };
+    assert_eq!(certified(killed.path()), certified(whole.path()), "the resumed run ended with another model");
+    let epochs = |dir: &std::path::Path| -> Vec<String> {
+        let log = std::fs::read_to_string(dir.join("m/d.log.csv")).unwrap();
+        log.lines().skip(1).map(|line| line.split(',').take(8).collect::<Vec<_>>().join(",")).collect()
+    };
+    assert_eq!(epochs(killed.path()), epochs(whole.path()), "the logs differ beyond their seconds");
+    let leftovers: Vec<_> = std::fs::read_dir(killed.path().join("m"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.contains(".optim-") && !name.ends_with(".optim-6.mpk"))
+        .collect();
+    assert!(leftovers.is_empty(), "stale optimiser states: {leftovers:?}");
+}

@@ -1,0 +1,90 @@
+//! `csrs analyze`: the metrics of certification records, in three formats,
+//! agreeing with the summary `csrs certify` prints.
+
+use std::path::Path;
+
+use crate::util::{csrs, repo_root};
+
+/// Certifies 40 digits with the shipped Gaussian-trained model into `out`
+/// and returns the summary line.
+fn certify(dir: &Path, out: &str) -> String {
+    let model = repo_root().join("models/digits-gaussian-025").display().to_string();
+    let cost = repo_root().join("configs/costs/digits-seed-3.toml").display().to_string();
+    let args = ["certify", "--model", &model, "--dataset", "digits", "--cost", &cost, "--sigma", "0.25"];
+    let run = csrs(dir, &[&args[..], &["--n", "500", "--max", "40", "--out", out]].concat(), "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    run.stdout
+}
+
+/// The numbers after `label` in a summary line, up to the next `;`.
+fn numbers_after(summary: &str, label: &str) -> Vec<f64> {
+    let start = summary.find(label).unwrap() + label.len();
+    let part = summary[start..].split(';').next().unwrap();
+    part.split(", ").map(|x| x.trim().parse().unwrap()).collect()
+}
+
+#[test]
+fn tables_agree_with_the_certify_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = certify(dir.path(), "c.tsv");
+    let run = csrs(dir.path(), &["analyze", "--format", "tsv", "c.tsv"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let mut lines = run.stdout.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let row: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    assert_eq!(lines.next(), None);
+    let cell = |name: &str| -> f64 { row[header.iter().position(|h| *h == name).unwrap()].parse().unwrap() };
+    assert_eq!(cell("examples"), 40.0);
+    assert!(cell("sensitive") > 0.0, "some threes among the first 40 digits");
+
+    let accuracy = numbers_after(&summary, "at radius 0, 0.25, 0.5, 0.75, 1: ");
+    let robustness = numbers_after(&summary, "sensitive examples): ");
+    for (i, radius) in ["0", "0.25", "0.5", "0.75", "1"].iter().enumerate() {
+        assert!((cell(&format!("certified_accuracy@{radius}")) - accuracy[i]).abs() < 6e-4, "radius {radius}");
+        assert!((cell(&format!("cs_robustness@{radius}")) - robustness[i]).abs() < 6e-4, "radius {radius}");
+    }
+    assert!(accuracy[0] > 0.8, "the shipped model is accurate: {summary}");
+    assert_eq!(cell("clean_accuracy"), cell("certified_accuracy@0"));
+
+    // The same numbers as JSON lines, and as a markdown table.
+    let jsonl = csrs(dir.path(), &["analyze", "--format", "jsonl", "--radii", "0.5", "c.tsv"], "");
+    let object: serde_json::Value = serde_json::from_str(jsonl.stdout.trim()).unwrap();
+    assert_eq!(object["certified_accuracy@0.5"].as_f64().unwrap(), cell("certified_accuracy@0.5"));
+    assert_eq!(object["records"], "c.tsv");
+    let markdown = csrs(dir.path(), &["analyze", "c.tsv", "c.tsv"], "");
+    assert_eq!(markdown.stdout.lines().count(), 4, "{}", markdown.stdout);
+    assert!(markdown.stdout.starts_with("| records | examples | sensitive |"));
+}
+
+#[test]
+fn a_file_being_written_is_read_but_not_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    certify(dir.path(), "c.jsonl");
+    let path = dir.path().join("c.jsonl");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("{\"index\": 80, \"lab");
+    std::fs::write(&path, &text).unwrap();
+    let run = csrs(dir.path(), &["analyze", "--format", "tsv", "c.jsonl"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.lines().nth(1).unwrap().starts_with("c.jsonl\t40\t"), "{}", run.stdout);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+}
+
+#[test]
+fn bad_inputs_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.tsv"), "").unwrap();
+    std::fs::write(dir.path().join("other.tsv"), "a\tb\n1\t2\n").unwrap();
+    for (args, message) in [
+        (vec!["missing.tsv"], "cannot read missing.tsv"),
+        (vec!["empty.tsv"], "empty.tsv: no certified examples"),
+        (vec!["other.tsv"], "other.tsv: line 1 is not the header of these records"),
+        (vec!["--radii", "0,-1", "empty.tsv"], "--radii: -1 is not a radius"),
+        (vec!["notes.txt"], "notes.txt: unknown output format"),
+    ] {
+        let run = csrs(dir.path(), &[&["analyze"][..], &args].concat(), "");
+        assert_eq!(run.code, Some(2), "{args:?}");
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    }
+}
