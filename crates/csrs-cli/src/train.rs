@@ -236,7 +236,7 @@ mod tests {
             let setup = parse(&text, false).unwrap_or_else(|err| panic!("{}: {err:#}", path.display()));
             let classes = setup.dataset.class_names().map(|names| names.len());
             if let Some(cost) = &setup.cost {
-                CostMatrix::load(&root.join(cost), classes).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+                CostMatrix::load(root.join(cost), classes).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
             }
             assert_eq!(setup.cost.is_some(), setup.config.method.is_cost_sensitive(), "{}", path.display());
             seen += 1;
