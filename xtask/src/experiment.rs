@@ -372,13 +372,13 @@ fn report(csrs: &Path, grid: &Grid, runs: &[Run<'_>], file: &str) -> anyhow::Res
                     .collect();
                 let records: Vec<PathBuf> = group.iter().map(|r| r.records(cost)).collect();
                 let rows = analyze(csrs, &grid.radii, &records)?;
+                let which = if dataset.skip == 1 { String::new() } else { format!(" (one in {})", dataset.skip) };
                 let _ = writeln!(
                     out,
-                    "\n## {} ({}), cost `{cost_file}`, σ = {sigma}\n\n{} test examples (one in {}), {} of them sensitive.\n",
+                    "\n## {} ({}), cost `{cost_file}`, σ = {sigma}\n\n{} test examples{which}, {} of them sensitive.\n",
                     dataset.name,
                     dataset.architecture,
                     rows.first().map_or(String::new(), |r| pick(r, "examples")),
-                    dataset.skip,
                     rows.first().map_or(String::new(), |r| pick(r, "sensitive")),
                 );
                 let radii = |prefix: &str| grid.radii.iter().map(|r| format!("{prefix} {r}")).collect::<Vec<_>>();
