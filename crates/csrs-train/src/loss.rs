@@ -139,12 +139,9 @@ pub fn smoothmix<B: Backend>(
     reweight: Option<(&SensitiveSets<B>, f64)>,
 ) -> LossParts<B> {
     let [b, copies, k] = clean.dims();
-    let each = log_softmax(clean.clone(), 2)
-        .gather(2, labels.clone().reshape([b, 1, 1]).repeat_dim(1, copies))
-        .reshape([b, copies])
-        .mean_dim(1)
-        .reshape([b])
-        .neg();
+    let repeated = labels.clone().reshape([b, 1]).repeat_dim(1, copies).reshape([b * copies]);
+    let each =
+        cross_entropy(clean.clone().reshape([b * copies, k]), repeated).reshape([b, copies]).mean_dim(1).reshape([b]);
     let (classification, extra) = match reweight {
         Some((sets, weight)) => reweighted(each, sets, weight),
         None => (each.mean(), scalar_zero(&clean.device())),

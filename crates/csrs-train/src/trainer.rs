@@ -267,6 +267,7 @@ fn batch_loss<B: AutodiffBackend>(
     model: &Classifier<B>,
     images: Tensor<B, 4>,
     labels: &[usize],
+    label_tensor: Tensor<B, 1, Int>,
     run: &TrainRun<'_>,
     epoch: usize,
 ) -> (LossParts<B>, Tensor<B, 3>) {
@@ -274,7 +275,6 @@ fn batch_loss<B: AutodiffBackend>(
     let device = images.device();
     let b = labels.len();
     let copies = config.method.copies(config.noise_copies);
-    let label_tensor = int_tensor::<B>(labels, &device);
     let noise = noise(&images, copies, config.sigma);
     let forward = |x: Tensor<B, 4>| {
         let logits = model.forward(repeat_copies(x, copies) + noise.clone());
@@ -352,7 +352,7 @@ fn train_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         let (images, labels) = batch::<B>(run.train, chunk, augment_rng.as_mut(), device)?;
         let b = labels.len();
         let label_tensor = int_tensor::<B>(&labels, device);
-        let (parts, per_copy) = batch_loss(&model, images, &labels, run, epoch);
+        let (parts, per_copy) = batch_loss(&model, images, &labels, label_tensor.clone(), run, epoch);
         let total = scalar(parts.total.clone().detach());
         if !total.is_finite() {
             return Err(TrainError::NotFinite { epoch: epoch + 1, batch: index + 1 });
