@@ -6,8 +6,8 @@ use burn::backend::{Autodiff, Flex};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split, load};
-use csrs_models::{Architecture, ModelSpec};
-use csrs_train::{EpochLog, Method, Observer, OptimizerKind, Schedule, TrainConfig, TrainRun, train};
+use csrs_models::Architecture;
+use csrs_train::{EpochLog, Method, Observer, OptimizerKind, Schedule, TrainConfig, TrainRun, model_spec, train};
 
 /// The allocator of the `csrs` binary, so that the numbers are the binary's.
 #[global_allocator]
@@ -53,14 +53,7 @@ fn epoch(c: &mut Criterion) {
     let train_set = load(DatasetName::Digits, Split::Train, None).unwrap();
     let test_set = load(DatasetName::Digits, Split::Test, None).unwrap();
     let costs = CostMatrix::seedwise(10, &[3]).unwrap();
-    let normalization = DatasetName::Digits.normalization();
-    let spec = ModelSpec {
-        architecture: Architecture::DigitsCnn,
-        n_classes: 10,
-        input_shape: [1, 8, 8],
-        mean: normalization.mean,
-        std: normalization.std,
-    };
+    let spec = model_spec(Architecture::DigitsCnn, DatasetName::Digits, 10);
     let dir = tempfile::tempdir().unwrap();
     let mut group = c.benchmark_group("train_epoch_digits");
     group.sample_size(10);

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use burn::prelude::Backend;
 use csrs_data::DatasetName;
-use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Classifier, ModelSpec};
+use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Classifier};
+use csrs_train::model_spec;
 
 use crate::device::{DeviceChoice, OnBackend, on_backend};
 
@@ -68,7 +69,7 @@ impl OnBackend for InitArgs {
                 self.dataset
             )
         };
-        let spec = spec_for(self.arch, self.dataset, class_names.len());
+        let spec = model_spec(self.arch, self.dataset, class_names.len());
         B::seed(&device, self.seed);
         let model = Classifier::<B>::init(&spec, &device)?;
         let checkpoint = Checkpoint { meta: CheckpointMeta::new(spec, self.dataset.as_str(), class_names), model };
@@ -81,20 +82,6 @@ impl OnBackend for InitArgs {
             self.dataset
         );
         Ok(())
-    }
-}
-
-/// The spec of `architecture` for images of `dataset`: its input shape and
-/// usual normalisation, and `n_classes` outputs.
-pub(crate) fn spec_for(architecture: Architecture, dataset: DatasetName, n_classes: usize) -> ModelSpec {
-    let shape = dataset.shape();
-    let normalization = dataset.normalization();
-    ModelSpec {
-        architecture,
-        n_classes,
-        input_shape: [shape.channels, shape.height, shape.width],
-        mean: normalization.mean,
-        std: normalization.std,
     }
 }
 

@@ -12,10 +12,9 @@ use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split};
 use csrs_models::Architecture;
 use csrs_models::checkpoint::fingerprint;
-use csrs_train::{EpochLog, Observer, TrainConfig, TrainRun, train};
+use csrs_train::{EpochLog, Observer, TrainConfig, TrainRun, model_spec, train};
 
 use crate::device::{DeviceChoice, OnBackend, on_backend};
-use crate::model::spec_for;
 use crate::progress::Progress;
 
 /// Train a model with one of the methods of the paper and its baselines:
@@ -98,7 +97,7 @@ impl OnBackend for Setup {
             Some(path) => Some(CostMatrix::load(path, Some(train_set.n_classes()))?),
             None => None,
         };
-        let spec = spec_for(self.architecture, self.dataset, train_set.n_classes());
+        let spec = model_spec(self.architecture, self.dataset, train_set.n_classes());
 
         spec.check()?;
         if self.config.method.is_cost_sensitive() && costs.is_none() {

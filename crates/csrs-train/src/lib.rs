@@ -25,4 +25,4 @@ mod trainer;
 
 pub use config::{Method, OptimizerKind, Schedule, TrainConfig};
 pub use error::{Result, TrainError};
-pub use trainer::{EpochLog, Observer, TrainRun, train};
+pub use trainer::{EpochLog, Observer, TrainRun, model_spec, train};

@@ -13,9 +13,9 @@ use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::Distribution;
 use burn::tensor::backend::AutodiffBackend;
 use csrs_cost::CostMatrix;
-use csrs_data::{Dataset, shuffle};
+use csrs_data::{Dataset, DatasetName, shuffle};
 use csrs_models::checkpoint::{files, write_atomically};
-use csrs_models::{Checkpoint, CheckpointMeta, Classifier, ModelSpec, TrainingInfo};
+use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Classifier, ModelSpec, TrainingInfo};
 use rand_xoshiro::SplitMix64;
 use rand_xoshiro::rand_core::SeedableRng;
 
@@ -92,6 +92,20 @@ pub struct TrainRun<'a> {
     pub resume: bool,
     /// Hash of the resolved configuration, stored in the checkpoint.
     pub config_hash: String,
+}
+
+/// The spec of `architecture` for images of `dataset`: its input shape and
+/// usual normalisation, and `n_classes` outputs.
+pub fn model_spec(architecture: Architecture, dataset: DatasetName, n_classes: usize) -> ModelSpec {
+    let shape = dataset.shape();
+    let normalization = dataset.normalization();
+    ModelSpec {
+        architecture,
+        n_classes,
+        input_shape: [shape.channels, shape.height, shape.width],
+        mean: normalization.mean,
+        std: normalization.std,
+    }
 }
 
 /// What a caller sees of a run while it goes: where a resumed run starts,

@@ -5,8 +5,8 @@ use burn::backend::{Autodiff, Flex};
 use burn::prelude::*;
 use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split, load};
-use csrs_models::{Architecture, Checkpoint, ModelSpec};
-use csrs_train::{EpochLog, Method, Observer, OptimizerKind, Schedule, TrainConfig, TrainRun, train};
+use csrs_models::{Architecture, Checkpoint};
+use csrs_train::{EpochLog, Method, Observer, OptimizerKind, Schedule, TrainConfig, TrainRun, model_spec, train};
 
 type B = Autodiff<Flex>;
 
@@ -51,14 +51,7 @@ fn run_training_for(
 ) -> Vec<EpochLog> {
     let train_set = load(DatasetName::Digits, Split::Train, None).unwrap();
     let test_set = load(DatasetName::Digits, Split::Test, None).unwrap();
-    let normalization = DatasetName::Digits.normalization();
-    let spec = ModelSpec {
-        architecture: Architecture::DigitsCnn,
-        n_classes: 10,
-        input_shape: [1, 8, 8],
-        mean: normalization.mean,
-        std: normalization.std,
-    };
+    let spec = model_spec(Architecture::DigitsCnn, DatasetName::Digits, 10);
     let run = TrainRun {
         config,
         costs,
