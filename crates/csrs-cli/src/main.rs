@@ -9,6 +9,7 @@ mod certify;
 mod certify_counts;
 mod cost;
 mod device;
+mod import;
 mod io;
 mod merge;
 mod model;

@@ -1,16 +1,18 @@
-//! `csrs model`: create and describe checkpoints.
+//! `csrs model`: create, describe, import, export and check checkpoints.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use burn::prelude::Backend;
+use anyhow::{Context, bail};
+use burn::prelude::*;
 use csrs_data::DatasetName;
+use csrs_models::interop::export_safetensors;
 use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Classifier};
 use csrs_train::model_spec;
 
 use crate::device::{DeviceChoice, OnBackend, on_backend};
+use crate::import::{ImportOptions, import_file, load_model};
 
-/// Create or inspect model checkpoints.
+/// Create, inspect, import and export model checkpoints.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     #[command(subcommand)]
@@ -21,6 +23,9 @@ pub(crate) struct Args {
 enum Command {
     Init(InitArgs),
     Show(ShowArgs),
+    Import(ImportArgs),
+    Export(ExportArgs),
+    Logits(LogitsArgs),
 }
 
 /// Create a randomly initialised checkpoint (<OUT>.json and <OUT>.mpk) for a
@@ -28,7 +33,7 @@ enum Command {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  csrs model init --arch digits-cnn --dataset digits --out models/digits-cnn")]
 struct InitArgs {
-    /// Architecture: mlp, lenet5, digits-cnn, cifar-resnet20, cifar-resnet56, cifar-resnet110, resnet18
+    /// Architecture: mlp, lenet5, digits-cnn, cifar-resnet20/32/44/56/110, resnet18, resnet50
     #[arg(long, value_name = "NAME")]
     arch: Architecture,
     /// Dataset the model is for (sets the input shape, classes and normalisation)
@@ -50,11 +55,87 @@ struct ShowArgs {
     checkpoint: PathBuf,
 }
 
+/// Turn a PyTorch checkpoint (or a safetensors file) into a csrs
+/// checkpoint (<OUT>.json and <OUT>.mpk).
+///
+/// Reads `{"arch", "state_dict"}` files with keys prefixed `1.module.` (Cohen
+/// et al.), `{"net": ...}` or `{"state_dict": ...}` with keys prefixed `1.` or
+/// `module.` (MACER, SmoothAdv, SmoothMix), and bare state dicts, in the
+/// layouts of the CIFAR ResNets of depth 6n+2 (conv1, bn1, layer1-3, fc) and
+/// torchvision's ResNet-18/50. The input normalisation is not in the file: it
+/// comes from --dataset (CIFAR-10 and ImageNet as in Cohen et al.'s code),
+/// or --mean/--std, and is stored in the checkpoint, so sigma stays in pixel
+/// units.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  csrs model import models/cifar10/resnet110/noise_0.25/checkpoint.pth.tar \\\n      \
+                        --arch cifar-resnet110 --dataset cifar10 --out models/cohen-resnet110-025")]
+struct ImportArgs {
+    /// The PyTorch checkpoint (.pth, .pt, .pth.tar, .ckpt, .bin) or .safetensors file
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Dataset the model is for (input shape, classes, normalisation)
+    #[arg(long, value_name = "NAME")]
+    dataset: DatasetName,
+    #[command(flatten)]
+    import: ImportOptions,
+    /// Checkpoint path without extension
+    #[arg(long, value_name = "PATH")]
+    out: PathBuf,
+}
+
+/// Write a model's weights for PyTorch: a safetensors file keyed by the
+/// PyTorch names of the model's layout (e.g. conv1.weight, layer1.0.bn1.running_mean,
+/// fc.bias), loadable with `net.load_state_dict(safetensors.torch.load_file(FILE))`.
+/// The normalisation (mean, std) and the architecture are in the file's metadata.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  csrs model export models/digits-gaussian-025 --format safetensors --out digits.safetensors")]
+struct ExportArgs {
+    /// Checkpoint path (with or without .json/.mpk)
+    #[arg(value_name = "MODEL")]
+    checkpoint: PathBuf,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ExportFormat::Safetensors)]
+    format: ExportFormat,
+    /// Output file
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    /// safetensors with PyTorch key names
+    Safetensors,
+}
+
+/// Print a model's logits for given inputs as JSON, `{"logits": [[...], ...]}`:
+/// the way to check that an imported model computes what it did in PyTorch.
+///
+/// FILE.json holds `{"input_shape": [b, c, h, w], "inputs": [b*c*h*w pixel values in [0, 1]]}`
+/// (other keys are ignored, so a file that also holds PyTorch's logits can be passed as it is).
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  csrs model logits checkpoint.pth.tar --arch cifar-resnet20 --dataset cifar10 --inputs inputs.json")]
+struct LogitsArgs {
+    /// A csrs checkpoint, or a PyTorch/safetensors file (then --dataset is needed)
+    #[arg(value_name = "MODEL")]
+    model: PathBuf,
+    /// The inputs, as JSON
+    #[arg(long, value_name = "FILE.json")]
+    inputs: PathBuf,
+    /// Dataset of a PyTorch/safetensors model (input shape, classes, normalisation)
+    #[arg(long, value_name = "NAME")]
+    dataset: Option<DatasetName>,
+    #[command(flatten)]
+    import: ImportOptions,
+}
+
 impl Args {
     pub(crate) fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Init(args) => on_backend(DeviceChoice::Cpu, args),
             Command::Show(args) => on_backend(DeviceChoice::Cpu, args),
+            Command::Import(args) => on_backend(DeviceChoice::Cpu, args),
+            Command::Export(args) => on_backend(DeviceChoice::Cpu, args),
+            Command::Logits(args) => on_backend(DeviceChoice::Cpu, args),
         }
     }
 }
@@ -92,6 +173,95 @@ impl OnBackend for ShowArgs {
         let checkpoint = Checkpoint::<B>::load(&self.checkpoint, None, &device)?;
         let meta = &checkpoint.meta;
         println!("{}", serde_json::to_string_pretty(meta)?);
+        Ok(())
+    }
+}
+
+impl OnBackend for ImportArgs {
+    type Output = ();
+
+    fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
+        let checkpoint = import_file::<B>(&self.file, self.dataset, &self.import, &device)?;
+        checkpoint.save(&self.out).with_context(|| format!("saving {}", self.out.display()))?;
+        let spec = &checkpoint.meta.spec;
+        eprintln!(
+            "wrote {}.json and {}.mpk ({} for {}, {} classes, mean {:?}, std {:?})",
+            self.out.display(),
+            self.out.display(),
+            spec.architecture,
+            self.dataset,
+            spec.n_classes,
+            spec.mean,
+            spec.std
+        );
+        Ok(())
+    }
+}
+
+impl OnBackend for ExportArgs {
+    type Output = ();
+
+    fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
+        let checkpoint = Checkpoint::<B>::load(&self.checkpoint, None, &device)?;
+        let meta = &checkpoint.meta;
+        let extra = [
+            ("dataset", meta.dataset.clone()),
+            ("class_names", serde_json::to_string(&meta.class_names)?),
+        ];
+        match self.format {
+            ExportFormat::Safetensors => export_safetensors(&checkpoint.model, &meta.spec, &extra, &self.out)?,
+        }
+        eprintln!("wrote {} ({} with PyTorch key names)", self.out.display(), meta.spec.architecture);
+        Ok(())
+    }
+}
+
+/// What `model logits --inputs` reads.
+#[derive(Debug, serde::Deserialize)]
+struct Inputs {
+    input_shape: [usize; 4],
+    inputs: Vec<f32>,
+}
+
+fn read_inputs(path: &Path) -> anyhow::Result<Inputs> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let inputs: Inputs = serde_json::from_str(&text).map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?;
+    let expected: usize = inputs.input_shape.iter().product();
+    if inputs.inputs.len() != expected {
+        bail!("{}: {} input values, expected {expected} for input_shape {:?}", path.display(), inputs.inputs.len(), inputs.input_shape);
+    }
+    if let Some(v) = inputs.inputs.iter().find(|v| !v.is_finite()) {
+        bail!("{}: input value {v}, expected finite pixel values", path.display());
+    }
+    Ok(inputs)
+}
+
+impl OnBackend for LogitsArgs {
+    type Output = ();
+
+    fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
+        let inputs = read_inputs(&self.inputs)?;
+        let checkpoint = match self.dataset {
+            Some(dataset) => load_model::<B>(&self.model, dataset, &self.import, None, &device)?,
+            None if crate::import::is_foreign(&self.model) => {
+                bail!("{}: a PyTorch or safetensors model needs --dataset", self.model.display())
+            }
+            None => Checkpoint::<B>::load(&self.model, None, &device)?,
+        };
+        let spec = &checkpoint.meta.spec;
+        let [batch, c, h, w] = inputs.input_shape;
+        if [c, h, w] != spec.input_shape {
+            bail!(
+                "{}: inputs of shape {:?}, but the model takes {:?}",
+                self.inputs.display(),
+                [c, h, w],
+                spec.input_shape
+            );
+        }
+        let images = Tensor::<B, 1>::from_floats(inputs.inputs.as_slice(), &device).reshape([batch, c, h, w]);
+        let logits = checkpoint.model.forward(images).into_data().into_vec::<f32>().map_err(|err| anyhow::anyhow!("{err:?}"))?;
+        let rows: Vec<&[f32]> = logits.chunks(spec.n_classes).collect();
+        println!("{}", serde_json::json!({ "logits": rows }));
         Ok(())
     }
 }

@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use csrs_data::DatasetName;
+use csrs_models::Architecture;
 use csrs_stats::{Alpha, Sigma};
 use serde::Deserialize;
 
 use crate::device::DeviceChoice;
+use crate::import::ImportOptions;
 
 /// Every option; `None` means "not given here".
 #[derive(Debug, Default, clap::Args, Deserialize)]
@@ -18,9 +20,18 @@ pub(crate) struct Options {
     #[arg(long, value_name = "FILE")]
     #[serde(skip)]
     pub(crate) config: Option<PathBuf>,
-    /// Checkpoint (path with or without .json/.mpk)
+    /// Checkpoint (path with or without .json/.mpk), or a PyTorch checkpoint (.pth, .pth.tar, .pt) or .safetensors file, imported on the fly
     #[arg(long, value_name = "PATH")]
     pub(crate) model: Option<PathBuf>,
+    /// Architecture of a PyTorch or safetensors --model (default: the file's `arch` entry, when it has one)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) arch: Option<Architecture>,
+    /// Input normalisation mean of a PyTorch --model, per channel (default: the dataset's)
+    #[arg(long, value_name = "M,M,M", value_delimiter = ',')]
+    pub(crate) mean: Option<Vec<f32>>,
+    /// Input normalisation std of a PyTorch --model, per channel (default: the dataset's)
+    #[arg(long, value_name = "S,S,S", value_delimiter = ',')]
+    pub(crate) std: Option<Vec<f32>>,
     /// Dataset: digits, mnist-5k, mnist, cifar10, imagenette, imagenet, ham10000 (its test split is used)
     #[arg(long, value_name = "NAME")]
     pub(crate) dataset: Option<String>,
@@ -83,7 +94,7 @@ impl Options {
         let file: Options =
             toml::from_str(&text).map_err(|err| anyhow!("{}: {}", path.display(), err.message().trim()))?;
         Ok(
-            prefer_first!(self, file; model, dataset, data_dir, cost, sigma, n0, n, alpha, batch, out, skip, max, shard, seed, device),
+            prefer_first!(self, file; model, arch, mean, std, dataset, data_dir, cost, sigma, n0, n, alpha, batch, out, skip, max, shard, seed, device),
         )
     }
 
@@ -121,6 +132,7 @@ impl Options {
         }
         Ok(RunSettings {
             model: self.model.clone().ok_or_else(|| required("model"))?,
+            import: ImportOptions { arch: self.arch, mean: self.mean.clone(), std: self.std.clone() },
             dataset,
             data_dir: self.data_dir.clone(),
             sigma: Sigma::new(self.sigma.ok_or_else(|| required("sigma"))?).context("--sigma")?,
@@ -161,6 +173,7 @@ impl std::str::FromStr for Shard {
 #[derive(Debug, Clone)]
 pub(crate) struct RunSettings {
     pub(crate) model: PathBuf,
+    pub(crate) import: ImportOptions,
     pub(crate) dataset: DatasetName,
     pub(crate) data_dir: Option<PathBuf>,
     pub(crate) sigma: Sigma,
@@ -189,6 +202,14 @@ impl RunSettings {
         let mut text = String::from("# Settings of the run that wrote the records beside this file.\n");
         let mut line = |key: &str, value: String| text.push_str(&format!("{key} = {value}\n"));
         line("model", quoted(&self.model));
+        if let Some(arch) = self.import.arch {
+            line("arch", format!("{:?}", arch.as_str()));
+        }
+        for (key, values) in [("mean", &self.import.mean), ("std", &self.import.std)] {
+            if let Some(values) = values {
+                line(key, format!("{values:?}"));
+            }
+        }
         line("dataset", format!("{:?}", self.dataset.as_str()));
         if let Some(dir) = &self.data_dir {
             line("data_dir", quoted(dir));

@@ -7,9 +7,9 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use burn::prelude::Backend;
 use csrs_data::{Dataset, Split};
-use csrs_models::Checkpoint;
 use csrs_sampling::{BurnCounter, Smoothed};
 
+use crate::import::load_model;
 use crate::options::RunSettings;
 use crate::progress::Progress;
 use crate::records::{RecordFile, Row};
@@ -22,7 +22,8 @@ pub(crate) struct Prepared<B: Backend> {
 
 pub(crate) fn prepare<B: Backend>(settings: &RunSettings, device: B::Device) -> anyhow::Result<Prepared<B>> {
     let dataset = csrs_data::load(settings.dataset, Split::Test, settings.data_dir.as_deref())?;
-    let checkpoint = Checkpoint::<B>::load(&settings.model, Some(dataset.n_classes()), &device)?;
+    let checkpoint =
+        load_model::<B>(&settings.model, settings.dataset, &settings.import, Some(dataset.n_classes()), &device)?;
     let spec = &checkpoint.meta.spec;
     let shape = dataset.shape();
     let data_shape = [shape.channels, shape.height, shape.width];

@@ -19,33 +19,65 @@ pub enum Architecture {
     DigitsCnn,
     /// CIFAR ResNet-20 (He et al., depth 6n + 2 with n = 3).
     CifarResnet20,
+    /// CIFAR ResNet-32 (n = 5).
+    CifarResnet32,
+    /// CIFAR ResNet-44 (n = 7).
+    CifarResnet44,
     /// CIFAR ResNet-56 (n = 9).
     CifarResnet56,
     /// CIFAR ResNet-110 (n = 18).
     CifarResnet110,
-    /// ResNet-18, for 224×224 inputs.
+    /// ResNet-18 (torchvision's layout), for 224×224 inputs.
     Resnet18,
+    /// ResNet-50 (torchvision's layout, bottleneck blocks), for 224×224 inputs.
+    Resnet50,
 }
 
 impl Architecture {
     /// Every architecture, in the order `--help` lists them.
-    pub const ALL: [Architecture; 7] = [
+    pub const ALL: [Architecture; 10] = [
         Architecture::Mlp,
         Architecture::Lenet5,
         Architecture::DigitsCnn,
         Architecture::CifarResnet20,
+        Architecture::CifarResnet32,
+        Architecture::CifarResnet44,
         Architecture::CifarResnet56,
         Architecture::CifarResnet110,
         Architecture::Resnet18,
+        Architecture::Resnet50,
     ];
 
     /// The names users type.
-    pub const NAMES: [&str; 7] =
-        ["mlp", "lenet5", "digits-cnn", "cifar-resnet20", "cifar-resnet56", "cifar-resnet110", "resnet18"];
+    pub const NAMES: [&str; 10] = [
+        "mlp",
+        "lenet5",
+        "digits-cnn",
+        "cifar-resnet20",
+        "cifar-resnet32",
+        "cifar-resnet44",
+        "cifar-resnet56",
+        "cifar-resnet110",
+        "resnet18",
+        "resnet50",
+    ];
 
     /// The name users type.
     pub fn as_str(self) -> &'static str {
         Self::NAMES[Self::ALL.iter().position(|&a| a == self).expect("every architecture is listed")]
+    }
+
+    /// The residual blocks per stage n of a CIFAR ResNet of depth 6n + 2.
+    pub fn cifar_blocks_per_stage(self) -> Option<usize> {
+        let depth = match self {
+            Architecture::CifarResnet20 => 20,
+            Architecture::CifarResnet32 => 32,
+            Architecture::CifarResnet44 => 44,
+            Architecture::CifarResnet56 => 56,
+            Architecture::CifarResnet110 => 110,
+            _ => return None,
+        };
+        Some((depth - 2) / 6)
     }
 
     /// Checks that the architecture can take `[channels, height, width]`.
@@ -59,14 +91,18 @@ impl Architecture {
             Architecture::Lenet5 => "28x28 or 32x32",
             Architecture::DigitsCnn if height == 8 && width == 8 => return Ok(()),
             Architecture::DigitsCnn => "8x8",
-            Architecture::CifarResnet20 | Architecture::CifarResnet56 | Architecture::CifarResnet110
-                if height == 32 && width == 32 =>
-            {
-                return Ok(());
+            Architecture::CifarResnet20
+            | Architecture::CifarResnet32
+            | Architecture::CifarResnet44
+            | Architecture::CifarResnet56
+            | Architecture::CifarResnet110 => {
+                if height == 32 && width == 32 {
+                    return Ok(());
+                }
+                "32x32"
             }
-            Architecture::CifarResnet20 | Architecture::CifarResnet56 | Architecture::CifarResnet110 => "32x32",
-            Architecture::Resnet18 if height >= 32 && width >= 32 => return Ok(()),
-            Architecture::Resnet18 => "at least 32x32 (224x224 intended)",
+            Architecture::Resnet18 | Architecture::Resnet50 if height >= 32 && width >= 32 => return Ok(()),
+            Architecture::Resnet18 | Architecture::Resnet50 => "at least 32x32 (224x224 intended)",
         };
         Err(ModelError::InputShape { architecture: self.as_str(), expected, channels, height, width })
     }

@@ -47,6 +47,9 @@ pub struct CheckpointMeta {
     pub class_names: Vec<String>,
     /// How it was trained, if it was.
     pub training: Option<TrainingInfo>,
+    /// The PyTorch or safetensors file it was imported from, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<String>,
     /// FNV-1a of the spec (as JSON) and the weight bytes, in hex; written by
     /// [`Checkpoint::save`].
     #[serde(default)]
@@ -62,6 +65,7 @@ impl CheckpointMeta {
             dataset: dataset.into(),
             class_names,
             training: None,
+            imported_from: None,
             checksum: String::new(),
         }
     }

@@ -3,7 +3,7 @@
 use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 
-use crate::nets::{CifarResnet, DigitsCnn, Lenet5, Mlp, Resnet18};
+use crate::nets::{BasicBlock, Bottleneck, CifarResnet, DigitsCnn, ImagenetResnet, Lenet5, Mlp};
 use crate::{Architecture, ModelSpec, Result};
 
 /// (x − mean) / std per channel; constants, not parameters, rebuilt from the
@@ -36,7 +36,8 @@ enum Net<B: Backend> {
     Lenet5(Lenet5<B>),
     DigitsCnn(DigitsCnn<B>),
     CifarResnet(CifarResnet<B>),
-    Resnet18(Resnet18<B>),
+    Resnet18(ImagenetResnet<B, BasicBlock<B>>),
+    Resnet50(ImagenetResnet<B, Bottleneck<B>>),
 }
 
 /// A base classifier f: pixels in [0, 1] → logits.
@@ -60,10 +61,16 @@ impl<B: Backend> Classifier<B> {
             Architecture::Mlp => Net::Mlp(Mlp::new(spec.input_shape.iter().product(), m, device)),
             Architecture::Lenet5 => Net::Lenet5(Lenet5::new(channels, height, m, device)),
             Architecture::DigitsCnn => Net::DigitsCnn(DigitsCnn::new(channels, m, device)),
-            Architecture::CifarResnet20 => Net::CifarResnet(CifarResnet::new(20, channels, m, device)),
-            Architecture::CifarResnet56 => Net::CifarResnet(CifarResnet::new(56, channels, m, device)),
-            Architecture::CifarResnet110 => Net::CifarResnet(CifarResnet::new(110, channels, m, device)),
-            Architecture::Resnet18 => Net::Resnet18(Resnet18::new(channels, m, device)),
+            Architecture::CifarResnet20
+            | Architecture::CifarResnet32
+            | Architecture::CifarResnet44
+            | Architecture::CifarResnet56
+            | Architecture::CifarResnet110 => {
+                let blocks = spec.architecture.cifar_blocks_per_stage().expect("a CIFAR ResNet");
+                Net::CifarResnet(CifarResnet::new(blocks, channels, m, device))
+            }
+            Architecture::Resnet18 => Net::Resnet18(ImagenetResnet::new([2, 2, 2, 2], channels, m, device)),
+            Architecture::Resnet50 => Net::Resnet50(ImagenetResnet::new([3, 4, 6, 3], channels, m, device)),
         };
         let model = Classifier { normalize: Normalize::new(&spec.mean, &spec.std, device), net };
         // burn initialises parameters lazily, on first use: a clone saved
@@ -83,6 +90,7 @@ impl<B: Backend> Classifier<B> {
             Net::DigitsCnn(net) => net.forward(x),
             Net::CifarResnet(net) => net.forward(x),
             Net::Resnet18(net) => net.forward(x),
+            Net::Resnet50(net) => net.forward(x),
         }
     }
 }

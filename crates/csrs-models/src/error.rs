@@ -53,6 +53,22 @@ pub enum ModelError {
         /// What is wrong.
         message: String,
     },
+    /// A weights file from another framework that cannot be imported.
+    #[error("cannot import {}: {message}", path.display())]
+    Import {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A model that cannot be exported.
+    #[error("cannot export to {}: {message}", path.display())]
+    Export {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A checkpoint for another number of classes than the caller needs.
     #[error("checkpoint {} has {found} classes, expected {expected}", path.display())]
     ClassCount {

@@ -10,6 +10,9 @@
 //! A checkpoint ([`checkpoint`]) is a burn record of the weights plus a JSON
 //! metadata file (architecture, input shape, normalisation, class names, and
 //! how it was trained), so a model can be rebuilt without knowing its type.
+//! [`graph::Graph`] describes each network once, in terms PyTorch shares
+//! (layers, parameter names and shapes); [`interop`] reads PyTorch
+//! checkpoints and writes safetensors through it.
 //! Models are generic over the burn backend; concrete backends are chosen by
 //! the binary.
 #![deny(missing_docs)]
@@ -18,6 +21,8 @@ mod architecture;
 pub mod checkpoint;
 mod classifier;
 mod error;
+pub mod graph;
+pub mod interop;
 mod nets;
 
 pub use architecture::{Architecture, ModelSpec};

@@ -114,6 +114,24 @@ pub(crate) struct Downsample<B: Backend> {
     bn: BatchNorm<B>,
 }
 
+impl<B: Backend> Downsample<B> {
+    /// A downsampling shortcut when the block changes stride or width.
+    fn when_needed(channels_in: usize, channels_out: usize, stride: usize, device: &B::Device) -> Option<Self> {
+        (stride != 1 || channels_in != channels_out).then(|| Downsample {
+            conv: conv(channels_in, channels_out, 1, stride, 0).with_bias(false).init(device),
+            bn: BatchNormConfig::new(channels_out).init(device),
+        })
+    }
+
+    /// The block's input through the shortcut.
+    fn shortcut(down: Option<&Self>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        match down {
+            Some(down) => down.bn.forward(down.conv.forward(x)),
+            None => x,
+        }
+    }
+}
+
 /// He et al.'s basic residual block: two 3×3 convolutions with batch norm.
 #[derive(Module, Debug)]
 pub(crate) struct BasicBlock<B: Backend> {
@@ -126,10 +144,7 @@ pub(crate) struct BasicBlock<B: Backend> {
 
 impl<B: Backend> BasicBlock<B> {
     fn new(channels_in: usize, channels_out: usize, stride: usize, device: &B::Device) -> Self {
-        let downsample = (stride != 1 || channels_in != channels_out).then(|| Downsample {
-            conv: conv(channels_in, channels_out, 1, stride, 0).with_bias(false).init(device),
-            bn: BatchNormConfig::new(channels_out).init(device),
-        });
+        let downsample = Downsample::when_needed(channels_in, channels_out, stride, device);
         BasicBlock {
             conv1: conv(channels_in, channels_out, 3, stride, 1).with_bias(false).init(device),
             bn1: BatchNormConfig::new(channels_out).init(device),
@@ -141,10 +156,7 @@ impl<B: Backend> BasicBlock<B> {
 
     /// `[b, c_in, h, w]` → `[b, c_out, h / stride, w / stride]`.
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let shortcut = match &self.downsample {
-            Some(down) => down.bn.forward(down.conv.forward(x.clone())),
-            None => x.clone(),
-        };
+        let shortcut = Downsample::shortcut(self.downsample.as_ref(), x.clone());
         let out = relu(self.bn1.forward(self.conv1.forward(x)));
         let out = self.bn2.forward(self.conv2.forward(out));
         relu(out + shortcut)
@@ -188,8 +200,8 @@ pub(crate) struct CifarResnet<B: Backend> {
 }
 
 impl<B: Backend> CifarResnet<B> {
-    pub(crate) fn new(depth: usize, channels: usize, n_classes: usize, device: &B::Device) -> Self {
-        let n = (depth - 2) / 6;
+    /// The network of depth 6n + 2, with `n` blocks per stage.
+    pub(crate) fn new(n: usize, channels: usize, n_classes: usize, device: &B::Device) -> Self {
         CifarResnet {
             conv1: conv(channels, 16, 3, 1, 1).with_bias(false).init(device),
             bn1: BatchNormConfig::new(16).init(device),
@@ -209,45 +221,121 @@ impl<B: Backend> CifarResnet<B> {
     }
 }
 
-/// ResNet-18 for 224-pixel images: a 7×7 stem with max pooling, four stages
-/// of two blocks (64, 128, 256, 512 channels), global average pooling.
+/// A residual block of an ImageNet ResNet.
+pub(crate) trait ResidualBlock<B: Backend>: Module<B> {
+    /// A block from `channels_in` channels to `width` (its expansion ×
+    /// `width` for a bottleneck) with `stride`.
+    fn new(channels_in: usize, width: usize, stride: usize, device: &B::Device) -> Self;
+    /// Output channels per unit of width.
+    const EXPANSION: usize;
+    /// `[b, c_in, h, w]` → `[b, c_out, h / stride, w / stride]`.
+    fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4>;
+}
+
+impl<B: Backend> ResidualBlock<B> for BasicBlock<B> {
+    const EXPANSION: usize = 1;
+
+    fn new(channels_in: usize, width: usize, stride: usize, device: &B::Device) -> Self {
+        BasicBlock::new(channels_in, width, stride, device)
+    }
+
+    fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        BasicBlock::forward(self, x)
+    }
+}
+
+/// torchvision's bottleneck block (ResNet v1.5: the stride is on the 3×3
+/// convolution): 1×1 to `width`, 3×3, 1×1 to 4 × `width`, with batch norm.
 #[derive(Module, Debug)]
-pub(crate) struct Resnet18<B: Backend> {
+pub(crate) struct Bottleneck<B: Backend> {
+    conv1: Conv2d<B>,
+    bn1: BatchNorm<B>,
+    conv2: Conv2d<B>,
+    bn2: BatchNorm<B>,
+    conv3: Conv2d<B>,
+    bn3: BatchNorm<B>,
+    downsample: Option<Downsample<B>>,
+}
+
+impl<B: Backend> ResidualBlock<B> for Bottleneck<B> {
+    const EXPANSION: usize = 4;
+
+    fn new(channels_in: usize, width: usize, stride: usize, device: &B::Device) -> Self {
+        let channels_out = Self::EXPANSION * width;
+        Bottleneck {
+            conv1: conv(channels_in, width, 1, 1, 0).with_bias(false).init(device),
+            bn1: BatchNormConfig::new(width).init(device),
+            conv2: conv(width, width, 3, stride, 1).with_bias(false).init(device),
+            bn2: BatchNormConfig::new(width).init(device),
+            conv3: conv(width, channels_out, 1, 1, 0).with_bias(false).init(device),
+            bn3: BatchNormConfig::new(channels_out).init(device),
+            downsample: Downsample::when_needed(channels_in, channels_out, stride, device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let shortcut = Downsample::shortcut(self.downsample.as_ref(), x.clone());
+        let out = relu(self.bn1.forward(self.conv1.forward(x)));
+        let out = relu(self.bn2.forward(self.conv2.forward(out)));
+        let out = self.bn3.forward(self.conv3.forward(out));
+        relu(out + shortcut)
+    }
+}
+
+/// torchvision's ResNet for 224-pixel images: a 7×7 stem with max pooling,
+/// four stages (64, 128, 256, 512 × the block's expansion channels), global
+/// average pooling. ResNet-18 has two basic blocks per stage, ResNet-50
+/// 3, 4, 6, 3 bottlenecks.
+#[derive(Module, Debug)]
+pub(crate) struct ImagenetResnet<B: Backend, K> {
     conv1: Conv2d<B>,
     bn1: BatchNorm<B>,
     stem_pool: MaxPool2d,
-    layer1: Vec<BasicBlock<B>>,
-    layer2: Vec<BasicBlock<B>>,
-    layer3: Vec<BasicBlock<B>>,
-    layer4: Vec<BasicBlock<B>>,
+    layer1: Vec<K>,
+    layer2: Vec<K>,
+    layer3: Vec<K>,
+    layer4: Vec<K>,
     pool: AdaptiveAvgPool2d,
     fc: Linear<B>,
 }
 
-impl<B: Backend> Resnet18<B> {
-    pub(crate) fn new(channels: usize, n_classes: usize, device: &B::Device) -> Self {
-        Resnet18 {
+impl<B: Backend, K: ResidualBlock<B>> ImagenetResnet<B, K> {
+    pub(crate) fn new(blocks: [usize; 4], channels: usize, n_classes: usize, device: &B::Device) -> Self {
+        let mut channels_in = 64;
+        let mut stage = |width: usize, blocks: usize, stride: usize| -> Vec<K> {
+            (0..blocks)
+                .map(|i| {
+                    let block = K::new(channels_in, width, if i == 0 { stride } else { 1 }, device);
+                    channels_in = K::EXPANSION * width;
+                    block
+                })
+                .collect()
+        };
+        let (layer1, layer2) = (stage(64, blocks[0], 1), stage(128, blocks[1], 2));
+        let (layer3, layer4) = (stage(256, blocks[2], 2), stage(512, blocks[3], 2));
+        ImagenetResnet {
             conv1: conv(channels, 64, 7, 2, 3).with_bias(false).init(device),
             bn1: BatchNormConfig::new(64).init(device),
             stem_pool: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .init(),
-            layer1: stage(64, 64, 2, 1, device),
-            layer2: stage(64, 128, 2, 2, device),
-            layer3: stage(128, 256, 2, 2, device),
-            layer4: stage(256, 512, 2, 2, device),
+            layer1,
+            layer2,
+            layer3,
+            layer4,
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
-            fc: LinearConfig::new(512, n_classes).init(device),
+            fc: LinearConfig::new(512 * K::EXPANSION, n_classes).init(device),
         }
     }
 
-    /// `[b, c, 224, 224]` → 64×56×56 → 128×28×28 → 256×14×14 → 512×7×7 →
-    /// pool 512 → `[b, n_classes]`.
+    /// `[b, c, 224, 224]` → 64×56×56 → … → 512·expansion × 7×7 → pool →
+    /// `[b, n_classes]`.
     pub(crate) fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        let stage = |blocks: &[K], x| blocks.iter().fold(x, |x, block| block.forward(x));
         let x = self.stem_pool.forward(relu(self.bn1.forward(self.conv1.forward(x))));
-        let x = run_stage(&self.layer2, run_stage(&self.layer1, x));
-        let x = run_stage(&self.layer4, run_stage(&self.layer3, x));
+        let x = stage(&self.layer2, stage(&self.layer1, x));
+        let x = stage(&self.layer4, stage(&self.layer3, x));
         self.fc.forward(self.pool.forward(x).flatten::<2>(1, 3))
     }
 }

@@ -1,5 +1,8 @@
 //! Building every architecture, and checkpoint round trips and failures.
 
+mod graph;
+mod interop;
+
 use std::path::Path;
 
 use burn::backend::Flex;
@@ -28,9 +31,12 @@ fn every_architecture_maps_its_input_to_logits() {
         (Architecture::Lenet5, [3, 32, 32], 4),
         (Architecture::DigitsCnn, [1, 8, 8], 10),
         (Architecture::CifarResnet20, [3, 32, 32], 10),
+        (Architecture::CifarResnet32, [3, 32, 32], 10),
+        (Architecture::CifarResnet44, [3, 32, 32], 10),
         (Architecture::CifarResnet56, [3, 32, 32], 10),
         (Architecture::CifarResnet110, [3, 32, 32], 10),
         (Architecture::Resnet18, [3, 224, 224], 7),
+        (Architecture::Resnet50, [3, 224, 224], 5),
     ];
     let device = Default::default();
     for (architecture, shape, m) in cases {

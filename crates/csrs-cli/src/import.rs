@@ -1,0 +1,129 @@
+//! Models from other frameworks: PyTorch checkpoints and safetensors files,
+//! turned into csrs checkpoints by `csrs model import`, or on the fly when
+//! `--model` names such a file.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use burn::prelude::Backend;
+use csrs_data::DatasetName;
+use csrs_models::graph::Graph;
+use csrs_models::interop::{StateDict, find_prefix, import};
+use csrs_models::{Architecture, Checkpoint, CheckpointMeta, ModelSpec};
+use csrs_train::model_spec;
+
+/// How to read a foreign weights file: what the file itself cannot say.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct ImportOptions {
+    /// Architecture of a PyTorch or safetensors --model (default: the file's `arch` entry, when it has one)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) arch: Option<Architecture>,
+    /// Per-channel mean of the model's input normalisation, e.g. 0.4914,0.4822,0.4465 (default: the dataset's)
+    #[arg(long, value_name = "M,M,M", value_delimiter = ',')]
+    pub(crate) mean: Option<Vec<f32>>,
+    /// Per-channel standard deviation of the normalisation, e.g. 0.2023,0.1994,0.2010 (default: the dataset's)
+    #[arg(long, value_name = "S,S,S", value_delimiter = ',')]
+    pub(crate) std: Option<Vec<f32>>,
+}
+
+/// Whether `path` names a weights file of another framework rather than a
+/// csrs checkpoint: `.pth`, `.pt`, `.pth.tar`, `.tar`, `.ckpt`, `.bin`,
+/// `.safetensors`.
+pub(crate) fn is_foreign(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "pth" | "pt" | "tar" | "ckpt" | "bin" | "safetensors"))
+}
+
+/// A csrs checkpoint or a foreign weights file, whichever `path` names.
+pub(crate) fn load_model<B: Backend>(
+    path: &Path,
+    dataset: DatasetName,
+    options: &ImportOptions,
+    expected_classes: Option<usize>,
+    device: &B::Device,
+) -> anyhow::Result<Checkpoint<B>> {
+    if is_foreign(path) {
+        let checkpoint = import_file(path, dataset, options, device)?;
+        if let Some(expected) = expected_classes.filter(|&m| m != checkpoint.meta.spec.n_classes) {
+            bail!("{}: the model has {} outputs, expected {expected} classes", path.display(), checkpoint.meta.spec.n_classes);
+        }
+        Ok(checkpoint)
+    } else {
+        let given = [("arch", options.arch.is_some()), ("mean", options.mean.is_some()), ("std", options.std.is_some())];
+        if let Some((name, _)) = given.iter().find(|(_, given)| *given) {
+            bail!("--{name} applies to PyTorch or safetensors files; {} is a csrs checkpoint", path.display());
+        }
+        Ok(Checkpoint::load(path, expected_classes, device)?)
+    }
+}
+
+/// Reads a PyTorch or safetensors file as a csrs model for `dataset`.
+///
+/// The architecture comes from `--arch`, else from the file; the input
+/// shape and normalisation from the dataset unless `--mean/--std` say
+/// otherwise (a safetensors file that csrs wrote carries its own); the
+/// class count from the weights, checked against the dataset's classes.
+pub(crate) fn import_file<B: Backend>(
+    path: &Path,
+    dataset: DatasetName,
+    options: &ImportOptions,
+    device: &B::Device,
+) -> anyhow::Result<Checkpoint<B>> {
+    let state = StateDict::read(path)?;
+    let architecture = match (options.arch, state.architecture()) {
+        (Some(arch), _) => arch,
+        (None, Some(name)) => pytorch_architecture(name).with_context(|| {
+            format!("{}: the file names architecture {name:?}; give --arch", path.display())
+        })?,
+        (None, None) => bail!(
+            "{}: the file does not name its architecture; give --arch (one of {})",
+            path.display(),
+            Architecture::NAMES.join(", ")
+        ),
+    };
+    let class_names = dataset.class_names();
+    let mut spec = model_spec(architecture, dataset, class_names.as_ref().map_or(2, Vec::len));
+    spec.n_classes = output_count(&state, &spec)?;
+    if let Some(names) = &class_names
+        && names.len() != spec.n_classes
+    {
+        bail!("{}: the model has {} outputs, but {dataset} has {} classes", path.display(), spec.n_classes, names.len());
+    }
+    let metadata_values = |key: &str| -> Option<Vec<f32>> { serde_json::from_str(state.metadata().get(key)?).ok() };
+    if let Some(mean) = options.mean.clone().or_else(|| metadata_values("mean")) {
+        spec.mean = mean;
+    }
+    if let Some(std) = options.std.clone().or_else(|| metadata_values("std")) {
+        spec.std = std;
+    }
+    spec.check().with_context(|| format!("{}: --mean/--std", path.display()))?;
+    let model = import::<B>(&state, &spec, device)?;
+    let class_names = class_names.unwrap_or_else(|| (0..spec.n_classes).map(|k| k.to_string()).collect());
+    let mut meta = CheckpointMeta::new(spec, dataset.as_str(), class_names);
+    meta.imported_from = Some(path.display().to_string());
+    Ok(Checkpoint { meta, model })
+}
+
+/// The number of outputs of the network in `state`: the first dimension of
+/// its last layer's weight.
+fn output_count(state: &StateDict, spec: &ModelSpec) -> anyhow::Result<usize> {
+    let graph = Graph::of(spec);
+    let prefix = find_prefix(state, &graph)?;
+    let parameters = graph.parameters();
+    let last = parameters.iter().rev().find(|p| p.torch.ends_with(".weight")).expect("a network has weights");
+    let key = format!("{prefix}{}", last.torch);
+    match state.shape(&key) {
+        Some(shape) if shape.len() == 2 && shape[0] >= 2 => Ok(shape[0]),
+        Some(shape) => {
+            bail!("{}: tensor {key} has shape {shape:?}, expected [classes >= 2, {}]", state.path().display(), last.shape[1])
+        }
+        None => bail!("{}: does not fit {}: no tensor {key}", state.path().display(), spec.architecture),
+    }
+}
+
+/// csrs's name for an architecture as PyTorch code names it
+/// (`cifar_resnet110`, `resnet50`).
+fn pytorch_architecture(name: &str) -> anyhow::Result<Architecture> {
+    Ok(name.to_lowercase().replace('_', "-").parse()?)
+}

@@ -1,0 +1,79 @@
+//! csrs models out as safetensors files with PyTorch's key names.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use burn::prelude::*;
+use burn_store::ModuleSnapshot;
+use safetensors::{Dtype, tensor::TensorView};
+
+use super::import::{burn_path, transpose};
+use crate::checkpoint::write_atomically;
+use crate::graph::{Graph, Storage};
+use crate::{Classifier, ModelError, ModelSpec, Result};
+
+/// Writes `model`'s weights to `path` as a safetensors file keyed by the
+/// PyTorch names of [`Graph::parameters`], so that
+/// `net.load_state_dict(safetensors.torch.load_file(path))` loads them into
+/// the PyTorch network of the same layout.
+///
+/// The normalisation is not a tensor of that network: the file's metadata
+/// holds it (`mean`, `std`), with `architecture`, `n_classes`,
+/// `input_shape` and whatever `extra` adds (e.g. the dataset).
+///
+/// # Errors
+/// [`ModelError::Export`] or [`ModelError::Io`] naming `path`; nothing is
+/// written then.
+pub fn export_safetensors<B: Backend>(
+    model: &Classifier<B>,
+    spec: &ModelSpec,
+    extra: &[(&str, String)],
+    path: &Path,
+) -> Result<()> {
+    let bad = |message: String| ModelError::Export { path: path.to_owned(), message };
+    let tensors: HashMap<String, _> =
+        model.collect(None, None, true).into_iter().map(|snapshot| (snapshot.full_path(), snapshot)).collect();
+
+    let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for parameter in Graph::of(spec).parameters() {
+        if parameter.storage == Storage::TorchOnly {
+            // PyTorch counts batches seen in training; inference ignores it.
+            buffers.push((parameter.torch, Dtype::I64, parameter.shape, 0_i64.to_le_bytes().to_vec()));
+            continue;
+        }
+        let burn = burn_path(&parameter);
+        let snapshot = tensors.get(&burn).ok_or_else(|| bad(format!("the model has no tensor {burn}")))?;
+        let values = snapshot
+            .to_data()
+            .map_err(|err| bad(format!("tensor {burn}: {err}")))?
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .map_err(|err| bad(format!("tensor {burn}: {err:?}")))?;
+        let values = match parameter.storage {
+            Storage::Transposed => transpose(&values, parameter.shape[1], parameter.shape[0]).0,
+            _ => values,
+        };
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        buffers.push((parameter.torch, Dtype::F32, parameter.shape, bytes));
+    }
+    let views = buffers
+        .iter()
+        .map(|(name, dtype, shape, bytes)| {
+            TensorView::new(*dtype, shape.clone(), bytes).map(|view| (name.clone(), view))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| bad(err.to_string()))?;
+
+    let json = |value: &[_]| serde_json::to_string(value).expect("numbers serialize");
+    let mut metadata: HashMap<String, String> = HashMap::from([
+        ("format".to_owned(), "pt".to_owned()),
+        ("architecture".to_owned(), spec.architecture.to_string()),
+        ("n_classes".to_owned(), spec.n_classes.to_string()),
+        ("input_shape".to_owned(), json(&spec.input_shape.map(|d| d as f32))),
+        ("mean".to_owned(), json(&spec.mean)),
+        ("std".to_owned(), json(&spec.std)),
+    ]);
+    metadata.extend(extra.iter().map(|(key, value)| ((*key).to_owned(), value.clone())));
+    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|err| bad(err.to_string()))?;
+    write_atomically(path, &bytes)
+}

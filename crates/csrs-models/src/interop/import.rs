@@ -1,0 +1,168 @@
+//! PyTorch state dicts into csrs models, through the network's [`Graph`].
+
+use std::collections::HashSet;
+
+use burn::module::ParamId;
+use burn::prelude::*;
+use burn_store::{ModuleSnapshot, TensorSnapshot};
+
+use super::state_dict::StateDict;
+use crate::graph::{Graph, Parameter, Storage};
+use crate::{Classifier, ModelError, ModelSpec, Result};
+
+/// Where a network's state dict sits in a checkpoint: the dictionary entry
+/// that holds it (Cohen et al. and most training scripts: `state_dict`;
+/// MACER: `net`), then the wrappers around the network (`1.` for a
+/// `Sequential` whose entry 0 is a normalisation layer without parameters,
+/// `module.` for `DataParallel`). Tried in this order; "" is the bare layout.
+const CONTAINERS: [&str; 5] = ["", "state_dict.", "net.", "model.", "model_state_dict."];
+const WRAPPERS: [&str; 4] = ["", "1.module.", "1.", "module."];
+
+/// How many keys an error lists.
+const LISTED: usize = 4;
+
+/// The prefix under which `state` holds the network's tensors, e.g.
+/// `state_dict.1.module.`.
+///
+/// # Errors
+/// [`ModelError::Import`] when no known layout holds the graph's first
+/// tensor.
+pub fn find_prefix(state: &StateDict, graph: &Graph) -> Result<String> {
+    let first = graph.parameters().into_iter().next().expect("every network has parameters").torch;
+    for container in CONTAINERS {
+        for wrapper in WRAPPERS {
+            let prefix = format!("{container}{wrapper}");
+            if state.contains(&format!("{prefix}{first}")) {
+                return Ok(prefix);
+            }
+        }
+    }
+    let keys = state.keys();
+    Err(ModelError::Import {
+        path: state.path().to_owned(),
+        message: format!(
+            "unknown layout: no tensor {first}, bare or under {} with or without {} (the file holds {} tensors: {})",
+            CONTAINERS[1..].join(", "),
+            WRAPPERS[1..].join(", "),
+            keys.len(),
+            first_few(keys.iter().copied())
+        ),
+    })
+}
+
+/// Reads the network `spec` describes from `state` into a classifier.
+///
+/// Every tensor the network needs must be there with its PyTorch shape, and
+/// nothing else may sit beside them (except batch norm's counters, which
+/// inference never reads): a state dict of another architecture or depth is
+/// refused rather than half loaded.
+///
+/// # Errors
+/// [`ModelError::Import`]: an unknown layout, missing or unexpected keys
+/// (the first few of each), a tensor of the wrong shape (its name and both
+/// shapes), or unreadable data.
+pub fn import<B: Backend>(state: &StateDict, spec: &ModelSpec, device: &B::Device) -> Result<Classifier<B>> {
+    let graph = Graph::of(spec);
+    let prefix = find_prefix(state, &graph)?;
+    let parameters = graph.parameters();
+    check_keys(state, &prefix, &parameters, spec)?;
+
+    let bad = |message: String| ModelError::Import { path: state.path().to_owned(), message };
+    let mut snapshots = Vec::new();
+    let mut wanted = Vec::new();
+    for parameter in parameters.iter().filter(|p| p.storage != Storage::TorchOnly) {
+        let key = format!("{prefix}{}", parameter.torch);
+        let shape = state.shape(&key).expect("checked above");
+        if shape != parameter.shape {
+            return Err(bad(format!(
+                "tensor {key} has shape {shape:?}, but {} expects {:?} there",
+                spec.architecture, parameter.shape
+            )));
+        }
+        let values = state.values(&key)?;
+        if let Some(value) = values.iter().find(|v| !v.is_finite()) {
+            return Err(bad(format!("tensor {key} holds {value}, expected finite numbers")));
+        }
+        let (values, shape) = match parameter.storage {
+            Storage::Transposed => transpose(&values, shape[0], shape[1]),
+            _ => (values, shape),
+        };
+        let path = burn_path(parameter);
+        let path_stack = path.split('.').map(str::to_owned).collect();
+        snapshots.push(TensorSnapshot::from_data(TensorData::new(values, shape), path_stack, Vec::new(), ParamId::new()));
+        wanted.push(path);
+    }
+
+    let mut model = Classifier::<B>::init(spec, device)?;
+    let result = model.apply(snapshots, None, None, true);
+    let applied: HashSet<&str> = result.applied.iter().map(String::as_str).collect();
+    // A tensor the graph names but the burn network does not hold (or holds
+    // in another shape) is a disagreement between the two descriptions, not
+    // the user's file.
+    if let Some(path) = wanted.iter().find(|p| !applied.contains(p.as_str())) {
+        let errors: Vec<String> = result.errors.iter().map(ToString::to_string).collect();
+        let message = format!("the {} network does not take {path} as described: {errors:?}", spec.architecture);
+        return Err(ModelError::Spec(message));
+    }
+    Ok(model)
+}
+
+/// Refuses a state dict whose keys under `prefix` are not exactly the
+/// network's.
+fn check_keys(state: &StateDict, prefix: &str, parameters: &[Parameter], spec: &ModelSpec) -> Result<()> {
+    let expected: HashSet<&str> = parameters.iter().map(|p| p.torch.as_str()).collect();
+    let missing: Vec<&str> = parameters
+        .iter()
+        .filter(|p| p.storage != Storage::TorchOnly && !state.contains(&format!("{prefix}{}", p.torch)))
+        .map(|p| p.torch.as_str())
+        .collect();
+    // The whole container is the model's state: with `state_dict.1.module.`,
+    // a tensor under `state_dict.0.` is the model's too.
+    let container = CONTAINERS[1..].iter().find(|c| prefix.starts_with(**c)).copied().unwrap_or("");
+    let unexpected: Vec<&str> = state
+        .keys()
+        .into_iter()
+        .filter(|key| key.starts_with(container))
+        .filter(|key| key.strip_prefix(prefix).is_none_or(|name| !expected.contains(name)))
+        .collect();
+    if missing.is_empty() && unexpected.is_empty() {
+        return Ok(());
+    }
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!("{} missing keys ({})", missing.len(), first_few(missing.iter().map(|k| format!("{prefix}{k}")))));
+    }
+    if !unexpected.is_empty() {
+        parts.push(format!("{} unexpected keys ({})", unexpected.len(), first_few(unexpected.iter().copied())));
+    }
+    Err(ModelError::Import {
+        path: state.path().to_owned(),
+        message: format!("does not fit {}: {}", spec.architecture, parts.join(", ")),
+    })
+}
+
+/// The burn path of a parameter inside a [`Classifier`].
+pub(crate) fn burn_path(parameter: &Parameter) -> String {
+    format!("net.{}", parameter.burn)
+}
+
+/// `[rows, cols]` → `[cols, rows]`, row-major.
+pub(crate) fn transpose(values: &[f32], rows: usize, cols: usize) -> (Vec<f32>, Vec<usize>) {
+    let mut out = vec![0.0; values.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = values[r * cols + c];
+        }
+    }
+    (out, vec![cols, rows])
+}
+
+/// The first few items, comma-separated, with "…" when there are more.
+fn first_few<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String {
+    let mut items = items.into_iter();
+    let mut listed: Vec<String> = items.by_ref().take(LISTED).map(|s| s.as_ref().to_owned()).collect();
+    if items.next().is_some() {
+        listed.push("…".to_owned());
+    }
+    listed.join(", ")
+}

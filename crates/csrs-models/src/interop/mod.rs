@@ -1,0 +1,12 @@
+//! Weights in the formats other frameworks read and write: PyTorch
+//! checkpoints in ([`import`]), safetensors with PyTorch's key names out
+//! ([`export_safetensors`]), both mapped through the network's
+//! [`Graph`](crate::graph::Graph).
+
+mod export;
+mod import;
+mod state_dict;
+
+pub use export::export_safetensors;
+pub use import::{find_prefix, import};
+pub use state_dict::StateDict;
