@@ -97,7 +97,7 @@ pub(crate) fn import_file<B: Backend>(
     if let Some(std) = options.std.clone().or_else(|| metadata_values("std")) {
         spec.std = std;
     }
-    spec.check().with_context(|| format!("{}: --mean/--std", path.display()))?;
+    spec.check().with_context(|| format!("{}: as {architecture} for {dataset}", path.display()))?;
     let model = import::<B>(&state, &spec, device)?;
     let class_names = class_names.unwrap_or_else(|| (0..spec.n_classes).map(|k| k.to_string()).collect());
     let mut meta = CheckpointMeta::new(spec, dataset.as_str(), class_names);

@@ -4,6 +4,7 @@
 //! the user and exit codes; the libraries below it return typed errors.
 
 mod analyze;
+mod bench;
 mod certificate_json;
 mod certify;
 mod certify_counts;
@@ -53,6 +54,7 @@ enum Command {
     Model(model::Args),
     Cost(cost::Args),
     Analyze(analyze::Args),
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Model(args) => args.run(),
         Command::Cost(args) => args.run(),
         Command::Analyze(args) => args.run(),
+        Command::Bench(args) => args.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! `csrs model`: create, describe, import, export and check checkpoints.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -45,6 +46,9 @@ struct InitArgs {
     /// Seed of the random weights
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Number of classes, for datasets whose classes are the folders of their data (imagenet: 1000)
+    #[arg(long, value_name = "N")]
+    classes: Option<usize>,
 }
 
 /// Print what a checkpoint is: architecture, dataset, classes, training.
@@ -144,11 +148,12 @@ impl OnBackend for InitArgs {
     type Output = ();
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
-        let Some(class_names) = self.dataset.class_names() else {
-            anyhow::bail!(
-                "{}: class names come from the data folder; `model init` needs a dataset with fixed classes",
-                self.dataset
-            )
+        let class_names = match (self.dataset.class_names(), self.classes) {
+            (Some(names), None) => names,
+            (Some(names), Some(classes)) if names.len() == classes => names,
+            (Some(names), Some(classes)) => bail!("--classes {classes}, but {} has {} classes", self.dataset, names.len()),
+            (None, Some(classes)) => (0..classes).map(|k| k.to_string()).collect(),
+            (None, None) => bail!("{}: its classes are the folders of its data; give --classes N", self.dataset),
         };
         let spec = model_spec(self.arch, self.dataset, class_names.len());
         B::seed(&device, self.seed);
@@ -172,7 +177,7 @@ impl OnBackend for ShowArgs {
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
         let checkpoint = Checkpoint::<B>::load(&self.checkpoint, None, &device)?;
         let meta = &checkpoint.meta;
-        println!("{}", serde_json::to_string_pretty(meta)?);
+        writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(meta)?)?;
         Ok(())
     }
 }
@@ -261,7 +266,7 @@ impl OnBackend for LogitsArgs {
         let images = Tensor::<B, 1>::from_floats(inputs.inputs.as_slice(), &device).reshape([batch, c, h, w]);
         let logits = checkpoint.model.forward(images).into_data().into_vec::<f32>().map_err(|err| anyhow::anyhow!("{err:?}"))?;
         let rows: Vec<&[f32]> = logits.chunks(spec.n_classes).collect();
-        println!("{}", serde_json::json!({ "logits": rows }));
+        writeln!(std::io::stdout(), "{}", serde_json::json!({ "logits": rows }))?;
         Ok(())
     }
 }

@@ -64,16 +64,19 @@ pub fn export_safetensors<B: Backend>(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|err| bad(err.to_string()))?;
 
-    let json = |value: &[_]| serde_json::to_string(value).expect("numbers serialize");
     let mut metadata: HashMap<String, String> = HashMap::from([
         ("format".to_owned(), "pt".to_owned()),
         ("architecture".to_owned(), spec.architecture.to_string()),
         ("n_classes".to_owned(), spec.n_classes.to_string()),
-        ("input_shape".to_owned(), json(&spec.input_shape.map(|d| d as f32))),
+        ("input_shape".to_owned(), json(&spec.input_shape)),
         ("mean".to_owned(), json(&spec.mean)),
         ("std".to_owned(), json(&spec.std)),
     ]);
     metadata.extend(extra.iter().map(|(key, value)| ((*key).to_owned(), value.clone())));
     let bytes = safetensors::serialize(views, Some(metadata)).map_err(|err| bad(err.to_string()))?;
     write_atomically(path, &bytes)
+}
+
+fn json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("numbers serialize")
 }

@@ -1,0 +1,100 @@
+//! `csrs bench`: how fast this machine draws noisy samples.
+
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::bail;
+use burn::prelude::Backend;
+use csrs_models::graph::Graph;
+use csrs_models::{Architecture, Classifier, ModelSpec};
+use csrs_sampling::{BurnCounter, ClassCounter, NoiseStream, Phase};
+use csrs_stats::Sigma;
+
+use crate::device::{DeviceChoice, OnBackend, on_backend};
+
+/// Measure sampling throughput: how many noisy copies per second this
+/// machine classifies and counts, the work a certificate is made of.
+///
+/// For each architecture, an untrained model (weights do not change the
+/// speed) classifies --samples noisy copies of one input, --batch at a time,
+/// after one batch of warm-up. Prints one tab-separated line per
+/// architecture: samples/s, GFLOP/s (2 × the network's multiply-adds) and
+/// the seconds one certificate of --n-certify draws would take.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  csrs bench --arch lenet5,cifar-resnet110 --batch 400 --device cuda")]
+pub(crate) struct Args {
+    /// Architectures, comma-separated
+    #[arg(long, value_name = "NAMES", value_delimiter = ',', default_value = "lenet5,cifar-resnet20,cifar-resnet110")]
+    arch: Vec<Architecture>,
+    /// Noisy copies per forward pass (whole blocks of 100)
+    #[arg(long, default_value_t = 400)]
+    batch: usize,
+    /// Noisy copies timed per architecture
+    #[arg(long, default_value_t = 4000)]
+    samples: u64,
+    /// Draws of one certificate (n0 + n), for the seconds-per-certificate column
+    #[arg(long, default_value_t = 100_100)]
+    n_certify: u64,
+    /// cpu, or cuda[:N] when built with the cuda feature
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+}
+
+impl Args {
+    pub(crate) fn run(self) -> anyhow::Result<()> {
+        if self.batch < 100 {
+            bail!("--batch {}, expected at least 100 (one block of draws)", self.batch);
+        }
+        if self.samples == 0 {
+            bail!("--samples is 0, expected at least 1");
+        }
+        on_backend(self.device, self)
+    }
+}
+
+/// The input shape and classes an architecture is usually run with.
+fn workload(architecture: Architecture) -> ([usize; 3], usize) {
+    match architecture {
+        Architecture::Mlp | Architecture::Lenet5 => ([1, 28, 28], 10),
+        Architecture::DigitsCnn => ([1, 8, 8], 10),
+        Architecture::Resnet18 | Architecture::Resnet50 => ([3, 224, 224], 1000),
+        _ => ([3, 32, 32], 10),
+    }
+}
+
+impl OnBackend for Args {
+    type Output = ();
+
+    fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "arch\tinput\tdevice\tbatch\tsamples\tseconds\tsamples_per_s\tgflop_per_s\tseconds_per_certificate")?;
+        let sigma = Sigma::new(0.25)?;
+        for architecture in self.arch {
+            let (input_shape, n_classes) = workload(architecture);
+            let channels = input_shape[0];
+            let spec =
+                ModelSpec { architecture, n_classes, input_shape, mean: vec![0.5; channels], std: vec![0.25; channels] };
+            B::seed(&device, 0);
+            let model = Classifier::<B>::init(&spec, &device)?;
+            let mut counter = BurnCounter::new(model, device.clone(), input_shape, n_classes, self.batch);
+            let batch = counter.batch_size();
+            let input: Vec<f32> = (0..counter.input_len()).map(|i| (i % 29) as f32 / 29.0).collect();
+            counter.count(&input, sigma, batch, NoiseStream::new(0, 0), Phase::Selection)?;
+            let start = Instant::now();
+            counter.count(&input, sigma, self.samples, NoiseStream::new(0, 1), Phase::Estimation)?;
+            let seconds = start.elapsed().as_secs_f64();
+            let rate = self.samples as f64 / seconds;
+            let flops = 2.0 * Graph::of(&spec).multiply_adds() as f64;
+            let [c, h, w] = input_shape;
+            writeln!(
+                stdout,
+                "{architecture}\t{c}x{h}x{w}\t{}\t{batch}\t{}\t{seconds:.3}\t{rate:.0}\t{:.1}\t{:.2}",
+                self.device,
+                self.samples,
+                rate * flops / 1e9,
+                self.n_certify as f64 / rate
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# csrs on an NVIDIA GPU at the paper's scale, with PyTorch on the same GPU in
+# the same run, so that every ratio is a same-run ratio.
+#
+# Usage: scripts/gpu-check.sh CSRS [OUT_DIR]
+#   CSRS     a csrs binary built with `--features cuda`
+#            (CUDARC_CUDA_VERSION=13000 cargo build --release -p csrs-cli --features cuda)
+#   OUT_DIR  where logs and results go (default: gpu-check)
+#
+# It prints the card, then
+#  1. csrs's sampling throughput (`csrs bench`) for LeNet-5, CIFAR ResNet-110
+#     and ResNet-50 at 224x224, at batch 400 and larger batches;
+#  2. the seconds per certificate of CIFAR ResNet-110 at n = 100 000, on a
+#     few synthetic CIFAR-10 images (the weights are untrained: speed only);
+#  3. PyTorch's throughput on the same models (scripts/torch_sampling.py:
+#     eager, TorchScript-tuned and bf16 autocast), when torch is importable;
+#  4. models exported by `csrs model export` loaded into PyTorch (strictly)
+#     with the same logits (scripts/check_export.py), when torch is importable.
+# Each step has a time limit; a failed step is reported and the rest go on.
+# The exit status is the number of failed steps.
+set -uo pipefail
+
+csrs=${1:?usage: scripts/gpu-check.sh CSRS [OUT_DIR]}
+out=${2:-gpu-check}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+mkdir -p "$out"
+failed=0
+
+step() { # step NAME SECONDS COMMAND...: runs COMMAND with a time limit, logs to $out/NAME.log
+    local name=$1 limit=$2
+    shift 2
+    echo "== $name"
+    local start=$SECONDS
+    if timeout "$limit" "$@" > >(tee "$out/$name.log") 2>&1; then
+        echo "   ($name: $((SECONDS - start)) s)"
+    else
+        echo "   ($name FAILED with status $? after $((SECONDS - start)) s)"
+        failed=$((failed + 1))
+    fi
+}
+
+if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L; then
+    echo "gpu-check: no NVIDIA GPU here (nvidia-smi -L failed)" >&2
+    exit 100
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv
+
+# burn's CUDA runtime loads libcuda and libnvrtc when it starts.
+if ! ldconfig -p | grep -q 'libnvrtc\.so'; then
+    dirs=$({
+        ls -d /usr/local/cuda*/lib64 /usr/local/cuda*/targets/*/lib 2>/dev/null
+        python3 -c 'import site; print("\n".join(site.getsitepackages()))' 2>/dev/null | sed 's|$|/nvidia|'
+    } | xargs -r -I{} find {} -name 'libnvrtc.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)
+    export LD_LIBRARY_PATH="${dirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+ldconfig -p | grep -E 'libcuda\.so|libnvrtc\.so' | head -4
+
+have_torch=false
+python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null && have_torch=true
+
+# 1. Sampling throughput.
+step bench-400 240 "$csrs" bench --device cuda --arch lenet5,cifar-resnet110,resnet50 --batch 400 --samples 8000
+step bench-large 180 "$csrs" bench --device cuda --arch lenet5,cifar-resnet110 --batch 4000 --samples 40000
+
+# 2. Certification at n = 100 000 on synthetic CIFAR-10 images.
+data="$out/cifar-10-batches-bin"
+mkdir -p "$data"
+python3 -c '
+import random, sys
+random.seed(0)
+with open(sys.argv[1], "wb") as f:
+    for i in range(8):
+        f.write(bytes([i % 10]) + bytes(random.randrange(256) for _ in range(3072)))
+' "$data/test_batch.bin"
+"$csrs" model init --arch cifar-resnet110 --dataset cifar10 --out "$out/resnet110" >/dev/null
+rm -f "$out/certify-resnet110.tsv"
+step certify-resnet110 240 "$csrs" certify --model "$out/resnet110" --dataset cifar10 --data-dir "$data" \
+    --cost "$root/configs/costs/cifar10-seed-cat.toml" --sigma 0.25 --n0 100 --n 100000 --alpha 0.001 \
+    --batch 4000 --max 3 --device cuda --out "$out/certify-resnet110.tsv"
+cat "$out/certify-resnet110.tsv" 2>/dev/null
+
+# 3. PyTorch on the same GPU.
+if $have_torch; then
+    for model in "lenet 40000" "resnet110 8000" "resnet50 4000"; do
+        set -- $model
+        for mode in eager tuned amp; do
+            step "torch-$1-$mode" 120 python3 "$here/torch_sampling.py" "$1" "$2" 400 "$mode" cuda
+        done
+    done
+    step torch-resnet110-eager-4000 120 python3 "$here/torch_sampling.py" resnet110 40000 4000 eager cuda
+else
+    echo "== torch: not importable here, PyTorch steps skipped"
+fi
+
+# 4. Exported models in PyTorch.
+if $have_torch; then
+    fixture="$root/crates/csrs-models/tests/data/pytorch"
+    "$csrs" model import "$fixture/cifar_resnet20_cohen_format.pth.tar" --dataset cifar10 --out "$out/resnet20" &&
+        "$csrs" model export "$out/resnet20" --out "$out/resnet20.safetensors" &&
+        step export-resnet20-vs-pytorch 60 python3 "$here/check_export.py" "$out/resnet20.safetensors" \
+            "$fixture/cifar_resnet20_expected.json" "$fixture/cifar_resnet20_expected.json"
+    for spec in "lenet5 mnist 1 28" "digits-cnn digits 1 8" "mlp digits 1 8" "cifar-resnet110 cifar10 3 32" \
+        "resnet18 imagenet 3 224" "resnet50 imagenet 3 224"; do
+        set -- $spec
+        python3 -c '
+import json, random, sys
+random.seed(1)
+c, s = int(sys.argv[2]), int(sys.argv[3])
+json.dump({"input_shape": [2, c, s, s], "inputs": [random.random() for _ in range(2 * c * s * s)]}, open(sys.argv[1], "w"))
+' "$out/inputs-$1.json" "$3" "$4"
+        "$csrs" model init --arch "$1" --dataset "$2" --classes "$([ "$2" = imagenet ] && echo 1000 || echo 10)" \
+            --seed 3 --out "$out/$1" >/dev/null &&
+            "$csrs" model export "$out/$1" --out "$out/$1.safetensors" &&
+            "$csrs" model logits "$out/$1" --inputs "$out/inputs-$1.json" >"$out/logits-$1.json" &&
+            step "export-$1-vs-pytorch" 120 python3 "$here/check_export.py" "$out/$1.safetensors" \
+                "$out/inputs-$1.json" "$out/logits-$1.json" 1e-4
+    done
+fi
+
+echo "== summary"
+grep -h -v '^arch' "$out"/bench-*.log 2>/dev/null
+grep -h 'samples/s' "$out"/torch-*.log 2>/dev/null
+grep -h 'check_export' "$out"/export-*.log 2>/dev/null
+echo "failed steps: $failed"
+exit "$failed"
