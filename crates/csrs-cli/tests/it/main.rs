@@ -4,5 +4,6 @@ mod analyze;
 mod certify;
 mod certify_counts;
 mod cost;
+mod model;
 mod train;
 mod util;
