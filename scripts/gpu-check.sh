@@ -15,9 +15,14 @@
 #  3. PyTorch's throughput on the same models (scripts/torch_sampling.py:
 #     eager, TorchScript-tuned and bf16 autocast), when torch is importable;
 #  4. models exported by `csrs model export` loaded into PyTorch (strictly)
-#     with the same logits (scripts/check_export.py), when torch is importable.
+#     with the same logits (scripts/check_export.py), and checkpoints saved
+#     in PyTorch's other formats and layouts imported with PyTorch's logits
+#     (scripts/check_pytorch_layouts.py), when torch is importable.
 # Each step has a time limit; a failed step is reported and the rest go on.
 # The exit status is the number of failed steps.
+#
+# GPU_CHECK_SMOKE=1 runs every step at toy sizes on the CPU, to check the
+# script itself on a machine without a GPU.
 set -uo pipefail
 
 csrs=${1:?usage: scripts/gpu-check.sh CSRS [OUT_DIR]}
@@ -40,11 +45,18 @@ step() { # step NAME SECONDS COMMAND...: runs COMMAND with a time limit, logs to
     fi
 }
 
-if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L; then
-    echo "gpu-check: no NVIDIA GPU here (nvidia-smi -L failed)" >&2
-    exit 100
+if [ "${GPU_CHECK_SMOKE:-0}" = 1 ]; then
+    device=cpu bench_arch=lenet5,cifar-resnet20 bench_samples=400 large_batch=400 large_samples=400
+    certify_arch=cifar-resnet20 certify_n=200 torch_scale=50
+else
+    device=cuda bench_arch=lenet5,cifar-resnet110,resnet50 bench_samples=8000 large_batch=4000 large_samples=40000
+    certify_arch=cifar-resnet110 certify_n=100000 torch_scale=1
+    if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L; then
+        echo "gpu-check: no NVIDIA GPU here (nvidia-smi -L failed)" >&2
+        exit 100
+    fi
+    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv
 fi
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv
 
 # burn's CUDA runtime loads libcuda and libnvrtc when it starts.
 if ! ldconfig -p | grep -q 'libnvrtc\.so'; then
@@ -58,11 +70,12 @@ echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
 ldconfig -p | grep -E 'libcuda\.so|libnvrtc\.so' | head -4
 
 have_torch=false
-python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null && have_torch=true
+python3 -c "import torch; assert '$device' == 'cpu' or torch.cuda.is_available()" 2>/dev/null && have_torch=true
 
 # 1. Sampling throughput.
-step bench-400 240 "$csrs" bench --device cuda --arch lenet5,cifar-resnet110,resnet50 --batch 400 --samples 8000
-step bench-large 180 "$csrs" bench --device cuda --arch lenet5,cifar-resnet110 --batch 4000 --samples 40000
+step bench-400 150 "$csrs" bench --device "$device" --arch "$bench_arch" --batch 400 --samples "$bench_samples"
+step bench-large 90 "$csrs" bench --device "$device" --arch "${bench_arch%,*}" --batch "$large_batch" \
+    --samples "$large_samples"
 
 # 2. Certification at n = 100 000 on synthetic CIFAR-10 images.
 data="$out/cifar-10-batches-bin"
@@ -74,22 +87,23 @@ with open(sys.argv[1], "wb") as f:
     for i in range(8):
         f.write(bytes([i % 10]) + bytes(random.randrange(256) for _ in range(3072)))
 ' "$data/test_batch.bin"
-"$csrs" model init --arch cifar-resnet110 --dataset cifar10 --out "$out/resnet110" >/dev/null
-rm -f "$out/certify-resnet110.tsv"
-step certify-resnet110 240 "$csrs" certify --model "$out/resnet110" --dataset cifar10 --data-dir "$data" \
-    --cost "$root/configs/costs/cifar10-seed-cat.toml" --sigma 0.25 --n0 100 --n 100000 --alpha 0.001 \
-    --batch 4000 --max 3 --device cuda --out "$out/certify-resnet110.tsv"
-cat "$out/certify-resnet110.tsv" 2>/dev/null
+"$csrs" model init --arch "$certify_arch" --dataset cifar10 --out "$out/$certify_arch" >/dev/null
+rm -f "$out/certify-$certify_arch.tsv"
+step "certify-$certify_arch" 150 "$csrs" certify --model "$out/$certify_arch" --dataset cifar10 --data-dir "$data" \
+    --cost "$root/configs/costs/cifar10-seed-cat.toml" --sigma 0.25 --n0 100 --n "$certify_n" --alpha 0.001 \
+    --batch 4000 --max 3 --device "$device" --out "$out/certify-$certify_arch.tsv"
+cat "$out/certify-$certify_arch.tsv" 2>/dev/null
 
 # 3. PyTorch on the same GPU.
 if $have_torch; then
     for model in "lenet 40000" "resnet110 8000" "resnet50 4000"; do
         set -- $model
         for mode in eager tuned amp; do
-            step "torch-$1-$mode" 120 python3 "$here/torch_sampling.py" "$1" "$2" 400 "$mode" cuda
+            step "torch-$1-$mode" 60 python3 "$here/torch_sampling.py" "$1" $(($2 / torch_scale)) 400 "$mode" "$device"
         done
     done
-    step torch-resnet110-eager-4000 120 python3 "$here/torch_sampling.py" resnet110 40000 4000 eager cuda
+    step torch-resnet110-eager-4000 60 python3 "$here/torch_sampling.py" resnet110 $((40000 / torch_scale)) \
+        "$large_batch" eager "$device"
 else
     echo "== torch: not importable here, PyTorch steps skipped"
 fi
@@ -97,6 +111,7 @@ fi
 # 4. Exported models in PyTorch.
 if $have_torch; then
     fixture="$root/crates/csrs-models/tests/data/pytorch"
+    step pytorch-layouts 60 python3 "$here/check_pytorch_layouts.py" "$csrs" "$fixture" "$out/layouts"
     "$csrs" model import "$fixture/cifar_resnet20_cohen_format.pth.tar" --dataset cifar10 --out "$out/resnet20" &&
         "$csrs" model export "$out/resnet20" --out "$out/resnet20.safetensors" &&
         step export-resnet20-vs-pytorch 60 python3 "$here/check_export.py" "$out/resnet20.safetensors" \
@@ -114,7 +129,7 @@ json.dump({"input_shape": [2, c, s, s], "inputs": [random.random() for _ in rang
             --seed 3 --out "$out/$1" >/dev/null &&
             "$csrs" model export "$out/$1" --out "$out/$1.safetensors" &&
             "$csrs" model logits "$out/$1" --inputs "$out/inputs-$1.json" >"$out/logits-$1.json" &&
-            step "export-$1-vs-pytorch" 120 python3 "$here/check_export.py" "$out/$1.safetensors" \
+            step "export-$1-vs-pytorch" 60 python3 "$here/check_export.py" "$out/$1.safetensors" \
                 "$out/inputs-$1.json" "$out/logits-$1.json" 1e-4
     done
 fi
@@ -122,6 +137,6 @@ fi
 echo "== summary"
 grep -h -v '^arch' "$out"/bench-*.log 2>/dev/null
 grep -h 'samples/s' "$out"/torch-*.log 2>/dev/null
-grep -h 'check_export' "$out"/export-*.log 2>/dev/null
+grep -h 'check_' "$out"/export-*.log "$out"/pytorch-layouts.log 2>/dev/null
 echo "failed steps: $failed"
 exit "$failed"
