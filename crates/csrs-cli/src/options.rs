@@ -32,7 +32,7 @@ pub(crate) struct Options {
     /// Input normalisation std of a PyTorch --model, per channel (default: the dataset's)
     #[arg(long, value_name = "S,S,S", value_delimiter = ',')]
     pub(crate) std: Option<Vec<f32>>,
-    /// Dataset: digits, mnist-5k, mnist, cifar10, imagenette, imagenet, ham10000 (its test split is used)
+    /// Dataset: digits, mnist-5k, mnist, cifar10, cifar100, imagenette, imagenet, ham10000 (its test split is used)
     #[arg(long, value_name = "NAME")]
     pub(crate) dataset: Option<String>,
     /// Folder of a dataset that is not embedded

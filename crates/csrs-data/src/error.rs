@@ -61,7 +61,7 @@ pub enum DataError {
         message: String,
     },
     /// A dataset name that is not known.
-    #[error("unknown dataset {0:?}, expected one of digits, mnist-5k, mnist, cifar10, imagenette, imagenet, ham10000")]
+    #[error("unknown dataset {0:?}, expected one of {names}", names = crate::DatasetName::ALL.map(|d| d.as_str()).join(", "))]
     UnknownDataset(String),
 }
 

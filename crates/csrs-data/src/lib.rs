@@ -5,8 +5,9 @@
 //! to [0, 1]; normalisation (mean/std) belongs to the model.
 //! [`load`] opens a dataset by [`DatasetName`] and [`Split`]:
 //! digits and mnist-5k are compiled into the binary; MNIST (IDX), CIFAR-10
-//! (binary batches), image folders (Imagenette/ImageNet style) and HAM10000
-//! are read from a folder the user gives.
+//! and CIFAR-100 (binary or Python version, as torchvision downloads them),
+//! image folders (Imagenette/ImageNet style) and HAM10000 are read from a
+//! folder the user gives.
 //! Datasets without an official test split get a seeded, stratified one
 //! ([`stratified_split`]), the same on every machine.
 //!
@@ -16,7 +17,7 @@
 //! is asked for.
 #![deny(missing_docs)]
 
-mod cifar10;
+mod cifar;
 mod csv_images;
 mod dataset;
 mod error;
@@ -24,6 +25,7 @@ mod ham10000;
 mod image_folder;
 mod mnist_idx;
 mod name;
+mod pickle;
 mod split;
 
 pub use dataset::{Dataset, ImageShape};

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::str::FromStr;
 
 use crate::csv_images::CsvImages;
-use crate::{DataError, Dataset, ImageShape, Result, cifar10, ham10000, image_folder, mnist_idx, stratified_split};
+use crate::cifar::{self, Cifar};
+use crate::{DataError, Dataset, ImageShape, Result, ham10000, image_folder, mnist_idx, stratified_split};
 
 static DIGITS_CSV_GZ: &[u8] = include_bytes!("../data/digits.csv.gz");
 static MNIST_5K_CSV_GZ: &[u8] = include_bytes!("../data/mnist_5k.csv.gz");
@@ -22,8 +23,10 @@ pub enum DatasetName {
     Mnist5k,
     /// MNIST from its IDX files.
     Mnist,
-    /// CIFAR-10 from its binary batches.
+    /// CIFAR-10, binary or Python version.
     Cifar10,
+    /// CIFAR-100 (fine labels), binary or Python version.
+    Cifar100,
     /// Imagenette: an image folder with `train/` and `val/`.
     Imagenette,
     /// ImageNet: an image folder with `train/` and `val/`.
@@ -43,11 +46,12 @@ pub enum Split {
 
 impl DatasetName {
     /// All names, in the order `--help` lists them.
-    pub const ALL: [DatasetName; 7] = [
+    pub const ALL: [DatasetName; 8] = [
         DatasetName::Digits,
         DatasetName::Mnist5k,
         DatasetName::Mnist,
         DatasetName::Cifar10,
+        DatasetName::Cifar100,
         DatasetName::Imagenette,
         DatasetName::Imagenet,
         DatasetName::Ham10000,
@@ -60,6 +64,7 @@ impl DatasetName {
             DatasetName::Mnist5k => "mnist-5k",
             DatasetName::Mnist => "mnist",
             DatasetName::Cifar10 => "cifar10",
+            DatasetName::Cifar100 => "cifar100",
             DatasetName::Imagenette => "imagenette",
             DatasetName::Imagenet => "imagenet",
             DatasetName::Ham10000 => "ham10000",
@@ -76,7 +81,8 @@ impl DatasetName {
     pub fn class_names(self) -> Option<Vec<String>> {
         let names: Vec<String> = match self {
             DatasetName::Digits | DatasetName::Mnist5k | DatasetName::Mnist => (0..10).map(|k| k.to_string()).collect(),
-            DatasetName::Cifar10 => cifar10::CLASSES.iter().map(|&c| c.to_owned()).collect(),
+            DatasetName::Cifar10 => cifar::CIFAR10_CLASSES.iter().map(|&c| c.to_owned()).collect(),
+            DatasetName::Cifar100 => cifar::CIFAR100_CLASSES.iter().map(|&c| c.to_owned()).collect(),
             DatasetName::Ham10000 => ham10000::CLASSES.iter().map(|&c| c.to_owned()).collect(),
             DatasetName::Imagenette | DatasetName::Imagenet => return None,
         };
@@ -88,7 +94,7 @@ impl DatasetName {
         match self {
             DatasetName::Digits => ImageShape { channels: 1, height: 8, width: 8 },
             DatasetName::Mnist5k | DatasetName::Mnist => ImageShape { channels: 1, height: 28, width: 28 },
-            DatasetName::Cifar10 => ImageShape { channels: 3, height: 32, width: 32 },
+            DatasetName::Cifar10 | DatasetName::Cifar100 => ImageShape { channels: 3, height: 32, width: 32 },
             DatasetName::Imagenette | DatasetName::Imagenet | DatasetName::Ham10000 => image_folder::SHAPE,
         }
     }
@@ -113,6 +119,7 @@ impl DatasetName {
             DatasetName::Digits => (&[0.3053], &[0.376]),
             DatasetName::Mnist5k | DatasetName::Mnist => (&[0.1307], &[0.3081]),
             DatasetName::Cifar10 => (&[0.4914, 0.4822, 0.4465], &[0.2023, 0.1994, 0.2010]),
+            DatasetName::Cifar100 => (&[0.5071, 0.4865, 0.4409], &[0.2673, 0.2564, 0.2762]),
             DatasetName::Imagenette | DatasetName::Imagenet | DatasetName::Ham10000 => {
                 (&[0.485, 0.456, 0.406], &[0.229, 0.224, 0.225])
             }
@@ -175,7 +182,8 @@ pub fn load(name: DatasetName, split: Split, data_dir: Option<&Path>) -> Result<
             1000,
         ),
         DatasetName::Mnist => mnist_idx::load(dir()?, split),
-        DatasetName::Cifar10 => cifar10::load(dir()?, split),
+        DatasetName::Cifar10 => cifar::load(Cifar::Ten, dir()?, split),
+        DatasetName::Cifar100 => cifar::load(Cifar::Hundred, dir()?, split),
         DatasetName::Imagenette | DatasetName::Imagenet => image_folder::load(name.as_str(), dir()?, split),
         DatasetName::Ham10000 => ham10000::load(dir()?, split),
     }

@@ -69,6 +69,99 @@ fn cifar10_binary_batches() {
     assert!(err.contains("data_batch_1.bin"), "{err}");
 }
 
+/// A CIFAR batch pickled the way the Python version on the CIFAR site is:
+/// Python 2's protocol 2, byte-string keys, the pixels a NumPy `uint8`
+/// array of shape `[n, 3072]` and the labels a list.
+fn python_batch(label_key: &str, labels: &[u8], pixels: &[u8]) -> Vec<u8> {
+    let short = |p: &mut Vec<u8>, text: &[u8]| {
+        p.extend([b'U', text.len() as u8]);
+        p.extend(text);
+    };
+    let mut p = vec![0x80, 2, b'}', b'q', 1, b'('];
+    short(&mut p, b"batch_label");
+    short(&mut p, b"testing batch 1 of 1");
+    short(&mut p, b"data");
+    p.extend(b"cnumpy.core.multiarray\n_reconstruct\nq\x02cnumpy\nndarray\nq\x03K\x00\x85q\x04U\x01b\x87Rq\x05(K\x01");
+    p.push(b'M');
+    p.extend((labels.len() as u16).to_le_bytes());
+    p.push(b'M');
+    p.extend(3072u16.to_le_bytes());
+    p.extend(b"\x86cnumpy\ndtype\nq\x06U\x02u1K\x00K\x01\x87Rq\x07(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89T");
+    p.extend((pixels.len() as u32).to_le_bytes());
+    p.extend(pixels);
+    p.extend(b"tbq\x08");
+    short(&mut p, label_key.as_bytes());
+    p.extend(b"]q\t(");
+    for &label in labels {
+        p.extend([b'K', label]);
+    }
+    p.extend(b"eu.");
+    p
+}
+
+/// Pixels that differ between images and channels.
+fn pixels(n: usize) -> Vec<u8> {
+    (0..n * 3072).map(|i| ((i * 7 + i / 3072) % 256) as u8).collect()
+}
+
+#[test]
+fn cifar_python_versions_in_torchvisions_folders() {
+    let root = tempfile::tempdir().unwrap();
+    let images = pixels(3);
+    write(&root.path().join("cifar-10-batches-py/test_batch"), &python_batch("labels", &[3, 0, 9], &images));
+    let test = load(DatasetName::Cifar10, Split::Test, Some(root.path())).unwrap();
+    assert_eq!(test.labels(), &[3, 0, 9]);
+    assert_eq!(test.class_names()[9], "truck");
+    for i in 0..3 {
+        let expected: Vec<f32> = images[i * 3072..(i + 1) * 3072].iter().map(|&p| f32::from(p) / 255.0).collect();
+        assert_eq!(test.image(i).unwrap(), expected, "image {i}");
+    }
+    // The folder itself works as well as the one above it.
+    let same = load(DatasetName::Cifar10, Split::Test, Some(&root.path().join("cifar-10-batches-py"))).unwrap();
+    assert_eq!(same.labels(), test.labels());
+
+    write(&root.path().join("cifar-100-python/test"), &python_batch("fine_labels", &[99, 42], &pixels(2)));
+    let test = load(DatasetName::Cifar100, Split::Test, Some(root.path())).unwrap();
+    assert_eq!((test.labels(), test.n_classes()), (&[99, 42][..], 100));
+    assert_eq!((test.class_names()[0].as_str(), test.class_names()[99].as_str()), ("apple", "worm"));
+
+    // Broken pickles: cut short, labels out of range, no pixels.
+    let whole = python_batch("labels", &[1, 2], &pixels(2));
+    write(&root.path().join("cifar-10-batches-py/test_batch"), &whole[..whole.len() / 2]);
+    let err = error_of(load(DatasetName::Cifar10, Split::Test, Some(root.path())));
+    assert!(err.ends_with("test_batch: at byte 180: the file ends inside a pickle (wanted 6144 more bytes)"), "{err}");
+    write(&root.path().join("cifar-10-batches-py/test_batch"), &python_batch("labels", &[1, 12], &pixels(2)));
+    let err = error_of(load(DatasetName::Cifar10, Split::Test, Some(root.path())));
+    assert!(err.ends_with("test_batch: at byte 0: example 1: label 12, expected 0..10"), "{err}");
+    write(&root.path().join("cifar-10-batches-py/test_batch"), &python_batch("fine_labels", &[1], &pixels(1)));
+    let err = error_of(load(DatasetName::Cifar10, Split::Test, Some(root.path())));
+    assert!(err.ends_with("no \"labels\" list of integers"), "{err}");
+}
+
+#[test]
+fn cifar_binary_versions_in_their_folders_and_what_is_missing() {
+    let root = tempfile::tempdir().unwrap();
+    let mut records = Vec::new();
+    for (coarse, fine) in [(4u8, 30u8), (0, 7)] {
+        records.extend([coarse, fine]);
+        records.extend(pixels(1));
+    }
+    write(&root.path().join("cifar-100-binary/test.bin"), &records);
+    let test = load(DatasetName::Cifar100, Split::Test, Some(root.path())).unwrap();
+    assert_eq!(test.labels(), &[30, 7], "the fine labels");
+
+    let err = error_of(load(DatasetName::Cifar10, Split::Test, Some(root.path())));
+    assert!(
+        err.ends_with(
+            "no cifar10 here: expected test_batch.bin (binary version) or test_batch (Python version), \
+             in this folder or in cifar-10-batches-bin/ or cifar-10-batches-py/"
+        ),
+        "{err}"
+    );
+    let err = error_of(load(DatasetName::Cifar100, Split::Train, Some(root.path())));
+    assert!(err.contains("expected train.bin (binary version) or train (Python version)"), "{err}");
+}
+
 fn idx(magic: u32, dims: &[u32], body: &[u8]) -> Vec<u8> {
     let mut bytes = magic.to_be_bytes().to_vec();
     for d in dims {
@@ -125,6 +218,29 @@ fn image_folders_resize_and_crop_to_224() {
     let err = load(DatasetName::Imagenette, Split::Test, Some(dir.path())).unwrap().image(0).unwrap_err().to_string();
     assert!(err.contains("a.png: cannot decode the image"), "{err}");
     assert!(matches!(load(DatasetName::Imagenet, Split::Train, Some(dir.path())), Err(DataError::Io { .. })));
+}
+
+#[test]
+fn imagenet_validation_in_imagefolder_layout() {
+    // torchvision's ImageFolder: one folder per WordNet id, classes sorted
+    // by name, JPEG files named .JPEG as in the ImageNet archives.
+    let dir = tempfile::tempdir().unwrap();
+    for (wnid, shade) in [("n04592741", 200u8), ("n01440764", 50), ("n02102040", 120)] {
+        let path = dir.path().join(format!("val/{wnid}/ILSVRC2012_val_{shade:08}.JPEG"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        // 512x256: the shorter side is already 256, so the 224 crop takes
+        // columns 144..368 and rows 16..240 of a horizontal ramp.
+        let ramp = image::RgbImage::from_fn(512, 256, |x, _| image::Rgb([(x / 2) as u8, shade, 0]));
+        ramp.save(&path).unwrap();
+    }
+    let val = load(DatasetName::Imagenet, Split::Test, Some(dir.path())).unwrap();
+    assert_eq!(val.class_names(), ["n01440764", "n02102040", "n04592741"]);
+    assert_eq!(val.labels(), &[0, 1, 2]);
+    let image = val.image(2).unwrap();
+    let close = |value: f32, expected: f32| (value - expected / 255.0).abs() < 4.0 / 255.0;
+    assert!(close(image[0], 72.0), "red at crop column 0 is x = 144: {}", image[0] * 255.0);
+    assert!(close(image[223], 183.5), "red at crop column 223 is x = 367: {}", image[223] * 255.0);
+    assert!(close(image[224 * 224 + 5], 200.0), "green is the class's shade: {}", image[224 * 224 + 5] * 255.0);
 }
 
 #[test]
