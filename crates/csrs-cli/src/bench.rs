@@ -67,13 +67,21 @@ impl OnBackend for Args {
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
         let mut stdout = std::io::stdout();
-        writeln!(stdout, "arch\tinput\tdevice\tbatch\tsamples\tseconds\tsamples_per_s\tgflop_per_s\tseconds_per_certificate")?;
+        writeln!(
+            stdout,
+            "arch\tinput\tdevice\tbatch\tsamples\tseconds\tsamples_per_s\tgflop_per_s\tseconds_per_certificate"
+        )?;
         let sigma = Sigma::new(0.25)?;
         for architecture in self.arch {
             let (input_shape, n_classes) = workload(architecture);
             let channels = input_shape[0];
-            let spec =
-                ModelSpec { architecture, n_classes, input_shape, mean: vec![0.5; channels], std: vec![0.25; channels] };
+            let spec = ModelSpec {
+                architecture,
+                n_classes,
+                input_shape,
+                mean: vec![0.5; channels],
+                std: vec![0.25; channels],
+            };
             B::seed(&device, 0);
             let model = Classifier::<B>::init(&spec, &device)?;
             let mut counter = BurnCounter::new(model, device.clone(), input_shape, n_classes, self.batch);

@@ -46,11 +46,16 @@ pub(crate) fn load_model<B: Backend>(
     if is_foreign(path) {
         let checkpoint = import_file(path, dataset, options, device)?;
         if let Some(expected) = expected_classes.filter(|&m| m != checkpoint.meta.spec.n_classes) {
-            bail!("{}: the model has {} outputs, expected {expected} classes", path.display(), checkpoint.meta.spec.n_classes);
+            bail!(
+                "{}: the model has {} outputs, expected {expected} classes",
+                path.display(),
+                checkpoint.meta.spec.n_classes
+            );
         }
         Ok(checkpoint)
     } else {
-        let given = [("arch", options.arch.is_some()), ("mean", options.mean.is_some()), ("std", options.std.is_some())];
+        let given =
+            [("arch", options.arch.is_some()), ("mean", options.mean.is_some()), ("std", options.std.is_some())];
         if let Some((name, _)) = given.iter().find(|(_, given)| *given) {
             bail!("--{name} applies to PyTorch or safetensors files; {} is a csrs checkpoint", path.display());
         }
@@ -73,9 +78,8 @@ pub(crate) fn import_file<B: Backend>(
     let state = StateDict::read(path)?;
     let architecture = match (options.arch, state.architecture()) {
         (Some(arch), _) => arch,
-        (None, Some(name)) => pytorch_architecture(name).with_context(|| {
-            format!("{}: the file names architecture {name:?}; give --arch", path.display())
-        })?,
+        (None, Some(name)) => pytorch_architecture(name)
+            .with_context(|| format!("{}: the file names architecture {name:?}; give --arch", path.display()))?,
         (None, None) => bail!(
             "{}: the file does not name its architecture; give --arch (one of {})",
             path.display(),
@@ -88,7 +92,12 @@ pub(crate) fn import_file<B: Backend>(
     if let Some(names) = &class_names
         && names.len() != spec.n_classes
     {
-        bail!("{}: the model has {} outputs, but {dataset} has {} classes", path.display(), spec.n_classes, names.len());
+        bail!(
+            "{}: the model has {} outputs, but {dataset} has {} classes",
+            path.display(),
+            spec.n_classes,
+            names.len()
+        );
     }
     let metadata_values = |key: &str| -> Option<Vec<f32>> { serde_json::from_str(state.metadata().get(key)?).ok() };
     if let Some(mean) = options.mean.clone().or_else(|| metadata_values("mean")) {
@@ -116,7 +125,11 @@ fn output_count(state: &StateDict, spec: &ModelSpec) -> anyhow::Result<usize> {
     match state.shape(&key) {
         Some(shape) if shape.len() == 2 && shape[0] >= 2 => Ok(shape[0]),
         Some(shape) => {
-            bail!("{}: tensor {key} has shape {shape:?}, expected [classes >= 2, {}]", state.path().display(), last.shape[1])
+            bail!(
+                "{}: tensor {key} has shape {shape:?}, expected [classes >= 2, {}]",
+                state.path().display(),
+                last.shape[1]
+            )
         }
         None => bail!("{}: does not fit {}: no tensor {key}", state.path().display(), spec.architecture),
     }

@@ -71,8 +71,10 @@ struct ShowArgs {
 /// or --mean/--std, and is stored in the checkpoint, so sigma stays in pixel
 /// units.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  csrs model import models/cifar10/resnet110/noise_0.25/checkpoint.pth.tar \\\n      \
-                        --arch cifar-resnet110 --dataset cifar10 --out models/cohen-resnet110-025")]
+#[command(
+    after_help = "Example:\n  csrs model import models/cifar10/resnet110/noise_0.25/checkpoint.pth.tar \\\n      \
+                        --arch cifar-resnet110 --dataset cifar10 --out models/cohen-resnet110-025"
+)]
 struct ImportArgs {
     /// The PyTorch checkpoint (.pth, .pt, .pth.tar, .ckpt, .bin) or .safetensors file
     #[arg(value_name = "FILE")]
@@ -92,7 +94,9 @@ struct ImportArgs {
 /// fc.bias), loadable with `net.load_state_dict(safetensors.torch.load_file(FILE))`.
 /// The normalisation (mean, std) and the architecture are in the file's metadata.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  csrs model export models/digits-gaussian-025 --format safetensors --out digits.safetensors")]
+#[command(
+    after_help = "Example:\n  csrs model export models/digits-gaussian-025 --format safetensors --out digits.safetensors"
+)]
 struct ExportArgs {
     /// Checkpoint path (with or without .json/.mpk)
     #[arg(value_name = "MODEL")]
@@ -117,7 +121,9 @@ enum ExportFormat {
 /// FILE.json holds `{"input_shape": [b, c, h, w], "inputs": [b*c*h*w pixel values in [0, 1]]}`
 /// (other keys are ignored, so a file that also holds PyTorch's logits can be passed as it is).
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  csrs model logits checkpoint.pth.tar --arch cifar-resnet20 --dataset cifar10 --inputs inputs.json")]
+#[command(
+    after_help = "Example:\n  csrs model logits checkpoint.pth.tar --arch cifar-resnet20 --dataset cifar10 --inputs inputs.json"
+)]
 struct LogitsArgs {
     /// A csrs checkpoint, or a PyTorch/safetensors file (then --dataset is needed)
     #[arg(value_name = "MODEL")]
@@ -151,7 +157,9 @@ impl OnBackend for InitArgs {
         let class_names = match (self.dataset.class_names(), self.classes) {
             (Some(names), None) => names,
             (Some(names), Some(classes)) if names.len() == classes => names,
-            (Some(names), Some(classes)) => bail!("--classes {classes}, but {} has {} classes", self.dataset, names.len()),
+            (Some(names), Some(classes)) => {
+                bail!("--classes {classes}, but {} has {} classes", self.dataset, names.len())
+            }
             (None, Some(classes)) => (0..classes).map(|k| k.to_string()).collect(),
             (None, None) => bail!("{}: its classes are the folders of its data; give --classes N", self.dataset),
         };
@@ -209,10 +217,7 @@ impl OnBackend for ExportArgs {
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
         let checkpoint = Checkpoint::<B>::load(&self.checkpoint, None, &device)?;
         let meta = &checkpoint.meta;
-        let extra = [
-            ("dataset", meta.dataset.clone()),
-            ("class_names", serde_json::to_string(&meta.class_names)?),
-        ];
+        let extra = [("dataset", meta.dataset.clone()), ("class_names", serde_json::to_string(&meta.class_names)?)];
         match self.format {
             ExportFormat::Safetensors => export_safetensors(&checkpoint.model, &meta.spec, &extra, &self.out)?,
         }
@@ -233,7 +238,12 @@ fn read_inputs(path: &Path) -> anyhow::Result<Inputs> {
     let inputs: Inputs = serde_json::from_str(&text).map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?;
     let expected: usize = inputs.input_shape.iter().product();
     if inputs.inputs.len() != expected {
-        bail!("{}: {} input values, expected {expected} for input_shape {:?}", path.display(), inputs.inputs.len(), inputs.input_shape);
+        bail!(
+            "{}: {} input values, expected {expected} for input_shape {:?}",
+            path.display(),
+            inputs.inputs.len(),
+            inputs.input_shape
+        );
     }
     if let Some(v) = inputs.inputs.iter().find(|v| !v.is_finite()) {
         bail!("{}: input value {v}, expected finite pixel values", path.display());
@@ -264,7 +274,8 @@ impl OnBackend for LogitsArgs {
             );
         }
         let images = Tensor::<B, 1>::from_floats(inputs.inputs.as_slice(), &device).reshape([batch, c, h, w]);
-        let logits = checkpoint.model.forward(images).into_data().into_vec::<f32>().map_err(|err| anyhow::anyhow!("{err:?}"))?;
+        let logits =
+            checkpoint.model.forward(images).into_data().into_vec::<f32>().map_err(|err| anyhow::anyhow!("{err:?}"))?;
         let rows: Vec<&[f32]> = logits.chunks(spec.n_classes).collect();
         writeln!(std::io::stdout(), "{}", serde_json::json!({ "logits": rows }))?;
         Ok(())

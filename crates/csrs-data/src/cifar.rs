@@ -27,16 +27,106 @@ pub(crate) const CIFAR10_CLASSES: [&str; 10] =
 /// CIFAR-100's fine labels, in label order (the `fine_label_names` of its
 /// `meta` file).
 pub(crate) const CIFAR100_CLASSES: [&str; 100] = [
-    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle", "bowl", "boy",
-    "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle", "chair", "chimpanzee", "clock",
-    "cloud", "cockroach", "couch", "crab", "crocodile", "cup", "dinosaur", "dolphin", "elephant", "flatfish", "forest",
-    "fox", "girl", "hamster", "house", "kangaroo", "keyboard", "lamp", "lawn_mower", "leopard", "lion", "lizard",
-    "lobster", "man", "maple_tree", "motorcycle", "mountain", "mouse", "mushroom", "oak_tree", "orange", "orchid",
-    "otter", "palm_tree", "pear", "pickup_truck", "pine_tree", "plain", "plate", "poppy", "porcupine", "possum",
-    "rabbit", "raccoon", "ray", "road", "rocket", "rose", "sea", "seal", "shark", "shrew", "skunk", "skyscraper",
-    "snail", "snake", "spider", "squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank", "telephone",
-    "television", "tiger", "tractor", "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf",
-    "woman", "worm",
+    "apple",
+    "aquarium_fish",
+    "baby",
+    "bear",
+    "beaver",
+    "bed",
+    "bee",
+    "beetle",
+    "bicycle",
+    "bottle",
+    "bowl",
+    "boy",
+    "bridge",
+    "bus",
+    "butterfly",
+    "camel",
+    "can",
+    "castle",
+    "caterpillar",
+    "cattle",
+    "chair",
+    "chimpanzee",
+    "clock",
+    "cloud",
+    "cockroach",
+    "couch",
+    "crab",
+    "crocodile",
+    "cup",
+    "dinosaur",
+    "dolphin",
+    "elephant",
+    "flatfish",
+    "forest",
+    "fox",
+    "girl",
+    "hamster",
+    "house",
+    "kangaroo",
+    "keyboard",
+    "lamp",
+    "lawn_mower",
+    "leopard",
+    "lion",
+    "lizard",
+    "lobster",
+    "man",
+    "maple_tree",
+    "motorcycle",
+    "mountain",
+    "mouse",
+    "mushroom",
+    "oak_tree",
+    "orange",
+    "orchid",
+    "otter",
+    "palm_tree",
+    "pear",
+    "pickup_truck",
+    "pine_tree",
+    "plain",
+    "plate",
+    "poppy",
+    "porcupine",
+    "possum",
+    "rabbit",
+    "raccoon",
+    "ray",
+    "road",
+    "rocket",
+    "rose",
+    "sea",
+    "seal",
+    "shark",
+    "shrew",
+    "skunk",
+    "skyscraper",
+    "snail",
+    "snake",
+    "spider",
+    "squirrel",
+    "streetcar",
+    "sunflower",
+    "sweet_pepper",
+    "table",
+    "tank",
+    "telephone",
+    "television",
+    "tiger",
+    "tractor",
+    "train",
+    "trout",
+    "tulip",
+    "turtle",
+    "wardrobe",
+    "whale",
+    "willow_tree",
+    "wolf",
+    "woman",
+    "worm",
 ];
 
 /// Which of the two datasets.
@@ -184,21 +274,24 @@ fn read_python(cifar: Cifar, path: &Path, bytes: &[u8], pixels: &mut Vec<f32>, l
     let value = pickle::read(path, bytes)?;
     let bad = |message: String| DataError::corrupt(path, 0, message);
     let data = value.get("data").ok_or_else(|| bad("no \"data\" entry, expected a CIFAR batch dictionary".into()))?;
-    let (shape, data) =
-        data.u8_array().ok_or_else(|| bad("\"data\" is not a NumPy array of uint8 pixels".into()))?;
+    let (shape, data) = data.u8_array().ok_or_else(|| bad("\"data\" is not a NumPy array of uint8 pixels".into()))?;
     let key = cifar.label_key();
     let batch_labels = value
         .get(key)
         .and_then(pickle::Value::int_list)
         .ok_or_else(|| bad(format!("no \"{key}\" list of integers")))?;
     if shape.len() != 2 || shape[1] != PIXELS || shape[0] != batch_labels.len() {
-        let message =
-            format!("\"data\" has shape {shape:?} for {} labels, expected [{}, {PIXELS}]", batch_labels.len(), batch_labels.len());
+        let message = format!(
+            "\"data\" has shape {shape:?} for {} labels, expected [{}, {PIXELS}]",
+            batch_labels.len(),
+            batch_labels.len()
+        );
         return Err(bad(message));
     }
     for (index, (&label, image)) in batch_labels.iter().zip(data.chunks_exact(PIXELS)).enumerate() {
         let label = usize::try_from(label).unwrap_or(usize::MAX);
-        push_example(cifar, label, image, pixels, labels).map_err(|message| bad(format!("example {index}: {message}")))?;
+        push_example(cifar, label, image, pixels, labels)
+            .map_err(|message| bad(format!("example {index}: {message}")))?;
     }
     Ok(())
 }

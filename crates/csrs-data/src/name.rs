@@ -4,8 +4,8 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use crate::csv_images::CsvImages;
 use crate::cifar::{self, Cifar};
+use crate::csv_images::CsvImages;
 use crate::{DataError, Dataset, ImageShape, Result, ham10000, image_folder, mnist_idx, stratified_split};
 
 static DIGITS_CSV_GZ: &[u8] = include_bytes!("../data/digits.csv.gz");

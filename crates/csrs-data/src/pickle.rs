@@ -26,7 +26,10 @@ pub(crate) enum Value {
     Tuple(Vec<Value>),
     Dict(Vec<(Value, Value)>),
     /// A reference to `module.name`.
-    Global { module: String, name: String },
+    Global {
+        module: String,
+        name: String,
+    },
     /// `callable(*args)`, not called.
     Reduce(Box<Value>, Box<Value>),
     /// `object.__setstate__(state)`, not called.
@@ -201,7 +204,8 @@ impl Reader<'_> {
                 }
                 0x8d | 0x8e | 0x96 => {
                     let n = u64::from_le_bytes(self.array()?);
-                    let n = usize::try_from(n).map_err(|_| self.corrupt(offset, "a string longer than memory".into()))?;
+                    let n =
+                        usize::try_from(n).map_err(|_| self.corrupt(offset, "a string longer than memory".into()))?;
                     self.push_bytes(n)?;
                 }
                 b't' => {
@@ -289,10 +293,18 @@ impl Reader<'_> {
                 b'0' => drop(self.pop(offset)?),
                 b'1' => drop(self.pop_mark(offset)?),
                 b'2' => {
-                    let top = self.stack.last().cloned().ok_or_else(|| self.corrupt(offset, "DUP of an empty stack".into()))?;
+                    let top = self
+                        .stack
+                        .last()
+                        .cloned()
+                        .ok_or_else(|| self.corrupt(offset, "DUP of an empty stack".into()))?;
                     self.stack.push(top);
                 }
-                _ => return Err(self.corrupt(offset, format!("pickle opcode 0x{op:02x}, which NumPy data pickles do not use"))),
+                _ => {
+                    return Err(
+                        self.corrupt(offset, format!("pickle opcode 0x{op:02x}, which NumPy data pickles do not use"))
+                    );
+                }
             }
         }
     }
@@ -332,7 +344,9 @@ impl Reader<'_> {
 
     fn pop(&mut self, offset: usize) -> Result<Value> {
         match self.stack.pop() {
-            Some(Value::Mark) | None => Err(self.corrupt(offset, "an opcode that needs a value the stack lacks".into())),
+            Some(Value::Mark) | None => {
+                Err(self.corrupt(offset, "an opcode that needs a value the stack lacks".into()))
+            }
             Some(value) => Ok(value),
         }
     }
@@ -351,7 +365,7 @@ impl Reader<'_> {
     fn extend(&mut self, offset: usize, items: Vec<Value>) -> Result<()> {
         match self.stack.last_mut() {
             Some(Value::List(list)) => list.extend(items),
-            Some(Value::Dict(entries)) if items.len() % 2 == 0 => {
+            Some(Value::Dict(entries)) if items.len().is_multiple_of(2) => {
                 let mut items = items.into_iter();
                 while let (Some(key), Some(value)) = (items.next(), items.next()) {
                     entries.push((key, value));

@@ -315,7 +315,8 @@ impl Builder {
 
     fn output_shape(&self, op: &Op, inputs: &[ValueId]) -> Vec<usize> {
         let input = self.shape(inputs[0]);
-        let spatial = |size: usize, kernel: usize, stride: usize, padding: usize| (size + 2 * padding - kernel) / stride + 1;
+        let spatial =
+            |size: usize, kernel: usize, stride: usize, padding: usize| (size + 2 * padding - kernel) / stride + 1;
         match op {
             Op::Conv2d(c) => vec![
                 c.channels_out,
@@ -323,7 +324,11 @@ impl Builder {
                 spatial(input[2], c.kernel, c.stride, c.padding),
             ],
             Op::MaxPool2d(p) => {
-                vec![input[0], spatial(input[1], p.kernel, p.stride, p.padding), spatial(input[2], p.kernel, p.stride, p.padding)]
+                vec![
+                    input[0],
+                    spatial(input[1], p.kernel, p.stride, p.padding),
+                    spatial(input[2], p.kernel, p.stride, p.padding),
+                ]
             }
             Op::GlobalAvgPool => vec![input[0]],
             Op::Flatten => vec![input.iter().product()],
@@ -386,7 +391,15 @@ impl Builder {
     }
 
     /// `layer{stage}`: `blocks` residual blocks, the first with `stride`.
-    fn stage(&mut self, x: ValueId, stage: usize, blocks: usize, width: usize, stride: usize, block: BlockFn) -> ValueId {
+    fn stage(
+        &mut self,
+        x: ValueId,
+        stage: usize,
+        blocks: usize,
+        width: usize,
+        stride: usize,
+        block: BlockFn,
+    ) -> ValueId {
         (0..blocks).fold(x, |x, i| block(self, x, &format!("layer{stage}.{i}"), width, if i == 0 { stride } else { 1 }))
     }
 

@@ -13,7 +13,13 @@ fn fixture(name: &str) -> String {
 fn max_difference(a: &str, b: &str) -> f64 {
     let logits = |text: &str| -> Vec<f64> {
         let value: serde_json::Value = serde_json::from_str(text).unwrap();
-        value["logits"].as_array().unwrap().iter().flat_map(|row| row.as_array().unwrap().clone()).map(|v| v.as_f64().unwrap()).collect()
+        value["logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|row| row.as_array().unwrap().clone())
+            .map(|v| v.as_f64().unwrap())
+            .collect()
     };
     let (a, b) = (logits(a), logits(b));
     assert_eq!(a.len(), b.len());
@@ -35,14 +41,16 @@ fn imported_models_print_pytorch_logits_and_export_round_trips() {
     assert!(max_difference(&run.stdout, &expected) < 1e-4);
 
     let macer = fixture("cifar_resnet20_macer_format.pth");
-    let args = ["model", "logits", &macer, "--arch", "cifar-resnet20", "--dataset", "cifar10", "--inputs", &expected_path];
+    let args =
+        ["model", "logits", &macer, "--arch", "cifar-resnet20", "--dataset", "cifar10", "--inputs", &expected_path];
     let run = csrs(dir.path(), &args, "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(max_difference(&run.stdout, &expected) < 1e-4);
 
     // Export, and import the export: architecture and normalisation travel
     // in the file's metadata.
-    let run = csrs(dir.path(), &["model", "export", "m/cohen", "--format", "safetensors", "--out", "cohen.safetensors"], "");
+    let run =
+        csrs(dir.path(), &["model", "export", "m/cohen", "--format", "safetensors", "--out", "cohen.safetensors"], "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let args = ["model", "import", "cohen.safetensors", "--dataset", "cifar10", "--out", "m/back"];
     assert_eq!(csrs(dir.path(), &args, "").code, Some(0));
@@ -58,8 +66,25 @@ fn a_pytorch_checkpoint_is_certified_directly() {
     let cohen = fixture("cifar_resnet20_cohen_format.pth.tar");
     let cost = repo_root().join("configs/costs/cifar10-seed-cat.toml").display().to_string();
     let args = [
-        "certify", "--model", &cohen, "--dataset", "cifar10", "--data-dir", "cifar", "--cost", &cost, "--sigma", "0.25",
-        "--n0", "100", "--n", "200", "--batch", "200", "--out", "r.tsv",
+        "certify",
+        "--model",
+        &cohen,
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        "cifar",
+        "--cost",
+        &cost,
+        "--sigma",
+        "0.25",
+        "--n0",
+        "100",
+        "--n",
+        "200",
+        "--batch",
+        "200",
+        "--out",
+        "r.tsv",
     ];
     let run = csrs(dir.path(), &args, "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
@@ -84,11 +109,38 @@ fn bad_imports_fail_with_one_line_and_write_nothing() {
     let expected_path = fixture("cifar_resnet20_expected.json");
     std::fs::write(dir.path().join("half.pth"), &std::fs::read(&macer).unwrap()[..1000]).unwrap();
     let cases: [(&[&str], &str); 6] = [
-        (&["model", "import", &macer, "--dataset", "cifar10", "--out", "m"], "does not name its architecture; give --arch"),
-        (&["model", "import", "half.pth", "--arch", "cifar-resnet20", "--dataset", "cifar10", "--out", "m"], "not a PyTorch checkpoint"),
-        (&["model", "import", &macer, "--arch", "cifar-resnet56", "--dataset", "cifar10", "--out", "m"], "180 missing keys"),
-        (&["model", "import", &macer, "--arch", "cifar-resnet20", "--dataset", "mnist", "--out", "m"], "cifar-resnet20 takes 32x32 inputs, got 1x28x28"),
-        (&["model", "import", &macer, "--arch", "cifar-resnet20", "--dataset", "cifar10", "--mean", "0.5", "--out", "m"], "normalisation has 1 means and 3 stds"),
+        (
+            &["model", "import", &macer, "--dataset", "cifar10", "--out", "m"],
+            "does not name its architecture; give --arch",
+        ),
+        (
+            &["model", "import", "half.pth", "--arch", "cifar-resnet20", "--dataset", "cifar10", "--out", "m"],
+            "not a PyTorch checkpoint",
+        ),
+        (
+            &["model", "import", &macer, "--arch", "cifar-resnet56", "--dataset", "cifar10", "--out", "m"],
+            "180 missing keys",
+        ),
+        (
+            &["model", "import", &macer, "--arch", "cifar-resnet20", "--dataset", "mnist", "--out", "m"],
+            "cifar-resnet20 takes 32x32 inputs, got 1x28x28",
+        ),
+        (
+            &[
+                "model",
+                "import",
+                &macer,
+                "--arch",
+                "cifar-resnet20",
+                "--dataset",
+                "cifar10",
+                "--mean",
+                "0.5",
+                "--out",
+                "m",
+            ],
+            "normalisation has 1 means and 3 stds",
+        ),
         (&["model", "logits", &macer, "--arch", "cifar-resnet20", "--inputs", &expected_path], "needs --dataset"),
     ];
     for (args, message) in cases {

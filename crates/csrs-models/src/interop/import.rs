@@ -89,7 +89,12 @@ pub fn import<B: Backend>(state: &StateDict, spec: &ModelSpec, device: &B::Devic
         };
         let path = burn_path(parameter);
         let path_stack = path.split('.').map(str::to_owned).collect();
-        snapshots.push(TensorSnapshot::from_data(TensorData::new(values, shape), path_stack, Vec::new(), ParamId::new()));
+        snapshots.push(TensorSnapshot::from_data(
+            TensorData::new(values, shape),
+            path_stack,
+            Vec::new(),
+            ParamId::new(),
+        ));
         wanted.push(path);
     }
 
@@ -130,7 +135,11 @@ fn check_keys(state: &StateDict, prefix: &str, parameters: &[Parameter], spec: &
     }
     let mut parts = Vec::new();
     if !missing.is_empty() {
-        parts.push(format!("{} missing keys ({})", missing.len(), first_few(missing.iter().map(|k| format!("{prefix}{k}")))));
+        parts.push(format!(
+            "{} missing keys ({})",
+            missing.len(),
+            first_few(missing.iter().map(|k| format!("{prefix}{k}")))
+        ));
     }
     if !unexpected.is_empty() {
         parts.push(format!("{} unexpected keys ({})", unexpected.len(), first_few(unexpected.iter().copied())));

@@ -44,16 +44,10 @@ impl StateDict {
     /// not such a file.
     pub fn read(path: &Path) -> Result<Self> {
         if !path.is_file() {
-            let error = std::fs::metadata(path)
-                .err()
-                .unwrap_or_else(|| std::io::Error::other("not a regular file"));
+            let error = std::fs::metadata(path).err().unwrap_or_else(|| std::io::Error::other("not a regular file"));
             return Err(ModelError::Io { path: path.to_owned(), error });
         }
-        if path.extension().is_some_and(|e| e == "safetensors") {
-            read_safetensors(path)
-        } else {
-            read_pytorch(path)
-        }
+        if path.extension().is_some_and(|e| e == "safetensors") { read_safetensors(path) } else { read_pytorch(path) }
     }
 
     /// The file read.
@@ -110,9 +104,7 @@ impl StateDict {
         if matches!(data.dtype, DType::Bool(_) | DType::QFloat(_)) {
             return Err(self.error(format!("tensor {key} holds {:?}, expected numbers", data.dtype)));
         }
-        data.convert::<f32>()
-            .into_vec::<f32>()
-            .map_err(|err| self.error(format!("tensor {key}: {err:?}")))
+        data.convert::<f32>().into_vec::<f32>().map_err(|err| self.error(format!("tensor {key}: {err:?}")))
     }
 
     fn error(&self, message: String) -> ModelError {
@@ -122,7 +114,8 @@ impl StateDict {
 
 fn read_pytorch(path: &Path) -> Result<StateDict> {
     let bad = |message: String| ModelError::Import { path: path.to_owned(), message };
-    let reader = PytorchReader::new(path).map_err(|err| bad(format!("not a PyTorch checkpoint ({})", one_line(&err))))?;
+    let reader =
+        PytorchReader::new(path).map_err(|err| bad(format!("not a PyTorch checkpoint ({})", one_line(&err))))?;
     let architecture = match PytorchReader::read_pickle_data(path, Some("arch")) {
         Ok(PickleValue::String(name)) => Some(name),
         _ => None,
@@ -140,8 +133,8 @@ fn read_safetensors(path: &Path) -> Result<StateDict> {
     let bytes = std::fs::read(path).map_err(|error| ModelError::Io { path: path.to_owned(), error })?;
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
         .map_err(|err| bad(format!("not a safetensors file ({err})")))?;
-    let tensors = safetensors::SafeTensors::deserialize(&bytes)
-        .map_err(|err| bad(format!("not a safetensors file ({err})")))?;
+    let tensors =
+        safetensors::SafeTensors::deserialize(&bytes).map_err(|err| bad(format!("not a safetensors file ({err})")))?;
     let mut entries = HashMap::new();
     for (key, view) in tensors.tensors() {
         let dtype = match view.dtype() {

@@ -89,7 +89,13 @@ fn export_then_import_gives_the_same_model_for_every_architecture() {
     let dir = tempfile::tempdir().unwrap();
     let device = Default::default();
     for (architecture, shape) in every_architecture() {
-        let spec = ModelSpec { architecture, n_classes: 5, input_shape: shape, mean: vec![0.4; shape[0]], std: vec![0.3; shape[0]] };
+        let spec = ModelSpec {
+            architecture,
+            n_classes: 5,
+            input_shape: shape,
+            mean: vec![0.4; shape[0]],
+            std: vec![0.3; shape[0]],
+        };
         <B as Backend>::seed(&device, 7);
         let model = Classifier::<B>::init(&spec, &device).unwrap();
         let path = dir.path().join(format!("{architecture}.safetensors"));
@@ -173,7 +179,10 @@ fn bad_files_are_refused_with_one_line_naming_the_problem() {
 
     // The wrong depth: ResNet-56 needs blocks ResNet-20 does not have.
     let message = import_error(&cohen, Architecture::CifarResnet56);
-    assert!(message.contains("does not fit cifar-resnet56: 180 missing keys (state_dict.1.module.layer1.3.conv1.weight,"), "{message}");
+    assert!(
+        message.contains("does not fit cifar-resnet56: 180 missing keys (state_dict.1.module.layer1.3.conv1.weight,"),
+        "{message}"
+    );
 
     // The wrong network altogether.
     let message = import_error(&cohen, Architecture::Mlp);
@@ -185,7 +194,12 @@ fn bad_files_are_refused_with_one_line_naming_the_problem() {
     let reshaped = dir.path().join("reshaped.safetensors");
     write_safetensors(&reshaped, &keys);
     let message = import_error(&reshaped, Architecture::CifarResnet20);
-    assert!(message.ends_with("tensor layer2.0.conv1.weight has shape [32, 16, 5, 5], but cifar-resnet20 expects [32, 16, 3, 3] there"), "{message}");
+    assert!(
+        message.ends_with(
+            "tensor layer2.0.conv1.weight has shape [32, 16, 5, 5], but cifar-resnet20 expects [32, 16, 3, 3] there"
+        ),
+        "{message}"
+    );
 
     // Unexpected and missing keys together.
     let mut keys = resnet20_keys();
@@ -194,7 +208,10 @@ fn bad_files_are_refused_with_one_line_naming_the_problem() {
     let odd = dir.path().join("odd.safetensors");
     write_safetensors(&odd, &keys);
     let message = import_error(&odd, Architecture::CifarResnet20);
-    assert!(message.ends_with("does not fit cifar-resnet20: 1 missing keys (fc.bias), 1 unexpected keys (fc2.weight)"), "{message}");
+    assert!(
+        message.ends_with("does not fit cifar-resnet20: 1 missing keys (fc.bias), 1 unexpected keys (fc2.weight)"),
+        "{message}"
+    );
 
     // An unknown layout.
     let prefixed: Vec<_> = resnet20_keys().into_iter().map(|(k, s)| (format!("encoder.{k}"), s)).collect();
@@ -232,7 +249,13 @@ fn non_finite_weights_are_refused() {
 #[test]
 fn a_csrs_export_needs_no_other_information() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = ModelSpec { architecture: Architecture::DigitsCnn, n_classes: 10, input_shape: [1, 8, 8], mean: vec![0.3], std: vec![0.4] };
+    let spec = ModelSpec {
+        architecture: Architecture::DigitsCnn,
+        n_classes: 10,
+        input_shape: [1, 8, 8],
+        mean: vec![0.3],
+        std: vec![0.4],
+    };
     let model = Classifier::<B>::init(&spec, &Default::default()).unwrap();
     let path = dir.path().join("digits.safetensors");
     export_safetensors(&model, &spec, &[("dataset", "digits".to_owned())], &path).unwrap();
