@@ -32,12 +32,17 @@ struct Grid {
     method_train: Table,
     /// `csrs certify` options (n0, n, alpha, batch, seed).
     certify: Table,
+    /// Where every step runs: `cpu` or `cuda[:N]`.
+    device: String,
     datasets: Vec<DatasetGrid>,
 }
 
 struct DatasetGrid {
     name: String,
     architecture: String,
+    /// The folder of a dataset that is not embedded, relative to the
+    /// project root unless absolute.
+    data_dir: Option<String>,
     /// Cost matrices by short name.
     costs: Vec<(String, String)>,
     /// Certify every `skip`-th test example.
@@ -73,27 +78,52 @@ impl Run<'_> {
     }
 }
 
-pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
-    let [file] = args else { bail!("usage: cargo xtask experiment configs/experiments/NAME.toml") };
-    let root = project_root();
-    let path = root.join(file);
-    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let grid = parse(&text, &path).with_context(|| path.display().to_string())?;
-    let out = root.join("results").join(&grid.name);
+const USAGE: &str = "usage: cargo xtask experiment configs/experiments/NAME.toml [--device cpu|cuda[:N]] [--dry-run]";
 
-    cargo(&["build", "--release", "--package", "csrs-cli"])?;
-    let csrs = root.join("target/release/csrs");
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    let mut file = None;
+    let mut device = None;
+    let mut dry_run = false;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--dry-run" => dry_run = true,
+            "--device" => device = Some(args.next().ok_or_else(|| anyhow!("--device needs a value\n{USAGE}"))?.clone()),
+            other if other.starts_with("--") => bail!("unknown option {other}\n{USAGE}"),
+            other if file.is_none() => file = Some(other.to_owned()),
+            _ => bail!("{USAGE}"),
+        }
+    }
+    let file = file.ok_or_else(|| anyhow!("{USAGE}"))?;
+    let root = project_root();
+    let path = root.join(&file);
+    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut grid = parse(&text, &path).with_context(|| path.display().to_string())?;
+    if let Some(device) = device {
+        grid.device = device;
+    }
+    let out = root.join("results").join(&grid.name);
     let runs = runs(&grid, &out);
+    if dry_run {
+        for line in plan(&grid, &runs) {
+            println!("{line}");
+        }
+        return Ok(());
+    }
+
+    if grid.device.starts_with("cuda") {
+        cargo(&["build", "--release", "--package", "csrs-cli", "--features", "cuda"])?;
+    } else {
+        cargo(&["build", "--release", "--package", "csrs-cli"])?;
+    }
+    let csrs = root.join("target/release/csrs");
     for run in &runs {
         train(&csrs, &grid, run)?;
-        for (cost, cost_file) in &run.dataset.costs {
-            if run.cost.is_some_and(|(own, _)| own != cost) {
-                continue;
-            }
+        for (cost, cost_file) in certified_costs(run) {
             certify(&csrs, &grid, run, cost, cost_file)?;
         }
     }
-    let report = report(&csrs, &grid, &runs, file)?;
+    let report = report(&csrs, &grid, &runs, &file)?;
     let report_path = out.join("report.md");
     fs::write(&report_path, report).with_context(|| format!("cannot write {}", report_path.display()))?;
     eprintln!("wrote {}", report_path.display());
@@ -127,6 +157,12 @@ fn parse(text: &str, path: &Path) -> anyhow::Result<Grid> {
     let train = table_of(take("train")?, "train")?;
     let method_train = table_of(take("method")?, "method")?;
     let certify = table_of(take("certify")?, "certify")?;
+    let device = match table.remove("device") {
+        None => "cpu".to_owned(),
+        Some(Value::String(device)) if device == "cpu" || device.starts_with("cuda") => device,
+        Some(other) => bail!("`device` is {other}, expected \"cpu\" or \"cuda[:N]\""),
+    };
+    let mut take = |key: &str| table.remove(key).ok_or_else(|| anyhow!("`{key}` is missing"));
     let datasets = match take("dataset")? {
         Value::Array(items) => items.into_iter().map(parse_dataset).collect::<anyhow::Result<Vec<_>>>()?,
         other => bail!("`dataset` is {other}, expected [[dataset]] tables"),
@@ -134,7 +170,7 @@ fn parse(text: &str, path: &Path) -> anyhow::Result<Grid> {
     if let Some(key) = table.keys().next() {
         bail!("unknown key `{key}`");
     }
-    Ok(Grid { name, description, methods, sigmas, radii, train, method_train, certify, datasets })
+    Ok(Grid { name, description, methods, sigmas, radii, train, method_train, certify, device, datasets })
 }
 
 fn parse_dataset(value: Value) -> anyhow::Result<DatasetGrid> {
@@ -147,6 +183,11 @@ fn parse_dataset(value: Value) -> anyhow::Result<DatasetGrid> {
     };
     let name = text("name")?;
     let architecture = text("architecture")?;
+    let data_dir = match table.remove("data_dir") {
+        None => None,
+        Some(Value::String(dir)) => Some(dir),
+        Some(other) => bail!("[[dataset]] {name}: `data_dir` is {other}, expected a folder"),
+    };
     let costs = match table.remove("costs") {
         Some(Value::Table(costs)) => costs
             .into_iter()
@@ -168,7 +209,7 @@ fn parse_dataset(value: Value) -> anyhow::Result<DatasetGrid> {
     if let Some(key) = table.keys().next() {
         bail!("[[dataset]] {name}: unknown key `{key}`");
     }
-    Ok(DatasetGrid { name, architecture, costs, skip, train })
+    Ok(DatasetGrid { name, architecture, data_dir, costs, skip, train })
 }
 
 /// Every training run, in the order they are done: dataset, σ, method, cost.
@@ -191,13 +232,28 @@ fn runs<'a>(grid: &'a Grid, out: &Path) -> Vec<Run<'a>> {
 }
 
 /// The `csrs train` configuration of a run.
+///
+/// A method's table may hold tables named `"sigma=S"`: hyperparameters for
+/// noise level S only (MACER's lambda depends on sigma in the paper).
 fn train_config(grid: &Grid, run: &Run<'_>) -> String {
     let mut config = grid.train.clone();
     if let Some(Value::Table(method)) = grid.method_train.get(run.method) {
-        config.extend(method.clone());
+        let own_sigma = format!("sigma={}", run.sigma);
+        for (key, value) in method {
+            match (key.strip_prefix("sigma="), value) {
+                (Some(_), Value::Table(at_sigma)) if *key == own_sigma => config.extend(at_sigma.clone()),
+                (Some(_), _) => {}
+                (None, value) => {
+                    config.insert(key.clone(), value.clone());
+                }
+            }
+        }
     }
     config.extend(run.dataset.train.clone());
     let path = |p: &Path| Value::String(p.display().to_string());
+    if let Some(dir) = &run.dataset.data_dir {
+        config.insert("data_dir".into(), path(&project_root().join(dir)));
+    }
     config.insert("dataset".into(), Value::String(run.dataset.name.clone()));
     config.insert("architecture".into(), Value::String(run.dataset.architecture.clone()));
     config.insert("method".into(), Value::String(run.method.to_owned()));
@@ -244,8 +300,24 @@ fn mark_done(key_path: &Path, key: &str) -> anyhow::Result<()> {
     fs::write(&done, key).with_context(|| format!("cannot write {}", done.display()))
 }
 
+/// The `csrs train` arguments of a run, after `train`.
+fn train_args(grid: &Grid, run: &Run<'_>) -> Vec<String> {
+    let mut args = vec!["--config".into(), run.dir.join("train.toml").display().to_string()];
+    args.extend(device_args(grid));
+    args
+}
+
+/// `--device D` unless D is the CPU, csrs's default (so that the keys of
+/// steps run before grids had a device stay valid).
+fn device_args(grid: &Grid) -> Vec<String> {
+    if grid.device == "cpu" { Vec::new() } else { vec!["--device".into(), grid.device.clone()] }
+}
+
 fn train(csrs: &Path, grid: &Grid, run: &Run<'_>) -> anyhow::Result<()> {
     let config = train_config(grid, run);
+    // The device is part of what a model is (its noise comes from the
+    // device's generator): training elsewhere starts again.
+    let key = format!("{config}{}", device_args(grid).join(" "));
     let config_path = run.dir.join("train.toml");
     let model = run.model();
     let mut outputs: Vec<PathBuf> = ["json", "mpk", "log.csv"].iter().map(|ext| model.with_extension(ext)).collect();
@@ -255,7 +327,7 @@ fn train(csrs: &Path, grid: &Grid, run: &Run<'_>) -> anyhow::Result<()> {
         outputs.extend([records.with_extension("key"), records.with_extension("done"), records.clone()]);
         outputs.push(PathBuf::from(format!("{}.config.toml", records.display())));
     }
-    let resume = match step_state(&config_path.with_extension("key"), &config, &outputs)? {
+    let resume = match step_state(&config_path.with_extension("key"), &key, &outputs)? {
         StepState::Done => {
             eprintln!("trained already: {}", run.dir.display());
             return Ok(());
@@ -265,15 +337,16 @@ fn train(csrs: &Path, grid: &Grid, run: &Run<'_>) -> anyhow::Result<()> {
     };
     fs::write(&config_path, &config).with_context(|| format!("cannot write {}", config_path.display()))?;
     let mut command = Command::new(csrs);
-    command.arg("train").arg("--config").arg(&config_path);
+    command.arg("train").args(train_args(grid, run));
     if resume {
         command.arg("--resume");
     }
     execute(command)?;
-    mark_done(&config_path.with_extension("key"), &config)
+    mark_done(&config_path.with_extension("key"), &key)
 }
 
-fn certify(csrs: &Path, grid: &Grid, run: &Run<'_>, cost: &str, cost_file: &str) -> anyhow::Result<()> {
+/// The `csrs certify` arguments of a run against one cost matrix.
+fn certify_args(grid: &Grid, run: &Run<'_>, cost: &str, cost_file: &str) -> Vec<String> {
     let records = run.records(cost);
     let mut args: Vec<String> = vec![
         "certify".into(),
@@ -290,6 +363,10 @@ fn certify(csrs: &Path, grid: &Grid, run: &Run<'_>, cost: &str, cost_file: &str)
         "--out".into(),
         records.display().to_string(),
     ];
+    args.extend(device_args(grid));
+    if let Some(dir) = &run.dataset.data_dir {
+        args.extend(["--data-dir".into(), project_root().join(dir).display().to_string()]);
+    }
     for (key, value) in &grid.certify {
         let value = match value {
             Value::String(s) => s.clone(),
@@ -297,6 +374,34 @@ fn certify(csrs: &Path, grid: &Grid, run: &Run<'_>, cost: &str, cost_file: &str)
         };
         args.extend([format!("--{key}"), value]);
     }
+    args
+}
+
+/// What the grid would run, one `csrs` command per line, in order.
+fn plan(grid: &Grid, runs: &[Run<'_>]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for run in runs {
+        lines.push(format!("csrs train {}", train_args(grid, run).join(" ")));
+        for (cost, cost_file) in certified_costs(run) {
+            lines.push(format!("csrs {}", certify_args(grid, run, cost, cost_file).join(" ")));
+        }
+    }
+    lines
+}
+
+/// The cost matrices a run's model is certified against: every matrix of
+/// its dataset, or a cost-sensitive method's own.
+fn certified_costs<'a>(run: &'a Run<'_>) -> impl Iterator<Item = (&'a str, &'a str)> {
+    run.dataset
+        .costs
+        .iter()
+        .filter(|(cost, _)| run.cost.is_none_or(|(own, _)| own == cost))
+        .map(|(cost, file)| (cost.as_str(), file.as_str()))
+}
+
+fn certify(csrs: &Path, grid: &Grid, run: &Run<'_>, cost: &str, cost_file: &str) -> anyhow::Result<()> {
+    let records = run.records(cost);
+    let args = certify_args(grid, run, cost, cost_file);
     let key = args.join(" ");
     let outputs = [records.clone(), PathBuf::from(format!("{}.config.toml", records.display()))];
     let resume = match step_state(&records.with_extension("key"), &key, &outputs)? {
@@ -430,6 +535,46 @@ mod tests {
             parse(&fs::read_to_string(&path).unwrap(), &path)
                 .unwrap_or_else(|err| panic!("{}: {err:#}", path.display()));
         }
+    }
+
+    #[test]
+    fn the_paper_grid_runs_on_the_gpu_at_full_scale() {
+        let path = project_root().join("configs/experiments/cifar10-paper.toml");
+        let text = fs::read_to_string(&path).unwrap();
+        let grid = parse(&text, &path).unwrap();
+        let runs = runs(&grid, Path::new("out"));
+        // Per sigma: gaussian, macer, and macer-cs for each of the two matrices.
+        assert_eq!(runs.len(), 2 * 4);
+        let lines = plan(&grid, &runs);
+        // Each of 8 trainings; gaussian and macer certified against both
+        // matrices, each macer-cs against its own.
+        assert_eq!(lines.iter().filter(|l| l.starts_with("csrs train ")).count(), 8);
+        assert_eq!(lines.iter().filter(|l| l.starts_with("csrs certify ")).count(), 2 * (2 + 2 + 2));
+        assert!(lines.iter().all(|line| line.contains("--device cuda:0")), "{lines:#?}");
+        let certify: Vec<&String> = lines.iter().filter(|l| l.starts_with("csrs certify ")).collect();
+        assert!(certify.iter().all(|l| l.contains("--n 100000") && l.contains("--skip 1") && l.contains("--data-dir ")));
+
+        // lambda follows sigma for macer; the other methods have none.
+        for run in &runs {
+            let config: Table = train_config(&grid, run).parse().unwrap();
+            let lambda = config.get("lambda").and_then(Value::as_float);
+            let expected = match (run.method, run.sigma) {
+                ("macer", 0.25) => Some(12.0),
+                ("macer", _) => Some(4.0),
+                ("macer-cs", _) => Some(3.0),
+                _ => None,
+            };
+            assert_eq!(lambda, expected, "{} at sigma {}", run.method, run.sigma);
+            assert!(!config.keys().any(|k| k.starts_with("sigma=")));
+            assert_eq!(config["epochs"].as_integer(), Some(440));
+            assert!(config["data_dir"].as_str().unwrap().ends_with("data/cifar10"));
+        }
+
+        // --device overrides the grid's.
+        let mut other = parse(&text, &path).unwrap();
+        other.device = "cuda:1".into();
+        let other_runs = super::runs(&other, Path::new("out"));
+        assert!(plan(&other, &other_runs).iter().all(|line| line.contains("--device cuda:1")));
     }
 
     #[test]

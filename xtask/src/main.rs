@@ -19,10 +19,11 @@ usage: cargo xtask <task>
 tasks:
   ci                what CI runs: cargo fmt --check, clippy with -D warnings,
                     the tests, and a check that the CUDA build compiles
-  experiment FILE   a grid (configs/experiments/*.toml): train each method for
+  experiment FILE [--device cpu|cuda[:N]] [--dry-run]
+                    a grid (configs/experiments/*.toml): train each method for
                     each cost matrix and sigma, certify, and write
                     results/NAME/report.md; finished steps are skipped, stopped
-                    ones resume";
+                    ones resume; --dry-run lists the commands";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
