@@ -3,6 +3,7 @@
 //! xtask never links a csrs crate: tasks run cargo and the `csrs` binary, so
 //! automation stays quick to build.
 
+mod bench_vs_torch;
 mod ci;
 mod experiment;
 #[cfg(test)]
@@ -23,13 +24,19 @@ tasks:
                     a grid (configs/experiments/*.toml): train each method for
                     each cost matrix and sigma, certify, and write
                     results/NAME/report.md; finished steps are skipped, stopped
-                    ones resume; --dry-run lists the commands";
+                    ones resume; --dry-run lists the commands
+  bench-vs-torch [--models lenet5,cifar-resnet20,cifar-resnet110] [--batch 400]
+                 [--rounds 2] [--device cpu|cuda] [--python PYTHON]
+                    csrs's sampling throughput against PyTorch's (eager and
+                    TorchScript-tuned) on the same models, alternating in one
+                    run; needs PyTorch (not part of CI)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
         Some("experiment") => experiment::run(&args[1..]),
+        Some("bench-vs-torch") => bench_vs_torch::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             eprintln!("{USAGE}");
             Ok(())
