@@ -14,9 +14,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("csrs-stats", &["csrs-cost"]),
     ("csrs-data", &[]),
     ("csrs-models", &[]),
-    ("csrs-sampling", &["csrs-cost", "csrs-models", "csrs-stats"]),
-    ("csrs-train", &["csrs-cost", "csrs-data", "csrs-models", "csrs-sampling", "csrs-stats"]),
-    ("csrs-cli", &["csrs-cost", "csrs-data", "csrs-models", "csrs-sampling", "csrs-stats", "csrs-train"]),
+    ("csrs-engine", &["csrs-models"]),
+    ("csrs-sampling", &["csrs-cost", "csrs-engine", "csrs-models", "csrs-stats"]),
+    ("csrs-train", &["csrs-cost", "csrs-data", "csrs-engine", "csrs-models", "csrs-sampling", "csrs-stats"]),
+    (
+        "csrs-cli",
+        &["csrs-cost", "csrs-data", "csrs-engine", "csrs-models", "csrs-sampling", "csrs-stats", "csrs-train"],
+    ),
 ];
 
 /// Crates that must build and test without tensors or a GPU.

@@ -9,7 +9,7 @@ use safetensors::{Dtype, tensor::TensorView};
 
 use super::import::{burn_path, transpose};
 use crate::checkpoint::write_atomically;
-use crate::graph::{Graph, Storage};
+use crate::graph::{Graph, Parameter, Storage};
 use crate::{Classifier, ModelError, ModelSpec, Result};
 
 /// Writes `model`'s weights to `path` as a safetensors file keyed by the
@@ -31,28 +31,14 @@ pub fn export_safetensors<B: Backend>(
     path: &Path,
 ) -> Result<()> {
     let bad = |message: String| ModelError::Export { path: path.to_owned(), message };
-    let tensors: HashMap<String, _> =
-        model.collect(None, None, true).into_iter().map(|snapshot| (snapshot.full_path(), snapshot)).collect();
-
     let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     for parameter in Graph::of(spec).parameters() {
         if parameter.storage == Storage::TorchOnly {
             // PyTorch counts batches seen in training; inference ignores it.
             buffers.push((parameter.torch, Dtype::I64, parameter.shape, 0_i64.to_le_bytes().to_vec()));
-            continue;
         }
-        let burn = burn_path(&parameter);
-        let snapshot = tensors.get(&burn).ok_or_else(|| bad(format!("the model has no tensor {burn}")))?;
-        let values = snapshot
-            .to_data()
-            .map_err(|err| bad(format!("tensor {burn}: {err}")))?
-            .convert::<f32>()
-            .into_vec::<f32>()
-            .map_err(|err| bad(format!("tensor {burn}: {err:?}")))?;
-        let values = match parameter.storage {
-            Storage::Transposed => transpose(&values, parameter.shape[1], parameter.shape[0]).0,
-            _ => values,
-        };
+    }
+    for (parameter, values) in torch_tensors(model, spec).map_err(bad)? {
         let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         buffers.push((parameter.torch, Dtype::F32, parameter.shape, bytes));
     }
@@ -75,6 +61,37 @@ pub fn export_safetensors<B: Backend>(
     metadata.extend(extra.iter().map(|(key, value)| ((*key).to_owned(), value.clone())));
     let bytes = safetensors::serialize(views, Some(metadata)).map_err(|err| bad(err.to_string()))?;
     write_atomically(path, &bytes)
+}
+
+/// The model's tensors in PyTorch's names and layout, in
+/// [`Graph::parameters`] order (without PyTorch-only buffers): what an
+/// export writes and what an inference engine reads.
+///
+/// # Errors
+/// A message naming a tensor the model does not hold as described (a bug).
+pub fn torch_tensors<B: Backend>(
+    model: &Classifier<B>,
+    spec: &ModelSpec,
+) -> std::result::Result<Vec<(Parameter, Vec<f32>)>, String> {
+    let tensors: HashMap<String, _> =
+        model.collect(None, None, true).into_iter().map(|snapshot| (snapshot.full_path(), snapshot)).collect();
+    let mut out = Vec::new();
+    for parameter in Graph::of(spec).parameters().into_iter().filter(|p| p.storage != Storage::TorchOnly) {
+        let burn = burn_path(&parameter);
+        let snapshot = tensors.get(&burn).ok_or_else(|| format!("the model has no tensor {burn}"))?;
+        let values = snapshot
+            .to_data()
+            .map_err(|err| format!("tensor {burn}: {err}"))?
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .map_err(|err| format!("tensor {burn}: {err:?}"))?;
+        let values = match parameter.storage {
+            Storage::Transposed => transpose(&values, parameter.shape[1], parameter.shape[0]).0,
+            _ => values,
+        };
+        out.push((parameter, values));
+    }
+    Ok(out)
 }
 
 fn json(value: &impl serde::Serialize) -> String {

@@ -7,6 +7,6 @@ mod export;
 mod import;
 mod state_dict;
 
-pub use export::export_safetensors;
+pub use export::{export_safetensors, torch_tensors};
 pub use import::{find_prefix, import};
 pub use state_dict::StateDict;

@@ -1,0 +1,146 @@
+//! The steps' computations on NHWC buffers of a whole batch.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use crate::compile::{Conv, Step};
+
+/// Runs `step` on the first `batch` examples of the workspace's slots.
+pub(crate) fn run(step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: usize) {
+    // The output buffer leaves the slot list while the step reads the
+    // others, so inputs and output can be borrowed at once.
+    let output = match step {
+        Step::Conv(conv) => conv.output,
+        Step::MaxPool { output, .. }
+        | Step::GlobalAvgPool { output, .. }
+        | Step::Linear { output, .. }
+        | Step::Relu { output, .. }
+        | Step::Add { output, .. } => *output,
+    };
+    let mut out = std::mem::take(&mut slots[output]);
+    let slots_in: &[Vec<f32>] = slots;
+    match step {
+        Step::Conv(conv) => convolution(conv, slots_in, col, &mut out, batch),
+        &Step::MaxPool { input, input_hwc, output_hw, kernel, stride, padding, .. } => {
+            max_pool(&slots_in[input], &mut out, batch, input_hwc, output_hw, [kernel, stride, padding]);
+        }
+        &Step::GlobalAvgPool { input, pixels, channels, .. } => {
+            let scale = 1.0 / pixels as f32;
+            for (x, y) in slots_in[input].chunks_exact(pixels * channels).zip(out.chunks_exact_mut(channels)).take(batch) {
+                y.fill(0.0);
+                for pixel in x.chunks_exact(channels) {
+                    y.iter_mut().zip(pixel).for_each(|(sum, v)| *sum += v);
+                }
+                y.iter_mut().for_each(|v| *v *= scale);
+            }
+        }
+        Step::Linear { input, inputs, outputs, weight, bias, relu, .. } => {
+            let y = &mut out[..batch * outputs];
+            for row in y.chunks_exact_mut(*outputs) {
+                row.copy_from_slice(bias);
+            }
+            let x = ArrayView2::from_shape((batch, *inputs), &slots_in[*input][..batch * inputs]).expect("sized");
+            let w = ArrayView2::from_shape((*inputs, *outputs), weight).expect("sized");
+            let mut y = ArrayViewMut2::from_shape((batch, *outputs), y).expect("sized");
+            general_mat_mul(1.0, &x, &w, 1.0, &mut y);
+            if *relu {
+                y.iter_mut().for_each(|v| *v = v.max(0.0));
+            }
+        }
+        // Elementwise steps run over the whole buffer: past `batch`
+        // examples they compute values nothing reads.
+        &Step::Relu { input, .. } => {
+            out.iter_mut().zip(&slots_in[input]).for_each(|(y, x)| *y = x.max(0.0));
+        }
+        &Step::Add { a, b, relu, .. } => {
+            let len = out.len();
+            for ((y, x), z) in out.iter_mut().zip(&slots_in[a][..len]).zip(&slots_in[b][..len]) {
+                let sum = x + z;
+                *y = if relu { sum.max(0.0) } else { sum };
+            }
+        }
+    }
+    slots[output] = out;
+}
+
+/// A convolution of each image: output = bias (+ residual), plus
+/// im2col(x) · W, then ReLU.
+fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32], batch: usize) {
+    let [h, w, cin] = conv.input_hwc;
+    let [oh, ow, cout] = conv.output_hwc;
+    let (in_len, out_len) = (h * w * cin, oh * ow * cout);
+    let rows = oh * ow;
+    let depth = conv.kernel * conv.kernel * cin;
+    let weight = ArrayView2::from_shape((depth, cout), &conv.weight).expect("sized");
+    for image in 0..batch {
+        let x = &slots[conv.input][image * in_len..(image + 1) * in_len];
+        let y = &mut out[image * out_len..(image + 1) * out_len];
+        match conv.residual {
+            Some(residual) => {
+                let r = &slots[residual][image * out_len..(image + 1) * out_len];
+                for (y, r) in y.chunks_exact_mut(cout).zip(r.chunks_exact(cout)) {
+                    y.iter_mut().zip(r).zip(&conv.bias).for_each(|((y, r), b)| *y = r + b);
+                }
+            }
+            None => y.chunks_exact_mut(cout).for_each(|row| row.copy_from_slice(&conv.bias)),
+        }
+        let patches = if conv.is_pointwise() {
+            x
+        } else {
+            im2col(x, [h, w, cin], [oh, ow], conv.kernel, conv.stride, conv.padding, &mut col[..rows * depth]);
+            &col[..rows * depth]
+        };
+        let patches = ArrayView2::from_shape((rows, depth), patches).expect("sized");
+        let mut y_matrix = ArrayViewMut2::from_shape((rows, cout), &mut *y).expect("sized");
+        general_mat_mul(1.0, &patches, &weight, 1.0, &mut y_matrix);
+        if conv.relu {
+            y.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+    }
+}
+
+/// Row (oy, ox) of `col` holds the input patch under that output pixel,
+/// ordered (ky, kx, channel); zeros outside the image.
+fn im2col(x: &[f32], [h, w, c]: [usize; 3], [oh, ow]: [usize; 2], k: usize, stride: usize, padding: usize, col: &mut [f32]) {
+    let depth = k * k * c;
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let row = &mut col[(oy * ow + ox) * depth..][..depth];
+            for ky in 0..k {
+                let iy = (oy * stride + ky).wrapping_sub(padding);
+                for kx in 0..k {
+                    let ix = (ox * stride + kx).wrapping_sub(padding);
+                    let dst = &mut row[(ky * k + kx) * c..][..c];
+                    if iy < h && ix < w {
+                        dst.copy_from_slice(&x[(iy * w + ix) * c..][..c]);
+                    } else {
+                        dst.fill(0.0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn max_pool(x: &[f32], out: &mut [f32], batch: usize, [h, w, c]: [usize; 3], [oh, ow]: [usize; 2], [k, stride, padding]: [usize; 3]) {
+    for image in 0..batch {
+        let x = &x[image * h * w * c..][..h * w * c];
+        let y = &mut out[image * oh * ow * c..][..oh * ow * c];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let dst = &mut y[(oy * ow + ox) * c..][..c];
+                dst.fill(f32::NEG_INFINITY);
+                for ky in 0..k {
+                    let iy = (oy * stride + ky).wrapping_sub(padding);
+                    for kx in 0..k {
+                        let ix = (ox * stride + kx).wrapping_sub(padding);
+                        if iy < h && ix < w {
+                            let src = &x[(iy * w + ix) * c..][..c];
+                            dst.iter_mut().zip(src).for_each(|(m, v)| *m = m.max(*v));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

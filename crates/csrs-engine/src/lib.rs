@@ -1,0 +1,124 @@
+//! A CPU inference engine for the sampling hot loop.
+//!
+//! Certification classifies hundreds of thousands of noisy copies of one
+//! input with fixed weights: the work is inference only, on batches of one
+//! shape, millions of times. [`Engine::compile`] reads a network's
+//! [`Graph`](csrs_models::graph::Graph) and weights once and turns them into
+//! a list of steps:
+//!
+//! - batch norm folded into the preceding convolution's weights and bias;
+//! - the bias, the ReLU and a residual add fused into the convolution's
+//!   output (the output is filled with bias and residual, the matrix product
+//!   adds onto it, then one ReLU pass);
+//! - activations kept NHWC, so a convolution is one matrix product per image
+//!   (im2col rows of (ky, kx, channel), or the activation itself for a 1×1
+//!   convolution), and a flatten needs no copy (the following linear layer's
+//!   columns are permuted at compile time);
+//! - every buffer sized once per [`Workspace`]; [`Engine::run`] allocates
+//!   nothing after the first batch of a given size.
+//!
+//! [`reference`] is a plain NCHW interpreter of the unrewritten graph, the
+//! oracle of the tests.
+
+mod compile;
+mod kernels;
+pub mod reference;
+
+use std::collections::HashMap;
+
+use csrs_models::ModelSpec;
+use csrs_models::graph::Graph;
+
+pub use compile::CompileError;
+
+/// A compiled network: the steps, their weights, and the input
+/// normalisation.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    steps: Vec<compile::Step>,
+    /// Values per example of each buffer.
+    slot_sizes: Vec<usize>,
+    /// The buffer that holds the logits.
+    output: usize,
+    input_shape: [usize; 3],
+    n_classes: usize,
+    mean: Vec<f32>,
+    std: Vec<f32>,
+    /// The largest im2col matrix of one image.
+    col_size: usize,
+}
+
+/// The buffers of one thread: every slot for up to `capacity` examples,
+/// and the im2col matrix of one image.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    capacity: usize,
+    slots: Vec<Vec<f32>>,
+    col: Vec<f32>,
+}
+
+impl Engine {
+    /// Compiles the network `spec` describes with `weights`, PyTorch's
+    /// tensors by PyTorch name (as [`csrs_models::interop::torch_tensors`]
+    /// gives them).
+    ///
+    /// # Errors
+    /// [`CompileError`] naming a missing tensor or one of the wrong size.
+    pub fn compile(spec: &ModelSpec, weights: &HashMap<String, Vec<f32>>) -> Result<Self, CompileError> {
+        compile::compile(spec, &Graph::of(spec), weights)
+    }
+
+    /// The number of classes (logits per example).
+    pub fn n_classes(&self) -> usize {
+        self.n_classes
+    }
+
+    /// Values per input image, C·H·W.
+    pub fn input_len(&self) -> usize {
+        self.input_shape.iter().product()
+    }
+
+    /// Logits of `batch` images in [0, 1], NCHW, as in PyTorch: the input
+    /// normalisation, then the network. `logits` receives `batch × m`
+    /// values.
+    ///
+    /// # Panics
+    /// When `images` or `logits` does not hold `batch` examples.
+    pub fn run(&self, workspace: &mut Workspace, images: &[f32], batch: usize, logits: &mut [f32]) {
+        let len = self.input_len();
+        assert_eq!(images.len(), batch * len, "images of {batch} examples");
+        assert_eq!(logits.len(), batch * self.n_classes, "logits of {batch} examples");
+        self.prepare(workspace, batch);
+        self.normalize_into(&mut workspace.slots[0], images, batch);
+        for step in &self.steps {
+            kernels::run(step, &mut workspace.slots, &mut workspace.col, batch);
+        }
+        logits.copy_from_slice(&workspace.slots[self.output][..batch * self.n_classes]);
+    }
+
+    /// Sizes the workspace's buffers for `batch` examples (once).
+    fn prepare(&self, workspace: &mut Workspace, batch: usize) {
+        if workspace.capacity >= batch && workspace.slots.len() == self.slot_sizes.len() {
+            return;
+        }
+        workspace.capacity = batch;
+        workspace.slots = self.slot_sizes.iter().map(|&size| vec![0.0; size * batch]).collect();
+        workspace.col = vec![0.0; self.col_size];
+    }
+
+    /// NCHW pixels → normalised NHWC.
+    fn normalize_into(&self, out: &mut [f32], images: &[f32], batch: usize) {
+        let [c, h, w] = self.input_shape;
+        let plane = h * w;
+        for image in 0..batch {
+            let src = &images[image * c * plane..(image + 1) * c * plane];
+            let dst = &mut out[image * c * plane..(image + 1) * c * plane];
+            for channel in 0..c {
+                let (mean, scale) = (self.mean[channel], 1.0 / self.std[channel]);
+                for (p, &value) in src[channel * plane..(channel + 1) * plane].iter().enumerate() {
+                    dst[p * c + channel] = (value - mean) * scale;
+                }
+            }
+        }
+    }
+}

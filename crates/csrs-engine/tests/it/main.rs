@@ -1,0 +1,204 @@
+//! The compiled engine against burn's forward pass, PyTorch's logits and
+//! the plain reference interpreter, for every architecture.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use burn::backend::Flex;
+use burn::prelude::*;
+use csrs_engine::{Engine, Workspace, reference};
+use csrs_models::graph::Graph;
+use csrs_models::interop::{StateDict, import, torch_tensors};
+use csrs_models::{Architecture, Classifier, ModelSpec};
+
+type B = Flex;
+
+fn spec(architecture: Architecture) -> ModelSpec {
+    let (input_shape, n_classes) = match architecture {
+        Architecture::Mlp | Architecture::DigitsCnn => ([1, 8, 8], 10),
+        Architecture::Lenet5 => ([1, 28, 28], 10),
+        Architecture::Resnet18 | Architecture::Resnet50 => ([3, 224, 224], 7),
+        _ => ([3, 32, 32], 10),
+    };
+    let c = input_shape[0];
+    ModelSpec { architecture, n_classes, input_shape, mean: vec![0.45; c], std: vec![0.27; c] }
+}
+
+/// Deterministic pixels in [0, 1] that differ between examples.
+fn images(spec: &ModelSpec, n: usize, salt: usize) -> Vec<f32> {
+    let len: usize = spec.input_shape.iter().product();
+    (0..n * len).map(|i| ((i * 7919 + salt * 104_729) % 1000) as f32 / 999.0).collect()
+}
+
+fn weights_of(model: &Classifier<B>, spec: &ModelSpec) -> HashMap<String, Vec<f32>> {
+    torch_tensors(model, spec).unwrap().into_iter().map(|(p, v)| (p.torch, v)).collect()
+}
+
+fn burn_logits(model: &Classifier<B>, spec: &ModelSpec, images: &[f32], n: usize) -> Vec<f32> {
+    let [c, h, w] = spec.input_shape;
+    let x = Tensor::<B, 1>::from_floats(images, &Default::default()).reshape([n, c, h, w]);
+    model.forward(x).into_data().to_vec::<f32>().unwrap()
+}
+
+fn engine_logits(engine: &Engine, images: &[f32], n: usize) -> Vec<f32> {
+    let mut logits = vec![0.0; n * engine.n_classes()];
+    engine.run(&mut Workspace::default(), images, n, &mut logits);
+    logits
+}
+
+fn max_abs_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn the_engine_computes_burns_logits_for_every_architecture() {
+    let device = Default::default();
+    for architecture in Architecture::ALL {
+        let spec = spec(architecture);
+        B::seed(&device, 11);
+        let model = Classifier::<B>::init(&spec, &device).unwrap();
+        let engine = Engine::compile(&spec, &weights_of(&model, &spec)).unwrap();
+        let n = 3;
+        let x = images(&spec, n, 1);
+        let difference = max_abs_difference(&engine_logits(&engine, &x, n), &burn_logits(&model, &spec, &x, n));
+        assert!(difference < 1e-4, "{architecture}: logits differ from burn's by {difference}");
+    }
+}
+
+#[test]
+fn the_engine_reproduces_pytorch_logits_with_real_batch_norm_statistics() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../csrs-models/tests/data/pytorch");
+    let expected: serde_like::Expected =
+        serde_like::read(&std::fs::read_to_string(fixtures.join("cifar_resnet20_expected.json")).unwrap());
+    let spec = ModelSpec {
+        architecture: Architecture::CifarResnet20,
+        n_classes: 10,
+        input_shape: [3, 32, 32],
+        mean: expected.mean,
+        std: expected.std,
+    };
+    let state = StateDict::read(&fixtures.join("cifar_resnet20_cohen_format.pth.tar")).unwrap();
+    let model = import::<B>(&state, &spec, &Default::default()).unwrap();
+    let engine = Engine::compile(&spec, &weights_of(&model, &spec)).unwrap();
+    let ours = engine_logits(&engine, &expected.inputs, 4);
+    let difference = max_abs_difference(&ours, &expected.logits);
+    assert!(difference < 1e-4, "logits differ from PyTorch's by {difference}");
+}
+
+#[test]
+fn folding_and_fusion_equal_the_unrewritten_graph() {
+    // Non-trivial batch-norm statistics and biases everywhere, so that a
+    // folding mistake shows.
+    let device = Default::default();
+    // The reference is naive (f64 loops): the deep and the 224-pixel networks
+    // are left to the comparison with burn.
+    let small = |a: &Architecture| !matches!(a, Architecture::Resnet18 | Architecture::Resnet50 | Architecture::CifarResnet56 | Architecture::CifarResnet110);
+    for architecture in Architecture::ALL.into_iter().filter(small) {
+        let spec = spec(architecture);
+        B::seed(&device, 5);
+        let model = Classifier::<B>::init(&spec, &device).unwrap();
+        let mut weights = weights_of(&model, &spec);
+        for (name, values) in weights.iter_mut() {
+            let salt = name.len();
+            for (i, v) in values.iter_mut().enumerate() {
+                let wiggle = ((i * 31 + salt * 17) % 97) as f32 / 97.0;
+                if name.ends_with("running_var") {
+                    *v = 0.5 + wiggle;
+                } else if name.ends_with("running_mean") || name.contains("bn") && name.ends_with("bias") {
+                    *v = wiggle - 0.5;
+                } else if name.contains("bn") && name.ends_with("weight") {
+                    *v = 0.7 + 0.6 * wiggle;
+                }
+            }
+        }
+        let engine = Engine::compile(&spec, &weights).unwrap();
+        let graph = Graph::of(&spec);
+        let x = images(&spec, 2, 3);
+        let ours = engine_logits(&engine, &x, 2);
+        let len = x.len() / 2;
+        for example in 0..2 {
+            let normalized: Vec<f32> = x[example * len..(example + 1) * len]
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let c = i / (len / spec.input_shape[0]);
+                    (v - spec.mean[c]) / spec.std[c]
+                })
+                .collect();
+            let expected = reference::logits(&graph, &weights, &normalized);
+            let m = spec.n_classes;
+            let difference = max_abs_difference(&ours[example * m..(example + 1) * m], &expected);
+            assert!(difference < 1e-4, "{architecture}: example {example} differs by {difference}");
+        }
+    }
+}
+
+#[test]
+fn a_batch_computes_what_its_examples_compute_alone() {
+    let device = Default::default();
+    for architecture in [Architecture::Lenet5, Architecture::CifarResnet20] {
+        let spec = spec(architecture);
+        let model = Classifier::<B>::init(&spec, &device).unwrap();
+        let engine = Engine::compile(&spec, &weights_of(&model, &spec)).unwrap();
+        let n = 5;
+        let x = images(&spec, n, 2);
+        let together = engine_logits(&engine, &x, n);
+        // One workspace reused for smaller batches after a larger one.
+        let mut workspace = Workspace::default();
+        let mut scratch = vec![0.0; n * engine.n_classes()];
+        engine.run(&mut workspace, &x, n, &mut scratch);
+        let len = engine.input_len();
+        let m = engine.n_classes();
+        for example in 0..n {
+            let mut alone = vec![0.0; m];
+            engine.run(&mut workspace, &x[example * len..(example + 1) * len], 1, &mut alone);
+            assert_eq!(alone, together[example * m..(example + 1) * m], "{architecture}: example {example}");
+        }
+    }
+}
+
+#[test]
+fn missing_or_misshapen_weights_are_named() {
+    let spec = spec(Architecture::DigitsCnn);
+    let model = Classifier::<B>::init(&spec, &Default::default()).unwrap();
+    let mut weights = weights_of(&model, &spec);
+    weights.get_mut("fc1.bias").unwrap().pop();
+    let err = Engine::compile(&spec, &weights).unwrap_err().to_string();
+    assert_eq!(err, "tensor fc1.bias has 63 values, expected 64");
+    weights.remove("conv2.weight");
+    let err = Engine::compile(&spec, &weights).unwrap_err().to_string();
+    assert_eq!(err, "no tensor conv2.weight among the weights");
+}
+
+/// The fixture's inputs, normalisation and PyTorch logits.
+mod serde_like {
+    pub(crate) struct Expected {
+        pub(crate) mean: Vec<f32>,
+        pub(crate) std: Vec<f32>,
+        pub(crate) inputs: Vec<f32>,
+        pub(crate) logits: Vec<f32>,
+    }
+
+    pub(crate) fn read(text: &str) -> Expected {
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        let floats = |v: &serde_json::Value| -> Vec<f32> {
+            match v {
+                serde_json::Value::Array(items) => items.iter().flat_map(|item| match item {
+                    serde_json::Value::Array(_) => floats_of(item),
+                    other => vec![other.as_f64().unwrap() as f32],
+                }).collect(),
+                _ => panic!("not an array"),
+            }
+        };
+        fn floats_of(v: &serde_json::Value) -> Vec<f32> {
+            v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+        }
+        Expected {
+            mean: floats(&value["normalization"]["mean"]),
+            std: floats(&value["normalization"]["std"]),
+            inputs: floats(&value["inputs"]),
+            logits: floats(&value["logits"]),
+        }
+    }
+}
