@@ -19,3 +19,18 @@ pub trait ClassCounter {
     /// An input of the wrong size, or a failure of the underlying model.
     fn count(&mut self, input: &[f32], sigma: Sigma, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>>;
 }
+
+/// A counter chosen at run time (`--engine`).
+impl<C: ClassCounter + ?Sized> ClassCounter for Box<C> {
+    fn n_classes(&self) -> usize {
+        (**self).n_classes()
+    }
+
+    fn input_len(&self) -> usize {
+        (**self).input_len()
+    }
+
+    fn count(&mut self, input: &[f32], sigma: Sigma, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
+        (**self).count(input, sigma, n, stream, phase)
+    }
+}

@@ -4,7 +4,10 @@
 //! - [`ClassCounter`]: anything that returns class counts for n noisy copies
 //!   of an input. [`BurnCounter`] runs a [`Classifier`](csrs_models::Classifier)
 //!   on any burn backend with noise drawn, classified and counted on the
-//!   device; only the m counts come back to the host.
+//!   device; only the m counts come back to the host. [`NativeCounter`]
+//!   runs the network compiled by `csrs-engine` on the CPU threads, with
+//!   counter-based (Philox) noise drawn by each thread into its part of the
+//!   batch.
 //!   [`KnownProbabilities`] draws counts from exactly known class
 //!   probabilities, for tests of soundness.
 //! - [`NoiseStream`]: the noise of example i comes from its own stream,
@@ -18,12 +21,15 @@ mod analytic;
 mod burn_counter;
 mod counter;
 mod error;
+mod native_counter;
+mod philox;
 mod smoothed;
 mod stream;
 
 pub use analytic::KnownProbabilities;
 pub use burn_counter::BurnCounter;
 pub use counter::ClassCounter;
+pub use native_counter::NativeCounter;
 pub use error::{Result, SamplingError};
 pub use smoothed::{Certified, Predicted, Smoothed};
 pub use stream::{BLOCK, NoiseStream, Phase};

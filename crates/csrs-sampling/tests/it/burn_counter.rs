@@ -11,7 +11,7 @@ type B = Flex;
 
 /// The flex backend has one random generator per process: tests that seed
 /// it must not run at the same time.
-static BACKEND_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) static BACKEND_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn counter(batch_size: usize) -> BurnCounter<B> {
     let device = Default::default();

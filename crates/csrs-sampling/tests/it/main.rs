@@ -1,5 +1,6 @@
 //! Sampling tests: soundness against known probabilities, and the
-//! determinism of the burn counter.
+//! determinism of the burn and native counters.
 
 mod burn_counter;
+mod native_counter;
 mod soundness;

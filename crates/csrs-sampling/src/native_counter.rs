@@ -1,0 +1,137 @@
+//! Counting on the CPU with the compiled engine: noise drawn by each worker
+//! thread straight into its part of the batch, the engine's forward pass,
+//! arg-max and counting, with no allocation after the first batch.
+
+use csrs_engine::{Engine, Workspace};
+use csrs_stats::Sigma;
+
+use crate::philox::add_gaussian;
+use crate::{BLOCK, ClassCounter, NoiseStream, Phase, Result, SamplingError};
+
+/// A [`ClassCounter`] running a compiled [`Engine`] on the CPU threads.
+///
+/// Draw j of block b of a phase is Philox noise keyed by the block's seed
+/// ([`NoiseStream::block_seed`]) at index j: the counts depend on
+/// (seed, example) alone, whatever the batch size or the number of threads.
+/// The noise differs from [`BurnCounter`](crate::BurnCounter)'s (another
+/// generator), so the two give different, equally valid, counts.
+#[derive(Debug)]
+pub struct NativeCounter {
+    engine: Engine,
+    blocks_per_batch: u64,
+    workers: Vec<Worker>,
+}
+
+/// One thread's buffers.
+#[derive(Debug, Default)]
+struct Worker {
+    workspace: Workspace,
+    images: Vec<f32>,
+    logits: Vec<f32>,
+    counts: Vec<u64>,
+}
+
+impl NativeCounter {
+    /// A counter classifying up to `batch_size` draws at a time (whole
+    /// blocks of [`BLOCK`], at least one) on `threads` threads.
+    pub fn new(engine: Engine, batch_size: usize, threads: usize) -> Self {
+        let workers = (0..threads.max(1)).map(|_| Worker::default()).collect();
+        NativeCounter { engine, blocks_per_batch: (batch_size as u64 / BLOCK).max(1), workers }
+    }
+
+    /// Draws per batch.
+    pub fn batch_size(&self) -> u64 {
+        self.blocks_per_batch * BLOCK
+    }
+}
+
+impl ClassCounter for NativeCounter {
+    fn n_classes(&self) -> usize {
+        self.engine.n_classes()
+    }
+
+    fn input_len(&self) -> usize {
+        self.engine.input_len()
+    }
+
+    fn count(&mut self, input: &[f32], sigma: Sigma, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
+        let len = self.input_len();
+        if input.len() != len {
+            return Err(SamplingError::InputSize { got: input.len(), expected: len });
+        }
+        let m = self.n_classes();
+        let scale = sigma.get() as f32;
+        let engine = &self.engine;
+        let blocks = n.div_ceil(BLOCK);
+        let threads = self.workers.len() as u64;
+        for worker in &mut self.workers {
+            worker.counts.clear();
+            worker.counts.resize(m, 0);
+        }
+        let mut first = 0;
+        while first < blocks {
+            let last = (first + self.blocks_per_batch).min(blocks);
+            // Whole blocks per worker, as evenly as they go.
+            let per_worker = (last - first).div_ceil(threads);
+            std::thread::scope(|scope| {
+                for (t, worker) in self.workers.iter_mut().enumerate() {
+                    let start = first + t as u64 * per_worker;
+                    let end = (start + per_worker).min(last);
+                    if start >= end {
+                        continue;
+                    }
+                    let mut work = move || worker.count_blocks(engine, input, scale, n, stream, phase, start..end);
+                    if t + 1 == threads as usize || end == last {
+                        work();
+                    } else {
+                        scope.spawn(work);
+                    }
+                }
+            });
+            first = last;
+        }
+        let mut counts = vec![0; m];
+        for worker in &self.workers {
+            counts.iter_mut().zip(&worker.counts).for_each(|(total, c)| *total += c);
+        }
+        Ok(counts)
+    }
+}
+
+impl Worker {
+    /// Draws, classifies and counts blocks `blocks` of `n` draws.
+    #[allow(clippy::too_many_arguments)]
+    fn count_blocks(
+        &mut self,
+        engine: &Engine,
+        input: &[f32],
+        scale: f32,
+        n: u64,
+        stream: NoiseStream,
+        phase: Phase,
+        blocks: std::ops::Range<u64>,
+    ) {
+        let len = input.len();
+        let m = engine.n_classes();
+        let draws: usize = blocks.clone().map(|b| BLOCK.min(n - b * BLOCK) as usize).sum();
+        self.images.resize(draws * len, 0.0);
+        self.logits.resize(draws * m, 0.0);
+        let mut at = 0;
+        for block in blocks {
+            let size = BLOCK.min(n - block * BLOCK) as usize;
+            let seed = stream.block_seed(phase, block);
+            add_gaussian(seed, 0, scale, input, &mut self.images[at..at + size * len]);
+            at += size * len;
+        }
+        engine.run(&mut self.workspace, &self.images, draws, &mut self.logits);
+        for logits in self.logits.chunks_exact(m) {
+            let mut best = 0;
+            for (class, &value) in logits.iter().enumerate().skip(1) {
+                if value > logits[best] {
+                    best = class;
+                }
+            }
+            self.counts[best] += 1;
+        }
+    }
+}
