@@ -175,8 +175,8 @@ mod tests {
 
     #[test]
     fn both_outputs_parse() {
-        let csrs = "arch\tinput\tdevice\tbatch\tsamples\tseconds\tsamples_per_s\tgflop_per_s\tseconds_per_certificate\n\
-                    lenet5\t1x28x28\tcpu\t400\t2000\t0.556\t3597\t3.0\t27.83\n";
+        let csrs = "arch\tinput\tdevice\tengine\tbatch\tsamples\tseconds\tsamples_per_s\tgflop_per_s\tseconds_per_certificate\n\
+                    lenet5\t1x28x28\tcpu\tnative\t400\t2000\t0.556\t3597\t3.0\t27.83\n";
         let rate = parse_csrs(csrs).unwrap();
         assert_eq!((rate.samples, rate.gflops), (3597.0, 3.0));
         let torch = "resnet110 eager cuda torch2.11.0+cu130 threads=16 batch=400 N=8000 samples/s=33378 \

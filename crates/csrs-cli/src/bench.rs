@@ -7,10 +7,12 @@ use anyhow::bail;
 use burn::prelude::Backend;
 use csrs_models::graph::Graph;
 use csrs_models::{Architecture, Classifier, ModelSpec};
-use csrs_sampling::{BurnCounter, ClassCounter, NoiseStream, Phase};
+use csrs_sampling::{BLOCK, ClassCounter, NoiseStream, Phase};
 use csrs_stats::Sigma;
 
 use crate::device::{DeviceChoice, OnBackend, on_backend};
+use crate::options::EngineChoice;
+use crate::sampling_run::class_counter;
 
 /// Measure sampling throughput: how many noisy copies per second this
 /// machine classifies and counts, the work a certificate is made of.
@@ -38,6 +40,9 @@ pub(crate) struct Args {
     /// cpu, or cuda[:N] when built with the cuda feature
     #[arg(long, default_value = "cpu")]
     device: DeviceChoice,
+    /// native (the compiled CPU engine), burn, or auto (native on the CPU, burn on a GPU)
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+    engine: EngineChoice,
 }
 
 impl Args {
@@ -69,7 +74,7 @@ impl OnBackend for Args {
         let mut stdout = std::io::stdout();
         writeln!(
             stdout,
-            "arch\tinput\tdevice\tbatch\tsamples\tseconds\tsamples_per_s\tgflop_per_s\tseconds_per_certificate"
+            "arch\tinput\tdevice\tengine\tbatch\tsamples\tseconds\tsamples_per_s\tgflop_per_s\tseconds_per_certificate"
         )?;
         let sigma = Sigma::new(0.25)?;
         for architecture in self.arch {
@@ -84,8 +89,8 @@ impl OnBackend for Args {
             };
             B::seed(&device, 0);
             let model = Classifier::<B>::init(&spec, &device)?;
-            let mut counter = BurnCounter::new(model, device.clone(), input_shape, n_classes, self.batch);
-            let batch = counter.batch_size();
+            let mut counter = class_counter(model, &spec, self.engine, self.device, device.clone(), self.batch)?;
+            let batch = (self.batch as u64 / BLOCK).max(1) * BLOCK;
             let input: Vec<f32> = (0..counter.input_len()).map(|i| (i % 29) as f32 / 29.0).collect();
             counter.count(&input, sigma, batch, NoiseStream::new(0, 0), Phase::Selection)?;
             let start = Instant::now();
@@ -96,13 +101,22 @@ impl OnBackend for Args {
             let [c, h, w] = input_shape;
             writeln!(
                 stdout,
-                "{architecture}\t{c}x{h}x{w}\t{}\t{batch}\t{}\t{seconds:.3}\t{rate:.0}\t{:.1}\t{:.2}",
+                "{architecture}\t{c}x{h}x{w}\t{}\t{}\t{batch}\t{}\t{seconds:.3}\t{rate:.0}\t{:.1}\t{:.2}",
                 self.device,
+                engine_name(self.engine, self.device),
                 self.samples,
                 rate * flops / 1e9,
                 self.n_certify as f64 / rate
             )?;
         }
         Ok(())
+    }
+}
+
+/// The engine `choice` resolves to on `device`.
+fn engine_name(choice: EngineChoice, device: DeviceChoice) -> &'static str {
+    match (choice, device) {
+        (EngineChoice::Native, _) | (EngineChoice::Auto, DeviceChoice::Cpu) => "native",
+        _ => "burn",
     }
 }

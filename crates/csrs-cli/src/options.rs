@@ -74,6 +74,9 @@ pub(crate) struct Options {
     /// cpu, or cuda[:N] when built with the cuda feature [default: cpu]
     #[arg(long)]
     pub(crate) device: Option<String>,
+    /// How the CPU runs the model: native (the compiled engine), burn, or auto (native on the CPU, burn on a GPU); the noise, and so the counts, differ between the two [default: auto]
+    #[arg(long, value_name = "auto|native|burn")]
+    pub(crate) engine: Option<EngineChoice>,
     /// Continue an interrupted run: keep the records in --out and add the missing examples
     #[arg(long)]
     #[serde(default)]
@@ -94,7 +97,7 @@ impl Options {
         let file: Options =
             toml::from_str(&text).map_err(|err| anyhow!("{}: {}", path.display(), err.message().trim()))?;
         Ok(
-            prefer_first!(self, file; model, arch, mean, std, dataset, data_dir, cost, sigma, n0, n, alpha, batch, out, skip, max, shard, seed, device),
+            prefer_first!(self, file; model, arch, mean, std, dataset, data_dir, cost, sigma, n0, n, alpha, batch, out, skip, max, shard, seed, device, engine),
         )
     }
 
@@ -145,6 +148,7 @@ impl Options {
             shard,
             seed: self.seed.unwrap_or(0),
             device,
+            engine: self.engine.unwrap_or_default(),
             resume: self.resume,
         })
     }
@@ -186,7 +190,31 @@ pub(crate) struct RunSettings {
     pub(crate) shard: Shard,
     pub(crate) seed: u64,
     pub(crate) device: DeviceChoice,
+    pub(crate) engine: EngineChoice,
     pub(crate) resume: bool,
+}
+
+/// Which implementation classifies the noisy copies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum EngineChoice {
+    /// The compiled engine on the CPU, burn on a GPU.
+    #[default]
+    Auto,
+    /// The compiled CPU engine (csrs-engine), with Philox noise.
+    Native,
+    /// burn's forward pass on the chosen device, with burn's noise.
+    Burn,
+}
+
+impl EngineChoice {
+    fn as_str(self) -> &'static str {
+        match self {
+            EngineChoice::Auto => "auto",
+            EngineChoice::Native => "native",
+            EngineChoice::Burn => "burn",
+        }
+    }
 }
 
 impl RunSettings {
@@ -225,6 +253,7 @@ impl RunSettings {
         line("shard", format!("\"{}/{}\"", self.shard.index, self.shard.count));
         line("seed", self.seed.to_string());
         line("device", format!("\"{}\"", self.device));
+        line("engine", format!("\"{}\"", self.engine.as_str()));
         for (key, value) in extra {
             line(key, value.clone());
         }

@@ -7,20 +7,25 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use burn::prelude::Backend;
 use csrs_data::{Dataset, Split};
-use csrs_sampling::{BurnCounter, Smoothed};
+use csrs_engine::Engine;
+use csrs_models::interop::torch_tensors;
+use csrs_models::{Classifier, ModelSpec};
+use csrs_sampling::{BurnCounter, ClassCounter, NativeCounter, Smoothed};
+
+use crate::device::DeviceChoice;
 
 use crate::import::load_model;
-use crate::options::RunSettings;
+use crate::options::{EngineChoice, RunSettings};
 use crate::progress::Progress;
 use crate::records::{RecordFile, Row};
 
 /// The smoothed model and its test data, checked against each other.
-pub(crate) struct Prepared<B: Backend> {
-    pub(crate) smoothed: Smoothed<BurnCounter<B>>,
+pub(crate) struct Prepared {
+    pub(crate) smoothed: Smoothed<Box<dyn ClassCounter>>,
     pub(crate) dataset: Dataset,
 }
 
-pub(crate) fn prepare<B: Backend>(settings: &RunSettings, device: B::Device) -> anyhow::Result<Prepared<B>> {
+pub(crate) fn prepare<B: Backend>(settings: &RunSettings, device: B::Device) -> anyhow::Result<Prepared> {
     let dataset = csrs_data::load(settings.dataset, Split::Test, settings.data_dir.as_deref())?;
     let checkpoint =
         load_model::<B>(&settings.model, settings.dataset, &settings.import, Some(dataset.n_classes()), &device)?;
@@ -44,8 +49,35 @@ pub(crate) fn prepare<B: Backend>(settings: &RunSettings, device: B::Device) -> 
             settings.sigma.get()
         );
     }
-    let counter = BurnCounter::new(checkpoint.model, device, spec.input_shape, spec.n_classes, settings.batch);
+    let counter = class_counter(checkpoint.model, spec, settings.engine, settings.device, device, settings.batch)?;
     Ok(Prepared { smoothed: Smoothed::new(counter, settings.sigma), dataset })
+}
+
+/// The counter `--engine` asks for: the compiled CPU engine, or burn on
+/// the chosen device.
+pub(crate) fn class_counter<B: Backend>(
+    model: Classifier<B>,
+    spec: &ModelSpec,
+    engine: EngineChoice,
+    choice: DeviceChoice,
+    device: B::Device,
+    batch: usize,
+) -> anyhow::Result<Box<dyn ClassCounter>> {
+    let native = match (engine, choice) {
+        (EngineChoice::Native, DeviceChoice::Cuda(_)) => {
+            bail!("--engine native runs on the CPU; use --device cpu, or --engine burn (or auto) on the GPU")
+        }
+        (EngineChoice::Native | EngineChoice::Auto, DeviceChoice::Cpu) => true,
+        (EngineChoice::Burn, _) | (EngineChoice::Auto, DeviceChoice::Cuda(_)) => false,
+    };
+    if !native {
+        return Ok(Box::new(BurnCounter::new(model, device, spec.input_shape, spec.n_classes, batch)));
+    }
+    let weights = torch_tensors(&model, spec).map_err(|err| anyhow::anyhow!("{err}"))?;
+    let weights = weights.into_iter().map(|(parameter, values)| (parameter.torch, values)).collect();
+    let engine = Engine::compile(spec, &weights)?;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    Ok(Box::new(NativeCounter::new(engine, batch, threads)))
 }
 
 /// Runs `one` on every example of the run that `--out` does not hold yet,
