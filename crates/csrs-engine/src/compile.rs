@@ -43,6 +43,10 @@ impl fmt::Display for CompileError {
 
 impl std::error::Error for CompileError {}
 
+/// The im2col buffer holds at least this many values, so that the images
+/// of small layers are multiplied a group at a time.
+const COL_GROUP: usize = 256 * 1024;
+
 /// A convolution with its folded batch norm and fused epilogue, on NHWC
 /// activations.
 #[derive(Debug, Clone)]
@@ -72,7 +76,7 @@ impl Conv {
     }
 
     /// Values of one image's im2col matrix (0 when none is needed).
-    fn col_size(&self) -> usize {
+    pub(crate) fn col_size(&self) -> usize {
         if self.is_pointwise() {
             0
         } else {
@@ -136,7 +140,10 @@ pub(crate) fn compile(spec: &ModelSpec, graph: &Graph, weights: &HashMap<String,
     }
     let last = ValueId(graph.nodes.len());
     let output = *c.slot_of.get(&last).ok_or_else(|| CompileError::Unsupported("a network whose last node is fused away".into()))?;
+    // At least one image's patches, and room to group small layers' images
+    // (256 Ki values, 1 MiB: about an L2 cache).
     let col_size = c.steps.iter().map(|s| if let Step::Conv(conv) = s { conv.col_size() } else { 0 }).max().unwrap_or(0);
+    let col_size = col_size.max(COL_GROUP);
     Ok(Engine {
         steps: c.steps,
         slot_sizes: c.slot_sizes,
