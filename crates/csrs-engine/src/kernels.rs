@@ -111,21 +111,33 @@ fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32]
 }
 
 /// Row (oy, ox) of `col` holds the input patch under that output pixel,
-/// ordered (ky, kx, channel); zeros outside the image.
+/// ordered (ky, kx, channel); zeros outside the image. Inside the image, the
+/// k × c values of one kernel row are contiguous in the NHWC input: one copy
+/// each.
 fn im2col(x: &[f32], [h, w, c]: [usize; 3], [oh, ow]: [usize; 2], k: usize, stride: usize, padding: usize, col: &mut [f32]) {
     let depth = k * k * c;
+    let span = k * c;
     for oy in 0..oh {
         for ox in 0..ow {
             let row = &mut col[(oy * ow + ox) * depth..][..depth];
+            let ix0 = (ox * stride).wrapping_sub(padding);
+            let inside = ix0 < w && ix0 + k <= w;
             for ky in 0..k {
                 let iy = (oy * stride + ky).wrapping_sub(padding);
-                for kx in 0..k {
-                    let ix = (ox * stride + kx).wrapping_sub(padding);
-                    let dst = &mut row[(ky * k + kx) * c..][..c];
-                    if iy < h && ix < w {
-                        dst.copy_from_slice(&x[(iy * w + ix) * c..][..c]);
-                    } else {
-                        dst.fill(0.0);
+                let segment = &mut row[ky * span..][..span];
+                if iy >= h {
+                    segment.fill(0.0);
+                } else if inside {
+                    segment.copy_from_slice(&x[(iy * w + ix0) * c..][..span]);
+                } else {
+                    for kx in 0..k {
+                        let ix = ix0.wrapping_add(kx);
+                        let dst = &mut segment[kx * c..][..c];
+                        if ix < w {
+                            dst.copy_from_slice(&x[(iy * w + ix) * c..][..c]);
+                        } else {
+                            dst.fill(0.0);
+                        }
                     }
                 }
             }
