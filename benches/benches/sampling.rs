@@ -1,5 +1,6 @@
-//! Noisy-sample throughput (samples/s) of the burn counter on the flex
-//! backend, and the time of one whole certification.
+//! Noisy-sample throughput (samples/s) of the native counter (the compiled
+//! CPU engine) and of the burn counter on the flex backend, and the time of
+//! one whole certification.
 
 use std::hint::black_box;
 
@@ -8,7 +9,9 @@ use burn::prelude::*;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use csrs_cost::CostMatrix;
 use csrs_models::{Architecture, Classifier, ModelSpec};
-use csrs_sampling::{BurnCounter, ClassCounter, NoiseStream, Phase, Smoothed};
+use csrs_engine::Engine;
+use csrs_models::interop::torch_tensors;
+use csrs_sampling::{BurnCounter, ClassCounter, NativeCounter, NoiseStream, Phase, Smoothed};
 use csrs_stats::{Alpha, Sigma};
 
 type B = Flex;
@@ -19,13 +22,22 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const BATCH: usize = 400;
 
-fn counter(architecture: Architecture, input_shape: [usize; 3]) -> BurnCounter<B> {
+/// An untrained model's counter: `native` (the compiled engine on every
+/// core) or burn's.
+fn counter(architecture: Architecture, input_shape: [usize; 3], native: bool) -> Box<dyn ClassCounter> {
     let device = Default::default();
     B::seed(&device, 0);
     let channels = input_shape[0];
     let spec =
         ModelSpec { architecture, n_classes: 10, input_shape, mean: vec![0.5; channels], std: vec![0.25; channels] };
-    BurnCounter::new(Classifier::<B>::init(&spec, &device).unwrap(), device, input_shape, 10, BATCH)
+    let model = Classifier::<B>::init(&spec, &device).unwrap();
+    if native {
+        let weights = torch_tensors(&model, &spec).unwrap().into_iter().map(|(p, v)| (p.torch, v)).collect();
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        Box::new(NativeCounter::new(Engine::compile(&spec, &weights).unwrap(), BATCH, threads))
+    } else {
+        Box::new(BurnCounter::new(model, device, input_shape, 10, BATCH))
+    }
 }
 
 fn input(shape: [usize; 3]) -> Vec<f32> {
@@ -38,15 +50,21 @@ fn throughput(c: &mut Criterion) {
     let mut group = c.benchmark_group("samples");
     group.sample_size(10);
     group.throughput(Throughput::Elements(BATCH as u64));
-    for (name, architecture, shape) in [
+    let models = [
         ("digits-cnn_1x8x8", Architecture::DigitsCnn, [1, 8, 8]),
         ("lenet5_1x28x28", Architecture::Lenet5, [1, 28, 28]),
         ("cifar-resnet20_3x32x32", Architecture::CifarResnet20, [3, 32, 32]),
-    ] {
-        let mut counter = counter(architecture, shape);
+        ("cifar-resnet110_3x32x32", Architecture::CifarResnet110, [3, 32, 32]),
+    ];
+    for ((name, architecture, shape), native) in models.into_iter().flat_map(|m| [(m, true), (m, false)]) {
+        if !native && architecture == Architecture::CifarResnet110 {
+            continue; // minutes per batch with burn's forward pass
+        }
+        let mut counter = counter(architecture, shape, native);
         let x = input(shape);
         let mut example = 0;
-        group.bench_function(BenchmarkId::new(name, format!("batch{BATCH}")), |b| {
+        let engine = if native { "native" } else { "burn" };
+        group.bench_function(BenchmarkId::new(name, format!("{engine}_batch{BATCH}")), |b| {
             b.iter(|| {
                 example += 1;
                 black_box(counter.count(&x, sigma, BATCH as u64, NoiseStream::new(0, example), Phase::Estimation))
@@ -59,7 +77,7 @@ fn throughput(c: &mut Criterion) {
 /// Certify-CS of one LeNet example: n0 = 100, n = 10 000.
 fn certify_one(c: &mut Criterion) {
     let shape = [1, 28, 28];
-    let mut smoothed = Smoothed::new(counter(Architecture::Lenet5, shape), Sigma::new(0.25).unwrap());
+    let mut smoothed = Smoothed::new(counter(Architecture::Lenet5, shape, true), Sigma::new(0.25).unwrap());
     let matrix = CostMatrix::seedwise(10, &[3]).unwrap();
     let x = input(shape);
     let alpha = Alpha::new(0.001).unwrap();
