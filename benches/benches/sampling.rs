@@ -8,9 +8,9 @@ use burn::backend::Flex;
 use burn::prelude::*;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use csrs_cost::CostMatrix;
-use csrs_models::{Architecture, Classifier, ModelSpec};
 use csrs_engine::Engine;
 use csrs_models::interop::torch_tensors;
+use csrs_models::{Architecture, Classifier, ModelSpec};
 use csrs_sampling::{BurnCounter, ClassCounter, NativeCounter, NoiseStream, Phase, Smoothed};
 use csrs_stats::{Alpha, Sigma};
 

@@ -85,7 +85,10 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let csrs = root.join("target/release/csrs");
     let script = root.join("scripts/torch_sampling.py");
     let torch_device = if cuda { "cuda" } else { "cpu" };
-    eprintln!("csrs vs PyTorch {torch} on {}, batch {}, best of {} rounds", options.device, options.batch, options.rounds);
+    eprintln!(
+        "csrs vs PyTorch {torch} on {}, batch {}, best of {} rounds",
+        options.device, options.batch, options.rounds
+    );
 
     println!("| model | csrs samples/s (GFLOP/s) | PyTorch eager | PyTorch tuned | csrs / eager | csrs / tuned |");
     println!("|---|---|---|---|---|---|");
@@ -95,9 +98,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         let batch = options.batch.to_string();
         let (mut ours, mut eager, mut tuned) = (Rate::default(), Rate::default(), Rate::default());
         for _ in 0..options.rounds {
-            let bench = [
-                "bench", "--arch", name, "--batch", &batch, "--samples", &draws, "--device", &options.device,
-            ];
+            let bench = ["bench", "--arch", name, "--batch", &batch, "--samples", &draws, "--device", &options.device];
             ours = ours.max(csrs_rate(Command::new(&csrs).args(bench))?);
             for (mode, best) in [("eager", &mut eager), ("tuned", &mut tuned)] {
                 let args = [torch_name, &draws, &batch, mode, torch_device];

@@ -552,7 +552,9 @@ mod tests {
         assert_eq!(lines.iter().filter(|l| l.starts_with("csrs certify ")).count(), 2 * (2 + 2 + 2));
         assert!(lines.iter().all(|line| line.contains("--device cuda:0")), "{lines:#?}");
         let certify: Vec<&String> = lines.iter().filter(|l| l.starts_with("csrs certify ")).collect();
-        assert!(certify.iter().all(|l| l.contains("--n 100000") && l.contains("--skip 1") && l.contains("--data-dir ")));
+        assert!(
+            certify.iter().all(|l| l.contains("--n 100000") && l.contains("--skip 1") && l.contains("--data-dir "))
+        );
 
         // lambda follows sigma for macer; the other methods have none.
         for run in &runs {

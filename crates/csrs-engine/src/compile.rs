@@ -90,14 +90,43 @@ impl Conv {
 #[derive(Debug, Clone)]
 pub(crate) enum Step {
     Conv(Conv),
-    MaxPool { input: usize, output: usize, input_hwc: [usize; 3], output_hw: [usize; 2], kernel: usize, stride: usize, padding: usize },
-    GlobalAvgPool { input: usize, output: usize, pixels: usize, channels: usize },
+    MaxPool {
+        input: usize,
+        output: usize,
+        input_hwc: [usize; 3],
+        output_hw: [usize; 2],
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    },
+    GlobalAvgPool {
+        input: usize,
+        output: usize,
+        pixels: usize,
+        channels: usize,
+    },
     /// `[batch, inputs] · [inputs, outputs] + bias`, then ReLU if asked.
-    Linear { input: usize, output: usize, inputs: usize, outputs: usize, weight: Vec<f32>, bias: Vec<f32>, relu: bool },
+    Linear {
+        input: usize,
+        output: usize,
+        inputs: usize,
+        outputs: usize,
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+        relu: bool,
+    },
     /// An elementwise ReLU that follows no convolution or linear layer.
-    Relu { input: usize, output: usize },
+    Relu {
+        input: usize,
+        output: usize,
+    },
     /// A residual add that could not be fused.
-    Add { a: usize, b: usize, output: usize, relu: bool },
+    Add {
+        a: usize,
+        b: usize,
+        output: usize,
+        relu: bool,
+    },
 }
 
 /// A convolution waiting for the add that consumes it.
@@ -117,7 +146,11 @@ struct Compiler<'a> {
     flattened: HashMap<ValueId, [usize; 3]>,
 }
 
-pub(crate) fn compile(spec: &ModelSpec, graph: &Graph, weights: &HashMap<String, Vec<f32>>) -> Result<Engine, CompileError> {
+pub(crate) fn compile(
+    spec: &ModelSpec,
+    graph: &Graph,
+    weights: &HashMap<String, Vec<f32>>,
+) -> Result<Engine, CompileError> {
     let mut consumers = vec![0; graph.nodes.len() + 1];
     for node in &graph.nodes {
         for input in &node.inputs {
@@ -139,10 +172,14 @@ pub(crate) fn compile(spec: &ModelSpec, graph: &Graph, weights: &HashMap<String,
         i = c.node(i)?;
     }
     let last = ValueId(graph.nodes.len());
-    let output = *c.slot_of.get(&last).ok_or_else(|| CompileError::Unsupported("a network whose last node is fused away".into()))?;
+    let output = *c
+        .slot_of
+        .get(&last)
+        .ok_or_else(|| CompileError::Unsupported("a network whose last node is fused away".into()))?;
     // At least one image's patches, and room to group small layers' images
     // (256 Ki values, 1 MiB: about an L2 cache).
-    let col_size = c.steps.iter().map(|s| if let Step::Conv(conv) = s { conv.col_size() } else { 0 }).max().unwrap_or(0);
+    let col_size =
+        c.steps.iter().map(|s| if let Step::Conv(conv) = s { conv.col_size() } else { 0 }).max().unwrap_or(0);
     let col_size = col_size.max(COL_GROUP);
     Ok(Engine {
         steps: c.steps,
@@ -166,7 +203,10 @@ impl Compiler<'_> {
     }
 
     fn slot(&self, value: ValueId) -> Result<usize, CompileError> {
-        self.slot_of.get(&value).copied().ok_or_else(|| CompileError::Unsupported(format!("value {} read before it is made", value.0)))
+        self.slot_of
+            .get(&value)
+            .copied()
+            .ok_or_else(|| CompileError::Unsupported(format!("value {} read before it is made", value.0)))
     }
 
     fn new_slot(&mut self, value: ValueId) -> usize {
@@ -191,7 +231,8 @@ impl Compiler<'_> {
         match &node.op {
             Op::Conv2d(conv) => {
                 let input = node.inputs[0];
-                let [cin, h, w] = <[usize; 3]>::try_from(shape(input)).map_err(|_| CompileError::Unsupported("a convolution of a flat value".into()))?;
+                let [cin, h, w] = <[usize; 3]>::try_from(shape(input))
+                    .map_err(|_| CompileError::Unsupported("a convolution of a flat value".into()))?;
                 let [cout, oh, ow] = <[usize; 3]>::try_from(node.shape.clone()).expect("a convolution makes [c, h, w]");
                 let k = conv.kernel;
                 let torch = self.tensor(&format!("{}.weight", conv.name.torch), cout * cin * k * k)?;
@@ -201,12 +242,17 @@ impl Compiler<'_> {
                     for ci in 0..cin {
                         for ky in 0..k {
                             for kx in 0..k {
-                                weight[((ky * k + kx) * cin + ci) * cout + co] = torch[((co * cin + ci) * k + ky) * k + kx];
+                                weight[((ky * k + kx) * cin + ci) * cout + co] =
+                                    torch[((co * cin + ci) * k + ky) * k + kx];
                             }
                         }
                     }
                 }
-                let mut bias = if conv.bias { self.tensor(&format!("{}.bias", conv.name.torch), cout)?.to_vec() } else { vec![0.0; cout] };
+                let mut bias = if conv.bias {
+                    self.tensor(&format!("{}.bias", conv.name.torch), cout)?.to_vec()
+                } else {
+                    vec![0.0; cout]
+                };
                 let mut end = i;
                 if self.single_follower(end, |op| matches!(op, Op::BatchNorm(_))) {
                     end += 1;
@@ -239,7 +285,10 @@ impl Compiler<'_> {
                 };
                 let value = ValueId(end + 1);
                 let feeds_an_add = self.consumers[value.0] == 1
-                    && self.graph.nodes[end + 1..].iter().find(|n| n.inputs.contains(&value)).is_some_and(|n| n.op == Op::Add);
+                    && self.graph.nodes[end + 1..]
+                        .iter()
+                        .find(|n| n.inputs.contains(&value))
+                        .is_some_and(|n| n.op == Op::Add);
                 if self.single_follower(end, |op| *op == Op::Relu) {
                     end += 1;
                     step.relu = true;
@@ -291,7 +340,8 @@ impl Compiler<'_> {
             }
             Op::MaxPool2d(pool) => {
                 let input = node.inputs[0];
-                let [c, h, w] = <[usize; 3]>::try_from(shape(input)).map_err(|_| CompileError::Unsupported("pooling of a flat value".into()))?;
+                let [c, h, w] = <[usize; 3]>::try_from(shape(input))
+                    .map_err(|_| CompileError::Unsupported("pooling of a flat value".into()))?;
                 let step = Step::MaxPool {
                     input: self.slot(input)?,
                     output: self.new_slot(ValueId(i + 1)),
@@ -364,7 +414,10 @@ impl Compiler<'_> {
                 self.steps.push(step);
                 Ok(end + 1)
             }
-            Op::BatchNorm(bn) => Err(CompileError::Unsupported(format!("batch norm {} after something other than a convolution", bn.name.torch))),
+            Op::BatchNorm(bn) => Err(CompileError::Unsupported(format!(
+                "batch norm {} after something other than a convolution",
+                bn.name.torch
+            ))),
         }
     }
 

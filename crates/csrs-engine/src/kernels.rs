@@ -26,7 +26,9 @@ pub(crate) fn run(step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: u
         }
         &Step::GlobalAvgPool { input, pixels, channels, .. } => {
             let scale = 1.0 / pixels as f32;
-            for (x, y) in slots_in[input].chunks_exact(pixels * channels).zip(out.chunks_exact_mut(channels)).take(batch) {
+            for (x, y) in
+                slots_in[input].chunks_exact(pixels * channels).zip(out.chunks_exact_mut(channels)).take(batch)
+            {
                 y.fill(0.0);
                 for pixel in x.chunks_exact(channels) {
                     y.iter_mut().zip(pixel).for_each(|(sum, v)| *sum += v);
@@ -114,7 +116,15 @@ fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32]
 /// ordered (ky, kx, channel); zeros outside the image. Inside the image, the
 /// k × c values of one kernel row are contiguous in the NHWC input: one copy
 /// each.
-fn im2col(x: &[f32], [h, w, c]: [usize; 3], [oh, ow]: [usize; 2], k: usize, stride: usize, padding: usize, col: &mut [f32]) {
+fn im2col(
+    x: &[f32],
+    [h, w, c]: [usize; 3],
+    [oh, ow]: [usize; 2],
+    k: usize,
+    stride: usize,
+    padding: usize,
+    col: &mut [f32],
+) {
     let depth = k * k * c;
     let span = k * c;
     for oy in 0..oh {
@@ -145,7 +155,14 @@ fn im2col(x: &[f32], [h, w, c]: [usize; 3], [oh, ow]: [usize; 2], k: usize, stri
     }
 }
 
-fn max_pool(x: &[f32], out: &mut [f32], batch: usize, [h, w, c]: [usize; 3], [oh, ow]: [usize; 2], [k, stride, padding]: [usize; 3]) {
+fn max_pool(
+    x: &[f32],
+    out: &mut [f32],
+    batch: usize,
+    [h, w, c]: [usize; 3],
+    [oh, ow]: [usize; 2],
+    [k, stride, padding]: [usize; 3],
+) {
     for image in 0..batch {
         let x = &x[image * h * w * c..][..h * w * c];
         let y = &mut out[image * oh * ow * c..][..oh * ow * c];

@@ -34,7 +34,8 @@ pub fn logits(graph: &Graph, weights: &HashMap<String, Vec<f32>>, input: &[f32])
                                         let ix = (ox * conv.stride + kx) as isize - conv.padding as isize;
                                         if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
                                             let v = x[(ci * h + iy as usize) * w + ix as usize];
-                                            sum += f64::from(v) * f64::from(weight[((co * cin + ci) * k + ky) * k + kx]);
+                                            sum +=
+                                                f64::from(v) * f64::from(weight[((co * cin + ci) * k + ky) * k + kx]);
                                         }
                                     }
                                 }
@@ -84,7 +85,9 @@ pub fn logits(graph: &Graph, weights: &HashMap<String, Vec<f32>>, input: &[f32])
             }
             Op::GlobalAvgPool => {
                 let plane = x.len() / in_shape[0];
-                x.chunks_exact(plane).map(|c| c.iter().map(|&v| f64::from(v)).sum::<f64>() as f32 / plane as f32).collect()
+                x.chunks_exact(plane)
+                    .map(|c| c.iter().map(|&v| f64::from(v)).sum::<f64>() as f32 / plane as f32)
+                    .collect()
             }
             Op::Flatten => x.clone(),
             Op::Linear(linear) => {

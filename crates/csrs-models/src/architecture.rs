@@ -67,17 +67,22 @@ impl Architecture {
         Self::NAMES[Self::ALL.iter().position(|&a| a == self).expect("every architecture is listed")]
     }
 
-    /// The residual blocks per stage n of a CIFAR ResNet of depth 6n + 2.
-    pub fn cifar_blocks_per_stage(self) -> Option<usize> {
-        let depth = match self {
-            Architecture::CifarResnet20 => 20,
-            Architecture::CifarResnet32 => 32,
-            Architecture::CifarResnet44 => 44,
-            Architecture::CifarResnet56 => 56,
-            Architecture::CifarResnet110 => 110,
-            _ => return None,
-        };
-        Some((depth - 2) / 6)
+    /// The kind of network and its size: what the burn modules and the
+    /// graph description are built from.
+    pub fn family(self) -> Family {
+        let cifar = |depth: usize| Family::CifarResnet { blocks_per_stage: (depth - 2) / 6 };
+        match self {
+            Architecture::Mlp => Family::Mlp,
+            Architecture::Lenet5 => Family::Lenet5,
+            Architecture::DigitsCnn => Family::DigitsCnn,
+            Architecture::CifarResnet20 => cifar(20),
+            Architecture::CifarResnet32 => cifar(32),
+            Architecture::CifarResnet44 => cifar(44),
+            Architecture::CifarResnet56 => cifar(56),
+            Architecture::CifarResnet110 => cifar(110),
+            Architecture::Resnet18 => Family::ImagenetResnet { blocks: [2, 2, 2, 2], bottleneck: false },
+            Architecture::Resnet50 => Family::ImagenetResnet { blocks: [3, 4, 6, 3], bottleneck: true },
+        }
     }
 
     /// Checks that the architecture can take `[channels, height, width]`.
@@ -85,27 +90,42 @@ impl Architecture {
     /// # Errors
     /// [`ModelError::InputShape`] naming what it accepts.
     pub fn check_input(self, [channels, height, width]: [usize; 3]) -> Result<()> {
-        let expected = match self {
-            Architecture::Mlp => return Ok(()),
-            Architecture::Lenet5 if height == width && (height == 28 || height == 32) => return Ok(()),
-            Architecture::Lenet5 => "28x28 or 32x32",
-            Architecture::DigitsCnn if height == 8 && width == 8 => return Ok(()),
-            Architecture::DigitsCnn => "8x8",
-            Architecture::CifarResnet20
-            | Architecture::CifarResnet32
-            | Architecture::CifarResnet44
-            | Architecture::CifarResnet56
-            | Architecture::CifarResnet110 => {
-                if height == 32 && width == 32 {
-                    return Ok(());
-                }
-                "32x32"
-            }
-            Architecture::Resnet18 | Architecture::Resnet50 if height >= 32 && width >= 32 => return Ok(()),
-            Architecture::Resnet18 | Architecture::Resnet50 => "at least 32x32 (224x224 intended)",
+        let expected = match self.family() {
+            Family::Mlp => return Ok(()),
+            Family::Lenet5 if height == width && (height == 28 || height == 32) => return Ok(()),
+            Family::Lenet5 => "28x28 or 32x32",
+            Family::DigitsCnn if height == 8 && width == 8 => return Ok(()),
+            Family::DigitsCnn => "8x8",
+            Family::CifarResnet { .. } if height == 32 && width == 32 => return Ok(()),
+            Family::CifarResnet { .. } => "32x32",
+            Family::ImagenetResnet { .. } if height >= 32 && width >= 32 => return Ok(()),
+            Family::ImagenetResnet { .. } => "at least 32x32 (224x224 intended)",
         };
         Err(ModelError::InputShape { architecture: self.as_str(), expected, channels, height, width })
     }
+}
+
+/// The kinds of network, with what sizes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Two hidden layers of 256 units.
+    Mlp,
+    /// LeNet-5.
+    Lenet5,
+    /// The small CNN for 8×8 digits.
+    DigitsCnn,
+    /// He et al.'s CIFAR ResNet of depth 6n + 2: n basic blocks per stage.
+    CifarResnet {
+        /// n.
+        blocks_per_stage: usize,
+    },
+    /// torchvision's ResNet for 224-pixel images.
+    ImagenetResnet {
+        /// Blocks in each of the four stages.
+        blocks: [usize; 4],
+        /// Bottleneck blocks (ResNet-50) rather than basic ones (ResNet-18).
+        bottleneck: bool,
+    },
 }
 
 impl fmt::Display for Architecture {

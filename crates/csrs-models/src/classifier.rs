@@ -4,7 +4,7 @@ use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 
 use crate::nets::{BasicBlock, Bottleneck, CifarResnet, DigitsCnn, ImagenetResnet, Lenet5, Mlp};
-use crate::{Architecture, ModelSpec, Result};
+use crate::{Family, ModelSpec, Result};
 
 /// (x − mean) / std per channel; constants, not parameters, rebuilt from the
 /// checkpoint's metadata.
@@ -57,20 +57,19 @@ impl<B: Backend> Classifier<B> {
         spec.check()?;
         let [channels, height, _] = spec.input_shape;
         let m = spec.n_classes;
-        let net = match spec.architecture {
-            Architecture::Mlp => Net::Mlp(Mlp::new(spec.input_shape.iter().product(), m, device)),
-            Architecture::Lenet5 => Net::Lenet5(Lenet5::new(channels, height, m, device)),
-            Architecture::DigitsCnn => Net::DigitsCnn(DigitsCnn::new(channels, m, device)),
-            Architecture::CifarResnet20
-            | Architecture::CifarResnet32
-            | Architecture::CifarResnet44
-            | Architecture::CifarResnet56
-            | Architecture::CifarResnet110 => {
-                let blocks = spec.architecture.cifar_blocks_per_stage().expect("a CIFAR ResNet");
-                Net::CifarResnet(CifarResnet::new(blocks, channels, m, device))
+        let net = match spec.architecture.family() {
+            Family::Mlp => Net::Mlp(Mlp::new(spec.input_shape.iter().product(), m, device)),
+            Family::Lenet5 => Net::Lenet5(Lenet5::new(channels, height, m, device)),
+            Family::DigitsCnn => Net::DigitsCnn(DigitsCnn::new(channels, m, device)),
+            Family::CifarResnet { blocks_per_stage } => {
+                Net::CifarResnet(CifarResnet::new(blocks_per_stage, channels, m, device))
             }
-            Architecture::Resnet18 => Net::Resnet18(ImagenetResnet::new([2, 2, 2, 2], channels, m, device)),
-            Architecture::Resnet50 => Net::Resnet50(ImagenetResnet::new([3, 4, 6, 3], channels, m, device)),
+            Family::ImagenetResnet { blocks, bottleneck: false } => {
+                Net::Resnet18(ImagenetResnet::new(blocks, channels, m, device))
+            }
+            Family::ImagenetResnet { blocks, bottleneck: true } => {
+                Net::Resnet50(ImagenetResnet::new(blocks, channels, m, device))
+            }
         };
         let model = Classifier { normalize: Normalize::new(&spec.mean, &spec.std, device), net };
         // burn initialises parameters lazily, on first use: a clone saved

@@ -11,7 +11,7 @@
 //! The description starts after the input normalisation, which has no
 //! parameters and lives in the [`ModelSpec`] (mean and std per channel).
 
-use crate::{Architecture, ModelSpec};
+use crate::{Family, ModelSpec};
 
 /// A value flowing through the network: the normalised input
 /// ([`ValueId::INPUT`]) or the output of node `i` (`ValueId(i + 1)`).
@@ -165,14 +165,14 @@ impl Graph {
         let mut g = Builder(Graph { input: spec.input_shape, nodes: Vec::new() });
         let x = ValueId::INPUT;
         let m = spec.n_classes;
-        match spec.architecture {
-            Architecture::Mlp => {
+        match spec.architecture.family() {
+            Family::Mlp => {
                 let x = g.push(Op::Flatten, &[x]);
                 let x = g.linear_relu(x, "fc1", 256);
                 let x = g.linear_relu(x, "fc2", 256);
                 g.linear(x, "fc3", m);
             }
-            Architecture::Lenet5 => {
+            Family::Lenet5 => {
                 let padding = (32 - spec.input_shape[1]) / 2;
                 let pool = MaxPool2d { kernel: 2, stride: 2, padding: 0 };
                 let x = g.conv(x, same("conv1"), 6, 5, 1, padding, true);
@@ -186,7 +186,7 @@ impl Graph {
                 let x = g.linear_relu(x, "fc2", 84);
                 g.linear(x, "fc3", m);
             }
-            Architecture::DigitsCnn => {
+            Family::DigitsCnn => {
                 let x = g.conv(x, same("conv1"), 16, 3, 1, 1, true);
                 let x = g.push(Op::Relu, &[x]);
                 let x = g.conv(x, same("conv2"), 32, 3, 1, 1, true);
@@ -196,12 +196,7 @@ impl Graph {
                 let x = g.linear_relu(x, "fc1", 64);
                 g.linear(x, "fc2", m);
             }
-            Architecture::CifarResnet20
-            | Architecture::CifarResnet32
-            | Architecture::CifarResnet44
-            | Architecture::CifarResnet56
-            | Architecture::CifarResnet110 => {
-                let blocks = spec.architecture.cifar_blocks_per_stage().expect("a CIFAR ResNet");
+            Family::CifarResnet { blocks_per_stage: blocks } => {
                 let x = g.conv_bn(x, "conv1", "bn1", 16, 3, 1, 1);
                 let mut x = g.push(Op::Relu, &[x]);
                 for (stage, (width, stride)) in [(16, 1), (32, 2), (64, 2)].into_iter().enumerate() {
@@ -209,12 +204,8 @@ impl Graph {
                 }
                 g.head(x, m);
             }
-            Architecture::Resnet18 | Architecture::Resnet50 => {
-                let (blocks, block): (_, BlockFn) = if spec.architecture == Architecture::Resnet18 {
-                    ([2, 2, 2, 2], Builder::basic_block)
-                } else {
-                    ([3, 4, 6, 3], Builder::bottleneck)
-                };
+            Family::ImagenetResnet { blocks, bottleneck } => {
+                let block: BlockFn = if bottleneck { Builder::bottleneck } else { Builder::basic_block };
                 let x = g.conv_bn(x, "conv1", "bn1", 64, 7, 2, 3);
                 let x = g.push(Op::Relu, &[x]);
                 let mut x = g.push(Op::MaxPool2d(MaxPool2d { kernel: 3, stride: 2, padding: 1 }), &[x]);

@@ -25,7 +25,7 @@ pub mod graph;
 pub mod interop;
 mod nets;
 
-pub use architecture::{Architecture, ModelSpec};
+pub use architecture::{Architecture, Family, ModelSpec};
 pub use checkpoint::{Checkpoint, CheckpointMeta, TrainingInfo};
 pub use classifier::Classifier;
 pub use error::{ModelError, Result};

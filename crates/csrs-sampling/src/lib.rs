@@ -29,7 +29,7 @@ mod stream;
 pub use analytic::KnownProbabilities;
 pub use burn_counter::BurnCounter;
 pub use counter::ClassCounter;
-pub use native_counter::NativeCounter;
 pub use error::{Result, SamplingError};
+pub use native_counter::NativeCounter;
 pub use smoothed::{Certified, Predicted, Smoothed};
 pub use stream::{BLOCK, NoiseStream, Phase};

@@ -93,7 +93,15 @@ fn folding_and_fusion_equal_the_unrewritten_graph() {
     let device = Default::default();
     // The reference is naive (f64 loops): the deep and the 224-pixel networks
     // are left to the comparison with burn.
-    let small = |a: &Architecture| !matches!(a, Architecture::Resnet18 | Architecture::Resnet50 | Architecture::CifarResnet56 | Architecture::CifarResnet110);
+    let small = |a: &Architecture| {
+        !matches!(
+            a,
+            Architecture::Resnet18
+                | Architecture::Resnet50
+                | Architecture::CifarResnet56
+                | Architecture::CifarResnet110
+        )
+    };
     for architecture in Architecture::ALL.into_iter().filter(small) {
         let spec = spec(architecture);
         B::seed(&device, 5);
@@ -184,10 +192,13 @@ mod serde_like {
         let value: serde_json::Value = serde_json::from_str(text).unwrap();
         let floats = |v: &serde_json::Value| -> Vec<f32> {
             match v {
-                serde_json::Value::Array(items) => items.iter().flat_map(|item| match item {
-                    serde_json::Value::Array(_) => floats_of(item),
-                    other => vec![other.as_f64().unwrap() as f32],
-                }).collect(),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .flat_map(|item| match item {
+                        serde_json::Value::Array(_) => floats_of(item),
+                        other => vec![other.as_f64().unwrap() as f32],
+                    })
+                    .collect(),
                 _ => panic!("not an array"),
             }
         };

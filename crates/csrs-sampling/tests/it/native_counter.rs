@@ -14,7 +14,13 @@ use super::burn_counter::BACKEND_RNG;
 type B = Flex;
 
 fn spec() -> ModelSpec {
-    ModelSpec { architecture: Architecture::DigitsCnn, n_classes: 10, input_shape: [1, 8, 8], mean: vec![0.3], std: vec![0.4] }
+    ModelSpec {
+        architecture: Architecture::DigitsCnn,
+        n_classes: 10,
+        input_shape: [1, 8, 8],
+        mean: vec![0.3],
+        std: vec![0.4],
+    }
 }
 
 fn model() -> Classifier<B> {
@@ -44,7 +50,8 @@ fn counts_do_not_depend_on_batch_size_or_threads() {
     assert_eq!(reference.iter().sum::<u64>(), 1050);
     assert!(reference.iter().filter(|&&c| c > 0).count() >= 2, "noise should change some predictions: {reference:?}");
     for (batch_size, threads) in [(1, 2), (250, 3), (400, 2), (5000, 4)] {
-        let counts = native(&model, batch_size, threads).count(&input(), sigma, 1050, stream, Phase::Estimation).unwrap();
+        let counts =
+            native(&model, batch_size, threads).count(&input(), sigma, 1050, stream, Phase::Estimation).unwrap();
         assert_eq!(counts, reference, "batch size {batch_size}, {threads} threads");
     }
     let mut counter = native(&model, 400, 2);
