@@ -96,9 +96,19 @@ impl Engine {
         logits.copy_from_slice(&workspace.slots[self.output][..batch * self.n_classes]);
     }
 
-    /// Sizes the workspace's buffers for `batch` examples (once).
+    /// Sizes the workspace's buffers for `batch` examples: once for a
+    /// workspace that stays with this engine, again if it was last used by
+    /// another one.
     fn prepare(&self, workspace: &mut Workspace, batch: usize) {
-        if workspace.capacity >= batch && workspace.slots.len() == self.slot_sizes.len() {
+        let fits = workspace.capacity >= batch
+            && workspace.slots.len() == self.slot_sizes.len()
+            && workspace
+                .slots
+                .iter()
+                .zip(&self.slot_sizes)
+                .all(|(slot, &size)| slot.len() == size * workspace.capacity)
+            && workspace.col.len() >= self.col_size;
+        if fits {
             return;
         }
         workspace.capacity = batch;

@@ -167,6 +167,23 @@ fn a_batch_computes_what_its_examples_compute_alone() {
 }
 
 #[test]
+fn a_workspace_moves_between_engines() {
+    // Two LeNet-5s: the same steps and buffers, of other sizes.
+    let device = Default::default();
+    let small = spec(Architecture::Lenet5);
+    let large = ModelSpec { input_shape: [3, 32, 32], mean: vec![0.5; 3], std: vec![0.25; 3], ..small.clone() };
+    let first = Engine::compile(&small, &weights_of(&Classifier::<B>::init(&small, &device).unwrap(), &small)).unwrap();
+    let model = Classifier::<B>::init(&large, &device).unwrap();
+    let second = Engine::compile(&large, &weights_of(&model, &large)).unwrap();
+    let mut workspace = Workspace::default();
+    let mut logits = vec![0.0; 2 * 10];
+    first.run(&mut workspace, &images(&small, 2, 0), 2, &mut logits);
+    let x = images(&large, 2, 0);
+    second.run(&mut workspace, &x, 2, &mut logits);
+    assert!(max_abs_difference(&logits, &burn_logits(&model, &large, &x, 2)) < 1e-4);
+}
+
+#[test]
 fn missing_or_misshapen_weights_are_named() {
     let spec = spec(Architecture::DigitsCnn);
     let model = Classifier::<B>::init(&spec, &Default::default()).unwrap();
