@@ -9,7 +9,6 @@ use burn::prelude::*;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use csrs_cost::CostMatrix;
 use csrs_engine::Engine;
-use csrs_models::interop::torch_tensors;
 use csrs_models::{Architecture, Classifier, ModelSpec};
 use csrs_sampling::{BurnCounter, ClassCounter, NativeCounter, NoiseStream, Phase, Smoothed};
 use csrs_stats::{Alpha, Sigma};
@@ -32,9 +31,8 @@ fn counter(architecture: Architecture, input_shape: [usize; 3], native: bool) ->
         ModelSpec { architecture, n_classes: 10, input_shape, mean: vec![0.5; channels], std: vec![0.25; channels] };
     let model = Classifier::<B>::init(&spec, &device).unwrap();
     if native {
-        let weights = torch_tensors(&model, &spec).unwrap().into_iter().map(|(p, v)| (p.torch, v)).collect();
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        Box::new(NativeCounter::new(Engine::compile(&spec, &weights).unwrap(), BATCH, threads))
+        Box::new(NativeCounter::new(Engine::from_classifier(&model, &spec).unwrap(), BATCH, threads))
     } else {
         Box::new(BurnCounter::new(model, device, input_shape, 10, BATCH))
     }

@@ -103,20 +103,12 @@ impl OnBackend for Args {
                 stdout,
                 "{architecture}\t{c}x{h}x{w}\t{}\t{}\t{batch}\t{}\t{seconds:.3}\t{rate:.0}\t{:.1}\t{:.2}",
                 self.device,
-                engine_name(self.engine, self.device),
+                if self.engine.is_native_on(self.device)? { "native" } else { "burn" },
                 self.samples,
                 rate * flops / 1e9,
                 self.n_certify as f64 / rate
             )?;
         }
         Ok(())
-    }
-}
-
-/// The engine `choice` resolves to on `device`.
-fn engine_name(choice: EngineChoice, device: DeviceChoice) -> &'static str {
-    match (choice, device) {
-        (EngineChoice::Native, _) | (EngineChoice::Auto, DeviceChoice::Cpu) => "native",
-        _ => "burn",
     }
 }

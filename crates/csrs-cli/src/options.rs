@@ -208,6 +208,21 @@ pub(crate) enum EngineChoice {
 }
 
 impl EngineChoice {
+    /// Whether this choice runs the compiled CPU engine on `device` (auto:
+    /// on the CPU only).
+    ///
+    /// # Errors
+    /// `native` with a GPU.
+    pub(crate) fn is_native_on(self, device: DeviceChoice) -> anyhow::Result<bool> {
+        match (self, device) {
+            (EngineChoice::Native, DeviceChoice::Cuda(_)) => {
+                bail!("--engine native runs on the CPU; use --device cpu, or --engine burn (or auto) on the GPU")
+            }
+            (EngineChoice::Native | EngineChoice::Auto, DeviceChoice::Cpu) => Ok(true),
+            (EngineChoice::Burn, _) | (EngineChoice::Auto, DeviceChoice::Cuda(_)) => Ok(false),
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             EngineChoice::Auto => "auto",

@@ -8,7 +8,6 @@ use anyhow::{Context, bail};
 use burn::prelude::Backend;
 use csrs_data::{Dataset, Split};
 use csrs_engine::Engine;
-use csrs_models::interop::torch_tensors;
 use csrs_models::{Classifier, ModelSpec};
 use csrs_sampling::{BurnCounter, ClassCounter, NativeCounter, Smoothed};
 
@@ -63,19 +62,10 @@ pub(crate) fn class_counter<B: Backend>(
     device: B::Device,
     batch: usize,
 ) -> anyhow::Result<Box<dyn ClassCounter>> {
-    let native = match (engine, choice) {
-        (EngineChoice::Native, DeviceChoice::Cuda(_)) => {
-            bail!("--engine native runs on the CPU; use --device cpu, or --engine burn (or auto) on the GPU")
-        }
-        (EngineChoice::Native | EngineChoice::Auto, DeviceChoice::Cpu) => true,
-        (EngineChoice::Burn, _) | (EngineChoice::Auto, DeviceChoice::Cuda(_)) => false,
-    };
-    if !native {
+    if !engine.is_native_on(choice)? {
         return Ok(Box::new(BurnCounter::new(model, device, spec.input_shape, spec.n_classes, batch)));
     }
-    let weights = torch_tensors(&model, spec).map_err(|err| anyhow::anyhow!("{err}"))?;
-    let weights = weights.into_iter().map(|(parameter, values)| (parameter.torch, values)).collect();
-    let engine = Engine::compile(spec, &weights)?;
+    let engine = Engine::from_classifier(&model, spec)?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     Ok(Box::new(NativeCounter::new(engine, batch, threads)))
 }

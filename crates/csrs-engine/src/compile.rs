@@ -24,6 +24,8 @@ pub enum CompileError {
         /// Values expected.
         expected: usize,
     },
+    /// A model whose weights could not be read as its graph describes.
+    Weights(String),
     /// A layer arrangement the engine does not run (e.g. a batch norm that
     /// follows no convolution).
     Unsupported(String),
@@ -36,6 +38,7 @@ impl fmt::Display for CompileError {
             CompileError::TensorSize { name, found, expected } => {
                 write!(f, "tensor {name} has {found} values, expected {expected}")
             }
+            CompileError::Weights(message) => write!(f, "cannot read the model's weights: {message}"),
             CompileError::Unsupported(what) => write!(f, "the CPU engine does not run {what}"),
         }
     }

@@ -26,8 +26,10 @@ pub mod reference;
 
 use std::collections::HashMap;
 
-use csrs_models::ModelSpec;
+use burn::prelude::Backend;
 use csrs_models::graph::Graph;
+use csrs_models::interop::torch_tensors;
+use csrs_models::{Classifier, ModelSpec};
 
 pub use compile::CompileError;
 
@@ -66,6 +68,18 @@ impl Engine {
     /// [`CompileError`] naming a missing tensor or one of the wrong size.
     pub fn compile(spec: &ModelSpec, weights: &HashMap<String, Vec<f32>>) -> Result<Self, CompileError> {
         compile::compile(spec, &Graph::of(spec), weights)
+    }
+
+    /// Compiles a burn classifier, its weights read through the graph's
+    /// PyTorch names.
+    ///
+    /// # Errors
+    /// [`CompileError`] when the model does not hold the tensors its graph
+    /// describes.
+    pub fn from_classifier<B: Backend>(model: &Classifier<B>, spec: &ModelSpec) -> Result<Self, CompileError> {
+        let tensors = torch_tensors(model, spec).map_err(CompileError::Weights)?;
+        let weights = tensors.into_iter().map(|(parameter, values)| (parameter.torch, values)).collect();
+        Self::compile(spec, &weights)
     }
 
     /// The number of classes (logits per example).

@@ -58,7 +58,7 @@ fn the_engine_computes_burns_logits_for_every_architecture() {
         let spec = spec(architecture);
         B::seed(&device, 11);
         let model = Classifier::<B>::init(&spec, &device).unwrap();
-        let engine = Engine::compile(&spec, &weights_of(&model, &spec)).unwrap();
+        let engine = Engine::from_classifier(&model, &spec).unwrap();
         let n = 3;
         let x = images(&spec, n, 1);
         let difference = max_abs_difference(&engine_logits(&engine, &x, n), &burn_logits(&model, &spec, &x, n));

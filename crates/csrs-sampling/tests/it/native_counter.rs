@@ -4,7 +4,6 @@
 use burn::backend::Flex;
 use burn::prelude::*;
 use csrs_engine::Engine;
-use csrs_models::interop::torch_tensors;
 use csrs_models::{Architecture, Classifier, ModelSpec};
 use csrs_sampling::{BurnCounter, ClassCounter, NativeCounter, NoiseStream, Phase, SamplingError};
 use csrs_stats::Sigma;
@@ -30,8 +29,7 @@ fn model() -> Classifier<B> {
 }
 
 fn native(model: &Classifier<B>, batch_size: usize, threads: usize) -> NativeCounter {
-    let weights = torch_tensors(model, &spec()).unwrap().into_iter().map(|(p, v)| (p.torch, v)).collect();
-    NativeCounter::new(Engine::compile(&spec(), &weights).unwrap(), batch_size, threads)
+    NativeCounter::new(Engine::from_classifier(model, &spec()).unwrap(), batch_size, threads)
 }
 
 fn input() -> Vec<f32> {
