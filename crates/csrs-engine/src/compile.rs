@@ -132,11 +132,6 @@ pub(crate) enum Step {
     },
 }
 
-/// A convolution waiting for the add that consumes it.
-struct Pending {
-    conv: Conv,
-}
-
 struct Compiler<'a> {
     graph: &'a Graph,
     weights: &'a HashMap<String, Vec<f32>>,
@@ -144,7 +139,9 @@ struct Compiler<'a> {
     slot_of: HashMap<ValueId, usize>,
     slot_sizes: Vec<usize>,
     steps: Vec<Step>,
-    pending: HashMap<ValueId, Pending>,
+    /// Convolutions waiting for the add that consumes them, to take it
+    /// as their residual.
+    pending: HashMap<ValueId, Conv>,
     /// Flat values made by a flatten of a `[c, h, w]` value.
     flattened: HashMap<ValueId, [usize; 3]>,
 }
@@ -296,7 +293,7 @@ impl Compiler<'_> {
                     end += 1;
                     step.relu = true;
                 } else if feeds_an_add {
-                    self.pending.insert(value, Pending { conv: step });
+                    self.pending.insert(value, step);
                     return Ok(end + 1);
                 }
                 step.output = self.new_slot(ValueId(end + 1));
@@ -322,7 +319,7 @@ impl Compiler<'_> {
                 }
                 let output = self.new_slot(ValueId(end + 1));
                 match fused {
-                    Some(Pending { mut conv }) => {
+                    Some(mut conv) => {
                         conv.residual = Some(self.slot(other)?);
                         conv.relu = relu;
                         conv.output = output;
@@ -425,8 +422,7 @@ impl Compiler<'_> {
     }
 
     /// Emits a pending convolution on its own.
-    fn emit_pending(&mut self, value: ValueId, pending: Pending) {
-        let mut conv = pending.conv;
+    fn emit_pending(&mut self, value: ValueId, mut conv: Conv) {
         conv.output = self.new_slot(value);
         self.steps.push(Step::Conv(conv));
     }
