@@ -21,6 +21,11 @@
 # Each step has a time limit; a failed step is reported and the rest go on.
 # The exit status is the number of failed steps.
 #
+# GPU_CHECK_STEPS picks the parts to run, from "bench imagenet certify torch
+# interop" (all by default), e.g. GPU_CHECK_STEPS="bench certify" when time on
+# the GPU is short; GPU_CHECK_TORCH_MODES the PyTorch modes (default
+# "eager tuned amp").
+#
 # GPU_CHECK_SMOKE=1 runs every step at toy sizes on the CPU, to check the
 # script itself on a machine without a GPU.
 set -uo pipefail
@@ -46,10 +51,10 @@ step() { # step NAME SECONDS COMMAND...: runs COMMAND with a time limit, logs to
 }
 
 if [ "${GPU_CHECK_SMOKE:-0}" = 1 ]; then
-    device=cpu bench_arch=lenet5,cifar-resnet20 bench_samples=400 large_batch=400 large_samples=400
+    device=cpu bench_arch=lenet5,cifar-resnet20 imagenet_arch=resnet18 bench_samples=400 large_batch=400 large_samples=400
     certify_arch=cifar-resnet20 certify_n=200 torch_scale=50
 else
-    device=cuda bench_arch=lenet5,cifar-resnet110,resnet50 bench_samples=8000 large_batch=4000 large_samples=40000
+    device=cuda bench_arch=lenet5,cifar-resnet110 imagenet_arch=resnet50 bench_samples=8000 large_batch=4000 large_samples=40000
     certify_arch=cifar-resnet110 certify_n=100000 torch_scale=1
     if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L; then
         echo "gpu-check: no NVIDIA GPU here (nvidia-smi -L failed)" >&2
@@ -58,58 +63,78 @@ else
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv
 fi
 
-# burn's CUDA runtime loads libcuda and libnvrtc when it starts.
-if ! ldconfig -p | grep -q 'libnvrtc\.so'; then
+# burn's CUDA runtime loads libcuda and libnvrtc when it starts. (The cache
+# is read whole first: `grep -q` stopping early would make ldconfig fail
+# under pipefail.) The toolkit's own libraries come before PyTorch's copies,
+# which can be of another CUDA version; the stub libraries (a libcuda.so that
+# only links) never.
+if ! grep -q 'libnvrtc\.so' <<<"$(ldconfig -p)"; then
     dirs=$({
         ls -d /usr/local/cuda*/lib64 /usr/local/cuda*/targets/*/lib 2>/dev/null
         python3 -c 'import site; print("\n".join(site.getsitepackages()))' 2>/dev/null | sed 's|$|/nvidia|'
-    } | xargs -r -I{} find {} -name 'libnvrtc.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)
+    } | xargs -r -I{} find {} -name 'libnvrtc.so*' -printf '%h\n' 2>/dev/null | grep -v '/stubs$' | awk '!seen[$0]++' | paste -sd:)
     export LD_LIBRARY_PATH="${dirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
 ldconfig -p | grep -E 'libcuda\.so|libnvrtc\.so' | head -4
 
+steps=" ${GPU_CHECK_STEPS:-bench imagenet certify torch interop} "
+torch_modes=${GPU_CHECK_TORCH_MODES:-eager tuned amp}
+wants() { [[ $steps == *" $1 "* ]]; }
+
 have_torch=false
 python3 -c "import torch; assert '$device' == 'cpu' or torch.cuda.is_available()" 2>/dev/null && have_torch=true
 
 # 1. Sampling throughput.
-step bench-400 150 "$csrs" bench --device "$device" --arch "$bench_arch" --batch 400 --samples "$bench_samples"
-step bench-large 90 "$csrs" bench --device "$device" --arch "${bench_arch%,*}" --batch "$large_batch" \
-    --samples "$large_samples"
+if wants bench; then
+    step bench-400 150 "$csrs" bench --device "$device" --arch "$bench_arch" --batch 400 --samples "$bench_samples"
+    step bench-large 90 "$csrs" bench --device "$device" --arch "${bench_arch%,*}" --batch "$large_batch" \
+        --samples "$large_samples"
+fi
+if wants imagenet; then
+    step bench-imagenet 180 "$csrs" bench --device "$device" --arch "$imagenet_arch" --batch 100 \
+        --samples $((bench_samples / 4))
+fi
 
-# 2. Certification at n = 100 000 on synthetic CIFAR-10 images.
-data="$out/cifar-10-batches-bin"
-mkdir -p "$data"
-python3 -c '
+# 2. Certification at n = 100 000 on synthetic CIFAR-10 images, twice: the
+# first process compiles and autotunes the kernels for the batch size, the
+# second finds them in the caches the first one left.
+if wants certify; then
+    data="$out/cifar-10-batches-bin"
+    mkdir -p "$data"
+    python3 -c '
 import random, sys
 random.seed(0)
 with open(sys.argv[1], "wb") as f:
     for i in range(8):
         f.write(bytes([i % 10]) + bytes(random.randrange(256) for _ in range(3072)))
 ' "$data/test_batch.bin"
-"$csrs" model init --arch "$certify_arch" --dataset cifar10 --out "$out/$certify_arch" >/dev/null
-rm -f "$out/certify-$certify_arch.tsv"
-step "certify-$certify_arch" 150 "$csrs" certify --model "$out/$certify_arch" --dataset cifar10 --data-dir "$data" \
-    --cost "$root/configs/costs/cifar10-seed-cat.toml" --sigma 0.25 --n0 100 --n "$certify_n" --alpha 0.001 \
-    --batch 4000 --max 3 --device "$device" --out "$out/certify-$certify_arch.tsv"
-cat "$out/certify-$certify_arch.tsv" 2>/dev/null
+    "$csrs" model init --arch "$certify_arch" --dataset cifar10 --out "$out/$certify_arch" >/dev/null
+    for run in first second; do
+        rm -f "$out/certify-$run.tsv"
+        step "certify-$certify_arch-$run" 150 "$csrs" certify --model "$out/$certify_arch" --dataset cifar10 \
+            --data-dir "$data" --cost "$root/configs/costs/cifar10-seed-cat.toml" --sigma 0.25 --n0 100 \
+            --n "$certify_n" --alpha 0.001 --batch 4000 --max 3 --device "$device" --out "$out/certify-$run.tsv"
+        cat "$out/certify-$run.tsv" 2>/dev/null
+    done
+fi
 
 # 3. PyTorch on the same GPU.
-if $have_torch; then
+if $have_torch && wants torch; then
     for model in "lenet 40000" "resnet110 8000" "resnet50 4000"; do
         set -- $model
-        for mode in eager tuned amp; do
+        for mode in $torch_modes; do
             step "torch-$1-$mode" 60 python3 "$here/torch_sampling.py" "$1" $(($2 / torch_scale)) 400 "$mode" "$device"
         done
     done
     step torch-resnet110-eager-4000 60 python3 "$here/torch_sampling.py" resnet110 $((40000 / torch_scale)) \
         "$large_batch" eager "$device"
-else
+elif ! $have_torch; then
     echo "== torch: not importable here, PyTorch steps skipped"
 fi
 
 # 4. Exported models in PyTorch.
-if $have_torch; then
+if $have_torch && wants interop; then
     fixture="$root/crates/csrs-models/tests/data/pytorch"
     step pytorch-layouts 60 python3 "$here/check_pytorch_layouts.py" "$csrs" "$fixture" "$out/layouts"
     "$csrs" model import "$fixture/cifar_resnet20_cohen_format.pth.tar" --dataset cifar10 --out "$out/resnet20" &&

@@ -72,6 +72,7 @@ fn cuda<T: OnBackend>(index: usize, task: T) -> anyhow::Result<T::Output> {
     use burn::backend::cuda::CudaDevice;
     use burn::prelude::Tensor;
 
+    keep_compiled_kernels();
     let device = CudaDevice::new(index);
     // The CUDA runtime panics when there is no driver or no such GPU: probe
     // once, quietly, and turn that into an error.
@@ -89,6 +90,30 @@ fn cuda<T: OnBackend>(index: usize, task: T) -> anyhow::Result<T::Output> {
         bail!("no usable CUDA device cuda:{index} (is there an NVIDIA GPU and driver?): {reason}");
     }
     task.run::<Cuda>(device)
+}
+
+/// Keeps the CUDA kernels burn compiles in the user's cache folder, so that
+/// only the first run on a machine pays for compiling them (over a minute for
+/// a ResNet-110 at a new batch size); autotuning results are kept by the
+/// runtime itself. A `cubecl.toml` (or `burn.toml` with a `[cubecl]` section)
+/// in the working directory or above it that names its own cache wins.
+#[cfg(feature = "cuda")]
+fn keep_compiled_kernels() {
+    use burn::cubecl::config::cache::CacheConfig;
+    use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
+
+    // The runtime's configuration can be set once, before its first use.
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let mut config = CubeClRuntimeConfig::from_current_dir().override_from_env();
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".cache")));
+        if let (None, Some(cache)) = (&config.compilation.cache, cache) {
+            config.compilation.cache = Some(CacheConfig::File(cache.join("csrs").join("cuda-kernels")));
+        }
+        CubeClRuntimeConfig::set(config);
+    });
 }
 
 #[cfg(not(feature = "cuda"))]
