@@ -80,14 +80,10 @@ fn cuda<T: OnBackend>(index: usize, task: T) -> anyhow::Result<T::Output> {
     std::panic::set_hook(Box::new(|_| {}));
     let probe = std::panic::catch_unwind(|| Tensor::<Cuda, 1>::zeros([1], &device).into_data());
     std::panic::set_hook(hook);
-    if let Err(panic) = probe {
-        let reason = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("unknown reason");
-        let reason = reason.lines().next().unwrap_or_default();
-        bail!("no usable CUDA device cuda:{index} (is there an NVIDIA GPU and driver?): {reason}");
+    // The panic's own message is the runtime's internals (a closed
+    // channel from its device thread), nothing a user can act on.
+    if probe.is_err() {
+        bail!("no usable CUDA device cuda:{index} (is there an NVIDIA GPU and driver?)");
     }
     task.run::<Cuda>(device)
 }

@@ -72,19 +72,42 @@ pub(crate) struct Conv {
     pub(crate) bias: Vec<f32>,
 }
 
+/// Input channels up to which a stride-1 convolution runs plane by plane
+/// ([`Conv::is_planar`]).
+const PLANAR_CHANNELS: usize = 3;
+
 impl Conv {
     /// A 1×1 convolution with stride 1: the activation is its own im2col.
     pub(crate) fn is_pointwise(&self) -> bool {
         self.kernel == 1 && self.stride == 1 && self.padding == 0
     }
 
-    /// Values of one image's im2col matrix (0 when none is needed).
+    /// A stride-1 convolution of few input channels (a network's first
+    /// layer): its im2col rows would be copies of a few values each, so it
+    /// runs directly, one padded input plane and one output plane at a time.
+    pub(crate) fn is_planar(&self) -> bool {
+        self.stride == 1 && self.kernel > 1 && self.input_hwc[2] <= PLANAR_CHANNELS
+    }
+
+    /// The padded input planes' height and width; an output plane has rows
+    /// of the padded width (its last `kernel - 1` columns unused).
+    pub(crate) fn padded_hw(&self) -> [usize; 2] {
+        let [h, w, _] = self.input_hwc;
+        [h + 2 * self.padding, w + 2 * self.padding]
+    }
+
+    /// Values of one image's scratch: its im2col matrix, or its padded input
+    /// planes and output planes; 0 when none is needed.
     pub(crate) fn col_size(&self) -> usize {
+        let [oh, ow, cout] = self.output_hwc;
+        let cin = self.input_hwc[2];
         if self.is_pointwise() {
             0
+        } else if self.is_planar() {
+            let [ph, pw] = self.padded_hw();
+            cin * (ph * pw + self.kernel - 1) + cout * oh * pw
         } else {
-            let [oh, ow, _] = self.output_hwc;
-            oh * ow * self.kernel * self.kernel * self.input_hwc[2]
+            oh * ow * self.kernel * self.kernel * cin
         }
     }
 }

@@ -66,11 +66,12 @@ pub(crate) fn run(step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: u
 }
 
 /// A convolution, a group of images at a time: output = bias (+ residual),
-/// plus im2col(x) · W, then ReLU. Images are grouped so that one matrix
-/// product has enough rows to run at speed while the im2col matrix stays
-/// in cache (small layers such as LeNet's would otherwise be dominated by
-/// per-product overhead); a 1×1 convolution with stride 1 multiplies the
-/// whole batch at once.
+/// plus the convolution proper, then ReLU. Most convolutions are im2col(x) · W,
+/// with images grouped so that one matrix product has enough rows to run at
+/// speed while the im2col matrix stays in cache (small layers such as
+/// LeNet's would otherwise be dominated by per-product overhead); a 1×1
+/// convolution with stride 1 multiplies the whole batch at once; a first
+/// layer of few channels runs plane by plane ([`planar_convolution`]).
 fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32], batch: usize) {
     let [h, w, cin] = conv.input_hwc;
     let [oh, ow, cout] = conv.output_hwc;
@@ -78,7 +79,8 @@ fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32]
     let rows = oh * ow;
     let depth = conv.kernel * conv.kernel * cin;
     let weight = ArrayView2::from_shape((depth, cout), &conv.weight).expect("sized");
-    let group = if conv.is_pointwise() { batch } else { (col.len() / (rows * depth)).clamp(1, batch) };
+    let group =
+        if conv.is_pointwise() || conv.is_planar() { batch } else { (col.len() / (rows * depth)).clamp(1, batch) };
     let mut first = 0;
     while first < batch {
         let images = group.min(batch - first);
@@ -93,22 +95,93 @@ fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32]
             None => y.chunks_exact_mut(cout).for_each(|row| row.copy_from_slice(&conv.bias)),
         }
         let x = &slots[conv.input][first * in_len..(first + images) * in_len];
-        let patches = if conv.is_pointwise() {
-            x
+        if conv.is_planar() {
+            pulp::Arch::new().dispatch(Planar { conv, x, scratch: col, y });
         } else {
-            let col = &mut col[..images * rows * depth];
-            for (image, col) in x.chunks_exact(in_len).zip(col.chunks_exact_mut(rows * depth)) {
-                im2col(image, [h, w, cin], [oh, ow], conv.kernel, conv.stride, conv.padding, col);
-            }
-            &col[..]
-        };
-        let patches = ArrayView2::from_shape((images * rows, depth), patches).expect("sized");
-        let mut y_matrix = ArrayViewMut2::from_shape((images * rows, cout), &mut *y).expect("sized");
-        general_mat_mul(1.0, &patches, &weight, 1.0, &mut y_matrix);
+            let patches = if conv.is_pointwise() {
+                x
+            } else {
+                let col = &mut col[..images * rows * depth];
+                for (image, col) in x.chunks_exact(in_len).zip(col.chunks_exact_mut(rows * depth)) {
+                    im2col(image, [h, w, cin], [oh, ow], conv.kernel, conv.stride, conv.padding, col);
+                }
+                &col[..]
+            };
+            let patches = ArrayView2::from_shape((images * rows, depth), patches).expect("sized");
+            let mut y_matrix = ArrayViewMut2::from_shape((images * rows, cout), &mut *y).expect("sized");
+            general_mat_mul(1.0, &patches, &weight, 1.0, &mut y_matrix);
+        }
         if conv.relu {
             y.iter_mut().for_each(|v| *v = v.max(0.0));
         }
         first += images;
+    }
+}
+
+/// [`planar_convolution`]'s arguments, to run it under
+/// [`pulp::Arch::dispatch`]: compiled for the widest vector instructions the
+/// processor has (a closure would be compiled apart, for the baseline).
+struct Planar<'a> {
+    conv: &'a Conv,
+    x: &'a [f32],
+    scratch: &'a mut [f32],
+    y: &'a mut [f32],
+}
+
+impl pulp::WithSimd for Planar<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        planar_convolution(self.conv, self.x, self.scratch, self.y);
+    }
+}
+
+/// Adds a stride-1 convolution of few input channels of the images `x` onto
+/// `y`, an image at a time: its channels are copied into zero-padded planes,
+/// and each output plane is a sum of `cin · k²` shifted input planes times
+/// one weight each. With output rows as wide as the padded input rows, each
+/// shift is one contiguous multiply-add over the whole plane, which
+/// vectorises fully (the columns past the output's width are computed and
+/// dropped).
+#[inline(always)]
+fn planar_convolution(conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]) {
+    let [h, w, cin] = conv.input_hwc;
+    let [oh, ow, cout] = conv.output_hwc;
+    let (k, padding) = (conv.kernel, conv.padding);
+    let [ph, pw] = conv.padded_hw();
+    let (plane_in, plane_out) = (ph * pw + k - 1, oh * pw);
+    let (planes, sums) = scratch.split_at_mut(cin * plane_in);
+    let sums = &mut sums[..cout * plane_out];
+    // The borders stay zero: only the inside is written, image after image.
+    planes.fill(0.0);
+    let (in_len, out_len) = (h * w * cin, oh * ow * cout);
+    for (x, y) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
+        for (pixel, values) in x.chunks_exact(cin).enumerate() {
+            let at = (pixel / w + padding) * pw + pixel % w + padding;
+            for (channel, &value) in values.iter().enumerate() {
+                planes[channel * plane_in + at] = value;
+            }
+        }
+        for (co, sum) in sums.chunks_exact_mut(plane_out).enumerate() {
+            sum.fill(0.0);
+            for (ci, plane) in planes.chunks_exact(plane_in).enumerate() {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let weight = conv.weight[((ky * k + kx) * cin + ci) * cout + co];
+                        let shifted = &plane[ky * pw + kx..][..plane_out];
+                        sum.iter_mut().zip(shifted).for_each(|(s, &v)| *s = v.mul_add(weight, *s));
+                    }
+                }
+            }
+        }
+        for (co, sum) in sums.chunks_exact(plane_out).enumerate() {
+            for (oy, row) in sum.chunks_exact(pw).enumerate() {
+                for (ox, &v) in row[..ow].iter().enumerate() {
+                    y[(oy * ow + ox) * cout + co] += v;
+                }
+            }
+        }
     }
 }
 

@@ -31,13 +31,19 @@ pub(crate) fn add_gaussian(seed: u64, first: u64, scale: f32, base: &[f32], out:
     debug_assert!(first.is_multiple_of(4));
     let key = [seed as u32, (seed >> 32) as u32];
     let len = base.len();
+    // Where draw `first` falls in the input, then one step per draw (no
+    // division per value).
+    let mut position = (first % len as u64) as usize;
     for (chunk_index, chunk) in out.chunks_mut(4).enumerate() {
         let index = first / 4 + chunk_index as u64;
         let bits = philox4x32([index as u32, (index >> 32) as u32, 0, 0], key);
         let normals = box_muller(bits);
-        for (k, slot) in chunk.iter_mut().enumerate() {
-            let position = (first as usize + chunk_index * 4 + k) % len;
-            *slot = base[position] + scale * normals[k];
+        for (slot, normal) in chunk.iter_mut().zip(normals) {
+            *slot = base[position] + scale * normal;
+            position += 1;
+            if position == len {
+                position = 0;
+            }
         }
     }
 }
