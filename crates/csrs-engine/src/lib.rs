@@ -12,7 +12,8 @@
 //!   adds onto it, then one ReLU pass);
 //! - activations kept NHWC, so a convolution is one matrix product per image
 //!   (im2col rows of (ky, kx, channel), or the activation itself for a 1×1
-//!   convolution), and a flatten needs no copy (the following linear layer's
+//!   convolution), a first layer of few channels plane by plane, and a
+//!   flatten needs no copy (the following linear layer's
 //!   columns are permuted at compile time);
 //! - every buffer sized once per [`Workspace`]; [`Engine::run`] allocates
 //!   nothing after the first batch of a given size.
