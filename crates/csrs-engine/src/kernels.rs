@@ -6,6 +6,12 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 use crate::compile::{Conv, Step};
 
 /// Runs `step` on the first `batch` examples of the workspace's slots.
+///
+/// This and the kernels below are inlined into [`crate::Engine::run`]'s
+/// body, which runs under [`pulp::Arch::dispatch`]: their loops are compiled
+/// for the widest vector instructions the processor has (AVX-512 or AVX2
+/// with FMA), chosen at run time.
+#[inline(always)]
 pub(crate) fn run(step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: usize) {
     // The output buffer leaves the slot list while the step reads the
     // others, so inputs and output can be borrowed at once.
@@ -72,6 +78,7 @@ pub(crate) fn run(step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: u
 /// LeNet's would otherwise be dominated by per-product overhead); a 1×1
 /// convolution with stride 1 multiplies the whole batch at once; a first
 /// layer of few channels runs plane by plane ([`planar_convolution`]).
+#[inline(always)]
 fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32], batch: usize) {
     let [h, w, cin] = conv.input_hwc;
     let [oh, ow, cout] = conv.output_hwc;
@@ -96,7 +103,7 @@ fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32]
         }
         let x = &slots[conv.input][first * in_len..(first + images) * in_len];
         if conv.is_planar() {
-            pulp::Arch::new().dispatch(Planar { conv, x, scratch: col, y });
+            planar_convolution(conv, x, col, y);
         } else {
             let patches = if conv.is_pointwise() {
                 x
@@ -115,25 +122,6 @@ fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32]
             y.iter_mut().for_each(|v| *v = v.max(0.0));
         }
         first += images;
-    }
-}
-
-/// [`planar_convolution`]'s arguments, to run it under
-/// [`pulp::Arch::dispatch`]: compiled for the widest vector instructions the
-/// processor has (a closure would be compiled apart, for the baseline).
-struct Planar<'a> {
-    conv: &'a Conv,
-    x: &'a [f32],
-    scratch: &'a mut [f32],
-    y: &'a mut [f32],
-}
-
-impl pulp::WithSimd for Planar<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) {
-        planar_convolution(self.conv, self.x, self.scratch, self.y);
     }
 }
 
@@ -189,6 +177,7 @@ fn planar_convolution(conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]
 /// ordered (ky, kx, channel); zeros outside the image. Inside the image, the
 /// k × c values of one kernel row are contiguous in the NHWC input: one copy
 /// each.
+#[inline(always)]
 fn im2col(
     x: &[f32],
     [h, w, c]: [usize; 3],
@@ -228,6 +217,7 @@ fn im2col(
     }
 }
 
+#[inline(always)]
 fn max_pool(
     x: &[f32],
     out: &mut [f32],
