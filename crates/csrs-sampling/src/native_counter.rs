@@ -5,7 +5,7 @@
 use csrs_engine::{Engine, Workspace};
 use csrs_stats::Sigma;
 
-use crate::philox::add_gaussian;
+use crate::philox::{draw_blocks, draws_in, split};
 use crate::{BLOCK, ClassCounter, NoiseStream, Phase, Result, SamplingError};
 
 /// A [`ClassCounter`] running a compiled [`Engine`] on the CPU threads.
@@ -63,7 +63,6 @@ impl ClassCounter for NativeCounter {
         let scale = sigma.get() as f32;
         let engine = &self.engine;
         let blocks = n.div_ceil(BLOCK);
-        let threads = self.workers.len() as u64;
         for worker in &mut self.workers {
             worker.counts.clear();
             worker.counts.resize(m, 0);
@@ -71,17 +70,11 @@ impl ClassCounter for NativeCounter {
         let mut first = 0;
         while first < blocks {
             let last = (first + self.blocks_per_batch).min(blocks);
-            // Whole blocks per worker, as evenly as they go.
-            let per_worker = (last - first).div_ceil(threads);
             std::thread::scope(|scope| {
-                for (t, worker) in self.workers.iter_mut().enumerate() {
-                    let start = first + t as u64 * per_worker;
-                    let end = (start + per_worker).min(last);
-                    if start >= end {
-                        continue;
-                    }
-                    let mut work = move || worker.count_blocks(engine, input, scale, n, stream, phase, start..end);
-                    if t + 1 == threads as usize || end == last {
+                let mut parts = split(first..last, self.workers.len()).zip(&mut self.workers).peekable();
+                while let Some((part, worker)) = parts.next() {
+                    let work = move || worker.count_blocks(engine, input, scale, n, (stream, phase), part);
+                    if parts.peek().is_none() {
                         work();
                     } else {
                         scope.spawn(work);
@@ -100,29 +93,20 @@ impl ClassCounter for NativeCounter {
 
 impl Worker {
     /// Draws, classifies and counts blocks `blocks` of `n` draws.
-    #[allow(clippy::too_many_arguments)]
     fn count_blocks(
         &mut self,
         engine: &Engine,
         input: &[f32],
         scale: f32,
         n: u64,
-        stream: NoiseStream,
-        phase: Phase,
+        noise: (NoiseStream, Phase),
         blocks: std::ops::Range<u64>,
     ) {
-        let len = input.len();
         let m = engine.n_classes();
-        let draws: usize = blocks.clone().map(|b| BLOCK.min(n - b * BLOCK) as usize).sum();
-        self.images.resize(draws * len, 0.0);
+        let draws = draws_in(n, &blocks);
+        self.images.resize(draws * input.len(), 0.0);
         self.logits.resize(draws * m, 0.0);
-        let mut at = 0;
-        for block in blocks {
-            let size = BLOCK.min(n - block * BLOCK) as usize;
-            let seed = stream.block_seed(phase, block);
-            add_gaussian(seed, 0, scale, input, &mut self.images[at..at + size * len]);
-            at += size * len;
-        }
+        draw_blocks(input, scale, n, noise, blocks, &mut self.images);
         engine.run(&mut self.workspace, &self.images, draws, &mut self.logits);
         for logits in self.logits.chunks_exact(m) {
             let mut best = 0;

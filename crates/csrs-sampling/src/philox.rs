@@ -3,6 +3,10 @@
 //! any thread can draw any part of a batch straight into its buffer, with
 //! no generator state to reseed or share.
 
+use std::ops::Range;
+
+use crate::{BLOCK, NoiseStream, Phase};
+
 const M0: u32 = 0xD251_1F53;
 const M1: u32 = 0xCD9E_8D57;
 const W0: u32 = 0x9E37_79B9;
@@ -24,6 +28,37 @@ fn round(c: [u32; 4], k: [u32; 2]) -> [u32; 4] {
 #[inline(always)]
 fn bump(k: [u32; 2]) -> [u32; 2] {
     [k[0].wrapping_add(W0), k[1].wrapping_add(W1)]
+}
+
+/// Writes blocks `blocks` of a phase's `n` draws, noisy copies of `input`,
+/// into `out` one after the other: block b is the stream keyed by its seed
+/// ([`NoiseStream::block_seed`]) from its first draw.
+pub(crate) fn draw_blocks(
+    input: &[f32],
+    scale: f32,
+    n: u64,
+    (stream, phase): (NoiseStream, Phase),
+    blocks: Range<u64>,
+    out: &mut [f32],
+) {
+    let mut at = 0;
+    for block in blocks {
+        let size = BLOCK.min(n - block * BLOCK) as usize * input.len();
+        add_gaussian(stream.block_seed(phase, block), 0, scale, input, &mut out[at..at + size]);
+        at += size;
+    }
+}
+
+/// Draws in a block range `blocks` of a phase's `n` draws.
+pub(crate) fn draws_in(n: u64, blocks: &Range<u64>) -> usize {
+    blocks.clone().map(|b| BLOCK.min(n - b * BLOCK) as usize).sum()
+}
+
+/// `blocks` cut into `parts` consecutive ranges of whole blocks, as evenly
+/// as they go (empty ones left out).
+pub(crate) fn split(blocks: Range<u64>, parts: usize) -> impl Iterator<Item = Range<u64>> {
+    let per_part = (blocks.end - blocks.start).div_ceil(parts.max(1) as u64).max(1);
+    (blocks.start..blocks.end).step_by(per_part as usize).map(move |start| start..(start + per_part).min(blocks.end))
 }
 
 /// Fills `out` with `scale` × N(0, 1) draws number `first`, `first` + 1, …
