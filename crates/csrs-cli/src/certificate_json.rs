@@ -19,7 +19,7 @@ pub(crate) fn certificate(cert: &Certificate) -> Value {
         "radius_std": cert.standard.radius().map_or(Value::Null, |r| json!(r.get())),
         "radius_cs": cost_sensitive.map_or(Value::Null, |cs| harm_radius(cs.radius())),
         "certified_cost": cost_sensitive.map(|cs| {
-            cs.levels.iter().map(|level| json!([level.level, harm_radius(level.radius)])).collect::<Vec<_>>()
+            cs.levels().iter().map(|level| json!([level.level, harm_radius(level.radius)])).collect::<Vec<_>>()
         }),
     })
 }
@@ -73,11 +73,8 @@ pub(crate) fn parse_certificate(
                     _ => bail!("certified_cost point {point}, expected [level, radius]"),
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            if levels.is_empty() {
-                bail!("certified_cost is empty");
-            }
             let strongest_harmful = strongest_harmful.ok_or_else(|| anyhow!("`harmful_class` is missing"))?;
-            Some(CostSensitiveCertificate { levels, strongest_harmful })
+            Some(CostSensitiveCertificate::new(levels, strongest_harmful).map_err(|e| anyhow!("certified_cost: {e}"))?)
         }
         Some(other) => bail!("certified_cost is {other}, expected a list of [level, radius]"),
     };

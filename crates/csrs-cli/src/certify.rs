@@ -5,8 +5,8 @@ use std::time::Instant;
 use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
 use csrs_sampling::NoiseStream;
-use csrs_stats::Certificate;
 use csrs_stats::metrics::{CertifiedExample, summarize};
+use csrs_stats::{Certificate, CostSensitiveCertificate};
 use serde_json::{Map, Value, json};
 
 use crate::certificate_json;
@@ -88,7 +88,7 @@ impl OnBackend for CertifyTask {
             let certificate = certified.certificate;
             let count_predicted = certified.estimation.count(certificate.predicted);
             let count_harmful =
-                certificate.cost_sensitive.as_ref().map(|cs| certified.estimation.count(cs.strongest_harmful));
+                certificate.cost_sensitive.as_ref().map(|cs| certified.estimation.count(cs.strongest_harmful()));
             Ok(CertifyRow { index, label, certificate, count_predicted, count_harmful, seconds: seconds_since(start) })
         })
     }
@@ -136,7 +136,7 @@ impl Row for CertifyRow {
 
     fn cells(&self) -> Vec<Value> {
         let cert = certificate_json::certificate(&self.certificate);
-        let harmful_class = self.certificate.cost_sensitive.as_ref().map(|cs| cs.strongest_harmful);
+        let harmful_class = self.certificate.cost_sensitive.as_ref().map(CostSensitiveCertificate::strongest_harmful);
         vec![
             json!(self.index),
             json!(self.label),

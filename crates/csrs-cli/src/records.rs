@@ -174,12 +174,18 @@ fn parse_rows<R: Row>(path: &Path, format: Format, bytes: &[u8]) -> anyhow::Resu
             None => {}
         }
     }
+    // An example twice (two runs given one --out) would count twice.
+    let mut line_of = std::collections::HashMap::new();
     lines
         .map(|(i, line)| {
-            format
+            let row = format
                 .parse::<R>(line)
                 .and_then(|cells| R::from_cells(&cells))
-                .with_context(|| format!("{}:{}", path.display(), i + 1))
+                .with_context(|| format!("{}:{}", path.display(), i + 1))?;
+            if let Some(earlier) = line_of.insert(row.index(), i + 1) {
+                bail!("{}: line {} repeats example {} of line {earlier}", path.display(), i + 1, row.index());
+            }
+            Ok(row)
         })
         .collect()
 }

@@ -62,6 +62,17 @@ pub enum HarmRadius {
 }
 
 impl HarmRadius {
+    /// Whether this guarantee is at least as strong as `other`: not
+    /// certified < any certified radius, by size < infinite.
+    pub fn at_least(self, other: HarmRadius) -> bool {
+        let strength = |radius| match radius {
+            HarmRadius::NotCertified => f64::NEG_INFINITY,
+            HarmRadius::Certified(r) => r.get(),
+            HarmRadius::Infinite => f64::INFINITY,
+        };
+        strength(self) >= strength(other)
+    }
+
     /// Whether the guarantee holds at radius `epsilon` (r ≥ ε).
     pub fn covers(self, epsilon: f64) -> bool {
         match self {
@@ -82,16 +93,76 @@ pub struct LevelRadius {
 }
 
 /// Certify-CS's answer for an example whose true class has harmful mistakes.
+///
+/// Its curve always starts at level 0, rises strictly, never loses radius
+/// from one level to the next, and ends with the one infinite radius (no
+/// class costs more than the top level): [`CostSensitiveCertificate::new`]
+/// refuses anything else, so every certificate in hand answers
+/// [`certified_cost`](Self::certified_cost) for every radius.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CostSensitiveCertificate {
     /// r(t) at t = 0 and at each distinct positive cost of the row, in
-    /// increasing order; the last is always [`HarmRadius::Infinite`].
-    pub levels: Vec<LevelRadius>,
+    /// increasing order.
+    levels: Vec<LevelRadius>,
     /// The harmful class drawn most often (ties: smaller index).
-    pub strongest_harmful: usize,
+    strongest_harmful: usize,
+}
+
+/// Why a curve of level radii is not a cost-sensitive certificate.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum CurveError {
+    /// No levels at all.
+    #[error("it has no levels, expected at least level 0")]
+    Empty,
+    /// A level that is not a finite number, or a first level other than 0.
+    #[error("level {level} at position {position}, expected {expected}")]
+    Level {
+        /// Its position in the curve, from 0.
+        position: usize,
+        /// The level found.
+        level: f64,
+        /// What was expected there.
+        expected: &'static str,
+    },
+    /// A radius smaller than the one of the level below.
+    #[error("the radius at level {level} is smaller than at the level below it, expected radii that never shrink")]
+    Shrinks {
+        /// The level whose radius is smaller.
+        level: f64,
+    },
+    /// An infinite radius below the top level, or a finite one at the top.
+    #[error("the radius at level {level} is {found}, expected an infinite radius at the top level only")]
+    Infinity {
+        /// The level in question.
+        level: f64,
+        /// "infinite" or "finite".
+        found: &'static str,
+    },
 }
 
 impl CostSensitiveCertificate {
+    /// A certificate from its curve of level radii and its strongest
+    /// harmful class (as a records file holds them).
+    ///
+    /// # Errors
+    /// [`CurveError`] for the first point of the curve that breaks the
+    /// invariants above.
+    pub fn new(levels: Vec<LevelRadius>, strongest_harmful: usize) -> std::result::Result<Self, CurveError> {
+        check_curve(&levels)?;
+        Ok(CostSensitiveCertificate { levels, strongest_harmful })
+    }
+
+    /// r(t) at t = 0 and at each distinct positive cost of the row, in
+    /// increasing order; the last is always [`HarmRadius::Infinite`].
+    pub fn levels(&self) -> &[LevelRadius] {
+        &self.levels
+    }
+
+    /// The harmful class drawn most often (ties: smaller index).
+    pub fn strongest_harmful(&self) -> usize {
+        self.strongest_harmful
+    }
+
     /// The cost-sensitive radius r(0): within it, no harmful class at all can
     /// be output. [`certify`] never makes it infinite: at level 0 the
     /// sensitive set is not empty.
@@ -104,6 +175,32 @@ impl CostSensitiveCertificate {
     pub fn certified_cost(&self, epsilon: f64) -> f64 {
         self.levels.iter().find(|level| level.radius.covers(epsilon)).expect("the top level is always infinite").level
     }
+}
+
+/// The invariants of a cost-sensitive certificate's curve.
+fn check_curve(levels: &[LevelRadius]) -> std::result::Result<(), CurveError> {
+    let last = levels.len().checked_sub(1).ok_or(CurveError::Empty)?;
+    let mut below: Option<&LevelRadius> = None;
+    for (position, point) in levels.iter().enumerate() {
+        let level_error = |expected| CurveError::Level { position, level: point.level, expected };
+        match below {
+            None if point.level != 0.0 => return Err(level_error("0 first")),
+            Some(below) if !(point.level.is_finite() && point.level > below.level) => {
+                return Err(level_error("a finite number above the level before it"));
+            }
+            Some(below) if !point.radius.at_least(below.radius) => {
+                return Err(CurveError::Shrinks { level: point.level });
+            }
+            _ => {}
+        }
+        let infinite = point.radius == HarmRadius::Infinite;
+        if infinite != (position == last) {
+            let found = if infinite { "infinite" } else { "finite" };
+            return Err(CurveError::Infinity { level: point.level, found });
+        }
+        below = Some(point);
+    }
+    Ok(())
 }
 
 /// Certifies one input from its class counts (SPEC §4).
@@ -160,7 +257,7 @@ pub fn certify(
     let p_lower = sample.lower(alpha.split(2));
     let positive_levels = row.levels();
     let level_alpha = alpha.split(2 * positive_levels.len());
-    let levels = iter::once(0.0)
+    let levels: Vec<_> = iter::once(0.0)
         .chain(positive_levels)
         .map(|level| {
             let radius = if row.cost(predicted) > level {
@@ -179,6 +276,7 @@ pub fn certify(
         })
         .collect();
     let strongest_harmful = strongest(estimation, row.sensitive_set()).expect("a seed row has a harmful class");
+    debug_assert_eq!(check_curve(&levels), Ok(()));
     Ok(Certificate {
         predicted,
         p_lower,

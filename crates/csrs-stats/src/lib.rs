@@ -30,7 +30,9 @@ mod predict;
 mod quantile;
 
 pub use binomial::{BinomialSample, binomial_test_half};
-pub use certify::{Certificate, CostSensitiveCertificate, HarmRadius, LevelRadius, StandardCertificate, certify};
+pub use certify::{
+    Certificate, CostSensitiveCertificate, CurveError, HarmRadius, LevelRadius, StandardCertificate, certify,
+};
 pub use counts::ClassCounts;
 pub use error::{Result, StatsError};
 pub use normal::{normal_cdf, normal_ppf};

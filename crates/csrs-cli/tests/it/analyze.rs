@@ -88,3 +88,40 @@ fn bad_inputs_are_named() {
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     }
 }
+
+#[test]
+fn hand_edited_records_are_refused_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    certify(dir.path(), "c.jsonl");
+    let text = std::fs::read_to_string(dir.path().join("c.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let sensitive = lines.iter().position(|l| l.contains("\"certified_cost\":[")).expect("a three among 40 digits");
+    for (curve, message) in [
+        ("[[0.0,0.7],[1.0,0.9]]", "the radius at level 1 is finite, expected an infinite radius at the top level only"),
+        ("[[0.0,0.7]]", "the radius at level 0 is finite"),
+        ("[[1.0,\"inf\"],[0.0,0.7]]", "level 1 at position 0, expected 0 first"),
+        ("[[0.0,0.7],[0.0,\"inf\"]]", "level 0 at position 1, expected a finite number above the level before it"),
+        ("[]", "certified_cost: it has no levels"),
+    ] {
+        let mut record: serde_json::Value = serde_json::from_str(lines[sensitive]).unwrap();
+        record["certified_cost"] = serde_json::from_str(curve).unwrap();
+        let mut edited = lines.clone();
+        let replaced = record.to_string();
+        edited[sensitive] = &replaced;
+        std::fs::write(dir.path().join("e.jsonl"), edited.join("\n") + "\n").unwrap();
+        let run = csrs(dir.path(), &["analyze", "e.jsonl"], "");
+        assert_eq!(run.code, Some(2), "{curve}: {}", run.stdout);
+        let place = format!("e.jsonl:{}: certified_cost: ", sensitive + 1);
+        assert!(run.stderr.contains(&place) && run.stderr.contains(message), "{curve}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    }
+
+    // The same example twice: both lines named.
+    let twice = format!("{text}{}\n", lines[3]);
+    std::fs::write(dir.path().join("twice.jsonl"), twice).unwrap();
+    let run = csrs(dir.path(), &["analyze", "twice.jsonl"], "");
+    assert_eq!(run.code, Some(2));
+    let index = serde_json::from_str::<serde_json::Value>(lines[3]).unwrap()["index"].clone();
+    let message = format!("twice.jsonl: line {} repeats example {index} of line 4", lines.len() + 1);
+    assert!(run.stderr.contains(&message), "{}", run.stderr);
+}

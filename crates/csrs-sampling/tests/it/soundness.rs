@@ -36,7 +36,7 @@ fn wrong(p: &[f64], row: Option<&CostRow<'_>>, cert: &csrs_stats::Certificate) -
     let standard_wrong = cert.standard.radius().is_some_and(|r| r.get() > SIGMA * normal_ppf(p_top));
     let cs_wrong = cert.cost_sensitive.as_ref().is_some_and(|cs| {
         let row = row.expect("a cost-sensitive certificate needs a cost row");
-        cs.levels.iter().any(|level| {
+        cs.levels().iter().any(|level| {
             let harmful = row.sensitive_above(level.level).map(|k| p[k]).fold(f64::NAN, f64::max);
             let true_radius = SIGMA / 2.0 * (normal_ppf(p_top) - normal_ppf(harmful));
             match level.radius {

@@ -1,5 +1,6 @@
 //! Integration tests of the certification statistics.
 
+mod curve;
 mod metrics;
 mod oracle;
 mod properties;

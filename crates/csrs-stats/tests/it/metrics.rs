@@ -8,9 +8,9 @@ fn standard(radius: Option<f64>) -> StandardCertificate {
 }
 
 fn example(label: usize, predicted: usize, radius: Option<f64>, cs: Option<&[(f64, HarmRadius)]>) -> CertifiedExample {
-    let cost_sensitive = cs.map(|levels| CostSensitiveCertificate {
-        levels: levels.iter().map(|&(level, radius)| LevelRadius { level, radius }).collect(),
-        strongest_harmful: 0,
+    let cost_sensitive = cs.map(|levels| {
+        let levels = levels.iter().map(|&(level, radius)| LevelRadius { level, radius }).collect();
+        CostSensitiveCertificate::new(levels, 0).unwrap()
     });
     CertifiedExample {
         label,

@@ -91,8 +91,8 @@ fn certify_cases() {
             (Some(cs), Value::Array(curve)) => {
                 let radius_cs = cs.radius();
                 assert_radius(radius_cs, &expected["radius_cs"], &what("radius_cs"));
-                assert_eq!(cs.levels.len(), curve.len(), "{}", what("levels"));
-                for (level, point) in cs.levels.iter().zip(curve) {
+                assert_eq!(cs.levels().len(), curve.len(), "{}", what("levels"));
+                for (level, point) in cs.levels().iter().zip(curve) {
                     assert_eq!(level.level, point[0].as_f64().unwrap(), "{}", what("level"));
                     assert_radius(level.radius, &point[1], &what(&format!("r({})", level.level)));
                 }

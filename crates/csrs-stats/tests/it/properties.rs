@@ -77,8 +77,8 @@ proptest! {
         let row = CostRow::new(&costs, label).unwrap();
         let cert = certify(&counts, &counts, Some(&row), Sigma::new(1.0).unwrap(), alpha).unwrap();
         let Some(cs) = cert.cost_sensitive else { return Ok(()) };
-        prop_assert_eq!(cs.levels.last().unwrap().radius, HarmRadius::Infinite);
-        for pair in cs.levels.windows(2) {
+        prop_assert_eq!(cs.levels().last().unwrap().radius, HarmRadius::Infinite);
+        for pair in cs.levels().windows(2) {
             prop_assert!(pair[0].level < pair[1].level);
             for epsilon in [0.0, 0.1, 0.5, 2.0] {
                 prop_assert!(!pair[0].radius.covers(epsilon) || pair[1].radius.covers(epsilon));
@@ -95,7 +95,7 @@ proptest! {
         let sigma = Sigma::new(0.25).unwrap();
         let cert = certify(&before, &before, Some(&row), sigma, alpha).unwrap();
         let Some(cs) = &cert.cost_sensitive else { return Ok(()) };
-        let donor = cs.strongest_harmful;
+        let donor = cs.strongest_harmful();
         prop_assume!(donor != cert.predicted && counts[donor] > 0);
         let mut moved = counts;
         moved[donor] -= 1;
