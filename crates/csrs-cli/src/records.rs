@@ -5,7 +5,7 @@
 //! whole line. `--resume` drops a trailing partial line, reads back what is
 //! there and continues with the examples that are missing.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
@@ -108,13 +108,13 @@ pub(crate) struct RecordFile {
 impl RecordFile {
     /// Opens `path` for a run: a new file (refusing to overwrite unless
     /// resuming), or, with `resume`, the existing one with its rows read back.
+    ///
+    /// The file stays locked (an advisory lock, which the system releases
+    /// when the process ends, killed or not) while the run writes it: a
+    /// second run given the same output stops at once instead of writing
+    /// its records among the first one's.
     pub(crate) fn open<R: Row>(path: &Path, resume: bool) -> anyhow::Result<(Self, Vec<R>)> {
         let format = Format::of(path)?;
-        let exists = path.metadata().is_ok_and(|m| m.len() > 0);
-        if exists && !resume {
-            bail!("{} already exists: pass --resume to continue it, or choose another --out", path.display());
-        }
-        let rows = if exists { read_back::<R>(path, format)? } else { Vec::new() };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
@@ -123,6 +123,20 @@ impl RecordFile {
             .append(true)
             .open(path)
             .with_context(|| format!("cannot open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => bail!(
+                "{} is being written by another csrs run (it holds the file's lock): wait for it to end, \
+                 or choose another --out",
+                path.display()
+            ),
+            Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        }
+        let exists = file.metadata().with_context(|| format!("cannot read {}", path.display()))?.len() > 0;
+        if exists && !resume {
+            bail!("{} already exists: pass --resume to continue it, or choose another --out", path.display());
+        }
+        let rows = if exists { read_back::<R>(path, format)? } else { Vec::new() };
         if !exists && let Some(header) = format.header::<R>() {
             writeln!(file, "{header}").with_context(|| format!("cannot write {}", path.display()))?;
         }

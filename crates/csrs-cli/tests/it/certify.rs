@@ -126,6 +126,45 @@ fn a_killed_run_resumes_to_the_same_records() {
 }
 
 #[test]
+fn a_second_run_on_the_same_output_stops_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path());
+    let cost = cost_file();
+    // A long run: many draws per example.
+    let mut long = certify_args(&model, &cost, "busy.tsv", &[]);
+    let n = long.iter().position(|a| *a == "--n").unwrap();
+    long[n + 1] = "10000000";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_csrs"))
+        .args(&long)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let busy = dir.path().join("busy.tsv");
+    let start = Instant::now();
+    while std::fs::read_to_string(&busy).map_or(0, |t| t.lines().count()) < 1 {
+        assert!(start.elapsed() < Duration::from_secs(60), "the run wrote nothing");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before = std::fs::read(&busy).unwrap();
+    for extra in [&[][..], &["--resume"]] {
+        let second = csrs(dir.path(), &certify_args(&model, &cost, "busy.tsv", extra), "");
+        assert_eq!(second.code, Some(2), "{}", second.stderr);
+        assert!(second.stderr.contains("busy.tsv is being written by another csrs run"), "{}", second.stderr);
+        assert_eq!(second.stderr.lines().count(), 1, "{}", second.stderr);
+    }
+    assert!(child.try_wait().unwrap().is_none(), "the first run goes on");
+    assert!(std::fs::read(&busy).unwrap().starts_with(&before), "nothing of the first run's was lost");
+
+    // A killed run leaves no lock behind.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let file = std::fs::OpenOptions::new().append(true).open(&busy).unwrap();
+    file.try_lock().expect("the lock went with the process");
+}
+
+#[test]
 fn shards_merge_into_the_unsharded_run() {
     let dir = tempfile::tempdir().unwrap();
     let model = model(dir.path());
