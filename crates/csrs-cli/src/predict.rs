@@ -17,6 +17,7 @@ use crate::sampling_run::{prepare, run_examples, seconds_since};
 /// not distinguishable at level alpha. Options as for `certify`, without
 /// --cost and --n0.
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("cost", |arg| arg.hide(true)), mut_arg("n0", |arg| arg.hide(true)))]
 #[command(after_help = "Example:
   csrs predict --model models/digits-cnn --dataset digits --sigma 0.25 --n 1000 --out results/predict.tsv")]
 pub(crate) struct Args {

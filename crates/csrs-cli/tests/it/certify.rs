@@ -255,3 +255,14 @@ fn bad_runs_fail_with_one_line() {
     let run = csrs(dir.path(), &certify_args(&model, cost3.to_str().unwrap(), "o.tsv", &[]), "");
     assert!(run.stderr.contains("three.toml: the file describes 3 classes, expected 10"), "{}", run.stderr);
 }
+
+#[test]
+fn predict_help_lists_only_the_options_predict_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let predict = csrs(dir.path(), &["predict", "--help"], "");
+    assert_eq!(predict.code, Some(0), "{}", predict.stderr);
+    assert!(predict.stdout.contains("--sigma <SIGMA>"), "{}", predict.stdout);
+    assert!(!predict.stdout.contains("--cost <") && !predict.stdout.contains("--n0 <"), "{}", predict.stdout);
+    let certify = csrs(dir.path(), &["certify", "--help"], "");
+    assert!(certify.stdout.contains("--cost <FILE>") && certify.stdout.contains("--n0 <N0>"), "{}", certify.stdout);
+}
