@@ -16,7 +16,7 @@ use crate::import::ImportOptions;
 #[derive(Debug, Default, clap::Args, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Options {
-    /// TOML file setting any option below by its long name (e.g. `sigma = 0.25`); flags given on the command line win
+    /// TOML file setting any option below by its long name (e.g. `sigma = 0.25`); flags given on the command line win. Paths in it are relative to the working directory, as on the command line (not to the file's folder)
     #[arg(long, value_name = "FILE")]
     #[serde(skip)]
     pub(crate) config: Option<PathBuf>,

@@ -212,6 +212,14 @@ fn predict_and_config_files() {
     assert_eq!(text.lines().count(), 11);
     let saved = std::fs::read_to_string(dir.path().join("p.tsv.config.toml")).unwrap();
     assert!(saved.contains("alpha = 0.01\n") && saved.contains("sigma = 0.5\n"), "{saved}");
+
+    // Paths in a config are relative to the working directory, not to the
+    // config's folder: the same file works from a sub-folder's config.
+    std::fs::create_dir(dir.path().join("configs")).unwrap();
+    std::fs::copy(dir.path().join("run.toml"), dir.path().join("configs/run.toml")).unwrap();
+    let run = csrs(dir.path(), &["predict", "--config", "configs/run.toml", "--out", "q.tsv"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(dir.path().join("q.tsv").exists() && !dir.path().join("configs/q.tsv").exists());
 }
 
 #[test]
