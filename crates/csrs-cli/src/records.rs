@@ -252,3 +252,84 @@ pub(crate) fn optional_number(cells: &Map<String, Value>, key: &str) -> anyhow::
         Some(value) => value.as_f64().map(Some).ok_or_else(|| anyhow!("`{key}` is {value}, expected a number")),
     }
 }
+
+/// The record readers on arbitrary lines in both formats, cells drawn from
+/// what records hold and what hand edits put there: never a panic, and every
+/// refusal is one line.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::certify::CertifyRow;
+    use crate::predict::PredictRow;
+
+    fn cell() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop_oneof![Just("inf"), Just("null"), Just("true"), Just("false"), Just(""), Just("-1"), Just("NaN")]
+                .prop_map(str::to_owned),
+            (0..200u64).prop_map(|n| n.to_string()),
+            (-2.0..2.0f64).prop_map(|x| x.to_string()),
+            Just(u64::MAX.to_string() + "0"),
+            prop::collection::vec(
+                (
+                    0.0..6.0f64,
+                    prop_oneof![
+                        Just("\"inf\"".to_owned()),
+                        Just("null".to_owned()),
+                        (0.0..3.0f64).prop_map(|r| r.to_string())
+                    ]
+                ),
+                0..4
+            )
+            .prop_map(|curve| {
+                let points: Vec<String> = curve.iter().map(|(l, r)| format!("[{l},{r}]")).collect();
+                format!("[{}]", points.join(","))
+            }),
+            "\\PC{0,12}",
+        ]
+    }
+
+    fn lines(columns: usize) -> impl Strategy<Value = Vec<Vec<String>>> {
+        prop::collection::vec(prop::collection::vec(cell(), columns.saturating_sub(1)..=columns + 1), 0..5)
+    }
+
+    fn check<R: Row>(format: Format, rows: &[Vec<String>]) -> Result<(), TestCaseError> {
+        let text = match format {
+            Format::Tsv => {
+                let mut text = R::COLUMNS.join("\t") + "\n";
+                rows.iter().for_each(|row| text += &(row.join("\t") + "\n"));
+                text
+            }
+            Format::Jsonl => rows
+                .iter()
+                .map(|row| {
+                    let cells: Vec<String> =
+                        R::COLUMNS.iter().zip(row).map(|(name, value)| format!("{name:?}:{value}")).collect();
+                    format!("{{{}}}\n", cells.join(","))
+                })
+                .collect(),
+        };
+        if let Err(err) = parse_rows::<R>(Path::new("r"), format, text.as_bytes()) {
+            let message = format!("{err:#}");
+            prop_assert!(!message.contains('\n'), "{message:?}");
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn certify_records_never_panic(rows in lines(CertifyRow::COLUMNS.len())) {
+            check::<CertifyRow>(Format::Tsv, &rows)?;
+            check::<CertifyRow>(Format::Jsonl, &rows)?;
+        }
+
+        #[test]
+        fn predict_records_never_panic(rows in lines(PredictRow::COLUMNS.len())) {
+            check::<PredictRow>(Format::Tsv, &rows)?;
+            check::<PredictRow>(Format::Jsonl, &rows)?;
+        }
+    }
+}

@@ -1,5 +1,7 @@
 //! Loading cost files: the shipped examples, and every way a file can be wrong.
 
+mod fuzz;
+
 use std::path::PathBuf;
 
 use csrs_cost::{CostError, CostMatrix};
