@@ -129,3 +129,54 @@ fn kind_of(value: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+/// `certify-counts` lines drawn from valid and broken fields: never a
+/// panic, and every refusal is one line.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::certify_line;
+
+    fn counts(classes: usize) -> impl Strategy<Value = String> {
+        prop::collection::vec(prop_oneof![(0..100_000u64).prop_map(|c| c.to_string()), Just("-1".to_owned())], classes)
+            .prop_map(|c| format!("[{}]", c.join(",")))
+    }
+
+    fn line() -> impl Strategy<Value = String> {
+        (2..5usize, 0..6usize).prop_flat_map(|(classes, label)| {
+            (
+                prop::collection::vec(prop_oneof![Just(0.0), Just(1.0), Just(2.5), Just(-1.0)], classes..=classes),
+                counts(classes),
+                counts(classes + usize::from(label == 5)),
+                prop_oneof![Just(0.25), Just(0.0), Just(-1.0), Just(1e308)],
+                prop_oneof![Just(0.001), Just(0.0), Just(1.0), Just(0.5)],
+                Just(label),
+            )
+                .prop_map(|(costs, selection, estimation, sigma, alpha, label)| {
+                    let costs: Vec<String> = costs.iter().map(f64::to_string).collect();
+                    format!(
+                        "{{\"label\": {label}, \"cost_row\": [{}], \"sigma\": {sigma}, \"alpha\": {alpha}, \
+                         \"selection_counts\": {selection}, \"estimation_counts\": {estimation}}}",
+                        costs.join(",")
+                    )
+                })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn lines_never_panic(line in line(), cut in 0.0..1.5f64) {
+            // Whole lines, and lines cut short (a truncated file).
+            let end = ((line.len() as f64 * cut) as usize).min(line.len());
+            for text in [&line[..], &line[..end]] {
+                if let Err(err) = certify_line(text) {
+                    let message = format!("{err:#}");
+                    prop_assert!(!message.contains('\n'), "{message:?}");
+                }
+            }
+        }
+    }
+}
