@@ -26,7 +26,12 @@ pub(crate) fn load(dir: &Path, split: Split) -> Result<Dataset> {
         let message = format!("{} labels, expected {count} (one per image)", label_dims[0]);
         return Err(DataError::corrupt(&labels_path, 4, message));
     }
-    let pixels = body(&images_path, &images, 16, count * height * width)?;
+    // Dimensions come from the file: a product beyond memory is corruption,
+    // not an overflow.
+    let len = count.checked_mul(height).and_then(|n| n.checked_mul(width)).ok_or_else(|| {
+        DataError::corrupt(&images_path, 4, format!("{count}×{height}×{width} images, more values than memory holds"))
+    })?;
+    let pixels = body(&images_path, &images, 16, len)?;
     let label_bytes = body(&labels_path, &labels, 8, count)?;
     if let Some(at) = label_bytes.iter().position(|&y| y > 9) {
         return Err(DataError::corrupt(
@@ -74,7 +79,7 @@ fn header(path: &Path, bytes: &[u8], magic: u32, n_dims: usize) -> Result<Vec<us
 }
 
 fn body<'a>(path: &Path, bytes: &'a [u8], offset: usize, len: usize) -> Result<&'a [u8]> {
-    bytes.get(offset..offset + len).ok_or_else(|| {
+    bytes.get(offset..offset.saturating_add(len)).ok_or_else(|| {
         let message =
             format!("file is truncated: {} bytes of data, expected {len}", bytes.len().saturating_sub(offset));
         DataError::corrupt(path, bytes.len() as u64, message)

@@ -191,6 +191,14 @@ fn mnist_idx_files_plain_and_gzipped() {
         "{err}"
     );
 
+    // Dimensions whose product overflows, or is merely huge: corruption.
+    write(&dir.path().join("t10k-images-idx3-ubyte"), &idx(0x803, &[2, u32::MAX, u32::MAX], &pixels));
+    let err = error_of(load(DatasetName::Mnist, Split::Test, Some(dir.path())));
+    assert!(err.contains("at byte 4: 2×4294967295×4294967295 images, more values than memory holds"), "{err}");
+    write(&dir.path().join("t10k-images-idx3-ubyte"), &idx(0x803, &[2, 65_536, 65_536], &pixels));
+    let err = error_of(load(DatasetName::Mnist, Split::Test, Some(dir.path())));
+    assert!(err.contains("file is truncated: 24 bytes of data, expected 8589934592"), "{err}");
+
     write(&dir.path().join("t10k-images-idx3-ubyte"), &idx(0x802, &[2, 4, 3], &pixels));
     let err = error_of(load(DatasetName::Mnist, Split::Test, Some(dir.path())));
     assert!(err.ends_with("at byte 0: magic number 0x00000802, expected 0x00000803"), "{err}");
