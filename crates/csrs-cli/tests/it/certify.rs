@@ -2,7 +2,7 @@
 //! resuming after a kill, and shards, give the records of one whole run.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::util::{csrs, repo_root};
@@ -55,6 +55,23 @@ fn without_seconds(path: &Path) -> Vec<String> {
     text.lines().map(|line| line.rsplit_once('\t').unwrap().0.to_owned()).collect()
 }
 
+/// Starts `csrs args` in `dir` and returns once `out` has `lines` lines.
+fn spawn_until(dir: &Path, args: &[&str], out: &str, lines: usize) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_csrs"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::fs::read_to_string(dir.join(out)).map_or(0, |t| t.lines().count()) < lines {
+        assert!(start.elapsed() < Duration::from_secs(60), "the run wrote nothing");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
 #[test]
 fn certify_writes_one_record_per_example_and_a_summary() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,19 +112,8 @@ fn a_killed_run_resumes_to_the_same_records() {
     assert_eq!(whole.code, Some(0), "{}", whole.stderr);
 
     // Start the same run, kill it once a few records are written.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_csrs"))
-        .args(certify_args(&model, &cost, "killed.tsv", &[]))
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_until(dir.path(), &certify_args(&model, &cost, "killed.tsv", &[]), "killed.tsv", 6);
     let killed = dir.path().join("killed.tsv");
-    let start = Instant::now();
-    while std::fs::read_to_string(&killed).map_or(0, |t| t.lines().count()) < 6 {
-        assert!(start.elapsed() < Duration::from_secs(60), "the run wrote nothing");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     child.kill().unwrap();
     child.wait().unwrap();
     // A half-written last line, as a kill during a write would leave.
@@ -134,19 +140,8 @@ fn a_second_run_on_the_same_output_stops_at_once() {
     let mut long = certify_args(&model, &cost, "busy.tsv", &[]);
     let n = long.iter().position(|a| *a == "--n").unwrap();
     long[n + 1] = "10000000";
-    let mut child = Command::new(env!("CARGO_BIN_EXE_csrs"))
-        .args(&long)
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_until(dir.path(), &long, "busy.tsv", 1);
     let busy = dir.path().join("busy.tsv");
-    let start = Instant::now();
-    while std::fs::read_to_string(&busy).map_or(0, |t| t.lines().count()) < 1 {
-        assert!(start.elapsed() < Duration::from_secs(60), "the run wrote nothing");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     let before = std::fs::read(&busy).unwrap();
     for extra in [&[][..], &["--resume"]] {
         let second = csrs(dir.path(), &certify_args(&model, &cost, "busy.tsv", extra), "");
