@@ -163,13 +163,15 @@ fn ln(x: f32) -> f32 {
     let m = if big { 0.5 * mantissa } else { mantissa };
     let e = ((bits >> 23) as i32 - 127 + i32::from(big)) as f32;
     let s = (m - 1.0) / (m + 1.0);
-    let s2 = s * s;
-    let series = s2.mul_add(1.0 / 11.0, 1.0 / 9.0);
-    let series = s2.mul_add(series, 1.0 / 7.0);
-    let series = s2.mul_add(series, 1.0 / 5.0);
-    let series = s2.mul_add(series, 1.0 / 3.0);
-    let ln_m = 2.0 * s * s2.mul_add(series, 1.0);
+    let ln_m = 2.0 * s * horner(s * s, 1.0 / 11.0, [1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0, 1.0]);
     e.mul_add(LN_2_HI, e.mul_add(LN_2_LO, ln_m))
+}
+
+/// The polynomial in `x` with coefficients `highest`, then `rest`, from the
+/// highest power down, by Horner's rule with fused multiply-adds.
+#[inline(always)]
+fn horner<const N: usize>(x: f32, highest: f32, rest: [f32; N]) -> f32 {
+    rest.into_iter().fold(highest, |acc, c| x.mul_add(acc, c))
 }
 
 /// (sin 2πv, cos 2πv) for v in [0, 1), within a few units in the last
@@ -182,14 +184,17 @@ fn sin_cos_turns(v: f32) -> (f32, f32) {
     let quadrant = quarters as i32; // 0..=3
     let theta = (quarters - quadrant as f32) * std::f32::consts::FRAC_PI_2;
     let t2 = theta * theta;
-    // Horner in θ², from the highest term: sin θ / θ = 1 − θ²/3! + … + θ¹²/13!,
-    // cos θ = 1 − θ²/2! + … − θ¹⁴/14!.
-    let sin = [-1.0 / 39_916_800.0, 1.0 / 362_880.0, -1.0 / 5_040.0, 1.0 / 120.0, -1.0 / 6.0, 1.0]
-        .into_iter()
-        .fold(1.0 / 6_227_020_800.0, |acc, c| t2.mul_add(acc, c));
-    let cos = [1.0 / 479_001_600.0, -1.0 / 3_628_800.0, 1.0 / 40_320.0, -1.0 / 720.0, 1.0 / 24.0, -1.0 / 2.0, 1.0]
-        .into_iter()
-        .fold(-1.0 / 87_178_291_200.0, |acc, c| t2.mul_add(acc, c));
+    // sin θ / θ = 1 − θ²/3! + … + θ¹²/13!, cos θ = 1 − θ²/2! + … − θ¹⁴/14!.
+    let sin = horner(
+        t2,
+        1.0 / 6_227_020_800.0,
+        [-1.0 / 39_916_800.0, 1.0 / 362_880.0, -1.0 / 5_040.0, 1.0 / 120.0, -1.0 / 6.0, 1.0],
+    );
+    let cos = horner(
+        t2,
+        -1.0 / 87_178_291_200.0,
+        [1.0 / 479_001_600.0, -1.0 / 3_628_800.0, 1.0 / 40_320.0, -1.0 / 720.0, 1.0 / 24.0, -1.0 / 2.0, 1.0],
+    );
     let (sin, cos) = (sin * theta, cos);
     // 2πv = quadrant · π/2 + θ.
     let (sin, cos) = if quadrant & 1 == 1 { (cos, -sin) } else { (sin, cos) };
