@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, anyhow, bail};
+use csrs_artifacts::{CertificationFiles, TrainingFiles};
 use toml::{Table, Value};
 
 use crate::{cargo, project_root};
@@ -69,12 +70,12 @@ impl Run<'_> {
         }
     }
 
-    fn model(&self) -> PathBuf {
-        self.dir.join("model")
+    fn model(&self) -> TrainingFiles {
+        TrainingFiles::new(&self.dir.join("model"))
     }
 
-    fn records(&self, cost: &str) -> PathBuf {
-        self.dir.join(format!("certify-{cost}.tsv"))
+    fn certification(&self, cost: &str) -> CertificationFiles {
+        CertificationFiles::new(&self.dir.join(format!("certify-{cost}.tsv")))
     }
 }
 
@@ -258,7 +259,7 @@ fn train_config(grid: &Grid, run: &Run<'_>) -> String {
     config.insert("architecture".into(), Value::String(run.dataset.architecture.clone()));
     config.insert("method".into(), Value::String(run.method.to_owned()));
     config.insert("sigma".into(), Value::Float(run.sigma));
-    config.insert("out".into(), path(&run.model()));
+    config.insert("out".into(), path(run.model().stem()));
     if let Some((_, file)) = run.cost {
         config.insert("cost".into(), path(&project_root().join(file)));
     }
@@ -320,19 +321,20 @@ fn train(csrs: &Path, grid: &Grid, run: &Run<'_>) -> anyhow::Result<()> {
     let key = format!("{config}{}", device_args(grid).join(" "));
     let config_path = run.dir.join("train.toml");
     let model = run.model();
-    let mut outputs: Vec<PathBuf> = ["json", "mpk", "log.csv"].iter().map(|ext| model.with_extension(ext)).collect();
+    let mut outputs = model.outputs().to_vec();
     // A model trained again invalidates its certificates.
     for (cost, _) in &run.dataset.costs {
-        let records = run.records(cost);
-        outputs.extend([records.with_extension("key"), records.with_extension("done"), records.clone()]);
-        outputs.push(PathBuf::from(format!("{}.config.toml", records.display())));
+        let certification = run.certification(cost);
+        let records = certification.records();
+        outputs.extend([records.with_extension("key"), records.with_extension("done")]);
+        outputs.extend(certification.outputs());
     }
     let resume = match step_state(&config_path.with_extension("key"), &key, &outputs)? {
         StepState::Done => {
             eprintln!("trained already: {}", run.dir.display());
             return Ok(());
         }
-        StepState::Started => model.with_extension("json").exists(),
+        StepState::Started => model.metadata().exists(),
         StepState::New => false,
     };
     fs::write(&config_path, &config).with_context(|| format!("cannot write {}", config_path.display()))?;
@@ -347,11 +349,12 @@ fn train(csrs: &Path, grid: &Grid, run: &Run<'_>) -> anyhow::Result<()> {
 
 /// The `csrs certify` arguments of a run against one cost matrix.
 fn certify_args(grid: &Grid, run: &Run<'_>, cost: &str, cost_file: &str) -> Vec<String> {
-    let records = run.records(cost);
+    let certification = run.certification(cost);
+    let records = certification.records();
     let mut args: Vec<String> = vec![
         "certify".into(),
         "--model".into(),
-        run.model().display().to_string(),
+        run.model().stem().display().to_string(),
         "--dataset".into(),
         run.dataset.name.clone(),
         "--cost".into(),
@@ -400,11 +403,11 @@ fn certified_costs<'a>(run: &'a Run<'_>) -> impl Iterator<Item = (&'a str, &'a s
 }
 
 fn certify(csrs: &Path, grid: &Grid, run: &Run<'_>, cost: &str, cost_file: &str) -> anyhow::Result<()> {
-    let records = run.records(cost);
+    let certification = run.certification(cost);
+    let records = certification.records();
     let args = certify_args(grid, run, cost, cost_file);
     let key = args.join(" ");
-    let outputs = [records.clone(), PathBuf::from(format!("{}.config.toml", records.display()))];
-    let resume = match step_state(&records.with_extension("key"), &key, &outputs)? {
+    let resume = match step_state(&records.with_extension("key"), &key, &certification.outputs())? {
         StepState::Done => {
             eprintln!("certified already: {}", records.display());
             return Ok(());
@@ -452,7 +455,7 @@ fn analyze(csrs: &Path, radii: &[f64], records: &[PathBuf]) -> anyhow::Result<Ve
 
 /// Seconds of training, from the per-epoch log.
 fn training_seconds(run: &Run<'_>) -> Option<f64> {
-    let log = fs::read_to_string(run.model().with_extension("log.csv")).ok()?;
+    let log = fs::read_to_string(run.model().log()).ok()?;
     let mut lines = log.lines();
     let column = lines.next()?.split(',').position(|c| c == "seconds")?;
     lines.map(|line| line.split(',').nth(column).and_then(|s| s.parse::<f64>().ok())).sum()
@@ -475,7 +478,7 @@ fn report(csrs: &Path, grid: &Grid, runs: &[Run<'_>], file: &str) -> anyhow::Res
                     .filter(|r| r.dataset.name == dataset.name && r.sigma == sigma)
                     .filter(|r| r.cost.is_none_or(|(own, _)| own == cost))
                     .collect();
-                let records: Vec<PathBuf> = group.iter().map(|r| r.records(cost)).collect();
+                let records: Vec<PathBuf> = group.iter().map(|r| r.certification(cost).records().to_owned()).collect();
                 let rows = analyze(csrs, &grid.radii, &records)?;
                 let which = if dataset.skip == 1 { String::new() } else { format!(" (one in {})", dataset.skip) };
                 let _ = writeln!(

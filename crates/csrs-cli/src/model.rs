@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use burn::prelude::*;
+use csrs_artifacts::TrainingFiles;
 use csrs_data::DatasetName;
 use csrs_models::interop::export_safetensors;
 use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Classifier};
@@ -168,13 +169,7 @@ impl OnBackend for InitArgs {
         let model = Classifier::<B>::init(&spec, &device)?;
         let checkpoint = Checkpoint { meta: CheckpointMeta::new(spec, self.dataset.as_str(), class_names), model };
         checkpoint.save(&self.out).with_context(|| format!("saving {}", self.out.display()))?;
-        eprintln!(
-            "wrote {}.json and {}.mpk ({} for {}, untrained)",
-            self.out.display(),
-            self.out.display(),
-            self.arch,
-            self.dataset
-        );
+        eprintln!("wrote {} ({} for {}, untrained)", checkpoint_files(&self.out), self.arch, self.dataset);
         Ok(())
     }
 }
@@ -198,9 +193,8 @@ impl OnBackend for ImportArgs {
         checkpoint.save(&self.out).with_context(|| format!("saving {}", self.out.display()))?;
         let spec = &checkpoint.meta.spec;
         eprintln!(
-            "wrote {}.json and {}.mpk ({} for {}, {} classes, mean {:?}, std {:?})",
-            self.out.display(),
-            self.out.display(),
+            "wrote {} ({} for {}, {} classes, mean {:?}, std {:?})",
+            checkpoint_files(&self.out),
             spec.architecture,
             self.dataset,
             spec.n_classes,
@@ -280,4 +274,10 @@ impl OnBackend for LogitsArgs {
         writeln!(std::io::stdout(), "{}", serde_json::json!({ "logits": rows }))?;
         Ok(())
     }
+}
+
+/// The two files of the checkpoint at `out`, for messages.
+pub(crate) fn checkpoint_files(out: &Path) -> String {
+    let files = TrainingFiles::new(out);
+    format!("{} and {}", files.metadata().display(), files.weights().display())
 }

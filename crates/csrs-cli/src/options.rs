@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
+use csrs_artifacts::CertificationFiles;
 use csrs_data::DatasetName;
 use csrs_models::Architecture;
 use csrs_stats::{Alpha, Sigma};
@@ -272,17 +273,11 @@ impl RunSettings {
         for (key, value) in extra {
             line(key, value.clone());
         }
-        let path = config_path(&self.out);
+        let path = CertificationFiles::new(&self.out).resolved_config();
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
     }
 }
 
 fn quoted(path: &Path) -> String {
     format!("{:?}", path.display().to_string())
-}
-
-fn config_path(out: &Path) -> PathBuf {
-    let mut name = out.as_os_str().to_owned();
-    name.push(".config.toml");
-    PathBuf::from(name)
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, anyhow, bail};
 use burn::backend::Autodiff;
 use burn::prelude::Backend;
+use csrs_artifacts::TrainingFiles;
 use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split};
 use csrs_models::Architecture;
@@ -15,6 +16,7 @@ use csrs_models::checkpoint::fingerprint;
 use csrs_train::{EpochLog, Observer, TrainConfig, TrainRun, model_spec, train};
 
 use crate::device::{DeviceChoice, OnBackend, on_backend};
+use crate::model::checkpoint_files;
 use crate::progress::Progress;
 
 /// Train a model with one of the methods of the paper and its baselines:
@@ -103,10 +105,9 @@ impl OnBackend for Setup {
         if self.config.method.is_cost_sensitive() && costs.is_none() {
             bail!("method {} needs a cost matrix (`cost` in the configuration)", self.config.method.as_str());
         }
-        let mut log_name = self.out.as_os_str().to_owned();
-        log_name.push(".log.csv");
-        let log_path = PathBuf::from(log_name);
-        if !self.resume && csrs_models::checkpoint::files(&self.out).0.exists() {
+        let files = TrainingFiles::new(&self.out);
+        let log_path = files.log();
+        if !self.resume && files.metadata().exists() {
             bail!("{} exists: pass --resume to continue it, or choose another `out`", self.out.display());
         }
         if let Some(parent) = log_path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -147,7 +148,7 @@ impl OnBackend for Setup {
         );
         let mut observer = Reporter { log, log_path, epochs: self.config.epochs, progress: None };
         train::<Autodiff<B>>(run, &device, &mut observer)?;
-        eprintln!("wrote {}.json and {}.mpk", self.out.display(), self.out.display());
+        eprintln!("wrote {}", checkpoint_files(&self.out));
         Ok(())
     }
 }

@@ -8,11 +8,12 @@
 //! truncated weights file, a weights file from another checkpoint, or edited
 //! metadata is caught before the weights are deserialized.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use csrs_artifacts::{TrainingFiles, with_suffix};
 use serde::{Deserialize, Serialize};
 
 use crate::{Classifier, ModelError, ModelSpec, Result};
@@ -80,28 +81,14 @@ pub struct Checkpoint<B: Backend> {
     pub model: Classifier<B>,
 }
 
-/// The two file names of a checkpoint; `path` may be the stem or either file.
-pub fn files(path: &Path) -> (PathBuf, PathBuf) {
-    let stem = match path.extension().and_then(|e| e.to_str()) {
-        Some("json" | "mpk") => path.with_extension(""),
-        _ => path.to_owned(),
-    };
-    (with_suffix(&stem, ".json"), with_suffix(&stem, ".mpk"))
-}
-
-fn with_suffix(stem: &Path, suffix: &str) -> PathBuf {
-    let mut name = stem.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 impl<B: Backend> Checkpoint<B> {
     /// Writes `<stem>.json` and `<stem>.mpk`, each through a temporary file.
     ///
     /// # Errors
     /// [`ModelError::Io`] when a file cannot be written.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let (meta_path, weights_path) = files(path);
+        let files = TrainingFiles::new(path);
+        let (meta_path, weights_path) = (files.metadata(), files.weights());
         let bytes = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
             .record(self.model.clone().into_record(), ())
             .map_err(|err| ModelError::Weights { path: weights_path.clone(), message: err.to_string() })?;
@@ -118,7 +105,8 @@ impl<B: Backend> Checkpoint<B> {
     /// that are truncated or belong to another architecture, or a class
     /// count other than `expected_classes`.
     pub fn load(path: &Path, expected_classes: Option<usize>, device: &B::Device) -> Result<Self> {
-        let (meta_path, weights_path) = files(path);
+        let files = TrainingFiles::new(path);
+        let (meta_path, weights_path) = (files.metadata(), files.weights());
         let meta = read_meta(&meta_path)?;
         if let Some(expected) = expected_classes.filter(|&m| m != meta.spec.n_classes) {
             return Err(ModelError::ClassCount { path: meta_path, found: meta.spec.n_classes, expected });
@@ -239,7 +227,8 @@ mod tests {
         let stem = dir.path().join("m");
         small.save(&stem).unwrap();
         // Metadata for 8x8 inputs, with a checksum that matches the 4x4 weights.
-        let (meta_path, weights_path) = files(&stem);
+        let files = TrainingFiles::new(&stem);
+        let (meta_path, weights_path) = (files.metadata(), files.weights());
         let mut meta = CheckpointMeta::new(spec([1, 8, 8]), "test", names);
         meta.checksum = checksum(&meta.spec, &std::fs::read(weights_path).unwrap());
         std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();

@@ -2,7 +2,7 @@
 //! an evaluation and a checkpoint after every epoch; resume from the last
 //! checkpoint with the optimiser's state.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
@@ -12,9 +12,10 @@ use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::Distribution;
 use burn::tensor::backend::AutodiffBackend;
+use csrs_artifacts::TrainingFiles;
 use csrs_cost::CostMatrix;
 use csrs_data::{Dataset, DatasetName, shuffle};
-use csrs_models::checkpoint::{files, write_atomically};
+use csrs_models::checkpoint::write_atomically;
 use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Classifier, ModelSpec, TrainingInfo};
 use rand_xoshiro::SplitMix64;
 use rand_xoshiro::rand_core::SeedableRng;
@@ -167,12 +168,6 @@ pub fn train<B: AutodiffBackend>(run: TrainRun<'_>, device: &B::Device, observer
     }
 }
 
-fn optimizer_path(out: &Path, epoch: usize) -> PathBuf {
-    let mut name = out.as_os_str().to_owned();
-    name.push(format!(".optim-{epoch}.mpk"));
-    PathBuf::from(name)
-}
-
 fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
     run: TrainRun<'_>,
     device: &B::Device,
@@ -181,10 +176,11 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
 ) -> Result<()> {
     let config = run.config;
     let recorder = NamedMpkBytesRecorder::<FullPrecisionSettings>::new();
-    let (mut model, first_epoch) = if run.resume && files(run.out).0.exists() {
+    let files = TrainingFiles::new(run.out);
+    let (mut model, first_epoch) = if run.resume && files.metadata().exists() {
         let checkpoint = Checkpoint::<B>::load(run.out, Some(run.spec.n_classes), device)?;
         let done = checkpoint.meta.training.as_ref().map_or(0, |t| t.epoch);
-        let state_path = optimizer_path(run.out, done);
+        let state_path = files.optimizer(done);
         let bytes = std::fs::read(&state_path).map_err(|error| TrainError::Io { path: state_path.clone(), error })?;
         let record = recorder
             .load(bytes, device)
@@ -212,7 +208,7 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         let state = recorder
             .record(optim.to_record(), ())
             .map_err(|err| TrainError::Checkpoint(format!("optimiser state: {err}")))?;
-        write_atomically(&optimizer_path(run.out, epoch + 1), &state)?;
+        write_atomically(&files.optimizer(epoch + 1), &state)?;
         let mut meta = CheckpointMeta::new(run.spec.clone(), run.dataset.clone(), run.class_names.clone());
         meta.training = Some(TrainingInfo {
             sigma: config.sigma,
@@ -221,7 +217,7 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
             config_hash: run.config_hash.clone(),
         });
         Checkpoint { meta, model: model.valid() }.save(run.out)?;
-        let _ = std::fs::remove_file(optimizer_path(run.out, epoch));
+        let _ = std::fs::remove_file(files.optimizer(epoch));
     }
     Ok(())
 }

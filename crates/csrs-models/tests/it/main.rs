@@ -7,7 +7,7 @@ use std::path::Path;
 
 use burn::backend::Flex;
 use burn::prelude::*;
-use csrs_models::checkpoint::files;
+use csrs_artifacts::TrainingFiles;
 use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Classifier, ModelError, ModelSpec};
 
 type B = Flex;
@@ -101,7 +101,8 @@ fn load_error(path: &Path, expected_classes: Option<usize>) -> String {
 fn bad_checkpoints_are_rejected_with_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let stem = dir.path().join("model");
-    let (meta_path, weights_path) = files(&stem);
+    let files = TrainingFiles::new(&stem);
+    let (meta_path, weights_path) = (files.metadata(), files.weights());
     saved(dir.path(), Architecture::DigitsCnn, [1, 8, 8]);
     let meta = std::fs::read_to_string(&meta_path).unwrap();
     let weights = std::fs::read(&weights_path).unwrap();
@@ -128,7 +129,7 @@ fn bad_checkpoints_are_rejected_with_the_file() {
     let other = tempfile::tempdir().unwrap();
     saved(other.path(), Architecture::Mlp, [1, 8, 8]);
     std::fs::write(&meta_path, &meta).unwrap();
-    std::fs::copy(files(&other.path().join("model")).1, &weights_path).unwrap();
+    std::fs::copy(TrainingFiles::new(&other.path().join("model")).weights(), &weights_path).unwrap();
     assert!(load_error(&stem, None).contains("model.mpk: does not match"));
 
     std::fs::write(&meta_path, "{\"format\": 1}").unwrap();

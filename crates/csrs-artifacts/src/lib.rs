@@ -1,0 +1,139 @@
+//! The files each csrs run writes, named in one place.
+//!
+//! A run is known by one path given by the user (a training run's `out`
+//! stem, a certification run's records file); every other file of the run
+//! is that path plus a fixed suffix. The command-line tool, the training
+//! loop, the checkpoint reader and the experiment pipelines all ask these
+//! types for the names, so a suffix is spelled once and a pipeline that
+//! cleans up or checks a run's outputs cannot miss one.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+/// The suffix of a run's resolved settings (the options or configuration
+/// after defaults and command-line overrides), written beside its outputs.
+const RESOLVED_CONFIG: &str = ".config.toml";
+
+/// The files of a training run: `<stem>.json` (the checkpoint's metadata),
+/// `<stem>.mpk` (its weights), `<stem>.optim-<epoch>.mpk` (the optimiser's
+/// state after an epoch), `<stem>.log.csv` (one line per epoch) and
+/// `<stem>.config.toml` (the resolved configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrainingFiles {
+    stem: PathBuf,
+}
+
+impl TrainingFiles {
+    const METADATA: &str = "json";
+    const WEIGHTS: &str = "mpk";
+
+    /// The files of the checkpoint at `path`: its stem, or either of its
+    /// two files (`model`, `model.json` and `model.mpk` name one checkpoint).
+    pub fn new(path: &Path) -> Self {
+        let stem = match path.extension().and_then(OsStr::to_str) {
+            Some(Self::METADATA | Self::WEIGHTS) => path.with_extension(""),
+            _ => path.to_owned(),
+        };
+        TrainingFiles { stem }
+    }
+
+    /// The path the user gave, without a suffix.
+    pub fn stem(&self) -> &Path {
+        &self.stem
+    }
+
+    /// The checkpoint's metadata (JSON): what the model is.
+    pub fn metadata(&self) -> PathBuf {
+        with_suffix(&self.stem, &format!(".{}", Self::METADATA))
+    }
+
+    /// The checkpoint's weights (burn's named MessagePack).
+    pub fn weights(&self) -> PathBuf {
+        with_suffix(&self.stem, &format!(".{}", Self::WEIGHTS))
+    }
+
+    /// The optimiser's state after `epochs` epochs, kept to resume.
+    pub fn optimizer(&self, epochs: usize) -> PathBuf {
+        with_suffix(&self.stem, &format!(".optim-{epochs}.{}", Self::WEIGHTS))
+    }
+
+    /// The per-epoch log (CSV).
+    pub fn log(&self) -> PathBuf {
+        with_suffix(&self.stem, ".log.csv")
+    }
+
+    /// The resolved training configuration.
+    pub fn resolved_config(&self) -> PathBuf {
+        with_suffix(&self.stem, RESOLVED_CONFIG)
+    }
+
+    /// Every file a finished run leaves (the optimiser's state of the last
+    /// epoch aside, which only a resumed run reads).
+    pub fn outputs(&self) -> [PathBuf; 4] {
+        [self.metadata(), self.weights(), self.log(), self.resolved_config()]
+    }
+}
+
+/// The files of a certification (or prediction) run: the records (`.tsv`
+/// or `.jsonl`, one line per example) and `<records>.config.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificationFiles {
+    records: PathBuf,
+}
+
+impl CertificationFiles {
+    /// The files of the run writing `records`.
+    pub fn new(records: &Path) -> Self {
+        CertificationFiles { records: records.to_owned() }
+    }
+
+    /// The records file.
+    pub fn records(&self) -> &Path {
+        &self.records
+    }
+
+    /// The resolved settings of the run.
+    pub fn resolved_config(&self) -> PathBuf {
+        with_suffix(&self.records, RESOLVED_CONFIG)
+    }
+
+    /// Every file the run writes.
+    pub fn outputs(&self) -> [PathBuf; 2] {
+        [self.records.clone(), self.resolved_config()]
+    }
+}
+
+/// `path` with `suffix` appended to its last component (not an extension
+/// replaced: `model.v2` keeps its `.v2`).
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_is_named_by_its_stem_or_either_file() {
+        let expected = TrainingFiles::new(Path::new("runs/model"));
+        for given in ["runs/model", "runs/model.json", "runs/model.mpk"] {
+            assert_eq!(TrainingFiles::new(Path::new(given)), expected, "{given}");
+        }
+        assert_eq!(expected.metadata(), Path::new("runs/model.json"));
+        assert_eq!(expected.weights(), Path::new("runs/model.mpk"));
+        assert_eq!(expected.optimizer(3), Path::new("runs/model.optim-3.mpk"));
+        assert_eq!(expected.log(), Path::new("runs/model.log.csv"));
+        assert_eq!(expected.resolved_config(), Path::new("runs/model.config.toml"));
+    }
+
+    #[test]
+    fn dots_in_a_stem_are_kept() {
+        let files = TrainingFiles::new(Path::new("runs/resnet.v2"));
+        assert_eq!(files.weights(), Path::new("runs/resnet.v2.mpk"));
+        let run = CertificationFiles::new(Path::new("results/a.b.tsv"));
+        assert_eq!(run.resolved_config(), Path::new("results/a.b.tsv.config.toml"));
+        assert_eq!(run.outputs()[0], Path::new("results/a.b.tsv"));
+    }
+}
