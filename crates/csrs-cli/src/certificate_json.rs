@@ -1,82 +1,105 @@
 //! Certificates as JSON, in the schema of the certification oracle:
 //! `null` for abstain / not certified, `"inf"` for an infinite radius.
 
-use csrs_stats::{Certificate, HarmRadius};
-use serde_json::{Value, json};
+use csrs_stats::{Certificate, CostSensitiveCertificate, CurveError, HarmRadius, LevelRadius, Radius};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
 
-/// The `result` object of `certify-counts`: `predicted`, `abstain`,
-/// `p_lower`, `radius_std`, `radius_cs`, `certified_cost`.
+/// How an infinite radius is written (JSON has no infinity).
+const INFINITE: &str = "inf";
+
+/// The `result` object of `certify-counts`.
 ///
 /// `certified_cost` is the curve of `[level, radius]` pairs (null in
 /// standard mode): the certified cost at ε is the first level whose radius
 /// is at least ε. Radii are written with every digit, never rounded up.
-pub(crate) fn certificate(cert: &Certificate) -> Value {
-    let cost_sensitive = cert.cost_sensitive.as_ref();
-    json!({
-        "predicted": cert.predicted,
-        "abstain": cert.abstains(),
-        "p_lower": cert.p_lower,
-        "radius_std": cert.standard.radius().map_or(Value::Null, |r| json!(r.get())),
-        "radius_cs": cost_sensitive.map_or(Value::Null, |cs| harm_radius(cs.radius())),
-        "certified_cost": cost_sensitive.map(|cs| {
-            cs.levels().iter().map(|level| json!([level.level, harm_radius(level.radius)])).collect::<Vec<_>>()
-        }),
-    })
+#[derive(Debug, Serialize)]
+pub(crate) struct CertificateJson {
+    predicted: usize,
+    abstain: bool,
+    p_lower: f64,
+    radius_std: Option<f64>,
+    radius_cs: RadiusCell,
+    certified_cost: Option<Curve>,
 }
 
-fn harm_radius(radius: HarmRadius) -> Value {
-    match radius {
-        HarmRadius::NotCertified => Value::Null,
-        HarmRadius::Certified(r) => json!(r.get()),
-        HarmRadius::Infinite => json!("inf"),
+impl From<&Certificate> for CertificateJson {
+    fn from(cert: &Certificate) -> Self {
+        let cost_sensitive = cert.cost_sensitive.as_ref();
+        CertificateJson {
+            predicted: cert.predicted,
+            abstain: cert.abstains(),
+            p_lower: cert.p_lower,
+            radius_std: standard_radius(cert),
+            radius_cs: RadiusCell(cost_sensitive.map_or(HarmRadius::NotCertified, CostSensitiveCertificate::radius)),
+            certified_cost: cost_sensitive.map(Curve::of),
+        }
     }
 }
 
-/// The certificate fields of a record read back: the inverse of
-/// [`certificate`] (plus the strongest harmful class, which records keep).
-pub(crate) fn parse_certificate(
-    cells: &serde_json::Map<String, Value>,
-    strongest_harmful: Option<usize>,
-) -> anyhow::Result<Certificate> {
-    use anyhow::{anyhow, bail};
-    use csrs_stats::{CostSensitiveCertificate, LevelRadius, Radius, StandardCertificate};
+/// The standard radius, `None` on abstain.
+pub(crate) fn standard_radius(cert: &Certificate) -> Option<f64> {
+    cert.standard.radius().map(Radius::get)
+}
 
-    let radius = |value: &Value| -> anyhow::Result<HarmRadius> {
-        match value {
-            Value::Null => Ok(HarmRadius::NotCertified),
-            Value::String(s) if s == "inf" => Ok(HarmRadius::Infinite),
-            other => other
-                .as_f64()
-                .and_then(Radius::new)
-                .map(HarmRadius::Certified)
-                .ok_or_else(|| anyhow!("radius {other}, expected a positive number, null or \"inf\"")),
+/// A radius as written: `null` when not certified, a positive number, or
+/// `"inf"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RadiusCell(pub(crate) HarmRadius);
+
+impl Serialize for RadiusCell {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            HarmRadius::NotCertified => serializer.serialize_none(),
+            HarmRadius::Certified(radius) => serializer.serialize_f64(radius.get()),
+            HarmRadius::Infinite => serializer.serialize_str(INFINITE),
         }
-    };
-    let predicted = crate::records::unsigned(cells, "predicted")? as usize;
-    let p_lower = crate::records::optional_number(cells, "p_lower")?.ok_or_else(|| anyhow!("`p_lower` is missing"))?;
-    let standard = match crate::records::optional_number(cells, "radius_std")? {
-        None => StandardCertificate::Abstain,
-        Some(r) => {
-            StandardCertificate::Certified(Radius::new(r).ok_or_else(|| anyhow!("radius_std {r} is not positive"))?)
-        }
-    };
-    let cost_sensitive = match cells.get("certified_cost") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(curve)) => {
-            let levels = curve
-                .iter()
-                .map(|point| match point.as_array().map(Vec::as_slice) {
-                    Some([level, r]) => Ok(LevelRadius {
-                        level: level.as_f64().ok_or_else(|| anyhow!("level {level} is not a number"))?,
-                        radius: radius(r)?,
-                    }),
-                    _ => bail!("certified_cost point {point}, expected [level, radius]"),
+    }
+}
+
+impl<'de> Deserialize<'de> for RadiusCell {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::Null => Ok(RadiusCell(HarmRadius::NotCertified)),
+            Value::String(text) if text == INFINITE => Ok(RadiusCell(HarmRadius::Infinite)),
+            other => {
+                other.as_f64().and_then(Radius::new).map(|r| RadiusCell(HarmRadius::Certified(r))).ok_or_else(|| {
+                    D::Error::custom(format!("radius {other}, expected a positive number, null or \"{INFINITE}\""))
                 })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let strongest_harmful = strongest_harmful.ok_or_else(|| anyhow!("`harmful_class` is missing"))?;
-            Some(CostSensitiveCertificate::new(levels, strongest_harmful).map_err(|e| anyhow!("certified_cost: {e}"))?)
+            }
         }
-        Some(other) => bail!("certified_cost is {other}, expected a list of [level, radius]"),
-    };
-    Ok(Certificate { predicted, p_lower, standard, cost_sensitive })
+    }
+}
+
+/// A cost-sensitive certificate's curve as `[level, radius]` pairs, checked
+/// when read: levels from 0, strictly increasing, radii shrinking, infinite
+/// at the top.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<(f64, RadiusCell)>")]
+pub(crate) struct Curve(Vec<(f64, RadiusCell)>);
+
+impl Curve {
+    pub(crate) fn of(cert: &CostSensitiveCertificate) -> Self {
+        Curve(cert.levels().iter().map(|level| (level.level, RadiusCell(level.radius))).collect())
+    }
+
+    fn levels(&self) -> Vec<LevelRadius> {
+        self.0.iter().map(|&(level, RadiusCell(radius))| LevelRadius { level, radius }).collect()
+    }
+
+    /// The certificate this curve describes.
+    pub(crate) fn certificate(&self, strongest_harmful: usize) -> CostSensitiveCertificate {
+        CostSensitiveCertificate::new(self.levels(), strongest_harmful).expect("a curve is checked when built")
+    }
+}
+
+impl TryFrom<Vec<(f64, RadiusCell)>> for Curve {
+    type Error = CurveError;
+
+    fn try_from(points: Vec<(f64, RadiusCell)>) -> Result<Self, CurveError> {
+        let curve = Curve(points);
+        CostSensitiveCertificate::new(curve.levels(), 0)?;
+        Ok(curve)
+    }
 }

@@ -2,17 +2,18 @@
 
 use std::time::Instant;
 
+use anyhow::{anyhow, bail};
 use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
 use csrs_sampling::NoiseStream;
 use csrs_stats::metrics::{CertifiedExample, summarize};
-use csrs_stats::{Certificate, CostSensitiveCertificate};
-use serde_json::{Map, Value, json};
+use csrs_stats::{Certificate, CostSensitiveCertificate, HarmRadius, Radius, StandardCertificate};
+use serde::{Deserialize, Serialize};
 
-use crate::certificate_json;
+use crate::certificate_json::{Curve, RadiusCell, standard_radius};
 use crate::device::{OnBackend, on_backend};
 use crate::options::{Options, RunSettings};
-use crate::records::{Row, optional_number, unsigned};
+use crate::records::Row;
 use crate::sampling_run::{prepare, run_examples, seconds_since};
 
 /// Radii at which the summary reports certified accuracy and robustness.
@@ -114,54 +115,80 @@ impl CertifyRow {
     }
 }
 
+/// A line of certify records (SPEC §7), in column order.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CertifyRecord {
+    index: usize,
+    label: usize,
+    predicted: usize,
+    abstain: bool,
+    p_lower: f64,
+    radius_std: Option<f64>,
+    radius_cs: RadiusCell,
+    certified_cost: Option<Curve>,
+    count_predicted: u64,
+    harmful_class: Option<usize>,
+    count_harmful: Option<u64>,
+    seconds: f64,
+}
+
 impl Row for CertifyRow {
-    const COLUMNS: &'static [&'static str] = &[
-        "index",
-        "label",
-        "predicted",
-        "abstain",
-        "p_lower",
-        "radius_std",
-        "radius_cs",
-        "certified_cost",
-        "count_predicted",
-        "harmful_class",
-        "count_harmful",
-        "seconds",
-    ];
+    type Record = CertifyRecord;
 
     fn index(&self) -> usize {
         self.index
     }
 
-    fn cells(&self) -> Vec<Value> {
-        let cert = certificate_json::certificate(&self.certificate);
-        let harmful_class = self.certificate.cost_sensitive.as_ref().map(CostSensitiveCertificate::strongest_harmful);
-        vec![
-            json!(self.index),
-            json!(self.label),
-            cert["predicted"].clone(),
-            cert["abstain"].clone(),
-            cert["p_lower"].clone(),
-            cert["radius_std"].clone(),
-            cert["radius_cs"].clone(),
-            cert["certified_cost"].clone(),
-            json!(self.count_predicted),
-            json!(harmful_class),
-            json!(self.count_harmful),
-            json!(self.seconds),
-        ]
+    fn to_record(&self) -> CertifyRecord {
+        let cert = &self.certificate;
+        let cost_sensitive = cert.cost_sensitive.as_ref();
+        CertifyRecord {
+            index: self.index,
+            label: self.label,
+            predicted: cert.predicted,
+            abstain: cert.abstains(),
+            p_lower: cert.p_lower,
+            radius_std: standard_radius(cert),
+            radius_cs: RadiusCell(cost_sensitive.map_or(HarmRadius::NotCertified, CostSensitiveCertificate::radius)),
+            certified_cost: cost_sensitive.map(Curve::of),
+            count_predicted: self.count_predicted,
+            harmful_class: cost_sensitive.map(CostSensitiveCertificate::strongest_harmful),
+            count_harmful: self.count_harmful,
+            seconds: self.seconds,
+        }
     }
 
-    fn from_cells(cells: &Map<String, Value>) -> anyhow::Result<Self> {
-        let harmful_class = optional_number(cells, "harmful_class")?.map(|k| k as usize);
+    fn from_record(record: CertifyRecord) -> anyhow::Result<Self> {
+        let standard = match record.radius_std {
+            None => StandardCertificate::Abstain,
+            Some(r) => StandardCertificate::Certified(
+                Radius::new(r).ok_or_else(|| anyhow!("radius_std: {r}, expected a positive number or null"))?,
+            ),
+        };
+        if record.abstain != (standard == StandardCertificate::Abstain) {
+            bail!("abstain: {}, but radius_std is {:?}", record.abstain, record.radius_std);
+        }
+        let cost_sensitive = match (&record.certified_cost, record.harmful_class) {
+            (None, None) => None,
+            (Some(curve), Some(harmful)) => Some(curve.certificate(harmful)),
+            (Some(_), None) => bail!("harmful_class: null, but certified_cost has a curve"),
+            (None, Some(_)) => bail!("harmful_class: given, but certified_cost is null"),
+        };
+        if record.radius_cs.0
+            != cost_sensitive.as_ref().map_or(HarmRadius::NotCertified, CostSensitiveCertificate::radius)
+        {
+            bail!("radius_cs: {:?}, but certified_cost gives another radius", record.radius_cs.0);
+        }
+        let certificate =
+            Certificate { predicted: record.predicted, p_lower: record.p_lower, standard, cost_sensitive };
         Ok(CertifyRow {
-            index: unsigned(cells, "index")? as usize,
-            label: unsigned(cells, "label")? as usize,
-            certificate: certificate_json::parse_certificate(cells, harmful_class)?,
-            count_predicted: unsigned(cells, "count_predicted")?,
-            count_harmful: optional_number(cells, "count_harmful")?.map(|c| c as u64),
-            seconds: optional_number(cells, "seconds")?.unwrap_or(0.0),
+            index: record.index,
+            label: record.label,
+            certificate,
+            count_predicted: record.count_predicted,
+            count_harmful: record.count_harmful,
+            seconds: record.seconds,
         })
     }
 }

@@ -9,7 +9,7 @@ use csrs_cost::CostRow;
 use csrs_stats::{Alpha, ClassCounts, Sigma, certify};
 use serde_json::{Map, Value};
 
-use crate::certificate_json;
+use crate::certificate_json::CertificateJson;
 use crate::io::{Input, create_output, ensure_distinct};
 
 /// Certify from class counts produced by any framework (JSONL in, JSONL out).
@@ -76,7 +76,7 @@ fn certify_line(line: &str) -> anyhow::Result<Map<String, Value>> {
     let alpha = Alpha::new(number(&case, "alpha")?)?;
 
     let cert = certify(&selection, &estimation, Some(&row), sigma, alpha)?;
-    case.insert("result".to_owned(), certificate_json::certificate(&cert));
+    case.insert("result".to_owned(), serde_json::to_value(CertificateJson::from(&cert))?);
     Ok(case)
 }
 

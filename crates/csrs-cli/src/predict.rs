@@ -5,11 +5,11 @@ use std::time::Instant;
 use burn::prelude::Backend;
 use csrs_sampling::NoiseStream;
 use csrs_stats::Prediction;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
 
 use crate::device::{OnBackend, on_backend};
 use crate::options::{Options, RunSettings};
-use crate::records::{Row, optional_number, unsigned};
+use crate::records::Row;
 use crate::sampling_run::{prepare, run_examples, seconds_since};
 
 /// Predict each test example with the smoothed classifier (Cohen et al.'s
@@ -85,42 +85,54 @@ pub(crate) struct PredictRow {
     seconds: f64,
 }
 
+/// A line of predict records, in column order.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PredictRecord {
+    index: usize,
+    label: usize,
+    /// `None` on abstain.
+    predicted: Option<usize>,
+    abstain: bool,
+    count_top: u64,
+    count_second: u64,
+    seconds: f64,
+}
+
 impl Row for PredictRow {
-    const COLUMNS: &'static [&'static str] =
-        &["index", "label", "predicted", "abstain", "count_top", "count_second", "seconds"];
+    type Record = PredictRecord;
 
     fn index(&self) -> usize {
         self.index
     }
 
-    fn cells(&self) -> Vec<Value> {
+    fn to_record(&self) -> PredictRecord {
         let predicted = match self.prediction {
-            Prediction::Class(k) => json!(k),
-            Prediction::Abstain => Value::Null,
+            Prediction::Class(k) => Some(k),
+            Prediction::Abstain => None,
         };
-        vec![
-            json!(self.index),
-            json!(self.label),
+        PredictRecord {
+            index: self.index,
+            label: self.label,
             predicted,
-            json!(self.prediction == Prediction::Abstain),
-            json!(self.count_top),
-            json!(self.count_second),
-            json!(self.seconds),
-        ]
+            abstain: predicted.is_none(),
+            count_top: self.count_top,
+            count_second: self.count_second,
+            seconds: self.seconds,
+        }
     }
 
-    fn from_cells(cells: &Map<String, Value>) -> anyhow::Result<Self> {
-        let prediction = match optional_number(cells, "predicted")? {
-            Some(k) => Prediction::Class(k as usize),
-            None => Prediction::Abstain,
-        };
+    fn from_record(record: PredictRecord) -> anyhow::Result<Self> {
+        if record.abstain != record.predicted.is_none() {
+            anyhow::bail!("abstain: {}, but predicted is {:?}", record.abstain, record.predicted);
+        }
         Ok(PredictRow {
-            index: unsigned(cells, "index")? as usize,
-            label: unsigned(cells, "label")? as usize,
-            prediction,
-            count_top: unsigned(cells, "count_top")?,
-            count_second: unsigned(cells, "count_second")?,
-            seconds: optional_number(cells, "seconds")?.unwrap_or(0.0),
+            index: record.index,
+            label: record.label,
+            prediction: record.predicted.map_or(Prediction::Abstain, Prediction::Class),
+            count_top: record.count_top,
+            count_second: record.count_second,
+            seconds: record.seconds,
         })
     }
 }

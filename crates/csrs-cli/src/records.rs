@@ -6,25 +6,28 @@
 //! there and continues with the examples that are missing.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
+use serde::de::{DeserializeOwned, Visitor};
+use serde::{Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 /// One output line.
 pub(crate) trait Row: Sized {
-    /// TSV column names, in order; JSONL uses them as keys.
-    const COLUMNS: &'static [&'static str];
+    /// The line as written: a serde struct whose fields, in order, are the
+    /// columns (TSV) or keys (JSONL). It is the one place that names them.
+    type Record: Serialize + DeserializeOwned;
 
     /// The example's index in the dataset split.
     fn index(&self) -> usize;
 
-    /// The cells, in `COLUMNS` order, as JSON values.
-    fn cells(&self) -> Vec<Value>;
+    /// The line of this row.
+    fn to_record(&self) -> Self::Record;
 
-    /// Rebuilds a row from its cells (as read back from either format).
-    fn from_cells(cells: &Map<String, Value>) -> anyhow::Result<Self>;
+    /// Rebuilds a row from a line read back, checking what serde cannot.
+    fn from_record(record: Self::Record) -> anyhow::Result<Self>;
 }
 
 /// The two output formats.
@@ -43,41 +46,78 @@ impl Format {
         }
     }
 
-    fn header<R: Row>(self) -> Option<String> {
-        (self == Format::Tsv).then(|| R::COLUMNS.join("\t"))
+    pub(crate) fn header<R: Row>(self) -> Option<String> {
+        (self == Format::Tsv).then(|| columns::<R::Record>().join("\t"))
     }
 
-    fn line<R: Row>(self, row: &R) -> String {
-        let cells = row.cells();
-        match self {
-            Format::Tsv => cells.iter().map(tsv_cell).collect::<Vec<_>>().join("\t"),
-            Format::Jsonl => {
-                let object: Map<String, Value> = R::COLUMNS.iter().map(|c| (*c).to_owned()).zip(cells).collect();
-                Value::Object(object).to_string()
-            }
-        }
-    }
-
-    /// The cells of one line, by column name.
-    fn parse<R: Row>(self, line: &str) -> anyhow::Result<Map<String, Value>> {
-        match self {
-            Format::Jsonl => match serde_json::from_str(line)? {
-                Value::Object(cells) => Ok(cells),
-                _ => bail!("expected a JSON object"),
-            },
+    pub(crate) fn line<R: Row>(self, row: &R) -> anyhow::Result<String> {
+        let record = serde_json::to_value(row.to_record())?;
+        Ok(match self {
             Format::Tsv => {
+                columns::<R::Record>().iter().map(|column| tsv_cell(&record[column])).collect::<Vec<_>>().join("\t")
+            }
+            Format::Jsonl => record.to_string(),
+        })
+    }
+
+    /// The row of one line; errors name the field.
+    pub(crate) fn parse<R: Row>(self, line: &str) -> anyhow::Result<R> {
+        let cells = match self {
+            Format::Jsonl => serde_json::from_str(line)?,
+            Format::Tsv => {
+                let columns = columns::<R::Record>();
                 let cells: Vec<&str> = line.split('\t').collect();
-                if cells.len() != R::COLUMNS.len() {
-                    bail!("{} columns, expected {}", cells.len(), R::COLUMNS.len());
+                if cells.len() != columns.len() {
+                    bail!("{} columns, expected {}", cells.len(), columns.len());
                 }
-                Ok(R::COLUMNS
+                let cells: Map<String, Value> = columns
                     .iter()
                     .zip(cells)
                     .map(|(column, cell)| ((*column).to_owned(), parse_tsv_cell(cell)))
-                    .collect())
+                    .collect();
+                Value::Object(cells)
             }
+        };
+        let record = serde_path_to_error::deserialize(cells).map_err(|err| match err.path().to_string() {
+            path if path == "." => anyhow!("{}", err.inner()),
+            path => anyhow!("{path}: {}", err.inner()),
+        })?;
+        R::from_record(record)
+    }
+}
+
+/// The field names of a serde-derived struct, in declaration order: the
+/// list its derived `Deserialize` passes to `deserialize_struct`, caught by
+/// a deserializer that reads nothing.
+pub(crate) fn columns<T: DeserializeOwned>() -> &'static [&'static str] {
+    struct FieldNames<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> Deserializer<'de> for FieldNames<'_> {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("not a struct"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            self.deserialize_any(visitor)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
         }
     }
+
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(FieldNames(&mut fields));
+    fields
 }
 
 /// TSV cells: numbers exactly as JSON writes them (every digit, never
@@ -145,7 +185,7 @@ impl RecordFile {
 
     /// Appends one row as a whole line and flushes it to the system.
     pub(crate) fn append<R: Row>(&mut self, row: &R) -> anyhow::Result<()> {
-        let mut line = self.format.line(row);
+        let mut line = self.format.line(row)?;
         line.push('\n');
         self.file.write_all(line.as_bytes()).with_context(|| format!("cannot write {}", self.path.display()))?;
         self.file.flush().with_context(|| format!("cannot write {}", self.path.display()))
@@ -192,65 +232,13 @@ fn parse_rows<R: Row>(path: &Path, format: Format, bytes: &[u8]) -> anyhow::Resu
     let mut line_of = std::collections::HashMap::new();
     lines
         .map(|(i, line)| {
-            let row = format
-                .parse::<R>(line)
-                .and_then(|cells| R::from_cells(&cells))
-                .with_context(|| format!("{}:{}", path.display(), i + 1))?;
+            let row = format.parse::<R>(line).with_context(|| format!("{}:{}", path.display(), i + 1))?;
             if let Some(earlier) = line_of.insert(row.index(), i + 1) {
                 bail!("{}: line {} repeats example {} of line {earlier}", path.display(), i + 1, row.index());
             }
             Ok(row)
         })
         .collect()
-}
-
-/// The lines of a record file, for merging.
-pub(crate) struct RawRecords {
-    /// The TSV header (`None` for JSONL).
-    pub(crate) header: Option<String>,
-    /// Each line with its example index.
-    pub(crate) lines: Vec<(usize, String)>,
-}
-
-/// Reads a record file line by line for merging, without interpreting the
-/// cells other than the example index.
-pub(crate) fn read_lines(path: &Path) -> anyhow::Result<RawRecords> {
-    let format = Format::of(path)?;
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut lines = BufReader::new(file).lines().enumerate();
-    let header = match format {
-        Format::Tsv => Some(lines.next().map(|(_, l)| l).transpose()?.unwrap_or_default()),
-        Format::Jsonl => None,
-    };
-    let index_column = header.as_deref().map(|h| h.split('\t').position(|c| c == "index"));
-    let mut rows = Vec::new();
-    for (i, line) in lines {
-        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
-        let place = || format!("{}:{}", path.display(), i + 1);
-        let index = match (format, index_column) {
-            (Format::Tsv, Some(Some(column))) => line.split('\t').nth(column).and_then(|c| c.parse().ok()),
-            (Format::Tsv, _) => bail!("{}: the header has no `index` column", place()),
-            (Format::Jsonl, _) => {
-                serde_json::from_str::<Value>(&line).ok().and_then(|v| v["index"].as_u64()).map(|i| i as usize)
-            }
-        };
-        let index = index.ok_or_else(|| anyhow!("{}: no example index", place()))?;
-        rows.push((index, line));
-    }
-    Ok(RawRecords { header, lines: rows })
-}
-
-/// A cell as a non-negative integer.
-pub(crate) fn unsigned(cells: &Map<String, Value>, key: &str) -> anyhow::Result<u64> {
-    cells.get(key).and_then(Value::as_u64).ok_or_else(|| anyhow!("`{key}` is missing or not a non-negative integer"))
-}
-
-/// A cell as a number, or `None` when empty/null.
-pub(crate) fn optional_number(cells: &Map<String, Value>, key: &str) -> anyhow::Result<Option<f64>> {
-    match cells.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => value.as_f64().map(Some).ok_or_else(|| anyhow!("`{key}` is {value}, expected a number")),
-    }
 }
 
 /// The record readers on arbitrary lines in both formats, cells drawn from
@@ -297,15 +285,18 @@ mod fuzz {
     fn check<R: Row>(format: Format, rows: &[Vec<String>]) -> Result<(), TestCaseError> {
         let text = match format {
             Format::Tsv => {
-                let mut text = R::COLUMNS.join("\t") + "\n";
+                let mut text = columns::<R::Record>().join("\t") + "\n";
                 rows.iter().for_each(|row| text += &(row.join("\t") + "\n"));
                 text
             }
             Format::Jsonl => rows
                 .iter()
                 .map(|row| {
-                    let cells: Vec<String> =
-                        R::COLUMNS.iter().zip(row).map(|(name, value)| format!("{name:?}:{value}")).collect();
+                    let cells: Vec<String> = columns::<R::Record>()
+                        .iter()
+                        .zip(row)
+                        .map(|(name, value)| format!("{name:?}:{value}"))
+                        .collect();
                     format!("{{{}}}\n", cells.join(","))
                 })
                 .collect(),
@@ -321,13 +312,13 @@ mod fuzz {
         #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
         #[test]
-        fn certify_records_never_panic(rows in lines(CertifyRow::COLUMNS.len())) {
+        fn certify_records_never_panic(rows in lines(columns::<<CertifyRow as Row>::Record>().len())) {
             check::<CertifyRow>(Format::Tsv, &rows)?;
             check::<CertifyRow>(Format::Jsonl, &rows)?;
         }
 
         #[test]
-        fn predict_records_never_panic(rows in lines(PredictRow::COLUMNS.len())) {
+        fn predict_records_never_panic(rows in lines(columns::<<PredictRow as Row>::Record>().len())) {
             check::<PredictRow>(Format::Tsv, &rows)?;
             check::<PredictRow>(Format::Jsonl, &rows)?;
         }
