@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::certificate_json::{Curve, RadiusCell, standard_radius};
 use crate::device::{OnBackend, on_backend};
 use crate::options::{Options, RunSettings};
-use crate::records::Row;
+use crate::records::{Row, check_class};
 use crate::sampling_run::{prepare, run_examples, seconds_since};
 
 /// Radii at which the summary reports certified accuracy and robustness.
@@ -72,14 +72,11 @@ impl OnBackend for CertifyTask {
             Some(path) => Some(CostMatrix::load(path, Some(prepared.smoothed.n_classes()))?),
             None => None,
         };
-        let mut extra = vec![("n0", self.n0.to_string())];
-        if let Some(path) = &self.cost {
-            extra.push(("cost", format!("{:?}", path.display().to_string())));
-        }
+        let resolved = Options { n0: Some(self.n0), cost: self.cost.clone(), ..settings.as_options() };
 
         let dataset = &prepared.dataset;
         let smoothed = &mut prepared.smoothed;
-        run_examples(settings, &extra, dataset, self.n0 + settings.n, |index| {
+        run_examples(settings, &resolved, dataset, self.n0 + settings.n, |index| {
             let start = Instant::now();
             let label = dataset.label(index);
             let image = dataset.image(index)?;
@@ -135,6 +132,15 @@ pub(crate) struct CertifyRecord {
 
 impl Row for CertifyRow {
     type Record = CertifyRecord;
+
+    fn check_classes(&self, classes: usize) -> anyhow::Result<()> {
+        check_class("label", self.label, classes)?;
+        check_class("predicted", self.certificate.predicted, classes)?;
+        match &self.certificate.cost_sensitive {
+            Some(cs) => check_class("harmful_class", cs.strongest_harmful(), classes),
+            None => Ok(()),
+        }
+    }
 
     fn index(&self) -> usize {
         self.index

@@ -8,13 +8,13 @@ use csrs_artifacts::CertificationFiles;
 use csrs_data::DatasetName;
 use csrs_models::Architecture;
 use csrs_stats::{Alpha, Sigma};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceChoice;
 use crate::import::ImportOptions;
 
 /// Every option; `None` means "not given here".
-#[derive(Debug, Default, clap::Args, Deserialize)]
+#[derive(Debug, Default, clap::Args, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Options {
     /// TOML file setting any option below by its long name (e.g. `sigma = 0.25`); flags given on the command line win. Paths in it are relative to the working directory, as on the command line (not to the file's folder)
@@ -80,7 +80,7 @@ pub(crate) struct Options {
     pub(crate) engine: Option<EngineChoice>,
     /// Continue an interrupted run: keep the records in --out and add the missing examples
     #[arg(long)]
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     pub(crate) resume: bool,
 }
 
@@ -196,7 +196,7 @@ pub(crate) struct RunSettings {
 }
 
 /// Which implementation classifies the noisy copies.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum EngineChoice {
     /// The compiled engine on the CPU, burn on a GPU.
@@ -223,14 +223,6 @@ impl EngineChoice {
             (EngineChoice::Burn, _) | (EngineChoice::Auto, DeviceChoice::Cuda(_)) => Ok(false),
         }
     }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            EngineChoice::Auto => "auto",
-            EngineChoice::Native => "native",
-            EngineChoice::Burn => "burn",
-        }
-    }
 }
 
 impl RunSettings {
@@ -241,43 +233,82 @@ impl RunSettings {
             .filter(|i| i % self.shard.count == self.shard.index)
     }
 
-    /// Writes the resolved settings next to the output, as `<out>.config.toml`.
-    pub(crate) fn save_beside_output(&self, extra: &[(&str, String)]) -> anyhow::Result<()> {
-        let mut text = String::from("# Settings of the run that wrote the records beside this file.\n");
-        let mut line = |key: &str, value: String| text.push_str(&format!("{key} = {value}\n"));
-        line("model", quoted(&self.model));
-        if let Some(arch) = self.import.arch {
-            line("arch", format!("{:?}", arch.as_str()));
+    /// These settings as options, every default filled in: what
+    /// `<out>.config.toml` holds, and what `--config` reads back to run
+    /// them again (with another `--out`).
+    pub(crate) fn as_options(&self) -> Options {
+        Options {
+            config: None,
+            model: Some(self.model.clone()),
+            arch: self.import.arch,
+            mean: self.import.mean.clone(),
+            std: self.import.std.clone(),
+            dataset: Some(self.dataset.as_str().to_owned()),
+            data_dir: self.data_dir.clone(),
+            cost: None,
+            sigma: Some(self.sigma.get()),
+            n0: None,
+            n: Some(self.n),
+            alpha: Some(self.alpha.get()),
+            batch: Some(self.batch),
+            out: None,
+            skip: Some(self.skip),
+            max: self.max,
+            shard: Some(format!("{}/{}", self.shard.index, self.shard.count)),
+            seed: Some(self.seed),
+            device: Some(self.device.to_string()),
+            engine: Some(self.engine),
+            resume: false,
         }
-        for (key, values) in [("mean", &self.import.mean), ("std", &self.import.std)] {
-            if let Some(values) = values {
-                line(key, format!("{values:?}"));
-            }
-        }
-        line("dataset", format!("{:?}", self.dataset.as_str()));
-        if let Some(dir) = &self.data_dir {
-            line("data_dir", quoted(dir));
-        }
-        line("sigma", self.sigma.get().to_string());
-        line("alpha", self.alpha.get().to_string());
-        line("n", self.n.to_string());
-        line("batch", self.batch.to_string());
-        line("skip", self.skip.to_string());
-        if let Some(max) = self.max {
-            line("max", max.to_string());
-        }
-        line("shard", format!("\"{}/{}\"", self.shard.index, self.shard.count));
-        line("seed", self.seed.to_string());
-        line("device", format!("\"{}\"", self.device));
-        line("engine", format!("\"{}\"", self.engine.as_str()));
-        for (key, value) in extra {
-            line(key, value.clone());
-        }
-        let path = CertificationFiles::new(&self.out).resolved_config();
+    }
+}
+
+impl Options {
+    /// Writes these options beside the run's records, as
+    /// `<out>.config.toml`.
+    pub(crate) fn save_beside(&self, out: &Path) -> anyhow::Result<()> {
+        let path = CertificationFiles::new(out).resolved_config();
+        let text = toml::to_string(self).with_context(|| format!("cannot write {}", path.display()))?;
+        let text = format!("# Settings of the run that wrote the records beside this file.\n{text}");
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
     }
 }
 
-fn quoted(path: &Path) -> String {
-    format!("{:?}", path.display().to_string())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The resolved options read back as `--config` give the same options,
+    /// whatever characters the paths hold.
+    #[test]
+    fn resolved_options_round_trip_through_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("records.tsv");
+        let odd = |name: &str| PathBuf::from(format!(r#"runs/"quoted" back\slash 'single' naïve 模型 {name}"#));
+        let written = Options {
+            model: Some(odd("model")),
+            arch: Some(Architecture::CifarResnet20),
+            mean: Some(vec![0.4914, 0.4822, 0.4465]),
+            std: Some(vec![0.2023, 0.1994, 0.201]),
+            dataset: Some("cifar10".into()),
+            data_dir: Some(odd("data")),
+            cost: Some(odd("cost.toml")),
+            sigma: Some(0.25),
+            n0: Some(100),
+            n: Some(100_000),
+            alpha: Some(0.001),
+            batch: Some(400),
+            skip: Some(20),
+            max: Some(500),
+            shard: Some("1/4".into()),
+            seed: Some(7),
+            device: Some("cuda:1".into()),
+            engine: Some(EngineChoice::Burn),
+            ..Options::default()
+        };
+        written.save_beside(&out).unwrap();
+        let config = CertificationFiles::new(&out).resolved_config();
+        let read = Options { config: Some(config), ..Options::default() }.with_config_file().unwrap();
+        assert_eq!(format!("{read:?}"), format!("{written:?}"));
+    }
 }

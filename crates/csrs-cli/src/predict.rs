@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::{OnBackend, on_backend};
 use crate::options::{Options, RunSettings};
-use crate::records::Row;
+use crate::records::{Row, check_class};
 use crate::sampling_run::{prepare, run_examples, seconds_since};
 
 /// Predict each test example with the smoothed classifier (Cohen et al.'s
@@ -56,7 +56,7 @@ impl OnBackend for PredictTask {
         let mut prepared = prepare::<B>(settings, device)?;
         let dataset = &prepared.dataset;
         let smoothed = &mut prepared.smoothed;
-        run_examples(settings, &[], dataset, settings.n, |index| {
+        run_examples(settings, &settings.as_options(), dataset, settings.n, |index| {
             let start = Instant::now();
             let image = dataset.image(index)?;
             let predicted =
@@ -101,6 +101,14 @@ pub(crate) struct PredictRecord {
 
 impl Row for PredictRow {
     type Record = PredictRecord;
+
+    fn check_classes(&self, classes: usize) -> anyhow::Result<()> {
+        check_class("label", self.label, classes)?;
+        match self.prediction {
+            Prediction::Class(k) => check_class("predicted", k, classes),
+            Prediction::Abstain => Ok(()),
+        }
+    }
 
     fn index(&self) -> usize {
         self.index

@@ -10,9 +10,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
+use csrs_artifacts::CertificationFiles;
+use csrs_data::DatasetName;
 use serde::de::{DeserializeOwned, Visitor};
 use serde::{Deserializer, Serialize};
 use serde_json::{Map, Value};
+
+use crate::options::Options;
 
 /// One output line.
 pub(crate) trait Row: Sized {
@@ -28,6 +32,17 @@ pub(crate) trait Row: Sized {
 
     /// Rebuilds a row from a line read back, checking what serde cannot.
     fn from_record(record: Self::Record) -> anyhow::Result<Self>;
+
+    /// Fails when the row names a class at or above `classes`.
+    fn check_classes(&self, classes: usize) -> anyhow::Result<()>;
+}
+
+/// Fails naming `what` when `class` is not one of `classes`.
+pub(crate) fn check_class(what: &str, class: usize, classes: usize) -> anyhow::Result<()> {
+    if class >= classes {
+        bail!("{what}: class {class}, expected one of the dataset's {classes} classes (0 to {})", classes - 1);
+    }
+    Ok(())
 }
 
 /// The two output formats.
@@ -218,7 +233,22 @@ fn complete_len(bytes: &[u8]) -> usize {
     bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
 }
 
+/// The number of classes of the dataset the records beside `path` were
+/// made on, from their resolved settings (`None` without them, or for a
+/// dataset whose classes are its folders).
+fn classes_of_run(records: &Path) -> anyhow::Result<Option<usize>> {
+    let config = CertificationFiles::new(records).resolved_config();
+    if !config.exists() {
+        return Ok(None);
+    }
+    let options = Options { config: Some(config.clone()), ..Options::default() }.with_config_file()?;
+    let Some(dataset) = options.dataset else { return Ok(None) };
+    let dataset: DatasetName = dataset.parse().with_context(|| format!("{}: dataset", config.display()))?;
+    Ok(dataset.class_names().map(|names| names.len()))
+}
+
 fn parse_rows<R: Row>(path: &Path, format: Format, bytes: &[u8]) -> anyhow::Result<Vec<R>> {
+    let classes = classes_of_run(path)?;
     let text = std::str::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8 text", path.display()))?;
     let mut lines = text.lines().enumerate();
     if let Some(header) = format.header::<R>() {
@@ -232,7 +262,10 @@ fn parse_rows<R: Row>(path: &Path, format: Format, bytes: &[u8]) -> anyhow::Resu
     let mut line_of = std::collections::HashMap::new();
     lines
         .map(|(i, line)| {
-            let row = format.parse::<R>(line).with_context(|| format!("{}:{}", path.display(), i + 1))?;
+            let row = format
+                .parse::<R>(line)
+                .and_then(|row| classes.map_or(Ok(()), |classes| row.check_classes(classes)).map(|()| row))
+                .with_context(|| format!("{}:{}", path.display(), i + 1))?;
             if let Some(earlier) = line_of.insert(row.index(), i + 1) {
                 bail!("{}: line {} repeats example {} of line {earlier}", path.display(), i + 1, row.index());
             }

@@ -14,7 +14,7 @@ use csrs_sampling::{BurnCounter, ClassCounter, NativeCounter, Smoothed};
 use crate::device::DeviceChoice;
 
 use crate::import::load_model;
-use crate::options::{EngineChoice, RunSettings};
+use crate::options::{EngineChoice, Options, RunSettings};
 use crate::progress::Progress;
 use crate::records::{RecordFile, Row};
 
@@ -72,17 +72,17 @@ pub(crate) fn class_counter<B: Backend>(
 
 /// Runs `one` on every example of the run that `--out` does not hold yet,
 /// appending each row as soon as it is made; returns every row of the file.
-/// The resolved settings, with the command's `extra` ones, are saved beside
-/// the output once it is open.
+/// The `resolved` options (the settings with the command's own) are saved
+/// beside the output once it is open.
 pub(crate) fn run_examples<R: Row>(
     settings: &RunSettings,
-    extra: &[(&str, String)],
+    resolved: &Options,
     dataset: &Dataset,
     samples_per_example: u64,
     mut one: impl FnMut(usize) -> anyhow::Result<R>,
 ) -> anyhow::Result<Vec<R>> {
     let (mut file, mut rows) = RecordFile::open::<R>(&settings.out, settings.resume)?;
-    settings.save_beside_output(extra)?;
+    resolved.save_beside(&settings.out)?;
     let done: BTreeSet<usize> = rows.iter().map(Row::index).collect();
     let todo: Vec<usize> = settings.examples(dataset.len()).filter(|i| !done.contains(i)).collect();
     if !done.is_empty() {

@@ -116,6 +116,20 @@ fn hand_edited_records_are_refused_naming_the_line() {
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     }
 
+    // A class the dataset does not have: known from the run's settings,
+    // which the records keep beside them.
+    let mut record: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
+    record["predicted"] = 99.into();
+    let mut edited = lines.clone();
+    let replaced = record.to_string();
+    edited[2] = &replaced;
+    std::fs::write(dir.path().join("k.jsonl"), edited.join("\n") + "\n").unwrap();
+    std::fs::copy(dir.path().join("c.jsonl.config.toml"), dir.path().join("k.jsonl.config.toml")).unwrap();
+    let run = csrs(dir.path(), &["analyze", "k.jsonl"], "");
+    assert_eq!(run.code, Some(2), "{}", run.stdout);
+    let message = "k.jsonl:3: predicted: class 99, expected one of the dataset's 10 classes (0 to 9)";
+    assert!(run.stderr.contains(message), "{}", run.stderr);
+
     // The same example twice: both lines named.
     let twice = format!("{text}{}\n", lines[3]);
     std::fs::write(dir.path().join("twice.jsonl"), twice).unwrap();

@@ -207,6 +207,14 @@ fn predict_and_config_files() {
     assert_eq!(text.lines().count(), 11);
     let saved = std::fs::read_to_string(dir.path().join("p.tsv.config.toml")).unwrap();
     assert!(saved.contains("alpha = 0.01\n") && saved.contains("sigma = 0.5\n"), "{saved}");
+    // The resolved settings are a config that runs the same again.
+    let again = csrs(dir.path(), &["predict", "--config", "p.tsv.config.toml", "--out", "r.tsv"], "");
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    let without_seconds = |name: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
+        text.lines().map(|line| line.rsplit_once('\t').unwrap().0.to_owned()).collect()
+    };
+    assert_eq!(without_seconds("r.tsv"), without_seconds("p.tsv"));
 
     // Paths in a config are relative to the working directory, not to the
     // config's folder: the same file works from a sub-folder's config.
