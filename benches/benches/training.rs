@@ -7,7 +7,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split, load};
 use csrs_models::Architecture;
-use csrs_train::{EpochLog, Method, Observer, OptimizerKind, Schedule, TrainConfig, TrainRun, model_spec, train};
+use csrs_train::{
+    EpochLog, MacerSensitive, Objective, Observer, OptimizerConfig, Reweighting, Schedule, TrainConfig, TrainRun,
+    model_spec, train,
+};
 
 /// The allocator of the `csrs` binary, so that the numbers are the binary's.
 #[global_allocator]
@@ -21,32 +24,42 @@ impl Observer for Quiet {
     }
 }
 
-/// The settings of `configs/train/digits-*.toml` for `method`, one epoch.
-fn config(method: Method) -> TrainConfig {
+/// The settings of `configs/train/digits-*.toml` for `objective`, one epoch.
+fn config(objective: Objective) -> TrainConfig {
     TrainConfig {
-        method,
         sigma: 0.25,
         epochs: 1,
         batch_size: 64,
-        optimizer: OptimizerKind::Sgd,
-        lr: 0.01,
-        momentum: 0.9,
-        weight_decay: 5e-4,
+        optimizer: OptimizerConfig::Sgd { lr: 0.01, momentum: 0.9, weight_decay: 5e-4 },
         schedule: Schedule::Cosine,
-        noise_copies: if matches!(method, Method::MacerCs) { 16 } else { 2 },
-        beta: 16.0,
-        lambda: 3.0,
-        gamma: 4.0,
-        gamma_sensitive: 16.0,
-        cs_weight: 2.0,
-        epsilon: 0.5,
-        attack_steps: 4,
-        attack_step_size: 0.25,
-        mix_weight: 1.0,
-        warmup_epochs: 0,
+        objective,
         augment: None,
         seed: 0,
     }
+}
+
+/// The cost-sensitive objectives, as the digits configurations set them.
+fn objectives() -> [Objective; 4] {
+    let cost_sensitive = Some(Reweighting { weight: 2.0 });
+    [
+        Objective::Gaussian { cost_sensitive },
+        Objective::Macer {
+            noise_copies: 16,
+            beta: 16.0,
+            lambda: 3.0,
+            gamma: 4.0,
+            cost_sensitive: Some(MacerSensitive { gamma_sensitive: 16.0 }),
+        },
+        Objective::SmoothAdv { noise_copies: 2, epsilon: 0.5, attack_steps: 4, warmup_epochs: None, cost_sensitive },
+        Objective::SmoothMix {
+            noise_copies: 2,
+            attack_steps: 4,
+            attack_step_size: 0.25,
+            mix_weight: 1.0,
+            warmup_epochs: None,
+            cost_sensitive,
+        },
+    ]
 }
 
 fn epoch(c: &mut Criterion) {
@@ -58,10 +71,11 @@ fn epoch(c: &mut Criterion) {
     let mut group = c.benchmark_group("train_epoch_digits");
     group.sample_size(10);
     group.throughput(Throughput::Elements(train_set.len() as u64));
-    for method in [Method::GaussianCs, Method::MacerCs, Method::SmoothAdvCs, Method::SmoothMixCs] {
-        let config = config(method);
-        let out = dir.path().join(method.as_str());
-        group.bench_function(method.as_str(), |b| {
+    for objective in objectives() {
+        let method = objective.method_name();
+        let config = config(objective);
+        let out = dir.path().join(&method);
+        group.bench_function(&method, |b| {
             b.iter(|| {
                 let run = TrainRun {
                     config: &config,

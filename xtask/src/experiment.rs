@@ -232,20 +232,23 @@ fn runs<'a>(grid: &'a Grid, out: &Path) -> Vec<Run<'a>> {
     runs
 }
 
-/// The `csrs train` configuration of a run.
+/// The `csrs train` configuration of a run: the grid's `[train]`, and the
+/// method's table as its `[objective]` (whose `method` is the run's method
+/// unless the table names the objective, as `-cs` methods do).
 ///
 /// A method's table may hold tables named `"sigma=S"`: hyperparameters for
 /// noise level S only (MACER's lambda depends on sigma in the paper).
 fn train_config(grid: &Grid, run: &Run<'_>) -> String {
     let mut config = grid.train.clone();
+    let mut objective = Table::from_iter([("method".to_owned(), Value::String(run.method.to_owned()))]);
     if let Some(Value::Table(method)) = grid.method_train.get(run.method) {
         let own_sigma = format!("sigma={}", run.sigma);
         for (key, value) in method {
             match (key.strip_prefix("sigma="), value) {
-                (Some(_), Value::Table(at_sigma)) if *key == own_sigma => config.extend(at_sigma.clone()),
+                (Some(_), Value::Table(at_sigma)) if *key == own_sigma => objective.extend(at_sigma.clone()),
                 (Some(_), _) => {}
                 (None, value) => {
-                    config.insert(key.clone(), value.clone());
+                    objective.insert(key.clone(), value.clone());
                 }
             }
         }
@@ -257,12 +260,12 @@ fn train_config(grid: &Grid, run: &Run<'_>) -> String {
     }
     config.insert("dataset".into(), Value::String(run.dataset.name.clone()));
     config.insert("architecture".into(), Value::String(run.dataset.architecture.clone()));
-    config.insert("method".into(), Value::String(run.method.to_owned()));
     config.insert("sigma".into(), Value::Float(run.sigma));
     config.insert("out".into(), path(run.model().stem()));
     if let Some((_, file)) = run.cost {
         config.insert("cost".into(), path(&project_root().join(file)));
     }
+    config.insert("objective".into(), Value::Table(objective));
     format!("# Written by `cargo xtask experiment {}`.\n{}", grid.name, toml::to_string(&config).expect("TOML values"))
 }
 
@@ -529,9 +532,12 @@ mod tests {
         );
         for run in &runs {
             let config: Table = train_config(&grid, run).parse().unwrap();
-            assert_eq!(config["method"].as_str(), Some(run.method));
+            let objective = config["objective"].as_table().unwrap();
+            let method = objective["method"].as_str().unwrap();
+            assert_eq!(method, run.method.trim_end_matches("-cs"));
             assert_eq!(config.contains_key("cost"), run.method.ends_with("-cs"));
-            assert_eq!(config.contains_key("lambda"), run.method.starts_with("macer"));
+            assert_eq!(objective.contains_key("cost_sensitive"), run.method.ends_with("-cs"));
+            assert_eq!(objective.contains_key("lambda"), method == "macer");
         }
         for entry in fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
@@ -562,7 +568,7 @@ mod tests {
         // lambda follows sigma for macer; the other methods have none.
         for run in &runs {
             let config: Table = train_config(&grid, run).parse().unwrap();
-            let lambda = config.get("lambda").and_then(Value::as_float);
+            let lambda = config["objective"].get("lambda").and_then(Value::as_float);
             let expected = match (run.method, run.sigma) {
                 ("macer", 0.25) => Some(12.0),
                 ("macer", _) => Some(4.0),

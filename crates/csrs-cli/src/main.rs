@@ -10,6 +10,7 @@ mod certify;
 mod certify_counts;
 mod cost;
 mod device;
+mod fields;
 mod import;
 mod io;
 mod merge;

@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow, bail};
 use csrs_artifacts::CertificationFiles;
 use csrs_data::DatasetName;
-use serde::de::{DeserializeOwned, Visitor};
-use serde::{Deserializer, Serialize};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::fields::{self, field_names};
 use crate::options::Options;
 
 /// One output line.
@@ -62,14 +63,14 @@ impl Format {
     }
 
     pub(crate) fn header<R: Row>(self) -> Option<String> {
-        (self == Format::Tsv).then(|| columns::<R::Record>().join("\t"))
+        (self == Format::Tsv).then(|| field_names::<R::Record>().join("\t"))
     }
 
     pub(crate) fn line<R: Row>(self, row: &R) -> anyhow::Result<String> {
         let record = serde_json::to_value(row.to_record())?;
         Ok(match self {
             Format::Tsv => {
-                columns::<R::Record>().iter().map(|column| tsv_cell(&record[column])).collect::<Vec<_>>().join("\t")
+                field_names::<R::Record>().iter().map(|column| tsv_cell(&record[column])).collect::<Vec<_>>().join("\t")
             }
             Format::Jsonl => record.to_string(),
         })
@@ -80,7 +81,7 @@ impl Format {
         let cells = match self {
             Format::Jsonl => serde_json::from_str(line)?,
             Format::Tsv => {
-                let columns = columns::<R::Record>();
+                let columns = field_names::<R::Record>();
                 let cells: Vec<&str> = line.split('\t').collect();
                 if cells.len() != columns.len() {
                     bail!("{} columns, expected {}", cells.len(), columns.len());
@@ -93,46 +94,8 @@ impl Format {
                 Value::Object(cells)
             }
         };
-        let record = serde_path_to_error::deserialize(cells).map_err(|err| match err.path().to_string() {
-            path if path == "." => anyhow!("{}", err.inner()),
-            path => anyhow!("{path}: {}", err.inner()),
-        })?;
-        R::from_record(record)
+        R::from_record(fields::deserialize(cells)?)
     }
-}
-
-/// The field names of a serde-derived struct, in declaration order: the
-/// list its derived `Deserialize` passes to `deserialize_struct`, caught by
-/// a deserializer that reads nothing.
-pub(crate) fn columns<T: DeserializeOwned>() -> &'static [&'static str] {
-    struct FieldNames<'a>(&'a mut &'static [&'static str]);
-
-    impl<'de> Deserializer<'de> for FieldNames<'_> {
-        type Error = serde::de::value::Error;
-
-        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
-            Err(serde::de::Error::custom("not a struct"))
-        }
-
-        fn deserialize_struct<V: Visitor<'de>>(
-            self,
-            _: &'static str,
-            fields: &'static [&'static str],
-            visitor: V,
-        ) -> Result<V::Value, Self::Error> {
-            *self.0 = fields;
-            self.deserialize_any(visitor)
-        }
-
-        serde::forward_to_deserialize_any! {
-            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
-            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
-        }
-    }
-
-    let mut fields: &'static [&'static str] = &[];
-    let _ = T::deserialize(FieldNames(&mut fields));
-    fields
 }
 
 /// TSV cells: numbers exactly as JSON writes them (every digit, never
@@ -318,14 +281,14 @@ mod fuzz {
     fn check<R: Row>(format: Format, rows: &[Vec<String>]) -> Result<(), TestCaseError> {
         let text = match format {
             Format::Tsv => {
-                let mut text = columns::<R::Record>().join("\t") + "\n";
+                let mut text = field_names::<R::Record>().join("\t") + "\n";
                 rows.iter().for_each(|row| text += &(row.join("\t") + "\n"));
                 text
             }
             Format::Jsonl => rows
                 .iter()
                 .map(|row| {
-                    let cells: Vec<String> = columns::<R::Record>()
+                    let cells: Vec<String> = field_names::<R::Record>()
                         .iter()
                         .zip(row)
                         .map(|(name, value)| format!("{name:?}:{value}"))
@@ -345,13 +308,13 @@ mod fuzz {
         #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
         #[test]
-        fn certify_records_never_panic(rows in lines(columns::<<CertifyRow as Row>::Record>().len())) {
+        fn certify_records_never_panic(rows in lines(field_names::<<CertifyRow as Row>::Record>().len())) {
             check::<CertifyRow>(Format::Tsv, &rows)?;
             check::<CertifyRow>(Format::Jsonl, &rows)?;
         }
 
         #[test]
-        fn predict_records_never_panic(rows in lines(columns::<<PredictRow as Row>::Record>().len())) {
+        fn predict_records_never_panic(rows in lines(field_names::<<PredictRow as Row>::Record>().len())) {
             check::<PredictRow>(Format::Tsv, &rows)?;
             check::<PredictRow>(Format::Jsonl, &rows)?;
         }

@@ -14,8 +14,10 @@ use csrs_data::{DatasetName, Split};
 use csrs_models::Architecture;
 use csrs_models::checkpoint::fingerprint;
 use csrs_train::{EpochLog, Observer, TrainConfig, TrainRun, model_spec, train};
+use serde::{Deserialize, Serialize};
 
 use crate::device::{DeviceChoice, OnBackend, on_backend};
+use crate::fields::{self, field_names};
 use crate::model::checkpoint_files;
 use crate::progress::Progress;
 
@@ -43,12 +45,29 @@ pub(crate) struct Args {
 }
 
 /// The parts of the configuration file that are not hyperparameters.
-struct Setup {
-    dataset: DatasetName,
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunSetup {
+    /// What the run is for, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    /// The dataset, by name.
+    dataset: String,
+    /// Folder of a dataset that is not embedded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     data_dir: Option<PathBuf>,
     architecture: Architecture,
+    /// The cost matrix of a cost-sensitive objective.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     cost: Option<PathBuf>,
+    /// The checkpoint's stem; the run's other files are named after it.
     out: PathBuf,
+}
+
+/// A configuration file read and checked.
+struct Setup {
+    run: RunSetup,
+    dataset: DatasetName,
     config: TrainConfig,
     hash: String,
     resume: bool,
@@ -64,51 +83,61 @@ impl Args {
     }
 }
 
+/// Reads a configuration: the run's setup and the hyperparameters, from one
+/// table, each key checked by the type that owns it.
 fn parse(text: &str, resume: bool) -> anyhow::Result<Setup> {
-    let mut table: toml::Table = text.parse().map_err(|err: toml::de::Error| anyhow!("{}", err.message().trim()))?;
-    let mut take = |key: &str| table.remove(key);
-    let string = |value: Option<toml::Value>, key: &str| -> anyhow::Result<Option<String>> {
-        match value {
-            None => Ok(None),
-            Some(toml::Value::String(s)) => Ok(Some(s)),
-            Some(other) => bail!("`{key}` is {other}, expected a string"),
+    let table: toml::Table = text.parse().map_err(|err: toml::de::Error| anyhow!("{}", err.message().trim()))?;
+    let setup_keys = field_names::<RunSetup>();
+    let (setup, hyperparameters): (toml::Table, toml::Table) =
+        table.into_iter().partition(|(key, _)| setup_keys.contains(&key.as_str()));
+    let run: RunSetup = fields::deserialize(toml::Value::Table(setup))?;
+    let config: TrainConfig = fields::deserialize(toml::Value::Table(hyperparameters))?;
+    config.check()?;
+    let method = config.objective.method_name();
+    match (config.objective.is_cost_sensitive(), &run.cost) {
+        (true, None) => bail!("method {method} needs a cost matrix: set `cost`"),
+        (false, Some(_)) => {
+            bail!(
+                "`cost` is set, but method {method} does not use a cost matrix (its objective has no cost_sensitive part)"
+            )
         }
-    };
-    let required = |value: Option<String>, key: &str| value.ok_or_else(|| anyhow!("`{key}` is missing"));
-    let dataset: DatasetName = required(string(take("dataset"), "dataset")?, "dataset")?.parse()?;
-    let architecture: Architecture =
-        required(string(take("architecture"), "architecture")?, "architecture")?.parse()?;
-    let out = PathBuf::from(required(string(take("out"), "out")?, "out")?);
-    let cost = string(take("cost"), "cost")?.map(PathBuf::from);
-    let data_dir = string(take("data_dir"), "data_dir")?.map(PathBuf::from);
-    let _ = take("description");
-    let config: TrainConfig =
-        toml::Value::Table(table).try_into().map_err(|err: toml::de::Error| anyhow!("{}", err.message().trim()))?;
-    config.check().map_err(|message| anyhow!(message))?;
-    let hash = fingerprint(text.as_bytes());
-    Ok(Setup { dataset, data_dir, architecture, cost, out, config, hash, resume })
+        _ => {}
+    }
+    let dataset = run.dataset.parse()?;
+    Ok(Setup { run, dataset, config, hash: fingerprint(text.as_bytes()), resume })
+}
+
+impl Setup {
+    /// The configuration as read, every default filled in: written beside
+    /// the checkpoint, and a configuration that trains the same again.
+    fn resolved(&self) -> anyhow::Result<String> {
+        let mut table = toml::Table::try_from(&self.run)?;
+        table.extend(toml::Table::try_from(&self.config)?);
+        Ok(format!(
+            "# Configuration of the run that wrote the checkpoint beside this file.\n{}",
+            toml::to_string(&table)?
+        ))
+    }
 }
 
 impl OnBackend for Setup {
     type Output = ();
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
-        let train_set = csrs_data::load(self.dataset, Split::Train, self.data_dir.as_deref())?;
-        let test_set = csrs_data::load(self.dataset, Split::Test, self.data_dir.as_deref())?;
-        let costs = match &self.cost {
+        let data_dir = self.run.data_dir.as_deref();
+        let train_set = csrs_data::load(self.dataset, Split::Train, data_dir)?;
+        let test_set = csrs_data::load(self.dataset, Split::Test, data_dir)?;
+        let costs = match &self.run.cost {
             Some(path) => Some(CostMatrix::load(path, Some(train_set.n_classes()))?),
             None => None,
         };
-        let spec = model_spec(self.architecture, self.dataset, train_set.n_classes());
-
+        let spec = model_spec(self.run.architecture, self.dataset, train_set.n_classes());
         spec.check()?;
-        if self.config.method.is_cost_sensitive() && costs.is_none() {
-            bail!("method {} needs a cost matrix (`cost` in the configuration)", self.config.method.as_str());
-        }
-        let files = TrainingFiles::new(&self.out);
+        let out = &self.run.out;
+        let files = TrainingFiles::new(out);
         let log_path = files.log();
         if !self.resume && files.metadata().exists() {
-            bail!("{} exists: pass --resume to continue it, or choose another `out`", self.out.display());
+            bail!("{} exists: pass --resume to continue it, or choose another `out`", out.display());
         }
         if let Some(parent) = log_path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
@@ -124,6 +153,8 @@ impl OnBackend for Setup {
         if new_log {
             writeln!(log, "{}", EpochLog::CSV_HEADER)?;
         }
+        let resolved = files.resolved_config();
+        std::fs::write(&resolved, self.resolved()?).with_context(|| format!("cannot write {}", resolved.display()))?;
 
         let run = TrainRun {
             config: &self.config,
@@ -133,14 +164,14 @@ impl OnBackend for Setup {
             class_names: train_set.class_names().to_vec(),
             train: &train_set,
             test: &test_set,
-            out: &self.out,
+            out,
             resume: self.resume,
             config_hash: self.hash.clone(),
         };
         eprintln!(
             "training {} with {} on {} ({} examples), sigma = {}, {} epochs",
-            self.architecture,
-            self.config.method.as_str(),
+            self.run.architecture,
+            self.config.objective.method_name(),
             self.dataset,
             train_set.len(),
             self.config.sigma,
@@ -148,7 +179,7 @@ impl OnBackend for Setup {
         );
         let mut observer = Reporter { log, log_path, epochs: self.config.epochs, progress: None };
         train::<Autodiff<B>>(run, &device, &mut observer)?;
-        eprintln!("wrote {}", checkpoint_files(&self.out));
+        eprintln!("wrote {}", checkpoint_files(out));
         Ok(())
     }
 }
@@ -224,8 +255,13 @@ mod tests {
 
     use super::*;
 
+    fn shipped(name: &str) -> String {
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/train").join(name)).unwrap()
+    }
+
     /// Every configuration shipped in configs/train parses, names a cost
-    /// matrix that loads when it has one, and gets one when its method needs it.
+    /// matrix that loads when it has one, and reads back the same from its
+    /// resolved form.
     #[test]
     fn shipped_configs_are_valid() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -235,24 +271,45 @@ mod tests {
             let text = std::fs::read_to_string(&path).unwrap();
             let setup = parse(&text, false).unwrap_or_else(|err| panic!("{}: {err:#}", path.display()));
             let classes = setup.dataset.class_names().map(|names| names.len());
-            if let Some(cost) = &setup.cost {
+            if let Some(cost) = &setup.run.cost {
                 CostMatrix::load(root.join(cost), classes).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
             }
-            assert_eq!(setup.cost.is_some(), setup.config.method.is_cost_sensitive(), "{}", path.display());
+            let again = parse(&setup.resolved().unwrap(), false).unwrap();
+            assert_eq!((again.run, again.config), (setup.run, setup.config), "{}", path.display());
             seen += 1;
         }
         assert!(seen >= 10, "only {seen} configurations found");
     }
 
+    /// Each mistake is named: the key, and why.
     #[test]
-    fn a_method_without_its_attack_settings_is_refused() {
-        let text = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/train/digits-smoothadv-cs.toml"),
-        )
-        .unwrap();
-        let without = text.lines().filter(|line| !line.starts_with("epsilon")).collect::<Vec<_>>().join("\n");
-        let err = parse(&without, false).err().expect("epsilon is required");
-        assert_eq!(err.to_string(), "smoothadv-cs needs epsilon > 0");
+    fn configs_that_cannot_be_used_are_refused_naming_the_key() {
+        let smoothadv = shipped("digits-smoothadv-cs.toml");
+        let gaussian = shipped("digits-gaussian.toml");
+        let without =
+            |text: &str, key: &str| text.lines().filter(|line| !line.starts_with(key)).collect::<Vec<_>>().join("\n");
+        for (text, message) in [
+            (without(&smoothadv, "epsilon"), "objective: missing field `epsilon`"),
+            (
+                gaussian.replace("method = \"gaussian\"", "method = \"gaussian\"\nbeta = 16.0"),
+                "objective: unknown field `beta`, expected `cost_sensitive`",
+            ),
+            (smoothadv.replace("epsilon = 0.5", "epsilon = -0.5"), "epsilon is -0.5, expected a finite number > 0"),
+            (without(&smoothadv, "cost ="), "method smoothadv-cs needs a cost matrix: set `cost`"),
+            (
+                format!("cost = \"configs/costs/digits-3-to-8.toml\"\n{gaussian}"),
+                "`cost` is set, but method gaussian does not use a cost matrix",
+            ),
+            (gaussian.replace("kind = \"sgd\"", "kind = \"adam\""), "optimizer: unknown field `momentum`"),
+            (format!("noise = 0.25\n{gaussian}"), "unknown field `noise`"),
+        ] {
+            let err = match parse(&text, false) {
+                Ok(_) => panic!("accepted:\n{text}"),
+                Err(err) => format!("{err:#}"),
+            };
+            assert!(err.contains(message), "{err}\n{text}");
+            assert!(!err.contains('\n'), "{err:?}");
+        }
     }
 
     #[test]

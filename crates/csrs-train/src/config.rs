@@ -1,76 +1,236 @@
 //! What a training run does, as read from `configs/train/*.toml`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// The training objective (SPEC §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Method {
+/// The training objective (SPEC §5), with its own hyperparameters only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Objective {
     /// Cross-entropy on one noisy copy (Cohen et al.).
-    Gaussian,
-    /// Gaussian, with extra weight on sensitive examples.
-    GaussianCs,
-    /// MACER (Zhai et al.).
-    Macer,
-    /// The paper's cost-sensitive MACER.
-    MacerCs,
+    Gaussian {
+        /// Extra weight on sensitive examples (gaussian-cs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cost_sensitive: Option<Reweighting>,
+    },
+    /// MACER (Zhai et al.): cross-entropy of the soft smoothed classifier
+    /// plus a hinge on its certified radius.
+    Macer {
+        /// Noisy copies k per example.
+        noise_copies: usize,
+        /// Inverse temperature β of the soft smoothed classifier.
+        beta: f64,
+        /// Weight λ of the robustness term.
+        lambda: f64,
+        /// Hinge margin γ (γ₂, on normal examples, for macer-cs).
+        gamma: f64,
+        /// The paper's cost-sensitive MACER (macer-cs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cost_sensitive: Option<MacerSensitive>,
+    },
     /// SmoothAdv (Salman et al.): train on ℓ₂-PGD points of the soft
     /// smoothed classifier.
-    #[serde(rename = "smoothadv")]
-    SmoothAdv,
-    /// SmoothAdv, with extra weight on sensitive examples.
-    #[serde(rename = "smoothadv-cs")]
-    SmoothAdvCs,
+    SmoothAdv {
+        /// Noise draws m per example.
+        noise_copies: usize,
+        /// Radius ε of the attack.
+        epsilon: f64,
+        /// Attack steps T (each of 2ε/T).
+        attack_steps: usize,
+        /// Epochs over which ε grows linearly to its value (none: from the
+        /// start).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        warmup_epochs: Option<usize>,
+        /// Extra weight on sensitive examples (smoothadv-cs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cost_sensitive: Option<Reweighting>,
+    },
     /// SmoothMix (Jeong et al.): mixes clean and adversarial points.
-    #[serde(rename = "smoothmix")]
-    SmoothMix,
-    /// SmoothMix, with extra weight on sensitive examples.
-    #[serde(rename = "smoothmix-cs")]
-    SmoothMixCs,
+    SmoothMix {
+        /// Noise draws m per example.
+        noise_copies: usize,
+        /// Unbounded attack steps T.
+        attack_steps: usize,
+        /// Step size α of each attack step.
+        attack_step_size: f64,
+        /// Weight η of the mixup term.
+        mix_weight: f64,
+        /// Epochs over which η grows linearly to its value (none: from the
+        /// start).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        warmup_epochs: Option<usize>,
+        /// Extra weight on sensitive examples (smoothmix-cs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cost_sensitive: Option<Reweighting>,
+    },
 }
 
-impl Method {
-    /// The name in configs and checkpoints.
-    pub fn as_str(self) -> &'static str {
+/// The cost-sensitive part of gaussian-cs, smoothadv-cs and smoothmix-cs:
+/// the loss of sensitive examples counts `1 + weight` times.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reweighting {
+    /// Extra weight w on sensitive examples.
+    pub weight: f64,
+}
+
+/// The cost-sensitive part of macer-cs: another hinge margin on sensitive
+/// examples.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MacerSensitive {
+    /// Hinge margin γ₁ on sensitive examples.
+    pub gamma_sensitive: f64,
+}
+
+impl Objective {
+    /// The method's name in checkpoints and messages: the objective's, with
+    /// `-cs` when it is cost-sensitive (e.g. `macer-cs`).
+    pub fn method_name(&self) -> String {
+        let name = match self {
+            Objective::Gaussian { .. } => "gaussian",
+            Objective::Macer { .. } => "macer",
+            Objective::SmoothAdv { .. } => "smoothadv",
+            Objective::SmoothMix { .. } => "smoothmix",
+        };
+        if self.is_cost_sensitive() { format!("{name}-cs") } else { name.to_owned() }
+    }
+
+    /// Whether the objective needs a cost matrix.
+    pub fn is_cost_sensitive(&self) -> bool {
         match self {
-            Method::Gaussian => "gaussian",
-            Method::GaussianCs => "gaussian-cs",
-            Method::Macer => "macer",
-            Method::MacerCs => "macer-cs",
-            Method::SmoothAdv => "smoothadv",
-            Method::SmoothAdvCs => "smoothadv-cs",
-            Method::SmoothMix => "smoothmix",
-            Method::SmoothMixCs => "smoothmix-cs",
+            Objective::Macer { cost_sensitive, .. } => cost_sensitive.is_some(),
+            Objective::Gaussian { cost_sensitive }
+            | Objective::SmoothAdv { cost_sensitive, .. }
+            | Objective::SmoothMix { cost_sensitive, .. } => cost_sensitive.is_some(),
         }
     }
 
-    /// Whether the method needs a cost matrix.
-    pub fn is_cost_sensitive(self) -> bool {
-        matches!(self, Method::GaussianCs | Method::MacerCs | Method::SmoothAdvCs | Method::SmoothMixCs)
+    /// Noisy copies per example: k of MACER, m of SmoothAdv and SmoothMix,
+    /// 1 for Gaussian augmentation.
+    pub fn copies(&self) -> usize {
+        match self {
+            Objective::Gaussian { .. } => 1,
+            Objective::Macer { noise_copies, .. }
+            | Objective::SmoothAdv { noise_copies, .. }
+            | Objective::SmoothMix { noise_copies, .. } => *noise_copies,
+        }
     }
 
-    /// Noisy copies per example: `noise_copies` (k of MACER, m of SmoothAdv
-    /// and SmoothMix), or 1 for Gaussian augmentation.
-    pub fn copies(self, noise_copies: usize) -> usize {
+    /// How far the attack strength has grown by `epoch` (from 0): a linear
+    /// ramp over the warm-up epochs, then 1.
+    pub fn warmup(&self, epoch: usize) -> f64 {
         match self {
-            Method::Gaussian | Method::GaussianCs => 1,
-            _ => noise_copies,
+            Objective::SmoothAdv { warmup_epochs: Some(epochs), .. }
+            | Objective::SmoothMix { warmup_epochs: Some(epochs), .. } => {
+                ((epoch + 1) as f64 / *epochs as f64).min(1.0)
+            }
+            _ => 1.0,
+        }
+    }
+
+    /// Every number, by name, with what it must be.
+    fn numbers(&self) -> Vec<Number> {
+        use Number::{AtLeastOne, NonNegative, Positive};
+        match self {
+            Objective::Gaussian { cost_sensitive } => reweighting(cost_sensitive),
+            Objective::Macer { noise_copies, beta, lambda, gamma, cost_sensitive } => {
+                let mut numbers = vec![
+                    AtLeastOne("noise_copies", *noise_copies),
+                    Positive("beta", *beta),
+                    NonNegative("lambda", *lambda),
+                    NonNegative("gamma", *gamma),
+                ];
+                numbers.extend(cost_sensitive.map(|cs| NonNegative("gamma_sensitive", cs.gamma_sensitive)));
+                numbers
+            }
+            Objective::SmoothAdv { noise_copies, epsilon, attack_steps, warmup_epochs, cost_sensitive } => {
+                let mut numbers = vec![
+                    AtLeastOne("noise_copies", *noise_copies),
+                    Positive("epsilon", *epsilon),
+                    AtLeastOne("attack_steps", *attack_steps),
+                ];
+                numbers.extend(warmup_epochs.map(|epochs| AtLeastOne("warmup_epochs", epochs)));
+                numbers.extend(reweighting(cost_sensitive));
+                numbers
+            }
+            Objective::SmoothMix {
+                noise_copies,
+                attack_steps,
+                attack_step_size,
+                mix_weight,
+                warmup_epochs,
+                cost_sensitive,
+            } => {
+                let mut numbers = vec![
+                    AtLeastOne("noise_copies", *noise_copies),
+                    AtLeastOne("attack_steps", *attack_steps),
+                    Positive("attack_step_size", *attack_step_size),
+                    NonNegative("mix_weight", *mix_weight),
+                ];
+                numbers.extend(warmup_epochs.map(|epochs| AtLeastOne("warmup_epochs", epochs)));
+                numbers.extend(reweighting(cost_sensitive));
+                numbers
+            }
         }
     }
 }
 
-/// The optimiser.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimizerKind {
+fn reweighting(cost_sensitive: &Option<Reweighting>) -> Vec<Number> {
+    cost_sensitive.iter().map(|cs| Number::NonNegative("weight", cs.weight)).collect()
+}
+
+/// The optimiser and its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum OptimizerConfig {
     /// SGD with momentum and weight decay.
-    Sgd,
+    Sgd {
+        /// Initial learning rate.
+        lr: f64,
+        /// Momentum (0: plain SGD).
+        #[serde(default)]
+        momentum: f64,
+        /// L2 weight decay (0: none).
+        #[serde(default)]
+        weight_decay: f64,
+    },
     /// Adam with weight decay.
-    Adam,
+    Adam {
+        /// Initial learning rate.
+        lr: f64,
+        /// L2 weight decay (0: none).
+        #[serde(default)]
+        weight_decay: f64,
+    },
+}
+
+impl OptimizerConfig {
+    /// The initial learning rate.
+    pub fn lr(&self) -> f64 {
+        match self {
+            OptimizerConfig::Sgd { lr, .. } | OptimizerConfig::Adam { lr, .. } => *lr,
+        }
+    }
+
+    fn numbers(&self) -> Vec<Number> {
+        use Number::{NonNegative, Positive};
+        match self {
+            OptimizerConfig::Sgd { lr, momentum, weight_decay } => {
+                vec![
+                    Positive("lr", *lr),
+                    NonNegative("momentum", *momentum),
+                    NonNegative("weight_decay", *weight_decay),
+                ]
+            }
+            OptimizerConfig::Adam { lr, weight_decay } => {
+                vec![Positive("lr", *lr), NonNegative("weight_decay", *weight_decay)]
+            }
+        }
+    }
 }
 
 /// How the learning rate changes over epochs.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Schedule {
     /// Multiply by `gamma` at each milestone epoch.
@@ -99,11 +259,9 @@ impl Schedule {
 }
 
 /// Hyperparameters of a run. Numbers that decide the result have no default.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
-    /// The objective.
-    pub method: Method,
     /// Training noise level σ.
     pub sigma: f64,
     /// Epochs.
@@ -111,122 +269,82 @@ pub struct TrainConfig {
     /// Examples per batch.
     pub batch_size: usize,
     /// The optimiser.
-    pub optimizer: OptimizerKind,
-    /// Initial learning rate.
-    pub lr: f64,
-    /// SGD momentum (ignored by Adam).
-    #[serde(default)]
-    pub momentum: f64,
-    /// L2 weight decay.
-    #[serde(default)]
-    pub weight_decay: f64,
+    pub optimizer: OptimizerConfig,
     /// Learning-rate schedule.
     pub schedule: Schedule,
-    /// Noisy copies per example: k of MACER, m of SmoothAdv and SmoothMix
-    /// (ignored by Gaussian augmentation).
-    #[serde(default = "defaults::noise_copies")]
-    pub noise_copies: usize,
-    /// Inverse temperature β.
-    #[serde(default = "defaults::beta")]
-    pub beta: f64,
-    /// Weight λ of the robustness term.
-    #[serde(default)]
-    pub lambda: f64,
-    /// MACER's γ (γ₂, on normal examples, for macer-cs).
-    #[serde(default)]
-    pub gamma: f64,
-    /// γ₁ of macer-cs, on sensitive examples.
-    #[serde(default)]
-    pub gamma_sensitive: f64,
-    /// Extra weight w on sensitive examples for gaussian-cs, smoothadv-cs
-    /// and smoothmix-cs.
-    #[serde(default)]
-    pub cs_weight: f64,
-    /// Radius ε of SmoothAdv's ℓ₂ attack.
-    #[serde(default)]
-    pub epsilon: f64,
-    /// Steps T of the SmoothAdv and SmoothMix attacks.
-    #[serde(default)]
-    pub attack_steps: usize,
-    /// Step size α of the SmoothMix attack (SmoothAdv steps 2ε/T).
-    #[serde(default)]
-    pub attack_step_size: f64,
-    /// Weight η of SmoothMix's mixup term.
-    #[serde(default)]
-    pub mix_weight: f64,
-    /// Epochs over which SmoothAdv's ε and SmoothMix's η grow linearly to
-    /// their values (0: from the start).
-    #[serde(default)]
-    pub warmup_epochs: usize,
+    /// The objective.
+    pub objective: Objective,
     /// Random crop and flip of training images; by default on for 3×32×32
     /// images (CIFAR-sized), off otherwise.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub augment: Option<bool>,
     /// Seed of the initial weights, batch order, augmentation and noise.
     #[serde(default)]
     pub seed: u64,
 }
 
-mod defaults {
-    pub(super) fn noise_copies() -> usize {
-        16
-    }
+/// A number of the configuration, by name, with what it must be.
+enum Number {
+    Positive(&'static str, f64),
+    NonNegative(&'static str, f64),
+    AtLeastOne(&'static str, usize),
+}
 
-    pub(super) fn beta() -> f64 {
-        16.0
-    }
+/// A number of a training configuration that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// A real number that must be finite and above 0.
+    #[error("{name} is {value}, expected a finite number > 0")]
+    NotPositive {
+        /// The parameter.
+        name: &'static str,
+        /// Its value.
+        value: f64,
+    },
+    /// A real number that must be finite and at least 0.
+    #[error("{name} is {value}, expected a finite number >= 0")]
+    Negative {
+        /// The parameter.
+        name: &'static str,
+        /// Its value.
+        value: f64,
+    },
+    /// A count that must be at least 1.
+    #[error("{name} is 0, expected at least 1")]
+    Zero {
+        /// The parameter.
+        name: &'static str,
+    },
 }
 
 impl TrainConfig {
-    /// Checks the numbers.
+    /// Checks every number: the one place that knows what each must be.
     ///
     /// # Errors
-    /// A message naming the first impossible value.
-    pub fn check(&self) -> Result<(), String> {
-        let positive = [("sigma", self.sigma), ("lr", self.lr), ("beta", self.beta)];
-        if let Some((name, value)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
-            return Err(format!("{name} is {value}, expected a finite number > 0"));
-        }
-        let non_negative = [
-            ("momentum", self.momentum),
-            ("weight_decay", self.weight_decay),
-            ("lambda", self.lambda),
-            ("gamma", self.gamma),
-            ("gamma_sensitive", self.gamma_sensitive),
-            ("cs_weight", self.cs_weight),
-            ("epsilon", self.epsilon),
-            ("attack_step_size", self.attack_step_size),
-            ("mix_weight", self.mix_weight),
+    /// The first number that cannot be used.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let mut numbers = vec![
+            Number::Positive("sigma", self.sigma),
+            Number::AtLeastOne("epochs", self.epochs),
+            Number::AtLeastOne("batch_size", self.batch_size),
         ];
-        if let Some((name, value)) = non_negative.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
-            return Err(format!("{name} is {value}, expected a finite number >= 0"));
+        numbers.extend(self.optimizer.numbers());
+        if let Schedule::Multistep { gamma, .. } = self.schedule {
+            numbers.push(Number::Positive("schedule.gamma", gamma));
         }
-        for (name, value) in
-            [("epochs", self.epochs), ("batch_size", self.batch_size), ("noise_copies", self.noise_copies)]
-        {
-            if value == 0 {
-                return Err(format!("{name} is 0, expected at least 1"));
+        numbers.extend(self.objective.numbers());
+        for number in numbers {
+            match number {
+                Number::Positive(name, value) if !(value.is_finite() && value > 0.0) => {
+                    return Err(ConfigError::NotPositive { name, value });
+                }
+                Number::NonNegative(name, value) if !(value.is_finite() && value >= 0.0) => {
+                    return Err(ConfigError::Negative { name, value });
+                }
+                Number::AtLeastOne(name, 0) => return Err(ConfigError::Zero { name }),
+                _ => {}
             }
-        }
-        let method = self.method.as_str();
-        let needs: &[(&str, bool)] = match self.method {
-            Method::SmoothAdv | Method::SmoothAdvCs => {
-                &[("epsilon", self.epsilon > 0.0), ("attack_steps", self.attack_steps > 0)]
-            }
-            Method::SmoothMix | Method::SmoothMixCs => {
-                &[("attack_steps", self.attack_steps > 0), ("attack_step_size", self.attack_step_size > 0.0)]
-            }
-            _ => &[],
-        };
-        if let Some((name, _)) = needs.iter().find(|(_, ok)| !ok) {
-            return Err(format!("{method} needs {name} > 0"));
         }
         Ok(())
-    }
-
-    /// How far the attack strength has grown by `epoch` (from 0): a linear
-    /// ramp over `warmup_epochs`, then 1.
-    pub fn warmup(&self, epoch: usize) -> f64 {
-        if self.warmup_epochs == 0 { 1.0 } else { ((epoch + 1) as f64 / self.warmup_epochs as f64).min(1.0) }
     }
 }

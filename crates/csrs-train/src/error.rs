@@ -9,9 +9,18 @@ pub type Result<T, E = TrainError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrainError {
-    /// An impossible or inconsistent configuration.
+    /// A number of the configuration that cannot be used.
     #[error("training configuration: {0}")]
-    Config(String),
+    Config(#[from] crate::config::ConfigError),
+    /// A cost-sensitive objective without a cost matrix, or a cost matrix
+    /// for an objective that does not use one.
+    #[error("method {method} {}", if *given { "does not use a cost matrix" } else { "needs a cost matrix" })]
+    CostMatrix {
+        /// The method, e.g. `macer-cs`.
+        method: String,
+        /// Whether a matrix was given.
+        given: bool,
+    },
     /// The loss became NaN or infinite.
     #[error("the loss is not finite at epoch {epoch}, batch {batch}; the last checkpoint is kept (try a smaller lr)")]
     NotFinite {

@@ -23,6 +23,6 @@ pub mod loss;
 pub mod normal;
 mod trainer;
 
-pub use config::{Method, OptimizerKind, Schedule, TrainConfig};
+pub use config::{ConfigError, MacerSensitive, Objective, OptimizerConfig, Reweighting, Schedule, TrainConfig};
 pub use error::{Result, TrainError};
 pub use trainer::{EpochLog, Observer, TrainRun, model_spec, train};

@@ -22,7 +22,7 @@ use rand_xoshiro::rand_core::SeedableRng;
 
 use crate::attack::{L2Attack, repeat_copies};
 use crate::augment::{self, crop_and_flip};
-use crate::config::{Method, OptimizerKind, TrainConfig};
+use crate::config::{Objective, OptimizerConfig, TrainConfig};
 use crate::loss::{LossParts, MacerParams, SensitiveSets, gaussian, gaussian_cs, macer, macer_cs, smoothmix};
 use crate::{Result, TrainError};
 
@@ -144,25 +144,23 @@ pub trait Observer {
 /// [`TrainError`]: an inconsistent configuration, a checkpoint that cannot be
 /// read or written, or a loss that became NaN (the last checkpoint is kept).
 pub fn train<B: AutodiffBackend>(run: TrainRun<'_>, device: &B::Device, observer: &mut impl Observer) -> Result<()> {
-    run.config.check().map_err(TrainError::Config)?;
-    if run.config.method.is_cost_sensitive() && run.costs.is_none() {
-        return Err(TrainError::Config(format!("method {} needs a cost matrix", run.config.method.as_str())));
+    run.config.check()?;
+    let objective = &run.config.objective;
+    if objective.is_cost_sensitive() != run.costs.is_some() {
+        return Err(TrainError::CostMatrix { method: objective.method_name(), given: run.costs.is_some() });
     }
-    let config = run.config;
-    let weight_decay = (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32));
-    match config.optimizer {
-        OptimizerKind::Sgd => {
-            let momentum = (config.momentum > 0.0).then_some(MomentumConfig {
-                momentum: config.momentum,
-                dampening: 0.0,
-                nesterov: false,
-            });
-            let optim =
-                SgdConfig::new().with_momentum(momentum).with_weight_decay(weight_decay).init::<B, Classifier<B>>();
+    let decay = |weight_decay: f64| (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay as f32));
+    match run.config.optimizer {
+        OptimizerConfig::Sgd { momentum, weight_decay, .. } => {
+            let momentum = (momentum > 0.0).then_some(MomentumConfig { momentum, dampening: 0.0, nesterov: false });
+            let optim = SgdConfig::new()
+                .with_momentum(momentum)
+                .with_weight_decay(decay(weight_decay))
+                .init::<B, Classifier<B>>();
             train_with(run, device, optim, observer)
         }
-        OptimizerKind::Adam => {
-            let optim = AdamConfig::new().with_weight_decay(weight_decay).init::<B, Classifier<B>>();
+        OptimizerConfig::Adam { weight_decay, .. } => {
+            let optim = AdamConfig::new().with_weight_decay(decay(weight_decay)).init::<B, Classifier<B>>();
             train_with(run, device, optim, observer)
         }
     }
@@ -195,7 +193,7 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
 
     for epoch in first_epoch..config.epochs {
         let start = Instant::now();
-        let lr = config.schedule.rate(config.lr, epoch, config.epochs);
+        let lr = config.schedule.rate(config.optimizer.lr(), epoch, config.epochs);
         let (trained, mut log) = train_epoch(model, &mut optim, &run, epoch, lr, device, observer)?;
         model = trained;
         let (accuracy, sensitive) = noisy_accuracy(&model.valid(), &run, epoch, device)?;
@@ -212,7 +210,7 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         let mut meta = CheckpointMeta::new(run.spec.clone(), run.dataset.clone(), run.class_names.clone());
         meta.training = Some(TrainingInfo {
             sigma: config.sigma,
-            method: config.method.as_str().to_owned(),
+            method: config.objective.method_name(),
             epoch: epoch + 1,
             config_hash: run.config_hash.clone(),
         });
@@ -284,60 +282,59 @@ fn batch_loss<B: AutodiffBackend>(
     let config = run.config;
     let device = images.device();
     let b = labels.len();
-    let copies = config.method.copies(config.noise_copies);
+    let copies = config.objective.copies();
     let noise = noise(&images, copies, config.sigma);
     let forward = |x: Tensor<B, 4>| {
         let logits = model.forward(repeat_copies(x, copies) + noise.clone());
         let m = logits.dims()[1];
         logits.reshape([b, copies, m])
     };
-    // The -cs methods were checked to have a cost matrix.
+    // The -cs objectives were checked to have a cost matrix.
     let sets = |labels: &[usize]| SensitiveSets::<B>::new(run.costs.expect("checked"), labels, &device);
-    let params = MacerParams { sigma: config.sigma, beta: config.beta, gamma: config.gamma, lambda: config.lambda };
     let flat = |logits: &Tensor<B, 3>| {
         let [b, copies, m] = logits.dims();
         logits.clone().reshape([b * copies, m])
     };
-    match config.method {
-        Method::Gaussian => {
+    let warmup = config.objective.warmup(epoch);
+    match &config.objective {
+        Objective::Gaussian { cost_sensitive } => {
             let logits = forward(images);
-            (gaussian(flat(&logits), label_tensor), logits)
-        }
-        Method::GaussianCs => {
-            let logits = forward(images);
-            (gaussian_cs(flat(&logits), label_tensor, &sets(labels), config.cs_weight), logits)
-        }
-        Method::Macer => {
-            let logits = forward(images);
-            (macer(logits.clone(), label_tensor, params), logits)
-        }
-        Method::MacerCs => {
-            let logits = forward(images);
-            (macer_cs(logits.clone(), label_tensor, &sets(labels), params, config.gamma_sensitive), logits)
-        }
-        Method::SmoothAdv | Method::SmoothAdvCs => {
-            let attack = L2Attack::pgd(config.epsilon * config.warmup(epoch), config.attack_steps);
-            let logits = forward(attack.attack(model, images, label_tensor, noise.clone()));
-            let repeated: Vec<usize> = labels.iter().flat_map(|&y| std::iter::repeat_n(y, copies)).collect();
-            let repeated_tensor = int_tensor::<B>(&repeated, &device);
-            let parts = if config.method == Method::SmoothAdvCs {
-                gaussian_cs(flat(&logits), repeated_tensor, &sets(&repeated), config.cs_weight)
-            } else {
-                gaussian(flat(&logits), repeated_tensor)
+            let parts = match cost_sensitive {
+                Some(cs) => gaussian_cs(flat(&logits), label_tensor, &sets(labels), cs.weight),
+                None => gaussian(flat(&logits), label_tensor),
             };
             (parts, logits)
         }
-        Method::SmoothMix | Method::SmoothMixCs => {
-            let attack = L2Attack { steps: config.attack_steps, step_size: config.attack_step_size, max_norm: None };
+        &Objective::Macer { beta, lambda, gamma, cost_sensitive, .. } => {
+            let params = MacerParams { sigma: config.sigma, beta, gamma, lambda };
+            let logits = forward(images);
+            let parts = match cost_sensitive {
+                Some(cs) => macer_cs(logits.clone(), label_tensor, &sets(labels), params, cs.gamma_sensitive),
+                None => macer(logits.clone(), label_tensor, params),
+            };
+            (parts, logits)
+        }
+        &Objective::SmoothAdv { epsilon, attack_steps, cost_sensitive, .. } => {
+            let attack = L2Attack::pgd(epsilon * warmup, attack_steps);
+            let logits = forward(attack.attack(model, images, label_tensor, noise.clone()));
+            let repeated: Vec<usize> = labels.iter().flat_map(|&y| std::iter::repeat_n(y, copies)).collect();
+            let repeated_tensor = int_tensor::<B>(&repeated, &device);
+            let parts = match cost_sensitive {
+                Some(cs) => gaussian_cs(flat(&logits), repeated_tensor, &sets(&repeated), cs.weight),
+                None => gaussian(flat(&logits), repeated_tensor),
+            };
+            (parts, logits)
+        }
+        &Objective::SmoothMix { attack_steps, attack_step_size, mix_weight, cost_sensitive, .. } => {
+            let attack = L2Attack { steps: attack_steps, step_size: attack_step_size, max_norm: None };
             let adversarial = attack.attack(model, images.clone(), label_tensor.clone(), noise.clone());
             let mix = Tensor::<B, 1>::random([b], Distribution::Uniform(0.0, 0.5), &device);
             let mixed_images = images.clone() + (adversarial - images.clone()) * mix.clone().reshape([b, 1, 1, 1]);
             let clean = forward(images);
             let mixed = forward(mixed_images);
-            let sets = (config.method == Method::SmoothMixCs).then(|| sets(labels));
-            let reweight = sets.as_ref().map(|sets| (sets, config.cs_weight));
-            let eta = config.mix_weight * config.warmup(epoch);
-            (smoothmix(clean.clone(), mixed, label_tensor, mix, eta, reweight), clean)
+            let weighted = cost_sensitive.map(|cs| (sets(labels), cs.weight));
+            let reweight = weighted.as_ref().map(|(sets, weight)| (sets, *weight));
+            (smoothmix(clean.clone(), mixed, label_tensor, mix, mix_weight * warmup, reweight), clean)
         }
     }
 }

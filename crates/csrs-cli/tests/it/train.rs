@@ -2,13 +2,19 @@
 
 use crate::util::{csrs, repo_root};
 
+/// A gaussian-cs configuration; `extra` adds top-level keys.
 fn config(epochs: usize, extra: &str) -> String {
     format!(
-        "dataset = \"digits\"\narchitecture = \"digits-cnn\"\nout = \"m/d\"\nmethod = \"gaussian-cs\"\n\
-         cost = \"{}\"\ncs_weight = 2.0\nsigma = 0.25\nepochs = {epochs}\nbatch_size = 64\noptimizer = \"sgd\"\n\
-         lr = 0.05\nmomentum = 0.9\nschedule = {{ kind = \"cosine\" }}\n{extra}",
+        "{extra}dataset = \"digits\"\narchitecture = \"digits-cnn\"\nout = \"m/d\"\ncost = \"{}\"\nsigma = 0.25\n\
+         epochs = {epochs}\nbatch_size = 64\noptimizer = {{ kind = \"sgd\", lr = 0.05, momentum = 0.9 }}\n\
+         schedule = {{ kind = \"cosine\" }}\n\n[objective]\nmethod = \"gaussian\"\ncost_sensitive = {{ weight = 2.0 }}\n",
         repo_root().join("configs/costs/digits-3-to-8.toml").display()
     )
+}
+
+/// `text` without the lines that start with `key`.
+fn without(text: &str, key: &str) -> String {
+    text.lines().filter(|line| !line.starts_with(key)).map(|line| format!("{line}\n")).collect()
 }
 
 #[test]
@@ -23,6 +29,10 @@ fn trains_logs_and_resumes() {
     assert!(log.starts_with("epoch,lr,loss_classification"));
     let meta = std::fs::read_to_string(dir.path().join("m/d.json")).unwrap();
     assert!(meta.contains("\"method\": \"gaussian-cs\"") && meta.contains("\"epoch\": 2"), "{meta}");
+    // The resolved configuration beside the checkpoint trains the same run.
+    let resolved = std::fs::read_to_string(dir.path().join("m/d.config.toml")).unwrap();
+    assert!(resolved.contains("[objective.cost_sensitive]\nweight = 2.0\n"), "{resolved}");
+    assert!(resolved.contains("weight_decay = 0.0\n"), "defaults are written: {resolved}");
 
     // Without --resume an existing checkpoint is not overwritten.
     let again = csrs(dir.path(), &["train", "--config", "t.toml"], "");
@@ -63,7 +73,7 @@ fn trains_logs_and_resumes() {
 fn bad_training_configurations() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        (config(2, "").replace("gaussian-cs", "macer-xl"), "unknown variant `macer-xl`"),
+        (config(2, "").replace("method = \"gaussian\"", "method = \"macer-xl\""), "unknown variant `macer-xl`"),
         (config(2, "").replace("sigma = 0.25", "sigma = -1"), "sigma is -1, expected a finite number > 0"),
         (config(0, ""), "epochs is 0, expected at least 1"),
         (config(2, "noise = 3\n"), "unknown field `noise`"),
@@ -71,7 +81,8 @@ fn bad_training_configurations() {
             config(2, "").replace("architecture = \"digits-cnn\"", "architecture = \"lenet5\""),
             "lenet5 takes 28x28 or 32x32 inputs",
         ),
-        (config(2, "").replace("cost = ", "# cost = "), "method gaussian-cs needs a cost matrix"),
+        (without(&config(2, ""), "cost ="), "method gaussian-cs needs a cost matrix"),
+        (without(&config(2, ""), "cost_sensitive"), "`cost` is set, but method gaussian does not use a cost matrix"),
     ];
     for (text, message) in cases {
         std::fs::write(dir.path().join("t.toml"), &text).unwrap();
@@ -108,7 +119,7 @@ fn kill_after_epochs(dir: &std::path::Path, epochs_logged: usize) {
 fn a_run_killed_mid_epoch_resumes_from_its_last_checkpoint() {
     let whole = tempfile::tempdir().unwrap();
     let killed = tempfile::tempdir().unwrap();
-    let text = config(6, "seed = 3\n").replace("gaussian-cs", "gaussian");
+    let text = without(&without(&config(6, "seed = 3\n"), "cost ="), "cost_sensitive");
     for dir in [whole.path(), killed.path()] {
         std::fs::write(dir.join("t.toml"), &text).unwrap();
     }

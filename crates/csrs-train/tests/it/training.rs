@@ -6,7 +6,9 @@ use burn::prelude::*;
 use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split, load};
 use csrs_models::{Architecture, Checkpoint};
-use csrs_train::{EpochLog, Method, Observer, OptimizerKind, Schedule, TrainConfig, TrainRun, model_spec, train};
+use csrs_train::{
+    EpochLog, Objective, Observer, OptimizerConfig, Reweighting, Schedule, TrainConfig, TrainRun, model_spec, train,
+};
 
 type B = Autodiff<Flex>;
 
@@ -14,26 +16,12 @@ use crate::BACKEND_RNG;
 
 fn config(epochs: usize) -> TrainConfig {
     TrainConfig {
-        method: Method::Gaussian,
         sigma: 0.25,
         epochs,
         batch_size: 64,
-        optimizer: OptimizerKind::Sgd,
-        lr: 0.05,
-        momentum: 0.9,
-        weight_decay: 5e-4,
+        optimizer: OptimizerConfig::Sgd { lr: 0.05, momentum: 0.9, weight_decay: 5e-4 },
         schedule: Schedule::Multistep { milestones: vec![2], gamma: 0.1 },
-        noise_copies: 4,
-        beta: 16.0,
-        lambda: 0.0,
-        gamma: 0.0,
-        gamma_sensitive: 0.0,
-        cs_weight: 0.0,
-        epsilon: 0.0,
-        attack_steps: 0,
-        attack_step_size: 0.0,
-        mix_weight: 0.0,
-        warmup_epochs: 0,
+        objective: Objective::Gaussian { cost_sensitive: None },
         augment: None,
         seed: 1,
     }
@@ -115,22 +103,31 @@ fn attack_methods_train_for_a_cost_matrix() {
     let _rng = BACKEND_RNG.lock().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let costs = CostMatrix::seedwise(10, &[3]).unwrap();
-    for method in [Method::SmoothAdvCs, Method::SmoothMixCs] {
-        let config = TrainConfig {
-            method,
+    let cost_sensitive = Some(Reweighting { weight: 1.0 });
+    let objectives = [
+        Objective::SmoothAdv {
             noise_copies: 2,
             epsilon: 0.25,
             attack_steps: 2,
+            warmup_epochs: Some(2),
+            cost_sensitive,
+        },
+        Objective::SmoothMix {
+            noise_copies: 2,
+            attack_steps: 2,
             attack_step_size: 0.25,
             mix_weight: 1.0,
-            cs_weight: 1.0,
-            warmup_epochs: 2,
-            ..config(2)
-        };
-        let logs = run_training_for(&config, Some(&costs), &dir.path().join(method.as_str()), false);
+            warmup_epochs: Some(2),
+            cost_sensitive,
+        },
+    ];
+    for objective in objectives {
+        let method = objective.method_name();
+        let config = TrainConfig { objective, ..config(2) };
+        let logs = run_training_for(&config, Some(&costs), &dir.path().join(&method), false);
         let last = logs.last().unwrap();
-        assert!(last.robustness_sensitive > 0.0, "{}: the threes' extra weight is missing", method.as_str());
-        assert!(last.noisy_test_accuracy > 0.3, "{}: noisy accuracy {}", method.as_str(), last.noisy_test_accuracy);
+        assert!(last.robustness_sensitive > 0.0, "{method}: the threes' extra weight is missing");
+        assert!(last.noisy_test_accuracy > 0.3, "{method}: noisy accuracy {}", last.noisy_test_accuracy);
         assert!(last.noisy_test_accuracy_sensitive.is_some());
     }
 }
