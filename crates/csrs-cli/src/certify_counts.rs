@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use anyhow::{Context, anyhow, bail};
 use csrs_cost::CostRow;
 use csrs_stats::{Alpha, ClassCounts, Sigma, certify};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::certificate_json::CertificateJson;
+use crate::fields;
 use crate::io::{Input, create_output, ensure_distinct};
 
 /// Certify from class counts produced by any framework (JSONL in, JSONL out).
@@ -58,65 +60,44 @@ impl Args {
     }
 }
 
+/// What `certify-counts` reads from a line; other keys are kept as they are.
+#[derive(Debug, Deserialize)]
+struct CountsLine {
+    /// The true class.
+    label: usize,
+    /// Row `label` of the cost matrix.
+    cost_row: Vec<f64>,
+    sigma: f64,
+    alpha: f64,
+    /// The n0 draws that pick the prediction, per class.
+    selection_counts: Vec<u64>,
+    /// The n draws that bound its probability, per class.
+    estimation_counts: Vec<u64>,
+}
+
 /// The input object with its `result` added.
 fn certify_line(line: &str) -> anyhow::Result<Map<String, Value>> {
     let mut case = match serde_json::from_str(line).map_err(|err| anyhow!("invalid JSON: {err}"))? {
         Value::Object(case) => case,
         other => bail!("expected a JSON object, got {}", kind_of(&other)),
     };
-    let costs = numbers(&case, "cost_row")?;
-    let label = unsigned(field(&case, "label")?, "label")?;
-    if label >= costs.len() as u64 {
-        bail!("label {label} is out of range, expected a class index below {} (the length of cost_row)", costs.len());
+    let input: CountsLine = fields::deserialize(Value::Object(case.clone()))?;
+    let classes = input.cost_row.len();
+    if input.label >= classes {
+        bail!("label {} is out of range, expected a class index below {classes} (the length of cost_row)", input.label);
     }
-    let row = CostRow::new(&costs, label as usize).context("cost_row")?;
-    let selection = counts(&case, "selection_counts", costs.len())?;
-    let estimation = counts(&case, "estimation_counts", costs.len())?;
-    let sigma = Sigma::new(number(&case, "sigma")?)?;
-    let alpha = Alpha::new(number(&case, "alpha")?)?;
-
-    let cert = certify(&selection, &estimation, Some(&row), sigma, alpha)?;
+    let row = CostRow::new(&input.cost_row, input.label).context("cost_row")?;
+    let counts = |counts: Vec<u64>, key: &str| {
+        if counts.len() != classes {
+            bail!("{key} has {} entries, expected {classes} (the length of cost_row)", counts.len());
+        }
+        ClassCounts::new(counts).with_context(|| key.to_owned())
+    };
+    let selection = counts(input.selection_counts, "selection_counts")?;
+    let estimation = counts(input.estimation_counts, "estimation_counts")?;
+    let cert = certify(&selection, &estimation, Some(&row), Sigma::new(input.sigma)?, Alpha::new(input.alpha)?)?;
     case.insert("result".to_owned(), serde_json::to_value(CertificateJson::from(&cert))?);
     Ok(case)
-}
-
-fn field<'a>(case: &'a Map<String, Value>, key: &str) -> anyhow::Result<&'a Value> {
-    case.get(key).ok_or_else(|| anyhow!("missing key `{key}`"))
-}
-
-fn number(case: &Map<String, Value>, key: &str) -> anyhow::Result<f64> {
-    let value = field(case, key)?;
-    value.as_f64().ok_or_else(|| anyhow!("{key} is {value}, expected a number"))
-}
-
-fn unsigned(value: &Value, what: &str) -> anyhow::Result<u64> {
-    value.as_u64().ok_or_else(|| anyhow!("{what} is {value}, expected a non-negative integer"))
-}
-
-fn array<'a>(case: &'a Map<String, Value>, key: &str) -> anyhow::Result<&'a [Value]> {
-    let value = field(case, key)?;
-    value.as_array().map(Vec::as_slice).ok_or_else(|| anyhow!("{key} is {}, expected an array", kind_of(value)))
-}
-
-fn numbers(case: &Map<String, Value>, key: &str) -> anyhow::Result<Vec<f64>> {
-    array(case, key)?
-        .iter()
-        .enumerate()
-        .map(|(i, value)| value.as_f64().ok_or_else(|| anyhow!("{key}[{i}] is {value}, expected a number")))
-        .collect()
-}
-
-fn counts(case: &Map<String, Value>, key: &str, n_classes: usize) -> anyhow::Result<ClassCounts> {
-    let values = array(case, key)?;
-    if values.len() != n_classes {
-        bail!("{key} has {} entries, expected {n_classes} (the length of cost_row)", values.len());
-    }
-    let counts = values
-        .iter()
-        .enumerate()
-        .map(|(i, value)| unsigned(value, &format!("{key}[{i}]")))
-        .collect::<Result<_, _>>()?;
-    ClassCounts::new(counts).with_context(|| key.to_owned())
 }
 
 fn kind_of(value: &Value) -> &'static str {

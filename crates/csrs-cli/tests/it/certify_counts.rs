@@ -92,25 +92,28 @@ fn bad_lines_are_reported_by_number() {
     let cases = [
         (r#"{"label": 0, "#.to_owned(), "invalid JSON: EOF while parsing"),
         ("[1, 2]".to_owned(), "expected a JSON object, got an array"),
-        (GOOD.replace(r#""sigma": 0.5, "#, ""), "missing key `sigma`"),
+        (GOOD.replace(r#""sigma": 0.5, "#, ""), "missing field `sigma`"),
         (
             with("estimation_counts", "[900, 50]"),
             "estimation_counts has 2 entries, expected 3 (the length of cost_row)",
         ),
-        (with("selection_counts", "[90, -5, 5]"), "selection_counts[1] is -5, expected a non-negative integer"),
-        (with("selection_counts", "[90, 5.5, 5]"), "selection_counts[1] is 5.5, expected a non-negative integer"),
+        (with("selection_counts", "[90, -5, 5]"), "selection_counts[1]: invalid value: integer `-5`, expected u64"),
+        (
+            with("selection_counts", "[90, 5.5, 5]"),
+            "selection_counts[1]: invalid type: floating point `5.5`, expected u64",
+        ),
         (with("estimation_counts", "[0, 0, 0]"), "estimation_counts: no samples, expected at least one"),
         (with("sigma", "0"), "sigma is 0, expected a finite number > 0"),
         (with("sigma", "-0.25"), "sigma is -0.25, expected a finite number > 0"),
-        (with("sigma", r#""NaN""#), r#"sigma is "NaN", expected a number"#),
+        (with("sigma", r#""NaN""#), r#"sigma: invalid type: string "NaN", expected f64"#),
         (with("alpha", "1"), "alpha is 1, expected a number in (0, 1)"),
         (with("alpha", "0"), "alpha is 0, expected a number in (0, 1)"),
         (with("label", "3"), "label 3 is out of range, expected a class index below 3"),
-        (with("label", "-1"), "label is -1, expected a non-negative integer"),
+        (with("label", "-1"), "label: invalid value: integer `-1`, expected usize"),
         (with("cost_row", "[1, 1, 0]"), "cost_row: diagonal entry [0][0] is 1, expected 0"),
         (with("cost_row", "[0, -1, 0]"), "cost_row: entry [0][1] is -1, expected a cost >= 0"),
-        (with("cost_row", r#"[0, "x", 0]"#), r#"cost_row[1] is "x", expected a number"#),
-        (with("cost_row", "{}"), "cost_row is an object, expected an array"),
+        (with("cost_row", r#"[0, "x", 0]"#), r#"cost_row[1]: invalid type: string "x", expected f64"#),
+        (with("cost_row", "{}"), "cost_row: invalid type: map, expected a sequence"),
     ];
     for (bad, message) in cases {
         assert_rejected(&bad, message);
