@@ -9,19 +9,26 @@
 //! the certifications of a model trained again. A grid can thus be stopped and
 //! restarted at any time, and edited.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
+use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, anyhow, bail};
 use csrs_artifacts::{CertificationFiles, TrainingFiles};
+use serde::{Deserialize, Deserializer};
 use toml::{Table, Value};
 
 use crate::{cargo, project_root};
 
 /// A grid, as read from `configs/experiments/*.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Grid {
+    /// The file's stem.
+    #[serde(skip)]
     name: String,
     description: String,
     methods: Vec<String>,
@@ -29,27 +36,47 @@ struct Grid {
     radii: Vec<f64>,
     /// Hyperparameters shared by every run.
     train: Table,
-    /// Hyperparameters of each method, over `train`.
+    /// Each method's `[objective]` of the training configuration.
+    #[serde(rename = "method", default)]
     method_train: Table,
     /// `csrs certify` options (n0, n, alpha, batch, seed).
     certify: Table,
     /// Where every step runs: `cpu` or `cuda[:N]`.
+    #[serde(default = "cpu")]
     device: String,
+    #[serde(rename = "dataset")]
     datasets: Vec<DatasetGrid>,
 }
 
+fn cpu() -> String {
+    "cpu".to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DatasetGrid {
     name: String,
     architecture: String,
     /// The folder of a dataset that is not embedded, relative to the
     /// project root unless absolute.
     data_dir: Option<String>,
-    /// Cost matrices by short name.
+    /// Cost matrices by short name, in the order of the names.
+    #[serde(deserialize_with = "sorted_pairs")]
     costs: Vec<(String, String)>,
     /// Certify every `skip`-th test example.
-    skip: u64,
+    #[serde(default = "every_example")]
+    skip: NonZeroU64,
     /// Hyperparameters of this dataset, over the grid's and the method's.
+    #[serde(default)]
     train: Table,
+}
+
+fn every_example() -> NonZeroU64 {
+    NonZeroU64::MIN
+}
+
+fn sorted_pairs<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<(String, String)>, D::Error> {
+    BTreeMap::<String, String>::deserialize(deserializer).map(|pairs| pairs.into_iter().collect())
 }
 
 /// One training run of the grid.
@@ -132,85 +159,12 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
 }
 
 fn parse(text: &str, path: &Path) -> anyhow::Result<Grid> {
-    let mut table: Table = text.parse().map_err(|err: toml::de::Error| anyhow!("{}", err.message().trim()))?;
-    let mut take = |key: &str| table.remove(key).ok_or_else(|| anyhow!("`{key}` is missing"));
-    let strings = |value: Value, key: &str| -> anyhow::Result<Vec<String>> {
-        value
-            .as_array()
-            .and_then(|items| items.iter().map(|v| v.as_str().map(str::to_owned)).collect())
-            .ok_or_else(|| anyhow!("`{key}` is {value}, expected a list of strings"))
-    };
-    let numbers = |value: Value, key: &str| -> anyhow::Result<Vec<f64>> {
-        value
-            .as_array()
-            .and_then(|items| items.iter().map(|v| v.as_float().or(v.as_integer().map(|i| i as f64))).collect())
-            .ok_or_else(|| anyhow!("`{key}` is {value}, expected a list of numbers"))
-    };
-    let table_of = |value: Value, key: &str| match value {
-        Value::Table(table) => Ok(table),
-        other => Err(anyhow!("`{key}` is {other}, expected a table")),
-    };
-    let name = path.file_stem().and_then(|s| s.to_str()).ok_or_else(|| anyhow!("no file name"))?.to_owned();
-    let description = take("description")?.as_str().unwrap_or_default().to_owned();
-    let methods = strings(take("methods")?, "methods")?;
-    let sigmas = numbers(take("sigmas")?, "sigmas")?;
-    let radii = numbers(take("radii")?, "radii")?;
-    let train = table_of(take("train")?, "train")?;
-    let method_train = table_of(take("method")?, "method")?;
-    let certify = table_of(take("certify")?, "certify")?;
-    let device = match table.remove("device") {
-        None => "cpu".to_owned(),
-        Some(Value::String(device)) if device == "cpu" || device.starts_with("cuda") => device,
-        Some(other) => bail!("`device` is {other}, expected \"cpu\" or \"cuda[:N]\""),
-    };
-    let mut take = |key: &str| table.remove(key).ok_or_else(|| anyhow!("`{key}` is missing"));
-    let datasets = match take("dataset")? {
-        Value::Array(items) => items.into_iter().map(parse_dataset).collect::<anyhow::Result<Vec<_>>>()?,
-        other => bail!("`dataset` is {other}, expected [[dataset]] tables"),
-    };
-    if let Some(key) = table.keys().next() {
-        bail!("unknown key `{key}`");
+    let mut grid: Grid = toml::from_str(text).map_err(|err| anyhow!("{}", err.to_string().trim_end()))?;
+    grid.name = path.file_stem().and_then(|s| s.to_str()).ok_or_else(|| anyhow!("no file name"))?.to_owned();
+    if grid.device != "cpu" && !grid.device.starts_with("cuda") {
+        bail!("`device` is {:?}, expected \"cpu\" or \"cuda[:N]\"", grid.device);
     }
-    Ok(Grid { name, description, methods, sigmas, radii, train, method_train, certify, device, datasets })
-}
-
-fn parse_dataset(value: Value) -> anyhow::Result<DatasetGrid> {
-    let Value::Table(mut table) = value else { bail!("a [[dataset]] entry is not a table") };
-    let mut text = |key: &str| {
-        table
-            .remove(key)
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .ok_or_else(|| anyhow!("[[dataset]]: `{key}` is missing or not a string"))
-    };
-    let name = text("name")?;
-    let architecture = text("architecture")?;
-    let data_dir = match table.remove("data_dir") {
-        None => None,
-        Some(Value::String(dir)) => Some(dir),
-        Some(other) => bail!("[[dataset]] {name}: `data_dir` is {other}, expected a folder"),
-    };
-    let costs = match table.remove("costs") {
-        Some(Value::Table(costs)) => costs
-            .into_iter()
-            .map(|(short, file)| file.as_str().map(|f| (short.clone(), f.to_owned())))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| anyhow!("[[dataset]] {name}: `costs` maps short names to cost files"))?,
-        _ => bail!("[[dataset]] {name}: `costs` is missing, expected a table of short names to cost files"),
-    };
-    let skip = match table.remove("skip") {
-        None => 1,
-        Some(Value::Integer(k)) if k >= 1 => k as u64,
-        Some(other) => bail!("[[dataset]] {name}: `skip` is {other}, expected an integer >= 1"),
-    };
-    let train = match table.remove("train") {
-        None => Table::new(),
-        Some(Value::Table(train)) => train,
-        Some(other) => bail!("[[dataset]] {name}: `train` is {other}, expected a table"),
-    };
-    if let Some(key) = table.keys().next() {
-        bail!("[[dataset]] {name}: unknown key `{key}`");
-    }
-    Ok(DatasetGrid { name, architecture, data_dir, costs, skip, train })
+    Ok(grid)
 }
 
 /// Every training run, in the order they are done: dataset, σ, method, cost.
@@ -483,7 +437,8 @@ fn report(csrs: &Path, grid: &Grid, runs: &[Run<'_>], file: &str) -> anyhow::Res
                     .collect();
                 let records: Vec<PathBuf> = group.iter().map(|r| r.certification(cost).records().to_owned()).collect();
                 let rows = analyze(csrs, &grid.radii, &records)?;
-                let which = if dataset.skip == 1 { String::new() } else { format!(" (one in {})", dataset.skip) };
+                let which =
+                    if dataset.skip == NonZeroU64::MIN { String::new() } else { format!(" (one in {})", dataset.skip) };
                 let _ = writeln!(
                     out,
                     "\n## {} ({}), cost `{cost_file}`, σ = {sigma}\n\n{} test examples{which}, {} of them sensitive.\n",
@@ -543,6 +498,22 @@ mod tests {
             let path = entry.unwrap().path();
             parse(&fs::read_to_string(&path).unwrap(), &path)
                 .unwrap_or_else(|err| panic!("{}: {err:#}", path.display()));
+        }
+    }
+
+    #[test]
+    fn malformed_grids_are_refused_naming_the_key() {
+        let path = project_root().join("configs/experiments/cs-cpu.toml");
+        let text = fs::read_to_string(&path).unwrap();
+        for (edited, message) in [
+            (text.replace("skip = 1", "skip = 0"), "expected a nonzero u64"),
+            (format!("seeds = [1]\n{text}"), "unknown field `seeds`"),
+            (text.replace("sigmas = [0.25, 0.5]", "sigmas = \"0.25\""), "invalid type: string"),
+            (format!("device = \"tpu\"\n{text}"), "`device` is \"tpu\""),
+        ] {
+            assert_ne!(edited, text);
+            let err = parse(&edited, &path).unwrap_err().to_string();
+            assert!(err.contains(message), "{err}");
         }
     }
 
