@@ -312,3 +312,35 @@ mod tests {
         assert_eq!(format!("{read:?}"), format!("{written:?}"));
     }
 }
+
+/// `--config` files mutated from the shipped ones: never a panic, and every
+/// refusal is one line.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fields::toml_fuzz::{mutated, value};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        #[test]
+        fn mutated_configs_never_panic(which in 0..10usize, line in 0..40usize, value in value(), cut in 0.0..1.2f64) {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/certify");
+            let mut shipped: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+            shipped.sort();
+            let text = std::fs::read_to_string(&shipped[which % shipped.len()]).unwrap();
+            let scratch = tempfile::tempdir().unwrap();
+            let path = scratch.path().join("c.toml");
+            for candidate in mutated(&text, line, &value, cut) {
+                std::fs::write(&path, candidate).unwrap();
+                let options = Options { config: Some(path.clone()), ..Options::default() };
+                if let Err(err) = options.with_config_file().and_then(|options| options.resolve_run()) {
+                    let message = format!("{err:#}");
+                    prop_assert!(!message.contains('\n') && !message.is_empty(), "{message:?}");
+                }
+            }
+        }
+    }
+}

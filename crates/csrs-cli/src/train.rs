@@ -340,3 +340,51 @@ mod tests {
         }
     }
 }
+
+/// Training configurations mutated from the shipped ones, and arbitrary
+/// text: never a panic, and every refusal is one line.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::parse;
+    use crate::fields::toml_fuzz::{mutated, value};
+
+    fn shipped() -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/train");
+        let mut texts: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .collect();
+        texts.sort();
+        texts
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn mutated_configs_never_panic(
+            which in 0..10usize,
+            line in 0..40usize,
+            value in value(),
+            cut in 0.0..1.2f64,
+        ) {
+            let texts = shipped();
+            for candidate in mutated(&texts[which % texts.len()], line, &value, cut) {
+                if let Err(err) = parse(&candidate, false) {
+                    let message = format!("{err:#}");
+                    prop_assert!(!message.contains('\n') && !message.is_empty(), "{message:?}");
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            if let Err(err) = parse(&text, false) {
+                let message = format!("{err:#}");
+                prop_assert!(!message.contains('\n'), "{message:?}");
+            }
+        }
+    }
+}
