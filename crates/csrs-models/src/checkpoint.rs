@@ -111,10 +111,8 @@ impl<B: Backend> Checkpoint<B> {
         if let Some(expected) = expected_classes.filter(|&m| m != meta.spec.n_classes) {
             return Err(ModelError::ClassCount { path: meta_path, found: meta.spec.n_classes, expected });
         }
-        let fresh = Classifier::<B>::init(&meta.spec, device)
-            .map_err(|err| ModelError::Metadata { path: meta_path.clone(), message: err.to_string() })?;
-        let expected_shapes = ParamShapes::of(&fresh);
-
+        // The checksum first: edited metadata can describe a network far
+        // larger than memory, which must not be built to find out.
         let bytes =
             std::fs::read(&weights_path).map_err(|error| ModelError::Io { path: weights_path.clone(), error })?;
         let bad = |message: String| ModelError::Weights { path: weights_path.clone(), message };
@@ -124,6 +122,9 @@ impl<B: Backend> Checkpoint<B> {
                 meta_path.display()
             )));
         }
+        let fresh = Classifier::<B>::init(&meta.spec, device)
+            .map_err(|err| ModelError::Metadata { path: meta_path.clone(), message: err.to_string() })?;
+        let expected_shapes = ParamShapes::of(&fresh);
         let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
             .load(bytes, device)
             .map_err(|err| bad(err.to_string().lines().next().unwrap_or_default().to_owned()))?;

@@ -1,5 +1,6 @@
 //! Building every architecture, and checkpoint round trips and failures.
 
+mod fuzz;
 mod graph;
 mod interop;
 
@@ -10,7 +11,7 @@ use burn::prelude::*;
 use csrs_artifacts::TrainingFiles;
 use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Classifier, ModelError, ModelSpec};
 
-type B = Flex;
+pub(crate) type B = Flex;
 
 fn spec(architecture: Architecture, input_shape: [usize; 3], n_classes: usize) -> ModelSpec {
     let channels = input_shape[0];
@@ -67,7 +68,7 @@ fn specs_are_checked() {
     }
 }
 
-fn saved(dir: &Path, architecture: Architecture, shape: [usize; 3]) -> Checkpoint<B> {
+pub(crate) fn saved(dir: &Path, architecture: Architecture, shape: [usize; 3]) -> Checkpoint<B> {
     let device = Default::default();
     B::seed(&device, 7);
     let model = Classifier::<B>::init(&spec(architecture, shape, 10), &device).unwrap();
