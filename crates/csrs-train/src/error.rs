@@ -36,8 +36,13 @@ pub enum TrainError {
     #[error(transparent)]
     Data(#[from] csrs_data::DataError),
     /// An optimiser state that could not be read or written.
-    #[error("{0}")]
-    Checkpoint(String),
+    #[error("{}: optimiser state: {message}", path.display())]
+    OptimizerState {
+        /// The state's file.
+        path: PathBuf,
+        /// What was wrong with it.
+        message: String,
+    },
     /// A file that could not be read.
     #[error("cannot read {}: {error}", path.display())]
     Io {

@@ -182,7 +182,7 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         let bytes = std::fs::read(&state_path).map_err(|error| TrainError::Io { path: state_path.clone(), error })?;
         let record = recorder
             .load(bytes, device)
-            .map_err(|err| TrainError::Checkpoint(format!("{}: {err}", state_path.display())))?;
+            .map_err(|err| TrainError::OptimizerState { path: state_path.clone(), message: first_line(&err) })?;
         optim = optim.load_record(record);
         observer.resuming(done)?;
         (checkpoint.model, done)
@@ -203,10 +203,11 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         observer.epoch_done(&log)?;
 
         // Optimiser state first, then the checkpoint that names its epoch.
+        let state_path = files.optimizer(epoch + 1);
         let state = recorder
             .record(optim.to_record(), ())
-            .map_err(|err| TrainError::Checkpoint(format!("optimiser state: {err}")))?;
-        write_atomically(&files.optimizer(epoch + 1), &state)?;
+            .map_err(|err| TrainError::OptimizerState { path: state_path.clone(), message: first_line(&err) })?;
+        write_atomically(&state_path, &state)?;
         let mut meta = CheckpointMeta::new(run.spec.clone(), run.dataset.clone(), run.class_names.clone());
         meta.training = Some(TrainingInfo {
             sigma: config.sigma,
@@ -218,6 +219,11 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         let _ = std::fs::remove_file(files.optimizer(epoch));
     }
     Ok(())
+}
+
+/// The first line of an error's message (burn's recorder errors run on).
+fn first_line(err: &impl std::fmt::Display) -> String {
+    err.to_string().lines().next().unwrap_or_default().to_owned()
 }
 
 /// The example order of an epoch: a seeded shuffle.
