@@ -25,7 +25,8 @@ use crate::progress::Progress;
 /// gaussian, gaussian-cs, macer, macer-cs, smoothadv, smoothadv-cs,
 /// smoothmix, smoothmix-cs.
 ///
-/// Everything comes from a TOML file (see configs/train/): the dataset, the
+/// Everything comes from a TOML file (see configs/train/ and
+/// docs/training.md): the dataset, the
 /// architecture, the cost matrix (for the -cs methods), where to write the
 /// checkpoint, and the hyperparameters. A checkpoint is written after every
 /// epoch, with the optimiser's state, and one CSV line is appended to
