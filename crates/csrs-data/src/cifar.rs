@@ -262,7 +262,7 @@ fn read_binary(cifar: Cifar, path: &Path, bytes: &[u8], pixels: &mut Vec<f32>, l
         return Err(DataError::corrupt(path, offset, message));
     }
     for (index, record_bytes) in bytes.chunks_exact(record).enumerate() {
-        let label = usize::from(record_bytes[cifar.label_bytes() - 1]);
+        let label = i64::from(record_bytes[cifar.label_bytes() - 1]);
         push_example(cifar, label, &record_bytes[cifar.label_bytes()..], pixels, labels)
             .map_err(|message| DataError::corrupt(path, (index * record) as u64, message))?;
     }
@@ -289,7 +289,6 @@ fn read_python(cifar: Cifar, path: &Path, bytes: &[u8], pixels: &mut Vec<f32>, l
         return Err(bad(message));
     }
     for (index, (&label, image)) in batch_labels.iter().zip(data.chunks_exact(PIXELS)).enumerate() {
-        let label = usize::try_from(label).unwrap_or(usize::MAX);
         push_example(cifar, label, image, pixels, labels)
             .map_err(|message| bad(format!("example {index}: {message}")))?;
     }
@@ -298,15 +297,16 @@ fn read_python(cifar: Cifar, path: &Path, bytes: &[u8], pixels: &mut Vec<f32>, l
 
 fn push_example(
     cifar: Cifar,
-    label: usize,
+    label: i64,
     image: &[u8],
     pixels: &mut Vec<f32>,
     labels: &mut Vec<usize>,
 ) -> std::result::Result<(), String> {
     let classes = cifar.classes().len();
-    if label >= classes {
-        return Err(format!("label {label}, expected 0..{classes}"));
-    }
+    let label = usize::try_from(label)
+        .ok()
+        .filter(|&label| label < classes)
+        .ok_or_else(|| format!("label {label}, expected 0..{classes}"))?;
     labels.push(label);
     pixels.extend(image.iter().map(|&p| f32::from(p) / 255.0));
     Ok(())

@@ -22,6 +22,10 @@ pub(crate) fn load(dir: &Path, split: Split) -> Result<Dataset> {
     let image_dims = header(&images_path, &images, IMAGES_MAGIC, 3)?;
     let label_dims = header(&labels_path, &labels, LABELS_MAGIC, 1)?;
     let (count, height, width) = (image_dims[0], image_dims[1], image_dims[2]);
+    if height == 0 || width == 0 {
+        let message = format!("images of {height}×{width} pixels, expected at least one pixel");
+        return Err(DataError::corrupt(&images_path, 8, message));
+    }
     if label_dims[0] != count {
         let message = format!("{} labels, expected {count} (one per image)", label_dims[0]);
         return Err(DataError::corrupt(&labels_path, 4, message));

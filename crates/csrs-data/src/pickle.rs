@@ -7,6 +7,7 @@
 //! PyTorch checkpoints are not read with this: they go through burn-store's
 //! reader in csrs-models.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::Path;
 use std::rc::Rc;
@@ -26,10 +27,11 @@ pub(crate) enum Value {
     List(Vec<Value>),
     Tuple(Vec<Value>),
     Dict(Vec<(Value, Value)>),
-    /// A reference to `module.name`.
+    /// A reference to `module.name`; shared, like byte strings, since
+    /// `STACK_GLOBAL` takes them from strings that GET can repeat.
     Global {
-        module: String,
-        name: String,
+        module: Rc<[u8]>,
+        name: Rc<[u8]>,
     },
     /// `callable(*args)`, not called.
     Reduce(Box<Value>, Box<Value>),
@@ -79,11 +81,24 @@ impl Value {
         let Value::Tuple(shape) = shape else { return None };
         let shape = shape.iter().map(|d| if let Value::Int(d) = d { usize::try_from(*d).ok() } else { None });
         let shape = shape.collect::<Option<Vec<usize>>>()?;
-        (dtype.dtype_name()? == b"u1" && data.len() == shape.iter().product::<usize>()).then(|| (shape, data.clone()))
+        let len = shape.iter().try_fold(1_usize, |len, &d| len.checked_mul(d));
+        (dtype.dtype_name()? == b"u1" && len == Some(data.len())).then(|| (shape, data.clone()))
     }
 
     fn is_global(&self, wanted: &str) -> bool {
-        matches!(self, Value::Global { name, .. } if name == wanted)
+        matches!(self, Value::Global { name, .. } if **name == *wanted.as_bytes())
+    }
+
+    /// How many values the tree holds, itself included, and how deep they
+    /// nest (1 for a value that holds none).
+    fn extent(&self) -> (usize, usize) {
+        let children: Vec<&Value> = match self {
+            Value::List(items) | Value::Tuple(items) => items.iter().collect(),
+            Value::Dict(entries) => entries.iter().flat_map(|(key, value)| [key, value]).collect(),
+            Value::Reduce(a, b) | Value::Build(a, b) => vec![a, b],
+            _ => Vec::new(),
+        };
+        children.into_iter().map(Value::extent).fold((1, 1), |(values, depth), (v, d)| (values + v, depth.max(d + 1)))
     }
 
     /// The type code of a pickled `numpy.dtype`, e.g. `u1`.
@@ -108,13 +123,18 @@ impl Value {
     }
 }
 
+/// How deeply values may nest. NumPy data needs a handful of levels; copying
+/// and dropping a tree recurse once per level, and two bytes per level
+/// (`]]]…aaa`) would otherwise overflow the stack.
+const MAX_DEPTH: usize = 64;
+
 /// Reads one pickle from `bytes`; `path` names the file in errors.
 ///
 /// # Errors
 /// [`DataError::Corrupt`] with the byte offset of the first opcode it
 /// cannot read.
 pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Value> {
-    Reader { path, bytes, at: 0, stack: Vec::new(), memo: HashMap::new() }.run()
+    Reader { path, bytes, at: 0, stack: Vec::new(), memo: HashMap::new(), copied: Cell::new(0) }.run()
 }
 
 /// `callable(*args)`, recorded; except Python 3's way of pickling `bytes`
@@ -141,6 +161,11 @@ struct Reader<'a> {
     /// Stored values by memo index; a map, since a file names any index
     /// (a vector as long as the largest would let a few bytes claim all memory).
     memo: HashMap<usize, Value>,
+    /// Values copied by PUT, GET and DUP, and bytes decoded from text, so
+    /// far. They may not outnumber the bytes of the file: unbounded,
+    /// `]2a2a2a…` (a list appended with a copy of itself) would double the
+    /// list every two bytes.
+    copied: Cell<usize>,
 }
 
 impl Reader<'_> {
@@ -213,7 +238,7 @@ impl Reader<'_> {
                 }
                 b't' => {
                     let items = self.pop_mark(offset)?;
-                    self.stack.push(Value::Tuple(items));
+                    self.nest(offset, Value::Tuple(items))?;
                 }
                 0x85..=0x87 => {
                     let n = usize::from(op - 0x84);
@@ -221,7 +246,7 @@ impl Reader<'_> {
                         return Err(self.corrupt(offset, "a tuple of more items than the stack holds".into()));
                     }
                     let items = self.stack.split_off(self.stack.len() - n);
-                    self.stack.push(Value::Tuple(items));
+                    self.nest(offset, Value::Tuple(items))?;
                 }
                 b'a' => {
                     let item = self.pop(offset)?;
@@ -267,15 +292,15 @@ impl Reader<'_> {
                     if op == b'p' { self.put(offset, index)? } else { self.get(offset, index)? }
                 }
                 b'c' => {
-                    let module = String::from_utf8_lossy(self.line()?).into_owned();
-                    let name = String::from_utf8_lossy(self.line()?).into_owned();
+                    let module = self.line()?.into();
+                    let name = self.line()?.into();
                     self.stack.push(Value::Global { module, name });
                 }
                 0x93 => {
                     let name = self.pop(offset)?;
                     let module = self.pop(offset)?;
                     let text = |v: Value| match v {
-                        Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                        Value::Bytes(b) => Some(b),
                         _ => None,
                     };
                     let (Some(module), Some(name)) = (text(module), text(name)) else {
@@ -286,22 +311,24 @@ impl Reader<'_> {
                 b'R' | 0x81 => {
                     let args = self.pop(offset)?;
                     let callable = self.pop(offset)?;
-                    self.stack.push(reduce(callable, args));
+                    let value = reduce(callable, args);
+                    if let Value::Bytes(decoded) = &value {
+                        // Text decoded to new bytes, which GET can ask for again and again.
+                        self.charge(offset, decoded.len())?;
+                    }
+                    self.nest(offset, value)?;
                 }
                 b'b' => {
                     let state = self.pop(offset)?;
                     let object = self.pop(offset)?;
-                    self.stack.push(Value::Build(Box::new(object), Box::new(state)));
+                    self.nest(offset, Value::Build(Box::new(object), Box::new(state)))?;
                 }
                 b'0' => drop(self.pop(offset)?),
                 b'1' => drop(self.pop_mark(offset)?),
                 b'2' => {
-                    let top = self
-                        .stack
-                        .last()
-                        .cloned()
-                        .ok_or_else(|| self.corrupt(offset, "DUP of an empty stack".into()))?;
-                    self.stack.push(top);
+                    let top = self.stack.last().ok_or_else(|| self.corrupt(offset, "DUP of an empty stack".into()))?;
+                    let copy = self.copy(offset, top)?;
+                    self.stack.push(copy);
                 }
                 _ => {
                     return Err(
@@ -366,6 +393,9 @@ impl Reader<'_> {
     /// Appends items to the list, or key-value pairs to the dictionary, on
     /// top of the stack.
     fn extend(&mut self, offset: usize, items: Vec<Value>) -> Result<()> {
+        if items.iter().any(|item| item.extent().1 >= MAX_DEPTH) {
+            return Err(self.too_deep(offset));
+        }
         match self.stack.last_mut() {
             Some(Value::List(list)) => list.extend(items),
             Some(Value::Dict(entries)) if items.len().is_multiple_of(2) => {
@@ -380,16 +410,68 @@ impl Reader<'_> {
     }
 
     fn put(&mut self, offset: usize, index: usize) -> Result<()> {
-        let top = self.stack.last().cloned().ok_or_else(|| self.corrupt(offset, "PUT of an empty stack".into()))?;
-        self.memo.insert(index, top);
+        let top = self.stack.last().ok_or_else(|| self.corrupt(offset, "PUT of an empty stack".into()))?;
+        let copy = self.copy(offset, top)?;
+        self.memo.insert(index, copy);
         Ok(())
     }
 
     fn get(&mut self, offset: usize, index: usize) -> Result<()> {
-        let value = self.memo.get(&index).cloned();
+        let value = self.memo.get(&index);
         let value = value.ok_or_else(|| self.corrupt(offset, format!("memo entry {index}, which was never stored")))?;
+        let copy = self.copy(offset, value)?;
+        self.stack.push(copy);
+        Ok(())
+    }
+
+    /// Pushes a value made of others, if it nests no deeper than allowed.
+    fn nest(&mut self, offset: usize, value: Value) -> Result<()> {
+        if value.extent().1 > MAX_DEPTH {
+            return Err(self.too_deep(offset));
+        }
         self.stack.push(value);
         Ok(())
+    }
+
+    fn too_deep(&self, offset: usize) -> DataError {
+        self.corrupt(offset, format!("values nested more than {MAX_DEPTH} deep, which NumPy data pickles never are"))
+    }
+
+    /// A copy of `value`, charged to the file's budget of copies.
+    fn copy(&self, offset: usize, value: &Value) -> Result<Value> {
+        self.charge(offset, value.extent().0)?;
+        Ok(value.clone())
+    }
+
+    fn charge(&self, offset: usize, values: usize) -> Result<()> {
+        let copied = self.copied.get().saturating_add(values);
+        if copied > self.bytes.len() {
+            let message = format!(
+                "copies of {copied} values, more than the file's {} bytes (NumPy data pickles copy far fewer)",
+                self.bytes.len()
+            );
+            return Err(self.corrupt(offset, message));
+        }
+        self.copied.set(copied);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::rc::Rc;
+
+    use super::{Value, read};
+
+    #[test]
+    fn stack_global_shares_the_strings_it_names() {
+        // It made its own copies: a long string stored once and named by
+        // STACK_GLOBAL again and again (`h\x00h\x00\x93`, five bytes) asked
+        // for two copies of the string each time.
+        let value = read(Path::new("f.pkl"), b"\x80\x04\x8c\x06module\x94h\x00h\x00\x93.").unwrap();
+        let Value::Global { module, name } = value else { panic!("{value:?}") };
+        assert!(Rc::ptr_eq(&module, &name));
     }
 }
 

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use csrs_data::{DataError, DatasetName, Split, load};
 
-fn write(path: &Path, bytes: &[u8]) {
+mod fuzz;
+
+pub(crate) fn write(path: &Path, bytes: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, bytes).unwrap();
 }
@@ -72,7 +74,7 @@ fn cifar10_binary_batches() {
 /// A CIFAR batch pickled the way the Python version on the CIFAR site is:
 /// Python 2's protocol 2, byte-string keys, the pixels a NumPy `uint8`
 /// array of shape `[n, 3072]` and the labels a list.
-fn python_batch(label_key: &str, labels: &[u8], pixels: &[u8]) -> Vec<u8> {
+pub(crate) fn python_batch(label_key: &str, labels: &[u8], pixels: &[u8]) -> Vec<u8> {
     let short = |p: &mut Vec<u8>, text: &[u8]| {
         p.extend([b'U', text.len() as u8]);
         p.extend(text);
@@ -100,7 +102,7 @@ fn python_batch(label_key: &str, labels: &[u8], pixels: &[u8]) -> Vec<u8> {
 }
 
 /// Pixels that differ between images and channels.
-fn pixels(n: usize) -> Vec<u8> {
+pub(crate) fn pixels(n: usize) -> Vec<u8> {
     (0..n * 3072).map(|i| ((i * 7 + i / 3072) % 256) as u8).collect()
 }
 
@@ -162,7 +164,7 @@ fn cifar_binary_versions_in_their_folders_and_what_is_missing() {
     assert!(err.contains("expected train.bin (binary version) or train (Python version)"), "{err}");
 }
 
-fn idx(magic: u32, dims: &[u32], body: &[u8]) -> Vec<u8> {
+pub(crate) fn idx(magic: u32, dims: &[u32], body: &[u8]) -> Vec<u8> {
     let mut bytes = magic.to_be_bytes().to_vec();
     for d in dims {
         bytes.extend(d.to_be_bytes());
