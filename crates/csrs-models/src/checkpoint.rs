@@ -32,6 +32,11 @@ pub struct TrainingInfo {
     pub epoch: usize,
     /// A hash of the resolved training configuration.
     pub config_hash: String,
+    /// The fingerprint of the optimiser's state saved with this epoch: a
+    /// resumed run refuses a state from another run (burn would load it
+    /// silently, dropping what does not fit). Absent in older checkpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimizer_fingerprint: Option<String>,
 }
 
 /// What `<stem>.json` holds.

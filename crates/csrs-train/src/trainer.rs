@@ -15,7 +15,7 @@ use burn::tensor::backend::AutodiffBackend;
 use csrs_artifacts::TrainingFiles;
 use csrs_cost::CostMatrix;
 use csrs_data::{Dataset, DatasetName, shuffle};
-use csrs_models::checkpoint::write_atomically;
+use csrs_models::checkpoint::{fingerprint, write_atomically};
 use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Classifier, ModelSpec, TrainingInfo};
 use rand_xoshiro::SplitMix64;
 use rand_xoshiro::rand_core::SeedableRng;
@@ -177,9 +177,16 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
     let files = TrainingFiles::new(run.out);
     let (mut model, first_epoch) = if run.resume && files.metadata().exists() {
         let checkpoint = Checkpoint::<B>::load(run.out, Some(run.spec.n_classes), device)?;
-        let done = checkpoint.meta.training.as_ref().map_or(0, |t| t.epoch);
+        let training = checkpoint.meta.training.as_ref();
+        let done = training.map_or(0, |t| t.epoch);
         let state_path = files.optimizer(done);
         let bytes = std::fs::read(&state_path).map_err(|error| TrainError::Io { path: state_path.clone(), error })?;
+        if let Some(expected) = training.and_then(|t| t.optimizer_fingerprint.as_ref())
+            && fingerprint(&bytes) != *expected
+        {
+            let message = format!("does not match {} (from another run, or damaged)", files.metadata().display());
+            return Err(TrainError::OptimizerState { path: state_path, message });
+        }
         let record = recorder
             .load(bytes, device)
             .map_err(|err| TrainError::OptimizerState { path: state_path.clone(), message: first_line(&err) })?;
@@ -214,6 +221,7 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
             method: config.objective.method_name(),
             epoch: epoch + 1,
             config_hash: run.config_hash.clone(),
+            optimizer_fingerprint: Some(fingerprint(&state)),
         });
         Checkpoint { meta, model: model.valid() }.save(run.out)?;
         let _ = std::fs::remove_file(files.optimizer(epoch));

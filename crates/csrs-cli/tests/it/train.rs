@@ -154,3 +154,24 @@ fn a_run_killed_mid_epoch_resumes_from_its_last_checkpoint() {
         .collect();
     assert!(leftovers.is_empty(), "stale optimiser states: {leftovers:?}");
 }
+
+/// burn loads an optimiser state from another run silently (its momentum
+/// dropped where the parameters differ); a resumed run refuses it instead.
+#[test]
+fn an_optimiser_state_from_another_run_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = without(&without(&config(1, ""), "cost ="), "cost_sensitive");
+    for (name, architecture) in [("a", "digits-cnn"), ("b", "mlp")] {
+        let text = plain.replace("m/d", &format!("m/{name}")).replace("digits-cnn", architecture);
+        std::fs::write(dir.path().join(format!("{name}.toml")), &text).unwrap();
+        let run = csrs(dir.path(), &["train", "--config", &format!("{name}.toml")], "");
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+    }
+    std::fs::copy(dir.path().join("m/b.optim-1.mpk"), dir.path().join("m/a.optim-1.mpk")).unwrap();
+    let longer = std::fs::read_to_string(dir.path().join("a.toml")).unwrap().replace("epochs = 1", "epochs = 2");
+    std::fs::write(dir.path().join("a.toml"), longer).unwrap();
+    let resumed = csrs(dir.path(), &["train", "--config", "a.toml", "--resume"], "");
+    assert_eq!(resumed.code, Some(2), "{}", resumed.stderr);
+    let error = resumed.stderr.trim_end().lines().last().unwrap();
+    assert!(error.starts_with("csrs: error: m/a.optim-1.mpk: optimiser state: does not match"), "{error}");
+}
