@@ -44,7 +44,14 @@ pub(crate) fn load(dir: &Path, split: Split) -> Result<Dataset> {
         let image_id = cell(image_col)?;
         let file =
             images.get(image_id).ok_or_else(|| bad(format!("no image file {image_id}.jpg below the data folder")))?;
-        lesions.entry(cell(lesion_col)?.to_owned()).or_insert((class, Vec::new())).1.push(file.clone());
+        let lesion = cell(lesion_col)?;
+        let (lesion_class, files) = lesions.entry(lesion.to_owned()).or_insert((class, Vec::new()));
+        // A lesion is one example: its images must not teach two classes.
+        if *lesion_class != class {
+            let first = CLASSES[*lesion_class];
+            return Err(bad(format!("lesion {lesion} is diagnosed {dx} here and {first} on an earlier line")));
+        }
+        files.push(file.clone());
     }
     if lesions.is_empty() {
         return Err(DataError::Empty { path: metadata, message: "no images listed".into() });

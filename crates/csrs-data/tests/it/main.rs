@@ -279,6 +279,11 @@ fn ham10000_keeps_lesions_on_one_side() {
         ),
         "{err}"
     );
+
+    let conflicting = "lesion_id,image_id,dx\nHAM_0,ISIC_0_0,mel\nHAM_0,ISIC_0_1,nv\n";
+    write(&dir.path().join("HAM10000_metadata.csv"), conflicting.as_bytes());
+    let err = error_of(load(DatasetName::Ham10000, Split::Test, Some(dir.path())));
+    assert!(err.ends_with("line 3: lesion HAM_0 is diagnosed nv here and mel on an earlier line"), "{err}");
 }
 
 #[test]
