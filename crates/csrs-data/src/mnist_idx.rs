@@ -82,10 +82,19 @@ fn header(path: &Path, bytes: &[u8], magic: u32, n_dims: usize) -> Result<Vec<us
     (1..=n_dims).map(|i| word(i).map(|d| d as usize)).collect()
 }
 
+/// The `len` bytes of data after the header, which must end the file: bytes
+/// beyond them mean the header's dimensions are not the file's.
 fn body<'a>(path: &Path, bytes: &'a [u8], offset: usize, len: usize) -> Result<&'a [u8]> {
-    bytes.get(offset..offset.saturating_add(len)).ok_or_else(|| {
+    let end = offset.saturating_add(len);
+    let data = bytes.get(offset..end).ok_or_else(|| {
         let message =
             format!("file is truncated: {} bytes of data, expected {len}", bytes.len().saturating_sub(offset));
         DataError::corrupt(path, bytes.len() as u64, message)
-    })
+    })?;
+    if bytes.len() > end {
+        let message =
+            format!("{} bytes after the data the header announces, expected the file to end", bytes.len() - end);
+        return Err(DataError::corrupt(path, end as u64, message));
+    }
+    Ok(data)
 }

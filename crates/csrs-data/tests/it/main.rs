@@ -193,6 +193,14 @@ fn mnist_idx_files_plain_and_gzipped() {
         "{err}"
     );
 
+    // Dimensions that announce fewer pixels than the file holds.
+    write(&dir.path().join("t10k-images-idx3-ubyte"), &idx(0x803, &[2, 4, 2], &pixels));
+    let err = error_of(load(DatasetName::Mnist, Split::Test, Some(dir.path())));
+    assert!(
+        err.ends_with("at byte 32: 8 bytes after the data the header announces, expected the file to end"),
+        "{err}"
+    );
+
     // Dimensions whose product overflows, or is merely huge: corruption.
     write(&dir.path().join("t10k-images-idx3-ubyte"), &idx(0x803, &[2, u32::MAX, u32::MAX], &pixels));
     let err = error_of(load(DatasetName::Mnist, Split::Test, Some(dir.path())));
