@@ -66,7 +66,8 @@ struct DatasetGrid {
     /// Certify every `skip`-th test example.
     #[serde(default = "every_example")]
     skip: NonZeroU64,
-    /// Hyperparameters of this dataset, over the grid's and the method's.
+    /// Hyperparameters of this dataset, over the grid's `[train]` (top-level
+    /// keys only: the objective comes from the method's table).
     #[serde(default)]
     train: Table,
 }
@@ -164,6 +165,15 @@ fn parse(text: &str, path: &Path) -> anyhow::Result<Grid> {
     if grid.device != "cpu" && !grid.device.starts_with("cuda") {
         bail!("`device` is {:?}, expected \"cpu\" or \"cuda[:N]\"", grid.device);
     }
+    // A -cs method trains for a cost matrix: its objective says how.
+    let has_cost_part = |method: &str| {
+        grid.method_train.get(method).and_then(Value::as_table).is_some_and(|t| t.contains_key("cost_sensitive"))
+    };
+    if let Some(method) = grid.methods.iter().find(|m| m.ends_with("-cs") != has_cost_part(m)) {
+        bail!(
+            "method {method}: a [method.{method}] table with a cost_sensitive part goes with a name ending in -cs, and only then"
+        );
+    }
     Ok(grid)
 }
 
@@ -188,13 +198,14 @@ fn runs<'a>(grid: &'a Grid, out: &Path) -> Vec<Run<'a>> {
 
 /// The `csrs train` configuration of a run: the grid's `[train]`, and the
 /// method's table as its `[objective]` (whose `method` is the run's method
-/// unless the table names the objective, as `-cs` methods do).
+/// without its `-cs`, unless the table names it).
 ///
 /// A method's table may hold tables named `"sigma=S"`: hyperparameters for
 /// noise level S only (MACER's lambda depends on sigma in the paper).
 fn train_config(grid: &Grid, run: &Run<'_>) -> String {
     let mut config = grid.train.clone();
-    let mut objective = Table::from_iter([("method".to_owned(), Value::String(run.method.to_owned()))]);
+    let objective_method = run.method.trim_end_matches("-cs").to_owned();
+    let mut objective = Table::from_iter([("method".to_owned(), Value::String(objective_method))]);
     if let Some(Value::Table(method)) = grid.method_train.get(run.method) {
         let own_sigma = format!("sigma={}", run.sigma);
         for (key, value) in method {
@@ -510,6 +521,10 @@ mod tests {
             (format!("seeds = [1]\n{text}"), "unknown field `seeds`"),
             (text.replace("sigmas = [0.25, 0.5]", "sigmas = \"0.25\""), "invalid type: string"),
             (format!("device = \"tpu\"\n{text}"), "`device` is \"tpu\""),
+            (
+                text.replace("cost_sensitive = { gamma_sensitive = 16.0 }\n", ""),
+                "method macer-cs: a [method.macer-cs] table",
+            ),
         ] {
             assert_ne!(edited, text);
             let err = parse(&edited, &path).unwrap_err().to_string();

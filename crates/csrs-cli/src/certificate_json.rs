@@ -73,8 +73,8 @@ impl<'de> Deserialize<'de> for RadiusCell {
 }
 
 /// A cost-sensitive certificate's curve as `[level, radius]` pairs, checked
-/// when read: levels from 0, strictly increasing, radii shrinking, infinite
-/// at the top.
+/// when read: levels from 0, strictly increasing, radii never shrinking as
+/// the level rises, and infinite at the top level only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<(f64, RadiusCell)>")]
 pub(crate) struct Curve(Vec<(f64, RadiusCell)>);

@@ -166,6 +166,12 @@ impl Row for CertifyRow {
     }
 
     fn from_record(record: CertifyRecord) -> anyhow::Result<Self> {
+        if !(0.0..=1.0).contains(&record.p_lower) {
+            bail!("p_lower: {}, expected a probability in [0, 1]", record.p_lower);
+        }
+        if record.harmful_class.is_none() && record.count_harmful.is_some() {
+            bail!("count_harmful: given, but harmful_class is null");
+        }
         let standard = match record.radius_std {
             None => StandardCertificate::Abstain,
             Some(r) => StandardCertificate::Certified(
@@ -221,4 +227,29 @@ fn summary_line(rows: &[CertifyRow]) -> String {
         ));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::certificate_json::CertificateJson;
+    use crate::fields::field_names;
+
+    /// Records carry the certificate under the keys `certify-counts` gives
+    /// it, in the same order (two types, one schema).
+    #[test]
+    fn records_hold_the_certificate_keys_of_certify_counts() {
+        let radius = Radius::new(0.5).unwrap();
+        let cert = Certificate {
+            predicted: 1,
+            p_lower: 0.9,
+            standard: StandardCertificate::Certified(radius),
+            cost_sensitive: None,
+        };
+        let json = serde_json::to_value(CertificateJson::from(&cert)).unwrap();
+        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let columns = field_names::<CertifyRecord>();
+        let start = columns.iter().position(|c| *c == keys[0]).unwrap();
+        assert_eq!(&columns[start..start + keys.len()], keys);
+    }
 }

@@ -37,6 +37,7 @@ pub(crate) fn field_names<T: for<'de> Deserialize<'de>>() -> &'static [&'static 
 
     let mut fields: &'static [&'static str] = &[];
     let _ = T::deserialize(FieldNames(&mut fields));
+    debug_assert!(!fields.is_empty(), "{} is not a plain struct (flatten? try_from?)", std::any::type_name::<T>());
     fields
 }
 
@@ -50,8 +51,13 @@ where
         // TOML's errors add the path again on lines of their own.
         let inner = err.inner().to_string();
         let message = inner.lines().next().unwrap_or_default();
-        match err.path().to_string() {
-            path if path == "." => anyhow::anyhow!("{message}"),
+        let mut path = err.path().to_string();
+        // An unknown key's path ends with the key, which the message names.
+        if let Some(key) = message.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) {
+            path = path.strip_suffix(key).map_or(path.clone(), |parent| parent.trim_end_matches('.').to_owned());
+        }
+        match path.as_str() {
+            "" | "." => anyhow::anyhow!("{message}"),
             path => anyhow::anyhow!("{path}: {message}"),
         }
     })

@@ -1,13 +1,15 @@
 //! `csrs merge`: join the outputs of sharded runs into one file.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
 use crate::certify::CertifyRow;
-use crate::predict::PredictRow;
-use crate::records::{Format, Row, read_rows};
+use crate::fields::field_names;
+use crate::options::Options;
+use crate::predict::{PredictRecord, PredictRow};
+use crate::records::{Format, Row, read_rows, settings_of_run};
 
 /// Join the record files of a sharded run (--shard i/k) into one file,
 /// ordered by example index: the same records as one unsharded run.
@@ -36,6 +38,7 @@ impl Args {
                 bail!("{}: another format than {}", path.display(), self.out.display());
             }
         }
+        let settings = self.shared_settings()?;
         let (text, count) = if is_predict_records(&self.inputs[0], format)? {
             self.merged::<PredictRow>(format)?
         } else {
@@ -44,8 +47,37 @@ impl Args {
         let mut file =
             std::fs::File::create(&self.out).with_context(|| format!("cannot create {}", self.out.display()))?;
         file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", self.out.display()))?;
+        if let Some(settings) = settings {
+            settings.save_beside(&self.out)?;
+        }
         eprintln!("merged {count} records from {} files into {}", self.inputs.len(), self.out.display());
         Ok(())
+    }
+
+    /// The settings the shards ran with, without the shard: the merged
+    /// records' settings (the first shard's batch size, which changes no
+    /// count). Shards run with other settings (another model, σ, seed, ...)
+    /// are refused; without the settings of every shard there are none.
+    fn shared_settings(&self) -> anyhow::Result<Option<Options>> {
+        let mut shared: Option<(Options, &PathBuf)> = None;
+        for path in &self.inputs {
+            let Some(settings) = settings_of_run(path)? else { return Ok(None) };
+            let settings = Options { shard: None, ..settings };
+            match &shared {
+                None => shared = Some((settings, path)),
+                Some((first, first_path)) => {
+                    let same_batch = Options { batch: first.batch, ..settings };
+                    if format!("{same_batch:?}") != format!("{first:?}") {
+                        bail!(
+                            "{} and {} were made with other settings (see their .config.toml): they are not shards of one run",
+                            first_path.display(),
+                            path.display()
+                        );
+                    }
+                }
+            }
+        }
+        Ok(shared.map(|(settings, _)| settings))
     }
 
     /// The inputs' rows, each read and checked, as one file's text ordered
@@ -53,6 +85,13 @@ impl Args {
     fn merged<R: Row>(&self, format: Format) -> anyhow::Result<(String, usize)> {
         let mut rows: Vec<(R, usize)> = Vec::new();
         for (input, path) in self.inputs.iter().enumerate() {
+            let complete = std::fs::read(path).map_or(true, |bytes| bytes.is_empty() || bytes.ends_with(b"\n"));
+            if !complete {
+                bail!(
+                    "{}: the last line is incomplete (a run still writing, or killed): resume it first",
+                    path.display()
+                );
+            }
             rows.extend(read_rows::<R>(path)?.into_iter().map(|row| (row, input)));
         }
         rows.sort_by_key(|(row, _)| row.index());
@@ -70,12 +109,15 @@ impl Args {
 }
 
 /// Whether a record file holds `predict` records rather than `certify`
-/// ones, from its first line.
+/// ones, from its first line: the TSV header, or the JSONL keys.
 fn is_predict_records(path: &Path, format: Format) -> anyhow::Result<bool> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let first = text.lines().next().unwrap_or_default();
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut first = String::new();
+    std::io::BufReader::new(file).read_line(&mut first).with_context(|| format!("cannot read {}", path.display()))?;
+    let first = first.trim_end_matches('\n');
     Ok(match format {
         Format::Tsv => Some(first) == format.header::<PredictRow>().as_deref(),
-        Format::Jsonl => format.parse::<PredictRow>(first).is_ok(),
+        Format::Jsonl => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(first)
+            .is_ok_and(|keys| keys.keys().eq(field_names::<PredictRecord>())),
     })
 }

@@ -11,6 +11,7 @@ use csrs_stats::{Alpha, Sigma};
 use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceChoice;
+use crate::fields;
 use crate::import::ImportOptions;
 
 /// Every option; `None` means "not given here".
@@ -95,8 +96,10 @@ impl Options {
     pub(crate) fn with_config_file(self) -> anyhow::Result<Self> {
         let Some(path) = &self.config else { return Ok(self) };
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let table: toml::Table =
+            text.parse().map_err(|err: toml::de::Error| anyhow!("{}: {}", path.display(), err.message().trim()))?;
         let file: Options =
-            toml::from_str(&text).map_err(|err| anyhow!("{}: {}", path.display(), err.message().trim()))?;
+            fields::deserialize(toml::Value::Table(table)).with_context(|| path.display().to_string())?;
         Ok(
             prefer_first!(self, file; model, arch, mean, std, dataset, data_dir, cost, sigma, n0, n, alpha, batch, out, skip, max, shard, seed, device, engine),
         )

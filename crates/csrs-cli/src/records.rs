@@ -41,7 +41,7 @@ pub(crate) trait Row: Sized {
 /// Fails naming `what` when `class` is not one of `classes`.
 pub(crate) fn check_class(what: &str, class: usize, classes: usize) -> anyhow::Result<()> {
     if class >= classes {
-        bail!("{what}: class {class}, expected one of the dataset's {classes} classes (0 to {})", classes - 1);
+        bail!("{what}: class {class}, expected one of the dataset's {classes} classes (0 to {})", classes.max(1) - 1);
     }
     Ok(())
 }
@@ -196,22 +196,36 @@ fn complete_len(bytes: &[u8]) -> usize {
     bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
 }
 
-/// The number of classes of the dataset the records beside `path` were
-/// made on, from their resolved settings (`None` without them, or for a
-/// dataset whose classes are its folders).
-fn classes_of_run(records: &Path) -> anyhow::Result<Option<usize>> {
+/// The resolved settings of the run that wrote the records at `records`,
+/// when they are beside them.
+pub(crate) fn settings_of_run(records: &Path) -> anyhow::Result<Option<Options>> {
     let config = CertificationFiles::new(records).resolved_config();
     if !config.exists() {
         return Ok(None);
     }
-    let options = Options { config: Some(config.clone()), ..Options::default() }.with_config_file()?;
-    let Some(dataset) = options.dataset else { return Ok(None) };
-    let dataset: DatasetName = dataset.parse().with_context(|| format!("{}: dataset", config.display()))?;
-    Ok(dataset.class_names().map(|names| names.len()))
+    Options { config: Some(config), ..Options::default() }.with_config_file().map(Some)
+}
+
+/// The number of classes of the dataset the records at `records` were made
+/// on, from their resolved settings: `None` without them, for a dataset
+/// whose classes are its folders, or when the settings cannot be read (the
+/// records are still good; a warning says why their classes go unchecked).
+fn classes_of_run(records: &Path) -> Option<usize> {
+    let dataset = settings_of_run(records).and_then(|options| match options.and_then(|o| o.dataset) {
+        Some(name) => name.parse::<DatasetName>().map(Some).context("dataset"),
+        None => Ok(None),
+    });
+    match dataset {
+        Ok(dataset) => dataset.and_then(|d| d.class_names()).map(|names| names.len()),
+        Err(err) => {
+            eprintln!("csrs: warning: {err:#}; the classes of {} are not checked", records.display());
+            None
+        }
+    }
 }
 
 fn parse_rows<R: Row>(path: &Path, format: Format, bytes: &[u8]) -> anyhow::Result<Vec<R>> {
-    let classes = classes_of_run(path)?;
+    let classes = classes_of_run(path);
     let text = std::str::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8 text", path.display()))?;
     let mut lines = text.lines().enumerate();
     if let Some(header) = format.header::<R>() {

@@ -21,16 +21,17 @@ use crate::fields::{self, field_names};
 use crate::model::checkpoint_files;
 use crate::progress::Progress;
 
-/// Train a model with one of the methods of the paper and its baselines:
-/// gaussian, gaussian-cs, macer, macer-cs, smoothadv, smoothadv-cs,
-/// smoothmix, smoothmix-cs.
+/// Train a model with one of the objectives of the paper and its
+/// baselines: gaussian, macer, smoothadv or smoothmix, each with an optional
+/// cost-sensitive part (gaussian-cs, the paper's macer-cs, ...).
 ///
 /// Everything comes from a TOML file (see configs/train/ and
-/// docs/training.md): the dataset, the
-/// architecture, the cost matrix (for the -cs methods), where to write the
-/// checkpoint, and the hyperparameters. A checkpoint is written after every
-/// epoch, with the optimiser's state, and one CSV line is appended to
-/// <out>.log.csv; --resume continues from the last checkpoint.
+/// docs/training.md): the dataset, the architecture, the cost matrix (with
+/// a cost-sensitive objective), where to write the checkpoint, and the
+/// hyperparameters, under [objective] those of the method. A checkpoint is
+/// written after every epoch, with the optimiser's state, and one CSV line
+/// is appended to <out>.log.csv; <out>.config.toml holds the configuration
+/// as read; --resume continues from the last checkpoint.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  csrs train --config configs/train/digits-gaussian.toml")]
 pub(crate) struct Args {
@@ -295,7 +296,10 @@ mod tests {
                 gaussian.replace("method = \"gaussian\"", "method = \"gaussian\"\nbeta = 16.0"),
                 "objective: unknown field `beta`, expected `cost_sensitive`",
             ),
-            (smoothadv.replace("epsilon = 0.5", "epsilon = -0.5"), "epsilon is -0.5, expected a finite number > 0"),
+            (
+                smoothadv.replace("epsilon = 0.5", "epsilon = -0.5"),
+                "objective.epsilon is -0.5, expected a finite number > 0",
+            ),
             (without(&smoothadv, "cost ="), "method smoothadv-cs needs a cost matrix: set `cost`"),
             (
                 format!("cost = \"configs/costs/digits-3-to-8.toml\"\n{gaussian}"),

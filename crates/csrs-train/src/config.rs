@@ -135,21 +135,24 @@ impl Objective {
             Objective::Gaussian { cost_sensitive } => reweighting(cost_sensitive),
             Objective::Macer { noise_copies, beta, lambda, gamma, cost_sensitive } => {
                 let mut numbers = vec![
-                    AtLeastOne("noise_copies", *noise_copies),
-                    Positive("beta", *beta),
-                    NonNegative("lambda", *lambda),
-                    NonNegative("gamma", *gamma),
+                    AtLeastOne("objective.noise_copies", *noise_copies),
+                    Positive("objective.beta", *beta),
+                    NonNegative("objective.lambda", *lambda),
+                    NonNegative("objective.gamma", *gamma),
                 ];
-                numbers.extend(cost_sensitive.map(|cs| NonNegative("gamma_sensitive", cs.gamma_sensitive)));
+                numbers.extend(
+                    cost_sensitive
+                        .map(|cs| NonNegative("objective.cost_sensitive.gamma_sensitive", cs.gamma_sensitive)),
+                );
                 numbers
             }
             Objective::SmoothAdv { noise_copies, epsilon, attack_steps, warmup_epochs, cost_sensitive } => {
                 let mut numbers = vec![
-                    AtLeastOne("noise_copies", *noise_copies),
-                    Positive("epsilon", *epsilon),
-                    AtLeastOne("attack_steps", *attack_steps),
+                    AtLeastOne("objective.noise_copies", *noise_copies),
+                    Positive("objective.epsilon", *epsilon),
+                    AtLeastOne("objective.attack_steps", *attack_steps),
                 ];
-                numbers.extend(warmup_epochs.map(|epochs| AtLeastOne("warmup_epochs", epochs)));
+                numbers.extend(warmup_epochs.map(|epochs| AtLeastOne("objective.warmup_epochs", epochs)));
                 numbers.extend(reweighting(cost_sensitive));
                 numbers
             }
@@ -162,12 +165,12 @@ impl Objective {
                 cost_sensitive,
             } => {
                 let mut numbers = vec![
-                    AtLeastOne("noise_copies", *noise_copies),
-                    AtLeastOne("attack_steps", *attack_steps),
-                    Positive("attack_step_size", *attack_step_size),
-                    NonNegative("mix_weight", *mix_weight),
+                    AtLeastOne("objective.noise_copies", *noise_copies),
+                    AtLeastOne("objective.attack_steps", *attack_steps),
+                    Positive("objective.attack_step_size", *attack_step_size),
+                    NonNegative("objective.mix_weight", *mix_weight),
                 ];
-                numbers.extend(warmup_epochs.map(|epochs| AtLeastOne("warmup_epochs", epochs)));
+                numbers.extend(warmup_epochs.map(|epochs| AtLeastOne("objective.warmup_epochs", epochs)));
                 numbers.extend(reweighting(cost_sensitive));
                 numbers
             }
@@ -176,7 +179,7 @@ impl Objective {
 }
 
 fn reweighting(cost_sensitive: &Option<Reweighting>) -> Vec<Number> {
-    cost_sensitive.iter().map(|cs| Number::NonNegative("weight", cs.weight)).collect()
+    cost_sensitive.iter().map(|cs| Number::NonNegative("objective.cost_sensitive.weight", cs.weight)).collect()
 }
 
 /// The optimiser and its settings.
@@ -217,13 +220,13 @@ impl OptimizerConfig {
         match self {
             OptimizerConfig::Sgd { lr, momentum, weight_decay } => {
                 vec![
-                    Positive("lr", *lr),
-                    NonNegative("momentum", *momentum),
-                    NonNegative("weight_decay", *weight_decay),
+                    Positive("optimizer.lr", *lr),
+                    NonNegative("optimizer.momentum", *momentum),
+                    NonNegative("optimizer.weight_decay", *weight_decay),
                 ]
             }
             OptimizerConfig::Adam { lr, weight_decay } => {
-                vec![Positive("lr", *lr), NonNegative("weight_decay", *weight_decay)]
+                vec![Positive("optimizer.lr", *lr), NonNegative("optimizer.weight_decay", *weight_decay)]
             }
         }
     }

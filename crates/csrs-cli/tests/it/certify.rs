@@ -183,11 +183,38 @@ fn shards_merge_into_the_unsharded_run() {
     let merged = csrs(dir.path(), &args, "");
     assert_eq!(merged.code, Some(0), "{}", merged.stderr);
     assert_eq!(without_seconds(&dir.path().join("merged.tsv")), without_seconds(&dir.path().join("whole.tsv")));
+    // The merged records get the shards' settings, without the shard.
+    let settings = std::fs::read_to_string(dir.path().join("merged.tsv.config.toml")).unwrap();
+    assert!(settings.contains("skip = 2\n") && !settings.contains("shard"), "{settings}");
+
+    // A shard of another run (another alpha) is refused.
+    let other = csrs(
+        dir.path(),
+        &certify_args(
+            &model,
+            &cost,
+            "other.tsv",
+            &["--skip", "2", "--shard", "0/3", "--alpha", "0.01", "--batch", "100"],
+        ),
+        "",
+    );
+    assert_eq!(other.code, Some(0), "{}", other.stderr);
+    let mixed = csrs(dir.path(), &["merge", "--out", "mixed.tsv", "other.tsv", "shard-1.tsv", "shard-2.tsv"], "");
+    assert_eq!(mixed.code, Some(2));
+    assert!(mixed.stderr.contains("other.tsv and shard-1.tsv were made with other settings"), "{}", mixed.stderr);
 
     // Merging a shard twice is refused.
     let twice = csrs(dir.path(), &["merge", "--out", "twice.tsv", "shard-0.tsv", "shard-0.tsv"], "");
     assert_eq!(twice.code, Some(2));
     assert!(twice.stderr.contains("is in both shard-0.tsv and shard-0.tsv"), "{}", twice.stderr);
+
+    // A shard whose run was killed mid-line is refused, not cut silently.
+    let mut partial = std::fs::read(dir.path().join("shard-0.tsv")).unwrap();
+    partial.truncate(partial.len() - 3);
+    std::fs::write(dir.path().join("shard-0.tsv"), partial).unwrap();
+    let cut = csrs(dir.path(), &["merge", "--out", "cut.tsv", "shard-0.tsv", "shard-1.tsv", "shard-2.tsv"], "");
+    assert_eq!(cut.code, Some(2));
+    assert!(cut.stderr.contains("shard-0.tsv: the last line is incomplete"), "{}", cut.stderr);
 }
 
 #[test]
