@@ -14,7 +14,7 @@
 //! is polished by the same iteration on the regularized incomplete beta
 //! function, whose errors no longer matter there.
 
-use statrs::distribution::{Beta, Continuous, ContinuousCDF};
+use statrs::distribution::{Beta, Continuous};
 use statrs::function::beta::beta_reg;
 
 /// Counts up to this size take the exact tail sum.
@@ -59,7 +59,7 @@ fn ln_pmf_small(k: u64, n: u64, p: f64) -> f64 {
 
 /// Solves P(X ≤ k) = a for p; small k < n.
 fn small_upper(k: u64, n: u64, a: f64) -> f64 {
-    let start = Beta::new((k + 1) as f64, (n - k) as f64).map_or(0.5, |beta| beta.inverse_cdf(1.0 - a));
+    let start = beta_quantile_guess((k + 1) as f64, (n - k) as f64, 1.0 - a);
     // g(p) = ln P(X ≤ k) − ln a, decreasing in p.
     // P(X ≤ k) = pmf(k) · s, s = Σ_{i ≤ k} pmf(i) / pmf(k); dP/dp = −pmf(k)(n − k)/(1 − p).
     solve_decreasing(start, |p| {
@@ -80,7 +80,7 @@ fn small_upper(k: u64, n: u64, a: f64) -> f64 {
 
 /// Solves P(X ≥ k) = a for p; small k > 0.
 fn small_lower(k: u64, n: u64, a: f64) -> f64 {
-    let start = Beta::new(k as f64, (n - k + 1) as f64).map_or(0.5, |beta| beta.inverse_cdf(a));
+    let start = beta_quantile_guess(k as f64, (n - k + 1) as f64, a);
     // g(p) = ln a − ln P(X ≥ k), decreasing in p.
     // P(X ≥ k) = pmf(k) · t, t = Σ_{i ≥ k} pmf(i) / pmf(k); dP/dp = pmf(k) k / p.
     solve_decreasing(start, |p| {
@@ -103,7 +103,19 @@ fn small_lower(k: u64, n: u64, a: f64) -> f64 {
 fn polished_beta_quantile(a: f64, b: f64, p: f64) -> f64 {
     let beta = Beta::new(a, b).expect("shape parameters are positive counts");
     // g(x) = p − I_x(a, b), decreasing in x.
-    solve_decreasing(beta.inverse_cdf(p), |x| (p - beta_reg(a, b, x), -beta.pdf(x)))
+    solve_decreasing(beta_quantile_guess(a, b, p), |x| (p - beta_reg(a, b, x), -beta.pdf(x)))
+}
+
+/// A first guess at the Beta(a, b) quantile at `p`, for the bracketed
+/// Newton iteration to refine: the quantile of a normal law with the Beta's
+/// mean and spread, computed on the log-odds scale so that it stays inside
+/// (0, 1) however skewed the Beta is. (statrs's own Beta quantile does not
+/// return for b beyond about 8·10⁶, i.e. certificates of 8 million draws.)
+fn beta_quantile_guess(a: f64, b: f64, p: f64) -> f64 {
+    // The log-odds of a Beta(a, b) variable has mean ≈ ln(a/b) and variance
+    // ≈ 1/a + 1/b.
+    let log_odds = (a / b).ln() + crate::normal_ppf(p) * (1.0 / a + 1.0 / b).sqrt();
+    1.0 / (1.0 + (-log_odds).exp())
 }
 
 /// The root in (0, 1) of a decreasing function given with its derivative,
@@ -159,8 +171,9 @@ mod tests {
 
     #[test]
     fn closed_forms_at_the_extremes() {
-        // P(X ≤ 0) = (1 − p)^n = a  and  P(X ≥ n) = p^n = a.
-        for (n, a) in [(10, 0.05), (100_000, 1e-3), (1_000_000, 0.1), (7, 1e-8)] {
+        // P(X ≤ 0) = (1 − p)^n = a  and  P(X ≥ n) = p^n = a. Beyond 8·10⁶
+        // draws statrs's Beta quantile, the former first guess, never returned.
+        for (n, a) in [(10, 0.05), (100_000, 1e-3), (1_000_000, 0.1), (7, 1e-8), (1 << 24, 1e-3), (1 << 34, 1e-3)] {
             let upper = -(f64::ln(a) / n as f64).exp_m1();
             assert!((small_upper(0, n, a) / upper - 1.0).abs() < 1e-13, "n={n} a={a}");
             let lower = (f64::ln(a) / n as f64).exp();
