@@ -11,6 +11,8 @@
 //! - [`certify`]: Cohen's CERTIFY, or Certify-CS when the true class has
 //!   harmful mistakes (SPEC §4), returning a [`Certificate`].
 //! - [`predict`]: Cohen's PREDICT.
+//! - [`plan`]: what n, α and σ can certify at best, and the draws a target
+//!   radius needs.
 //! - [`metrics`]: certified accuracy, certified cost-sensitive robustness,
 //!   average certified radius and certified robust cost over many examples.
 //!
@@ -26,6 +28,7 @@ mod error;
 pub mod metrics;
 mod normal;
 mod params;
+pub mod plan;
 mod predict;
 mod quantile;
 

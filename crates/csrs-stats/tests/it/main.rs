@@ -3,5 +3,6 @@
 mod curve;
 mod metrics;
 mod oracle;
+mod plan;
 mod properties;
 mod tolerance;
