@@ -74,8 +74,7 @@ impl Cell {
             Cell::Text(text) => text.clone(),
             Cell::Count(count) => count.to_string(),
             Cell::Fraction(x) => format!("{x:.4}"),
-            Cell::Radius(x) if x.is_infinite() => "inf".to_owned(),
-            Cell::Radius(x) => format!("{:.4}", (x * 1e4).floor() / 1e4),
+            Cell::Radius(x) => radius_text(*x),
             Cell::Missing => String::new(),
         }
     }
@@ -142,4 +141,10 @@ fn table(summaries: &[(String, Summary)], radii: &[f64], format: TableFormat) ->
         }
     }
     out
+}
+
+/// A radius as csrs prints it: four decimals, rounded toward zero (never
+/// up), `inf` when infinite.
+pub(crate) fn radius_text(radius: f64) -> String {
+    if radius.is_infinite() { "inf".to_owned() } else { format!("{:.4}", (radius * 1e4).floor() / 1e4) }
 }

@@ -16,6 +16,7 @@ mod io;
 mod merge;
 mod model;
 mod options;
+mod plan;
 mod predict;
 mod progress;
 mod records;
@@ -56,6 +57,7 @@ enum Command {
     Cost(cost::Args),
     Analyze(analyze::Args),
     Bench(bench::Args),
+    Plan(plan::Args),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Cost(args) => args.run(),
         Command::Analyze(args) => args.run(),
         Command::Bench(args) => args.run(),
+        Command::Plan(args) => args.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,192 @@
+//! `csrs plan`: what a certification run can certify, before it runs.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use csrs_cost::CostMatrix;
+use csrs_stats::plan::{MAX_DRAWS, Mode, draws_needed, max_radius, top_draws_needed};
+use csrs_stats::{Alpha, Sigma};
+
+use crate::analyze::radius_text;
+
+/// Plan a certification before spending GPU hours: the largest radius any
+/// input can reach with these n, alpha and sigma (every draw for the
+/// predicted class); with --target-radius, the draws that radius needs and
+/// the share of the n draws the predicted class needs for it; with
+/// --samples-per-second, the time per input and, with --examples, for a
+/// whole test set.
+///
+/// Without --cost, for Cohen's certificate. With --cost, also for Certify-CS
+/// (the predicted class bounded at alpha/2, each of a row's L cost levels at
+/// alpha/(2L), no draw for a harmful class), once per number L of distinct
+/// positive costs among the matrix's rows.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  csrs plan --sigma 0.25 --alpha 0.001 --n 100000 --target-radius 0.5
+  csrs plan --sigma 0.5 --alpha 0.001 --cost configs/costs/digits-3-to-8.toml \\
+      --samples-per-second 20000 --examples 500")]
+pub(crate) struct Args {
+    /// Noise level sigma, in pixel units (pixels in [0, 1])
+    #[arg(long)]
+    sigma: f64,
+    /// Failure probability of each certificate
+    #[arg(long)]
+    alpha: f64,
+    /// Estimation draws per input
+    #[arg(long, default_value_t = 100_000)]
+    n: u64,
+    /// Selection draws per input (they count in the time only)
+    #[arg(long, default_value_t = 100)]
+    n0: u64,
+    /// A radius to certify: the draws it needs, and the share of them the predicted class needs
+    #[arg(long, value_name = "R")]
+    target_radius: Option<f64>,
+    /// Cost matrix (.toml or .csv): plan Certify-CS too
+    #[arg(long, value_name = "FILE")]
+    cost: Option<PathBuf>,
+    /// Noisy copies the model classifies per second (`csrs bench` measures it)
+    #[arg(long, value_name = "X")]
+    samples_per_second: Option<f64>,
+    /// Inputs to certify, for the total time
+    #[arg(long, value_name = "M")]
+    examples: Option<u64>,
+}
+
+impl Args {
+    pub(crate) fn run(self) -> anyhow::Result<()> {
+        print!("{}", self.report()?);
+        Ok(())
+    }
+
+    /// The whole answer, as text.
+    fn report(&self) -> anyhow::Result<String> {
+        let sigma = Sigma::new(self.sigma).context("--sigma")?;
+        let alpha = Alpha::new(self.alpha).context("--alpha")?;
+        if self.n == 0 || self.n > MAX_DRAWS {
+            bail!("--n {}, expected 1 to {MAX_DRAWS} draws", self.n);
+        }
+        if let Some(r) = self.target_radius.filter(|r| !(r.is_finite() && *r > 0.0)) {
+            bail!("--target-radius {r}, expected a finite radius > 0");
+        }
+        if let Some(x) = self.samples_per_second.filter(|x| !(x.is_finite() && *x > 0.0)) {
+            bail!("--samples-per-second {x}, expected a finite number > 0");
+        }
+        let mut modes = vec![(Mode::Standard, "standard".to_owned())];
+        if let Some(path) = &self.cost {
+            let matrix = CostMatrix::load(path, None)?;
+            let mut levels: Vec<usize> = matrix.rows().map(|row| row.levels().len()).filter(|&l| l > 0).collect();
+            levels.sort_unstable();
+            levels.dedup();
+            if levels.is_empty() {
+                bail!("{}: no row has a positive cost, so nothing is certified cost-sensitively", path.display());
+            }
+            modes.extend(levels.into_iter().map(|levels| {
+                let rows = if levels == 1 { "1 cost level".to_owned() } else { format!("{levels} cost levels") };
+                (Mode::CostSensitive { levels }, format!("cost-sensitive, rows with {rows}"))
+            }));
+        }
+
+        let mut out = String::new();
+        let _ = writeln!(out, "sigma {}, alpha {}, n {}:", self.sigma, self.alpha, self.n);
+        for (mode, name) in &modes {
+            let largest = max_radius(*mode, self.n, alpha, sigma).map_or("none".to_owned(), |r| radius_text(r.get()));
+            let _ = writeln!(out, "  {name}: largest radius {largest} (every draw for the predicted class)");
+        }
+        if let Some(target) = self.target_radius {
+            let _ = writeln!(out, "target radius {target}:");
+            for (mode, name) in &modes {
+                let needed = draws_needed(*mode, target, alpha, sigma)
+                    .map_or(format!("more than {MAX_DRAWS} draws"), |n| format!("n >= {n}"));
+                let share = match top_draws_needed(*mode, target, self.n, alpha, sigma) {
+                    Some(top) => format!("{top} of the {} draws ({:.2}%)", self.n, 100.0 * top as f64 / self.n as f64),
+                    None => format!("more than the {} draws", self.n),
+                };
+                let _ =
+                    writeln!(out, "  {name}: needs {needed}; with n = {}, the predicted class needs {share}", self.n);
+            }
+        }
+        if let Some(rate) = self.samples_per_second {
+            let draws = self.n0 + self.n;
+            let per_input = draws as f64 / rate;
+            let _ = write!(out, "time: {draws} draws per input at {rate} samples/s: {} per input", duration(per_input));
+            if let Some(examples) = self.examples {
+                let _ = write!(out, "; {examples} inputs: {}", duration(per_input * examples as f64));
+            }
+            out.push('\n');
+        }
+        Ok(out)
+    }
+}
+
+/// Seconds as a person reads them.
+fn duration(seconds: f64) -> String {
+    match seconds {
+        s if s < 120.0 => format!("{s:.3} s"),
+        s if s < 7200.0 => format!("{:.1} min", s / 60.0),
+        s if s < 172_800.0 => format!("{:.1} h", s / 3600.0),
+        s => format!("{:.1} days", s / 86_400.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(sigma: f64, alpha: f64) -> Args {
+        Args {
+            sigma,
+            alpha,
+            n: 100_000,
+            n0: 100,
+            target_radius: None,
+            cost: None,
+            samples_per_second: None,
+            examples: None,
+        }
+    }
+
+    /// Against values computed by hand (docs: `csrs_stats::plan`'s tests).
+    #[test]
+    fn a_plan_reports_radii_draws_and_time() {
+        let cost = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/costs/digits-3-to-8.toml");
+        let plan = Args {
+            target_radius: Some(0.5),
+            cost: Some(cost),
+            samples_per_second: Some(20_000.0),
+            examples: Some(500),
+            ..args(0.25, 0.001)
+        };
+        let text = plan.report().unwrap();
+        let expected = [
+            "sigma 0.25, alpha 0.001, n 100000:",
+            // σ Φ⁻¹(0.001^{1/100000}) = 0.95286, rounded toward zero.
+            "  standard: largest radius 0.9528 (every draw for the predicted class)",
+            "  cost-sensitive, rows with 1 cost level: largest radius 0.9469 (every draw for the predicted class)",
+            "target radius 0.5:",
+            "  standard: needs n >= 301; with n = 100000, the predicted class needs",
+            "  cost-sensitive, rows with 1 cost level: needs n >= 331; with n = 100000, the predicted class needs",
+            // 100 100 draws / 20 000 per s = 5.005 s; × 500 = 2 502.5 s.
+            "time: 100100 draws per input at 20000 samples/s: 5.005 s per input; 500 inputs: 41.7 min",
+        ];
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), expected.len(), "{text}");
+        for (line, start) in lines.iter().zip(expected) {
+            assert!(line.starts_with(start), "{line:?} should start with {start:?}");
+        }
+    }
+
+    #[test]
+    fn impossible_plans_are_refused_by_name() {
+        for (plan, message) in [
+            (args(-1.0, 0.001), "--sigma"),
+            (args(0.25, 1.5), "--alpha"),
+            (Args { n: 0, ..args(0.25, 0.001) }, "--n 0, expected 1 to"),
+            (Args { target_radius: Some(-0.5), ..args(0.25, 0.001) }, "--target-radius -0.5"),
+            (Args { samples_per_second: Some(0.0), ..args(0.25, 0.001) }, "--samples-per-second 0"),
+        ] {
+            let err = format!("{:#}", plan.report().unwrap_err());
+            assert!(err.starts_with(message) && !err.contains('\n'), "{err}");
+        }
+    }
+}
