@@ -7,7 +7,7 @@ use anyhow::bail;
 use csrs_stats::metrics::{CertifiedExample, Summary, summarize};
 
 use crate::certify::CertifyRow;
-use crate::records::read_rows;
+use crate::records::{PartialLine, read_rows};
 
 /// Summarise the records of one or more `csrs certify` runs, one row per
 /// file: clean accuracy of the smoothed classifier, certified accuracy and
@@ -47,7 +47,7 @@ impl Args {
         let mut summaries = Vec::with_capacity(self.records.len());
         for path in &self.records {
             let examples: Vec<CertifiedExample> =
-                read_rows::<CertifyRow>(path)?.iter().map(CertifyRow::example).collect();
+                read_rows::<CertifyRow>(path, PartialLine::LeaveOut)?.iter().map(CertifyRow::example).collect();
             if examples.is_empty() {
                 bail!("{}: no certified examples", path.display());
             }

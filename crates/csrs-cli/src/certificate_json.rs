@@ -32,7 +32,7 @@ impl From<&Certificate> for CertificateJson {
             abstain: cert.abstains(),
             p_lower: cert.p_lower,
             radius_std: standard_radius(cert),
-            radius_cs: RadiusCell(cost_sensitive.map_or(HarmRadius::NotCertified, CostSensitiveCertificate::radius)),
+            radius_cs: cost_sensitive_radius(cert),
             certified_cost: cost_sensitive.map(Curve::of),
         }
     }
@@ -41,6 +41,11 @@ impl From<&Certificate> for CertificateJson {
 /// The standard radius, `None` on abstain.
 pub(crate) fn standard_radius(cert: &Certificate) -> Option<f64> {
     cert.standard.radius().map(Radius::get)
+}
+
+/// The cost-sensitive radius (not certified in standard mode).
+pub(crate) fn cost_sensitive_radius(cert: &Certificate) -> RadiusCell {
+    RadiusCell(cert.cost_sensitive.as_ref().map_or(HarmRadius::NotCertified, CostSensitiveCertificate::radius))
 }
 
 /// A radius as written: `null` when not certified, a positive number, or

@@ -7,10 +7,10 @@ use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
 use csrs_sampling::NoiseStream;
 use csrs_stats::metrics::{CertifiedExample, summarize};
-use csrs_stats::{Certificate, CostSensitiveCertificate, HarmRadius, Radius, StandardCertificate};
+use csrs_stats::{Certificate, CostSensitiveCertificate, Radius, StandardCertificate};
 use serde::{Deserialize, Serialize};
 
-use crate::certificate_json::{Curve, RadiusCell, standard_radius};
+use crate::certificate_json::{Curve, RadiusCell, cost_sensitive_radius, standard_radius};
 use crate::device::{OnBackend, on_backend};
 use crate::options::{Options, RunSettings};
 use crate::records::{Row, check_class};
@@ -156,7 +156,7 @@ impl Row for CertifyRow {
             abstain: cert.abstains(),
             p_lower: cert.p_lower,
             radius_std: standard_radius(cert),
-            radius_cs: RadiusCell(cost_sensitive.map_or(HarmRadius::NotCertified, CostSensitiveCertificate::radius)),
+            radius_cs: cost_sensitive_radius(cert),
             certified_cost: cost_sensitive.map(Curve::of),
             count_predicted: self.count_predicted,
             harmful_class: cost_sensitive.map(CostSensitiveCertificate::strongest_harmful),
@@ -187,13 +187,11 @@ impl Row for CertifyRow {
             (Some(_), None) => bail!("harmful_class: null, but certified_cost has a curve"),
             (None, Some(_)) => bail!("harmful_class: given, but certified_cost is null"),
         };
-        if record.radius_cs.0
-            != cost_sensitive.as_ref().map_or(HarmRadius::NotCertified, CostSensitiveCertificate::radius)
-        {
-            bail!("radius_cs: {:?}, but certified_cost gives another radius", record.radius_cs.0);
-        }
         let certificate =
             Certificate { predicted: record.predicted, p_lower: record.p_lower, standard, cost_sensitive };
+        if record.radius_cs != cost_sensitive_radius(&certificate) {
+            bail!("radius_cs: {:?}, but certified_cost gives another radius", record.radius_cs.0);
+        }
         Ok(CertifyRow {
             index: record.index,
             label: record.label,

@@ -9,7 +9,7 @@ use crate::certify::CertifyRow;
 use crate::fields::field_names;
 use crate::options::Options;
 use crate::predict::{PredictRecord, PredictRow};
-use crate::records::{Format, Row, read_rows, settings_of_run};
+use crate::records::{Format, PartialLine, Row, read_rows, settings_of_run};
 
 /// Join the record files of a sharded run (--shard i/k) into one file,
 /// ordered by example index: the same records as one unsharded run.
@@ -85,14 +85,7 @@ impl Args {
     fn merged<R: Row>(&self, format: Format) -> anyhow::Result<(String, usize)> {
         let mut rows: Vec<(R, usize)> = Vec::new();
         for (input, path) in self.inputs.iter().enumerate() {
-            let complete = std::fs::read(path).map_or(true, |bytes| bytes.is_empty() || bytes.ends_with(b"\n"));
-            if !complete {
-                bail!(
-                    "{}: the last line is incomplete (a run still writing, or killed): resume it first",
-                    path.display()
-                );
-            }
-            rows.extend(read_rows::<R>(path)?.into_iter().map(|row| (row, input)));
+            rows.extend(read_rows::<R>(path, PartialLine::Refuse)?.into_iter().map(|row| (row, input)));
         }
         rows.sort_by_key(|(row, _)| row.index());
         if let Some(pair) = rows.windows(2).find(|w| w[0].0.index() == w[1].0.index()) {

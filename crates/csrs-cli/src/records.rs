@@ -183,12 +183,26 @@ fn read_back<R: Row>(path: &Path, format: Format) -> anyhow::Result<Vec<R>> {
     parse_rows(path, format, &bytes[..complete])
 }
 
-/// The complete rows of a record file, for reading only: a partial last
-/// line (a run still writing, or killed) is left out and left alone.
-pub(crate) fn read_rows<R: Row>(path: &Path) -> anyhow::Result<Vec<R>> {
+/// What reading for reading's sake does with a last line that has no
+/// newline yet (a run still writing, or killed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PartialLine {
+    /// Leave it out (and in the file): a running job can be analysed.
+    LeaveOut,
+    /// Refuse the file: its records are not all there.
+    Refuse,
+}
+
+/// The complete rows of a record file, for reading only: the file is left
+/// as it is.
+pub(crate) fn read_rows<R: Row>(path: &Path, partial: PartialLine) -> anyhow::Result<Vec<R>> {
     let format = Format::of(path)?;
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    parse_rows(path, format, &bytes[..complete_len(&bytes)])
+    let complete = complete_len(&bytes);
+    if complete < bytes.len() && partial == PartialLine::Refuse {
+        bail!("{}: the last line is incomplete (a run still writing, or killed): resume it first", path.display());
+    }
+    parse_rows(path, format, &bytes[..complete])
 }
 
 /// The length of the whole lines at the start of `bytes`.
