@@ -108,7 +108,7 @@ pub(crate) struct CertifyRow {
 impl CertifyRow {
     /// The example as the metrics see it.
     pub(crate) fn example(&self) -> CertifiedExample {
-        CertifiedExample { label: self.label, certificate: self.certificate.clone() }
+        CertifiedExample { label: self.label, certificate: self.certificate.clone(), base_predicted: None }
     }
 }
 
@@ -209,7 +209,7 @@ fn summary_line(rows: &[CertifyRow]) -> String {
     let examples: Vec<CertifiedExample> = rows.iter().map(CertifyRow::example).collect();
     let summary = summarize(&examples, &SUMMARY_RADII);
     let radii = SUMMARY_RADII.map(|r| r.to_string()).join(", ");
-    let accuracy: Vec<String> = summary.at_radius.iter().map(|m| format!("{:.3}", m.certified_accuracy)).collect();
+    let accuracy: Vec<String> = summary.at_radius.iter().map(|m| format!("{:.3}", m.certified_accuracy.value())).collect();
     let mut line = format!(
         "summary: {} examples; certified accuracy at radius {radii}: {}",
         summary.n_examples,
@@ -217,7 +217,7 @@ fn summary_line(rows: &[CertifyRow]) -> String {
     );
     if summary.n_sensitive > 0 {
         let robust: Vec<String> =
-            summary.at_radius.iter().filter_map(|m| m.certified_cs_robustness.map(|r| format!("{r:.3}"))).collect();
+            summary.at_radius.iter().filter_map(|m| m.certified_cs_robustness.map(|r| format!("{:.3}", r.value()))).collect();
         line.push_str(&format!(
             "; certified cost-sensitive robustness ({} sensitive examples): {}",
             summary.n_sensitive,

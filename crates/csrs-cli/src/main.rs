@@ -11,6 +11,7 @@ mod certify_counts;
 mod cost;
 mod device;
 mod fields;
+mod figure;
 mod import;
 mod io;
 mod merge;

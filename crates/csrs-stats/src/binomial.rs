@@ -64,6 +64,22 @@ impl BinomialSample {
         }
         quantile::upper_bound(self.successes, self.trials, alpha.get())
     }
+
+    /// The two-sided Clopper–Pearson interval at confidence 1 − α: the
+    /// one-sided bounds at α/2 each, so that P(lower ≤ p ≤ upper) ≥ 1 − α
+    /// (scipy's `binomtest(k, n).proportion_ci(1 - α, method="exact")`).
+    ///
+    /// # Examples
+    /// ```
+    /// use csrs_stats::{Alpha, BinomialSample};
+    /// let (low, high) = BinomialSample::new(45, 50)?.interval(Alpha::new(0.05)?);
+    /// assert!(low < 0.9 && 0.9 < high);
+    /// # Ok::<(), csrs_stats::StatsError>(())
+    /// ```
+    pub fn interval(self, alpha: Alpha) -> (f64, f64) {
+        let tail = alpha.split(2);
+        (self.lower(tail), self.upper(tail))
+    }
 }
 
 /// The p-value of the exact two-sided binomial test of H₀: p = ½, for

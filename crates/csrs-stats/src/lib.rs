@@ -5,7 +5,8 @@
 //! Counts from any source (a burn model, PyTorch, a simulation) certify the
 //! same way.
 //!
-//! - [`BinomialSample`]: one-sided Clopper–Pearson bounds, and
+//! - [`BinomialSample`]: one-sided Clopper–Pearson bounds and two-sided
+//!   intervals, and
 //!   [`binomial_test_half`], the exact two-sided test used by PREDICT.
 //! - [`normal_cdf`] / [`normal_ppf`]: Φ and Φ⁻¹.
 //! - [`certify`]: Cohen's CERTIFY, or Certify-CS when the true class has
@@ -14,7 +15,9 @@
 //! - [`plan`]: what n, α and σ can certify at best, and the draws a target
 //!   radius needs.
 //! - [`metrics`]: certified accuracy, certified cost-sensitive robustness,
-//!   average certified radius and certified robust cost over many examples.
+//!   average certified radius and certified robust cost over many examples,
+//!   at chosen radii or as exact step functions of the radius, each
+//!   fraction with its Clopper–Pearson interval.
 //!
 //! The key design choice is that outcomes are types, not numbers: an abstain
 //! is [`StandardCertificate::Abstain`], never a radius of 0, and a harmful

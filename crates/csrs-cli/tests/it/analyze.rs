@@ -8,9 +8,14 @@ use crate::util::{csrs, repo_root};
 /// Certifies 40 digits with the shipped Gaussian-trained model into `out`
 /// and returns the summary line.
 fn certify(dir: &Path, out: &str) -> String {
+    certify_at(dir, out, "0.25")
+}
+
+/// [`certify`] at noise level `sigma`.
+fn certify_at(dir: &Path, out: &str, sigma: &str) -> String {
     let model = repo_root().join("models/digits-gaussian-025").display().to_string();
     let cost = repo_root().join("configs/costs/digits-seed-3.toml").display().to_string();
-    let args = ["certify", "--model", &model, "--dataset", "digits", "--cost", &cost, "--sigma", "0.25"];
+    let args = ["certify", "--model", &model, "--dataset", "digits", "--cost", &cost, "--sigma", sigma];
     let run = csrs(dir, &[&args[..], &["--n", "500", "--max", "40", "--out", out]].concat(), "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     run.stdout
@@ -52,8 +57,93 @@ fn tables_agree_with_the_certify_summary() {
     assert_eq!(object["certified_accuracy@0.5"].as_f64().unwrap(), cell("certified_accuracy@0.5"));
     assert_eq!(object["records"], "c.tsv");
     let markdown = csrs(dir.path(), &["analyze", "c.tsv", "c.tsv"], "");
-    assert_eq!(markdown.stdout.lines().count(), 4, "{}", markdown.stdout);
-    assert!(markdown.stdout.starts_with("| records | examples | sensitive |"));
+    assert!(markdown.stdout.starts_with("| records | examples | sensitive |"), "{}", markdown.stdout);
+    assert_eq!(markdown.stdout.lines().filter(|l| l.starts_with('|')).count(), 4, "{}", markdown.stdout);
+}
+
+#[test]
+fn every_fraction_carries_its_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    certify_at(dir.path(), "a.tsv", "0.25");
+    certify_at(dir.path(), "b.tsv", "0.5");
+    let run = csrs(dir.path(), &["analyze", "--format", "tsv", "--radii", "0,0.25", "a.tsv", "b.tsv"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let mut lines = run.stdout.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    for line in lines {
+        let row: Vec<&str> = line.split('\t').collect();
+        let cell = |name: &str| -> f64 { row[header.iter().position(|h| *h == name).unwrap()].parse().unwrap() };
+        for fraction in ["clean_accuracy", "certified_accuracy@0.25", "cs_robustness@0.25", "cs_robustness_standard@0.25"]
+        {
+            let (low, value, high) = (cell(&format!("{fraction}_low")), cell(fraction), cell(&format!("{fraction}_high")));
+            assert!(0.0 <= low && low <= value && value <= high && high <= 1.0, "{fraction}: {low} {value} {high}");
+            assert!(high - low > 0.05, "{fraction}: 40 examples cannot pin a fraction down to {low}..{high}");
+        }
+        // Certify-CS certifies at least what the standard certificate does.
+        assert!(cell("cs_robustness@0.25") >= cell("cs_robustness_standard@0.25"));
+        assert!(row[header.iter().position(|h| *h == "base_accuracy").unwrap()].is_empty());
+    }
+
+    // Markdown: brackets, the best in bold, overlapping intervals marked.
+    let run = csrs(dir.path(), &["analyze", "--radii", "0.25", "a.tsv", "b.tsv"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("**") && run.stdout.contains("° ["), "{}", run.stdout);
+    assert!(run.stdout.contains("95% Clopper–Pearson intervals"), "{}", run.stdout);
+}
+
+/// The elements `name` of an SVG document whose attribute `attribute` is
+/// `value`.
+fn count_elements(svg: &roxmltree::Document<'_>, name: &str, attribute: &str, value: &str) -> usize {
+    svg.descendants().filter(|n| n.has_tag_name(name) && n.attribute(attribute) == Some(value)).count()
+}
+
+#[test]
+fn figures_draw_one_curve_per_run_and_panel() {
+    let dir = tempfile::tempdir().unwrap();
+    certify_at(dir.path(), "a.tsv", "0.25");
+    certify_at(dir.path(), "b.tsv", "0.5");
+    let run = csrs(dir.path(), &["analyze", "a.tsv", "b.tsv", "--plot", "f.svg"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.starts_with("| records |"), "the table is still printed: {}", run.stdout);
+    let text = std::fs::read_to_string(dir.path().join("f.svg")).unwrap();
+    let svg = roxmltree::Document::parse(&text).expect("the figure is well-formed SVG");
+    assert_eq!(svg.root_element().tag_name().name(), "svg");
+    // Each run's colour: its curve in the accuracy, robustness and gain
+    // panels, the standard certificate's thin curve, its legend line; and a
+    // band in the first two panels.
+    for colour in ["#1F77B4", "#FF7F0E"] {
+        assert_eq!(count_elements(&svg, "polyline", "stroke", colour), 5, "{colour}");
+        assert_eq!(count_elements(&svg, "polygon", "fill", colour), 2, "{colour}");
+    }
+    let texts: Vec<String> = svg.descendants().filter_map(|n| n.text()).map(|t| t.trim().to_owned()).collect();
+    for label in ["digits-gaussian-025, σ = 0.25, digits-seed-3", "digits-gaussian-025, σ = 0.5, digits-seed-3"] {
+        assert!(texts.iter().any(|t| t == label), "no legend {label}: {texts:?}");
+    }
+
+    // Labels given by hand, and a PNG.
+    let args = ["analyze", "a.tsv", "b.tsv", "--label", "low noise", "--label", "high noise", "--plot", "f.png"];
+    let run = csrs(dir.path(), &args, "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(std::fs::read(dir.path().join("f.png")).unwrap().starts_with(b"\x89PNG\r\n"));
+    assert!(run.stdout.contains("| a.tsv |"), "{}", run.stdout);
+}
+
+#[test]
+fn figure_mistakes_are_named_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    certify(dir.path(), "a.tsv");
+    for (args, message) in [
+        (vec!["--plot", "f.pdf"], "--plot f.pdf: expected a file name ending in .svg or .png"),
+        (vec!["--label", "x", "--label", "y"], "--label: given 2 times, expected once per records file (1)"),
+        (vec!["--plot", "missing/f.svg"], "cannot write missing/f.svg"),
+    ] {
+        let run = csrs(dir.path(), &[&["analyze", "a.tsv"][..], &args].concat(), "");
+        assert_eq!(run.code, Some(2), "{args:?}");
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+    }
+    assert!(!dir.path().join("f.pdf").exists());
 }
 
 #[test]
@@ -66,7 +156,8 @@ fn a_file_being_written_is_read_but_not_changed() {
     std::fs::write(&path, &text).unwrap();
     let run = csrs(dir.path(), &["analyze", "--format", "tsv", "c.jsonl"], "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.stdout.lines().nth(1).unwrap().starts_with("c.jsonl\t40\t"), "{}", run.stdout);
+    let row: Vec<&str> = run.stdout.lines().nth(1).unwrap().split('\t').collect();
+    assert_eq!((row[0], row[2]), ("c.jsonl", "40"), "records and examples: {}", run.stdout);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
 }
 

@@ -34,6 +34,16 @@ fn clopper_pearson_bounds() {
 }
 
 #[test]
+fn two_sided_clopper_pearson_intervals() {
+    for row in csv_rows("clopper_pearson_two_sided.csv", 5) {
+        let [k, n, alpha, low, high] = row[..] else { unreachable!() };
+        let (lower, upper) = BinomialSample::new(k as u64, n as u64).unwrap().interval(Alpha::new(alpha).unwrap());
+        assert_close(lower, low, &format!("low({k}, {n}, {alpha})"));
+        assert_close(upper, high, &format!("high({k}, {n}, {alpha})"));
+    }
+}
+
+#[test]
 fn normal_quantiles() {
     for row in csv_rows("normal_ppf.csv", 2) {
         assert_close(normal_ppf(row[0]), row[1], &format!("ppf({})", row[0]));

@@ -1,6 +1,7 @@
 //! Properties that must hold for all counts, not just the oracle's.
 
 use csrs_cost::CostRow;
+use csrs_stats::metrics::CertifiedExample;
 use csrs_stats::{Alpha, BinomialSample, ClassCounts, HarmRadius, Sigma, certify};
 use proptest::prelude::*;
 
@@ -67,6 +68,24 @@ proptest! {
                     prop_assert!(radius.get() >= standard.get() * (1.0 - 1e-12), "{radius:?} < {standard:?}");
                 }
                 other => prop_assert!(false, "certified harmless prediction, yet r(0) is {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_standard_certificate_proves_no_more_than_certify_cs((counts, costs, label) in counts_and_costs(), alpha in alphas()) {
+        let counts = ClassCounts::new(counts).unwrap();
+        let row = CostRow::new(&costs, label).unwrap();
+        let certificate = certify(&counts, &counts, Some(&row), Sigma::new(0.5).unwrap(), alpha).unwrap();
+        let harmless = row.cost(certificate.predicted) == 0.0;
+        let standard = certificate.standard.radius();
+        let example = CertifiedExample { label, certificate, base_predicted: None };
+        for epsilon in [0.0, 0.05, 0.2, 0.5, 1.0, 3.0] {
+            let by_standard = example.standard_cost_robust(epsilon);
+            let expected = harmless && standard.is_some_and(|r| r.get() >= epsilon);
+            prop_assert_eq!(by_standard.unwrap_or(false), expected && example.is_sensitive(), "at {}", epsilon);
+            if by_standard == Some(true) {
+                prop_assert_eq!(example.certified_cost_robust(epsilon), Some(true), "at {}", epsilon);
             }
         }
     }
