@@ -155,7 +155,7 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
 
 fn parse_jobs(value: &str) -> anyhow::Result<NonZeroUsize> {
     value.parse().map_err(|err: ParseIntError| match err.kind() {
-        IntErrorKind::Zero => anyhow!("--jobs 0 would run nothing: give the number of csrs processes to run at once"),
+        IntErrorKind::Zero => anyhow!("--jobs must be at least 1 (the number of csrs processes run at once), got 0"),
         _ => anyhow!("--jobs needs a whole number of processes, got {value:?}"),
     })
 }
@@ -797,7 +797,7 @@ mod tests {
         let given = options("grid.toml --jobs 3 --dry-run").unwrap();
         assert!(given.jobs.get() == 3 && given.dry_run && given.file == "grid.toml");
         for (line, message) in [
-            ("grid.toml --jobs 0", "--jobs 0 would run nothing"),
+            ("grid.toml --jobs 0", "--jobs must be at least 1"),
             ("grid.toml --jobs two", "--jobs needs a whole number of processes, got \"two\""),
             ("grid.toml --jobs", "--jobs needs a value"),
         ] {
@@ -918,6 +918,32 @@ mod tests {
         assert!(!root.join("run/model.json").exists() && !root.join("run/model.log.csv").exists());
         assert!(!root.join("run/train.done").exists());
         assert_eq!(fs::read_to_string(root.join("run/train.key")).unwrap(), "b");
+    }
+
+    #[test]
+    fn a_step_runs_in_the_project_root_and_logs_beside_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // `sh -c SCRIPT` stands for `csrs`.
+        let step = |script: &str| Step {
+            args: vec!["-c".into(), script.into()],
+            key: script.into(),
+            key_path: "run/step.key".into(),
+            outputs: vec!["run/out".into()],
+            checkpoint: "run/out".into(),
+            input: None,
+        };
+        let read = |path: &str| fs::read_to_string(root.join(path)).unwrap();
+        let writes = step("echo made > run/out; echo said");
+        execute(Path::new("sh"), root, &writes, Output::LogFile).unwrap();
+        assert_eq!((read("run/out"), read("run/step.log")), ("made\n".into(), "said\n".into()));
+        assert_eq!(decide(root, &writes), Action::Done);
+
+        let fails = step("echo why >&2; exit 3");
+        let err = execute(Path::new("sh"), root, &fails, Output::LogFile).unwrap_err().to_string();
+        assert!(err.ends_with("failed (exit status: 3; output in run/step.log)"), "{err}");
+        assert_eq!(read("run/step.log"), "why\n");
+        assert_eq!(decide(root, &fails), Action::Run);
     }
 
     /// Every file under `dir` and its text.

@@ -20,11 +20,14 @@ usage: cargo xtask <task>
 tasks:
   ci                what CI runs: cargo fmt --check, clippy with -D warnings,
                     the tests, and a check that the CUDA build compiles
-  experiment FILE [--device cpu|cuda[:N]] [--dry-run]
+  experiment FILE [--device cpu|cuda[:N]] [--jobs N] [--dry-run]
                     a grid (configs/experiments/*.toml): train each method for
                     each cost matrix and sigma, certify, and write
-                    results/NAME/report.md; finished steps are skipped, stopped
-                    ones resume; --dry-run lists the commands
+                    results/NAME/report.md with a figure per table; finished
+                    steps are skipped, stopped ones resume; --jobs runs up to N
+                    csrs processes at once, each logging beside its outputs;
+                    --dry-run lists the commands, each marked done, resume or
+                    run, and changes nothing
   bench-vs-torch [--models lenet5,cifar-resnet20,cifar-resnet110] [--batch 400]
                  [--rounds 2] [--device cpu|cuda] [--python PYTHON]
                     csrs's sampling throughput against PyTorch's (eager and

@@ -83,11 +83,13 @@ impl OnBackend for CertifyTask {
             let row = cost.as_ref().map(|matrix| matrix.row(label));
             let stream = NoiseStream::new(settings.seed, index as u64);
             let certified = smoothed.certify(&image, row.as_ref(), settings.alpha, self.n0, settings.n, stream)?;
+            let base_predicted = smoothed.base_class(&image)?;
             let certificate = certified.certificate;
             let count_predicted = certified.estimation.count(certificate.predicted);
             let count_harmful =
                 certificate.cost_sensitive.as_ref().map(|cs| certified.estimation.count(cs.strongest_harmful()));
-            Ok(CertifyRow { index, label, certificate, count_predicted, count_harmful, seconds: seconds_since(start) })
+            let seconds = seconds_since(start);
+            Ok(CertifyRow { index, label, base_predicted, certificate, count_predicted, count_harmful, seconds })
         })
     }
 }
@@ -97,6 +99,8 @@ impl OnBackend for CertifyTask {
 pub(crate) struct CertifyRow {
     index: usize,
     label: usize,
+    /// The base model's class for the clean input (no noise).
+    base_predicted: Option<usize>,
     certificate: Certificate,
     /// Estimation draws classified as the prediction.
     count_predicted: u64,
@@ -108,7 +112,11 @@ pub(crate) struct CertifyRow {
 impl CertifyRow {
     /// The example as the metrics see it.
     pub(crate) fn example(&self) -> CertifiedExample {
-        CertifiedExample { label: self.label, certificate: self.certificate.clone(), base_predicted: None }
+        CertifiedExample {
+            label: self.label,
+            certificate: self.certificate.clone(),
+            base_predicted: self.base_predicted,
+        }
     }
 }
 
@@ -118,6 +126,7 @@ impl CertifyRow {
 pub(crate) struct CertifyRecord {
     index: usize,
     label: usize,
+    base_predicted: Option<usize>,
     predicted: usize,
     abstain: bool,
     p_lower: f64,
@@ -133,8 +142,14 @@ pub(crate) struct CertifyRecord {
 impl Row for CertifyRow {
     type Record = CertifyRecord;
 
+    /// Records from before csrs recorded the base model's prediction.
+    const LATER_COLUMNS: &'static [&'static str] = &["base_predicted"];
+
     fn check_classes(&self, classes: usize) -> anyhow::Result<()> {
         check_class("label", self.label, classes)?;
+        if let Some(base) = self.base_predicted {
+            check_class("base_predicted", base, classes)?;
+        }
         check_class("predicted", self.certificate.predicted, classes)?;
         match &self.certificate.cost_sensitive {
             Some(cs) => check_class("harmful_class", cs.strongest_harmful(), classes),
@@ -152,6 +167,7 @@ impl Row for CertifyRow {
         CertifyRecord {
             index: self.index,
             label: self.label,
+            base_predicted: self.base_predicted,
             predicted: cert.predicted,
             abstain: cert.abstains(),
             p_lower: cert.p_lower,
@@ -195,6 +211,7 @@ impl Row for CertifyRow {
         Ok(CertifyRow {
             index: record.index,
             label: record.label,
+            base_predicted: record.base_predicted,
             certificate,
             count_predicted: record.count_predicted,
             count_harmful: record.count_harmful,
@@ -223,6 +240,9 @@ fn summary_line(rows: &[CertifyRow]) -> String {
             summary.n_sensitive,
             robust.join(", ")
         ));
+    }
+    if let Some(base) = summary.base_accuracy {
+        line.push_str(&format!("; base model's accuracy on clean inputs: {:.3}", base.value()));
     }
     line
 }

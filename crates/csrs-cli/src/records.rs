@@ -36,6 +36,10 @@ pub(crate) trait Row: Sized {
 
     /// Fails when the row names a class at or above `classes`.
     fn check_classes(&self, classes: usize) -> anyhow::Result<()>;
+
+    /// Columns that records written by earlier versions of csrs lack; such
+    /// files are still read (the missing cells are empty), but not resumed.
+    const LATER_COLUMNS: &'static [&'static str] = &[];
 }
 
 /// Fails naming `what` when `class` is not one of `classes`.
@@ -76,12 +80,12 @@ impl Format {
         })
     }
 
-    /// The row of one line; errors name the field.
-    pub(crate) fn parse<R: Row>(self, line: &str) -> anyhow::Result<R> {
+    /// The row of one line, in a TSV file with these `columns`; errors name
+    /// the field.
+    pub(crate) fn parse<R: Row>(self, line: &str, columns: &[&str]) -> anyhow::Result<R> {
         let cells = match self {
             Format::Jsonl => serde_json::from_str(line)?,
             Format::Tsv => {
-                let columns = field_names::<R::Record>();
                 let cells: Vec<&str> = line.split('\t').collect();
                 if cells.len() != columns.len() {
                     bail!("{} columns, expected {}", cells.len(), columns.len());
@@ -153,6 +157,16 @@ impl RecordFile {
         let exists = file.metadata().with_context(|| format!("cannot read {}", path.display()))?.len() > 0;
         if exists && !resume {
             bail!("{} already exists: pass --resume to continue it, or choose another --out", path.display());
+        }
+        if exists && let Some(header) = format.header::<R>() {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            if text.lines().next().is_some_and(|first| first != header) {
+                bail!(
+                    "{}: its columns are not those of this version of csrs (expected {header:?}): \
+                     it can be analysed, but not resumed; choose another --out",
+                    path.display()
+                );
+            }
         }
         let rows = if exists { read_back::<R>(path, format)? } else { Vec::new() };
         if !exists && let Some(header) = format.header::<R>() {
@@ -242,19 +256,20 @@ fn parse_rows<R: Row>(path: &Path, format: Format, bytes: &[u8]) -> anyhow::Resu
     let classes = classes_of_run(path);
     let text = std::str::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8 text", path.display()))?;
     let mut lines = text.lines().enumerate();
-    if let Some(header) = format.header::<R>() {
-        match lines.next() {
-            Some((_, found)) if found == header => {}
-            Some(_) => bail!("{}: line 1 is not the header of these records, expected {header:?}", path.display()),
-            None => {}
-        }
+    let mut columns = field_names::<R::Record>().to_vec();
+    if let Some(header) = format.header::<R>()
+        && let Some((_, found)) = lines.next()
+    {
+        columns = columns_of::<R>(found).ok_or_else(|| {
+            anyhow!("{}: line 1 is not the header of these records, expected {header:?}", path.display())
+        })?;
     }
     // An example twice (two runs given one --out) would count twice.
     let mut line_of = std::collections::HashMap::new();
     lines
         .map(|(i, line)| {
             let row = format
-                .parse::<R>(line)
+                .parse::<R>(line, &columns)
                 .and_then(|row| classes.map_or(Ok(()), |classes| row.check_classes(classes)).map(|()| row))
                 .with_context(|| format!("{}:{}", path.display(), i + 1))?;
             if let Some(earlier) = line_of.insert(row.index(), i + 1) {
@@ -263,6 +278,18 @@ fn parse_rows<R: Row>(path: &Path, format: Format, bytes: &[u8]) -> anyhow::Resu
             Ok(row)
         })
         .collect()
+}
+
+/// The columns of `header` when it is this version's header, possibly
+/// without some of [`Row::LATER_COLUMNS`] (records of an earlier csrs).
+fn columns_of<R: Row>(header: &str) -> Option<Vec<&'static str>> {
+    let found: Vec<&str> = header.split('\t').collect();
+    let columns: Vec<&'static str> = field_names::<R::Record>()
+        .iter()
+        .copied()
+        .filter(|column| found.contains(column) || !R::LATER_COLUMNS.contains(column))
+        .collect();
+    (columns == found).then_some(columns)
 }
 
 /// The record readers on arbitrary lines in both formats, cells drawn from

@@ -34,6 +34,14 @@ impl<F: Fn(&[f32]) -> Vec<f64>> ClassCounter for KnownProbabilities<F> {
         self.input_len
     }
 
+    /// A simulation has smoothed probabilities but no base classifier.
+    fn base_class(&mut self, input: &[f32]) -> Result<Option<usize>> {
+        if input.len() != self.input_len {
+            return Err(SamplingError::InputSize { got: input.len(), expected: self.input_len });
+        }
+        Ok(None)
+    }
+
     fn count(&mut self, input: &[f32], _sigma: Sigma, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
         if input.len() != self.input_len {
             return Err(SamplingError::InputSize { got: input.len(), expected: self.input_len });

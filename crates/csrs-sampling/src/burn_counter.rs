@@ -56,11 +56,8 @@ impl<B: Backend> ClassCounter for BurnCounter<B> {
     }
 
     fn count(&mut self, input: &[f32], sigma: Sigma, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
-        if input.len() != self.input_len() {
-            return Err(SamplingError::InputSize { got: input.len(), expected: self.input_len() });
-        }
-        let [c, h, w] = self.input_shape;
-        let x = Tensor::<B, 1>::from_floats(input, &self.device).reshape([1, c, h, w]);
+        let x = self.input(input)?;
+        let [_, c, h, w] = x.dims();
         let noise = Distribution::Normal(0.0, sigma.get());
         let mut counts = Tensor::<B, 1, Int>::zeros([self.n_classes], &self.device);
         let blocks = n.div_ceil(BLOCK);
@@ -80,5 +77,22 @@ impl<B: Backend> ClassCounter for BurnCounter<B> {
             first = last;
         }
         Ok(counts.into_data().iter::<i64>().map(|count| count as u64).collect())
+    }
+
+    fn base_class(&mut self, input: &[f32]) -> Result<Option<usize>> {
+        let x = self.input(input)?;
+        let class = self.model.forward(x).argmax(1).into_data().iter::<i64>().next().expect("one input, one class");
+        Ok(Some(class as usize))
+    }
+}
+
+impl<B: Backend> BurnCounter<B> {
+    /// `input` as a batch of one on the device.
+    fn input(&self, input: &[f32]) -> Result<Tensor<B, 4>> {
+        if input.len() != self.input_len() {
+            return Err(SamplingError::InputSize { got: input.len(), expected: self.input_len() });
+        }
+        let [c, h, w] = self.input_shape;
+        Ok(Tensor::<B, 1>::from_floats(input, &self.device).reshape([1, c, h, w]))
     }
 }

@@ -18,6 +18,14 @@ pub trait ClassCounter {
     /// # Errors
     /// An input of the wrong size, or a failure of the underlying model.
     fn count(&mut self, input: &[f32], sigma: Sigma, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>>;
+
+    /// The base classifier's class for the input itself, without noise:
+    /// how the model the certificate smooths does on clean data. `None`
+    /// when there is no base classifier to ask (a simulation).
+    ///
+    /// # Errors
+    /// An input of the wrong size, or a failure of the underlying model.
+    fn base_class(&mut self, input: &[f32]) -> Result<Option<usize>>;
 }
 
 /// A counter chosen at run time (`--engine`).
@@ -32,5 +40,9 @@ impl<C: ClassCounter + ?Sized> ClassCounter for Box<C> {
 
     fn count(&mut self, input: &[f32], sigma: Sigma, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
         (**self).count(input, sigma, n, stream, phase)
+    }
+
+    fn base_class(&mut self, input: &[f32]) -> Result<Option<usize>> {
+        (**self).base_class(input)
     }
 }

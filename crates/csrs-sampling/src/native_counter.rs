@@ -89,6 +89,28 @@ impl ClassCounter for NativeCounter {
         }
         Ok(counts)
     }
+
+    fn base_class(&mut self, input: &[f32]) -> Result<Option<usize>> {
+        if input.len() != self.input_len() {
+            return Err(SamplingError::InputSize { got: input.len(), expected: self.input_len() });
+        }
+        let worker = &mut self.workers[0];
+        worker.logits.resize(self.engine.n_classes(), 0.0);
+        self.engine.run(&mut worker.workspace, input, 1, &mut worker.logits);
+        Ok(Some(arg_max(&worker.logits)))
+    }
+}
+
+/// The class with the largest logit (ties: the smaller index, as burn's
+/// arg-max).
+fn arg_max(logits: &[f32]) -> usize {
+    let mut best = 0;
+    for (class, &value) in logits.iter().enumerate().skip(1) {
+        if value > logits[best] {
+            best = class;
+        }
+    }
+    best
 }
 
 impl Worker {
@@ -109,13 +131,7 @@ impl Worker {
         draw_blocks(input, scale, n, noise, blocks, &mut self.images);
         engine.run(&mut self.workspace, &self.images, draws, &mut self.logits);
         for logits in self.logits.chunks_exact(m) {
-            let mut best = 0;
-            for (class, &value) in logits.iter().enumerate().skip(1) {
-                if value > logits[best] {
-                    best = class;
-                }
-            }
-            self.counts[best] += 1;
+            self.counts[arg_max(logits)] += 1;
         }
     }
 }

@@ -80,6 +80,15 @@ impl<C: ClassCounter> Smoothed<C> {
         Ok(Predicted { prediction: predict(&counts, alpha), counts })
     }
 
+    /// The base classifier's class for the clean input (no noise); `None`
+    /// when the counter has no base classifier.
+    ///
+    /// # Errors
+    /// An input of the wrong size, or a failing model.
+    pub fn base_class(&mut self, input: &[f32]) -> Result<Option<usize>> {
+        self.counter.base_class(input)
+    }
+
     fn counts(
         &mut self,
         input: &[f32],

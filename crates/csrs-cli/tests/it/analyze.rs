@@ -81,7 +81,7 @@ fn every_fraction_carries_its_interval() {
         }
         // Certify-CS certifies at least what the standard certificate does.
         assert!(cell("cs_robustness@0.25") >= cell("cs_robustness_standard@0.25"));
-        assert!(row[header.iter().position(|h| *h == "base_accuracy").unwrap()].is_empty());
+        assert!(cell("base_accuracy") > 0.8, "certify records the base model's class on the clean input");
     }
 
     // Markdown: brackets, the best in bold, overlapping intervals marked.
@@ -144,6 +144,40 @@ fn figure_mistakes_are_named_before_anything_is_written() {
         assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
     }
     assert!(!dir.path().join("f.pdf").exists());
+}
+
+#[test]
+fn records_of_an_earlier_csrs_are_read_but_not_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = certify(dir.path(), "c.tsv");
+    assert!(summary.contains("; base model's accuracy on clean inputs: "), "{summary}");
+    // The same records without the column csrs added later.
+    let text = std::fs::read_to_string(dir.path().join("c.tsv")).unwrap();
+    let column = text.lines().next().unwrap().split('\t').position(|c| c == "base_predicted").unwrap();
+    let old: String = text
+        .lines()
+        .map(|line| {
+            let mut cells: Vec<&str> = line.split('\t').collect();
+            cells.remove(column);
+            cells.join("\t") + "\n"
+        })
+        .collect();
+    std::fs::write(dir.path().join("old.tsv"), old).unwrap();
+    let run = csrs(dir.path(), &["analyze", "--format", "jsonl", "old.tsv", "c.tsv"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let rows: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows[0]["base_accuracy"], serde_json::Value::Null);
+    assert!(rows[1]["base_accuracy"].as_f64().unwrap() > 0.8);
+    for key in ["clean_accuracy", "cs_robustness@0.5", "acr"] {
+        assert_eq!(rows[0][key], rows[1][key], "{key}");
+    }
+
+    let model = repo_root().join("models/digits-gaussian-025").display().to_string();
+    let args = ["certify", "--model", &model, "--dataset", "digits", "--sigma", "0.25", "--n", "500"];
+    let run = csrs(dir.path(), &[&args[..], &["--max", "50", "--out", "old.tsv", "--resume"]].concat(), "");
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("old.tsv: its columns are not those of this version of csrs"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
 }
 
 #[test]

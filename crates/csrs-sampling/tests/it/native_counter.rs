@@ -86,3 +86,29 @@ fn native_and_burn_counts_follow_the_same_distribution() {
     // The 0.001 quantile of chi-square with 9 degrees of freedom is 27.9.
     assert!(chi_square < 27.9, "chi-square {chi_square} over {cells} classes: ours {ours:?}, burn {theirs:?}");
 }
+
+#[test]
+fn both_counters_give_the_base_class_of_the_clean_input() {
+    let model = model();
+    let device = Default::default();
+    // Large, varied inputs, so that an untrained model answers more than
+    // one class.
+    let inputs: Vec<Vec<f32>> = (0..24)
+        .map(|k| (0..64).map(|i| (((i * (k + 3) + k) % 17) as f32 - 8.0) * (k as f32 - 11.5)).collect())
+        .collect();
+    let mut native = native(&model, 100, 1);
+    let mut burn = BurnCounter::new(model.clone(), device, [1, 8, 8], 10, 100);
+    let mut classes = Vec::new();
+    for input in &inputs {
+        let logits = model.forward(Tensor::<B, 1>::from_floats(&input[..], &device).reshape([1, 1, 8, 8]));
+        let expected = logits.argmax(1).into_data().iter::<i64>().next().unwrap() as usize;
+        assert_eq!(native.base_class(input).unwrap(), Some(expected));
+        assert_eq!(burn.base_class(input).unwrap(), Some(expected));
+        classes.push(expected);
+    }
+    classes.sort_unstable();
+    classes.dedup();
+    assert!(classes.len() > 1, "the inputs reach more than one class: {classes:?}");
+    let err = native.base_class(&inputs[0][..10]).unwrap_err();
+    assert!(matches!(err, SamplingError::InputSize { got: 10, expected: 64 }));
+}
