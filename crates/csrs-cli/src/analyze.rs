@@ -72,7 +72,8 @@ impl Args {
         if !self.label.is_empty() && self.label.len() != self.records.len() {
             bail!("--label: given {} times, expected once per records file ({})", self.label.len(), self.records.len());
         }
-        let plot = self.plot.as_deref().map(|path| figure::Format::of(path).map(|format| (path, format))).transpose()?;
+        let plot =
+            self.plot.as_deref().map(|path| figure::Format::of(path).map(|format| (path, format))).transpose()?;
         let mut runs = Vec::with_capacity(self.records.len());
         for (index, path) in self.records.iter().enumerate() {
             let examples: Vec<CertifiedExample> =
@@ -135,7 +136,8 @@ impl Cell {
             Cell::Text(text) => vec![text.clone()],
             Cell::Count(count) => vec![count.to_string()],
             Cell::Fraction(p) => {
-                let (low, high) = self.interval().map_or((String::new(), String::new()), |(l, h)| (number(l), number(h)));
+                let (low, high) =
+                    self.interval().map_or((String::new(), String::new()), |(l, h)| (number(l), number(h)));
                 vec![p.map_or_else(String::new, |p| number(p.value())), low, high]
             }
             Cell::Mean(x) => vec![x.map_or_else(String::new, number)],
@@ -212,7 +214,9 @@ fn columns(runs: &[Analysed], radii: &[f64]) -> Vec<Column> {
         }));
     }
     for (i, r) in radii.iter().enumerate() {
-        columns.push(column(format!("certified_cost@{r}"), false, &|run| Cell::Mean(run.summary.at_radius[i].certified_robust_cost)));
+        columns.push(column(format!("certified_cost@{r}"), false, &|run| {
+            Cell::Mean(run.summary.at_radius[i].certified_robust_cost)
+        }));
     }
     columns.push(column("acr".into(), true, &|run| Cell::Radius(Some(run.summary.average_certified_radius))));
     columns.push(column("acr_cs".into(), true, &|run| Cell::Radius(run.summary.average_cs_radius)));
@@ -233,10 +237,8 @@ fn table(runs: &[Analysed], radii: &[f64], format: TableFormat) -> String {
         }
         TableFormat::Jsonl => {
             for row in 0..runs.len() {
-                let object: serde_json::Map<String, serde_json::Value> = columns
-                    .iter()
-                    .flat_map(|c| c.names().into_iter().zip(c.cells[row].json()))
-                    .collect();
+                let object: serde_json::Map<String, serde_json::Value> =
+                    columns.iter().flat_map(|c| c.names().into_iter().zip(c.cells[row].json())).collect();
                 let _ = writeln!(out, "{}", serde_json::Value::Object(object));
             }
         }
@@ -280,9 +282,15 @@ fn markdown(out: &mut String, columns: &[Column], n_runs: usize) {
             .collect();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
-    let _ = writeln!(out, "\nBrackets: 95% Clopper–Pearson intervals over the test examples (sensitive ones for cs_robustness).");
+    let _ = writeln!(
+        out,
+        "\nBrackets: 95% Clopper–Pearson intervals over the test examples (sensitive ones for cs_robustness)."
+    );
     if marked {
-        let _ = writeln!(out, "°: the interval overlaps that of the best value in its column (bold); the difference is not resolved by these examples.");
+        let _ = writeln!(
+            out,
+            "°: the interval overlaps that of the best value in its column (bold); the difference is not resolved by these examples."
+        );
     }
 }
 

@@ -18,7 +18,8 @@ use crate::sampling_run::class_counter;
 /// machine classifies and counts, the work a certificate is made of.
 ///
 /// For each architecture, an untrained model (weights do not change the
-/// speed) classifies --samples noisy copies of one input, --batch at a time,
+/// speed) classifies --samples noisy copies of one input (rounded up to
+/// whole batches), --batch at a time,
 /// after one batch of warm-up. Prints one tab-separated line per
 /// architecture: samples/s, GFLOP/s (2 × the network's multiply-adds) and
 /// the seconds one certificate of --n-certify draws would take.
@@ -67,6 +68,26 @@ fn workload(architecture: Architecture) -> ([usize; 3], usize) {
     }
 }
 
+/// Times `counter` on a fixed input: one batch of `batch` draws to warm up
+/// (caches, compiled kernels), then batches until `more(drawn, seconds)`
+/// says stop. Returns the draws timed and their seconds.
+pub(crate) fn throughput(
+    counter: &mut dyn ClassCounter,
+    sigma: Sigma,
+    batch: u64,
+    mut more: impl FnMut(u64, f64) -> bool,
+) -> anyhow::Result<(u64, f64)> {
+    let input: Vec<f32> = (0..counter.input_len()).map(|i| (i % 29) as f32 / 29.0).collect();
+    counter.count(&input, sigma, batch, NoiseStream::new(0, 0), Phase::Selection)?;
+    let start = Instant::now();
+    let mut drawn = 0;
+    while more(drawn, start.elapsed().as_secs_f64()) {
+        counter.count(&input, sigma, batch, NoiseStream::new(0, 1 + drawn / batch), Phase::Estimation)?;
+        drawn += batch;
+    }
+    Ok((drawn, start.elapsed().as_secs_f64()))
+}
+
 impl OnBackend for Args {
     type Output = ();
 
@@ -91,12 +112,8 @@ impl OnBackend for Args {
             let model = Classifier::<B>::init(&spec, &device)?;
             let mut counter = class_counter(model, &spec, self.engine, self.device, device.clone(), self.batch)?;
             let batch = (self.batch as u64 / BLOCK).max(1) * BLOCK;
-            let input: Vec<f32> = (0..counter.input_len()).map(|i| (i % 29) as f32 / 29.0).collect();
-            counter.count(&input, sigma, batch, NoiseStream::new(0, 0), Phase::Selection)?;
-            let start = Instant::now();
-            counter.count(&input, sigma, self.samples, NoiseStream::new(0, 1), Phase::Estimation)?;
-            let seconds = start.elapsed().as_secs_f64();
-            let rate = self.samples as f64 / seconds;
+            let (drawn, seconds) = throughput(counter.as_mut(), sigma, batch, |drawn, _| drawn < self.samples)?;
+            let rate = drawn as f64 / seconds;
             let flops = 2.0 * Graph::of(&spec).multiply_adds() as f64;
             let [c, h, w] = input_shape;
             writeln!(
@@ -104,7 +121,7 @@ impl OnBackend for Args {
                 "{architecture}\t{c}x{h}x{w}\t{}\t{}\t{batch}\t{}\t{seconds:.3}\t{rate:.0}\t{:.1}\t{:.2}",
                 self.device,
                 if self.engine.is_native_on(self.device)? { "native" } else { "burn" },
-                self.samples,
+                drawn,
                 rate * flops / 1e9,
                 self.n_certify as f64 / rate
             )?;

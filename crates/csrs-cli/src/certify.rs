@@ -226,15 +226,19 @@ fn summary_line(rows: &[CertifyRow]) -> String {
     let examples: Vec<CertifiedExample> = rows.iter().map(CertifyRow::example).collect();
     let summary = summarize(&examples, &SUMMARY_RADII);
     let radii = SUMMARY_RADII.map(|r| r.to_string()).join(", ");
-    let accuracy: Vec<String> = summary.at_radius.iter().map(|m| format!("{:.3}", m.certified_accuracy.value())).collect();
+    let accuracy: Vec<String> =
+        summary.at_radius.iter().map(|m| format!("{:.3}", m.certified_accuracy.value())).collect();
     let mut line = format!(
         "summary: {} examples; certified accuracy at radius {radii}: {}",
         summary.n_examples,
         accuracy.join(", ")
     );
     if summary.n_sensitive > 0 {
-        let robust: Vec<String> =
-            summary.at_radius.iter().filter_map(|m| m.certified_cs_robustness.map(|r| format!("{:.3}", r.value()))).collect();
+        let robust: Vec<String> = summary
+            .at_radius
+            .iter()
+            .filter_map(|m| m.certified_cs_robustness.map(|r| format!("{:.3}", r.value())))
+            .collect();
         line.push_str(&format!(
             "; certified cost-sensitive robustness ({} sensitive examples): {}",
             summary.n_sensitive,

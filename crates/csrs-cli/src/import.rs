@@ -38,12 +38,15 @@ pub(crate) fn is_foreign(path: &Path) -> bool {
 /// A csrs checkpoint or a foreign weights file, whichever `path` names.
 pub(crate) fn load_model<B: Backend>(
     path: &Path,
-    dataset: DatasetName,
+    dataset: Option<DatasetName>,
     options: &ImportOptions,
     expected_classes: Option<usize>,
     device: &B::Device,
 ) -> anyhow::Result<Checkpoint<B>> {
     if is_foreign(path) {
+        let Some(dataset) = dataset else {
+            bail!("{}: a PyTorch or safetensors model needs --dataset", path.display());
+        };
         let checkpoint = import_file(path, dataset, options, device)?;
         if let Some(expected) = expected_classes.filter(|&m| m != checkpoint.meta.spec.n_classes) {
             bail!(

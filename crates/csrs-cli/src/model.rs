@@ -250,13 +250,7 @@ impl OnBackend for LogitsArgs {
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
         let inputs = read_inputs(&self.inputs)?;
-        let checkpoint = match self.dataset {
-            Some(dataset) => load_model::<B>(&self.model, dataset, &self.import, None, &device)?,
-            None if crate::import::is_foreign(&self.model) => {
-                bail!("{}: a PyTorch or safetensors model needs --dataset", self.model.display())
-            }
-            None => Checkpoint::<B>::load(&self.model, None, &device)?,
-        };
+        let checkpoint = load_model::<B>(&self.model, self.dataset, &self.import, None, &device)?;
         let spec = &checkpoint.meta.spec;
         let [batch, c, h, w] = inputs.input_shape;
         if [c, h, w] != spec.input_shape {

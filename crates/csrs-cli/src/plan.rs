@@ -4,18 +4,26 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
+use csrs_data::DatasetName;
+use csrs_sampling::BLOCK;
 use csrs_stats::plan::{MAX_DRAWS, Mode, draws_needed, max_radius, top_draws_needed};
 use csrs_stats::{Alpha, Sigma};
 
 use crate::analyze::radius_text;
+use crate::bench::throughput;
+use crate::device::{DeviceChoice, OnBackend, on_backend};
+use crate::import::{ImportOptions, load_model};
+use crate::options::EngineChoice;
+use crate::sampling_run::class_counter;
 
 /// Plan a certification before spending GPU hours: the largest radius any
 /// input can reach with these n, alpha and sigma (every draw for the
 /// predicted class); with --target-radius, the draws that radius needs and
 /// the share of the n draws the predicted class needs for it; with
-/// --samples-per-second, the time per input and, with --examples, for a
-/// whole test set.
+/// --samples-per-second (or a quick timing run of --model), the time per
+/// input and, with --examples, for a whole test set.
 ///
 /// Without --cost, for Cohen's certificate. With --cost, also for Certify-CS
 /// (the predicted class bounded at alpha/2, each of a row's L cost levels at
@@ -25,7 +33,8 @@ use crate::analyze::radius_text;
 #[command(after_help = "Examples:
   csrs plan --sigma 0.25 --alpha 0.001 --n 100000 --target-radius 0.5
   csrs plan --sigma 0.5 --alpha 0.001 --cost configs/costs/digits-3-to-8.toml \\
-      --samples-per-second 20000 --examples 500")]
+      --samples-per-second 20000 --examples 500
+  csrs plan --sigma 0.25 --alpha 0.001 --model models/digits-gaussian-025 --examples 500")]
 pub(crate) struct Args {
     /// Noise level sigma, in pixel units (pixels in [0, 1])
     #[arg(long)]
@@ -46,15 +55,46 @@ pub(crate) struct Args {
     #[arg(long, value_name = "FILE")]
     cost: Option<PathBuf>,
     /// Noisy copies the model classifies per second (`csrs bench` measures it)
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", conflicts_with = "model")]
     samples_per_second: Option<f64>,
+    /// A model to time instead: a quick run (2 seconds after one batch of warm-up) of noisy copies of one input, as certify would draw them
+    #[arg(long, value_name = "PATH")]
+    model: Option<PathBuf>,
+    /// Dataset of a PyTorch or safetensors --model (its input shape and normalisation)
+    #[arg(long, value_name = "NAME", requires = "model")]
+    dataset: Option<DatasetName>,
+    #[command(flatten)]
+    import: ImportOptions,
+    /// Where --model runs: cpu, or cuda[:N] when built with the cuda feature
+    #[arg(long, default_value = "cpu", requires = "model")]
+    device: DeviceChoice,
+    /// Engine of --model: native (the compiled CPU engine), burn, or auto (native on the CPU, burn on a GPU)
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto, requires = "model")]
+    engine: EngineChoice,
+    /// Noisy copies per forward pass of --model
+    #[arg(long, default_value_t = 1000, requires = "model")]
+    batch: usize,
     /// Inputs to certify, for the total time
     #[arg(long, value_name = "M")]
     examples: Option<u64>,
 }
 
 impl Args {
-    pub(crate) fn run(self) -> anyhow::Result<()> {
+    pub(crate) fn run(mut self) -> anyhow::Result<()> {
+        if let Some(model) = &self.model {
+            let timing = Timing {
+                model: model.clone(),
+                dataset: self.dataset,
+                import: std::mem::take(&mut self.import),
+                sigma: Sigma::new(self.sigma).context("--sigma")?,
+                device: self.device,
+                engine: self.engine,
+                batch: self.batch,
+            };
+            let rate = on_backend(self.device, timing)?;
+            eprintln!("{}: {rate:.0} samples/s on {} (batch {})", model.display(), self.device, self.batch);
+            self.samples_per_second = Some(rate);
+        }
         print!("{}", self.report()?);
         Ok(())
     }
@@ -109,13 +149,46 @@ impl Args {
         if let Some(rate) = self.samples_per_second {
             let draws = self.n0 + self.n;
             let per_input = draws as f64 / rate;
-            let _ = write!(out, "time: {draws} draws per input at {rate} samples/s: {} per input", duration(per_input));
+            let _ =
+                write!(out, "time: {draws} draws per input at {rate:.0} samples/s: {} per input", duration(per_input));
             if let Some(examples) = self.examples {
                 let _ = write!(out, "; {examples} inputs: {}", duration(per_input * examples as f64));
             }
             out.push('\n');
         }
         Ok(out)
+    }
+}
+
+/// A quick timing run of a model, drawing as `certify` would.
+struct Timing {
+    model: PathBuf,
+    dataset: Option<DatasetName>,
+    import: ImportOptions,
+    sigma: Sigma,
+    device: DeviceChoice,
+    engine: EngineChoice,
+    batch: usize,
+}
+
+/// How long the timing run draws, after its warm-up batch.
+const TIMING_SECONDS: f64 = 2.0;
+
+impl OnBackend for Timing {
+    /// Samples per second.
+    type Output = f64;
+
+    fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<f64> {
+        if self.batch < BLOCK as usize {
+            bail!("--batch {}, expected at least {BLOCK} (one block of draws)", self.batch);
+        }
+        let checkpoint = load_model::<B>(&self.model, self.dataset, &self.import, None, &device)?;
+        let spec = &checkpoint.meta.spec;
+        let mut counter = class_counter(checkpoint.model, spec, self.engine, self.device, device, self.batch)?;
+        let batch = self.batch as u64 / BLOCK * BLOCK;
+        let (drawn, seconds) =
+            throughput(counter.as_mut(), self.sigma, batch, |drawn, seconds| drawn == 0 || seconds < TIMING_SECONDS)?;
+        Ok(drawn as f64 / seconds)
     }
 }
 
@@ -142,6 +215,12 @@ mod tests {
             target_radius: None,
             cost: None,
             samples_per_second: None,
+            model: None,
+            dataset: None,
+            import: ImportOptions::default(),
+            device: DeviceChoice::Cpu,
+            engine: EngineChoice::Auto,
+            batch: 1000,
             examples: None,
         }
     }

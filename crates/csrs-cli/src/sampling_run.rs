@@ -27,7 +27,7 @@ pub(crate) struct Prepared {
 pub(crate) fn prepare<B: Backend>(settings: &RunSettings, device: B::Device) -> anyhow::Result<Prepared> {
     let dataset = csrs_data::load(settings.dataset, Split::Test, settings.data_dir.as_deref())?;
     let checkpoint =
-        load_model::<B>(&settings.model, settings.dataset, &settings.import, Some(dataset.n_classes()), &device)?;
+        load_model::<B>(&settings.model, Some(settings.dataset), &settings.import, Some(dataset.n_classes()), &device)?;
     let spec = &checkpoint.meta.spec;
     let shape = dataset.shape();
     let data_shape = [shape.channels, shape.height, shape.width];

@@ -99,10 +99,8 @@ impl Fraction {
             Fraction::CostSensitiveRobustness => example.certified_cost_robust(epsilon),
             Fraction::StandardCostSensitiveRobustness => example.standard_cost_robust(epsilon),
         };
-        let (hits, of) = examples
-            .iter()
-            .filter_map(holds)
-            .fold((0, 0), |(hits, of), holds| (hits + usize::from(holds), of + 1));
+        let (hits, of) =
+            examples.iter().filter_map(holds).fold((0, 0), |(hits, of), holds| (hits + usize::from(holds), of + 1));
         (self == Fraction::CertifiedAccuracy || of > 0).then_some(Proportion { hits, of })
     }
 
@@ -173,12 +171,11 @@ pub fn breakpoints(examples: &[CertifiedExample]) -> Vec<f64> {
 /// The finite radii of an example's certificate: standard and per level.
 fn finite_radii(example: &CertifiedExample) -> impl Iterator<Item = f64> + '_ {
     let standard = example.certificate.standard.radius().map(Radius::get);
-    let levels = example.certificate.cost_sensitive.iter().flat_map(|cs| cs.levels()).filter_map(|level| {
-        match level.radius {
+    let levels =
+        example.certificate.cost_sensitive.iter().flat_map(|cs| cs.levels()).filter_map(|level| match level.radius {
             HarmRadius::Certified(radius) => Some(radius.get()),
             HarmRadius::NotCertified | HarmRadius::Infinite => None,
-        }
-    });
+        });
     standard.into_iter().chain(levels)
 }
 

@@ -73,9 +73,11 @@ fn every_fraction_carries_its_interval() {
     for line in lines {
         let row: Vec<&str> = line.split('\t').collect();
         let cell = |name: &str| -> f64 { row[header.iter().position(|h| *h == name).unwrap()].parse().unwrap() };
-        for fraction in ["clean_accuracy", "certified_accuracy@0.25", "cs_robustness@0.25", "cs_robustness_standard@0.25"]
+        for fraction in
+            ["clean_accuracy", "certified_accuracy@0.25", "cs_robustness@0.25", "cs_robustness_standard@0.25"]
         {
-            let (low, value, high) = (cell(&format!("{fraction}_low")), cell(fraction), cell(&format!("{fraction}_high")));
+            let (low, value, high) =
+                (cell(&format!("{fraction}_low")), cell(fraction), cell(&format!("{fraction}_high")));
             assert!(0.0 <= low && low <= value && value <= high && high <= 1.0, "{fraction}: {low} {value} {high}");
             assert!(high - low > 0.05, "{fraction}: 40 examples cannot pin a fraction down to {low}..{high}");
         }

@@ -5,5 +5,6 @@ mod certify;
 mod certify_counts;
 mod cost;
 mod model;
+mod plan;
 mod train;
 mod util;

@@ -1,0 +1,30 @@
+//! `csrs plan --model`: the time of a run from a quick timing of the model.
+
+use crate::util::{csrs, repo_root};
+
+#[test]
+fn a_model_is_timed_for_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = repo_root().join("models/digits-gaussian-025").display().to_string();
+    let args = ["plan", "--sigma", "0.25", "--alpha", "0.001", "--n", "10000", "--model", &model, "--examples", "500"];
+    let run = csrs(dir.path(), &[&args[..], &["--batch", "200"]].concat(), "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    // stderr: "<model>: R samples/s on cpu (batch 200)"; stdout uses R.
+    let rate: f64 = run.stderr.split(": ").nth(1).and_then(|s| s.split(' ').next()).unwrap().parse().unwrap();
+    assert!(rate > 100.0 && run.stderr.contains("on cpu (batch 200)"), "{}", run.stderr);
+    let time = run.stdout.lines().find(|l| l.starts_with("time: ")).unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(time.starts_with(&format!("time: 10100 draws per input at {rate:.0} samples/s: ")), "{time}");
+    assert!(time.contains("; 500 inputs: "), "{time}");
+
+    for (extra, message) in [
+        (vec!["--samples-per-second", "5"], "cannot be used with"),
+        (vec!["--batch", "50"], "--batch 50, expected at least 100"),
+    ] {
+        let run = csrs(dir.path(), &[&args[..], &extra].concat(), "");
+        assert_eq!(run.code, Some(2), "{extra:?}");
+        assert!(run.stderr.contains(message), "{extra:?}: {}", run.stderr);
+    }
+    let run = csrs(dir.path(), &["plan", "--sigma", "0.25", "--alpha", "0.001", "--model", "x.pth"], "");
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("x.pth: a PyTorch or safetensors model needs --dataset"), "{}", run.stderr);
+}
