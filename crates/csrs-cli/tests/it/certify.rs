@@ -83,7 +83,8 @@ fn certify_writes_one_record_per_example_and_a_summary() {
     assert!(run.stdout.contains("certified cost-sensitive robustness ("), "{}", run.stdout);
     let lines = without_seconds(&dir.path().join("r.tsv"));
     assert_eq!(lines.len(), 25);
-    assert!(lines[0].starts_with("index\tlabel\tpredicted\tabstain\tp_lower\tradius_std\tradius_cs\tcertified_cost"));
+    let columns = "index\tlabel\tbase_predicted\tpredicted\tabstain\tp_lower\tradius_std\tradius_cs\tcertified_cost";
+    assert!(lines[0].starts_with(columns), "{}", lines[0]);
     assert!(dir.path().join("r.tsv.config.toml").exists());
 
     // The same run as JSONL holds the same certificates.
@@ -93,7 +94,8 @@ fn certify_writes_one_record_per_example_and_a_summary() {
     let first: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
     let tsv_first: Vec<&str> = lines[1].split('\t').collect();
     assert_eq!(first["index"], 0);
-    assert_eq!(first["p_lower"].to_string(), tsv_first[4]);
+    let p_lower = lines[0].split('\t').position(|c| c == "p_lower").unwrap();
+    assert_eq!(first["p_lower"].to_string(), tsv_first[p_lower]);
 
     // A second run into the same file is refused; nothing is lost.
     let before = std::fs::read_to_string(dir.path().join("r.tsv")).unwrap();
