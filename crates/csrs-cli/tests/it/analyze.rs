@@ -131,6 +131,33 @@ fn figures_draw_one_curve_per_run_and_panel() {
 }
 
 #[test]
+fn several_harm_levels_add_the_certified_cost_panel() {
+    let dir = tempfile::tempdir().unwrap();
+    // Reading a 3 as an 8 costs 5, as any other digit 1.
+    let mut rows = vec![vec![0.0; 10]; 10];
+    rows[3] = vec![1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 5.0, 1.0];
+    let rows: Vec<String> = rows.iter().map(|row| format!("{row:?}")).collect();
+    let cost = format!("kind = \"matrix\"\nrows = [{}]\n", rows.join(", "));
+    std::fs::write(dir.path().join("levels.toml"), cost).unwrap();
+    let model = repo_root().join("models/digits-gaussian-025").display().to_string();
+    let args = ["certify", "--model", &model, "--dataset", "digits", "--cost", "levels.toml", "--sigma", "0.25"];
+    let run = csrs(dir.path(), &[&args[..], &["--n", "500", "--max", "40", "--out", "l.tsv"]].concat(), "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let run = csrs(dir.path(), &["analyze", "--format", "tsv", "--radii", "0.3", "l.tsv", "--plot", "l.svg"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let text = std::fs::read_to_string(dir.path().join("l.svg")).unwrap();
+    let svg = roxmltree::Document::parse(&text).unwrap();
+    // One more curve than with one level: the mean certified cost.
+    assert_eq!(count_elements(&svg, "polyline", "stroke", "#1F77B4"), 6);
+    assert!(svg.descendants().any(|n| n.text().is_some_and(|t| t.trim() == "Certified cost")));
+    let mut lines = run.stdout.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let row: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let cost: f64 = row[header.iter().position(|h| *h == "certified_cost@0.3").unwrap()].parse().unwrap();
+    assert!((0.0..=5.0).contains(&cost), "a mean of levels 0, 1 and 5: {cost}");
+}
+
+#[test]
 fn figure_mistakes_are_named_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     certify(dir.path(), "a.tsv");
