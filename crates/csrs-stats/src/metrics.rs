@@ -5,6 +5,8 @@
 //! abstains (SPEC §4.5): it says that no harmful class can be output, and
 //! that is what certified cost-sensitive robustness counts.
 
+use std::iter;
+
 use crate::{Alpha, BinomialSample, Certificate, CostSensitiveCertificate, HarmRadius, Radius};
 
 /// One certified test example.
@@ -22,8 +24,7 @@ pub struct CertifiedExample {
 impl CertifiedExample {
     /// ĉ = y and the standard radius is at least ε.
     pub fn certified_correct(&self, epsilon: f64) -> bool {
-        self.certificate.predicted == self.label
-            && self.certificate.standard.radius().is_some_and(|radius| radius.get() >= epsilon)
+        Fraction::CertifiedAccuracy.holds(self, epsilon) == Some(true)
     }
 
     /// Whether the example is sensitive (its class has harmful mistakes).
@@ -34,8 +35,7 @@ impl CertifiedExample {
     /// For sensitive examples: ĉ ∉ Ω_y and the cost-sensitive radius is at
     /// least ε. `None` for examples that are not sensitive.
     pub fn certified_cost_robust(&self, epsilon: f64) -> Option<bool> {
-        let cs = self.certificate.cost_sensitive.as_ref()?;
-        Some(cs.radius().covers(epsilon))
+        Fraction::CostSensitiveRobustness.holds(self, epsilon)
     }
 
     /// For sensitive examples: what the standard certificate alone proves,
@@ -49,9 +49,7 @@ impl CertifiedExample {
     /// example robust by this test is always robust by
     /// [`certified_cost_robust`](Self::certified_cost_robust) too.
     pub fn standard_cost_robust(&self, epsilon: f64) -> Option<bool> {
-        let cs = self.certificate.cost_sensitive.as_ref()?;
-        let standard = self.certificate.standard.radius().is_some_and(|radius| radius.get() >= epsilon);
-        Some(standard && cs.radius() != HarmRadius::NotCertified)
+        Fraction::StandardCostSensitiveRobustness.holds(self, epsilon)
     }
 }
 
@@ -94,20 +92,55 @@ impl Fraction {
     /// The fraction at `epsilon`; `None` for a fraction of the sensitive
     /// examples when there are none.
     pub fn at(self, examples: &[CertifiedExample], epsilon: f64) -> Option<Proportion> {
-        let holds = |example: &CertifiedExample| match self {
-            Fraction::CertifiedAccuracy => Some(example.certified_correct(epsilon)),
-            Fraction::CostSensitiveRobustness => example.certified_cost_robust(epsilon),
-            Fraction::StandardCostSensitiveRobustness => example.standard_cost_robust(epsilon),
-        };
-        let (hits, of) =
-            examples.iter().filter_map(holds).fold((0, 0), |(hits, of), holds| (hits + usize::from(holds), of + 1));
+        let (hits, of) = examples
+            .iter()
+            .filter_map(|example| self.holds(example, epsilon))
+            .fold((0, 0), |(hits, of), holds| (hits + usize::from(holds), of + 1));
         (self == Fraction::CertifiedAccuracy || of > 0).then_some(Proportion { hits, of })
     }
 
-    /// The fraction at every radius, exactly: see [`Piece`].
+    /// The fraction at every radius, exactly: see [`Piece`]. It takes
+    /// O(N log N) for N examples, so that a whole test set draws at once.
     pub fn curve(self, examples: &[CertifiedExample]) -> Option<Vec<Piece<Proportion>>> {
         self.at(examples, 0.0)?;
-        Some(step_curve(examples, |epsilon| self.at(examples, epsilon).expect("checked at radius 0")))
+        let mut reaches: Vec<f64> = examples.iter().filter_map(|example| self.reach(example)).collect();
+        reaches.sort_by(f64::total_cmp);
+        let of = reaches.len();
+        Some(step_curve(examples, |epsilon| Proportion { hits: of - reaches.partition_point(|&r| r < epsilon), of }))
+    }
+
+    /// Whether the example counts as a hit at `epsilon`; `None` when the
+    /// fraction does not count it.
+    fn holds(self, example: &CertifiedExample, epsilon: f64) -> Option<bool> {
+        self.reach(example).map(|reach| epsilon <= reach)
+    }
+
+    /// How far an example this fraction counts is a hit: at every radius
+    /// up to the one returned (−∞: at none, ∞: at all). `None` for an
+    /// example it does not count (one that is not sensitive, for the
+    /// cost-sensitive fractions).
+    fn reach(self, example: &CertifiedExample) -> Option<f64> {
+        let certificate = &example.certificate;
+        let standard = certificate.standard.radius().map_or(f64::NEG_INFINITY, Radius::get);
+        match self {
+            Fraction::CertifiedAccuracy => {
+                Some(if certificate.predicted == example.label { standard } else { f64::NEG_INFINITY })
+            }
+            Fraction::CostSensitiveRobustness => certificate.cost_sensitive.as_ref().map(|cs| reach(cs.radius())),
+            Fraction::StandardCostSensitiveRobustness => certificate
+                .cost_sensitive
+                .as_ref()
+                .map(|cs| if cs.radius() == HarmRadius::NotCertified { f64::NEG_INFINITY } else { standard }),
+        }
+    }
+}
+
+/// How far a guarantee holds: it covers every radius up to the one returned.
+fn reach(radius: HarmRadius) -> f64 {
+    match radius {
+        HarmRadius::NotCertified => f64::NEG_INFINITY,
+        HarmRadius::Certified(radius) => radius.get(),
+        HarmRadius::Infinite => f64::INFINITY,
     }
 }
 
@@ -130,11 +163,25 @@ pub struct Piece<T> {
 pub fn certified_cost_curve(examples: &[CertifiedExample]) -> Option<Vec<Piece<f64>>> {
     let sensitive: Vec<&CostSensitiveCertificate> =
         examples.iter().filter_map(|e| e.certificate.cost_sensitive.as_ref()).collect();
-    (!sensitive.is_empty()).then(|| {
-        step_curve(examples, |epsilon| {
-            sensitive.iter().map(|cs| cs.certified_cost(epsilon)).sum::<f64>() / sensitive.len() as f64
-        })
-    })
+    if sensitive.is_empty() {
+        return None;
+    }
+    // The certified cost at ε is the level of the first r(t) ≥ ε; since the
+    // radii grow with the level, it is the sum of the rises t_i − t_{i−1}
+    // over the levels whose predecessor's radius r(t_{i−1}) is below ε.
+    let mut rises: Vec<(f64, f64)> = sensitive
+        .iter()
+        .flat_map(|cs| cs.levels().windows(2).map(|pair| (reach(pair[0].radius), pair[1].level - pair[0].level)))
+        .collect();
+    rises.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let below: Vec<f64> = iter::once(0.0)
+        .chain(rises.iter().scan(0.0, |total, (_, rise)| {
+            *total += rise;
+            Some(*total)
+        }))
+        .collect();
+    let n = sensitive.len() as f64;
+    Some(step_curve(examples, |epsilon| below[rises.partition_point(|(radius, _)| *radius < epsilon)] / n))
 }
 
 /// `value_at` as pieces, from the finite radii of every certificate (the

@@ -1,7 +1,7 @@
 //! Properties that must hold for all counts, not just the oracle's.
 
 use csrs_cost::CostRow;
-use csrs_stats::metrics::CertifiedExample;
+use csrs_stats::metrics::{CertifiedExample, Fraction, breakpoints, certified_cost_curve, summarize};
 use csrs_stats::{Alpha, BinomialSample, ClassCounts, HarmRadius, Sigma, certify};
 use proptest::prelude::*;
 
@@ -86,6 +86,45 @@ proptest! {
             prop_assert_eq!(by_standard.unwrap_or(false), expected && example.is_sensitive(), "at {}", epsilon);
             if by_standard == Some(true) {
                 prop_assert_eq!(example.certified_cost_robust(epsilon), Some(true), "at {}", epsilon);
+            }
+        }
+    }
+
+    #[test]
+    fn curves_agree_with_the_metrics_at_every_radius(
+        cases in prop::collection::vec((counts_and_costs(), any::<bool>()), 1..8),
+        alpha in alphas(),
+    ) {
+        let examples: Vec<CertifiedExample> = cases
+            .into_iter()
+            .map(|((counts, costs, label), correct)| {
+                let counts = ClassCounts::new(counts).unwrap();
+                let row = CostRow::new(&costs, label).unwrap();
+                let certificate = certify(&counts, &counts, Some(&row), Sigma::new(0.5).unwrap(), alpha).unwrap();
+                let label = if correct { certificate.predicted } else { label };
+                CertifiedExample { label, certificate, base_predicted: None }
+            })
+            .collect();
+        let mut radii = breakpoints(&examples);
+        radii.extend([0.0, 0.01, 0.3, 1.0, 10.0]);
+        let between: Vec<f64> = radii.windows(2).map(|w| (w[0] + w[1]) / 2.0).collect();
+        radii.extend(between);
+        let summary = summarize(&examples, &radii);
+        for fraction in [Fraction::CertifiedAccuracy, Fraction::CostSensitiveRobustness, Fraction::StandardCostSensitiveRobustness] {
+            let Some(curve) = fraction.curve(&examples) else {
+                prop_assert_eq!(fraction.at(&examples, 0.0), None);
+                continue;
+            };
+            for &epsilon in &radii {
+                let piece = curve.iter().find(|p| epsilon <= p.to).unwrap();
+                prop_assert_eq!(Some(piece.value), fraction.at(&examples, epsilon), "{:?} at {}", fraction, epsilon);
+            }
+        }
+        if let Some(curve) = certified_cost_curve(&examples) {
+            for (epsilon, at) in radii.iter().zip(&summary.at_radius) {
+                let piece = curve.iter().find(|p| *epsilon <= p.to).unwrap();
+                let expected = at.certified_robust_cost.unwrap();
+                prop_assert!((piece.value - expected).abs() < 1e-9, "cost at {}: {} vs {}", epsilon, piece.value, expected);
             }
         }
     }
