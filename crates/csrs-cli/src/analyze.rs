@@ -38,7 +38,7 @@ pub(crate) struct Args {
     /// Also draw the metrics against the radius into FILE (.svg or .png): certified accuracy and certified cost-sensitive robustness with their 95% bands, Certify-CS against the standard certificate, and the certified cost when the cost matrix has several levels; one colour per records file, exact at every radius
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
-    /// Name of each records file in the table and the figure, in the order of the files (default: the model, sigma and cost matrix of its run)
+    /// Name of each records file in the figure and the table (where it replaces the file), in the order of the files (default: the model, sigma and cost matrix of its run)
     #[arg(long, value_name = "NAME")]
     label: Vec<String>,
     /// Records written by `csrs certify` (.tsv or .jsonl)
@@ -90,7 +90,8 @@ impl Args {
                 runs.iter().map(|run| figure::Run { label: &run.label, examples: &run.examples }).collect();
             figure::draw(path, format, &figure_runs)?;
         }
-        print!("{}", table(&runs, &self.radii, self.format));
+        let named = !self.label.is_empty();
+        print!("{}", table(&runs, &self.radii, self.format, named));
         Ok(())
     }
 }
@@ -183,15 +184,17 @@ impl Column {
     }
 }
 
-fn columns(runs: &[Analysed], radii: &[f64]) -> Vec<Column> {
+/// The table's columns; the markdown table names each run by its label
+/// when labels were given (`named`), else by its file.
+fn columns(runs: &[Analysed], radii: &[f64], named: bool) -> Vec<Column> {
     let column = |name: String, in_markdown: bool, cell: &dyn Fn(&Analysed) -> Cell| Column {
         name,
         in_markdown,
         cells: runs.iter().map(cell).collect(),
     };
     let mut columns = vec![
-        column("records".into(), true, &|run| Cell::Text(run.path.clone())),
-        column("label".into(), false, &|run| Cell::Text(run.label.clone())),
+        column("records".into(), !named, &|run| Cell::Text(run.path.clone())),
+        column("label".into(), named, &|run| Cell::Text(run.label.clone())),
         column("examples".into(), true, &|run| Cell::Count(run.summary.n_examples)),
         column("sensitive".into(), true, &|run| Cell::Count(run.summary.n_sensitive)),
         column("clean_accuracy".into(), true, &|run| Cell::Fraction(Some(run.summary.clean_accuracy))),
@@ -223,8 +226,8 @@ fn columns(runs: &[Analysed], radii: &[f64]) -> Vec<Column> {
     columns
 }
 
-fn table(runs: &[Analysed], radii: &[f64], format: TableFormat) -> String {
-    let columns = columns(runs, radii);
+fn table(runs: &[Analysed], radii: &[f64], format: TableFormat, named: bool) -> String {
+    let columns = columns(runs, radii, named);
     let mut out = String::new();
     match format {
         TableFormat::Tsv => {

@@ -167,7 +167,7 @@ fn draw_panel<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .max_light_lines(1)
-        .x_desc("radius ε (ℓ₂)")
+        .x_desc("L2 radius ε")
         .y_desc(y_label)
         .label_style(("sans-serif", 13))
         .draw()

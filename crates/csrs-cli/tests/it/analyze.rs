@@ -127,7 +127,7 @@ fn figures_draw_one_curve_per_run_and_panel() {
     let run = csrs(dir.path(), &args, "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(std::fs::read(dir.path().join("f.png")).unwrap().starts_with(b"\x89PNG\r\n"));
-    assert!(run.stdout.contains("| a.tsv |"), "{}", run.stdout);
+    assert!(run.stdout.starts_with("| label |") && run.stdout.contains("| low noise |"), "{}", run.stdout);
 }
 
 #[test]
