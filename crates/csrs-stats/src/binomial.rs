@@ -2,7 +2,7 @@
 
 use statrs::function::beta::beta_reg;
 
-use crate::{Alpha, Result, StatsError, quantile};
+use crate::{Alpha, Result, StatsError, quantile, sequential};
 
 /// `successes` out of `trials` independent draws, checked once so that its
 /// bounds cannot fail.
@@ -63,6 +63,38 @@ impl BinomialSample {
             return 1.0;
         }
         quantile::upper_bound(self.successes, self.trials, alpha.get())
+    }
+
+    /// The one-sided anytime-valid lower bound: P(p ≥ bound at every
+    /// number of draws at once) ≥ 1 − α, so it may be checked after each
+    /// round of draws and the drawing stopped on what it shows. Wider than
+    /// [`lower`](Self::lower), which holds at one n fixed in advance.
+    ///
+    /// The end of the Beta(½, ½) mixture confidence sequence (see the
+    /// `sequential` module); 0 when k = 0.
+    ///
+    /// # Examples
+    /// ```
+    /// use csrs_stats::{Alpha, BinomialSample};
+    /// let sample = BinomialSample::new(990, 1000)?;
+    /// let alpha = Alpha::new(0.001)?;
+    /// assert!(sample.sequential_lower(alpha) < sample.lower(alpha));
+    /// # Ok::<(), csrs_stats::StatsError>(())
+    /// ```
+    pub fn sequential_lower(self, alpha: Alpha) -> f64 {
+        if self.successes == 0 {
+            return 0.0;
+        }
+        sequential::lower_bound(self.successes, self.trials, alpha.get())
+    }
+
+    /// The one-sided anytime-valid upper bound (see
+    /// [`sequential_lower`](Self::sequential_lower)); 1 when k = n.
+    pub fn sequential_upper(self, alpha: Alpha) -> f64 {
+        if self.successes == self.trials {
+            return 1.0;
+        }
+        sequential::upper_bound(self.successes, self.trials, alpha.get())
     }
 
     /// The two-sided Clopper–Pearson interval at confidence 1 − α: the

@@ -6,7 +6,8 @@
 //! same way.
 //!
 //! - [`BinomialSample`]: one-sided Clopper–Pearson bounds and two-sided
-//!   intervals, and
+//!   intervals, anytime-valid bounds (for draws that stop on what they
+//!   show), and
 //!   [`binomial_test_half`], the exact two-sided test used by PREDICT.
 //! - [`normal_cdf`] / [`normal_ppf`]: Φ and Φ⁻¹.
 //! - [`certify`]: Cohen's CERTIFY, or Certify-CS when the true class has
@@ -34,6 +35,7 @@ mod params;
 pub mod plan;
 mod predict;
 mod quantile;
+mod sequential;
 
 pub use binomial::{BinomialSample, binomial_test_half};
 pub use certify::{

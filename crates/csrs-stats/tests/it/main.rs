@@ -5,4 +5,5 @@ mod metrics;
 mod oracle;
 mod plan;
 mod properties;
+mod sequential;
 mod tolerance;

@@ -44,6 +44,20 @@ fn two_sided_clopper_pearson_intervals() {
 }
 
 #[test]
+fn anytime_valid_bounds() {
+    for row in csv_rows("sequential_bounds.csv", 5) {
+        let [k, n, alpha, lower, upper] = row[..] else { unreachable!() };
+        let sample = BinomialSample::new(k as u64, n as u64).unwrap();
+        let alpha = Alpha::new(alpha).unwrap();
+        let (ours_lower, ours_upper) = (sample.sequential_lower(alpha), sample.sequential_upper(alpha));
+        assert_close(ours_lower, lower, &format!("sequential lower({k}, {n}, {alpha:?})"));
+        assert_close(ours_upper, upper, &format!("sequential upper({k}, {n}, {alpha:?})"));
+        // Rounding may only widen them.
+        assert!(ours_lower <= lower && ours_upper >= upper, "({k}, {n}, {alpha:?}) narrower than the oracle");
+    }
+}
+
+#[test]
 fn normal_quantiles() {
     for row in csv_rows("normal_ppf.csv", 2) {
         assert_close(normal_ppf(row[0]), row[1], &format!("ppf({})", row[0]));
