@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
+use csrs_models::CheckpointMeta;
 use csrs_stats::Alpha;
 use csrs_stats::metrics::{CertifiedExample, Proportion, Summary, summarize};
 
@@ -96,12 +97,20 @@ impl Args {
     }
 }
 
-/// A run's name from its settings: model, σ and cost matrix; the file's
-/// name when they are not beside it.
+/// A run's name from its settings: the model (its training method, for a
+/// csrs checkpoint that has one), σ and the cost matrix; the file's name
+/// when the settings are not beside it.
 fn label_of(records: &Path) -> String {
     let stem = |path: &Path| path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
     let Ok(Some(options)) = settings_of_run(records) else { return stem(records) };
-    let mut parts = vec![options.model.as_deref().map_or_else(|| stem(records), stem)];
+    let model = options.model.as_deref().map_or_else(
+        || stem(records),
+        |model| match CheckpointMeta::read(model).ok().and_then(|meta| meta.training) {
+            Some(training) => training.method,
+            None => stem(model),
+        },
+    );
+    let mut parts = vec![model];
     parts.extend(options.sigma.map(|sigma| format!("σ = {sigma}")));
     parts.push(options.cost.as_deref().map_or_else(|| "standard".to_owned(), stem));
     parts.join(", ")

@@ -63,6 +63,15 @@ pub struct CheckpointMeta {
 }
 
 impl CheckpointMeta {
+    /// Reads only the metadata of the checkpoint at `path` (with or without
+    /// its extension): what it is, without loading its weights.
+    ///
+    /// # Errors
+    /// [`ModelError`] naming the file: missing, or not csrs metadata.
+    pub fn read(path: &Path) -> Result<Self> {
+        read_meta(&TrainingFiles::new(path).metadata())
+    }
+
     /// Metadata for a model built from `spec` for `dataset`.
     pub fn new(spec: ModelSpec, dataset: impl Into<String>, class_names: Vec<String>) -> Self {
         CheckpointMeta {
