@@ -4,7 +4,7 @@ use std::iter;
 
 use csrs_cost::CostRow;
 
-use crate::{Alpha, ClassCounts, Radius, Result, Sigma, StatsError, normal_ppf};
+use crate::{Alpha, BinomialSample, ClassCounts, Radius, Result, Sigma, StatsError, normal_ppf};
 
 /// What the smoothed classifier is certified to do around one input.
 #[derive(Debug, Clone, PartialEq)]
@@ -203,6 +203,35 @@ fn check_curve(levels: &[LevelRadius]) -> std::result::Result<(), CurveError> {
     Ok(())
 }
 
+/// Which confidence bounds a certificate is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Bounds {
+    /// Clopper–Pearson, for a number of draws fixed before drawing (Cohen
+    /// et al.'s CERTIFY, the paper's Certify-CS).
+    #[default]
+    FixedN,
+    /// Anytime-valid ([`BinomialSample::sequential_lower`]), for draws that
+    /// come in rounds and stop on what the rounds show: the certificate
+    /// holds at whatever count the drawing stopped, with the same α split.
+    Anytime,
+}
+
+impl Bounds {
+    fn lower(self, sample: BinomialSample, alpha: Alpha) -> f64 {
+        match self {
+            Bounds::FixedN => sample.lower(alpha),
+            Bounds::Anytime => sample.sequential_lower(alpha),
+        }
+    }
+
+    fn upper(self, sample: BinomialSample, alpha: Alpha) -> f64 {
+        match self {
+            Bounds::FixedN => sample.upper(alpha),
+            Bounds::Anytime => sample.sequential_upper(alpha),
+        }
+    }
+}
+
 /// Certifies one input from its class counts (SPEC §4).
 ///
 /// ĉ is the top class of `selection`; `estimation` must be independent draws.
@@ -238,6 +267,22 @@ pub fn certify(
     sigma: Sigma,
     alpha: Alpha,
 ) -> Result<Certificate> {
+    certify_with(selection, estimation, cost_row, sigma, alpha, Bounds::FixedN)
+}
+
+/// [`certify`] with the chosen kind of confidence bounds: anytime-valid
+/// ones when the number of estimation draws depended on the counts.
+///
+/// # Errors
+/// As [`certify`].
+pub fn certify_with(
+    selection: &ClassCounts,
+    estimation: &ClassCounts,
+    cost_row: Option<&CostRow<'_>>,
+    sigma: Sigma,
+    alpha: Alpha,
+    bounds: Bounds,
+) -> Result<Certificate> {
     let n_classes = estimation.n_classes();
     let mismatch = |what, got| StatsError::ClassCountMismatch { what, got, expected: n_classes };
     if selection.n_classes() != n_classes {
@@ -250,11 +295,11 @@ pub fn certify(
     let predicted = selection.top();
     let sample = estimation.sample(predicted);
     let Some(row) = cost_row.filter(|row| row.is_seed()) else {
-        let p_lower = sample.lower(alpha);
+        let p_lower = bounds.lower(sample, alpha);
         return Ok(Certificate { predicted, p_lower, standard: standard(p_lower, sigma), cost_sensitive: None });
     };
 
-    let p_lower = sample.lower(alpha.split(2));
+    let p_lower = bounds.lower(sample, alpha.split(2));
     let positive_levels = row.levels();
     let level_alpha = alpha.split(2 * positive_levels.len());
     let levels: Vec<_> = iter::once(0.0)
@@ -266,7 +311,7 @@ pub fn certify(
                 match strongest(estimation, row.sensitive_above(level)) {
                     None => HarmRadius::Infinite,
                     Some(class_idx) => {
-                        let p_upper = estimation.sample(class_idx).upper(level_alpha).min(1.0 - p_lower);
+                        let p_upper = bounds.upper(estimation.sample(class_idx), level_alpha).min(1.0 - p_lower);
                         let radius = sigma.get() / 2.0 * (normal_ppf(p_lower) - normal_ppf(p_upper));
                         Radius::new(radius).map_or(HarmRadius::NotCertified, HarmRadius::Certified)
                     }

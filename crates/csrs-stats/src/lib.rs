@@ -39,7 +39,8 @@ mod sequential;
 
 pub use binomial::{BinomialSample, binomial_test_half};
 pub use certify::{
-    Certificate, CostSensitiveCertificate, CurveError, HarmRadius, LevelRadius, StandardCertificate, certify,
+    Bounds, Certificate, CostSensitiveCertificate, CurveError, HarmRadius, LevelRadius, StandardCertificate, certify,
+    certify_with,
 };
 pub use counts::ClassCounts;
 pub use error::{Result, StatsError};

@@ -35,9 +35,13 @@ proptest! {
     #[test]
     fn bounds_bracket_the_estimate(sample in sample(), alpha in alphas()) {
         let estimate = sample.successes() as f64 / sample.trials() as f64;
-        let (lower, upper) = (sample.lower(alpha), sample.upper(alpha));
-        prop_assert!((0.0..=estimate).contains(&lower), "lower {lower} vs {estimate}");
-        prop_assert!((estimate..=1.0).contains(&upper), "upper {upper} vs {estimate}");
+        for (lower, upper) in [
+            (sample.lower(alpha), sample.upper(alpha)),
+            (sample.sequential_lower(alpha), sample.sequential_upper(alpha)),
+        ] {
+            prop_assert!((0.0..=estimate).contains(&lower), "lower {lower} vs {estimate}");
+            prop_assert!((estimate..=1.0).contains(&upper), "upper {upper} vs {estimate}");
+        }
     }
 
     #[test]
@@ -46,6 +50,10 @@ proptest! {
         let next = BinomialSample::new(sample.successes() + 1, sample.trials()).unwrap();
         prop_assert!(sample.lower(alpha) <= next.lower(alpha));
         prop_assert!(sample.upper(alpha) <= next.upper(alpha));
+        // Certify-CS bounds a set of harmful classes by its largest count:
+        // the anytime bounds must grow with the count too.
+        prop_assert!(sample.sequential_lower(alpha) <= next.sequential_lower(alpha));
+        prop_assert!(sample.sequential_upper(alpha) <= next.sequential_upper(alpha));
     }
 
     #[test]
@@ -53,6 +61,8 @@ proptest! {
         let stricter = alpha.split(10);
         prop_assert!(sample.lower(stricter) <= sample.lower(alpha));
         prop_assert!(sample.upper(stricter) >= sample.upper(alpha));
+        prop_assert!(sample.sequential_lower(stricter) <= sample.sequential_lower(alpha));
+        prop_assert!(sample.sequential_upper(stricter) >= sample.sequential_upper(alpha));
     }
 
     #[test]
