@@ -283,15 +283,7 @@ pub fn certify_with(
     alpha: Alpha,
     bounds: Bounds,
 ) -> Result<Certificate> {
-    let n_classes = estimation.n_classes();
-    let mismatch = |what, got| StatsError::ClassCountMismatch { what, got, expected: n_classes };
-    if selection.n_classes() != n_classes {
-        return Err(mismatch("selection counts", selection.n_classes()));
-    }
-    if let Some(row) = cost_row.filter(|row| row.n_classes() != n_classes) {
-        return Err(mismatch("cost row", row.n_classes()));
-    }
-
+    check_classes(selection, estimation, cost_row)?;
     let predicted = selection.top();
     let sample = estimation.sample(predicted);
     let Some(row) = cost_row.filter(|row| row.is_seed()) else {
@@ -328,6 +320,66 @@ pub fn certify_with(
         standard: standard(p_lower, sigma),
         cost_sensitive: Some(CostSensitiveCertificate { levels, strongest_harmful }),
     })
+}
+
+/// The largest radii that more draws could still certify, from the other
+/// end of each anytime-valid bound: with probability ≥ 1 − α no number of
+/// draws certifies beyond them. Certification that draws in rounds stops
+/// when these are close enough to what is certified, or below the radius it
+/// is after.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RadiusCeilings {
+    /// The standard radius σ Φ⁻¹(p̄) with p̄ the upper bound on ĉ's
+    /// probability; 0 when p̄ ≤ ½.
+    pub standard: f64,
+    /// The cost-sensitive radius r(0) with p̄ for ĉ and p̲ for the harmful
+    /// classes; 0 when ĉ is harmful, `None` in standard mode.
+    pub cost_sensitive: Option<f64>,
+}
+
+/// The [`RadiusCeilings`] of these counts, at the α split of
+/// [`certify_with`] with [`Bounds::Anytime`].
+///
+/// # Errors
+/// As [`certify`].
+pub fn radius_ceilings(
+    selection: &ClassCounts,
+    estimation: &ClassCounts,
+    cost_row: Option<&CostRow<'_>>,
+    sigma: Sigma,
+    alpha: Alpha,
+) -> Result<RadiusCeilings> {
+    check_classes(selection, estimation, cost_row)?;
+    let predicted = selection.top();
+    let top = estimation.sample(predicted);
+    let radius = |p_upper: f64| if p_upper > 0.5 { sigma.get() * normal_ppf(p_upper) } else { 0.0 };
+    let Some(row) = cost_row.filter(|row| row.is_seed()) else {
+        return Ok(RadiusCeilings { standard: radius(top.sequential_upper(alpha)), cost_sensitive: None });
+    };
+    let p_upper = top.sequential_upper(alpha.split(2));
+    let level_alpha = alpha.split(2 * row.levels().len());
+    let cost_sensitive = if row.cost(predicted) > 0.0 {
+        0.0
+    } else {
+        let harmful = strongest(estimation, row.sensitive_set()).expect("a seed row has a harmful class");
+        let p_harmful = estimation.sample(harmful).sequential_lower(level_alpha);
+        (sigma.get() / 2.0 * (normal_ppf(p_upper) - normal_ppf(p_harmful))).max(0.0)
+    };
+    Ok(RadiusCeilings { standard: radius(p_upper), cost_sensitive: Some(cost_sensitive) })
+}
+
+/// Fails unless the selection counts and the cost row have as many classes
+/// as the estimation counts.
+fn check_classes(selection: &ClassCounts, estimation: &ClassCounts, cost_row: Option<&CostRow<'_>>) -> Result<()> {
+    let n_classes = estimation.n_classes();
+    let mismatch = |what, got| StatsError::ClassCountMismatch { what, got, expected: n_classes };
+    if selection.n_classes() != n_classes {
+        return Err(mismatch("selection counts", selection.n_classes()));
+    }
+    if let Some(row) = cost_row.filter(|row| row.n_classes() != n_classes) {
+        return Err(mismatch("cost row", row.n_classes()));
+    }
+    Ok(())
 }
 
 /// Cohen's rule: abstain unless p̲ > ½, else radius σ Φ⁻¹(p̲).

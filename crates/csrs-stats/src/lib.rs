@@ -39,8 +39,8 @@ mod sequential;
 
 pub use binomial::{BinomialSample, binomial_test_half};
 pub use certify::{
-    Bounds, Certificate, CostSensitiveCertificate, CurveError, HarmRadius, LevelRadius, StandardCertificate, certify,
-    certify_with,
+    Bounds, Certificate, CostSensitiveCertificate, CurveError, HarmRadius, LevelRadius, RadiusCeilings,
+    StandardCertificate, certify, certify_with, radius_ceilings,
 };
 pub use counts::ClassCounts;
 pub use error::{Result, StatsError};

@@ -2,7 +2,9 @@
 
 use csrs_cost::CostRow;
 use csrs_stats::metrics::{CertifiedExample, Fraction, breakpoints, certified_cost_curve, summarize};
-use csrs_stats::{Alpha, BinomialSample, ClassCounts, HarmRadius, Sigma, certify};
+use csrs_stats::{
+    Alpha, BinomialSample, Bounds, ClassCounts, HarmRadius, Sigma, certify, certify_with, radius_ceilings,
+};
 use proptest::prelude::*;
 
 fn alphas() -> impl Strategy<Value = Alpha> {
@@ -135,6 +137,30 @@ proptest! {
                 let piece = curve.iter().find(|p| *epsilon <= p.to).unwrap();
                 let expected = at.certified_robust_cost.unwrap();
                 prop_assert!((piece.value - expected).abs() < 1e-9, "cost at {}: {} vs {}", epsilon, piece.value, expected);
+            }
+        }
+    }
+
+    #[test]
+    fn ceilings_are_never_below_what_is_certified((counts, costs, label) in counts_and_costs(), alpha in alphas()) {
+        let counts = ClassCounts::new(counts).unwrap();
+        let sigma = Sigma::new(0.5).unwrap();
+        for row in [None, Some(CostRow::new(&costs, label).unwrap())] {
+            let certificate = certify_with(&counts, &counts, row.as_ref(), sigma, alpha, Bounds::Anytime).unwrap();
+            let ceilings = radius_ceilings(&counts, &counts, row.as_ref(), sigma, alpha).unwrap();
+            let standard = certificate.standard.radius().map_or(0.0, |r| r.get());
+            prop_assert!(ceilings.standard >= standard, "{ceilings:?} below {standard}");
+            match (&certificate.cost_sensitive, ceilings.cost_sensitive) {
+                (Some(cs), Some(ceiling)) => {
+                    if let HarmRadius::Certified(r) = cs.radius() {
+                        prop_assert!(ceiling >= r.get(), "{ceiling} below {r:?}");
+                    }
+                    if cs.radius() == HarmRadius::NotCertified && row.as_ref().unwrap().cost(certificate.predicted) > 0.0 {
+                        prop_assert_eq!(ceiling, 0.0);
+                    }
+                }
+                (None, None) => {}
+                other => prop_assert!(false, "{other:?}"),
             }
         }
     }
