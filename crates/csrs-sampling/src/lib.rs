@@ -14,7 +14,9 @@
 //!   derived from (seed, i), in fixed blocks of [`BLOCK`] draws. Results do
 //!   not depend on batch size, shards, threads or resumption.
 //! - [`Smoothed`]: the smoothed classifier g, with `certify` (Certify-CS,
-//!   SPEC §4) and `predict` built on `csrs-stats`.
+//!   SPEC §4), `certify_in_rounds` (the same, drawing until a [`StopRule`]
+//!   is answered, with anytime-valid bounds) and `predict`, built on
+//!   `csrs-stats`.
 #![deny(missing_docs)]
 
 mod analytic;
@@ -31,5 +33,5 @@ pub use burn_counter::BurnCounter;
 pub use counter::ClassCounter;
 pub use error::{Result, SamplingError};
 pub use native_counter::NativeCounter;
-pub use smoothed::{Certified, Predicted, Smoothed};
+pub use smoothed::{Certified, CertifiedInRounds, Predicted, Rounds, Smoothed, StopRule};
 pub use stream::{BLOCK, NoiseStream, Phase};

@@ -1,7 +1,10 @@
 //! The smoothed classifier g: certify and predict from a class counter.
 
 use csrs_cost::CostRow;
-use csrs_stats::{Alpha, Certificate, ClassCounts, Prediction, Sigma, certify, predict};
+use csrs_stats::{
+    Alpha, Bounds, Certificate, ClassCounts, HarmRadius, Prediction, RadiusCeilings, Sigma, certify, certify_with,
+    predict, radius_ceilings,
+};
 
 use crate::{ClassCounter, NoiseStream, Phase, Result, SamplingError};
 
@@ -14,6 +17,60 @@ pub struct Certified {
     pub selection: ClassCounts,
     /// The n estimation counts.
     pub estimation: ClassCounts,
+}
+
+/// When certification in rounds ([`Smoothed::certify_in_rounds`]) has its
+/// answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StopRule {
+    /// Once it is known whether the input is certified at this radius, by
+    /// the standard certificate and (with a cost row) the cost-sensitive
+    /// one: each is certified at it, or its ceiling is below it.
+    AtRadius(f64),
+    /// Once each certified radius is within this distance of its ceiling:
+    /// the radius itself, to this precision.
+    Within(f64),
+}
+
+impl StopRule {
+    /// Whether `certificate`, with these ceilings, answers the rule.
+    fn answered(self, certificate: &Certificate, ceilings: &RadiusCeilings) -> bool {
+        let standard = certificate.standard.radius().map_or(0.0, |r| r.get());
+        let cost_sensitive = certificate.cost_sensitive.as_ref().map(|cs| match cs.radius() {
+            HarmRadius::NotCertified => 0.0,
+            HarmRadius::Certified(r) => r.get(),
+            HarmRadius::Infinite => f64::INFINITY,
+        });
+        let pairs = [(standard, ceilings.standard)].into_iter().chain(cost_sensitive.zip(ceilings.cost_sensitive));
+        let answered = |(certified, ceiling): (f64, f64)| match self {
+            StopRule::AtRadius(radius) => certified >= radius || ceiling < radius,
+            StopRule::Within(tolerance) => certified == f64::INFINITY || ceiling - certified <= tolerance,
+        };
+        pairs.into_iter().all(answered)
+    }
+}
+
+/// How certification in rounds draws: `first` estimation draws, then each
+/// round as many as all before it, until its [`StopRule`] is answered or
+/// `max_n` draws are spent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rounds {
+    /// When to stop.
+    pub rule: StopRule,
+    /// Draws of the first round.
+    pub first: u64,
+    /// Draws at most, over all rounds.
+    pub max_n: u64,
+}
+
+/// A certificate made in rounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CertifiedInRounds {
+    /// The certificate (of anytime-valid bounds) and its counts; the
+    /// estimation counts total the draws spent.
+    pub certified: Certified,
+    /// Whether the rule was answered (else `max_n` draws were spent first).
+    pub answered: bool,
 }
 
 /// A PREDICT answer with the counts it came from.
@@ -69,6 +126,47 @@ impl<C: ClassCounter> Smoothed<C> {
         let estimation = self.counts(input, n, "n", stream, Phase::Estimation)?;
         let certificate = certify(&selection, &estimation, cost_row, self.sigma, alpha)?;
         Ok(Certified { certificate, selection, estimation })
+    }
+
+    /// Certify-CS in rounds: ĉ from `n0` draws, then estimation draws in
+    /// rounds until `rounds.rule` is answered. Every bound is anytime-valid
+    /// ([`Bounds::Anytime`]), so the certificate holds with probability
+    /// ≥ 1 − α although the number of draws depends on the counts.
+    ///
+    /// # Errors
+    /// Zero draws in the first round or at most, an input or cost row of the
+    /// wrong size, or a failing model.
+    pub fn certify_in_rounds(
+        &mut self,
+        input: &[f32],
+        cost_row: Option<&CostRow<'_>>,
+        alpha: Alpha,
+        n0: u64,
+        rounds: Rounds,
+        stream: NoiseStream,
+    ) -> Result<CertifiedInRounds> {
+        if let Some(row) = cost_row.filter(|row| row.n_classes() != self.n_classes()) {
+            return Err(SamplingError::ClassCount { got: row.n_classes(), expected: self.n_classes() });
+        }
+        if rounds.max_n == 0 {
+            return Err(SamplingError::NoDraws { what: "max-n" });
+        }
+        let selection = self.counts(input, n0, "n0", stream, Phase::Selection)?;
+        let mut totals = vec![0; self.n_classes()];
+        for round in 0.. {
+            let drawn: u64 = totals.iter().sum();
+            let size = if round == 0 { rounds.first } else { drawn }.min(rounds.max_n - drawn);
+            let counts = self.counts(input, size, "the first round", stream, Phase::Round(round))?;
+            totals.iter_mut().zip(counts.as_slice()).for_each(|(total, count)| *total += count);
+            let estimation = ClassCounts::new(totals.clone())?;
+            let certificate = certify_with(&selection, &estimation, cost_row, self.sigma, alpha, Bounds::Anytime)?;
+            let ceilings = radius_ceilings(&selection, &estimation, cost_row, self.sigma, alpha)?;
+            let answered = rounds.rule.answered(&certificate, &ceilings);
+            if answered || estimation.total() >= rounds.max_n {
+                return Ok(CertifiedInRounds { certified: Certified { certificate, selection, estimation }, answered });
+            }
+        }
+        unreachable!("the draws reach max_n after finitely many rounds")
     }
 
     /// Cohen et al.'s PREDICT from `n` draws at level α.

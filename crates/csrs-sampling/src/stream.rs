@@ -21,6 +21,22 @@ pub enum Phase {
     Estimation,
     /// The n draws of PREDICT.
     Prediction,
+    /// Round r of the estimation draws of certification in rounds: each
+    /// round draws fresh noise.
+    Round(u32),
+}
+
+impl Phase {
+    /// The phase's word in a block seed (the first three as they always
+    /// were, so that their counts do not change).
+    fn code(self) -> u64 {
+        match self {
+            Phase::Selection => 0,
+            Phase::Estimation => 1,
+            Phase::Prediction => 2,
+            Phase::Round(round) => 3 + u64::from(round),
+        }
+    }
 }
 
 /// The noise stream of one example: a run seed and the example's index.
@@ -40,7 +56,7 @@ impl NoiseStream {
     /// the example, the phase and the block, so nearby indices give
     /// unrelated seeds.
     pub fn block_seed(self, phase: Phase, block: u64) -> u64 {
-        [self.example, phase as u64, block].iter().fold(mix(self.seed), |state, &word| mix(state ^ word))
+        [self.example, phase.code(), block].iter().fold(mix(self.seed), |state, &word| mix(state ^ word))
     }
 }
 
@@ -60,6 +76,8 @@ mod tests {
             NoiseStream::new(0, 1).block_seed(Phase::Selection, 0),
             NoiseStream::new(0, 0).block_seed(Phase::Estimation, 0),
             NoiseStream::new(0, 0).block_seed(Phase::Selection, 1),
+            NoiseStream::new(0, 0).block_seed(Phase::Round(0), 0),
+            NoiseStream::new(0, 0).block_seed(Phase::Round(1), 0),
         ];
         assert!(others.iter().all(|&seed| seed != base));
         assert_eq!(NoiseStream::new(0, 0).block_seed(Phase::Selection, 0), base);
