@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail};
 use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
-use csrs_sampling::NoiseStream;
+use csrs_sampling::{NoiseStream, Rounds, StopRule};
 use csrs_stats::metrics::{CertifiedExample, summarize};
 use csrs_stats::{Certificate, CostSensitiveCertificate, Radius, StandardCertificate};
 use serde::{Deserialize, Serialize};
@@ -49,17 +49,36 @@ impl Args {
         if n0 == 0 {
             anyhow::bail!("--n0 is 0, expected at least one draw");
         }
-        let task = CertifyTask { settings, cost: options.cost.clone(), n0 };
+        let rule = stop_rule(&options)?;
+        let task = CertifyTask { settings, cost: options.cost.clone(), n0, rule };
         let rows = on_backend(task.settings.device, task)?;
-        println!("{}", summary_line(&rows));
+        println!("{}", summary_line(&rows, rule.is_some()));
         Ok(())
     }
+}
+
+/// The rule of `--target-radius` or `--radius-tolerance`, if one was given.
+fn stop_rule(options: &Options) -> anyhow::Result<Option<StopRule>> {
+    let positive = |name: &str, value: f64| {
+        if value.is_finite() && value > 0.0 {
+            Ok(value)
+        } else {
+            bail!("--{name} {value}, expected a finite number > 0")
+        }
+    };
+    Ok(match (options.target_radius, options.radius_tolerance) {
+        (Some(radius), _) => Some(StopRule::AtRadius(positive("target-radius", radius)?)),
+        (None, Some(tolerance)) => Some(StopRule::Within(positive("radius-tolerance", tolerance)?)),
+        (None, None) => None,
+    })
 }
 
 struct CertifyTask {
     settings: RunSettings,
     cost: Option<std::path::PathBuf>,
     n0: u64,
+    /// Draw in rounds until this is answered, instead of n draws.
+    rule: Option<StopRule>,
 }
 
 impl OnBackend for CertifyTask {
@@ -72,7 +91,19 @@ impl OnBackend for CertifyTask {
             Some(path) => Some(CostMatrix::load(path, Some(prepared.smoothed.n_classes()))?),
             None => None,
         };
-        let resolved = Options { n0: Some(self.n0), cost: self.cost.clone(), ..settings.as_options() };
+        let (target_radius, radius_tolerance) = match self.rule {
+            Some(StopRule::AtRadius(radius)) => (Some(radius), None),
+            Some(StopRule::Within(tolerance)) => (None, Some(tolerance)),
+            None => (None, None),
+        };
+        let resolved = Options {
+            n0: Some(self.n0),
+            cost: self.cost.clone(),
+            target_radius,
+            radius_tolerance,
+            ..settings.as_options()
+        };
+        let rounds = self.rule.map(|rule| Rounds { rule, first: settings.batch as u64, max_n: settings.n });
 
         let dataset = &prepared.dataset;
         let smoothed = &mut prepared.smoothed;
@@ -82,14 +113,20 @@ impl OnBackend for CertifyTask {
             let image = dataset.image(index)?;
             let row = cost.as_ref().map(|matrix| matrix.row(label));
             let stream = NoiseStream::new(settings.seed, index as u64);
-            let certified = smoothed.certify(&image, row.as_ref(), settings.alpha, self.n0, settings.n, stream)?;
+            let certified = match rounds {
+                None => smoothed.certify(&image, row.as_ref(), settings.alpha, self.n0, settings.n, stream)?,
+                Some(rounds) => {
+                    smoothed.certify_in_rounds(&image, row.as_ref(), settings.alpha, self.n0, rounds, stream)?.certified
+                }
+            };
+            let draws = Some(certified.estimation.total());
             let base_predicted = smoothed.base_class(&image)?;
             let certificate = certified.certificate;
             let count_predicted = certified.estimation.count(certificate.predicted);
             let count_harmful =
                 certificate.cost_sensitive.as_ref().map(|cs| certified.estimation.count(cs.strongest_harmful()));
             let seconds = seconds_since(start);
-            Ok(CertifyRow { index, label, base_predicted, certificate, count_predicted, count_harmful, seconds })
+            Ok(CertifyRow { index, label, base_predicted, certificate, count_predicted, count_harmful, draws, seconds })
         })
     }
 }
@@ -106,6 +143,8 @@ pub(crate) struct CertifyRow {
     count_predicted: u64,
     /// Estimation draws classified as the strongest harmful class.
     count_harmful: Option<u64>,
+    /// Estimation draws made: n, or fewer when drawn in rounds.
+    draws: Option<u64>,
     seconds: f64,
 }
 
@@ -136,6 +175,7 @@ pub(crate) struct CertifyRecord {
     count_predicted: u64,
     harmful_class: Option<usize>,
     count_harmful: Option<u64>,
+    draws: Option<u64>,
     seconds: f64,
 }
 
@@ -143,7 +183,7 @@ impl Row for CertifyRow {
     type Record = CertifyRecord;
 
     /// Records from before csrs recorded the base model's prediction.
-    const LATER_COLUMNS: &'static [&'static str] = &["base_predicted"];
+    const LATER_COLUMNS: &'static [&'static str] = &["base_predicted", "draws"];
 
     fn check_classes(&self, classes: usize) -> anyhow::Result<()> {
         check_class("label", self.label, classes)?;
@@ -177,6 +217,7 @@ impl Row for CertifyRow {
             count_predicted: self.count_predicted,
             harmful_class: cost_sensitive.map(CostSensitiveCertificate::strongest_harmful),
             count_harmful: self.count_harmful,
+            draws: self.draws,
             seconds: self.seconds,
         }
     }
@@ -215,6 +256,7 @@ impl Row for CertifyRow {
             certificate,
             count_predicted: record.count_predicted,
             count_harmful: record.count_harmful,
+            draws: record.draws,
             seconds: record.seconds,
         })
     }
@@ -222,7 +264,7 @@ impl Row for CertifyRow {
 
 /// Certified accuracy and cost-sensitive robustness of all rows at a few
 /// radii, on one line.
-fn summary_line(rows: &[CertifyRow]) -> String {
+fn summary_line(rows: &[CertifyRow], in_rounds: bool) -> String {
     let examples: Vec<CertifiedExample> = rows.iter().map(CertifyRow::example).collect();
     let summary = summarize(&examples, &SUMMARY_RADII);
     let radii = SUMMARY_RADII.map(|r| r.to_string()).join(", ");
@@ -244,6 +286,10 @@ fn summary_line(rows: &[CertifyRow]) -> String {
             summary.n_sensitive,
             robust.join(", ")
         ));
+    }
+    let draws: Option<u64> = rows.iter().map(|row| row.draws).sum();
+    if let Some(draws) = draws.filter(|_| in_rounds && !rows.is_empty()) {
+        line.push_str(&format!("; {:.0} estimation draws per input on average", draws as f64 / rows.len() as f64));
     }
     if let Some(base) = summary.base_accuracy {
         line.push_str(&format!("; base model's accuracy on clean inputs: {:.3}", base.value()));

@@ -49,9 +49,15 @@ pub(crate) struct Options {
     /// Selection draws that choose the prediction [default: 100]
     #[arg(long)]
     pub(crate) n0: Option<u64>,
-    /// Estimation draws that bound its probability [default: 100000]
+    /// Estimation draws that bound its probability; with --target-radius or --radius-tolerance, the most drawn per input [default: 100000]
     #[arg(long)]
     pub(crate) n: Option<u64>,
+    /// Draw in rounds (the first of --batch draws, each next one doubling the total) and stop as soon as it is known whether the input is certified at radius R, by the standard and by the cost-sensitive certificate: certified, or out of reach of more draws. The bounds are anytime-valid, so every certificate still holds with probability 1 - alpha
+    #[arg(long, value_name = "R", conflicts_with = "radius_tolerance")]
+    pub(crate) target_radius: Option<f64>,
+    /// Draw in rounds, as --target-radius, and stop once each certified radius is within T of the largest radius more draws could reach
+    #[arg(long, value_name = "T")]
+    pub(crate) radius_tolerance: Option<f64>,
     /// Failure probability of each certificate [default: 0.001]
     #[arg(long)]
     pub(crate) alpha: Option<f64>,
@@ -101,7 +107,7 @@ impl Options {
         let file: Options =
             fields::deserialize(toml::Value::Table(table)).with_context(|| path.display().to_string())?;
         Ok(
-            prefer_first!(self, file; model, arch, mean, std, dataset, data_dir, cost, sigma, n0, n, alpha, batch, out, skip, max, shard, seed, device, engine),
+            prefer_first!(self, file; model, arch, mean, std, dataset, data_dir, cost, sigma, n0, n, target_radius, radius_tolerance, alpha, batch, out, skip, max, shard, seed, device, engine),
         )
     }
 
@@ -252,6 +258,8 @@ impl RunSettings {
             sigma: Some(self.sigma.get()),
             n0: None,
             n: Some(self.n),
+            target_radius: None,
+            radius_tolerance: None,
             alpha: Some(self.alpha.get()),
             batch: Some(self.batch),
             out: None,

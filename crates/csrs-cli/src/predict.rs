@@ -17,7 +17,12 @@ use crate::sampling_run::{prepare, run_examples, seconds_since};
 /// not distinguishable at level alpha. Options as for `certify`, without
 /// --cost and --n0.
 #[derive(Debug, clap::Args)]
-#[command(mut_arg("cost", |arg| arg.hide(true)), mut_arg("n0", |arg| arg.hide(true)))]
+#[command(
+    mut_arg("cost", |arg| arg.hide(true)),
+    mut_arg("n0", |arg| arg.hide(true)),
+    mut_arg("target_radius", |arg| arg.hide(true)),
+    mut_arg("radius_tolerance", |arg| arg.hide(true))
+)]
 #[command(after_help = "Example:
   csrs predict --model models/digits-cnn --dataset digits --sigma 0.25 --n 1000 --out results/predict.tsv")]
 pub(crate) struct Args {
@@ -28,7 +33,15 @@ pub(crate) struct Args {
 impl Args {
     pub(crate) fn run(self) -> anyhow::Result<()> {
         let options = self.options.with_config_file()?;
-        options.reject("predict", &[("cost", options.cost.is_some()), ("n0", options.n0.is_some())])?;
+        options.reject(
+            "predict",
+            &[
+                ("cost", options.cost.is_some()),
+                ("n0", options.n0.is_some()),
+                ("target-radius", options.target_radius.is_some()),
+                ("radius-tolerance", options.radius_tolerance.is_some()),
+            ],
+        )?;
         let settings = options.resolve_run()?;
         let rows = on_backend(settings.device, PredictTask { settings })?;
         let correct = rows.iter().filter(|row| row.prediction == Prediction::Class(row.label)).count();

@@ -306,3 +306,50 @@ fn predict_help_lists_only_the_options_predict_accepts() {
     let certify = csrs(dir.path(), &["certify", "--help"], "");
     assert!(certify.stdout.contains("--cost <FILE>") && certify.stdout.contains("--n0 <N0>"), "{}", certify.stdout);
 }
+
+#[test]
+fn certification_in_rounds_stops_when_it_has_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = repo_root().join("models/digits-gaussian-025").display().to_string();
+    let cost = cost_file();
+    let args = ["certify", "--model", &model, "--dataset", "digits", "--cost", &cost, "--sigma", "0.25"];
+    let common = [&args[..], &["--batch", "100", "--max", "12"]].concat();
+    let budget = [&common[..], &["--n", "3200"]].concat();
+    let run = csrs(dir.path(), &[&budget[..], &["--target-radius", "0.3", "--out", "r.jsonl"]].concat(), "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("estimation draws per input on average"), "{}", run.stdout);
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(dir.path().join("r.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let draws: Vec<u64> = records.iter().map(|r| r["draws"].as_u64().unwrap()).collect();
+    // Doubling rounds from 100 draws: 100, 200, 400, ..., 3 200 at most.
+    assert!(draws.iter().all(|d| d % 100 == 0 && (d / 100).is_power_of_two() && *d <= 3200), "{draws:?}");
+    assert!(draws.iter().sum::<u64>() < 12 * 3200 / 2, "most inputs are decided early: {draws:?}");
+    let resolved = std::fs::read_to_string(dir.path().join("r.jsonl.config.toml")).unwrap();
+    assert!(resolved.contains("target_radius = 0.3"), "{resolved}");
+
+    // The radius to a tolerance; fixed n records n draws.
+    let run = csrs(dir.path(), &[&budget[..], &["--radius-tolerance", "0.2", "--out", "t.tsv"]].concat(), "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let run = csrs(dir.path(), &[&common[..], &["--n", "500", "--out", "f.jsonl"]].concat(), "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let fixed = std::fs::read_to_string(dir.path().join("f.jsonl")).unwrap();
+    assert!(fixed.lines().all(|line| line.contains("\"draws\":500")), "{fixed}");
+
+    for (extra, message) in [
+        (vec!["--target-radius=-1"], "--target-radius -1, expected a finite number > 0"),
+        (vec!["--radius-tolerance", "0"], "--radius-tolerance 0, expected a finite number > 0"),
+    ] {
+        let run = csrs(dir.path(), &[&budget[..], &extra, &["--out", "bad.tsv"]].concat(), "");
+        assert_eq!(run.code, Some(2), "{extra:?}");
+        assert!(run.stderr.contains(message), "{extra:?}: {}", run.stderr);
+    }
+    let both = [&budget[..], &["--target-radius", "0.3", "--radius-tolerance", "0.1", "--out", "b.tsv"]].concat();
+    assert_eq!(csrs(dir.path(), &both, "").code, Some(2));
+    let predict = ["predict", "--model", &model, "--dataset", "digits", "--sigma", "0.25", "--out", "p.tsv"];
+    let run = csrs(dir.path(), &[&predict[..], &["--target-radius", "0.3"]].concat(), "");
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("--target-radius is not an option of predict"), "{}", run.stderr);
+}
