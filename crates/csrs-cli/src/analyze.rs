@@ -63,6 +63,8 @@ struct Analysed {
     label: String,
     examples: Vec<CertifiedExample>,
     summary: Summary,
+    /// Estimation draws per example, on average, when the records say.
+    mean_draws: Option<f64>,
 }
 
 impl Args {
@@ -77,14 +79,16 @@ impl Args {
             self.plot.as_deref().map(|path| figure::Format::of(path).map(|format| (path, format))).transpose()?;
         let mut runs = Vec::with_capacity(self.records.len());
         for (index, path) in self.records.iter().enumerate() {
-            let examples: Vec<CertifiedExample> =
-                read_rows::<CertifyRow>(path, PartialLine::LeaveOut)?.iter().map(CertifyRow::example).collect();
+            let rows = read_rows::<CertifyRow>(path, PartialLine::LeaveOut)?;
+            let examples: Vec<CertifiedExample> = rows.iter().map(CertifyRow::example).collect();
+            let draws: Option<u64> = rows.iter().map(CertifyRow::draws).sum();
+            let mean_draws = draws.filter(|_| !rows.is_empty()).map(|draws| draws as f64 / rows.len() as f64);
             if examples.is_empty() {
                 bail!("{}: no certified examples", path.display());
             }
             let label = self.label.get(index).cloned().unwrap_or_else(|| label_of(path));
             let summary = summarize(&examples, &self.radii);
-            runs.push(Analysed { path: path.display().to_string(), label, examples, summary });
+            runs.push(Analysed { path: path.display().to_string(), label, examples, summary, mean_draws });
         }
         if let Some((path, format)) = plot {
             let figure_runs: Vec<figure::Run<'_>> =
@@ -232,6 +236,7 @@ fn columns(runs: &[Analysed], radii: &[f64], named: bool) -> Vec<Column> {
     }
     columns.push(column("acr".into(), true, &|run| Cell::Radius(Some(run.summary.average_certified_radius))));
     columns.push(column("acr_cs".into(), true, &|run| Cell::Radius(run.summary.average_cs_radius)));
+    columns.push(column("mean_draws".into(), false, &|run| Cell::Mean(run.mean_draws)));
     columns
 }
 

@@ -150,6 +150,11 @@ pub(crate) struct CertifyRow {
 
 impl CertifyRow {
     /// The example as the metrics see it.
+    /// Estimation draws made for this example, when recorded.
+    pub(crate) fn draws(&self) -> Option<u64> {
+        self.draws
+    }
+
     pub(crate) fn example(&self) -> CertifiedExample {
         CertifiedExample {
             label: self.label,

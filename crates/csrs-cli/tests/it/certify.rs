@@ -327,6 +327,10 @@ fn certification_in_rounds_stops_when_it_has_its_answer() {
     // Doubling rounds from 100 draws: 100, 200, 400, ..., 3 200 at most.
     assert!(draws.iter().all(|d| d % 100 == 0 && (d / 100).is_power_of_two() && *d <= 3200), "{draws:?}");
     assert!(draws.iter().sum::<u64>() < 12 * 3200 / 2, "most inputs are decided early: {draws:?}");
+    let analyzed = csrs(dir.path(), &["analyze", "--format", "jsonl", "r.jsonl"], "");
+    let analyzed: serde_json::Value = serde_json::from_str(analyzed.stdout.trim()).unwrap();
+    let mean = draws.iter().sum::<u64>() as f64 / draws.len() as f64;
+    assert_eq!(analyzed["mean_draws"].as_f64(), Some(mean));
     let resolved = std::fs::read_to_string(dir.path().join("r.jsonl.config.toml")).unwrap();
     assert!(resolved.contains("target_radius = 0.3"), "{resolved}");
 
