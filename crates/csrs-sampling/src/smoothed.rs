@@ -2,8 +2,8 @@
 
 use csrs_cost::CostRow;
 use csrs_stats::{
-    Alpha, Bounds, Certificate, ClassCounts, HarmRadius, Prediction, RadiusCeilings, Sigma, certify, certify_with,
-    predict, radius_ceilings,
+    Alpha, Bounds, Certificate, ClassCounts, Prediction, RadiusCeilings, Sigma, certify, certify_with, predict,
+    radius_ceilings,
 };
 
 use crate::{ClassCounter, NoiseStream, Phase, Result, SamplingError};
@@ -36,11 +36,8 @@ impl StopRule {
     /// Whether `certificate`, with these ceilings, answers the rule.
     fn answered(self, certificate: &Certificate, ceilings: &RadiusCeilings) -> bool {
         let standard = certificate.standard.radius().map_or(0.0, |r| r.get());
-        let cost_sensitive = certificate.cost_sensitive.as_ref().map(|cs| match cs.radius() {
-            HarmRadius::NotCertified => 0.0,
-            HarmRadius::Certified(r) => r.get(),
-            HarmRadius::Infinite => f64::INFINITY,
-        });
+        // Not certified counts as 0, the floor of a ceiling too.
+        let cost_sensitive = certificate.cost_sensitive.as_ref().map(|cs| cs.radius().reach().max(0.0));
         let pairs = [(standard, ceilings.standard)].into_iter().chain(cost_sensitive.zip(ceilings.cost_sensitive));
         let answered = |(certified, ceiling): (f64, f64)| match self {
             StopRule::AtRadius(radius) => certified >= radius || ceiling < radius,

@@ -65,12 +65,17 @@ impl HarmRadius {
     /// Whether this guarantee is at least as strong as `other`: not
     /// certified < any certified radius, by size < infinite.
     pub fn at_least(self, other: HarmRadius) -> bool {
-        let strength = |radius| match radius {
+        self.reach() >= other.reach()
+    }
+
+    /// The radius as a number: −∞ when not certified, ∞ when infinite, so
+    /// that comparisons and sorting treat all three alike.
+    pub fn reach(self) -> f64 {
+        match self {
             HarmRadius::NotCertified => f64::NEG_INFINITY,
-            HarmRadius::Certified(r) => r.get(),
+            HarmRadius::Certified(radius) => radius.get(),
             HarmRadius::Infinite => f64::INFINITY,
-        };
-        strength(self) >= strength(other)
+        }
     }
 
     /// Whether the guarantee holds at radius `epsilon` (r ≥ ε).

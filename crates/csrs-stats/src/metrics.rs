@@ -126,21 +126,12 @@ impl Fraction {
             Fraction::CertifiedAccuracy => {
                 Some(if certificate.predicted == example.label { standard } else { f64::NEG_INFINITY })
             }
-            Fraction::CostSensitiveRobustness => certificate.cost_sensitive.as_ref().map(|cs| reach(cs.radius())),
+            Fraction::CostSensitiveRobustness => certificate.cost_sensitive.as_ref().map(|cs| cs.radius().reach()),
             Fraction::StandardCostSensitiveRobustness => certificate
                 .cost_sensitive
                 .as_ref()
                 .map(|cs| if cs.radius() == HarmRadius::NotCertified { f64::NEG_INFINITY } else { standard }),
         }
-    }
-}
-
-/// How far a guarantee holds: it covers every radius up to the one returned.
-fn reach(radius: HarmRadius) -> f64 {
-    match radius {
-        HarmRadius::NotCertified => f64::NEG_INFINITY,
-        HarmRadius::Certified(radius) => radius.get(),
-        HarmRadius::Infinite => f64::INFINITY,
     }
 }
 
@@ -171,7 +162,7 @@ pub fn certified_cost_curve(examples: &[CertifiedExample]) -> Option<Vec<Piece<f
     // over the levels whose predecessor's radius r(t_{i−1}) is below ε.
     let mut rises: Vec<(f64, f64)> = sensitive
         .iter()
-        .flat_map(|cs| cs.levels().windows(2).map(|pair| (reach(pair[0].radius), pair[1].level - pair[0].level)))
+        .flat_map(|cs| cs.levels().windows(2).map(|pair| (pair[0].radius.reach(), pair[1].level - pair[0].level)))
         .collect();
     rises.sort_by(|a, b| a.0.total_cmp(&b.0));
     let below: Vec<f64> = iter::once(0.0)
@@ -308,11 +299,8 @@ pub fn summarize(examples: &[CertifiedExample], radii: &[f64]) -> Summary {
             .sum::<f64>()
             / examples.len() as f64,
         average_cs_radius: sensitive_mean(&|e| {
-            e.certificate.cost_sensitive.as_ref().map_or(0.0, |cs| match cs.radius() {
-                HarmRadius::NotCertified => 0.0,
-                HarmRadius::Certified(radius) => radius.get(),
-                HarmRadius::Infinite => f64::INFINITY,
-            })
+            // Not certified counts as 0.
+            e.certificate.cost_sensitive.as_ref().map_or(0.0, |cs| cs.radius().reach().max(0.0))
         }),
         at_radius,
     }
