@@ -9,7 +9,7 @@ use csrs_models::CheckpointMeta;
 use csrs_stats::Alpha;
 use csrs_stats::metrics::{CertifiedExample, Proportion, Summary, summarize};
 
-use crate::certify::CertifyRow;
+use crate::certify::{CertifyRow, mean_draws};
 use crate::figure;
 use crate::records::{PartialLine, read_rows, settings_of_run};
 
@@ -81,8 +81,7 @@ impl Args {
         for (index, path) in self.records.iter().enumerate() {
             let rows = read_rows::<CertifyRow>(path, PartialLine::LeaveOut)?;
             let examples: Vec<CertifiedExample> = rows.iter().map(CertifyRow::example).collect();
-            let draws: Option<u64> = rows.iter().map(CertifyRow::draws).sum();
-            let mean_draws = draws.filter(|_| !rows.is_empty()).map(|draws| draws as f64 / rows.len() as f64);
+            let mean_draws = mean_draws(&rows);
             if examples.is_empty() {
                 bail!("{}: no certified examples", path.display());
             }

@@ -150,11 +150,6 @@ pub(crate) struct CertifyRow {
 
 impl CertifyRow {
     /// The example as the metrics see it.
-    /// Estimation draws made for this example, when recorded.
-    pub(crate) fn draws(&self) -> Option<u64> {
-        self.draws
-    }
-
     pub(crate) fn example(&self) -> CertifiedExample {
         CertifiedExample {
             label: self.label,
@@ -267,6 +262,12 @@ impl Row for CertifyRow {
     }
 }
 
+/// The estimation draws per row on average, when every row records them.
+pub(crate) fn mean_draws(rows: &[CertifyRow]) -> Option<f64> {
+    let draws: Option<u64> = rows.iter().map(|row| row.draws).sum();
+    draws.filter(|_| !rows.is_empty()).map(|draws| draws as f64 / rows.len() as f64)
+}
+
 /// Certified accuracy and cost-sensitive robustness of all rows at a few
 /// radii, on one line.
 fn summary_line(rows: &[CertifyRow], in_rounds: bool) -> String {
@@ -292,9 +293,8 @@ fn summary_line(rows: &[CertifyRow], in_rounds: bool) -> String {
             robust.join(", ")
         ));
     }
-    let draws: Option<u64> = rows.iter().map(|row| row.draws).sum();
-    if let Some(draws) = draws.filter(|_| in_rounds && !rows.is_empty()) {
-        line.push_str(&format!("; {:.0} estimation draws per input on average", draws as f64 / rows.len() as f64));
+    if let Some(draws) = mean_draws(rows).filter(|_| in_rounds) {
+        line.push_str(&format!("; {draws:.0} estimation draws per input on average"));
     }
     if let Some(base) = summary.base_accuracy {
         line.push_str(&format!("; base model's accuracy on clean inputs: {:.3}", base.value()));

@@ -158,16 +158,6 @@ impl RecordFile {
         if exists && !resume {
             bail!("{} already exists: pass --resume to continue it, or choose another --out", path.display());
         }
-        if exists && let Some(header) = format.header::<R>() {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            if text.lines().next().is_some_and(|first| first != header) {
-                bail!(
-                    "{}: its columns are not those of this version of csrs (expected {header:?}): \
-                     it can be analysed, but not resumed; choose another --out",
-                    path.display()
-                );
-            }
-        }
         let rows = if exists { read_back::<R>(path, format)? } else { Vec::new() };
         if !exists && let Some(header) = format.header::<R>() {
             writeln!(file, "{header}").with_context(|| format!("cannot write {}", path.display()))?;
@@ -185,9 +175,21 @@ impl RecordFile {
 }
 
 /// The complete rows of an existing file; a partial last line (the run was
-/// killed while writing it) is cut off the file.
+/// killed while writing it) is cut off the file. A TSV file in the columns
+/// of an earlier csrs is refused before anything changes: appending this
+/// version's rows would mix two layouts.
 fn read_back<R: Row>(path: &Path, format: Format) -> anyhow::Result<Vec<R>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if let Some(header) = format.header::<R>()
+        && let Some(first) = bytes.split(|&b| b == b'\n').next()
+        && first.strip_suffix(b"\r").unwrap_or(first) != header.as_bytes()
+    {
+        bail!(
+            "{}: its columns are not those of this version of csrs (expected {header:?}): \
+             it can be analysed, but not resumed; choose another --out",
+            path.display()
+        );
+    }
     let complete = complete_len(&bytes);
     if complete < bytes.len() {
         let file =
