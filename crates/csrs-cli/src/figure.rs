@@ -229,9 +229,17 @@ fn steps<T>(pieces: &[Piece<T>], x_max: f64, value: impl Fn(&T) -> f64) -> Vec<(
 /// The 95% band of a fraction: along the upper ends, back along the lower.
 fn band(pieces: &[Piece<Proportion>], x_max: f64) -> Vec<(f64, f64)> {
     let alpha = Alpha::new(BAND_ALPHA).expect("a valid level");
-    let interval = |p: &Proportion| p.interval(alpha).expect("fractions of at least one example");
-    let mut points = steps(pieces, x_max, |p| interval(p).1);
-    let mut lower = steps(pieces, x_max, |p| interval(p).0);
+    // Each interval once: both edges come from it.
+    let intervals: Vec<Piece<(f64, f64)>> = pieces
+        .iter()
+        .map(|p| Piece {
+            from: p.from,
+            to: p.to,
+            value: p.value.interval(alpha).expect("fractions of at least one example"),
+        })
+        .collect();
+    let mut points = steps(&intervals, x_max, |(_, high)| *high);
+    let mut lower = steps(&intervals, x_max, |(low, _)| *low);
     lower.reverse();
     points.extend(lower);
     points
