@@ -10,6 +10,9 @@
 //!   show), and
 //!   [`binomial_test_half`], the exact two-sided test used by PREDICT.
 //! - [`normal_cdf`] / [`normal_ppf`]: Φ and Φ⁻¹.
+//! - [`GridGaussian`]: Gaussian noise on the 8-bit grid drawn from integers,
+//!   for certificates that hold in floating point, with a bound on how far
+//!   its draws are from the exact distribution.
 //! - [`certify`]: Cohen's CERTIFY, or Certify-CS when the true class has
 //!   harmful mistakes (SPEC §4), returning a [`Certificate`].
 //! - [`predict`]: Cohen's PREDICT.
@@ -29,6 +32,7 @@ mod binomial;
 mod certify;
 mod counts;
 mod error;
+mod grid_noise;
 pub mod metrics;
 mod normal;
 mod params;
@@ -44,6 +48,7 @@ pub use certify::{
 };
 pub use counts::ClassCounts;
 pub use error::{Result, StatsError};
+pub use grid_noise::{GRID_STEPS, GridGaussian, PHI_ERROR, grid_distance, grid_index, grid_value};
 pub use normal::{normal_cdf, normal_ppf};
 pub use params::{Alpha, Radius, Sigma};
 pub use predict::{Prediction, predict};

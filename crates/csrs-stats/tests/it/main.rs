@@ -1,6 +1,7 @@
 //! Integration tests of the certification statistics.
 
 mod curve;
+mod grid_noise;
 mod metrics;
 mod oracle;
 mod plan;
