@@ -65,7 +65,13 @@ fn throughput(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new(name, format!("{engine}_batch{BATCH}")), |b| {
             b.iter(|| {
                 example += 1;
-                black_box(counter.count(&x, sigma, BATCH as u64, NoiseStream::new(0, example), Phase::Estimation))
+                black_box(counter.count(
+                    &x,
+                    &sigma.into(),
+                    BATCH as u64,
+                    NoiseStream::new(0, example),
+                    Phase::Estimation,
+                ))
             })
         });
     }

@@ -78,11 +78,11 @@ pub(crate) fn throughput(
     mut more: impl FnMut(u64, f64) -> bool,
 ) -> anyhow::Result<(u64, f64)> {
     let input: Vec<f32> = (0..counter.input_len()).map(|i| (i % 29) as f32 / 29.0).collect();
-    counter.count(&input, sigma, batch, NoiseStream::new(0, 0), Phase::Selection)?;
+    counter.count(&input, &sigma.into(), batch, NoiseStream::new(0, 0), Phase::Selection)?;
     let start = Instant::now();
     let mut drawn = 0;
     while more(drawn, start.elapsed().as_secs_f64()) {
-        counter.count(&input, sigma, batch, NoiseStream::new(0, 1 + drawn / batch), Phase::Estimation)?;
+        counter.count(&input, &sigma.into(), batch, NoiseStream::new(0, 1 + drawn / batch), Phase::Estimation)?;
         drawn += batch;
     }
     Ok((drawn, start.elapsed().as_secs_f64()))

@@ -1,10 +1,9 @@
 //! A counter whose smoothed class probabilities are known exactly.
 
-use csrs_stats::Sigma;
 use rand_xoshiro::SplitMix64;
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 
-use crate::{ClassCounter, NoiseStream, Phase, Result, SamplingError};
+use crate::{ClassCounter, Noise, NoiseStream, Phase, Result, SamplingError};
 
 /// Draws class counts from probabilities given as a function of the input:
 /// `probabilities(x)[k]` is p_k(x) = P(f(x + δ) = k) of the smoothed
@@ -42,7 +41,7 @@ impl<F: Fn(&[f32]) -> Vec<f64>> ClassCounter for KnownProbabilities<F> {
         Ok(None)
     }
 
-    fn count(&mut self, input: &[f32], _sigma: Sigma, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
+    fn count(&mut self, input: &[f32], _noise: &Noise, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
         if input.len() != self.input_len {
             return Err(SamplingError::InputSize { got: input.len(), expected: self.input_len });
         }

@@ -1,8 +1,6 @@
 //! The one thing randomized smoothing needs from a model.
 
-use csrs_stats::Sigma;
-
-use crate::{NoiseStream, Phase, Result};
+use crate::{Noise, NoiseStream, Phase, Result};
 
 /// Counts the base classifier's predictions on noisy copies of an input.
 pub trait ClassCounter {
@@ -12,12 +10,13 @@ pub trait ClassCounter {
     /// The number of values in one input (C·H·W).
     fn input_len(&self) -> usize;
 
-    /// How often each class is predicted for `n` draws of x + δ,
-    /// δ ~ N(0, σ²I), using the blocks of `phase` in `stream`.
+    /// How often each class is predicted for `n` noisy copies of the input
+    /// (x + δ, δ ~ N(0, σ²I), formed as `noise` says), using the blocks of
+    /// `phase` in `stream`.
     ///
     /// # Errors
     /// An input of the wrong size, or a failure of the underlying model.
-    fn count(&mut self, input: &[f32], sigma: Sigma, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>>;
+    fn count(&mut self, input: &[f32], noise: &Noise, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>>;
 
     /// The base classifier's class for the input itself, without noise:
     /// how the model the certificate smooths does on clean data. `None`
@@ -38,8 +37,8 @@ impl<C: ClassCounter + ?Sized> ClassCounter for Box<C> {
         (**self).input_len()
     }
 
-    fn count(&mut self, input: &[f32], sigma: Sigma, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
-        (**self).count(input, sigma, n, stream, phase)
+    fn count(&mut self, input: &[f32], noise: &Noise, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
+        (**self).count(input, noise, n, stream, phase)
     }
 
     fn base_class(&mut self, input: &[f32]) -> Result<Option<usize>> {

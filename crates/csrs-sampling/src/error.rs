@@ -29,6 +29,19 @@ pub enum SamplingError {
         /// Which count (`n0` or `n`).
         what: &'static str,
     },
+    /// Too many draws of sound noise for PREDICT's α: the drawn noise's
+    /// distance from the exact one, over all draws, uses it up.
+    #[error(
+        "{n} draws of sound noise are {slack:.3e} from exact in total variation, which leaves nothing of alpha = {alpha}; use fewer draws"
+    )]
+    SlackExceedsAlpha {
+        /// Draws.
+        n: u64,
+        /// Their distance from the exact noise.
+        slack: f64,
+        /// α.
+        alpha: f64,
+    },
     /// Class probabilities that are not a probability vector.
     #[error("class probabilities {0:?} are not a probability vector")]
     Probabilities(Vec<f64>),

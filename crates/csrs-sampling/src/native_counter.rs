@@ -3,10 +3,10 @@
 //! arg-max and counting, with no allocation after the first batch.
 
 use csrs_engine::{Engine, Workspace};
-use csrs_stats::Sigma;
 
+use crate::noise::Base;
 use crate::philox::{draw_blocks, draws_in, split};
-use crate::{BLOCK, ClassCounter, NoiseStream, Phase, Result, SamplingError};
+use crate::{BLOCK, ClassCounter, Noise, NoiseStream, Phase, Result, SamplingError};
 
 /// A [`ClassCounter`] running a compiled [`Engine`] on the CPU threads.
 ///
@@ -20,6 +20,8 @@ pub struct NativeCounter {
     engine: Engine,
     blocks_per_batch: u64,
     workers: Vec<Worker>,
+    /// The input's grid indices, for sound noise.
+    grid: Vec<u8>,
 }
 
 /// One thread's buffers.
@@ -36,7 +38,7 @@ impl NativeCounter {
     /// blocks of [`BLOCK`], at least one) on `threads` threads.
     pub fn new(engine: Engine, batch_size: usize, threads: usize) -> Self {
         let workers = (0..threads.max(1)).map(|_| Worker::default()).collect();
-        NativeCounter { engine, blocks_per_batch: (batch_size as u64 / BLOCK).max(1), workers }
+        NativeCounter { engine, blocks_per_batch: (batch_size as u64 / BLOCK).max(1), workers, grid: Vec::new() }
     }
 
     /// Draws per batch.
@@ -54,13 +56,13 @@ impl ClassCounter for NativeCounter {
         self.engine.input_len()
     }
 
-    fn count(&mut self, input: &[f32], sigma: Sigma, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
+    fn count(&mut self, input: &[f32], noise: &Noise, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
         let len = self.input_len();
         if input.len() != len {
             return Err(SamplingError::InputSize { got: input.len(), expected: len });
         }
         let m = self.n_classes();
-        let scale = sigma.get() as f32;
+        let base = noise.base(input, &mut self.grid);
         let engine = &self.engine;
         let blocks = n.div_ceil(BLOCK);
         for worker in &mut self.workers {
@@ -73,7 +75,7 @@ impl ClassCounter for NativeCounter {
             std::thread::scope(|scope| {
                 let mut parts = split(first..last, self.workers.len()).zip(&mut self.workers).peekable();
                 while let Some((part, worker)) = parts.next() {
-                    let work = move || worker.count_blocks(engine, input, scale, n, (stream, phase), part);
+                    let work = move || worker.count_blocks(engine, base, n, (stream, phase), part);
                     if parts.peek().is_none() {
                         work();
                     } else {
@@ -118,17 +120,16 @@ impl Worker {
     fn count_blocks(
         &mut self,
         engine: &Engine,
-        input: &[f32],
-        scale: f32,
+        base: Base<'_>,
         n: u64,
         noise: (NoiseStream, Phase),
         blocks: std::ops::Range<u64>,
     ) {
         let m = engine.n_classes();
         let draws = draws_in(n, &blocks);
-        self.images.resize(draws * input.len(), 0.0);
+        self.images.resize(draws * base.len(), 0.0);
         self.logits.resize(draws * m, 0.0);
-        draw_blocks(input, scale, n, noise, blocks, &mut self.images);
+        draw_blocks(base, n, noise, blocks, &mut self.images);
         engine.run(&mut self.workspace, &self.images, draws, &mut self.logits);
         for logits in self.logits.chunks_exact(m) {
             self.counts[arg_max(logits)] += 1;

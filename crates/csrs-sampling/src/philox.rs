@@ -1,10 +1,14 @@
-//! Gaussian noise from a counter-based generator (Philox4x32-10, Salmon et
-//! al. 2011): value j of a block seeded s is a function of (s, j) alone, so
-//! any thread can draw any part of a batch straight into its buffer, with
-//! no generator state to reseed or share.
+//! Noise from a counter-based generator (Philox4x32-10, Salmon et al.
+//! 2011): value j of a block seeded s is a function of (s, j) alone, so any
+//! thread can draw any part of a batch straight into its buffer, with no
+//! generator state to reseed or share. Gaussian noise in f32, or offsets on
+//! the 8-bit grid from 64-bit words ([`GridGaussian`]).
 
 use std::ops::Range;
 
+use csrs_stats::{GRID_STEPS, GridGaussian, grid_value};
+
+use crate::noise::Base;
 use crate::{BLOCK, NoiseStream, Phase};
 
 const M0: u32 = 0xD251_1F53;
@@ -30,12 +34,11 @@ fn bump(k: [u32; 2]) -> [u32; 2] {
     [k[0].wrapping_add(W0), k[1].wrapping_add(W1)]
 }
 
-/// Writes blocks `blocks` of a phase's `n` draws, noisy copies of `input`,
+/// Writes blocks `blocks` of a phase's `n` draws, noisy copies of `base`,
 /// into `out` one after the other: block b is the stream keyed by its seed
 /// ([`NoiseStream::block_seed`]) from its first draw.
 pub(crate) fn draw_blocks(
-    input: &[f32],
-    scale: f32,
+    base: Base<'_>,
     n: u64,
     (stream, phase): (NoiseStream, Phase),
     blocks: Range<u64>,
@@ -43,8 +46,12 @@ pub(crate) fn draw_blocks(
 ) {
     let mut at = 0;
     for block in blocks {
-        let size = BLOCK.min(n - block * BLOCK) as usize * input.len();
-        add_gaussian(stream.block_seed(phase, block), 0, scale, input, &mut out[at..at + size]);
+        let size = BLOCK.min(n - block * BLOCK) as usize * base.len();
+        let (seed, out) = (stream.block_seed(phase, block), &mut out[at..at + size]);
+        match base {
+            Base::Values { input, scale } => add_gaussian(seed, 0, scale, input, out),
+            Base::Grid { input, noise } => add_grid_offsets(seed, 0, noise, input, out),
+        }
         at += size;
     }
 }
@@ -108,12 +115,41 @@ impl pulp::WithSimd for AddGaussian<'_> {
     }
 }
 
-/// Draws `4 · block` to `4 · (block + LANES)` of the stream keyed by `key`:
-/// Philox4x32-10 of counters `block`, `block + 1`, …, each output turned
-/// into four standard normals by two Box–Muller pairs, (bits 0, 1) and
-/// (bits 2, 3).
+/// Fills `out` with noisy copies of the grid input `base` (indices j, the
+/// values j/255), one after the other: value i is the grid point
+/// `base[i % base.len()]` moved by the offset that `noise` draws from 64-bit
+/// word number `first` + i of the stream keyed by `seed`, clipped to the
+/// grid, as f32 ([`grid_value`]). The sum is formed in integers, so no
+/// floating-point rounding enters the noise.
+///
+/// Each Philox output gives two words (bits 0, 1 and bits 2, 3), so
+/// `first` must be even.
+pub(crate) fn add_grid_offsets(seed: u64, first: u64, noise: &GridGaussian, base: &[u8], out: &mut [f32]) {
+    debug_assert!(first.is_multiple_of(2));
+    let key = [seed as u32, (seed >> 32) as u32];
+    let len = base.len();
+    let mut position = (first % len as u64) as usize;
+    for (chunk_index, chunk) in out.chunks_mut(2 * LANES).enumerate() {
+        let words = philox_words(first / 2 + (chunk_index * LANES) as u64, key);
+        let word = |slot: usize| {
+            let (lane, pair) = (slot / 2, slot % 2);
+            u64::from(words[2 * pair][lane]) << 32 | u64::from(words[2 * pair + 1][lane])
+        };
+        for (slot, value) in chunk.iter_mut().enumerate() {
+            let index = (i32::from(base[position]) + noise.offset(word(slot))).clamp(0, GRID_STEPS as i32);
+            *value = grid_value(index as u8);
+            position += 1;
+            if position == len {
+                position = 0;
+            }
+        }
+    }
+}
+
+/// Philox4x32-10 of counters `block`, `block + 1`, … (`LANES` of them)
+/// keyed by `key`: word w of lane l is `words[w][l]`.
 #[inline(always)]
-fn normals(block: u64, key: [u32; 2]) -> [f32; 4 * LANES] {
+fn philox_words(block: u64, key: [u32; 2]) -> [[u32; LANES]; 4] {
     let counter = |lane: usize| block + lane as u64;
     let mut words = [
         std::array::from_fn(|lane| counter(lane) as u32),
@@ -131,6 +167,16 @@ fn normals(block: u64, key: [u32; 2]) -> [f32; 4 * LANES] {
         }
         k = bump(k);
     }
+    words
+}
+
+/// Draws `4 · block` to `4 · (block + LANES)` of the stream keyed by `key`:
+/// the Philox outputs of counters `block`, `block + 1`, …, each turned into
+/// four standard normals by two Box–Muller pairs, (bits 0, 1) and (bits 2,
+/// 3).
+#[inline(always)]
+fn normals(block: u64, key: [u32; 2]) -> [f32; 4 * LANES] {
+    let words = philox_words(block, key);
     // 24-bit uniforms: u in (0, 1] for the logarithm, v in [0, 1).
     let unit = |x: u32| (x >> 8) as f32 * (1.0 / 16_777_216.0);
     let mut out = [0.0; 4 * LANES];
@@ -294,5 +340,28 @@ mod tests {
             let base = if i % 2 == 0 { 10.0 } else { 20.0 };
             assert!((v - (base + 0.5 * draws[i])).abs() < 1e-5);
         }
+    }
+
+    #[test]
+    fn grid_copies_move_each_value_by_the_offset_its_word_draws() {
+        let noise = GridGaussian::new(csrs_stats::Sigma::new(0.5).unwrap());
+        let base = [0u8, 17, 128, 250, 255];
+        let mut copies = vec![0.0; 5 * 41];
+        add_grid_offsets(9, 0, &noise, &base, &mut copies);
+        let key = [9, 0];
+        for (i, &value) in copies.iter().enumerate() {
+            let bits = philox4x32([(i / 2) as u32, 0, 0, 0], key);
+            let word = u64::from(bits[2 * (i % 2)]) << 32 | u64::from(bits[2 * (i % 2) + 1]);
+            let index = (i32::from(base[i % 5]) + noise.offset(word)).clamp(0, 255);
+            assert_eq!(value, grid_value(index as u8), "value {i}");
+        }
+        // Clipped at both ends (σ = 0.5 is 127 steps), and moved in between.
+        assert!(copies.iter().any(|&v| v == 0.0) && copies.iter().any(|&v| v == 1.0));
+        assert!(copies.iter().zip(base.iter().cycle()).any(|(&v, &b)| v != grid_value(b)));
+
+        // Any even-aligned part of the stream, drawn alone, is the same.
+        let mut part = vec![0.0; 30];
+        add_grid_offsets(9, 40, &noise, &base, &mut part);
+        assert_eq!(part, copies[40..70]);
     }
 }

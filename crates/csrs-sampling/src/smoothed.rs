@@ -2,11 +2,10 @@
 
 use csrs_cost::CostRow;
 use csrs_stats::{
-    Alpha, Bounds, Certificate, ClassCounts, Prediction, RadiusCeilings, Sigma, certify, certify_with, predict,
-    radius_ceilings,
+    Alpha, Bounds, Certificate, ClassCounts, Prediction, RadiusCeilings, Sigma, certify_with, predict, radius_ceilings,
 };
 
-use crate::{ClassCounter, NoiseStream, Phase, Result, SamplingError};
+use crate::{ClassCounter, Noise, NoiseStream, Phase, Result, SamplingError};
 
 /// A certificate with the counts it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,20 +79,36 @@ pub struct Predicted {
 }
 
 /// g(x) = argmax_k P(f(x + δ) = k), δ ~ N(0, σ²I), through its counts.
+///
+/// With [`Noise::Sound`], every confidence bound is widened by the drawn
+/// noise's distance from the exact one ([`Noise::slack`]), so the
+/// certificates hold for the smoothing of f ∘ clip ∘ Round with the noise
+/// as drawn.
 pub struct Smoothed<C> {
     counter: C,
-    sigma: Sigma,
+    noise: Noise,
 }
 
 impl<C: ClassCounter> Smoothed<C> {
-    /// The smoothed version of `counter`'s classifier at noise level σ.
-    pub fn new(counter: C, sigma: Sigma) -> Self {
-        Smoothed { counter, sigma }
+    /// The smoothed version of `counter`'s classifier with this noise (a
+    /// [`Sigma`] for Gaussian noise).
+    pub fn new(counter: C, noise: impl Into<Noise>) -> Self {
+        Smoothed { counter, noise: noise.into() }
     }
 
     /// The noise level σ.
     pub fn sigma(&self) -> Sigma {
-        self.sigma
+        self.noise.sigma()
+    }
+
+    /// The noise.
+    pub fn noise(&self) -> &Noise {
+        &self.noise
+    }
+
+    /// The confidence bounds of `bounds`, widened by the noise's slack.
+    fn widened(&self, bounds: Bounds) -> Bounds {
+        bounds.widened(self.noise.slack(self.counter.input_len()))
     }
 
     /// The number of classes.
@@ -121,13 +136,14 @@ impl<C: ClassCounter> Smoothed<C> {
         }
         let selection = self.counts(input, n0, "n0", stream, Phase::Selection)?;
         let estimation = self.counts(input, n, "n", stream, Phase::Estimation)?;
-        let certificate = certify(&selection, &estimation, cost_row, self.sigma, alpha)?;
+        let certificate =
+            certify_with(&selection, &estimation, cost_row, self.sigma(), alpha, self.widened(Bounds::FIXED_N))?;
         Ok(Certified { certificate, selection, estimation })
     }
 
     /// Certify-CS in rounds: ĉ from `n0` draws, then estimation draws in
     /// rounds until `rounds.rule` is answered. Every bound is anytime-valid
-    /// ([`Bounds::Anytime`]), so the certificate holds with probability
+    /// ([`Bounds::ANYTIME`]), so the certificate holds with probability
     /// ≥ 1 − α although the number of draws depends on the counts.
     ///
     /// # Errors
@@ -156,8 +172,9 @@ impl<C: ClassCounter> Smoothed<C> {
             let counts = self.counts(input, size, "the first round", stream, Phase::Round(round))?;
             totals.iter_mut().zip(counts.as_slice()).for_each(|(total, count)| *total += count);
             let estimation = ClassCounts::new(totals.clone())?;
-            let certificate = certify_with(&selection, &estimation, cost_row, self.sigma, alpha, Bounds::Anytime)?;
-            let ceilings = radius_ceilings(&selection, &estimation, cost_row, self.sigma, alpha)?;
+            let bounds = self.widened(Bounds::ANYTIME);
+            let certificate = certify_with(&selection, &estimation, cost_row, self.sigma(), alpha, bounds)?;
+            let ceilings = radius_ceilings(&selection, &estimation, cost_row, self.sigma(), alpha, bounds)?;
             let answered = rounds.rule.answered(&certificate, &ceilings);
             if answered || estimation.total() >= rounds.max_n {
                 return Ok(CertifiedInRounds { certified: Certified { certificate, selection, estimation }, answered });
@@ -168,11 +185,23 @@ impl<C: ClassCounter> Smoothed<C> {
 
     /// Cohen et al.'s PREDICT from `n` draws at level α.
     ///
+    /// With sound noise the test runs at α less the distance of the `n`
+    /// draws from exact ones (n × [`Noise::slack`]): PREDICT's answer is a
+    /// function of all the draws together, and that distance bounds how
+    /// much more often it can be wrong than with exact noise.
+    ///
     /// # Errors
-    /// Zero draws, an input of the wrong size, or a failing model.
+    /// Zero draws, an input of the wrong size, a failing model, or more
+    /// draws of sound noise than α leaves room for.
     pub fn predict(&mut self, input: &[f32], alpha: Alpha, n: u64, stream: NoiseStream) -> Result<Predicted> {
+        let slack = n as f64 * self.noise.slack(self.counter.input_len());
+        let level = Alpha::new(alpha.get() - slack).map_err(|_| SamplingError::SlackExceedsAlpha {
+            n,
+            slack,
+            alpha: alpha.get(),
+        })?;
         let counts = self.counts(input, n, "n", stream, Phase::Prediction)?;
-        Ok(Predicted { prediction: predict(&counts, alpha), counts })
+        Ok(Predicted { prediction: predict(&counts, level), counts })
     }
 
     /// The base classifier's class for the clean input (no noise); `None`
@@ -195,7 +224,7 @@ impl<C: ClassCounter> Smoothed<C> {
         if n == 0 {
             return Err(SamplingError::NoDraws { what });
         }
-        let counts = self.counter.count(input, self.sigma, n, stream, phase)?;
+        let counts = self.counter.count(input, &self.noise, n, stream, phase)?;
         Ok(ClassCounts::new(counts)?)
     }
 }

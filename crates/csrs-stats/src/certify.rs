@@ -208,32 +208,58 @@ fn check_curve(levels: &[LevelRadius]) -> std::result::Result<(), CurveError> {
     Ok(())
 }
 
-/// Which confidence bounds a certificate is made of.
+/// Which confidence bounds a certificate is made of, and by how much each
+/// is widened.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Bounds {
+    kind: BoundKind,
+    slack: f64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Bounds {
-    /// Clopper–Pearson, for a number of draws fixed before drawing (Cohen
-    /// et al.'s CERTIFY, the paper's Certify-CS).
+enum BoundKind {
     #[default]
     FixedN,
-    /// Anytime-valid ([`BinomialSample::sequential_lower`]), for draws that
-    /// come in rounds and stop on what the rounds show: the certificate
-    /// holds at whatever count the drawing stopped, with the same α split.
     Anytime,
 }
 
 impl Bounds {
+    /// Clopper–Pearson, for a number of draws fixed before drawing (Cohen
+    /// et al.'s CERTIFY, the paper's Certify-CS).
+    pub const FIXED_N: Bounds = Bounds { kind: BoundKind::FixedN, slack: 0.0 };
+
+    /// Anytime-valid ([`BinomialSample::sequential_lower`]), for draws that
+    /// come in rounds and stop on what the rounds show: the certificate
+    /// holds at whatever count the drawing stopped, with the same α split.
+    pub const ANYTIME: Bounds = Bounds { kind: BoundKind::Anytime, slack: 0.0 };
+
+    /// These bounds with each moved out by `slack` more: for draws whose
+    /// noise is within total variation distance `slack` of the smoothing
+    /// distribution ([`GridGaussian::draw_error`](crate::GridGaussian::draw_error)),
+    /// so that a class's probability under the drawn noise is within
+    /// `slack` of its probability under the smoothing noise.
+    ///
+    /// # Panics
+    /// Unless `slack` is finite and non-negative.
+    pub fn widened(self, slack: f64) -> Bounds {
+        assert!(slack.is_finite() && slack >= 0.0, "a bound cannot be widened by {slack}");
+        Bounds { slack: self.slack + slack, ..self }
+    }
+
     fn lower(self, sample: BinomialSample, alpha: Alpha) -> f64 {
-        match self {
-            Bounds::FixedN => sample.lower(alpha),
-            Bounds::Anytime => sample.sequential_lower(alpha),
-        }
+        let lower = match self.kind {
+            BoundKind::FixedN => sample.lower(alpha),
+            BoundKind::Anytime => sample.sequential_lower(alpha),
+        };
+        (lower - self.slack).max(0.0)
     }
 
     fn upper(self, sample: BinomialSample, alpha: Alpha) -> f64 {
-        match self {
-            Bounds::FixedN => sample.upper(alpha),
-            Bounds::Anytime => sample.sequential_upper(alpha),
-        }
+        let upper = match self.kind {
+            BoundKind::FixedN => sample.upper(alpha),
+            BoundKind::Anytime => sample.sequential_upper(alpha),
+        };
+        (upper + self.slack).min(1.0)
     }
 }
 
@@ -272,7 +298,7 @@ pub fn certify(
     sigma: Sigma,
     alpha: Alpha,
 ) -> Result<Certificate> {
-    certify_with(selection, estimation, cost_row, sigma, alpha, Bounds::FixedN)
+    certify_with(selection, estimation, cost_row, sigma, alpha, Bounds::FIXED_N)
 }
 
 /// [`certify`] with the chosen kind of confidence bounds: anytime-valid
@@ -343,7 +369,8 @@ pub struct RadiusCeilings {
 }
 
 /// The [`RadiusCeilings`] of these counts, at the α split of
-/// [`certify_with`] with [`Bounds::Anytime`].
+/// [`certify_with`], from the other ends of `bounds`
+/// ([`Bounds::ANYTIME`], possibly widened).
 ///
 /// # Errors
 /// As [`certify`].
@@ -353,21 +380,22 @@ pub fn radius_ceilings(
     cost_row: Option<&CostRow<'_>>,
     sigma: Sigma,
     alpha: Alpha,
+    bounds: Bounds,
 ) -> Result<RadiusCeilings> {
     check_classes(selection, estimation, cost_row)?;
     let predicted = selection.top();
     let top = estimation.sample(predicted);
     let radius = |p_upper: f64| if p_upper > 0.5 { sigma.get() * normal_ppf(p_upper) } else { 0.0 };
     let Some(row) = cost_row.filter(|row| row.is_seed()) else {
-        return Ok(RadiusCeilings { standard: radius(top.sequential_upper(alpha)), cost_sensitive: None });
+        return Ok(RadiusCeilings { standard: radius(bounds.upper(top, alpha)), cost_sensitive: None });
     };
-    let p_upper = top.sequential_upper(alpha.split(2));
+    let p_upper = bounds.upper(top, alpha.split(2));
     let level_alpha = alpha.split(2 * row.levels().len());
     let cost_sensitive = if row.cost(predicted) > 0.0 {
         0.0
     } else {
         let harmful = strongest(estimation, row.sensitive_set()).expect("a seed row has a harmful class");
-        let p_harmful = estimation.sample(harmful).sequential_lower(level_alpha);
+        let p_harmful = bounds.lower(estimation.sample(harmful), level_alpha);
         (sigma.get() / 2.0 * (normal_ppf(p_upper) - normal_ppf(p_harmful))).max(0.0)
     };
     Ok(RadiusCeilings { standard: radius(p_upper), cost_sensitive: Some(cost_sensitive) })

@@ -2,7 +2,6 @@
 
 use statrs::distribution::{ContinuousCDF, Normal};
 
-
 fn standard() -> Normal {
     Normal::standard()
 }

@@ -36,14 +36,15 @@ fn counts_do_not_depend_on_the_batch_size() {
     let _rng = BACKEND_RNG.lock().unwrap();
     let sigma = Sigma::new(0.5).unwrap();
     let stream = NoiseStream::new(42, 7);
-    let reference = counter(100).count(&input(), sigma, 1050, stream, Phase::Estimation).unwrap();
+    let reference = counter(100).count(&input(), &sigma.into(), 1050, stream, Phase::Estimation).unwrap();
     assert_eq!(reference.iter().sum::<u64>(), 1050);
     assert!(reference.iter().filter(|&&c| c > 0).count() >= 2, "noise should change some predictions: {reference:?}");
     for batch_size in [1, 250, 400, 5000] {
-        let counts = counter(batch_size).count(&input(), sigma, 1050, stream, Phase::Estimation).unwrap();
+        let counts = counter(batch_size).count(&input(), &sigma.into(), 1050, stream, Phase::Estimation).unwrap();
         assert_eq!(counts, reference, "batch size {batch_size}");
     }
-    let other_example = counter(400).count(&input(), sigma, 1050, NoiseStream::new(42, 8), Phase::Estimation).unwrap();
+    let other_example =
+        counter(400).count(&input(), &sigma.into(), 1050, NoiseStream::new(42, 8), Phase::Estimation).unwrap();
     assert_ne!(other_example, reference);
 }
 

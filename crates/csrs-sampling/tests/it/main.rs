@@ -3,4 +3,5 @@
 
 mod burn_counter;
 mod native_counter;
+mod sound_noise;
 mod soundness;

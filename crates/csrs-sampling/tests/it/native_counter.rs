@@ -44,20 +44,21 @@ fn counts_do_not_depend_on_batch_size_or_threads() {
     };
     let sigma = Sigma::new(0.5).unwrap();
     let stream = NoiseStream::new(42, 7);
-    let reference = native(&model, 100, 1).count(&input(), sigma, 1050, stream, Phase::Estimation).unwrap();
+    let reference = native(&model, 100, 1).count(&input(), &sigma.into(), 1050, stream, Phase::Estimation).unwrap();
     assert_eq!(reference.iter().sum::<u64>(), 1050);
     assert!(reference.iter().filter(|&&c| c > 0).count() >= 2, "noise should change some predictions: {reference:?}");
     for (batch_size, threads) in [(1, 2), (250, 3), (400, 2), (5000, 4)] {
-        let counts =
-            native(&model, batch_size, threads).count(&input(), sigma, 1050, stream, Phase::Estimation).unwrap();
+        let counts = native(&model, batch_size, threads)
+            .count(&input(), &sigma.into(), 1050, stream, Phase::Estimation)
+            .unwrap();
         assert_eq!(counts, reference, "batch size {batch_size}, {threads} threads");
     }
     let mut counter = native(&model, 400, 2);
-    let other = counter.count(&input(), sigma, 1050, NoiseStream::new(42, 8), Phase::Estimation).unwrap();
+    let other = counter.count(&input(), &sigma.into(), 1050, NoiseStream::new(42, 8), Phase::Estimation).unwrap();
     assert_ne!(other, reference);
-    let other_phase = counter.count(&input(), sigma, 1050, stream, Phase::Selection).unwrap();
+    let other_phase = counter.count(&input(), &sigma.into(), 1050, stream, Phase::Selection).unwrap();
     assert_ne!(other_phase, reference);
-    let err = counter.count(&input()[..10], sigma, 10, stream, Phase::Estimation).unwrap_err();
+    let err = counter.count(&input()[..10], &sigma.into(), 10, stream, Phase::Estimation).unwrap_err();
     assert!(matches!(err, SamplingError::InputSize { got: 10, expected: 64 }));
 }
 
@@ -69,10 +70,11 @@ fn native_and_burn_counts_follow_the_same_distribution() {
     let model = model();
     let sigma = Sigma::new(0.5).unwrap();
     let n = 20_000;
-    let ours = native(&model, 1000, 2).count(&input(), sigma, n, NoiseStream::new(1, 0), Phase::Estimation).unwrap();
+    let ours =
+        native(&model, 1000, 2).count(&input(), &sigma.into(), n, NoiseStream::new(1, 0), Phase::Estimation).unwrap();
     let device = Default::default();
     let mut burn = BurnCounter::new(model, device, [1, 8, 8], 10, 1000);
-    let theirs = burn.count(&input(), sigma, n, NoiseStream::new(2, 0), Phase::Estimation).unwrap();
+    let theirs = burn.count(&input(), &sigma.into(), n, NoiseStream::new(2, 0), Phase::Estimation).unwrap();
     let mut chi_square = 0.0;
     let mut cells = 0;
     for (&a, &b) in ours.iter().zip(&theirs) {

@@ -101,7 +101,10 @@ fn draws_have_the_rounded_gaussians_moments_and_clamped_tails() {
         // σ = 2, 3·10⁻⁵ at σ = 0.25, none at σ = 0.02.
         let at_end = offsets.iter().filter(|&&x| x == -255.0).count() as f64 / n as f64;
         let tail = csrs_stats::normal_cdf(-254.5 / scale);
-        assert!((at_end - tail).abs() <= 5.0 * (tail / n as f64).sqrt(), "σ = {sigma}: {at_end} at −255, expected {tail}");
+        assert!(
+            (at_end - tail).abs() <= 5.0 * (tail / n as f64).sqrt(),
+            "σ = {sigma}: {at_end} at −255, expected {tail}"
+        );
     }
 }
 
@@ -137,4 +140,36 @@ fn inputs_are_rounded_to_the_nearest_grid_point() {
     let distance = grid_distance(&[3.0 / 16.0, 3.0 / 16.0]);
     assert!((distance - 2f64.sqrt() * (48.0 / 255.0 - 3.0 / 16.0)).abs() < 1e-8, "{distance}");
     assert_eq!(grid_index(-0.2), 0);
+}
+
+#[test]
+fn widened_bounds_give_up_exactly_the_slack() {
+    use csrs_cost::CostRow;
+    use csrs_stats::{Alpha, BinomialSample, Bounds, ClassCounts, HarmRadius, certify_with, normal_ppf};
+    let (sigma, alpha) = (Sigma::new(0.5).unwrap(), Alpha::new(0.001).unwrap());
+    let counts = ClassCounts::new(vec![9_100, 500, 400]).unwrap();
+    let slack = 1e-3;
+
+    let standard = certify_with(&counts, &counts, None, sigma, alpha, Bounds::FIXED_N.widened(slack)).unwrap();
+    let top = BinomialSample::new(9_100, 10_000).unwrap();
+    assert_eq!(standard.p_lower, top.lower(alpha) - slack);
+    let radius = standard.standard.radius().unwrap().get();
+    assert!((radius - 0.5 * normal_ppf(top.lower(alpha) - slack)).abs() < 1e-12);
+
+    // Certify-CS: p̲ down and the harmful class's bound up, anytime too.
+    let costs = [0.0, 0.0, 1.0];
+    let row = CostRow::new(&costs, 0).unwrap();
+    let widened = certify_with(&counts, &counts, Some(&row), sigma, alpha, Bounds::ANYTIME.widened(slack)).unwrap();
+    assert_eq!(widened.p_lower, top.sequential_lower(alpha.split(2)) - slack);
+    let harmful = BinomialSample::new(400, 10_000).unwrap().sequential_upper(alpha.split(2)) + slack;
+    let expected = 0.25 * (normal_ppf(widened.p_lower) - normal_ppf(harmful));
+    assert_eq!(
+        widened.cost_sensitive.unwrap().radius(),
+        HarmRadius::Certified(csrs_stats::Radius::new(expected).unwrap())
+    );
+
+    // Bounds stay probabilities.
+    let all = ClassCounts::new(vec![0, 10_000, 0]).unwrap();
+    let certificate = certify_with(&all, &all, Some(&row), sigma, alpha, Bounds::FIXED_N.widened(0.5)).unwrap();
+    assert!(certificate.p_lower >= 0.0);
 }

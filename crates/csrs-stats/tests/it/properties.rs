@@ -146,8 +146,8 @@ proptest! {
         let counts = ClassCounts::new(counts).unwrap();
         let sigma = Sigma::new(0.5).unwrap();
         for row in [None, Some(CostRow::new(&costs, label).unwrap())] {
-            let certificate = certify_with(&counts, &counts, row.as_ref(), sigma, alpha, Bounds::Anytime).unwrap();
-            let ceilings = radius_ceilings(&counts, &counts, row.as_ref(), sigma, alpha).unwrap();
+            let certificate = certify_with(&counts, &counts, row.as_ref(), sigma, alpha, Bounds::ANYTIME).unwrap();
+            let ceilings = radius_ceilings(&counts, &counts, row.as_ref(), sigma, alpha, Bounds::ANYTIME).unwrap();
             let standard = certificate.standard.radius().map_or(0.0, |r| r.get());
             prop_assert!(ceilings.standard >= standard, "{ceilings:?} below {standard}");
             match (&certificate.cost_sensitive, ceilings.cost_sensitive) {
