@@ -28,6 +28,7 @@ impl Observer for Quiet {
 fn config(objective: Objective) -> TrainConfig {
     TrainConfig {
         sigma: 0.25,
+        noise: Default::default(),
         epochs: 1,
         batch_size: 64,
         optimizer: OptimizerConfig::Sgd { lr: 0.01, momentum: 0.9, weight_decay: 5e-4 },

@@ -7,7 +7,7 @@ use anyhow::bail;
 use burn::prelude::Backend;
 use csrs_models::graph::Graph;
 use csrs_models::{Architecture, Classifier, ModelSpec};
-use csrs_sampling::{BLOCK, ClassCounter, NoiseStream, Phase};
+use csrs_sampling::{BLOCK, ClassCounter, Noise, NoiseKind, NoiseStream, Phase};
 use csrs_stats::Sigma;
 
 use crate::device::{DeviceChoice, OnBackend, on_backend};
@@ -44,6 +44,9 @@ pub(crate) struct Args {
     /// native (the compiled CPU engine), burn, or auto (native on the CPU, burn on a GPU)
     #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
     engine: EngineChoice,
+    /// Noise of the draws: gaussian, or sound (on the 1/255 grid, drawn from integers), at sigma 0.25
+    #[arg(long, value_name = "gaussian|sound", default_value_t = NoiseKind::Gaussian)]
+    noise: NoiseKind,
 }
 
 impl Args {
@@ -73,16 +76,16 @@ fn workload(architecture: Architecture) -> ([usize; 3], usize) {
 /// says stop. Returns the draws timed and their seconds.
 pub(crate) fn throughput(
     counter: &mut dyn ClassCounter,
-    sigma: Sigma,
+    noise: &Noise,
     batch: u64,
     mut more: impl FnMut(u64, f64) -> bool,
 ) -> anyhow::Result<(u64, f64)> {
     let input: Vec<f32> = (0..counter.input_len()).map(|i| (i % 29) as f32 / 29.0).collect();
-    counter.count(&input, &sigma.into(), batch, NoiseStream::new(0, 0), Phase::Selection)?;
+    counter.count(&input, noise, batch, NoiseStream::new(0, 0), Phase::Selection)?;
     let start = Instant::now();
     let mut drawn = 0;
     while more(drawn, start.elapsed().as_secs_f64()) {
-        counter.count(&input, &sigma.into(), batch, NoiseStream::new(0, 1 + drawn / batch), Phase::Estimation)?;
+        counter.count(&input, noise, batch, NoiseStream::new(0, 1 + drawn / batch), Phase::Estimation)?;
         drawn += batch;
     }
     Ok((drawn, start.elapsed().as_secs_f64()))
@@ -95,9 +98,9 @@ impl OnBackend for Args {
         let mut stdout = std::io::stdout();
         writeln!(
             stdout,
-            "arch\tinput\tdevice\tengine\tbatch\tsamples\tseconds\tsamples_per_s\tgflop_per_s\tseconds_per_certificate"
+            "arch\tinput\tdevice\tengine\tnoise\tbatch\tsamples\tseconds\tsamples_per_s\tgflop_per_s\tseconds_per_certificate"
         )?;
-        let sigma = Sigma::new(0.25)?;
+        let noise = self.noise.with_sigma(Sigma::new(0.25)?);
         for architecture in self.arch {
             let (input_shape, n_classes) = workload(architecture);
             let channels = input_shape[0];
@@ -112,15 +115,16 @@ impl OnBackend for Args {
             let model = Classifier::<B>::init(&spec, &device)?;
             let mut counter = class_counter(model, &spec, self.engine, self.device, device.clone(), self.batch)?;
             let batch = (self.batch as u64 / BLOCK).max(1) * BLOCK;
-            let (drawn, seconds) = throughput(counter.as_mut(), sigma, batch, |drawn, _| drawn < self.samples)?;
+            let (drawn, seconds) = throughput(counter.as_mut(), &noise, batch, |drawn, _| drawn < self.samples)?;
             let rate = drawn as f64 / seconds;
             let flops = 2.0 * Graph::of(&spec).multiply_adds() as f64;
             let [c, h, w] = input_shape;
             writeln!(
                 stdout,
-                "{architecture}\t{c}x{h}x{w}\t{}\t{}\t{batch}\t{}\t{seconds:.3}\t{rate:.0}\t{:.1}\t{:.2}",
+                "{architecture}\t{c}x{h}x{w}\t{}\t{}\t{}\t{batch}\t{}\t{seconds:.3}\t{rate:.0}\t{:.1}\t{:.2}",
                 self.device,
                 if self.engine.is_native_on(self.device)? { "native" } else { "burn" },
+                self.noise,
                 drawn,
                 rate * flops / 1e9,
                 self.n_certify as f64 / rate

@@ -7,6 +7,7 @@ use anyhow::{Context, anyhow, bail};
 use csrs_artifacts::CertificationFiles;
 use csrs_data::DatasetName;
 use csrs_models::Architecture;
+use csrs_sampling::NoiseKind;
 use csrs_stats::{Alpha, Sigma};
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +47,9 @@ pub(crate) struct Options {
     /// Noise level sigma, in pixel units (pixels in [0, 1])
     #[arg(long)]
     pub(crate) sigma: Option<f64>,
+    /// Noise: gaussian (x + delta in floating point, as in the literature) or sound (the input rounded to the 1/255 grid, and the noise drawn on that grid from integers, so that certificates hold in floating-point arithmetic; the certificate is then of the rounded input) [default: gaussian]
+    #[arg(long, value_name = "gaussian|sound")]
+    pub(crate) noise: Option<NoiseKind>,
     /// Selection draws that choose the prediction [default: 100]
     #[arg(long)]
     pub(crate) n0: Option<u64>,
@@ -82,7 +86,7 @@ pub(crate) struct Options {
     /// cpu, or cuda[:N] when built with the cuda feature [default: cpu]
     #[arg(long)]
     pub(crate) device: Option<String>,
-    /// How the CPU runs the model: native (the compiled engine), burn, or auto (native on the CPU, burn on a GPU); the noise, and so the counts, differ between the two [default: auto]
+    /// How the CPU runs the model: native (the compiled engine), burn, or auto (native on the CPU, burn on a GPU); Gaussian noise, and so the counts, differ between the two (sound noise is the same) [default: auto]
     #[arg(long, value_name = "auto|native|burn")]
     pub(crate) engine: Option<EngineChoice>,
     /// Continue an interrupted run: keep the records in --out and add the missing examples
@@ -107,7 +111,7 @@ impl Options {
         let file: Options =
             fields::deserialize(toml::Value::Table(table)).with_context(|| path.display().to_string())?;
         Ok(
-            prefer_first!(self, file; model, arch, mean, std, dataset, data_dir, cost, sigma, n0, n, target_radius, radius_tolerance, alpha, batch, out, skip, max, shard, seed, device, engine),
+            prefer_first!(self, file; model, arch, mean, std, dataset, data_dir, cost, sigma, noise, n0, n, target_radius, radius_tolerance, alpha, batch, out, skip, max, shard, seed, device, engine),
         )
     }
 
@@ -149,6 +153,7 @@ impl Options {
             dataset,
             data_dir: self.data_dir.clone(),
             sigma: Sigma::new(self.sigma.ok_or_else(|| required("sigma"))?).context("--sigma")?,
+            noise: self.noise.unwrap_or_default(),
             alpha: Alpha::new(self.alpha.unwrap_or(0.001)).context("--alpha")?,
             n,
             batch,
@@ -191,6 +196,7 @@ pub(crate) struct RunSettings {
     pub(crate) dataset: DatasetName,
     pub(crate) data_dir: Option<PathBuf>,
     pub(crate) sigma: Sigma,
+    pub(crate) noise: NoiseKind,
     pub(crate) alpha: Alpha,
     pub(crate) n: u64,
     pub(crate) batch: usize,
@@ -256,6 +262,7 @@ impl RunSettings {
             data_dir: self.data_dir.clone(),
             cost: None,
             sigma: Some(self.sigma.get()),
+            noise: Some(self.noise),
             n0: None,
             n: Some(self.n),
             target_radius: None,
@@ -305,6 +312,7 @@ mod tests {
             data_dir: Some(odd("data")),
             cost: Some(odd("cost.toml")),
             sigma: Some(0.25),
+            noise: Some(NoiseKind::Sound),
             n0: Some(100),
             n: Some(100_000),
             alpha: Some(0.001),

@@ -186,8 +186,9 @@ impl OnBackend for Timing {
         let spec = &checkpoint.meta.spec;
         let mut counter = class_counter(checkpoint.model, spec, self.engine, self.device, device, self.batch)?;
         let batch = self.batch as u64 / BLOCK * BLOCK;
-        let (drawn, seconds) =
-            throughput(counter.as_mut(), self.sigma, batch, |drawn, seconds| drawn == 0 || seconds < TIMING_SECONDS)?;
+        let (drawn, seconds) = throughput(counter.as_mut(), &self.sigma.into(), batch, |drawn, seconds| {
+            drawn == 0 || seconds < TIMING_SECONDS
+        })?;
         Ok(drawn as f64 / seconds)
     }
 }

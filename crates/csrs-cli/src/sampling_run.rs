@@ -9,7 +9,8 @@ use burn::prelude::Backend;
 use csrs_data::{Dataset, Split};
 use csrs_engine::Engine;
 use csrs_models::{Classifier, ModelSpec};
-use csrs_sampling::{BurnCounter, ClassCounter, NativeCounter, Smoothed};
+use csrs_sampling::{BurnCounter, ClassCounter, NativeCounter, NoiseKind, Smoothed};
+use csrs_stats::grid_distance;
 
 use crate::device::DeviceChoice;
 
@@ -49,7 +50,27 @@ pub(crate) fn prepare<B: Backend>(settings: &RunSettings, device: B::Device) -> 
         );
     }
     let counter = class_counter(checkpoint.model, spec, settings.engine, settings.device, device, settings.batch)?;
-    Ok(Prepared { smoothed: Smoothed::new(counter, settings.sigma), dataset })
+    if settings.noise == NoiseKind::Sound {
+        note_grid_distance(&dataset, settings)?;
+    }
+    Ok(Prepared { smoothed: Smoothed::new(counter, settings.noise.with_sigma(settings.sigma)), dataset })
+}
+
+/// Says how far the run's images are from the 1/255 grid that sound noise
+/// rounds them to, when they are not on it: a certificate of radius R about
+/// the rounded image covers R less that distance about the image itself.
+fn note_grid_distance(dataset: &Dataset, settings: &RunSettings) -> anyhow::Result<()> {
+    let mut farthest = 0.0f64;
+    for index in settings.examples(dataset.len()) {
+        farthest = farthest.max(grid_distance(&dataset.image(index)?));
+    }
+    if farthest > 0.0 {
+        eprintln!(
+            "note: sound noise certifies each image rounded to the 1/255 grid; {} images are up to {farthest:.4} from it (l2), so a radius R about the rounded image covers R - {farthest:.4} about the image",
+            settings.dataset
+        );
+    }
+    Ok(())
 }
 
 /// The counter `--engine` asks for: the compiled CPU engine, or burn on

@@ -171,12 +171,13 @@ impl OnBackend for Setup {
             config_hash: self.hash.clone(),
         };
         eprintln!(
-            "training {} with {} on {} ({} examples), sigma = {}, {} epochs",
+            "training {} with {} on {} ({} examples), sigma = {} ({} noise), {} epochs",
             self.run.architecture,
             self.config.objective.method_name(),
             self.dataset,
             train_set.len(),
             self.config.sigma,
+            self.config.noise,
             self.config.epochs
         );
         let mut observer = Reporter { log, log_path, epochs: self.config.epochs, progress: None };

@@ -34,6 +34,6 @@ pub use burn_counter::BurnCounter;
 pub use counter::ClassCounter;
 pub use error::{Result, SamplingError};
 pub use native_counter::NativeCounter;
-pub use noise::Noise;
+pub use noise::{Noise, NoiseKind};
 pub use smoothed::{Certified, CertifiedInRounds, Predicted, Rounds, Smoothed, StopRule};
 pub use stream::{BLOCK, NoiseStream, Phase};

@@ -1,6 +1,54 @@
 //! The smoothing noise, and how it is added to an input.
 
 use csrs_stats::{GridGaussian, Sigma, grid_index};
+use serde::{Deserialize, Serialize};
+
+/// Which noise a run smooths with: `gaussian` or `sound` in configs and on
+/// the command line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoiseKind {
+    /// [`Noise::Gaussian`].
+    #[default]
+    Gaussian,
+    /// [`Noise::Sound`].
+    Sound,
+}
+
+impl NoiseKind {
+    /// This kind of noise at level σ.
+    pub fn with_sigma(self, sigma: Sigma) -> Noise {
+        match self {
+            NoiseKind::Gaussian => Noise::Gaussian(sigma),
+            NoiseKind::Sound => Noise::Sound(GridGaussian::new(sigma)),
+        }
+    }
+
+    /// The name in configs and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoiseKind::Gaussian => "gaussian",
+            NoiseKind::Sound => "sound",
+        }
+    }
+}
+
+impl std::str::FromStr for NoiseKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        [NoiseKind::Gaussian, NoiseKind::Sound]
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| format!("unknown noise {text:?}, expected gaussian or sound"))
+    }
+}
+
+impl std::fmt::Display for NoiseKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The noise of the smoothed classifier, and how a noisy input is formed.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +72,14 @@ impl From<Sigma> for Noise {
 }
 
 impl Noise {
+    /// Which kind of noise this is.
+    pub fn kind(&self) -> NoiseKind {
+        match self {
+            Noise::Gaussian(_) => NoiseKind::Gaussian,
+            Noise::Sound(_) => NoiseKind::Sound,
+        }
+    }
+
     /// σ.
     pub fn sigma(&self) -> Sigma {
         match self {

@@ -11,6 +11,8 @@ use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
 use csrs_models::Classifier;
 
+use crate::noise::NoisyCopies;
+
 /// How far and how the attack moves each image.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct L2Attack {
@@ -30,24 +32,23 @@ impl L2Attack {
     }
 
     /// Attacks `images` `[b, c, h, w]` (pixels in [0, 1]) of true classes
-    /// `labels` `[b]`, with the noise `noise` `[b · m, c, h, w]` (m draws per
-    /// image, grouped by image). Returns the adversarial images, detached,
-    /// still in [0, 1].
+    /// `labels` `[b]`, with the noise `noise` (m draws per image). Returns
+    /// the adversarial images, detached, still in [0, 1].
     pub fn attack<B: AutodiffBackend>(
         &self,
         model: &Classifier<B>,
         images: Tensor<B, 4>,
         labels: Tensor<B, 1, Int>,
-        noise: Tensor<B, 4>,
+        noise: &NoisyCopies<B>,
     ) -> Tensor<B, 4> {
         let [b, ..] = images.dims();
-        let copies = noise.dims()[0] / b.max(1);
         let clean = images.detach();
         let mut adversarial = clean.clone();
         for _ in 0..self.steps {
             let x = adversarial.clone().require_grad();
-            let logits = model.forward(repeat_copies(x.clone(), copies) + noise.clone());
-            let m = logits.dims()[1];
+            let logits = model.forward(noise.of(x.clone()));
+            let [copies_total, m] = logits.dims();
+            let copies = copies_total / b.max(1);
             let smoothed = softmax(logits, 1).reshape([b, copies, m]).mean_dim(1).reshape([b, m]);
             let loss = smoothed.gather(1, labels.clone().unsqueeze_dim(1)).clamp_min(1e-20).log().neg().sum();
             let gradient = x.grad(&loss.backward()).map(Tensor::<B, 4>::from_inner);

@@ -1,5 +1,6 @@
 //! What a training run does, as read from `configs/train/*.toml`.
 
+use csrs_sampling::NoiseKind;
 use serde::{Deserialize, Serialize};
 
 /// The training objective (SPEC §5), with its own hyperparameters only.
@@ -267,6 +268,11 @@ impl Schedule {
 pub struct TrainConfig {
     /// Training noise level σ.
     pub sigma: f64,
+    /// How the noise is added: `gaussian` (the default), or `sound`, the
+    /// copies that sound certification classifies (on the 1/255 grid,
+    /// clipped to [0, 1]).
+    #[serde(default, skip_serializing_if = "is_gaussian")]
+    pub noise: NoiseKind,
     /// Epochs.
     pub epochs: usize,
     /// Examples per batch.
@@ -284,6 +290,11 @@ pub struct TrainConfig {
     /// Seed of the initial weights, batch order, augmentation and noise.
     #[serde(default)]
     pub seed: u64,
+}
+
+/// Whether the noise is the default, which configurations leave unwritten.
+fn is_gaussian(noise: &NoiseKind) -> bool {
+    *noise == NoiseKind::Gaussian
 }
 
 /// A number of the configuration, by name, with what it must be.

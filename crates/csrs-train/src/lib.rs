@@ -6,7 +6,8 @@
 //! MACER (Zhai et al.), the paper's cost-sensitive MACER and SmoothMix
 //! (Jeong et al.); [`attack`] holds the ℓ₂ attack on the soft smoothed
 //! classifier that SmoothAdv (Salman et al.) and SmoothMix train against.
-//! [`normal`] provides Φ and Φ⁻¹ on tensors with exact gradients, which the
+//! [`noise`] forms the noisy copies, Gaussian or sound, as certification
+//! does. [`normal`] provides Φ and Φ⁻¹ on tensors with exact gradients, which the
 //! MACER margins need.
 //! [`train`] runs the loop: noisy batches, the loss of the chosen
 //! [`Method`], SGD or Adam with a schedule, a noisy test accuracy and a
@@ -20,6 +21,7 @@ mod augment;
 mod config;
 mod error;
 pub mod loss;
+pub mod noise;
 pub mod normal;
 mod trainer;
 

@@ -20,10 +20,11 @@ use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Classifier, ModelSpe
 use rand_xoshiro::SplitMix64;
 use rand_xoshiro::rand_core::SeedableRng;
 
-use crate::attack::{L2Attack, repeat_copies};
+use crate::attack::L2Attack;
 use crate::augment::{self, crop_and_flip};
 use crate::config::{Objective, OptimizerConfig, TrainConfig};
 use crate::loss::{LossParts, MacerParams, SensitiveSets, gaussian, gaussian_cs, macer, macer_cs, smoothmix};
+use crate::noise::NoisyCopies;
 use crate::{Result, TrainError};
 
 /// What one epoch did, for the training log.
@@ -268,13 +269,6 @@ fn batch<B: Backend>(
     Ok((images, indices.iter().map(|&i| data.label(i)).collect()))
 }
 
-/// Gaussian noise of standard deviation `sigma` for `copies` copies of each
-/// image, `[b · copies, c, h, w]`, grouped by image.
-fn noise<B: Backend>(images: &Tensor<B, 4>, copies: usize, sigma: f64) -> Tensor<B, 4> {
-    let [b, c, h, w] = images.dims();
-    Tensor::random([b * copies, c, h, w], Distribution::Normal(0.0, sigma), &images.device())
-}
-
 fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
     t.into_scalar().elem::<f64>()
 }
@@ -297,9 +291,9 @@ fn batch_loss<B: AutodiffBackend>(
     let device = images.device();
     let b = labels.len();
     let copies = config.objective.copies();
-    let noise = noise(&images, copies, config.sigma);
+    let noise = NoisyCopies::draw(&images, copies, config.sigma, config.noise);
     let forward = |x: Tensor<B, 4>| {
-        let logits = model.forward(repeat_copies(x, copies) + noise.clone());
+        let logits = model.forward(noise.of(x));
         let m = logits.dims()[1];
         logits.reshape([b, copies, m])
     };
@@ -330,7 +324,7 @@ fn batch_loss<B: AutodiffBackend>(
         }
         &Objective::SmoothAdv { epsilon, attack_steps, cost_sensitive, .. } => {
             let attack = L2Attack::pgd(epsilon * warmup, attack_steps);
-            let logits = forward(attack.attack(model, images, label_tensor, noise.clone()));
+            let logits = forward(attack.attack(model, images, label_tensor, &noise));
             let repeated: Vec<usize> = labels.iter().flat_map(|&y| std::iter::repeat_n(y, copies)).collect();
             let repeated_tensor = int_tensor::<B>(&repeated, &device);
             let parts = match cost_sensitive {
@@ -341,7 +335,7 @@ fn batch_loss<B: AutodiffBackend>(
         }
         &Objective::SmoothMix { attack_steps, attack_step_size, mix_weight, cost_sensitive, .. } => {
             let attack = L2Attack { steps: attack_steps, step_size: attack_step_size, max_norm: None };
-            let adversarial = attack.attack(model, images.clone(), label_tensor.clone(), noise.clone());
+            let adversarial = attack.attack(model, images.clone(), label_tensor.clone(), &noise);
             let mix = Tensor::<B, 1>::random([b], Distribution::Uniform(0.0, 0.5), &device);
             let mixed_images = images.clone() + (adversarial - images.clone()) * mix.clone().reshape([b, 1, 1, 1]);
             let clean = forward(images);
@@ -420,7 +414,7 @@ fn noisy_accuracy<B: Backend>(
     for chunk in indices.chunks(500) {
         let (images, labels) = batch::<B>(run.test, chunk, None, device)?;
         let predictions: Vec<i64> = model
-            .forward(images.clone() + noise(&images, 1, run.config.sigma))
+            .forward(NoisyCopies::draw(&images, 1, run.config.sigma, run.config.noise).of(images.clone()))
             .argmax(1)
             .into_data()
             .iter::<i64>()

@@ -7,7 +7,9 @@ use burn::tensor::Distribution;
 use burn::tensor::activation::softmax;
 use csrs_data::{DatasetName, Split, load};
 use csrs_models::{Architecture, Classifier, ModelSpec};
+use csrs_sampling::NoiseKind;
 use csrs_train::attack::L2Attack;
+use csrs_train::noise::NoisyCopies;
 
 use crate::BACKEND_RNG;
 
@@ -46,7 +48,8 @@ fn pgd_stays_in_its_ball_and_raises_the_smoothed_loss() {
     let noise = Tensor::<B, 4>::random([8 * 4, 1, 8, 8], Distribution::Normal(0.0, 0.25), &device);
 
     let epsilon = 0.5;
-    let adversarial = L2Attack::pgd(epsilon, 5).attack(&model, images.clone(), labels.clone(), noise.clone());
+    let copies = NoisyCopies::new(noise.clone(), NoiseKind::Gaussian);
+    let adversarial = L2Attack::pgd(epsilon, 5).attack(&model, images.clone(), labels.clone(), &copies);
     let delta = (adversarial.clone() - images.clone()).reshape([8, 64]);
     let norms: Vec<f32> = delta.powi_scalar(2).sum_dim(1).sqrt().into_data().to_vec().unwrap();
     assert!(norms.iter().all(|&n| n <= epsilon as f32 * 1.0001), "norms {norms:?}");
@@ -54,9 +57,17 @@ fn pgd_stays_in_its_ball_and_raises_the_smoothed_loss() {
     let values: Vec<f32> = adversarial.clone().into_data().to_vec().unwrap();
     assert!(values.iter().all(|v| (0.0..=1.0).contains(v)), "pixels left [0, 1]");
 
-    let before = smoothed_loss(&model, images, labels.clone(), noise.clone());
-    let after = smoothed_loss(&model, adversarial, labels, noise);
+    let before = smoothed_loss(&model, images.clone(), labels.clone(), noise.clone());
+    let after = smoothed_loss(&model, adversarial, labels.clone(), noise.clone());
     for (b, a) in before.iter().zip(&after) {
         assert!(a > b, "the attack lowered the loss: {b} -> {a}");
     }
+
+    // Through sound noise's rounding, by its straight-through gradient: the
+    // attack still moves the images.
+    let sound = NoisyCopies::new(noise, NoiseKind::Sound);
+    let adversarial = L2Attack::pgd(epsilon, 5).attack(&model, images.clone(), labels, &sound);
+    let moved: Vec<f32> =
+        (adversarial - images).reshape([8, 64]).powi_scalar(2).sum_dim(1).sqrt().into_data().to_vec().unwrap();
+    assert!(moved.iter().all(|&n| n <= epsilon as f32 * 1.0001) && moved.iter().any(|&n| n > 0.1), "{moved:?}");
 }

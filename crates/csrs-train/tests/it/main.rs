@@ -3,6 +3,7 @@
 
 mod attack;
 mod losses;
+mod noise;
 mod normal;
 mod training;
 

@@ -6,6 +6,7 @@ use burn::prelude::*;
 use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split, load};
 use csrs_models::{Architecture, Checkpoint};
+use csrs_sampling::NoiseKind;
 use csrs_train::{
     EpochLog, Objective, Observer, OptimizerConfig, Reweighting, Schedule, TrainConfig, TrainRun, model_spec, train,
 };
@@ -17,6 +18,7 @@ use crate::BACKEND_RNG;
 fn config(epochs: usize) -> TrainConfig {
     TrainConfig {
         sigma: 0.25,
+        noise: NoiseKind::Gaussian,
         epochs,
         batch_size: 64,
         optimizer: OptimizerConfig::Sgd { lr: 0.05, momentum: 0.9, weight_decay: 5e-4 },
