@@ -259,13 +259,13 @@ fn bad_runs_fail_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let model = model(dir.path());
     let cost = cost_file();
-    std::fs::write(dir.path().join("bad.toml"), "sigma = 0.5\nnoise = 2\n").unwrap();
+    std::fs::write(dir.path().join("bad.toml"), "sigma = 0.5\nnosie = \"sound\"\n").unwrap();
     let mut cases: Vec<(Vec<&str>, &str)> = vec![
         (certify_args("nowhere", &cost, "o.tsv", &[]), "cannot read checkpoint nowhere.json"),
         (certify_args(&model, &cost, "o.csv", &[]), "o.csv: unknown output format, expected a .tsv or .jsonl file"),
         (certify_args(&model, &cost, "o.tsv", &["--shard", "3/3"]), "--shard \"3/3\", expected i/k with 0 <= i < k"),
         (certify_args(&model, &cost, "o.tsv", &["--device", "tpu"]), "--device: unknown device \"tpu\""),
-        (vec!["certify", "--config", "bad.toml"], "bad.toml: unknown field `noise`"),
+        (vec!["certify", "--config", "bad.toml"], "bad.toml: unknown field `nosie`"),
         (vec!["certify", "--model", &model, "--dataset", "digits", "--out", "o.tsv"], "--sigma is required"),
         (
             vec!["certify", "--model", &model, "--dataset", "mnist-5k", "--sigma", "1", "--out", "o.tsv"],
@@ -294,6 +294,38 @@ fn bad_runs_fail_with_one_line() {
     std::fs::write(&cost3, "kind = \"seedwise\"\nn_classes = 3\nseeds = [1]\n").unwrap();
     let run = csrs(dir.path(), &certify_args(&model, cost3.to_str().unwrap(), "o.tsv", &[]), "");
     assert!(run.stderr.contains("three.toml: the file describes 3 classes, expected 10"), "{}", run.stderr);
+}
+
+#[test]
+fn sound_noise_gives_the_same_records_on_both_engines_and_says_how_far_the_grid_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path());
+    let cost = cost_file();
+    let sound = |engine: &str, out: &str| {
+        let run = csrs(dir.path(), &certify_args(&model, &cost, out, &["--noise", "sound", "--engine", engine]), "");
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        // Digits' 17 grey levels are off the 1/255 grid.
+        assert!(run.stderr.contains("digits images are up to 0.0072 from it (l2)"), "{}", run.stderr);
+        without_seconds(&dir.path().join(out))
+    };
+    let native = sound("native", "native.tsv");
+    assert_eq!(sound("burn", "burn.tsv"), native);
+    let saved = std::fs::read_to_string(dir.path().join("native.tsv.config.toml")).unwrap();
+    assert!(saved.contains("noise = \"sound\"\n"), "{saved}");
+    // Gaussian noise is another draw of another smoothing.
+    let run = csrs(dir.path(), &certify_args(&model, &cost, "gaussian.tsv", &[]), "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(!run.stderr.contains("grid"), "{}", run.stderr);
+    assert_ne!(without_seconds(&dir.path().join("gaussian.tsv")), native);
+
+    let predict = ["predict", "--model", &model, "--dataset", "digits", "--sigma", "0.25", "--noise", "sound"];
+    let run = csrs(dir.path(), &[&predict[..], &["--n", "200", "--max", "5", "--out", "p.tsv"]].concat(), "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let loud =
+        ["predict", "--model", &model, "--dataset", "digits", "--sigma", "0.25", "--noise", "loud", "--out", "q"];
+    let run = csrs(dir.path(), &loud, "");
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("unknown noise \"loud\", expected gaussian or sound"), "{}", run.stderr);
 }
 
 #[test]
