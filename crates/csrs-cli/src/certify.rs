@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail};
 use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
-use csrs_sampling::{NoiseStream, Rounds, StopRule};
+use csrs_sampling::{BLOCK, Certified, InRounds, NoiseStream, Rounds, StopRule};
 use csrs_stats::metrics::{CertifiedExample, summarize};
 use csrs_stats::{Certificate, CostSensitiveCertificate, Radius, StandardCertificate};
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use crate::certificate_json::{Curve, RadiusCell, cost_sensitive_radius, standard
 use crate::device::{OnBackend, on_backend};
 use crate::options::{Options, RunSettings};
 use crate::records::{Row, check_class};
-use crate::sampling_run::{prepare, run_examples, seconds_since};
+use crate::sampling_run::{prepare, run_example_groups, run_examples, seconds_since};
 
 /// Radii at which the summary reports certified accuracy and robustness.
 const SUMMARY_RADII: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
@@ -103,30 +103,54 @@ impl OnBackend for CertifyTask {
             radius_tolerance,
             ..settings.as_options()
         };
-        let rounds = self.rule.map(|rule| Rounds { rule, first: settings.batch as u64, max_n: settings.n });
-
         let dataset = &prepared.dataset;
         let smoothed = &mut prepared.smoothed;
-        run_examples(settings, &resolved, dataset, self.n0 + settings.n, |index| {
+        let cost_row = |index: usize| cost.as_ref().map(|matrix| matrix.row(dataset.label(index)));
+        let Some(rule) = self.rule else {
+            return run_examples(settings, &resolved, dataset, self.n0 + settings.n, |index| {
+                let start = Instant::now();
+                let image = dataset.image(index)?;
+                let stream = NoiseStream::new(settings.seed, index as u64);
+                let certified =
+                    smoothed.certify(&image, cost_row(index).as_ref(), settings.alpha, self.n0, settings.n, stream)?;
+                let base_predicted = smoothed.base_class(&image)?;
+                Ok(CertifyRow::new(index, dataset.label(index), base_predicted, certified, seconds_since(start)))
+            });
+        };
+        // Rounds start at one block; the inputs of a group share batches, so
+        // that their small first rounds fill them.
+        let rounds = Rounds { rule, first: BLOCK, max_n: settings.n };
+        let group_size = (settings.batch as u64).div_ceil(rounds.first) as usize;
+        let samples = |row: &CertifyRow| self.n0 + row.draws.unwrap_or(0);
+        run_example_groups(settings, &resolved, dataset, group_size, samples, |indices| {
             let start = Instant::now();
-            let label = dataset.label(index);
-            let image = dataset.image(index)?;
-            let row = cost.as_ref().map(|matrix| matrix.row(label));
-            let stream = NoiseStream::new(settings.seed, index as u64);
-            let certified = match rounds {
-                None => smoothed.certify(&image, row.as_ref(), settings.alpha, self.n0, settings.n, stream)?,
-                Some(rounds) => {
-                    smoothed.certify_in_rounds(&image, row.as_ref(), settings.alpha, self.n0, rounds, stream)?.certified
-                }
-            };
-            let draws = Some(certified.estimation.total());
-            let base_predicted = smoothed.base_class(&image)?;
-            let certificate = certified.certificate;
-            let count_predicted = certified.estimation.count(certificate.predicted);
-            let count_harmful =
-                certificate.cost_sensitive.as_ref().map(|cs| certified.estimation.count(cs.strongest_harmful()));
+            let images = indices.iter().map(|&index| dataset.image(index)).collect::<Result<Vec<_>, _>>()?;
+            let rows: Vec<_> = indices.iter().map(|&index| cost_row(index)).collect();
+            let inputs: Vec<InRounds<'_>> = indices
+                .iter()
+                .zip(&images)
+                .zip(&rows)
+                .map(|((&index, image), row)| InRounds {
+                    input: image,
+                    cost_row: row.as_ref(),
+                    stream: NoiseStream::new(settings.seed, index as u64),
+                })
+                .collect();
+            let certified = smoothed.certify_each_in_rounds(&inputs, settings.alpha, self.n0, rounds)?;
+            let base_classes = images.iter().map(|image| smoothed.base_class(image)).collect::<Result<Vec<_>, _>>()?;
+            // The group's time, shared out by the draws each input made.
             let seconds = seconds_since(start);
-            Ok(CertifyRow { index, label, base_predicted, certificate, count_predicted, count_harmful, draws, seconds })
+            let all_draws: u64 = certified.iter().map(|one| self.n0 + one.certified.estimation.total()).sum();
+            Ok(indices
+                .iter()
+                .zip(certified)
+                .zip(base_classes)
+                .map(|((&index, one), base_predicted)| {
+                    let share = (self.n0 + one.certified.estimation.total()) as f64 / all_draws as f64;
+                    let seconds = (seconds * share * 1000.0).round() / 1000.0;
+                    CertifyRow::new(index, dataset.label(index), base_predicted, one.certified, seconds)
+                })
+                .collect())
         })
     }
 }
@@ -149,6 +173,16 @@ pub(crate) struct CertifyRow {
 }
 
 impl CertifyRow {
+    /// The row of example `index` (of class `label`) from its certificate
+    /// and counts.
+    fn new(index: usize, label: usize, base_predicted: Option<usize>, certified: Certified, seconds: f64) -> Self {
+        let Certified { certificate, estimation, .. } = certified;
+        let count_predicted = estimation.count(certificate.predicted);
+        let count_harmful = certificate.cost_sensitive.as_ref().map(|cs| estimation.count(cs.strongest_harmful()));
+        let draws = Some(estimation.total());
+        CertifyRow { index, label, base_predicted, certificate, count_predicted, count_harmful, draws, seconds }
+    }
+
     /// The example as the metrics see it.
     pub(crate) fn example(&self) -> CertifiedExample {
         CertifiedExample {

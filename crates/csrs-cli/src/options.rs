@@ -56,7 +56,7 @@ pub(crate) struct Options {
     /// Estimation draws that bound its probability; with --target-radius or --radius-tolerance, the most drawn per input [default: 100000]
     #[arg(long)]
     pub(crate) n: Option<u64>,
-    /// Draw in rounds (the first of --batch draws, each next one doubling the total) and stop as soon as it is known whether the input is certified at radius R, by the standard and by the cost-sensitive certificate: certified, or out of reach of more draws. The bounds are anytime-valid, so every certificate still holds with probability 1 - alpha
+    /// Draw in rounds (the first of 100 draws, each next one doubling the total; the rounds of up to --batch/100 inputs share each forward pass) and stop as soon as it is known whether the input is certified at radius R, by the standard and by the cost-sensitive certificate: certified, or out of reach of more draws. The bounds are anytime-valid, so every certificate still holds with probability 1 - alpha
     #[arg(long, value_name = "R", conflicts_with = "radius_tolerance")]
     pub(crate) target_radius: Option<f64>,
     /// Draw in rounds, as --target-radius, and stop once each certified radius is within T of the largest radius more draws could reach

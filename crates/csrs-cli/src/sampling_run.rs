@@ -102,6 +102,21 @@ pub(crate) fn run_examples<R: Row>(
     samples_per_example: u64,
     mut one: impl FnMut(usize) -> anyhow::Result<R>,
 ) -> anyhow::Result<Vec<R>> {
+    run_example_groups(settings, resolved, dataset, 1, |_| samples_per_example, |group| Ok(vec![one(group[0])?]))
+}
+
+/// [`run_examples`] for work done on up to `group_size` examples at a time:
+/// `group` returns the rows of the examples it is given, in their order, and
+/// they are appended as soon as it returns; `samples` is what a row drew,
+/// for the progress bar.
+pub(crate) fn run_example_groups<R: Row>(
+    settings: &RunSettings,
+    resolved: &Options,
+    dataset: &Dataset,
+    group_size: usize,
+    samples: impl Fn(&R) -> u64,
+    mut group: impl FnMut(&[usize]) -> anyhow::Result<Vec<R>>,
+) -> anyhow::Result<Vec<R>> {
     let (mut file, mut rows) = RecordFile::open::<R>(&settings.out, settings.resume)?;
     resolved.save_beside(&settings.out)?;
     let done: BTreeSet<usize> = rows.iter().map(Row::index).collect();
@@ -110,11 +125,18 @@ pub(crate) fn run_examples<R: Row>(
         eprintln!("resuming {}: {} records kept, {} examples to go", settings.out.display(), done.len(), todo.len());
     }
     let mut progress = Progress::new(todo.len() as u64);
-    for index in todo {
-        let row = one(index).with_context(|| format!("example {index}"))?;
-        file.append(&row)?;
-        rows.push(row);
-        progress.item_done(samples_per_example);
+    for indices in todo.chunks(group_size.max(1)) {
+        let made = group(indices).with_context(|| match indices {
+            [one] => format!("example {one}"),
+            [first, .., last] => format!("examples {first} to {last}"),
+            [] => unreachable!("chunks are not empty"),
+        })?;
+        debug_assert_eq!(made.len(), indices.len());
+        for row in made {
+            file.append(&row)?;
+            progress.item_done(samples(&row));
+            rows.push(row);
+        }
     }
     progress.finish();
     rows.sort_by_key(Row::index);

@@ -2,6 +2,20 @@
 
 use crate::{Noise, NoiseStream, Phase, Result};
 
+/// One input's share of [`ClassCounter::count_each`]: `n` noisy copies of
+/// `input`, from the blocks of `phase` in `stream`.
+#[derive(Debug, Clone, Copy)]
+pub struct Draws<'a> {
+    /// The input.
+    pub input: &'a [f32],
+    /// How many copies.
+    pub n: u64,
+    /// Its noise stream.
+    pub stream: NoiseStream,
+    /// Which of the stream's phases.
+    pub phase: Phase,
+}
+
 /// Counts the base classifier's predictions on noisy copies of an input.
 pub trait ClassCounter {
     /// The number of classes m.
@@ -17,6 +31,17 @@ pub trait ClassCounter {
     /// # Errors
     /// An input of the wrong size, or a failure of the underlying model.
     fn count(&mut self, input: &[f32], noise: &Noise, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>>;
+
+    /// The counts of each of several inputs' draws, as [`count`](Self::count)
+    /// gives them one by one. A counter may classify the draws of several
+    /// inputs in one batch, so that inputs with few draws each still fill
+    /// its batches; the counts do not change.
+    ///
+    /// # Errors
+    /// As [`count`](Self::count).
+    fn count_each(&mut self, noise: &Noise, draws: &[Draws<'_>]) -> Result<Vec<Vec<u64>>> {
+        draws.iter().map(|d| self.count(d.input, noise, d.n, d.stream, d.phase)).collect()
+    }
 
     /// The base classifier's class for the input itself, without noise:
     /// how the model the certificate smooths does on clean data. `None`
@@ -39,6 +64,10 @@ impl<C: ClassCounter + ?Sized> ClassCounter for Box<C> {
 
     fn count(&mut self, input: &[f32], noise: &Noise, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
         (**self).count(input, noise, n, stream, phase)
+    }
+
+    fn count_each(&mut self, noise: &Noise, draws: &[Draws<'_>]) -> Result<Vec<Vec<u64>>> {
+        (**self).count_each(noise, draws)
     }
 
     fn base_class(&mut self, input: &[f32]) -> Result<Option<usize>> {

@@ -31,9 +31,9 @@ mod stream;
 
 pub use analytic::KnownProbabilities;
 pub use burn_counter::BurnCounter;
-pub use counter::ClassCounter;
+pub use counter::{ClassCounter, Draws};
 pub use error::{Result, SamplingError};
 pub use native_counter::NativeCounter;
 pub use noise::{Noise, NoiseKind};
-pub use smoothed::{Certified, CertifiedInRounds, Predicted, Rounds, Smoothed, StopRule};
+pub use smoothed::{Certified, CertifiedInRounds, InRounds, Predicted, Rounds, Smoothed, StopRule};
 pub use stream::{BLOCK, NoiseStream, Phase};

@@ -5,8 +5,8 @@
 use csrs_engine::{Engine, Workspace};
 
 use crate::noise::Base;
-use crate::philox::{draw_blocks, draws_in, split};
-use crate::{BLOCK, ClassCounter, Noise, NoiseStream, Phase, Result, SamplingError};
+use crate::philox::{block_draws, draw_block};
+use crate::{BLOCK, ClassCounter, Draws, Noise, NoiseStream, Phase, Result, SamplingError};
 
 /// A [`ClassCounter`] running a compiled [`Engine`] on the CPU threads.
 ///
@@ -20,8 +20,8 @@ pub struct NativeCounter {
     engine: Engine,
     blocks_per_batch: u64,
     workers: Vec<Worker>,
-    /// The input's grid indices, for sound noise.
-    grid: Vec<u8>,
+    /// Each input's grid indices, for sound noise.
+    grids: Vec<Vec<u8>>,
 }
 
 /// One thread's buffers.
@@ -38,7 +38,7 @@ impl NativeCounter {
     /// blocks of [`BLOCK`], at least one) on `threads` threads.
     pub fn new(engine: Engine, batch_size: usize, threads: usize) -> Self {
         let workers = (0..threads.max(1)).map(|_| Worker::default()).collect();
-        NativeCounter { engine, blocks_per_batch: (batch_size as u64 / BLOCK).max(1), workers, grid: Vec::new() }
+        NativeCounter { engine, blocks_per_batch: (batch_size as u64 / BLOCK).max(1), workers, grids: Vec::new() }
     }
 
     /// Draws per batch.
@@ -57,25 +57,37 @@ impl ClassCounter for NativeCounter {
     }
 
     fn count(&mut self, input: &[f32], noise: &Noise, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
-        let len = self.input_len();
-        if input.len() != len {
-            return Err(SamplingError::InputSize { got: input.len(), expected: len });
+        let mut counts = self.count_each(noise, &[Draws { input, n, stream, phase }])?;
+        Ok(counts.pop().expect("one input, one count"))
+    }
+
+    /// The blocks of every input, in order, cut into batches: the last
+    /// blocks of one input share a batch with the first of the next.
+    fn count_each(&mut self, noise: &Noise, draws: &[Draws<'_>]) -> Result<Vec<Vec<u64>>> {
+        let (len, m) = (self.input_len(), self.n_classes());
+        if let Some(wrong) = draws.iter().find(|d| d.input.len() != len) {
+            return Err(SamplingError::InputSize { got: wrong.input.len(), expected: len });
         }
-        let m = self.n_classes();
-        let base = noise.base(input, &mut self.grid);
-        let engine = &self.engine;
-        let blocks = n.div_ceil(BLOCK);
+        self.grids.resize_with(draws.len().max(self.grids.len()), Vec::new);
+        let bases: Vec<Base<'_>> =
+            draws.iter().zip(&mut self.grids).map(|(d, grid)| noise.base(d.input, grid)).collect();
+        let blocks: Vec<Block> = draws
+            .iter()
+            .enumerate()
+            .flat_map(|(input, d)| (0..d.n.div_ceil(BLOCK)).map(move |index| Block { input, index }))
+            .collect();
         for worker in &mut self.workers {
             worker.counts.clear();
-            worker.counts.resize(m, 0);
+            worker.counts.resize(m * draws.len(), 0);
         }
-        let mut first = 0;
-        while first < blocks {
-            let last = (first + self.blocks_per_batch).min(blocks);
+        let engine = &self.engine;
+        let inputs = Inputs { bases: &bases, draws };
+        for batch in blocks.chunks(self.blocks_per_batch as usize) {
             std::thread::scope(|scope| {
-                let mut parts = split(first..last, self.workers.len()).zip(&mut self.workers).peekable();
+                let per_worker = batch.len().div_ceil(self.workers.len());
+                let mut parts = batch.chunks(per_worker).zip(&mut self.workers).peekable();
                 while let Some((part, worker)) = parts.next() {
-                    let work = move || worker.count_blocks(engine, base, n, (stream, phase), part);
+                    let mut work = move || worker.count_blocks(engine, inputs, part);
                     if parts.peek().is_none() {
                         work();
                     } else {
@@ -83,11 +95,12 @@ impl ClassCounter for NativeCounter {
                     }
                 }
             });
-            first = last;
         }
-        let mut counts = vec![0; m];
+        let mut counts = vec![vec![0; m]; draws.len()];
         for worker in &self.workers {
-            counts.iter_mut().zip(&worker.counts).for_each(|(total, c)| *total += c);
+            for (total, part) in counts.iter_mut().zip(worker.counts.chunks_exact(m)) {
+                total.iter_mut().zip(part).for_each(|(total, c)| *total += c);
+            }
         }
         Ok(counts)
     }
@@ -115,24 +128,44 @@ fn arg_max(logits: &[f32]) -> usize {
     best
 }
 
+/// Block `index` of input `input`'s draws.
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    input: usize,
+    index: u64,
+}
+
+/// The inputs of one [`ClassCounter::count_each`], ready to draw from.
+#[derive(Debug, Clone, Copy)]
+struct Inputs<'a> {
+    bases: &'a [Base<'a>],
+    draws: &'a [Draws<'a>],
+}
+
 impl Worker {
-    /// Draws, classifies and counts blocks `blocks` of `n` draws.
-    fn count_blocks(
-        &mut self,
-        engine: &Engine,
-        base: Base<'_>,
-        n: u64,
-        noise: (NoiseStream, Phase),
-        blocks: std::ops::Range<u64>,
-    ) {
+    /// Draws, classifies and counts `blocks`, into the counts of their
+    /// inputs.
+    fn count_blocks(&mut self, engine: &Engine, inputs: Inputs<'_>, blocks: &[Block]) {
         let m = engine.n_classes();
-        let draws = draws_in(n, &blocks);
-        self.images.resize(draws * base.len(), 0.0);
-        self.logits.resize(draws * m, 0.0);
-        draw_blocks(base, n, noise, blocks, &mut self.images);
-        engine.run(&mut self.workspace, &self.images, draws, &mut self.logits);
-        for logits in self.logits.chunks_exact(m) {
-            self.counts[arg_max(logits)] += 1;
+        let size = |block: &Block| block_draws(inputs.draws[block.input].n, block.index);
+        let total: usize = blocks.iter().map(size).sum();
+        let len = engine.input_len();
+        self.images.resize(total * len, 0.0);
+        self.logits.resize(total * m, 0.0);
+        let mut at = 0;
+        for block in blocks {
+            let (draws, end) = (&inputs.draws[block.input], at + size(block) * len);
+            let noise = (draws.stream, draws.phase);
+            draw_block(inputs.bases[block.input], draws.n, noise, block.index, &mut self.images[at..end]);
+            at = end;
+        }
+        engine.run(&mut self.workspace, &self.images, total, &mut self.logits);
+        let mut logits = self.logits.chunks_exact(m);
+        for block in blocks {
+            let counts = &mut self.counts[block.input * m..][..m];
+            for logits in logits.by_ref().take(size(block)) {
+                counts[arg_max(logits)] += 1;
+            }
         }
     }
 }

@@ -35,37 +35,37 @@ fn bump(k: [u32; 2]) -> [u32; 2] {
 }
 
 /// Writes blocks `blocks` of a phase's `n` draws, noisy copies of `base`,
-/// into `out` one after the other: block b is the stream keyed by its seed
-/// ([`NoiseStream::block_seed`]) from its first draw.
-pub(crate) fn draw_blocks(
-    base: Base<'_>,
-    n: u64,
-    (stream, phase): (NoiseStream, Phase),
-    blocks: Range<u64>,
-    out: &mut [f32],
-) {
+/// into `out` one after the other ([`draw_block`] each).
+pub(crate) fn draw_blocks(base: Base<'_>, n: u64, noise: (NoiseStream, Phase), blocks: Range<u64>, out: &mut [f32]) {
     let mut at = 0;
     for block in blocks {
-        let size = BLOCK.min(n - block * BLOCK) as usize * base.len();
-        let (seed, out) = (stream.block_seed(phase, block), &mut out[at..at + size]);
-        match base {
-            Base::Values { input, scale } => add_gaussian(seed, 0, scale, input, out),
-            Base::Grid { input, noise } => add_grid_offsets(seed, 0, noise, input, out),
-        }
+        let size = block_draws(n, block) * base.len();
+        draw_block(base, n, noise, block, &mut out[at..at + size]);
         at += size;
     }
 }
 
-/// Draws in a block range `blocks` of a phase's `n` draws.
-pub(crate) fn draws_in(n: u64, blocks: &Range<u64>) -> usize {
-    blocks.clone().map(|b| BLOCK.min(n - b * BLOCK) as usize).sum()
+/// Writes block `block` of a phase's `n` draws, noisy copies of `base`, into
+/// `out` (exactly its size): the stream keyed by the block's seed
+/// ([`NoiseStream::block_seed`]) from its first draw.
+pub(crate) fn draw_block(base: Base<'_>, n: u64, (stream, phase): (NoiseStream, Phase), block: u64, out: &mut [f32]) {
+    debug_assert_eq!(out.len(), block_draws(n, block) * base.len());
+    let seed = stream.block_seed(phase, block);
+    match base {
+        Base::Values { input, scale } => add_gaussian(seed, 0, scale, input, out),
+        Base::Grid { input, noise } => add_grid_offsets(seed, 0, noise, input, out),
+    }
 }
 
-/// `blocks` cut into `parts` consecutive ranges of whole blocks, as evenly
-/// as they go (empty ones left out).
-pub(crate) fn split(blocks: Range<u64>, parts: usize) -> impl Iterator<Item = Range<u64>> {
-    let per_part = (blocks.end - blocks.start).div_ceil(parts.max(1) as u64).max(1);
-    (blocks.start..blocks.end).step_by(per_part as usize).map(move |start| start..(start + per_part).min(blocks.end))
+/// Draws in block `block` of a phase's `n` draws: [`BLOCK`], or what is
+/// left for the last.
+pub(crate) fn block_draws(n: u64, block: u64) -> usize {
+    BLOCK.min(n - block * BLOCK) as usize
+}
+
+/// Draws in a block range `blocks` of a phase's `n` draws.
+pub(crate) fn draws_in(n: u64, blocks: &Range<u64>) -> usize {
+    blocks.clone().map(|block| block_draws(n, block)).sum()
 }
 
 /// Fills `out` with `scale` × N(0, 1) draws number `first`, `first` + 1, …

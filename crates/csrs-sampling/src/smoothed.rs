@@ -5,7 +5,7 @@ use csrs_stats::{
     Alpha, Bounds, Certificate, ClassCounts, Prediction, RadiusCeilings, Sigma, certify_with, predict, radius_ceilings,
 };
 
-use crate::{ClassCounter, Noise, NoiseStream, Phase, Result, SamplingError};
+use crate::{ClassCounter, Draws, Noise, NoiseStream, Phase, Result, SamplingError};
 
 /// A certificate with the counts it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +67,17 @@ pub struct CertifiedInRounds {
     pub certified: Certified,
     /// Whether the rule was answered (else `max_n` draws were spent first).
     pub answered: bool,
+}
+
+/// One input of [`Smoothed::certify_each_in_rounds`].
+#[derive(Debug, Clone, Copy)]
+pub struct InRounds<'a> {
+    /// The input.
+    pub input: &'a [f32],
+    /// Its cost row (`None`: Cohen's certificate only).
+    pub cost_row: Option<&'a CostRow<'a>>,
+    /// Its noise stream.
+    pub stream: NoiseStream,
 }
 
 /// A PREDICT answer with the counts it came from.
@@ -158,29 +169,75 @@ impl<C: ClassCounter> Smoothed<C> {
         rounds: Rounds,
         stream: NoiseStream,
     ) -> Result<CertifiedInRounds> {
-        if let Some(row) = cost_row.filter(|row| row.n_classes() != self.n_classes()) {
-            return Err(SamplingError::ClassCount { got: row.n_classes(), expected: self.n_classes() });
+        let mut certified = self.certify_each_in_rounds(&[InRounds { input, cost_row, stream }], alpha, n0, rounds)?;
+        Ok(certified.pop().expect("one input, one certificate"))
+    }
+
+    /// [`certify_in_rounds`](Self::certify_in_rounds) for several inputs at
+    /// once: their selection draws, and each round of the inputs still
+    /// undecided, are counted together ([`ClassCounter::count_each`]), so
+    /// that small rounds of many inputs fill the counter's batches. Each
+    /// input's certificate is the one it gets alone.
+    ///
+    /// # Errors
+    /// As [`certify_in_rounds`](Self::certify_in_rounds).
+    pub fn certify_each_in_rounds(
+        &mut self,
+        inputs: &[InRounds<'_>],
+        alpha: Alpha,
+        n0: u64,
+        rounds: Rounds,
+    ) -> Result<Vec<CertifiedInRounds>> {
+        let m = self.n_classes();
+        if let Some(row) = inputs.iter().filter_map(|one| one.cost_row).find(|row| row.n_classes() != m) {
+            return Err(SamplingError::ClassCount { got: row.n_classes(), expected: m });
         }
-        if rounds.max_n == 0 {
-            return Err(SamplingError::NoDraws { what: "max-n" });
-        }
-        let selection = self.counts(input, n0, "n0", stream, Phase::Selection)?;
-        let mut totals = vec![0; self.n_classes()];
-        for round in 0.. {
-            let drawn: u64 = totals.iter().sum();
-            let size = if round == 0 { rounds.first } else { drawn }.min(rounds.max_n - drawn);
-            let counts = self.counts(input, size, "the first round", stream, Phase::Round(round))?;
-            totals.iter_mut().zip(counts.as_slice()).for_each(|(total, count)| *total += count);
-            let estimation = ClassCounts::new(totals.clone())?;
-            let bounds = self.widened(Bounds::ANYTIME);
-            let certificate = certify_with(&selection, &estimation, cost_row, self.sigma(), alpha, bounds)?;
-            let ceilings = radius_ceilings(&selection, &estimation, cost_row, self.sigma(), alpha, bounds)?;
-            let answered = rounds.rule.answered(&certificate, &ceilings);
-            if answered || estimation.total() >= rounds.max_n {
-                return Ok(CertifiedInRounds { certified: Certified { certificate, selection, estimation }, answered });
+        for (n, what) in [(n0, "n0"), (rounds.first, "the first round"), (rounds.max_n, "max-n")] {
+            if n == 0 {
+                return Err(SamplingError::NoDraws { what });
             }
         }
-        unreachable!("the draws reach max_n after finitely many rounds")
+        let bounds = self.widened(Bounds::ANYTIME);
+        let selection_draws: Vec<Draws<'_>> = inputs
+            .iter()
+            .map(|one| Draws { input: one.input, n: n0, stream: one.stream, phase: Phase::Selection })
+            .collect();
+        let selections = self.counter.count_each(&self.noise, &selection_draws)?;
+        let selections = selections.into_iter().map(ClassCounts::new).collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut totals = vec![vec![0; m]; inputs.len()];
+        let mut done: Vec<Option<CertifiedInRounds>> = vec![None; inputs.len()];
+        let mut pending: Vec<usize> = (0..inputs.len()).collect();
+        for round in 0.. {
+            if pending.is_empty() {
+                break;
+            }
+            let draws: Vec<Draws<'_>> = pending
+                .iter()
+                .map(|&i| {
+                    let drawn: u64 = totals[i].iter().sum();
+                    let n = if round == 0 { rounds.first } else { drawn }.min(rounds.max_n - drawn);
+                    Draws { input: inputs[i].input, n, stream: inputs[i].stream, phase: Phase::Round(round) }
+                })
+                .collect();
+            let counts = self.counter.count_each(&self.noise, &draws)?;
+            let mut undecided = Vec::with_capacity(pending.len());
+            for (i, counts) in pending.into_iter().zip(counts) {
+                totals[i].iter_mut().zip(&counts).for_each(|(total, count)| *total += count);
+                let (selection, row) = (&selections[i], inputs[i].cost_row);
+                let estimation = ClassCounts::new(totals[i].clone())?;
+                let certificate = certify_with(selection, &estimation, row, self.sigma(), alpha, bounds)?;
+                let ceilings = radius_ceilings(selection, &estimation, row, self.sigma(), alpha, bounds)?;
+                let answered = rounds.rule.answered(&certificate, &ceilings);
+                if answered || estimation.total() >= rounds.max_n {
+                    let certified = Certified { certificate, selection: selection.clone(), estimation };
+                    done[i] = Some(CertifiedInRounds { certified, answered });
+                } else {
+                    undecided.push(i);
+                }
+            }
+            pending = undecided;
+        }
+        Ok(done.into_iter().map(|one| one.expect("every input ends with a certificate")).collect())
     }
 
     /// Cohen et al.'s PREDICT from `n` draws at level α.

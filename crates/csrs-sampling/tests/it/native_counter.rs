@@ -116,3 +116,50 @@ fn both_counters_give_the_base_class_of_the_clean_input() {
     let err = native.base_class(&inputs[0][..10]).unwrap_err();
     assert!(matches!(err, SamplingError::InputSize { got: 10, expected: 64 }));
 }
+
+#[test]
+fn inputs_counted_together_get_the_counts_they_get_alone() {
+    use csrs_sampling::{Draws, InRounds, Noise, Rounds, Smoothed, StopRule};
+    use csrs_stats::{Alpha, GridGaussian};
+    let model = {
+        let _rng = BACKEND_RNG.lock().unwrap();
+        model()
+    };
+    let inputs: Vec<Vec<f32>> =
+        (0..4).map(|k| input().iter().map(|x| (x + 0.1 * k as f32).min(1.0)).collect()).collect();
+    let sigma = Sigma::new(0.5).unwrap();
+    for noise in [Noise::Gaussian(sigma), Noise::Sound(GridGaussian::new(sigma))] {
+        // Blocks of several inputs share the batches of 300; sizes that are
+        // not whole blocks too.
+        let draws: Vec<Draws<'_>> = inputs
+            .iter()
+            .zip([150, 30, 1000, 1])
+            .enumerate()
+            .map(|(k, (input, n))| Draws { input, n, stream: NoiseStream::new(9, k as u64), phase: Phase::Round(2) })
+            .collect();
+        let together = native(&model, 300, 2).count_each(&noise, &draws).unwrap();
+        for (d, counts) in draws.iter().zip(&together) {
+            let alone = native(&model, 1000, 1).count(d.input, &noise, d.n, d.stream, d.phase).unwrap();
+            assert_eq!(*counts, alone);
+        }
+        let wrong = [Draws { input: &inputs[0][..10], ..draws[0] }];
+        assert!(matches!(native(&model, 300, 2).count_each(&noise, &wrong), Err(SamplingError::InputSize { .. })));
+
+        // Certification in rounds, together and alone.
+        let rounds = Rounds { rule: StopRule::AtRadius(0.3), first: 100, max_n: 3200 };
+        let alpha = Alpha::new(0.01).unwrap();
+        let each: Vec<InRounds<'_>> = inputs
+            .iter()
+            .enumerate()
+            .map(|(k, input)| InRounds { input, cost_row: None, stream: NoiseStream::new(3, k as u64) })
+            .collect();
+        let mut smoothed = Smoothed::new(native(&model, 400, 2), noise.clone());
+        let together = smoothed.certify_each_in_rounds(&each, alpha, 50, rounds).unwrap();
+        let totals: Vec<u64> = together.iter().map(|c| c.certified.estimation.total()).collect();
+        assert!(totals.iter().any(|&t| t != totals[0]) || totals[0] < 3200, "rounds ended together: {totals:?}");
+        for (one, certified) in each.iter().zip(together) {
+            let alone = smoothed.certify_in_rounds(one.input, None, alpha, 50, rounds, one.stream).unwrap();
+            assert_eq!(certified, alone);
+        }
+    }
+}
