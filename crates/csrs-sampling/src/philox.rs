@@ -127,6 +127,7 @@ impl pulp::WithSimd for AddGaussian<'_> {
 pub(crate) fn add_grid_offsets(seed: u64, first: u64, noise: &GridGaussian, base: &[u8], out: &mut [f32]) {
     debug_assert!(first.is_multiple_of(2));
     let key = [seed as u32, (seed >> 32) as u32];
+    let values: [f32; 256] = std::array::from_fn(|index| grid_value(index as u8));
     let len = base.len();
     let mut position = (first % len as u64) as usize;
     for (chunk_index, chunk) in out.chunks_mut(2 * LANES).enumerate() {
@@ -137,7 +138,7 @@ pub(crate) fn add_grid_offsets(seed: u64, first: u64, noise: &GridGaussian, base
         };
         for (slot, value) in chunk.iter_mut().enumerate() {
             let index = (i32::from(base[position]) + noise.offset(word(slot))).clamp(0, GRID_STEPS as i32);
-            *value = grid_value(index as u8);
+            *value = values[index as usize];
             position += 1;
             if position == len {
                 position = 0;

@@ -27,9 +27,11 @@ pub const GRID_STEPS: u32 = 255;
 /// pixel value.
 const MAX_OFFSET: i32 = GRID_STEPS as i32;
 
-/// The thresholds' slots: 2·255 thresholds between the 511 offsets, padded
-/// to a power of two for a branch-free search.
-const SLOTS: usize = 512;
+/// The thresholds between the 511 offsets.
+const THRESHOLDS: usize = 2 * MAX_OFFSET as usize;
+
+/// Bits of a word that index the guide table.
+const GUIDE_BITS: u32 = 12;
 
 /// How far a computed Φ may be from the true one: f64's Φ, and the rounding
 /// of its argument, are within a few units of 2⁻⁵³ of it; this allows ten
@@ -52,9 +54,13 @@ pub const PHI_ERROR: f64 = 1e-15;
 #[derive(Clone, PartialEq)]
 pub struct GridGaussian {
     sigma: Sigma,
-    /// Slot i (i < 510) is ⌊2⁶⁴ Φ((i − 255 + ½)/(255σ))⌋ as computed, the
-    /// upper end of offset i − 255; the rest are `u64::MAX`.
-    thresholds: Box<[u64; SLOTS]>,
+    /// Threshold i is ⌊2⁶⁴ Φ((i − 255 + ½)/(255σ))⌋ as computed, the upper
+    /// end of offset i − 255.
+    thresholds: Box<[u64; THRESHOLDS]>,
+    /// Entry j is the number of thresholds below j · 2⁵²: where the search
+    /// for a word with those top 12 bits starts (Chen and Asau's guide
+    /// table), a step or two from its end but in the tails.
+    guide: Box<[u16; 1 << GUIDE_BITS]>,
 }
 
 impl std::fmt::Debug for GridGaussian {
@@ -66,9 +72,9 @@ impl std::fmt::Debug for GridGaussian {
 impl GridGaussian {
     /// The noise of standard deviation σ (in units of the [0, 1] range).
     pub fn new(sigma: Sigma) -> Self {
-        let mut thresholds = Box::new([u64::MAX; SLOTS]);
+        let mut thresholds = Box::new([0; THRESHOLDS]);
         let mut below = 0;
-        for (slot, threshold) in thresholds.iter_mut().take(2 * MAX_OFFSET as usize).enumerate() {
+        for (slot, threshold) in thresholds.iter_mut().enumerate() {
             let edge = (f64::from(slot as i32 - MAX_OFFSET) + 0.5) / (f64::from(GRID_STEPS) * sigma.get());
             // Scaling by 2^64 is exact; the cast floors and saturates. The
             // running maximum keeps them in order without moving any
@@ -76,7 +82,12 @@ impl GridGaussian {
             *threshold = ((normal_cdf(edge) * 2f64.powi(64)) as u64).max(below);
             below = *threshold;
         }
-        GridGaussian { sigma, thresholds }
+        let mut guide = Box::new([0; 1 << GUIDE_BITS]);
+        for (j, start) in guide.iter_mut().enumerate() {
+            let cell = (j as u64) << (64 - GUIDE_BITS);
+            *start = thresholds.partition_point(|&t| t < cell) as u16;
+        }
+        GridGaussian { sigma, thresholds, guide }
     }
 
     /// σ.
@@ -88,22 +99,17 @@ impl GridGaussian {
     /// `word` draws: the number of thresholds at most `word`, less 255.
     #[inline(always)]
     pub fn offset(&self, word: u64) -> i32 {
-        let mut below = 0;
-        let mut step = SLOTS / 2;
-        while step > 0 {
-            if self.thresholds[below + step - 1] <= word {
-                below += step;
-            }
-            step /= 2;
+        let mut below = usize::from(self.guide[(word >> (64 - GUIDE_BITS)) as usize]);
+        while below < THRESHOLDS && self.thresholds[below] <= word {
+            below += 1;
         }
-        // Only `u64::MAX` passes the padding.
-        (below as i32 - MAX_OFFSET).min(MAX_OFFSET)
+        below as i32 - MAX_OFFSET
     }
 
     /// The thresholds between consecutive offsets, from the upper end of
     /// −255 to that of 254.
     pub fn thresholds(&self) -> &[u64] {
-        &self.thresholds[..2 * MAX_OFFSET as usize]
+        &self.thresholds[..]
     }
 
     /// A bound on the total variation distance between `coordinates`

@@ -69,6 +69,20 @@ fn each_offset_is_drawn_by_the_words_between_its_thresholds() {
     }
 }
 
+#[test]
+fn the_offset_of_any_word_counts_the_thresholds_at_most_it() {
+    for sigma in [0.01, 0.12, 0.5, 3.0] {
+        let noise = GridGaussian::new(Sigma::new(sigma).unwrap());
+        let thresholds = noise.thresholds();
+        let edges = thresholds.iter().flat_map(|&t| [t.saturating_sub(1), t, t.saturating_add(1)]);
+        let cells = (0..4096u64).flat_map(|j| [j << 52, (j << 52).wrapping_sub(1)]);
+        for word in words(11).take(20_000).chain(edges).chain(cells).chain([0, u64::MAX]) {
+            let expected = thresholds.partition_point(|&t| t <= word) as i32 - GRID_STEPS as i32;
+            assert_eq!(noise.offset(word), expected, "σ = {sigma}, word {word}");
+        }
+    }
+}
+
 /// splitmix64: uniform words for the test, from a fixed seed.
 fn words(seed: u64) -> impl Iterator<Item = u64> {
     let mut state = seed;
