@@ -1,4 +1,4 @@
-//! `csrs plan --model`: the time of a run from a quick timing of the model.
+//! `csrs plan --model`: the time of a run from a quick timing of the model; `csrs bench` with either noise.
 
 use crate::util::{csrs, repo_root};
 
@@ -27,4 +27,17 @@ fn a_model_is_timed_for_the_plan() {
     let run = csrs(dir.path(), &["plan", "--sigma", "0.25", "--alpha", "0.001", "--model", "x.pth"], "");
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("x.pth: a PyTorch or safetensors model needs --dataset"), "{}", run.stderr);
+}
+
+#[test]
+fn bench_times_either_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    for noise in ["gaussian", "sound"] {
+        let args = ["bench", "--arch", "digits-cnn", "--batch", "100", "--samples", "200", "--noise", noise];
+        let run = csrs(dir.path(), &args, "");
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        let column = lines[0].split('\t').position(|c| c == "noise").expect("a noise column");
+        assert_eq!(lines[1].split('\t').nth(column), Some(noise), "{}", run.stdout);
+    }
 }
