@@ -8,6 +8,7 @@ use csrs_models::{Architecture, Classifier, ModelSpec};
 use csrs_sampling::{BurnCounter, ClassCounter, NativeCounter, NoiseStream, Phase, SamplingError};
 use csrs_stats::Sigma;
 
+use super::assert_same_distribution;
 use super::burn_counter::BACKEND_RNG;
 
 type B = Flex;
@@ -75,18 +76,7 @@ fn native_and_burn_counts_follow_the_same_distribution() {
     let device = Default::default();
     let mut burn = BurnCounter::new(model, device, [1, 8, 8], 10, 1000);
     let theirs = burn.count(&input(), &sigma.into(), n, NoiseStream::new(2, 0), Phase::Estimation).unwrap();
-    let mut chi_square = 0.0;
-    let mut cells = 0;
-    for (&a, &b) in ours.iter().zip(&theirs) {
-        if a + b >= 20 {
-            let expected = (a + b) as f64 / 2.0;
-            chi_square += ((a as f64 - expected).powi(2) + (b as f64 - expected).powi(2)) / expected;
-            cells += 1;
-        }
-    }
-    assert!(cells >= 2, "ours {ours:?}, burn {theirs:?}");
-    // The 0.001 quantile of chi-square with 9 degrees of freedom is 27.9.
-    assert!(chi_square < 27.9, "chi-square {chi_square} over {cells} classes: ours {ours:?}, burn {theirs:?}");
+    assert_same_distribution(&ours, &theirs);
 }
 
 #[test]
