@@ -14,7 +14,7 @@ use crate::certificate_json::{Curve, RadiusCell, cost_sensitive_radius, standard
 use crate::device::{OnBackend, on_backend};
 use crate::options::{Options, RunSettings};
 use crate::records::{Row, check_class};
-use crate::sampling_run::{prepare, run_example_groups, run_examples, seconds_since};
+use crate::sampling_run::{prepare, run_example_groups, run_examples, seconds_since, to_the_millisecond};
 
 /// Radii at which the summary reports certified accuracy and robustness.
 const SUMMARY_RADII: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
@@ -139,7 +139,7 @@ impl OnBackend for CertifyTask {
             let certified = smoothed.certify_each_in_rounds(&inputs, settings.alpha, self.n0, rounds)?;
             let base_classes = images.iter().map(|image| smoothed.base_class(image)).collect::<Result<Vec<_>, _>>()?;
             // The group's time, shared out by the draws each input made.
-            let seconds = seconds_since(start);
+            let seconds = start.elapsed().as_secs_f64();
             let all_draws: u64 = certified.iter().map(|one| self.n0 + one.certified.estimation.total()).sum();
             Ok(indices
                 .iter()
@@ -147,7 +147,7 @@ impl OnBackend for CertifyTask {
                 .zip(base_classes)
                 .map(|((&index, one), base_predicted)| {
                     let share = (self.n0 + one.certified.estimation.total()) as f64 / all_draws as f64;
-                    let seconds = (seconds * share * 1000.0).round() / 1000.0;
+                    let seconds = to_the_millisecond(seconds * share);
                     CertifyRow::new(index, dataset.label(index), base_predicted, one.certified, seconds)
                 })
                 .collect())

@@ -145,5 +145,10 @@ pub(crate) fn run_example_groups<R: Row>(
 
 /// Seconds since `start`, to the millisecond.
 pub(crate) fn seconds_since(start: Instant) -> f64 {
-    (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0
+    to_the_millisecond(start.elapsed().as_secs_f64())
+}
+
+/// Seconds rounded to the millisecond, as records hold them.
+pub(crate) fn to_the_millisecond(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
 }
