@@ -5,8 +5,8 @@ use burn::tensor::{Distribution, TensorData};
 use csrs_models::Classifier;
 
 use crate::noise::Base;
-use crate::philox::{draw_blocks, draws_in};
-use crate::{BLOCK, ClassCounter, Noise, NoiseStream, Phase, Result, SamplingError};
+use crate::philox::{block_draws, draw_block};
+use crate::{BLOCK, ClassCounter, Draws, Noise, NoiseStream, Phase, Result, SamplingError};
 
 /// Runs a [`Classifier`] on batches of noisy copies of one input.
 ///
@@ -28,8 +28,8 @@ pub struct BurnCounter<B: Backend> {
     input_shape: [usize; 3],
     n_classes: usize,
     blocks_per_batch: u64,
-    /// The input's grid indices, for sound noise.
-    grid: Vec<u8>,
+    /// Each input's grid indices, for sound noise.
+    grids: Vec<Vec<u8>>,
 }
 
 impl<B: Backend> BurnCounter<B> {
@@ -43,7 +43,7 @@ impl<B: Backend> BurnCounter<B> {
         batch_size: usize,
     ) -> Self {
         let blocks_per_batch = (batch_size as u64 / BLOCK).max(1);
-        BurnCounter { model, device, input_shape, n_classes, blocks_per_batch, grid: Vec::new() }
+        BurnCounter { model, device, input_shape, n_classes, blocks_per_batch, grids: Vec::new() }
     }
 
     /// Draws per forward pass.
@@ -62,38 +62,68 @@ impl<B: Backend> ClassCounter for BurnCounter<B> {
     }
 
     fn count(&mut self, input: &[f32], noise: &Noise, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
-        let x = self.input(input)?;
-        let [_, c, h, w] = x.dims();
-        let base = noise.base(input, &mut self.grid);
-        let mut counts = Tensor::<B, 1, Int>::zeros([self.n_classes], &self.device);
-        let blocks = n.div_ceil(BLOCK);
-        let mut first = 0;
-        while first < blocks {
-            let last = (first + self.blocks_per_batch).min(blocks);
-            let batch = match base {
-                Base::Values { scale, .. } => {
-                    let noise = Distribution::Normal(0.0, f64::from(scale));
-                    let deltas: Vec<Tensor<B, 4>> = (first..last)
-                        .map(|block| {
-                            let size = BLOCK.min(n - block * BLOCK) as usize;
-                            B::seed(&self.device, stream.block_seed(phase, block));
-                            Tensor::random([size, c, h, w], noise, &self.device)
-                        })
-                        .collect();
-                    Tensor::cat(deltas, 0) + x.clone()
+        let mut counts = self.count_each(noise, &[Draws { input, n, stream, phase }])?;
+        Ok(counts.pop().expect("one input, one count"))
+    }
+
+    /// The blocks of every input, in order, cut into batches: the last
+    /// blocks of one input share a batch with the first of the next, and
+    /// each input's rows of a batch are summed into its counts on the
+    /// device.
+    fn count_each(&mut self, noise: &Noise, draws: &[Draws<'_>]) -> Result<Vec<Vec<u64>>> {
+        let inputs = draws.iter().map(|d| self.input(d.input)).collect::<Result<Vec<_>>>()?;
+        let (m, len, [c, h, w]) = (self.n_classes, self.input_len(), self.input_shape);
+        self.grids.resize_with(draws.len().max(self.grids.len()), Vec::new);
+        let bases: Vec<Base<'_>> =
+            draws.iter().zip(&mut self.grids).map(|(d, grid)| noise.base(d.input, grid)).collect();
+        let blocks: Vec<(usize, u64)> = draws
+            .iter()
+            .enumerate()
+            .flat_map(|(input, d)| (0..d.n.div_ceil(BLOCK)).map(move |block| (input, block)))
+            .collect();
+        let size = |&(input, block): &(usize, u64)| block_draws(draws[input].n, block);
+        let mut counts: Vec<Tensor<B, 1, Int>> = draws.iter().map(|_| Tensor::zeros([m], &self.device)).collect();
+        for batch in blocks.chunks(self.blocks_per_batch as usize) {
+            let segments = || batch.chunk_by(|a, b| a.0 == b.0);
+            let images = match noise {
+                Noise::Gaussian(sigma) => {
+                    let normal = Distribution::Normal(0.0, sigma.get());
+                    let parts = segments().map(|segment| {
+                        let deltas: Vec<Tensor<B, 4>> = segment
+                            .iter()
+                            .map(|block @ &(input, index)| {
+                                let d = &draws[input];
+                                B::seed(&self.device, d.stream.block_seed(d.phase, index));
+                                Tensor::random([size(block), c, h, w], normal, &self.device)
+                            })
+                            .collect();
+                        Tensor::cat(deltas, 0) + inputs[segment[0].0].clone()
+                    });
+                    Tensor::cat(parts.collect(), 0)
                 }
-                Base::Grid { .. } => {
-                    let draws = draws_in(n, &(first..last));
-                    let mut images = vec![0.0; draws * base.len()];
-                    draw_blocks(base, n, (stream, phase), first..last, &mut images);
-                    Tensor::from_data(TensorData::new(images, [draws, c, h, w]), &self.device)
+                Noise::Sound(_) => {
+                    let total: usize = batch.iter().map(size).sum();
+                    let mut images = vec![0.0; total * len];
+                    let mut at = 0;
+                    for block @ &(input, index) in batch {
+                        let (d, end) = (&draws[input], at + size(block) * len);
+                        draw_block(bases[input], d.n, (d.stream, d.phase), index, &mut images[at..end]);
+                        at = end;
+                    }
+                    Tensor::from_data(TensorData::new(images, [total, c, h, w]), &self.device)
                 }
             };
-            let predictions = self.model.forward(batch).argmax(1).flatten::<1>(0, 1);
-            counts = counts + predictions.one_hot::<2>(self.n_classes).sum_dim(0).flatten::<1>(0, 1);
-            first = last;
+            let one_hot = self.model.forward(images).argmax(1).flatten::<1>(0, 1).one_hot::<2>(m);
+            let mut row = 0;
+            for segment in segments() {
+                let rows: usize = segment.iter().map(size).sum();
+                let input = segment[0].0;
+                let segment_counts = one_hot.clone().slice([row..row + rows]).sum_dim(0).flatten::<1>(0, 1);
+                counts[input] = counts[input].clone() + segment_counts;
+                row += rows;
+            }
         }
-        Ok(counts.into_data().iter::<i64>().map(|count| count as u64).collect())
+        Ok(counts.into_iter().map(|c| c.into_data().iter::<i64>().map(|count| count as u64).collect()).collect())
     }
 
     fn base_class(&mut self, input: &[f32]) -> Result<Option<usize>> {

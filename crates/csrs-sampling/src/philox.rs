@@ -4,8 +4,6 @@
 //! generator state to reseed or share. Gaussian noise in f32, or offsets on
 //! the 8-bit grid from 64-bit words ([`GridGaussian`]).
 
-use std::ops::Range;
-
 use csrs_stats::{GRID_STEPS, GridGaussian, grid_value};
 
 use crate::noise::Base;
@@ -34,17 +32,6 @@ fn bump(k: [u32; 2]) -> [u32; 2] {
     [k[0].wrapping_add(W0), k[1].wrapping_add(W1)]
 }
 
-/// Writes blocks `blocks` of a phase's `n` draws, noisy copies of `base`,
-/// into `out` one after the other ([`draw_block`] each).
-pub(crate) fn draw_blocks(base: Base<'_>, n: u64, noise: (NoiseStream, Phase), blocks: Range<u64>, out: &mut [f32]) {
-    let mut at = 0;
-    for block in blocks {
-        let size = block_draws(n, block) * base.len();
-        draw_block(base, n, noise, block, &mut out[at..at + size]);
-        at += size;
-    }
-}
-
 /// Writes block `block` of a phase's `n` draws, noisy copies of `base`, into
 /// `out` (exactly its size): the stream keyed by the block's seed
 /// ([`NoiseStream::block_seed`]) from its first draw.
@@ -61,11 +48,6 @@ pub(crate) fn draw_block(base: Base<'_>, n: u64, (stream, phase): (NoiseStream, 
 /// left for the last.
 pub(crate) fn block_draws(n: u64, block: u64) -> usize {
     BLOCK.min(n - block * BLOCK) as usize
-}
-
-/// Draws in a block range `blocks` of a phase's `n` draws.
-pub(crate) fn draws_in(n: u64, blocks: &Range<u64>) -> usize {
-    blocks.clone().map(|block| block_draws(n, block)).sum()
 }
 
 /// Fills `out` with `scale` × N(0, 1) draws number `first`, `first` + 1, …

@@ -49,6 +49,29 @@ fn counts_do_not_depend_on_the_batch_size() {
 }
 
 #[test]
+fn inputs_counted_together_get_the_counts_they_get_alone() {
+    use csrs_sampling::{Draws, Noise};
+    use csrs_stats::GridGaussian;
+    let _rng = BACKEND_RNG.lock().unwrap();
+    let inputs: Vec<Vec<f32>> =
+        (0..3).map(|k| input().iter().map(|x| (x + 0.2 * k as f32).min(1.0)).collect()).collect();
+    let sigma = Sigma::new(1.0).unwrap();
+    for noise in [Noise::Gaussian(sigma), Noise::Sound(GridGaussian::new(sigma))] {
+        let draws: Vec<Draws<'_>> = inputs
+            .iter()
+            .zip([150, 30, 420])
+            .enumerate()
+            .map(|(k, (input, n))| Draws { input, n, stream: NoiseStream::new(4, k as u64), phase: Phase::Estimation })
+            .collect();
+        let together = counter(300).count_each(&noise, &draws).unwrap();
+        for (d, counts) in draws.iter().zip(&together) {
+            assert_eq!(*counts, counter(1000).count(d.input, &noise, d.n, d.stream, d.phase).unwrap());
+        }
+        assert!(together.iter().any(|counts| counts.iter().filter(|&&c| c > 0).count() >= 2), "{together:?}");
+    }
+}
+
+#[test]
 fn certify_through_a_model() {
     let _rng = BACKEND_RNG.lock().unwrap();
     let matrix = CostMatrix::seedwise(10, &[3]).unwrap();
