@@ -118,7 +118,7 @@ impl<B: Backend> ClassCounter for BurnCounter<B> {
             for segment in segments() {
                 let rows: usize = segment.iter().map(size).sum();
                 let input = segment[0].0;
-                let segment_counts = one_hot.clone().slice([row..row + rows]).sum_dim(0).flatten::<1>(0, 1);
+                let segment_counts = one_hot.clone().narrow(0, row, rows).sum_dim(0).flatten::<1>(0, 1);
                 counts[input] = counts[input].clone() + segment_counts;
                 row += rows;
             }
