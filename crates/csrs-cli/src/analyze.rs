@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use csrs_models::CheckpointMeta;
+use csrs_sampling::NoiseKind;
 use csrs_stats::Alpha;
 use csrs_stats::metrics::{CertifiedExample, Proportion, Summary, summarize};
 
@@ -101,8 +102,8 @@ impl Args {
 }
 
 /// A run's name from its settings: the model (its training method, for a
-/// csrs checkpoint that has one), σ and the cost matrix; the file's name
-/// when the settings are not beside it.
+/// csrs checkpoint that has one), σ (with "sound" for sound noise) and the
+/// cost matrix; the file's name when the settings are not beside it.
 fn label_of(records: &Path) -> String {
     let stem = |path: &Path| path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
     let Ok(Some(options)) = settings_of_run(records) else { return stem(records) };
@@ -114,7 +115,8 @@ fn label_of(records: &Path) -> String {
         },
     );
     let mut parts = vec![model];
-    parts.extend(options.sigma.map(|sigma| format!("σ = {sigma}")));
+    let sound = if options.noise == Some(NoiseKind::Sound) { " sound" } else { "" };
+    parts.extend(options.sigma.map(|sigma| format!("σ = {sigma}{sound}")));
     parts.push(options.cost.as_deref().map_or_else(|| "standard".to_owned(), stem));
     parts.join(", ")
 }

@@ -8,14 +8,15 @@ use crate::util::{csrs, repo_root};
 /// Certifies 40 digits with the shipped Gaussian-trained model into `out`
 /// and returns the summary line.
 fn certify(dir: &Path, out: &str) -> String {
-    certify_at(dir, out, "0.25")
+    certify_at(dir, out, "0.25", "gaussian")
 }
 
 /// [`certify`] at noise level `sigma`.
-fn certify_at(dir: &Path, out: &str, sigma: &str) -> String {
+fn certify_at(dir: &Path, out: &str, sigma: &str, noise: &str) -> String {
     let model = repo_root().join("models/digits-gaussian-025").display().to_string();
     let cost = repo_root().join("configs/costs/digits-seed-3.toml").display().to_string();
-    let args = ["certify", "--model", &model, "--dataset", "digits", "--cost", &cost, "--sigma", sigma];
+    let args =
+        ["certify", "--model", &model, "--dataset", "digits", "--cost", &cost, "--sigma", sigma, "--noise", noise];
     let run = csrs(dir, &[&args[..], &["--n", "500", "--max", "40", "--out", out]].concat(), "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     run.stdout
@@ -64,8 +65,8 @@ fn tables_agree_with_the_certify_summary() {
 #[test]
 fn every_fraction_carries_its_interval() {
     let dir = tempfile::tempdir().unwrap();
-    certify_at(dir.path(), "a.tsv", "0.25");
-    certify_at(dir.path(), "b.tsv", "0.5");
+    certify_at(dir.path(), "a.tsv", "0.25", "gaussian");
+    certify_at(dir.path(), "b.tsv", "0.5", "gaussian");
     let run = csrs(dir.path(), &["analyze", "--format", "tsv", "--radii", "0,0.25", "a.tsv", "b.tsv"], "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let mut lines = run.stdout.lines();
@@ -102,8 +103,8 @@ fn count_elements(svg: &roxmltree::Document<'_>, name: &str, attribute: &str, va
 #[test]
 fn figures_draw_one_curve_per_run_and_panel() {
     let dir = tempfile::tempdir().unwrap();
-    certify_at(dir.path(), "a.tsv", "0.25");
-    certify_at(dir.path(), "b.tsv", "0.5");
+    certify_at(dir.path(), "a.tsv", "0.25", "gaussian");
+    certify_at(dir.path(), "b.tsv", "0.5", "sound");
     let run = csrs(dir.path(), &["analyze", "a.tsv", "b.tsv", "--plot", "f.svg"], "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stdout.starts_with("| records |"), "the table is still printed: {}", run.stdout);
@@ -118,7 +119,7 @@ fn figures_draw_one_curve_per_run_and_panel() {
         assert_eq!(count_elements(&svg, "polygon", "fill", colour), 2, "{colour}");
     }
     let texts: Vec<String> = svg.descendants().filter_map(|n| n.text()).map(|t| t.trim().to_owned()).collect();
-    for label in ["gaussian, σ = 0.25, digits-seed-3", "gaussian, σ = 0.5, digits-seed-3"] {
+    for label in ["gaussian, σ = 0.25, digits-seed-3", "gaussian, σ = 0.5 sound, digits-seed-3"] {
         assert!(texts.iter().any(|t| t == label), "no legend {label}: {texts:?}");
     }
 
