@@ -281,7 +281,45 @@ impl RunSettings {
     }
 }
 
+/// The settings that decide what a record certifies: a resumed run must
+/// keep them, or one file would hold certificates of different smoothed
+/// classifiers, draws or tests.
+const DECISIVE: &[&str] = &[
+    "model",
+    "arch",
+    "mean",
+    "std",
+    "dataset",
+    "cost",
+    "sigma",
+    "noise",
+    "n0",
+    "n",
+    "target_radius",
+    "radius_tolerance",
+    "alpha",
+    "seed",
+];
+
 impl Options {
+    /// Fails, naming the first setting that differs, unless these resolved
+    /// options continue the run that `earlier` (its saved settings)
+    /// started. Settings saved before `noise` existed were Gaussian.
+    pub(crate) fn check_continues(&self, earlier: Options) -> anyhow::Result<()> {
+        let earlier = Options { noise: Some(earlier.noise.unwrap_or_default()), ..earlier };
+        let table = |options: &Options| toml::Table::try_from(options).context("cannot compare the settings");
+        let (then, now) = (table(&earlier)?, table(self)?);
+        let shown = |value: Option<&toml::Value>| value.map_or_else(|| "unset".to_owned(), ToString::to_string);
+        match DECISIVE.iter().find(|key| then.get(**key) != now.get(**key)) {
+            Some(key) => bail!(
+                "--resume: the records were made with {key} {}, this run has {}; resume with the same settings, or choose another --out",
+                shown(then.get(*key)),
+                shown(now.get(*key))
+            ),
+            None => Ok(()),
+        }
+    }
+
     /// Writes these options beside the run's records, as
     /// `<out>.config.toml`.
     pub(crate) fn save_beside(&self, out: &Path) -> anyhow::Result<()> {

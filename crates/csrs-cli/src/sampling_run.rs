@@ -17,7 +17,7 @@ use crate::device::DeviceChoice;
 use crate::import::load_model;
 use crate::options::{EngineChoice, Options, RunSettings};
 use crate::progress::Progress;
-use crate::records::{RecordFile, Row};
+use crate::records::{RecordFile, Row, settings_of_run};
 
 /// The smoothed model and its test data, checked against each other.
 pub(crate) struct Prepared {
@@ -118,6 +118,11 @@ pub(crate) fn run_example_groups<R: Row>(
     mut group: impl FnMut(&[usize]) -> anyhow::Result<Vec<R>>,
 ) -> anyhow::Result<Vec<R>> {
     let (mut file, mut rows) = RecordFile::open::<R>(&settings.out, settings.resume)?;
+    if settings.resume
+        && let Some(earlier) = settings_of_run(&settings.out)?
+    {
+        resolved.check_continues(earlier)?;
+    }
     resolved.save_beside(&settings.out)?;
     let done: BTreeSet<usize> = rows.iter().map(Row::index).collect();
     let todo: Vec<usize> = settings.examples(dataset.len()).filter(|i| !done.contains(i)).collect();

@@ -317,6 +317,15 @@ fn sound_noise_gives_the_same_records_on_both_engines_and_says_how_far_the_grid_
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(!run.stderr.contains("grid"), "{}", run.stderr);
     assert_ne!(without_seconds(&dir.path().join("gaussian.tsv")), native);
+    // Resuming Gaussian records with sound noise would mix two smoothed
+    // classifiers in one file: refused, the file untouched.
+    let before = std::fs::read_to_string(dir.path().join("gaussian.tsv")).unwrap();
+    let resume = certify_args(&model, &cost, "gaussian.tsv", &["--noise", "sound", "--resume"]);
+    let run = csrs(dir.path(), &resume, "");
+    assert_eq!(run.code, Some(2));
+    let message = "--resume: the records were made with noise \"gaussian\", this run has \"sound\"";
+    assert!(run.stderr.contains(message), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(dir.path().join("gaussian.tsv")).unwrap(), before);
 
     let predict = ["predict", "--model", &model, "--dataset", "digits", "--sigma", "0.25", "--noise", "sound"];
     let run = csrs(dir.path(), &[&predict[..], &["--n", "200", "--max", "5", "--out", "p.tsv"]].concat(), "");
