@@ -307,7 +307,8 @@ mod tests {
                 "`cost` is set, but method gaussian does not use a cost matrix",
             ),
             (gaussian.replace("kind = \"sgd\"", "kind = \"adam\""), "optimizer: unknown field `momentum`"),
-            (format!("noise = 0.25\n{gaussian}"), "unknown field `noise`"),
+            (format!("nosie = 0.25\n{gaussian}"), "unknown field `nosie`"),
+            (format!("noise = \"loud\"\n{gaussian}"), "noise: unknown variant `loud`, expected `gaussian` or `sound`"),
         ] {
             let err = match parse(&text, false) {
                 Ok(_) => panic!("accepted:\n{text}"),
