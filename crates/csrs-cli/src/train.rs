@@ -308,7 +308,7 @@ mod tests {
             ),
             (gaussian.replace("kind = \"sgd\"", "kind = \"adam\""), "optimizer: unknown field `momentum`"),
             (format!("nosie = 0.25\n{gaussian}"), "unknown field `nosie`"),
-            (format!("noise = \"loud\"\n{gaussian}"), "noise: unknown variant `loud`, expected `gaussian` or `sound`"),
+            (format!("noise = \"loud\"\n{gaussian}"), "noise: unknown noise \"loud\", expected gaussian or sound"),
         ] {
             let err = match parse(&text, false) {
                 Ok(_) => panic!("accepted:\n{text}"),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// Which noise a run smooths with: `gaussian` or `sound` in configs and on
 /// the command line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", try_from = "String")]
 pub enum NoiseKind {
     /// [`Noise::Gaussian`].
     #[default]
@@ -41,6 +41,16 @@ impl std::str::FromStr for NoiseKind {
             .into_iter()
             .find(|kind| kind.as_str() == text)
             .ok_or_else(|| format!("unknown noise {text:?}, expected gaussian or sound"))
+    }
+}
+
+/// Read through [`FromStr`](std::str::FromStr), so that a wrong value is
+/// named with the choices.
+impl TryFrom<String> for NoiseKind {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
     }
 }
 

@@ -70,13 +70,30 @@ fn trains_logs_and_resumes() {
 }
 
 #[test]
+fn trains_with_sound_noise_and_keeps_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.toml"), config(1, "noise = \"sound\"\n")).unwrap();
+    let run = csrs(dir.path(), &["train", "--config", "t.toml"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("sigma = 0.25 (sound noise)"), "{}", run.stderr);
+    let resolved = std::fs::read_to_string(dir.path().join("m/d.config.toml")).unwrap();
+    assert!(resolved.contains("noise = \"sound\""), "{resolved}");
+    // Gaussian, the default, is left out of the resolved configuration.
+    std::fs::write(dir.path().join("g.toml"), config(1, "").replace("m/d", "m/g")).unwrap();
+    assert_eq!(csrs(dir.path(), &["train", "--config", "g.toml"], "").code, Some(0));
+    assert!(!std::fs::read_to_string(dir.path().join("m/g.config.toml")).unwrap().contains("noise"));
+}
+
+#[test]
 fn bad_training_configurations() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         (config(2, "").replace("method = \"gaussian\"", "method = \"macer-xl\""), "unknown variant `macer-xl`"),
         (config(2, "").replace("sigma = 0.25", "sigma = -1"), "sigma is -1, expected a finite number > 0"),
         (config(0, ""), "epochs is 0, expected at least 1"),
-        (config(2, "noise = 3\n"), "unknown field `noise`"),
+        (config(2, "nosie = 3\n"), "unknown field `nosie`"),
+        (config(2, "noise = 3\n"), "noise: invalid type: integer `3`, expected a string"),
+        (config(2, "noise = \"loud\"\n"), "noise: unknown noise \"loud\", expected gaussian or sound"),
         (
             config(2, "").replace("architecture = \"digits-cnn\"", "architecture = \"lenet5\""),
             "lenet5 takes 28x28 or 32x32 inputs",
