@@ -48,7 +48,7 @@ impl Args {
             std::fs::File::create(&self.out).with_context(|| format!("cannot create {}", self.out.display()))?;
         file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", self.out.display()))?;
         if let Some(settings) = settings {
-            settings.save_beside(&self.out)?;
+            settings.save_beside(&self.out, None)?;
         }
         eprintln!("merged {count} records from {} files into {}", self.inputs.len(), self.out.display());
         Ok(())

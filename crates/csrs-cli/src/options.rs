@@ -77,9 +77,13 @@ pub(crate) struct Options {
     /// Stop before example index M
     #[arg(long, value_name = "M")]
     pub(crate) max: Option<usize>,
-    /// Only examples with index % k == i (0 <= i < k), to split a run over machines
-    #[arg(long, value_name = "i/k")]
+    /// Only examples with index % k == i (0 <= i < k), to split a run over machines; auto: i and k from the scheduler's environment (a Slurm job array's SLURM_ARRAY_TASK_ID, _MIN and _COUNT, or a Kubernetes Indexed Job's JOB_COMPLETION_INDEX with --shards K)
+    #[arg(long, value_name = "i/k|auto")]
     pub(crate) shard: Option<String>,
+    /// The number of shards of --shard auto where the scheduler does not say it (Kubernetes)
+    #[arg(long, value_name = "K")]
+    #[serde(skip)]
+    pub(crate) shards: Option<usize>,
     /// Seed of the noise; example i always gets the same noise for a seed [default: 0]
     #[arg(long)]
     pub(crate) seed: Option<u64>,
@@ -97,7 +101,12 @@ pub(crate) struct Options {
 
 macro_rules! prefer_first {
     ($first:expr, $second:expr; $($field:ident),*) => {
-        Options { config: None, resume: $first.resume || $second.resume, $($field: $first.$field.or($second.$field)),* }
+        Options {
+            config: None,
+            resume: $first.resume || $second.resume,
+            shards: $first.shards,
+            $($field: $first.$field.or($second.$field)),*
+        }
     };
 }
 
@@ -127,10 +136,17 @@ impl Options {
     pub(crate) fn resolve_run(&self) -> anyhow::Result<RunSettings> {
         let required = |name: &str| anyhow!("--{name} is required (on the command line or in --config)");
         let dataset: DatasetName = self.dataset.as_deref().ok_or_else(|| required("dataset"))?.parse()?;
-        let shard = match &self.shard {
-            None => Shard { index: 0, count: 1 },
-            Some(text) => text.parse()?,
+        let (shard, shard_source) = match self.shard.as_deref() {
+            None => (Shard { index: 0, count: 1 }, None),
+            Some("auto") => {
+                let (shard, source) = Shard::from_environment(self.shards, |name| std::env::var(name).ok())?;
+                (shard, Some(source))
+            }
+            Some(text) => (text.parse()?, None),
         };
+        if self.shards.is_some() && self.shard.as_deref() != Some("auto") {
+            bail!("--shards is for --shard auto");
+        }
         let device = match &self.device {
             None => DeviceChoice::Cpu,
             Some(text) => text.parse().map_err(|err: String| anyhow!("--device: {err}"))?,
@@ -161,6 +177,7 @@ impl Options {
             skip,
             max: self.max,
             shard,
+            shard_source,
             seed: self.seed.unwrap_or(0),
             device,
             engine: self.engine.unwrap_or_default(),
@@ -174,6 +191,48 @@ impl Options {
 pub(crate) struct Shard {
     pub(crate) index: usize,
     pub(crate) count: usize,
+}
+
+impl Shard {
+    /// The shard a scheduler gives this process, and a line saying where it
+    /// came from: a Slurm job array's task (its index counted from the
+    /// array's first, `SLURM_ARRAY_TASK_MIN`), or a Kubernetes Indexed
+    /// Job's completion index, whose number of shards is `shards`.
+    fn from_environment(
+        shards: Option<usize>,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<(Shard, String)> {
+        let number = |name: &str| -> anyhow::Result<Option<usize>> {
+            var(name)
+                .map(|text| {
+                    text.trim().parse().map_err(|_| anyhow!("--shard auto: {name} is {text:?}, expected a number"))
+                })
+                .transpose()
+        };
+        let required = |name: &str| number(name)?.ok_or_else(|| anyhow!("--shard auto: {name} is not set"));
+        let (index, count, source) = if let Some(task) = number("SLURM_ARRAY_TASK_ID")? {
+            let first = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+            let count = required("SLURM_ARRAY_TASK_COUNT")?;
+            if shards.is_some_and(|k| k != count) {
+                bail!("--shards {} differs from the job array's SLURM_ARRAY_TASK_COUNT {count}", shards.unwrap_or(0));
+            }
+            let index = task.checked_sub(first).ok_or_else(|| {
+                anyhow!("--shard auto: SLURM_ARRAY_TASK_ID {task} is below SLURM_ARRAY_TASK_MIN {first}")
+            })?;
+            (index, count, format!("SLURM_ARRAY_TASK_ID {task} of {count} from {first}"))
+        } else if let Some(index) = number("JOB_COMPLETION_INDEX")? {
+            let count = shards.ok_or_else(|| anyhow!("--shard auto with JOB_COMPLETION_INDEX needs --shards K"))?;
+            (index, count, format!("JOB_COMPLETION_INDEX {index} of --shards {count}"))
+        } else {
+            bail!(
+                "--shard auto: no shard in the environment (SLURM_ARRAY_TASK_ID of a Slurm job array, or JOB_COMPLETION_INDEX of a Kubernetes Indexed Job with --shards K)"
+            )
+        };
+        if index >= count {
+            bail!("--shard auto: shard {index} of {count} ({source}), expected fewer than {count}");
+        }
+        Ok((Shard { index, count }, source))
+    }
 }
 
 impl std::str::FromStr for Shard {
@@ -204,6 +263,8 @@ pub(crate) struct RunSettings {
     pub(crate) skip: usize,
     pub(crate) max: Option<usize>,
     pub(crate) shard: Shard,
+    /// Where `--shard auto` found the shard, for the resolved settings.
+    pub(crate) shard_source: Option<String>,
     pub(crate) seed: u64,
     pub(crate) device: DeviceChoice,
     pub(crate) engine: EngineChoice,
@@ -273,6 +334,7 @@ impl RunSettings {
             skip: Some(self.skip),
             max: self.max,
             shard: Some(format!("{}/{}", self.shard.index, self.shard.count)),
+            shards: None,
             seed: Some(self.seed),
             device: Some(self.device.to_string()),
             engine: Some(self.engine),
@@ -321,11 +383,12 @@ impl Options {
     }
 
     /// Writes these options beside the run's records, as
-    /// `<out>.config.toml`.
-    pub(crate) fn save_beside(&self, out: &Path) -> anyhow::Result<()> {
+    /// `<out>.config.toml`, with `note` as a comment under its first line.
+    pub(crate) fn save_beside(&self, out: &Path, note: Option<&str>) -> anyhow::Result<()> {
         let path = CertificationFiles::new(out).resolved_config();
         let text = toml::to_string(self).with_context(|| format!("cannot write {}", path.display()))?;
-        let text = format!("# Settings of the run that wrote the records beside this file.\n{text}");
+        let note = note.map_or_else(String::new, |note| format!("# {note}\n"));
+        let text = format!("# Settings of the run that wrote the records beside this file.\n{note}{text}");
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
     }
 }
@@ -333,6 +396,41 @@ impl Options {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--shard auto` under a fake environment.
+    fn shard_from(shards: Option<usize>, vars: &[(&str, &str)]) -> anyhow::Result<(Shard, String)> {
+        Shard::from_environment(shards, |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned()))
+    }
+
+    #[test]
+    fn shards_come_from_the_schedulers_environment() {
+        // A Slurm array 1-4: task 3 is the third shard (index 2) of 4.
+        let slurm = [("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "4")];
+        let (shard, source) = shard_from(None, &slurm).unwrap();
+        assert_eq!(shard, Shard { index: 2, count: 4 });
+        assert_eq!(source, "SLURM_ARRAY_TASK_ID 3 of 4 from 1");
+        assert_eq!(shard_from(Some(4), &slurm).unwrap().0, shard);
+        // Kubernetes gives the index only.
+        let (shard, _) = shard_from(Some(5), &[("JOB_COMPLETION_INDEX", "4")]).unwrap();
+        assert_eq!(shard, Shard { index: 4, count: 5 });
+
+        for (shards, vars, message) in [
+            (None, &[][..], "--shard auto: no shard in the environment"),
+            (None, &[("JOB_COMPLETION_INDEX", "0")][..], "needs --shards K"),
+            (Some(2), &[("JOB_COMPLETION_INDEX", "2")][..], "shard 2 of 2 (JOB_COMPLETION_INDEX 2 of --shards 2)"),
+            (None, &[("SLURM_ARRAY_TASK_ID", "1")][..], "SLURM_ARRAY_TASK_COUNT is not set"),
+            (Some(3), &slurm[..], "--shards 3 differs from the job array's SLURM_ARRAY_TASK_COUNT 4"),
+            (None, &[("SLURM_ARRAY_TASK_ID", "x")][..], "SLURM_ARRAY_TASK_ID is \"x\", expected a number"),
+            (
+                None,
+                &[("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "2")][..],
+                "SLURM_ARRAY_TASK_ID 0 is below SLURM_ARRAY_TASK_MIN 1",
+            ),
+        ] {
+            let err = format!("{:#}", shard_from(shards, vars).unwrap_err());
+            assert!(err.contains(message), "{err}");
+        }
+    }
 
     /// The resolved options read back as `--config` give the same options,
     /// whatever characters the paths hold.
@@ -363,7 +461,7 @@ mod tests {
             engine: Some(EngineChoice::Burn),
             ..Options::default()
         };
-        written.save_beside(&out).unwrap();
+        written.save_beside(&out, None).unwrap();
         let config = CertificationFiles::new(&out).resolved_config();
         let read = Options { config: Some(config), ..Options::default() }.with_config_file().unwrap();
         assert_eq!(format!("{read:?}"), format!("{written:?}"));

@@ -123,7 +123,13 @@ pub(crate) fn run_example_groups<R: Row>(
     {
         resolved.check_continues(earlier)?;
     }
-    resolved.save_beside(&settings.out)?;
+    let shard = settings.shard;
+    let shard_note =
+        settings.shard_source.as_ref().map(|source| format!("shard {}/{} from {source}", shard.index, shard.count));
+    if let Some(note) = &shard_note {
+        eprintln!("{note}");
+    }
+    resolved.save_beside(&settings.out, shard_note.as_deref())?;
     let done: BTreeSet<usize> = rows.iter().map(Row::index).collect();
     let todo: Vec<usize> = settings.examples(dataset.len()).filter(|i| !done.contains(i)).collect();
     if !done.is_empty() {

@@ -338,6 +338,35 @@ fn sound_noise_gives_the_same_records_on_both_engines_and_says_how_far_the_grid_
 }
 
 #[test]
+fn a_slurm_array_task_certifies_its_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path());
+    let cost = cost_file();
+    let output = Command::new(env!("CARGO_BIN_EXE_csrs"))
+        .args(certify_args(&model, &cost, "s.tsv", &["--shard", "auto"]))
+        .current_dir(dir.path())
+        .env("SLURM_ARRAY_TASK_ID", "2")
+        .env("SLURM_ARRAY_TASK_MIN", "1")
+        .env("SLURM_ARRAY_TASK_COUNT", "3")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let indices: Vec<usize> = without_seconds(&dir.path().join("s.tsv"))
+        .iter()
+        .skip(1)
+        .map(|l| l.split('\t').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(indices, (0..24).filter(|i| i % 3 == 1).collect::<Vec<_>>());
+    let resolved = std::fs::read_to_string(dir.path().join("s.tsv.config.toml")).unwrap();
+    assert!(resolved.contains("# shard 1/3 from SLURM_ARRAY_TASK_ID 2 of 3 from 1\n"), "{resolved}");
+    assert!(resolved.contains("shard = \"1/3\"\n"), "{resolved}");
+    // Outside a scheduler, auto has nothing to read.
+    let run = csrs(dir.path(), &certify_args(&model, &cost, "t.tsv", &["--shard", "auto"]), "");
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("--shard auto: no shard in the environment"), "{}", run.stderr);
+}
+
+#[test]
 fn predict_help_lists_only_the_options_predict_accepts() {
     let dir = tempfile::tempdir().unwrap();
     let predict = csrs(dir.path(), &["predict", "--help"], "");
