@@ -213,8 +213,8 @@ impl Shard {
         let (index, count, source) = if let Some(task) = number("SLURM_ARRAY_TASK_ID")? {
             let first = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
             let count = required("SLURM_ARRAY_TASK_COUNT")?;
-            if shards.is_some_and(|k| k != count) {
-                bail!("--shards {} differs from the job array's SLURM_ARRAY_TASK_COUNT {count}", shards.unwrap_or(0));
+            if let Some(shards) = shards.filter(|&k| k != count) {
+                bail!("--shards {shards} differs from the job array's SLURM_ARRAY_TASK_COUNT {count}");
             }
             let index = task.checked_sub(first).ok_or_else(|| {
                 anyhow!("--shard auto: SLURM_ARRAY_TASK_ID {task} is below SLURM_ARRAY_TASK_MIN {first}")

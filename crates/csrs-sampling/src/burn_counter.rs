@@ -4,8 +4,7 @@ use burn::prelude::*;
 use burn::tensor::{Distribution, TensorData};
 use csrs_models::Classifier;
 
-use crate::noise::Base;
-use crate::philox::{block_draws, draw_block};
+use crate::philox::{Block, draw_batch};
 use crate::{BLOCK, ClassCounter, Draws, Noise, NoiseStream, Phase, Result, SamplingError};
 
 /// Runs a [`Classifier`] on batches of noisy copies of one input.
@@ -71,45 +70,34 @@ impl<B: Backend> ClassCounter for BurnCounter<B> {
     /// each input's rows of a batch are summed into its counts on the
     /// device.
     fn count_each(&mut self, noise: &Noise, draws: &[Draws<'_>]) -> Result<Vec<Vec<u64>>> {
-        let inputs = draws.iter().map(|d| self.input(d.input)).collect::<Result<Vec<_>>>()?;
         let (m, len, [c, h, w]) = (self.n_classes, self.input_len(), self.input_shape);
-        self.grids.resize_with(draws.len().max(self.grids.len()), Vec::new);
-        let bases: Vec<Base<'_>> =
-            draws.iter().zip(&mut self.grids).map(|(d, grid)| noise.base(d.input, grid)).collect();
-        let blocks: Vec<(usize, u64)> = draws
-            .iter()
-            .enumerate()
-            .flat_map(|(input, d)| (0..d.n.div_ceil(BLOCK)).map(move |block| (input, block)))
-            .collect();
-        let size = |&(input, block): &(usize, u64)| block_draws(draws[input].n, block);
+        let inputs = draws.iter().map(|d| self.input(d.input)).collect::<Result<Vec<_>>>()?;
+        let bases = noise.bases(draws, len, &mut self.grids)?;
+        let blocks = Block::all(draws);
+        let size = |block: &Block| block.size(draws);
         let mut counts: Vec<Tensor<B, 1, Int>> = draws.iter().map(|_| Tensor::zeros([m], &self.device)).collect();
         for batch in blocks.chunks(self.blocks_per_batch as usize) {
-            let segments = || batch.chunk_by(|a, b| a.0 == b.0);
+            let segments = || batch.chunk_by(|a, b| a.input == b.input);
             let images = match noise {
                 Noise::Gaussian(sigma) => {
                     let normal = Distribution::Normal(0.0, sigma.get());
                     let parts = segments().map(|segment| {
                         let deltas: Vec<Tensor<B, 4>> = segment
                             .iter()
-                            .map(|block @ &(input, index)| {
-                                let d = &draws[input];
-                                B::seed(&self.device, d.stream.block_seed(d.phase, index));
+                            .map(|block| {
+                                let d = &draws[block.input];
+                                B::seed(&self.device, d.stream.block_seed(d.phase, block.index));
                                 Tensor::random([size(block), c, h, w], normal, &self.device)
                             })
                             .collect();
-                        Tensor::cat(deltas, 0) + inputs[segment[0].0].clone()
+                        Tensor::cat(deltas, 0) + inputs[segment[0].input].clone()
                     });
                     Tensor::cat(parts.collect(), 0)
                 }
                 Noise::Sound(_) => {
                     let total: usize = batch.iter().map(size).sum();
                     let mut images = vec![0.0; total * len];
-                    let mut at = 0;
-                    for block @ &(input, index) in batch {
-                        let (d, end) = (&draws[input], at + size(block) * len);
-                        draw_block(bases[input], d.n, (d.stream, d.phase), index, &mut images[at..end]);
-                        at = end;
-                    }
+                    draw_batch(&bases, draws, batch, &mut images);
                     Tensor::from_data(TensorData::new(images, [total, c, h, w]), &self.device)
                 }
             };
@@ -117,7 +105,7 @@ impl<B: Backend> ClassCounter for BurnCounter<B> {
             let mut row = 0;
             for segment in segments() {
                 let rows: usize = segment.iter().map(size).sum();
-                let input = segment[0].0;
+                let input = segment[0].input;
                 let segment_counts = one_hot.clone().narrow(0, row, rows).sum_dim(0).flatten::<1>(0, 1);
                 counts[input] = counts[input].clone() + segment_counts;
                 row += rows;

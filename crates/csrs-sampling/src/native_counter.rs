@@ -5,7 +5,7 @@
 use csrs_engine::{Engine, Workspace};
 
 use crate::noise::Base;
-use crate::philox::{block_draws, draw_block};
+use crate::philox::{Block, draw_batch};
 use crate::{BLOCK, ClassCounter, Draws, Noise, NoiseStream, Phase, Result, SamplingError};
 
 /// A [`ClassCounter`] running a compiled [`Engine`] on the CPU threads.
@@ -65,17 +65,8 @@ impl ClassCounter for NativeCounter {
     /// blocks of one input share a batch with the first of the next.
     fn count_each(&mut self, noise: &Noise, draws: &[Draws<'_>]) -> Result<Vec<Vec<u64>>> {
         let (len, m) = (self.input_len(), self.n_classes());
-        if let Some(wrong) = draws.iter().find(|d| d.input.len() != len) {
-            return Err(SamplingError::InputSize { got: wrong.input.len(), expected: len });
-        }
-        self.grids.resize_with(draws.len().max(self.grids.len()), Vec::new);
-        let bases: Vec<Base<'_>> =
-            draws.iter().zip(&mut self.grids).map(|(d, grid)| noise.base(d.input, grid)).collect();
-        let blocks: Vec<Block> = draws
-            .iter()
-            .enumerate()
-            .flat_map(|(input, d)| (0..d.n.div_ceil(BLOCK)).map(move |index| Block { input, index }))
-            .collect();
+        let bases = noise.bases(draws, len, &mut self.grids)?;
+        let blocks = Block::all(draws);
         for worker in &mut self.workers {
             worker.counts.clear();
             worker.counts.resize(m * draws.len(), 0);
@@ -128,13 +119,6 @@ fn arg_max(logits: &[f32]) -> usize {
     best
 }
 
-/// Block `index` of input `input`'s draws.
-#[derive(Debug, Clone, Copy)]
-struct Block {
-    input: usize,
-    index: u64,
-}
-
 /// The inputs of one [`ClassCounter::count_each`], ready to draw from.
 #[derive(Debug, Clone, Copy)]
 struct Inputs<'a> {
@@ -147,23 +131,15 @@ impl Worker {
     /// inputs.
     fn count_blocks(&mut self, engine: &Engine, inputs: Inputs<'_>, blocks: &[Block]) {
         let m = engine.n_classes();
-        let size = |block: &Block| block_draws(inputs.draws[block.input].n, block.index);
-        let total: usize = blocks.iter().map(size).sum();
-        let len = engine.input_len();
-        self.images.resize(total * len, 0.0);
+        let total: usize = blocks.iter().map(|block| block.size(inputs.draws)).sum();
+        self.images.resize(total * engine.input_len(), 0.0);
         self.logits.resize(total * m, 0.0);
-        let mut at = 0;
-        for block in blocks {
-            let (draws, end) = (&inputs.draws[block.input], at + size(block) * len);
-            let noise = (draws.stream, draws.phase);
-            draw_block(inputs.bases[block.input], draws.n, noise, block.index, &mut self.images[at..end]);
-            at = end;
-        }
+        draw_batch(inputs.bases, inputs.draws, blocks, &mut self.images);
         engine.run(&mut self.workspace, &self.images, total, &mut self.logits);
         let mut logits = self.logits.chunks_exact(m);
         for block in blocks {
             let counts = &mut self.counts[block.input * m..][..m];
-            for logits in logits.by_ref().take(size(block)) {
+            for logits in logits.by_ref().take(block.size(inputs.draws)) {
                 counts[arg_max(logits)] += 1;
             }
         }

@@ -3,6 +3,8 @@
 use csrs_stats::{GridGaussian, Sigma, grid_index};
 use serde::{Deserialize, Serialize};
 
+use crate::{Draws, Result, SamplingError};
+
 /// Which noise a run smooths with: `gaussian` or `sound` in configs and on
 /// the command line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,14 +84,6 @@ impl From<Sigma> for Noise {
 }
 
 impl Noise {
-    /// Which kind of noise this is.
-    pub fn kind(&self) -> NoiseKind {
-        match self {
-            Noise::Gaussian(_) => NoiseKind::Gaussian,
-            Noise::Sound(_) => NoiseKind::Sound,
-        }
-    }
-
     /// σ.
     pub fn sigma(&self) -> Sigma {
         match self {
@@ -109,9 +103,27 @@ impl Noise {
         }
     }
 
+    /// Each input of `draws` ready to have noise added to it ([`Noise::base`]),
+    /// with `grids` as the buffers of their grid indices.
+    ///
+    /// # Errors
+    /// An input that is not `len` values long.
+    pub(crate) fn bases<'a>(
+        &'a self,
+        draws: &[Draws<'a>],
+        len: usize,
+        grids: &'a mut Vec<Vec<u8>>,
+    ) -> Result<Vec<Base<'a>>> {
+        if let Some(wrong) = draws.iter().find(|d| d.input.len() != len) {
+            return Err(SamplingError::InputSize { got: wrong.input.len(), expected: len });
+        }
+        grids.resize_with(draws.len().max(grids.len()), Vec::new);
+        Ok(draws.iter().zip(grids).map(|(d, grid)| self.base(d.input, grid)).collect())
+    }
+
     /// `input` ready to have noise added to it: for sound noise, its grid
     /// indices, written into `grid`.
-    pub(crate) fn base<'a>(&'a self, input: &'a [f32], grid: &'a mut Vec<u8>) -> Base<'a> {
+    fn base<'a>(&'a self, input: &'a [f32], grid: &'a mut Vec<u8>) -> Base<'a> {
         match self {
             Noise::Gaussian(sigma) => Base::Values { input, scale: sigma.get() as f32 },
             Noise::Sound(noise) => {
@@ -124,7 +136,7 @@ impl Noise {
 }
 
 /// An input and the noise to add to it, from which noisy copies are drawn
-/// ([`crate::philox::draw_blocks`]).
+/// ([`crate::philox::draw_batch`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Base<'a> {
     /// Values, plus `scale` × N(0, 1) in f32.

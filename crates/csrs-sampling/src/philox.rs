@@ -7,7 +7,7 @@
 use csrs_stats::{GRID_STEPS, GridGaussian, grid_value};
 
 use crate::noise::Base;
-use crate::{BLOCK, NoiseStream, Phase};
+use crate::{BLOCK, Draws, NoiseStream, Phase};
 
 const M0: u32 = 0xD251_1F53;
 const M1: u32 = 0xCD9E_8D57;
@@ -35,7 +35,7 @@ fn bump(k: [u32; 2]) -> [u32; 2] {
 /// Writes block `block` of a phase's `n` draws, noisy copies of `base`, into
 /// `out` (exactly its size): the stream keyed by the block's seed
 /// ([`NoiseStream::block_seed`]) from its first draw.
-pub(crate) fn draw_block(base: Base<'_>, n: u64, (stream, phase): (NoiseStream, Phase), block: u64, out: &mut [f32]) {
+fn draw_block(base: Base<'_>, n: u64, (stream, phase): (NoiseStream, Phase), block: u64, out: &mut [f32]) {
     debug_assert_eq!(out.len(), block_draws(n, block) * base.len());
     let seed = stream.block_seed(phase, block);
     match base {
@@ -46,8 +46,46 @@ pub(crate) fn draw_block(base: Base<'_>, n: u64, (stream, phase): (NoiseStream, 
 
 /// Draws in block `block` of a phase's `n` draws: [`BLOCK`], or what is
 /// left for the last.
-pub(crate) fn block_draws(n: u64, block: u64) -> usize {
+fn block_draws(n: u64, block: u64) -> usize {
     BLOCK.min(n - block * BLOCK) as usize
+}
+
+/// Block `index` of the draws of input `input` of a
+/// [`ClassCounter::count_each`](crate::ClassCounter::count_each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Block {
+    pub(crate) input: usize,
+    pub(crate) index: u64,
+}
+
+impl Block {
+    /// Every block of every input, input by input: what counters cut into
+    /// batches, so that the last blocks of one input share a batch with the
+    /// first of the next.
+    pub(crate) fn all(draws: &[Draws<'_>]) -> Vec<Block> {
+        draws
+            .iter()
+            .enumerate()
+            .flat_map(|(input, d)| (0..d.n.div_ceil(BLOCK)).map(move |index| Block { input, index }))
+            .collect()
+    }
+
+    /// The draws in this block.
+    pub(crate) fn size(self, draws: &[Draws<'_>]) -> usize {
+        block_draws(draws[self.input].n, self.index)
+    }
+}
+
+/// Writes `blocks`, noisy copies of their inputs (`bases`, one per entry of
+/// `draws`), into `out` one after the other ([`draw_block`] each).
+pub(crate) fn draw_batch(bases: &[Base<'_>], draws: &[Draws<'_>], blocks: &[Block], out: &mut [f32]) {
+    let mut at = 0;
+    for &block in blocks {
+        let (d, base) = (&draws[block.input], bases[block.input]);
+        let end = at + block.size(draws) * base.len();
+        draw_block(base, d.n, (d.stream, d.phase), block.index, &mut out[at..end]);
+        at = end;
+    }
 }
 
 /// Fills `out` with `scale` × N(0, 1) draws number `first`, `first` + 1, …

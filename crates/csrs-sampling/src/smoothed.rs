@@ -112,11 +112,6 @@ impl<C: ClassCounter> Smoothed<C> {
         self.noise.sigma()
     }
 
-    /// The noise.
-    pub fn noise(&self) -> &Noise {
-        &self.noise
-    }
-
     /// The confidence bounds of `bounds`, widened by the noise's slack.
     fn widened(&self, bounds: Bounds) -> Bounds {
         bounds.widened(self.noise.slack(self.counter.input_len()))
