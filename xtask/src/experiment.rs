@@ -460,7 +460,7 @@ fn mark_done(root: &Path, step: &Step) -> anyhow::Result<()> {
 }
 
 /// Writes a file, creating its folder.
-fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(crate) fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }

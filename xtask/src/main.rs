@@ -6,6 +6,7 @@
 mod bench_vs_torch;
 mod ci;
 mod experiment;
+mod slurm;
 #[cfg(test)]
 mod tidy;
 
@@ -28,6 +29,13 @@ tasks:
                     csrs processes at once, each logging beside its outputs;
                     --dry-run lists the commands, each marked done, resume or
                     run, and changes nothing
+  slurm certify --config FILE --shards K [--gpus-per-task 0|1] [--cpus-per-task C]
+                [--sbatch OPTION]... [--submit]
+                    a certification (configs/certify/*.toml) as a Slurm job
+                    array of K shards and a merge job after it, written to
+                    <out>.shards/ with a submit.sh; running it again puts only
+                    the unfinished shards in the array; --sbatch adds an
+                    #SBATCH line (e.g. --partition=gpu) to both jobs
   bench-vs-torch [--models lenet5,cifar-resnet20,cifar-resnet110] [--batch 400]
                  [--rounds 2] [--device cpu|cuda] [--python PYTHON]
                     csrs's sampling throughput against PyTorch's (eager and
@@ -39,6 +47,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
         Some("experiment") => experiment::run(&args[1..]),
+        Some("slurm") => slurm::run(&args[1..]),
         Some("bench-vs-torch") => bench_vs_torch::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             eprintln!("{USAGE}");

@@ -77,10 +77,10 @@ pub(crate) struct Options {
     /// Stop before example index M
     #[arg(long, value_name = "M")]
     pub(crate) max: Option<usize>,
-    /// Only examples with index % k == i (0 <= i < k), to split a run over machines; auto: i and k from the scheduler's environment (a Slurm job array's SLURM_ARRAY_TASK_ID, _MIN and _COUNT, or a Kubernetes Indexed Job's JOB_COMPLETION_INDEX with --shards K)
+    /// Only examples with index % k == i (0 <= i < k), to split a run over machines; auto: i and k from the scheduler's environment (a Slurm job array's SLURM_ARRAY_TASK_ID, _MIN and _COUNT, or with --shards K its SLURM_ARRAY_TASK_ID; a Kubernetes Indexed Job's JOB_COMPLETION_INDEX with --shards K)
     #[arg(long, value_name = "i/k|auto")]
     pub(crate) shard: Option<String>,
-    /// The number of shards of --shard auto where the scheduler does not say it (Kubernetes)
+    /// The number of shards of --shard auto: needed with Kubernetes; with Slurm, the array's task ids are then the shard indices, so an array of some ids reruns those shards
     #[arg(long, value_name = "K")]
     #[serde(skip)]
     pub(crate) shards: Option<usize>,
@@ -195,9 +195,13 @@ pub(crate) struct Shard {
 
 impl Shard {
     /// The shard a scheduler gives this process, and a line saying where it
-    /// came from: a Slurm job array's task (its index counted from the
-    /// array's first, `SLURM_ARRAY_TASK_MIN`), or a Kubernetes Indexed
-    /// Job's completion index, whose number of shards is `shards`.
+    /// came from. A Slurm job array's task is shard `SLURM_ARRAY_TASK_ID`
+    /// of `shards` when that is given, so that an array of some indices
+    /// (`--array=1,3`) reruns just those shards; without it, the array is
+    /// the whole run: its task counted from the first
+    /// (`SLURM_ARRAY_TASK_MIN`) of `SLURM_ARRAY_TASK_COUNT`. A Kubernetes
+    /// Indexed Job's completion index is shard `JOB_COMPLETION_INDEX` of
+    /// `shards`.
     fn from_environment(
         shards: Option<usize>,
         var: impl Fn(&str) -> Option<String>,
@@ -210,23 +214,26 @@ impl Shard {
                 .transpose()
         };
         let required = |name: &str| number(name)?.ok_or_else(|| anyhow!("--shard auto: {name} is not set"));
-        let (index, count, source) = if let Some(task) = number("SLURM_ARRAY_TASK_ID")? {
-            let first = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
-            let count = required("SLURM_ARRAY_TASK_COUNT")?;
-            if let Some(shards) = shards.filter(|&k| k != count) {
-                bail!("--shards {shards} differs from the job array's SLURM_ARRAY_TASK_COUNT {count}");
+        let (index, count, source) = match (number("SLURM_ARRAY_TASK_ID")?, shards) {
+            (Some(task), Some(count)) => (task, count, format!("SLURM_ARRAY_TASK_ID {task} of --shards {count}")),
+            (Some(task), None) => {
+                let first = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+                let count = required("SLURM_ARRAY_TASK_COUNT")?;
+                let index = task.checked_sub(first).ok_or_else(|| {
+                    anyhow!("--shard auto: SLURM_ARRAY_TASK_ID {task} is below SLURM_ARRAY_TASK_MIN {first}")
+                })?;
+                (index, count, format!("SLURM_ARRAY_TASK_ID {task} of {count} from {first}"))
             }
-            let index = task.checked_sub(first).ok_or_else(|| {
-                anyhow!("--shard auto: SLURM_ARRAY_TASK_ID {task} is below SLURM_ARRAY_TASK_MIN {first}")
-            })?;
-            (index, count, format!("SLURM_ARRAY_TASK_ID {task} of {count} from {first}"))
-        } else if let Some(index) = number("JOB_COMPLETION_INDEX")? {
-            let count = shards.ok_or_else(|| anyhow!("--shard auto with JOB_COMPLETION_INDEX needs --shards K"))?;
-            (index, count, format!("JOB_COMPLETION_INDEX {index} of --shards {count}"))
-        } else {
-            bail!(
-                "--shard auto: no shard in the environment (SLURM_ARRAY_TASK_ID of a Slurm job array, or JOB_COMPLETION_INDEX of a Kubernetes Indexed Job with --shards K)"
-            )
+            (None, _) => match number("JOB_COMPLETION_INDEX")? {
+                Some(index) => {
+                    let count =
+                        shards.ok_or_else(|| anyhow!("--shard auto with JOB_COMPLETION_INDEX needs --shards K"))?;
+                    (index, count, format!("JOB_COMPLETION_INDEX {index} of --shards {count}"))
+                }
+                None => bail!(
+                    "--shard auto: no shard in the environment (SLURM_ARRAY_TASK_ID of a Slurm job array, or JOB_COMPLETION_INDEX of a Kubernetes Indexed Job with --shards K)"
+                ),
+            },
         };
         if index >= count {
             bail!("--shard auto: shard {index} of {count} ({source}), expected fewer than {count}");
@@ -409,7 +416,12 @@ mod tests {
         let (shard, source) = shard_from(None, &slurm).unwrap();
         assert_eq!(shard, Shard { index: 2, count: 4 });
         assert_eq!(source, "SLURM_ARRAY_TASK_ID 3 of 4 from 1");
-        assert_eq!(shard_from(Some(4), &slurm).unwrap().0, shard);
+        // With --shards, the task id is the shard: an array of some
+        // indices reruns those shards.
+        let rerun = [("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "2")];
+        let (shard, source) = shard_from(Some(4), &rerun).unwrap();
+        assert_eq!(shard, Shard { index: 3, count: 4 });
+        assert_eq!(source, "SLURM_ARRAY_TASK_ID 3 of --shards 4");
         // Kubernetes gives the index only.
         let (shard, _) = shard_from(Some(5), &[("JOB_COMPLETION_INDEX", "4")]).unwrap();
         assert_eq!(shard, Shard { index: 4, count: 5 });
@@ -419,7 +431,7 @@ mod tests {
             (None, &[("JOB_COMPLETION_INDEX", "0")][..], "needs --shards K"),
             (Some(2), &[("JOB_COMPLETION_INDEX", "2")][..], "shard 2 of 2 (JOB_COMPLETION_INDEX 2 of --shards 2)"),
             (None, &[("SLURM_ARRAY_TASK_ID", "1")][..], "SLURM_ARRAY_TASK_COUNT is not set"),
-            (Some(3), &slurm[..], "--shards 3 differs from the job array's SLURM_ARRAY_TASK_COUNT 4"),
+            (Some(3), &[("SLURM_ARRAY_TASK_ID", "3")][..], "shard 3 of 3 (SLURM_ARRAY_TASK_ID 3 of --shards 3)"),
             (None, &[("SLURM_ARRAY_TASK_ID", "x")][..], "SLURM_ARRAY_TASK_ID is \"x\", expected a number"),
             (
                 None,
