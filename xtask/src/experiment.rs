@@ -14,7 +14,10 @@
 //!
 //! Runs are independent, and a run's certifications need only its model, so
 //! `--jobs N` runs up to N `csrs` processes at once, each writing its output
-//! to a `.log` beside its key.
+//! to a `.log` beside its key; `--devices cuda:0,cuda:1` gives each process
+//! a device of its own (one process per device unless `--jobs` says more).
+//! Which GPU ran a step is not part of its key: the GPUs of one machine give
+//! the same results.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -24,7 +27,7 @@ use std::ops::Range;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::thread;
 
 use anyhow::{Context, anyhow, bail};
@@ -119,23 +122,26 @@ impl Run<'_> {
     }
 }
 
-const USAGE: &str =
-    "usage: cargo xtask experiment configs/experiments/NAME.toml [--device cpu|cuda[:N]] [--jobs N] [--dry-run]";
+const USAGE: &str = "usage: cargo xtask experiment configs/experiments/NAME.toml [--device cpu|cuda[:N] | --devices cuda:0,cuda:1,...] [--jobs N] [--dry-run]";
 
 /// The command line of `cargo xtask experiment`.
 #[derive(Debug)]
 struct Options {
     file: String,
     device: Option<String>,
-    /// How many `csrs` processes may run at once.
-    jobs: NonZeroUsize,
+    /// The devices steps run on at once, each on one.
+    devices: Option<Vec<String>>,
+    /// How many `csrs` processes may run at once (by default one per
+    /// device).
+    jobs: Option<NonZeroUsize>,
     dry_run: bool,
 }
 
 fn options(args: &[String]) -> anyhow::Result<Options> {
     let mut file = None;
     let mut device = None;
-    let mut jobs = NonZeroUsize::MIN;
+    let mut devices = None;
+    let mut jobs = None;
     let mut dry_run = false;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -143,14 +149,47 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
         match arg.as_str() {
             "--dry-run" => dry_run = true,
             "--device" => device = Some(value()?.clone()),
-            "--jobs" => jobs = parse_jobs(value()?)?,
+            "--devices" => devices = Some(parse_devices(value()?)?),
+            "--jobs" => jobs = Some(parse_jobs(value()?)?),
             other if other.starts_with("--") => bail!("unknown option {other}\n{USAGE}"),
             other if file.is_none() => file = Some(other.to_owned()),
             _ => bail!("{USAGE}"),
         }
     }
     let file = file.ok_or_else(|| anyhow!("{USAGE}"))?;
-    Ok(Options { file, device, jobs, dry_run })
+    if device.is_some() && devices.is_some() {
+        bail!("--device and --devices both given: --devices lists every device, --device names one");
+    }
+    Ok(Options { file, device, devices, jobs, dry_run })
+}
+
+/// `cuda:0,cuda:1`: devices of one kind (results differ between the CPU
+/// and a GPU), each named once.
+fn parse_devices(value: &str) -> anyhow::Result<Vec<String>> {
+    let devices: Vec<String> = value.split(',').map(|d| d.trim().to_owned()).collect();
+    for device in &devices {
+        check_device(device).with_context(|| format!("--devices {value}"))?;
+    }
+    if devices.iter().any(|d| device_kind(d) != device_kind(&devices[0])) {
+        bail!("--devices {value}: the CPU and GPUs give different results; list GPUs only, or use --jobs on the CPU");
+    }
+    if let Some(twice) = devices.iter().enumerate().find(|(i, d)| devices[..*i].contains(d)).map(|(_, d)| d) {
+        bail!("--devices {value}: {twice} is listed twice; --jobs runs more than one process per device");
+    }
+    Ok(devices)
+}
+
+fn check_device(device: &str) -> anyhow::Result<()> {
+    let index = device.strip_prefix("cuda").map(|rest| rest.strip_prefix(':').map(str::parse::<usize>));
+    match (device, index) {
+        ("cpu", _) | (_, Some(None | Some(Ok(_)))) => Ok(()),
+        _ => bail!("device {device:?}, expected \"cpu\" or \"cuda[:N]\""),
+    }
+}
+
+/// What a device is as far as results go: `cpu` or `cuda`.
+fn device_kind(device: &str) -> &str {
+    if device == "cpu" { "cpu" } else { "cuda" }
 }
 
 fn parse_jobs(value: &str) -> anyhow::Result<NonZeroUsize> {
@@ -167,13 +206,19 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut grid = parse(&text, &path).with_context(|| path.display().to_string())?;
     if let Some(device) = options.device {
+        check_device(&device).context("--device")?;
         grid.device = device;
     }
+    let devices = options.devices.unwrap_or_else(|| vec![grid.device.clone()]);
+    grid.device.clone_from(&devices[0]);
+    let jobs = options.jobs.or(NonZeroUsize::new(devices.len())).expect("one device at least");
     let out = Path::new("results").join(&grid.name);
     let runs = runs(&grid, &out);
     let chains = chains(&grid, &runs);
     if options.dry_run {
-        for line in plan(&root, &chains) {
+        println!("# on {}, {jobs} at once", devices.join(", "));
+        let device = if devices.len() == 1 { &devices[0] } else { device_kind(&devices[0]) };
+        for line in plan(&root, &chains, device) {
             println!("{line}");
         }
         return Ok(());
@@ -185,8 +230,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         cargo(&["build", "--release", "--package", "csrs-cli"])?;
     }
     let csrs = root.join("target/release/csrs");
-    let output = if options.jobs == NonZeroUsize::MIN { Output::Inherited } else { Output::LogFile };
-    schedule(&chains, options.jobs, |step| execute(&csrs, &root, step, output))?;
+    let output = if jobs == NonZeroUsize::MIN { Output::Inherited } else { Output::LogFile };
+    schedule_on(&chains, &devices, jobs, |step, device| execute(&csrs, &root, step, device, output))?;
     let figures = root.join(&out).join(FIGURES);
     fs::create_dir_all(&figures).with_context(|| format!("cannot create {}", figures.display()))?;
     let report = report(&root, &grid, &runs, &out, &options.file, |args| analyze(&csrs, &root, args))?;
@@ -199,9 +244,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
 fn parse(text: &str, path: &Path) -> anyhow::Result<Grid> {
     let mut grid: Grid = toml::from_str(text).map_err(|err| anyhow!("{}", err.to_string().trim_end()))?;
     grid.name = path.file_stem().and_then(|s| s.to_str()).ok_or_else(|| anyhow!("no file name"))?.to_owned();
-    if grid.device != "cpu" && !grid.device.starts_with("cuda") {
-        bail!("`device` is {:?}, expected \"cpu\" or \"cuda[:N]\"", grid.device);
-    }
+    check_device(&grid.device)
+        .map_err(|_| anyhow!("`device` is {:?}, expected \"cpu\" or \"cuda[:N]\"", grid.device))?;
     // A -cs method trains for a cost matrix: its objective says how.
     let has_cost_part = |method: &str| {
         grid.method_train.get(method).and_then(Value::as_table).is_some_and(|t| t.contains_key("cost_sensitive"))
@@ -324,8 +368,7 @@ fn chains(grid: &Grid, runs: &[Run<'_>]) -> Vec<Chain<Step>> {
 fn train_step(grid: &Grid, run: &Run<'_>, certify: &[Step]) -> Step {
     let config = train_config(grid, run);
     let config_path = run.dir.join("train.toml");
-    let mut args = vec!["train".to_owned(), "--config".to_owned(), config_path.display().to_string()];
-    args.extend(device_args(grid));
+    let args = vec!["train".to_owned(), "--config".to_owned(), config_path.display().to_string()];
     let model = run.model();
     let mut outputs = model.outputs().to_vec();
     for step in certify {
@@ -334,9 +377,9 @@ fn train_step(grid: &Grid, run: &Run<'_>, certify: &[Step]) -> Step {
     }
     Step {
         args,
-        // The device is part of what a model is (its noise comes from the
-        // device's generator): training elsewhere starts again.
-        key: format!("{config}{}", device_args(grid).join(" ")),
+        // The kind of device is part of what a model is (its noise comes
+        // from the device's generator): training elsewhere starts again.
+        key: format!("{config}{}", device_args(device_kind(&grid.device)).join(" ")),
         key_path: config_path.with_extension("key"),
         outputs,
         checkpoint: model.metadata(),
@@ -346,8 +389,8 @@ fn train_step(grid: &Grid, run: &Run<'_>, certify: &[Step]) -> Step {
 
 /// `--device D` unless D is the CPU, csrs's default (so that the keys of
 /// steps run before grids had a device stay valid).
-fn device_args(grid: &Grid) -> Vec<String> {
-    if grid.device == "cpu" { Vec::new() } else { vec!["--device".into(), grid.device.clone()] }
+fn device_args(device: &str) -> Vec<String> {
+    if device == "cpu" { Vec::new() } else { vec!["--device".into(), device.to_owned()] }
 }
 
 /// The `csrs certify` step of a run against one cost matrix; its key is its
@@ -370,7 +413,6 @@ fn certify_step(grid: &Grid, run: &Run<'_>, cost: &str, cost_file: &str) -> Step
         "--out".into(),
         records.display().to_string(),
     ];
-    args.extend(device_args(grid));
     if let Some(dir) = &run.dataset.data_dir {
         args.extend(["--data-dir".into(), dir.clone()]);
     }
@@ -382,7 +424,7 @@ fn certify_step(grid: &Grid, run: &Run<'_>, cost: &str, cost_file: &str) -> Step
         args.extend([format!("--{key}"), value]);
     }
     Step {
-        key: args.join(" "),
+        key: [args.clone(), device_args(device_kind(&grid.device))].concat().join(" "),
         args,
         key_path: records.with_extension("key"),
         outputs: certification.outputs().to_vec(),
@@ -467,35 +509,36 @@ pub(crate) fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// The `csrs` arguments of a step about to do `action`.
-fn command_args(step: &Step, action: Action) -> Vec<&str> {
-    let mut args: Vec<&str> = step.args.iter().map(String::as_str).collect();
+/// The `csrs` arguments of a step about to do `action` on `device`.
+fn command_args(step: &Step, action: Action, device: &str) -> Vec<String> {
+    let mut args = step.args.clone();
+    args.extend(device_args(device));
     if action == Action::Resume {
-        args.push("--resume");
+        args.push("--resume".to_owned());
     }
     args
 }
 
-fn command_line(step: &Step, action: Action) -> String {
-    format!("csrs {}", command_args(step, action).join(" "))
+fn command_line(step: &Step, action: Action, device: &str) -> String {
+    format!("csrs {}", command_args(step, action, device).join(" "))
 }
 
 /// `word` and the command, aligned for a column of them.
-fn status_line(word: &str, step: &Step, action: Action) -> String {
-    format!("{word:<7} {}", command_line(step, action))
+fn status_line(word: &str, step: &Step, action: Action, device: &str) -> String {
+    format!("{word:<7} {}", command_line(step, action, device))
 }
 
-/// What running the grid would do, one line per step in order: `done`,
-/// `resume` or `run`, and the command.
-fn plan(root: &Path, chains: &[Chain<Step>]) -> Vec<String> {
+/// What running the grid on a `device` would do, one line per step in
+/// order: `done`, `resume` or `run`, and the command.
+fn plan(root: &Path, chains: &[Chain<Step>], device: &str) -> Vec<String> {
     let mut lines = Vec::new();
     for chain in chains {
         let train = decide(root, &chain.train);
-        lines.push(status_line(train.word(), &chain.train, train));
+        lines.push(status_line(train.word(), &chain.train, train, device));
         for step in &chain.certify {
             // Training from scratch removes the certifications.
             let action = if train == Action::Run { Action::Run } else { decide(root, step) };
-            lines.push(status_line(action.word(), step, action));
+            lines.push(status_line(action.word(), step, action, device));
         }
     }
     lines
@@ -511,17 +554,19 @@ enum Output {
     LogFile,
 }
 
-/// Runs one step unless it is done, in the project root, and marks it done
-/// when its command succeeds; a line says when it starts and when it ends.
-fn execute(csrs: &Path, root: &Path, step: &Step, output: Output) -> anyhow::Result<()> {
+/// Runs one step on `device` unless it is done, in the project root, and
+/// marks it done when its command succeeds; a line says when it starts and
+/// when it ends.
+fn execute(csrs: &Path, root: &Path, step: &Step, device: &str, output: Output) -> anyhow::Result<()> {
     let action = decide(root, step);
+    let status_line = |word: &str| status_line(word, step, action, device);
     if action == Action::Done {
-        eprintln!("{}", status_line("skip", step, action));
+        eprintln!("{}", status_line("skip"));
         return Ok(());
     }
     prepare(root, step, action)?;
     let mut command = Command::new(csrs);
-    command.current_dir(root).args(command_args(step, action));
+    command.current_dir(root).args(command_args(step, action, device));
     let log = step.log_path();
     if output == Output::LogFile {
         let path = root.join(&log);
@@ -529,20 +574,40 @@ fn execute(csrs: &Path, root: &Path, step: &Step, output: Output) -> anyhow::Res
         let stderr = file.try_clone().with_context(|| format!("cannot write {}", path.display()))?;
         command.stdout(file).stderr(stderr);
     }
-    let shown = command_line(step, action);
-    eprintln!("{}", status_line(action.word(), step, action));
+    let shown = command_line(step, action, device);
+    eprintln!("{}", status_line(action.word()));
     let status = command.status().with_context(|| format!("cannot run {shown}"))?;
     if !status.success() {
         let detail = match output {
             Output::Inherited => format!("({status})"),
             Output::LogFile => format!("({status}; output in {})", log.display()),
         };
-        eprintln!("{} {detail}", status_line("failed", step, action));
+        eprintln!("{} {detail}", status_line("failed"));
         bail!("{shown} failed {detail}");
     }
     mark_done(root, step)?;
-    eprintln!("{}", status_line("done", step, action));
+    eprintln!("{}", status_line("done"));
     Ok(())
+}
+
+/// Runs every step through `execute` as [`schedule`] does, each on one of
+/// `devices`: the `jobs` processes are spread over them in turn, so that
+/// with one job per device no two steps share one.
+fn schedule_on<S: Sync>(
+    chains: &[Chain<S>],
+    devices: &[String],
+    jobs: NonZeroUsize,
+    execute: impl Fn(&S, &str) -> anyhow::Result<()> + Sync,
+) -> anyhow::Result<()> {
+    // A slot per process; a step holds one while it runs, and the scheduler
+    // runs no more steps than there are slots.
+    let slots = Mutex::new((0..jobs.get()).rev().map(|slot| devices[slot % devices.len()].clone()).collect::<Vec<_>>());
+    schedule(chains, jobs, |step| {
+        let device = slots.lock().expect("no step panics holding the slots").pop().expect("a slot per job");
+        let result = execute(step, &device);
+        slots.lock().expect("no step panics holding the slots").push(device);
+        result
+    })
 }
 
 /// Runs every step through `execute`, at most `jobs` at once: a chain's
@@ -801,15 +866,21 @@ mod tests {
     #[test]
     fn jobs_is_a_positive_number_of_processes() {
         let options = |line: &str| options(&line.split_whitespace().map(String::from).collect::<Vec<_>>());
-        assert_eq!(options("grid.toml").unwrap().jobs.get(), 1);
+        assert_eq!(options("grid.toml").unwrap().jobs, None);
         let given = options("grid.toml --jobs 3 --dry-run").unwrap();
-        assert!(given.jobs.get() == 3 && given.dry_run && given.file == "grid.toml");
+        assert!(given.jobs.map(NonZeroUsize::get) == Some(3) && given.dry_run && given.file == "grid.toml");
+        let given = options("grid.toml --devices cuda:0,cuda:1,cuda").unwrap();
+        assert_eq!(given.devices.unwrap(), ["cuda:0", "cuda:1", "cuda"]);
         for (line, message) in [
             ("grid.toml --jobs 0", "--jobs must be at least 1"),
             ("grid.toml --jobs two", "--jobs needs a whole number of processes, got \"two\""),
             ("grid.toml --jobs", "--jobs needs a value"),
+            ("grid.toml --devices cuda:0,cpu", "list GPUs only"),
+            ("grid.toml --devices cuda:0,cuda:0", "cuda:0 is listed twice"),
+            ("grid.toml --devices cuda:x", "device \"cuda:x\", expected \"cpu\" or \"cuda[:N]\""),
+            ("grid.toml --devices cuda:0 --device cuda:1", "--device and --devices both given"),
         ] {
-            let err = options(line).unwrap_err().to_string();
+            let err = format!("{:#}", options(line).unwrap_err());
             assert!(err.contains(message), "{line}: {err}");
         }
     }
@@ -828,7 +899,8 @@ mod tests {
             chains.iter().flat_map(|chain| &chain.certify).map(|step| step.args.join(" ")).collect();
         assert_eq!(certify.len(), 2 * (2 + 2 + 2));
         assert!(certify.iter().all(|c| c.starts_with("certify ")));
-        assert!(every_step(&chains).all(|step| step.args.join(" ").contains("--device cuda:0")));
+        // The GPU is part of a step's key, but not which one.
+        assert!(every_step(&chains).all(|step| step.key.contains("--device cuda") && !step.key.contains("cuda:")));
         assert!(
             certify.iter().all(|c| c.contains("--n 100000") && c.contains("--skip 1") && c.contains("--data-dir "))
         );
@@ -849,11 +921,15 @@ mod tests {
             assert!(config["data_dir"].as_str().unwrap().ends_with("data/cifar10"));
         }
 
-        // --device overrides the grid's.
-        let mut other = shipped("cifar10-paper.toml");
-        other.device = "cuda:1".into();
-        let other_runs = super::runs(&other, Path::new("out"));
-        assert!(every_step(&super::chains(&other, &other_runs)).all(|s| s.args.join(" ").contains("--device cuda:1")));
+        // Another GPU makes the same steps; the CPU, others.
+        let keys = |device: &str| {
+            let mut other = shipped("cifar10-paper.toml");
+            other.device = device.into();
+            let runs = super::runs(&other, Path::new("out"));
+            every_step(&super::chains(&other, &runs)).map(|step| step.key.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(keys("cuda:1"), keys("cuda:0"));
+        assert!(keys("cpu").iter().zip(keys("cuda:0")).all(|(cpu, gpu)| *cpu != gpu));
     }
 
     /// Leaves a step as a stopped command would: key stored, checkpoint
@@ -893,7 +969,7 @@ mod tests {
             finish(&before, step);
         }
         fs::rename(&before, &after).unwrap();
-        let plan = plan(&after, &chains);
+        let plan = plan(&after, &chains, "cpu");
         assert!(plan.iter().all(|line| line.starts_with("done    csrs ")), "{plan:#?}");
     }
 
@@ -943,12 +1019,12 @@ mod tests {
         };
         let read = |path: &str| fs::read_to_string(root.join(path)).unwrap();
         let writes = step("echo made > run/out; echo said");
-        execute(Path::new("sh"), root, &writes, Output::LogFile).unwrap();
+        execute(Path::new("sh"), root, &writes, "cpu", Output::LogFile).unwrap();
         assert_eq!((read("run/out"), read("run/step.log")), ("made\n".into(), "said\n".into()));
         assert_eq!(decide(root, &writes), Action::Done);
 
         let fails = step("echo why >&2; exit 3");
-        let err = execute(Path::new("sh"), root, &fails, Output::LogFile).unwrap_err().to_string();
+        let err = execute(Path::new("sh"), root, &fails, "cpu", Output::LogFile).unwrap_err().to_string();
         assert!(err.ends_with("failed (exit status: 3; output in run/step.log)"), "{err}");
         assert_eq!(read("run/step.log"), "why\n");
         assert_eq!(decide(root, &fails), Action::Run);
@@ -987,7 +1063,7 @@ mod tests {
 
         let mut before = BTreeMap::new();
         snapshot(root, &mut before);
-        let plan = plan(root, &chains);
+        let plan = plan(root, &chains, "cpu");
         let mut after = BTreeMap::new();
         snapshot(root, &mut after);
         assert_eq!(before, after);
@@ -1058,6 +1134,30 @@ mod tests {
             }
         }
         assert!((2..=3).contains(&most), "{most} at once");
+    }
+
+    #[test]
+    fn each_device_runs_one_step_at_a_time_unless_jobs_say_more() {
+        let chains: Vec<Chain<usize>> = (0..6).map(|run| Chain { train: run, certify: Vec::new() }).collect();
+        for (devices, jobs, per_device) in [(&["cuda:0", "cuda:1"][..], 2, 1), (&["cuda:0", "cuda:1"][..], 4, 2)] {
+            let devices: Vec<String> = devices.iter().map(|d| (*d).to_owned()).collect();
+            // Steps running on each device now, and the most at once.
+            let running = Mutex::new(BTreeMap::<String, (usize, usize)>::new());
+            let result = schedule_on(&chains, &devices, NonZeroUsize::new(jobs).unwrap(), |_, device| {
+                let mut now = running.lock().unwrap();
+                let (count, most) = now.entry(device.to_owned()).or_default();
+                *count += 1;
+                *most = (*most).max(*count);
+                drop(now);
+                thread::sleep(Duration::from_millis(100));
+                running.lock().unwrap().get_mut(device).unwrap().0 -= 1;
+                Ok(())
+            });
+            result.unwrap();
+            let running = running.into_inner().unwrap();
+            assert_eq!(running.keys().collect::<Vec<_>>(), ["cuda:0", "cuda:1"]);
+            assert!(running.values().all(|&(count, most)| count == 0 && most == per_device), "{running:?}");
+        }
     }
 
     #[test]

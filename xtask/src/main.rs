@@ -21,14 +21,16 @@ usage: cargo xtask <task>
 tasks:
   ci                what CI runs: cargo fmt --check, clippy with -D warnings,
                     the tests, and a check that the CUDA build compiles
-  experiment FILE [--device cpu|cuda[:N]] [--jobs N] [--dry-run]
+  experiment FILE [--device cpu|cuda[:N] | --devices cuda:0,cuda:1,...] [--jobs N]
+                 [--dry-run]
                     a grid (configs/experiments/*.toml): train each method for
                     each cost matrix and sigma, certify, and write
                     results/NAME/report.md with a figure per table; finished
                     steps are skipped, stopped ones resume; --jobs runs up to N
                     csrs processes at once, each logging beside its outputs;
-                    --dry-run lists the commands, each marked done, resume or
-                    run, and changes nothing
+                    --devices runs one step per GPU at once (or --jobs spread
+                    over them); --dry-run lists the commands, each marked
+                    done, resume or run, and changes nothing
   slurm certify --config FILE --shards K [--gpus-per-task 0|1] [--cpus-per-task C]
                 [--sbatch OPTION]... [--submit]
                     a certification (configs/certify/*.toml) as a Slurm job
