@@ -36,6 +36,7 @@ fn config(objective: Objective) -> TrainConfig {
         objective,
         augment: None,
         seed: 0,
+        replicas: 1,
     }
 }
 

@@ -73,6 +73,8 @@ struct Setup {
     config: TrainConfig,
     hash: String,
     resume: bool,
+    /// Where the (first) replica trains.
+    device: DeviceChoice,
 }
 
 impl Args {
@@ -80,14 +82,14 @@ impl Args {
         let device: DeviceChoice = self.device.parse().map_err(|err: String| anyhow!("--device: {err}"))?;
         let text =
             std::fs::read_to_string(&self.config).with_context(|| format!("cannot read {}", self.config.display()))?;
-        let setup = parse(&text, self.resume).with_context(|| self.config.display().to_string())?;
+        let setup = parse(&text, self.resume, device).with_context(|| self.config.display().to_string())?;
         on_backend(device, setup)
     }
 }
 
 /// Reads a configuration: the run's setup and the hyperparameters, from one
 /// table, each key checked by the type that owns it.
-fn parse(text: &str, resume: bool) -> anyhow::Result<Setup> {
+fn parse(text: &str, resume: bool, device: DeviceChoice) -> anyhow::Result<Setup> {
     let table: toml::Table = text.parse().map_err(|err: toml::de::Error| anyhow!("{}", err.message().trim()))?;
     let setup_keys = field_names::<RunSetup>();
     let (setup, hyperparameters): (toml::Table, toml::Table) =
@@ -106,7 +108,7 @@ fn parse(text: &str, resume: bool) -> anyhow::Result<Setup> {
         _ => {}
     }
     let dataset = run.dataset.parse()?;
-    Ok(Setup { run, dataset, config, hash: fingerprint(text.as_bytes()), resume })
+    Ok(Setup { run, dataset, config, hash: fingerprint(text.as_bytes()), resume, device })
 }
 
 impl Setup {
@@ -170,8 +172,13 @@ impl OnBackend for Setup {
             resume: self.resume,
             config_hash: self.hash.clone(),
         };
+        let replicas = match (self.config.replicas, self.device) {
+            (1, _) => String::new(),
+            (k, DeviceChoice::Cpu) => format!(", {k} replicas on the cpu"),
+            (k, DeviceChoice::Cuda(first)) => format!(", {k} replicas on cuda:{first} to cuda:{}", first + k - 1),
+        };
         eprintln!(
-            "training {} with {} on {} ({} examples), sigma = {} ({} noise), {} epochs",
+            "training {} with {} on {} ({} examples), sigma = {} ({} noise), {} epochs{replicas}",
             self.run.architecture,
             self.config.objective.method_name(),
             self.dataset,
@@ -272,12 +279,13 @@ mod tests {
         for entry in std::fs::read_dir(root.join("configs/train")).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
-            let setup = parse(&text, false).unwrap_or_else(|err| panic!("{}: {err:#}", path.display()));
+            let setup =
+                parse(&text, false, DeviceChoice::Cpu).unwrap_or_else(|err| panic!("{}: {err:#}", path.display()));
             let classes = setup.dataset.class_names().map(|names| names.len());
             if let Some(cost) = &setup.run.cost {
                 CostMatrix::load(root.join(cost), classes).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
             }
-            let again = parse(&setup.resolved().unwrap(), false).unwrap();
+            let again = parse(&setup.resolved().unwrap(), false, DeviceChoice::Cpu).unwrap();
             assert_eq!((again.run, again.config), (setup.run, setup.config), "{}", path.display());
             seen += 1;
         }
@@ -310,7 +318,7 @@ mod tests {
             (format!("nosie = 0.25\n{gaussian}"), "unknown field `nosie`"),
             (format!("noise = \"loud\"\n{gaussian}"), "noise: unknown noise \"loud\", expected gaussian or sound"),
         ] {
-            let err = match parse(&text, false) {
+            let err = match parse(&text, false, DeviceChoice::Cpu) {
                 Ok(_) => panic!("accepted:\n{text}"),
                 Err(err) => format!("{err:#}"),
             };
@@ -354,7 +362,7 @@ mod tests {
 mod fuzz {
     use proptest::prelude::*;
 
-    use super::parse;
+    use super::{DeviceChoice, parse};
     use crate::fields::toml_fuzz::{mutated, value};
 
     fn shipped() -> Vec<String> {
@@ -379,7 +387,7 @@ mod fuzz {
         ) {
             let texts = shipped();
             for candidate in mutated(&texts[which % texts.len()], line, &value, cut) {
-                if let Err(err) = parse(&candidate, false) {
+                if let Err(err) = parse(&candidate, false, DeviceChoice::Cpu) {
                     let message = format!("{err:#}");
                     prop_assert!(!message.contains('\n') && !message.is_empty(), "{message:?}");
                 }
@@ -388,7 +396,7 @@ mod fuzz {
 
         #[test]
         fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
-            if let Err(err) = parse(&text, false) {
+            if let Err(err) = parse(&text, false, DeviceChoice::Cpu) {
                 let message = format!("{err:#}");
                 prop_assert!(!message.contains('\n'), "{message:?}");
             }

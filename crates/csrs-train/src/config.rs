@@ -290,6 +290,21 @@ pub struct TrainConfig {
     /// Seed of the initial weights, batch order, augmentation and noise.
     #[serde(default)]
     pub seed: u64,
+    /// Data-parallel replicas: each batch is split between this many copies
+    /// of the model, on the device given and the next ones (`cuda:0`,
+    /// `cuda:1`, ...; threads on the CPU), whose gradients are summed
+    /// before every step. 1 (the default) trains on one device.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub replicas: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// Whether there is one replica, which configurations leave unwritten.
+fn is_one(replicas: &usize) -> bool {
+    *replicas == 1
 }
 
 /// Whether the noise is the default, which configurations leave unwritten.
@@ -329,6 +344,16 @@ pub enum ConfigError {
         /// The parameter.
         name: &'static str,
     },
+    /// More replicas than examples in a batch, which would leave one idle.
+    #[error(
+        "replicas is {replicas}, expected at most batch_size ({batch_size}): each replica takes a part of every batch"
+    )]
+    ReplicasAboveBatch {
+        /// The replicas.
+        replicas: usize,
+        /// The batch size.
+        batch_size: usize,
+    },
 }
 
 impl TrainConfig {
@@ -341,6 +366,7 @@ impl TrainConfig {
             Number::Positive("sigma", self.sigma),
             Number::AtLeastOne("epochs", self.epochs),
             Number::AtLeastOne("batch_size", self.batch_size),
+            Number::AtLeastOne("replicas", self.replicas),
         ];
         numbers.extend(self.optimizer.numbers());
         if let Schedule::Multistep { gamma, .. } = self.schedule {
@@ -358,6 +384,9 @@ impl TrainConfig {
                 Number::AtLeastOne(name, 0) => return Err(ConfigError::Zero { name }),
                 _ => {}
             }
+        }
+        if self.replicas > self.batch_size {
+            return Err(ConfigError::ReplicasAboveBatch { replicas: self.replicas, batch_size: self.batch_size });
         }
         Ok(())
     }

@@ -43,6 +43,12 @@ pub enum TrainError {
         /// What was wrong with it.
         message: String,
     },
+    /// Data-parallel replicas that could not start or go on together.
+    #[error("data-parallel training: {message}")]
+    Replicas {
+        /// What went wrong.
+        message: String,
+    },
     /// A file that could not be read.
     #[error("cannot read {}: {error}", path.display())]
     Io {

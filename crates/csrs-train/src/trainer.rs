@@ -1,17 +1,24 @@
 //! The training loop: noisy batches, the chosen loss, an optimiser step;
 //! an evaluation and a checkpoint after every epoch; resume from the last
 //! checkpoint with the optimiser's state.
+//!
+//! With `replicas = K`, K threads each train a copy of the model on a part
+//! of every batch, on devices of their own, and sum their gradients through
+//! burn's collective all-reduce before every step, so the copies stay equal;
+//! the first (the leader) evaluates and writes the checkpoints.
 
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::time::Instant;
 
-use burn::module::AutodiffModule;
+use burn::collective::{self, CollectiveConfig, CollectiveError, PeerId, ReduceOperation};
+use burn::module::{AutodiffModule, ModuleVisitor, Param};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer, SgdConfig, momentum::MomentumConfig};
 use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
-use burn::tensor::Distribution;
 use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Distribution, TensorPrimitive};
 use csrs_artifacts::TrainingFiles;
 use csrs_cost::CostMatrix;
 use csrs_data::{Dataset, DatasetName, shuffle};
@@ -167,7 +174,7 @@ pub fn train<B: AutodiffBackend>(run: TrainRun<'_>, device: &B::Device, observer
     }
 }
 
-fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
+fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B> + Clone + Send>(
     run: TrainRun<'_>,
     device: &B::Device,
     mut optim: O,
@@ -176,7 +183,7 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
     let config = run.config;
     let recorder = NamedMpkBytesRecorder::<FullPrecisionSettings>::new();
     let files = TrainingFiles::new(run.out);
-    let (mut model, first_epoch) = if run.resume && files.metadata().exists() {
+    let (model, first_epoch) = if run.resume && files.metadata().exists() {
         let checkpoint = Checkpoint::<B>::load(run.out, Some(run.spec.n_classes), device)?;
         let training = checkpoint.meta.training.as_ref();
         let done = training.map_or(0, |t| t.epoch);
@@ -198,36 +205,227 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         B::seed(device, config.seed);
         (Classifier::<B>::init(&run.spec, device)?, 0)
     };
-
-    for epoch in first_epoch..config.epochs {
-        let start = Instant::now();
-        let lr = config.schedule.rate(config.optimizer.lr(), epoch, config.epochs);
-        let (trained, mut log) = train_epoch(model, &mut optim, &run, epoch, lr, device, observer)?;
-        model = trained;
-        let (accuracy, sensitive) = noisy_accuracy(&model.valid(), &run, epoch, device)?;
-        log.noisy_test_accuracy = accuracy;
-        log.noisy_test_accuracy_sensitive = sensitive;
-        log.seconds = start.elapsed().as_secs_f64();
-        observer.epoch_done(&log)?;
-
-        // Optimiser state first, then the checkpoint that names its epoch.
-        let state_path = files.optimizer(epoch + 1);
-        let state = recorder
-            .record(optim.to_record(), ())
-            .map_err(|err| TrainError::OptimizerState { path: state_path.clone(), message: first_line(&err) })?;
-        write_atomically(&state_path, &state)?;
-        let mut meta = CheckpointMeta::new(run.spec.clone(), run.dataset.clone(), run.class_names.clone());
-        meta.training = Some(TrainingInfo {
-            sigma: config.sigma,
-            method: config.objective.method_name(),
-            epoch: epoch + 1,
-            config_hash: run.config_hash.clone(),
-            optimizer_fingerprint: Some(fingerprint(&state)),
-        });
-        Checkpoint { meta, model: model.valid() }.save(run.out)?;
-        let _ = std::fs::remove_file(files.optimizer(epoch));
+    let devices = replica_devices::<B>(device, config.replicas)?;
+    let count = devices.len();
+    if count == 1 {
+        return epochs(Replica::ALONE, model, optim, &run, first_epoch, device, observer);
     }
+    // Parameters are made on first use: made here, once, every replica
+    // starts from the same weights.
+    model.visit(&mut Materialize);
+    std::thread::scope(|scope| {
+        let followers: Vec<_> = (1..count)
+            .map(|rank| {
+                let (model, optim, run, device) =
+                    (model.clone().fork(&devices[rank]), optim.clone(), &run, &devices[rank]);
+                scope.spawn(move || epochs(Replica { rank, count }, model, optim, run, first_epoch, device, &mut Quiet))
+            })
+            .collect();
+        let led = epochs(Replica { rank: 0, count }, model, optim, &run, first_epoch, &devices[0], observer);
+        let followed = followers.into_iter().map(|follower| {
+            follower.join().unwrap_or_else(|_| Err(TrainError::Replicas { message: "a replica panicked".into() }))
+        });
+        // The leader's error says why; a follower's, when only it failed.
+        followed.fold(led, |result, followed| match (result, followed) {
+            (Err(TrainError::Replicas { .. }) | Ok(()), Err(err)) => Err(err),
+            (result, _) => result,
+        })
+    })
+}
+
+/// The epochs from `first_epoch` of one replica; the leader evaluates and
+/// writes the checkpoint after each.
+fn epochs<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
+    replica: Replica,
+    mut model: Classifier<B>,
+    mut optim: O,
+    run: &TrainRun<'_>,
+    first_epoch: usize,
+    device: &B::Device,
+    observer: &mut impl Observer,
+) -> Result<()> {
+    let config = run.config;
+    replica.join::<B>(device)?;
+    let result = (|| {
+        for epoch in first_epoch..config.epochs {
+            let start = Instant::now();
+            let lr = config.schedule.rate(config.optimizer.lr(), epoch, config.epochs);
+            let (trained, log) = train_epoch(model, &mut optim, run, epoch, lr, replica, device, observer)?;
+            model = trained;
+            let saved =
+                if replica.leads() { save_epoch(&model, &optim, run, log, start, device, observer) } else { Ok(()) };
+            // Every replica learns whether the leader saved the epoch, so that
+            // none goes on waiting for a leader that stopped.
+            let failed = replica.sum::<B>(&[f64::from(u8::from(saved.is_err()))], device)?;
+            saved?;
+            if failed[0] > 0.0 {
+                return Err(TrainError::Replicas { message: "the leading replica stopped".into() });
+            }
+        }
+        Ok(())
+    })();
+    replica.leave::<B>()?;
+    result
+}
+
+/// The end of an epoch: the noisy test accuracy, the observer's report, the
+/// optimiser's state and the checkpoint.
+fn save_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
+    model: &Classifier<B>,
+    optim: &O,
+    run: &TrainRun<'_>,
+    mut log: EpochLog,
+    start: Instant,
+    device: &B::Device,
+    observer: &mut impl Observer,
+) -> Result<()> {
+    let config = run.config;
+    let epoch = log.epoch - 1;
+    let (accuracy, sensitive) = noisy_accuracy(&model.valid(), run, epoch, device)?;
+    log.noisy_test_accuracy = accuracy;
+    log.noisy_test_accuracy_sensitive = sensitive;
+    log.seconds = start.elapsed().as_secs_f64();
+    observer.epoch_done(&log)?;
+
+    // Optimiser state first, then the checkpoint that names its epoch.
+    let files = TrainingFiles::new(run.out);
+    let state_path = files.optimizer(epoch + 1);
+    let state = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
+        .record(optim.to_record(), ())
+        .map_err(|err| TrainError::OptimizerState { path: state_path.clone(), message: first_line(&err) })?;
+    write_atomically(&state_path, &state)?;
+    let mut meta = CheckpointMeta::new(run.spec.clone(), run.dataset.clone(), run.class_names.clone());
+    meta.training = Some(TrainingInfo {
+        sigma: config.sigma,
+        method: config.objective.method_name(),
+        epoch: epoch + 1,
+        config_hash: run.config_hash.clone(),
+        optimizer_fingerprint: Some(fingerprint(&state)),
+    });
+    Checkpoint { meta, model: model.valid() }.save(run.out)?;
+    let _ = std::fs::remove_file(files.optimizer(epoch));
     Ok(())
+}
+
+/// One of the data-parallel copies of the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Replica {
+    /// From 0, the leader.
+    rank: usize,
+    count: usize,
+}
+
+impl Replica {
+    /// Training on one device: nothing to share.
+    const ALONE: Replica = Replica { rank: 0, count: 1 };
+
+    fn leads(self) -> bool {
+        self.rank == 0
+    }
+
+    fn peer(self) -> PeerId {
+        PeerId::from(self.rank)
+    }
+
+    /// This replica's part of a batch: the batch cut into `count`
+    /// consecutive parts as equal as can be.
+    fn part(self, batch: &[usize]) -> &[usize] {
+        &batch[self.rank * batch.len() / self.count..(self.rank + 1) * batch.len() / self.count]
+    }
+
+    /// Joins the others (waiting until all have).
+    fn join<B: AutodiffBackend>(self, device: &B::Device) -> Result<()> {
+        if self.count == 1 {
+            return Ok(());
+        }
+        let config = CollectiveConfig::default().with_num_devices(self.count);
+        collective::register::<B::InnerBackend>(self.peer(), device.clone(), config).map_err(replicas)
+    }
+
+    fn leave<B: AutodiffBackend>(self) -> Result<()> {
+        if self.count == 1 {
+            return Ok(());
+        }
+        collective::finish_collective::<B::InnerBackend>(self.peer()).map_err(replicas)
+    }
+
+    /// `values` summed over the replicas (in single precision); alone, the
+    /// values themselves.
+    fn sum<B: AutodiffBackend>(self, values: &[f64], device: &B::Device) -> Result<Vec<f64>> {
+        if self.count == 1 {
+            return Ok(values.to_vec());
+        }
+        let values: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+        let tensor = Tensor::<B::InnerBackend, 1>::from_floats(values.as_slice(), device);
+        let summed = collective::all_reduce::<B::InnerBackend>(
+            self.peer(),
+            tensor.into_primitive().tensor(),
+            ReduceOperation::Sum,
+        )
+        .map_err(replicas)?;
+        let summed = Tensor::<B::InnerBackend, 1>::from_primitive(TensorPrimitive::Float(summed));
+        Ok(summed.into_data().iter::<f32>().map(f64::from).collect())
+    }
+
+    /// The gradients summed over the replicas.
+    fn sum_gradients<B: AutodiffBackend>(self, grads: GradientsParams) -> Result<GradientsParams> {
+        if self.count == 1 {
+            return Ok(grads);
+        }
+        grads.all_reduce::<B::InnerBackend>(self.peer(), ReduceOperation::Sum).map_err(replicas)
+    }
+}
+
+fn replicas(err: CollectiveError) -> TrainError {
+    TrainError::Replicas { message: format!("{err:?}") }
+}
+
+/// The devices of `count` replicas: `device` and the ones after it
+/// (`cuda:1`, `cuda:2` after `cuda:0`; the CPU is one device for all).
+fn replica_devices<B: Backend>(device: &B::Device, count: usize) -> Result<Vec<B::Device>> {
+    let first = device.to_id();
+    (0..count)
+        .map(|rank| {
+            let index = u16::try_from(usize::from(first.index_id) + rank).ok();
+            let Some(index) = index.filter(|_| rank > 0) else {
+                return match rank {
+                    0 => Ok(device.clone()),
+                    _ => Err(TrainError::Replicas { message: format!("no device {rank} after {device:?}") }),
+                };
+            };
+            let next = B::Device::from_id(burn::tensor::backend::DeviceId { index_id: index, ..first });
+            // A runtime panics on a device it does not have: probe once,
+            // quietly, and say which replica has none.
+            let hook = std::panic::take_hook();
+            std::panic::set_hook(Box::new(|_| {}));
+            let probe = std::panic::catch_unwind(AssertUnwindSafe(|| Tensor::<B, 1>::zeros([1], &next).into_data()));
+            std::panic::set_hook(hook);
+            match probe {
+                Ok(_) => Ok(next),
+                Err(_) => Err(TrainError::Replicas {
+                    message: format!("replica {rank} has no usable device ({next:?}, {rank} after {device:?})"),
+                }),
+            }
+        })
+        .collect()
+}
+
+/// Makes every parameter of a module.
+struct Materialize;
+
+impl<B: Backend> ModuleVisitor<B> for Materialize {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let _ = param.val();
+    }
+}
+
+/// The followers' observer: the leader reports.
+struct Quiet;
+
+impl Observer for Quiet {
+    fn epoch_done(&mut self, _: &EpochLog) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The first line of an error's message (burn's recorder errors run on).
@@ -347,43 +545,77 @@ fn batch_loss<B: AutodiffBackend>(
     }
 }
 
+/// One epoch of one replica: its part of every batch.
+#[allow(clippy::too_many_arguments)]
 fn train_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
     mut model: Classifier<B>,
     optim: &mut O,
     run: &TrainRun<'_>,
     epoch: usize,
     lr: f64,
+    replica: Replica,
     device: &B::Device,
     observer: &mut impl Observer,
 ) -> Result<(Classifier<B>, EpochLog)> {
     let config = run.config;
-    B::seed(device, config.seed.wrapping_add(1 + epoch as u64));
+    if replica.leads() {
+        // Replicas on the CPU share one generator: the leader seeds it.
+        B::seed(device, config.seed.wrapping_add(1 + epoch as u64));
+    }
     let order = epoch_order(run.train.len(), config.seed, epoch);
     let augment = config.augment.unwrap_or_else(|| augment::is_default_for(run.train.shape()));
-    let mut augment_rng = augment.then(|| SplitMix64::seed_from_u64(config.seed ^ 0xa06e_0000 ^ epoch as u64));
-    let (mut sums, mut correct, mut batches) = ([0.0; 3], 0usize, 0usize);
+    let augment_seed = config.seed ^ 0xa06e_0000 ^ epoch as u64 ^ ((replica.rank as u64) << 32);
+    let mut augment_rng = augment.then(|| SplitMix64::seed_from_u64(augment_seed));
+    let (mut sums, mut correct, mut batches) = ([0.0; 3], 0.0, 0usize);
     let total_batches = order.len().div_ceil(config.batch_size);
     for (index, chunk) in order.chunks(config.batch_size).enumerate() {
-        let (images, labels) = batch::<B>(run.train, chunk, augment_rng.as_mut(), device)?;
-        let b = labels.len();
-        let label_tensor = int_tensor::<B>(&labels, device);
-        let (parts, per_copy) = batch_loss(&model, images, &labels, label_tensor.clone(), run, epoch);
-        let total = scalar(parts.total.clone().detach());
-        if !total.is_finite() {
+        if chunk.len() < replica.count {
+            // A last batch too small to give every replica a part.
+            continue;
+        }
+        let part = replica.part(chunk);
+        // The batch's mean loss is the sum over replicas of their parts'
+        // means, each weighed by its share of the batch.
+        let share = part.len() as f64 / chunk.len() as f64;
+        let forward = batch::<B>(run.train, part, augment_rng.as_mut(), device).map(|(images, labels)| {
+            let label_tensor = int_tensor::<B>(&labels, device);
+            let (parts, per_copy) = batch_loss(&model, images, &labels, label_tensor.clone(), run, epoch);
+            let [b, copies, m] = per_copy.dims();
+            let predictions = per_copy.detach().mean_dim(1).reshape([b, m]).argmax(1).reshape([b]);
+            let hits = scalar(predictions.equal(label_tensor).int().sum().float());
+            (parts, hits, copies)
+        });
+        // What the batch did, over every replica, and whether one failed:
+        // each replica takes part even after an error, so none waits.
+        let numbers = match &forward {
+            Ok((parts, hits, _)) => {
+                let of = |part: &Tensor<B, 1>| share * scalar(part.clone().detach());
+                let parts =
+                    [&parts.total, &parts.classification, &parts.robustness_sensitive, &parts.robustness_normal];
+                let [total, classification, sensitive, normal] = parts.map(of);
+                [total, classification, sensitive, normal, *hits, 0.0]
+            }
+            Err(_) => [0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+        };
+        let summed = replica.sum::<B>(&numbers, device)?;
+        let (parts, _, copies) = forward?;
+        if summed[5] > 0.0 {
+            return Err(TrainError::Replicas { message: "another replica could not read its batch".into() });
+        }
+        if !summed[0].is_finite() {
             return Err(TrainError::NotFinite { epoch: epoch + 1, batch: index + 1 });
         }
-        let [_, per_copy_count, m] = per_copy.dims();
-        let predictions = per_copy.detach().mean_dim(1).reshape([b, m]).argmax(1).reshape([b]);
-        correct += scalar(predictions.equal(label_tensor).int().sum().float()) as usize;
-        for (sum, part) in
-            sums.iter_mut().zip([parts.classification, parts.robustness_sensitive, parts.robustness_normal])
-        {
-            *sum += scalar(part.detach());
+        for (sum, part) in sums.iter_mut().zip(&summed[1..4]) {
+            *sum += part;
         }
+        correct += summed[4];
         batches += 1;
-        let grads = GradientsParams::from_grads(parts.total.backward(), &model);
+        let loss = if replica.count == 1 { parts.total } else { parts.total.mul_scalar(share) };
+        let grads = replica.sum_gradients::<B>(GradientsParams::from_grads(loss.backward(), &model))?;
         model = optim.step(lr, model, grads);
-        observer.batch_done(epoch + 1, batches, total_batches, b * per_copy_count);
+        if replica.leads() {
+            observer.batch_done(epoch + 1, batches, total_batches, chunk.len() * copies);
+        }
     }
     let per_batch = |sum: f64| sum / batches.max(1) as f64;
     let log = EpochLog {
@@ -392,7 +624,7 @@ fn train_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         classification: per_batch(sums[0]),
         robustness_sensitive: per_batch(sums[1]),
         robustness_normal: per_batch(sums[2]),
-        train_accuracy: correct as f64 / run.train.len().max(1) as f64,
+        train_accuracy: correct / run.train.len().max(1) as f64,
         noisy_test_accuracy: 0.0,
         noisy_test_accuracy_sensitive: None,
         seconds: 0.0,

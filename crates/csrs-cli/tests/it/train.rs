@@ -84,6 +84,20 @@ fn trains_with_sound_noise_and_keeps_the_setting() {
     assert!(!std::fs::read_to_string(dir.path().join("m/g.config.toml")).unwrap().contains("noise"));
 }
 
+/// Data-parallel training on the CPU: threads, one device.
+#[test]
+fn trains_with_replicas_and_keeps_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.toml"), config(1, "replicas = 2\n")).unwrap();
+    let run = csrs(dir.path(), &["train", "--config", "t.toml"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("1 epochs, 2 replicas on the cpu"), "{}", run.stderr);
+    let resolved = std::fs::read_to_string(dir.path().join("m/d.config.toml")).unwrap();
+    assert!(resolved.contains("replicas = 2"), "{resolved}");
+    let log = std::fs::read_to_string(dir.path().join("m/d.log.csv")).unwrap();
+    assert_eq!(log.lines().count(), 2, "{log}");
+}
+
 #[test]
 fn bad_training_configurations() {
     let dir = tempfile::tempdir().unwrap();
@@ -94,6 +108,8 @@ fn bad_training_configurations() {
         (config(2, "nosie = 3\n"), "unknown field `nosie`"),
         (config(2, "noise = 3\n"), "noise: invalid type: integer `3`, expected a string"),
         (config(2, "noise = \"loud\"\n"), "noise: unknown noise \"loud\", expected gaussian or sound"),
+        (config(2, "replicas = 0\n"), "replicas is 0, expected at least 1"),
+        (config(2, "replicas = 65\n"), "replicas is 65, expected at most batch_size (64)"),
         (
             config(2, "").replace("architecture = \"digits-cnn\"", "architecture = \"lenet5\""),
             "lenet5 takes 28x28 or 32x32 inputs",

@@ -26,6 +26,7 @@ fn config(epochs: usize) -> TrainConfig {
         objective: Objective::Gaussian { cost_sensitive: None },
         augment: None,
         seed: 1,
+        replicas: 1,
     }
 }
 
@@ -132,4 +133,32 @@ fn attack_methods_train_for_a_cost_matrix() {
         assert!(last.noisy_test_accuracy > 0.3, "{method}: noisy accuracy {}", last.noisy_test_accuracy);
         assert!(last.noisy_test_accuracy_sensitive.is_some());
     }
+}
+
+/// Three replicas on the CPU, each on a third of the batch (432, 432 and
+/// 433 of 1297 examples), take the steps one device takes on whole batches:
+/// with noise too small to matter, the two models compute the same logits.
+/// (Over many steps, rounding differences grow as in any two runs that sum
+/// in another order.)
+#[test]
+fn replicas_train_the_model_one_device_trains() {
+    let _rng = BACKEND_RNG.lock().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = |replicas| TrainConfig { sigma: 1e-6, augment: Some(false), batch_size: 1297, replicas, ..config(3) };
+    let alone = run_training(&config(1), &dir.path().join("alone"), false);
+    let shared = run_training(&config(3), &dir.path().join("shared"), false);
+    assert!(alone[2].classification < alone[0].classification, "the steps lower the loss: {alone:?}");
+    for (alone, shared) in alone.iter().zip(&shared) {
+        assert!((alone.classification - shared.classification).abs() < 1e-5, "{alone:?}\n{shared:?}");
+        assert_eq!(alone.train_accuracy, shared.train_accuracy);
+    }
+    let logits = |stem: &str| {
+        let checkpoint = Checkpoint::<Flex>::load(&dir.path().join(stem), Some(10), &Default::default()).unwrap();
+        let images: Vec<f32> = (0..5 * 64).map(|i| (i % 13) as f32 / 13.0).collect();
+        let input = Tensor::<Flex, 1>::from_floats(images.as_slice(), &Default::default()).reshape([5, 1, 8, 8]);
+        checkpoint.model.forward(input).into_data().to_vec::<f32>().unwrap()
+    };
+    let (alone, shared) = (logits("alone"), logits("shared"));
+    let largest = alone.iter().zip(&shared).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(largest < 1e-4, "the logits differ by {largest}: {alone:?} vs {shared:?}");
 }
