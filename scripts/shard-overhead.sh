@@ -16,7 +16,7 @@ trap 'rm -rf "$work"' EXIT
 seconds() {
     local start end
     start=$(date +%s.%N)
-    "$@" >/dev/null 2>&1
+    "$@" >/dev/null 2>&1 || { echo "shard-overhead: $* failed" >&2; return 1; }
     end=$(date +%s.%N)
     echo "$end - $start" | bc
 }

@@ -280,15 +280,18 @@ impl Scripts<'_> {
     /// The `#SBATCH` lines shared by both jobs, and a `cd` to the project.
     fn header(&self, name: &str, log: &str, extra: &[String]) -> String {
         let job = self.job;
+        // sbatch reads its own words from `#SBATCH` lines: the name keeps
+        // only plain characters, and the log path is relative to the folder
+        // submit.sh submits from (the job's working directory).
         let stem = Path::new(&job.config).file_stem().and_then(|s| s.to_str()).unwrap_or("run");
+        let stem: String = stem.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
         let mut text = format!(
             "#!/bin/bash\n# Written by `cargo xtask slurm certify --config {} --shards {}`; submit with submit.sh beside it.\n",
             job.config, job.shards
         );
-        let log = self.root.join(&job.dir).join("logs").join(log);
         let mut lines = vec![
             format!("--job-name=csrs-{name}-{stem}"),
-            format!("--output={}", log.display()),
+            format!("--output=logs/{log}"),
             "--open-mode=append".to_owned(),
         ];
         lines.extend_from_slice(extra);
@@ -352,23 +355,29 @@ impl Scripts<'_> {
         text
     }
 
-    /// Submits the array (when shards remain) and the merge job after it.
+    /// Submits the array (when shards remain) and the merge job after it,
+    /// unless the jobs of the last submission are still queued (two tasks
+    /// would then write one shard); `submitted` keeps their ids.
     fn submit(&self, state: &State) -> String {
         let job = self.job;
         let dir = quote(&self.root.join(&job.dir).display().to_string());
-        let mut text = format!("#!/bin/bash\nset -euo pipefail\ncd {dir}\n");
+        let out = quote(&job.out.display().to_string());
+        let mut text = format!(
+            "#!/bin/bash\nset -euo pipefail\ncd {dir}\n\
+             if [ -s submitted ] && [ -n \"$(squeue -h -j \"$(cat submitted)\" 2>/dev/null)\" ]; then\n  \
+             echo \"jobs $(cat submitted) of the last submission are still queued: wait for them, or scancel them\" >&2\n  \
+             exit 1\nfi\n"
+        );
         match state {
             State::Unfinished(shards) => writeln!(
                 text,
-                "certify=$(sbatch --parsable certify.sbatch)\ncertify=${{certify%%;*}}\necho \"shards {} of {}: job array $certify\"\nmerge=$(sbatch --parsable --dependency=afterok:$certify --kill-on-invalid-dep=yes merge.sbatch)\necho \"merge into {}: job ${{merge%%;*}}, after $certify\"",
+                "certify=$(sbatch --parsable certify.sbatch)\ncertify=${{certify%%;*}}\necho \"shards {} of {}: job array $certify\"\nmerge=$(sbatch --parsable --dependency=afterok:$certify --kill-on-invalid-dep=yes merge.sbatch)\nmerge=${{merge%%;*}}\necho \"$certify,$merge\" > submitted\necho \"merge into \"{out}\": job $merge, after $certify\"",
                 list(shards),
                 job.shards,
-                job.out.display()
             ),
             _ => writeln!(
                 text,
-                "merge=$(sbatch --parsable merge.sbatch)\necho \"merge into {}: job ${{merge%%;*}}\"",
-                job.out.display()
+                "merge=$(sbatch --parsable merge.sbatch)\nmerge=${{merge%%;*}}\necho \"$merge\" > submitted\necho \"merge into \"{out}\": job $merge\""
             ),
         }
         .expect("a String takes any text");
@@ -500,6 +509,8 @@ mod tests {
             "#SBATCH --gpus-per-task=1",
             "#SBATCH --cpus-per-task=2",
             "#SBATCH --partition=short",
+            "#SBATCH --output=logs/certify-%a.log",
+            "#SBATCH --job-name=csrs-certify-run",
         ] {
             assert!(certify.lines().any(|l| l == line), "{line} in\n{certify}");
         }
@@ -547,7 +558,15 @@ mod tests {
             fs::read_to_string(&calls).unwrap(),
             "sbatch --parsable certify.sbatch\nsbatch --parsable --dependency=afterok:17 --kill-on-invalid-dep=yes merge.sbatch\n"
         );
-        assert!(String::from_utf8_lossy(&output.stdout).contains("shards 1 of 3: job array 17"));
+        let said = String::from_utf8_lossy(&output.stdout);
+        assert!(said.contains("shards 1 of 3: job array 17") && said.contains("merge into results/run.tsv: job 17"));
+        assert_eq!(fs::read_to_string(folder.join("submitted")).unwrap(), "17,17\n");
+        // While those jobs are queued, a second submission is refused.
+        let squeue = root.join("bin/squeue");
+        script(&squeue, "#!/bin/bash\necho \"17_1 R\"\n");
+        let output = bash(&folder.join("submit.sh"), &[("PATH", &path)]);
+        assert!(!output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).contains("jobs 17,17 of the last submission are still queued"));
     }
 
     #[test]

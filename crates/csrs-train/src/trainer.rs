@@ -213,23 +213,40 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B> + Clone + Send>
     // Parameters are made on first use: made here, once, every replica
     // starts from the same weights.
     model.visit(&mut Materialize);
+    // burn's collective server is one per process: one replicated run at a
+    // time.
+    let _alone = REPLICATED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     std::thread::scope(|scope| {
         let followers: Vec<_> = (1..count)
             .map(|rank| {
                 let (model, optim, run, device) =
                     (model.clone().fork(&devices[rank]), optim.clone(), &run, &devices[rank]);
-                scope.spawn(move || epochs(Replica { rank, count }, model, optim, run, first_epoch, device, &mut Quiet))
+                scope.spawn(move || {
+                    or_abort(|| epochs(Replica { rank, count }, model, optim, run, first_epoch, device, &mut Quiet))
+                })
             })
             .collect();
-        let led = epochs(Replica { rank: 0, count }, model, optim, &run, first_epoch, &devices[0], observer);
-        let followed = followers.into_iter().map(|follower| {
-            follower.join().unwrap_or_else(|_| Err(TrainError::Replicas { message: "a replica panicked".into() }))
-        });
+        let led =
+            or_abort(|| epochs(Replica { rank: 0, count }, model, optim, &run, first_epoch, &devices[0], observer));
+        let followed = followers.into_iter().map(|follower| follower.join().expect("a replica aborts, not panics"));
         // The leader's error says why; a follower's, when only it failed.
         followed.fold(led, |result, followed| match (result, followed) {
             (Err(TrainError::Replicas { .. }) | Ok(()), Err(err)) => Err(err),
             (result, _) => result,
         })
+    })
+}
+
+/// Whether a replicated run holds burn's collective server.
+static REPLICATED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs a replica, ending the process if it panics (an out-of-memory GPU,
+/// a bug): the other replicas would wait for it in their next all-reduce
+/// forever. The last checkpoint is kept; `--resume` continues from it.
+fn or_abort<T>(replica: impl FnOnce() -> T) -> T {
+    std::panic::catch_unwind(AssertUnwindSafe(replica)).unwrap_or_else(|_| {
+        eprintln!("a data-parallel replica panicked (above); stopping every replica");
+        std::process::abort()
     })
 }
 
