@@ -30,7 +30,7 @@ usage: cargo xtask slurm certify --config FILE --shards K [--gpus-per-task 0|1]
                                  [--cpus-per-task C] [--sbatch OPTION]... [--submit]";
 
 /// The command line of `cargo xtask slurm certify`.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Options {
     /// The `csrs certify` configuration, relative to the project root.
     config: String,
@@ -116,7 +116,12 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     write(&submit, &scripts.submit(&state))?;
     match &state {
         State::Unfinished(shards) => {
-            println!("shards {} of {} to run, then the merge into {}", list(shards), job.shards, job.out.display())
+            println!(
+                "shards {} of {} to run, then the merge into {}",
+                list(shards),
+                job.options.shards,
+                job.out.display()
+            )
         }
         _ => println!("every shard is finished: the merge into {} remains", job.out.display()),
     }
@@ -137,8 +142,7 @@ const KEY: &str = "run.key";
 /// A sharded certification: its paths relative to the project root.
 #[derive(Debug)]
 struct Job {
-    config: String,
-    shards: usize,
+    options: Options,
     /// The merged records: the configuration's `out`.
     out: PathBuf,
     /// `<out>.shards`
@@ -151,14 +155,6 @@ struct Job {
     /// The command and the configuration's text: a shard marked done with
     /// another key was made by another run.
     key: String,
-    options: SbatchOptions,
-}
-
-#[derive(Debug)]
-struct SbatchOptions {
-    gpus_per_task: usize,
-    cpus_per_task: Option<usize>,
-    extra: Vec<String>,
 }
 
 /// What the shards of a job need.
@@ -204,21 +200,8 @@ impl Job {
             // Slurm shows each task its GPU as the first.
             args.extend(["--device".to_owned(), "cuda:0".to_owned()]);
         }
-        let key = format!("csrs {} --out {}\n\n{config_text}", args.join(" "), shard_stem(&dir, "I").display());
-        Ok(Job {
-            config: options.config.clone(),
-            shards: options.shards,
-            out,
-            dir,
-            extension,
-            args,
-            key,
-            options: SbatchOptions {
-                gpus_per_task: options.gpus_per_task,
-                cpus_per_task: options.cpus_per_task,
-                extra: options.sbatch.clone(),
-            },
-        })
+        let key = format!("csrs {} --out {}\n\n{config_text}", args.join(" "), dir.join(shard_name("I")).display());
+        Ok(Job { options: options.clone(), out, dir, extension, args, key })
     }
 
     /// Which shards are finished, from their marks. A mark of another key
@@ -233,7 +216,7 @@ impl Job {
                 self.dir.display()
             );
         }
-        let unfinished: Vec<usize> = (0..self.shards)
+        let unfinished: Vec<usize> = (0..self.options.shards)
             .filter(|&shard| fs::read_to_string(root.join(self.done(shard))).ok().as_deref() != Some(&self.key))
             .collect();
         let merged = root.join(&self.out).exists();
@@ -245,24 +228,28 @@ impl Job {
                 "{} exists, but shards {} of {} are not finished; remove it to merge the shards again",
                 self.out.display(),
                 list(&unfinished),
-                self.shards
+                self.options.shards
             ),
         }
     }
 
     fn records(&self, shard: usize) -> PathBuf {
-        with_suffix(&shard_stem(&self.dir, &shard.to_string()), &self.extension)
+        self.dir.join(shard_name(&shard.to_string()) + &self.extension)
     }
 
     fn done(&self, shard: usize) -> PathBuf {
-        with_suffix(&shard_stem(&self.dir, &shard.to_string()), ".done")
+        self.dir.join(shard_name(&shard.to_string()) + DONE)
     }
 }
 
-/// `<dir>/shard-<shard>`: `shard` is a number or a shell variable.
-fn shard_stem(dir: &Path, shard: &str) -> PathBuf {
-    dir.join(format!("shard-{shard}"))
+/// The name of a shard's files without their suffix: `shard` is a number,
+/// or a shell word in the scripts.
+fn shard_name(shard: &str) -> String {
+    format!("shard-{shard}")
 }
+
+/// The suffix of a shard's mark: it finished.
+const DONE: &str = ".done";
 
 /// The shards as Slurm's `--array` takes them: `0,2,3`.
 fn list(shards: &[usize]) -> String {
@@ -283,11 +270,11 @@ impl Scripts<'_> {
         // sbatch reads its own words from `#SBATCH` lines: the name keeps
         // only plain characters, and the log path is relative to the folder
         // submit.sh submits from (the job's working directory).
-        let stem = Path::new(&job.config).file_stem().and_then(|s| s.to_str()).unwrap_or("run");
+        let stem = Path::new(&job.options.config).file_stem().and_then(|s| s.to_str()).unwrap_or("run");
         let stem: String = stem.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
         let mut text = format!(
             "#!/bin/bash\n# Written by `cargo xtask slurm certify --config {} --shards {}`; submit with submit.sh beside it.\n",
-            job.config, job.shards
+            job.options.config, job.options.shards
         );
         let mut lines = vec![
             format!("--job-name=csrs-{name}-{stem}"),
@@ -295,7 +282,7 @@ impl Scripts<'_> {
             "--open-mode=append".to_owned(),
         ];
         lines.extend_from_slice(extra);
-        lines.extend(job.options.extra.iter().cloned());
+        lines.extend(job.options.sbatch.iter().cloned());
         for line in lines {
             writeln!(text, "#SBATCH {line}").expect("a String takes any text");
         }
@@ -318,8 +305,9 @@ impl Scripts<'_> {
         let args: Vec<String> = job.args.iter().map(|arg| quote(arg)).collect();
         writeln!(
             text,
-            "shard={}/shard-\"$SLURM_ARRAY_TASK_ID\"\n{} {} --out \"$shard{}\"\ncp {} \"$shard.done\"",
+            "shard={}/{}\n{} {} --out \"$shard{}\"\ncp {} \"$shard{DONE}\"",
             quote(&job.dir.display().to_string()),
+            shard_name("\"$SLURM_ARRAY_TASK_ID\""),
             quote(&self.csrs.display().to_string()),
             args.join(" "),
             job.extension,
@@ -336,14 +324,15 @@ impl Scripts<'_> {
         let key = quote(&job.dir.join(KEY).display().to_string());
         writeln!(
             text,
-            "for shard in $(seq 0 {last}); do\n  cmp -s {key} {dir}/shard-$shard.done || {{ echo \"shard $shard of {k} is not finished: run cargo xtask slurm certify again\" >&2; exit 1; }}\ndone",
-            last = job.shards - 1,
+            "for shard in $(seq 0 {last}); do\n  cmp -s {key} {dir}/{name}{DONE} || {{ echo \"shard $shard of {k} is not finished: run cargo xtask slurm certify again\" >&2; exit 1; }}\ndone",
+            last = job.options.shards - 1,
             dir = quote(&job.dir.display().to_string()),
-            k = job.shards,
+            name = shard_name("$shard"),
+            k = job.options.shards,
         )
         .expect("a String takes any text");
         let records: Vec<String> =
-            (0..job.shards).map(|shard| quote(&job.records(shard).display().to_string())).collect();
+            (0..job.options.shards).map(|shard| quote(&job.records(shard).display().to_string())).collect();
         writeln!(
             text,
             "{} merge --out {} {}",
@@ -373,7 +362,7 @@ impl Scripts<'_> {
                 text,
                 "certify=$(sbatch --parsable certify.sbatch)\ncertify=${{certify%%;*}}\necho \"shards {} of {}: job array $certify\"\nmerge=$(sbatch --parsable --dependency=afterok:$certify --kill-on-invalid-dep=yes merge.sbatch)\nmerge=${{merge%%;*}}\necho \"$certify,$merge\" > submitted\necho \"merge into \"{out}\": job $merge, after $certify\"",
                 list(shards),
-                job.shards,
+                job.options.shards,
             ),
             _ => writeln!(
                 text,

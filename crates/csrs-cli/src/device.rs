@@ -70,19 +70,11 @@ pub(crate) fn on_backend<T: OnBackend>(choice: DeviceChoice, task: T) -> anyhow:
 fn cuda<T: OnBackend>(index: usize, task: T) -> anyhow::Result<T::Output> {
     use burn::backend::Cuda;
     use burn::backend::cuda::CudaDevice;
-    use burn::prelude::Tensor;
 
     keep_compiled_kernels();
     let device = CudaDevice::new(index);
-    // The CUDA runtime panics when there is no driver or no such GPU: probe
-    // once, quietly, and turn that into an error.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let probe = std::panic::catch_unwind(|| Tensor::<Cuda, 1>::zeros([1], &device).into_data());
-    std::panic::set_hook(hook);
-    // The panic's own message is the runtime's internals (a closed
-    // channel from its device thread), nothing a user can act on.
-    if probe.is_err() {
+    // The CUDA runtime panics when there is no driver or no such GPU.
+    if !csrs_models::device::is_usable::<Cuda>(&device) {
         bail!("no usable CUDA device cuda:{index} (is there an NVIDIA GPU and driver?)");
     }
     task.run::<Cuda>(device)

@@ -20,6 +20,7 @@
 mod architecture;
 pub mod checkpoint;
 mod classifier;
+pub mod device;
 mod error;
 pub mod graph;
 pub mod interop;

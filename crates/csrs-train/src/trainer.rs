@@ -401,30 +401,17 @@ fn replicas(err: CollectiveError) -> TrainError {
 /// (`cuda:1`, `cuda:2` after `cuda:0`; the CPU is one device for all).
 fn replica_devices<B: Backend>(device: &B::Device, count: usize) -> Result<Vec<B::Device>> {
     let first = device.to_id();
-    (0..count)
-        .map(|rank| {
-            let index = u16::try_from(usize::from(first.index_id) + rank).ok();
-            let Some(index) = index.filter(|_| rank > 0) else {
-                return match rank {
-                    0 => Ok(device.clone()),
-                    _ => Err(TrainError::Replicas { message: format!("no device {rank} after {device:?}") }),
-                };
-            };
-            let next = B::Device::from_id(burn::tensor::backend::DeviceId { index_id: index, ..first });
-            // A runtime panics on a device it does not have: probe once,
-            // quietly, and say which replica has none.
-            let hook = std::panic::take_hook();
-            std::panic::set_hook(Box::new(|_| {}));
-            let probe = std::panic::catch_unwind(AssertUnwindSafe(|| Tensor::<B, 1>::zeros([1], &next).into_data()));
-            std::panic::set_hook(hook);
-            match probe {
-                Ok(_) => Ok(next),
-                Err(_) => Err(TrainError::Replicas {
-                    message: format!("replica {rank} has no usable device ({next:?}, {rank} after {device:?})"),
-                }),
-            }
-        })
-        .collect()
+    let next = |rank: usize| {
+        let index = u16::try_from(usize::from(first.index_id) + rank)
+            .map_err(|_| TrainError::Replicas { message: format!("no device {rank} after {device:?}") })?;
+        let next = B::Device::from_id(burn::tensor::backend::DeviceId { index_id: index, ..first });
+        if !csrs_models::device::is_usable::<B>(&next) {
+            let message = format!("replica {rank} has no usable device ({next:?}, {rank} after {device:?})");
+            return Err(TrainError::Replicas { message });
+        }
+        Ok(next)
+    };
+    std::iter::once(Ok(device.clone())).chain((1..count).map(next)).collect()
 }
 
 /// Makes every parameter of a module.

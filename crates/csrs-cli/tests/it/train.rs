@@ -69,30 +69,33 @@ fn trains_logs_and_resumes() {
     assert_eq!(certify.code, Some(0), "{}", certify.stderr);
 }
 
+/// Trains one epoch of `config(1, extra)` into `out` (in `dir`); its
+/// messages and its resolved configuration.
+fn train_one_epoch(dir: &std::path::Path, extra: &str, out: &str) -> (String, String) {
+    let file = format!("{}.toml", out.replace('/', "-"));
+    std::fs::write(dir.join(&file), config(1, extra).replace("m/d", out)).unwrap();
+    let run = csrs(dir, &["train", "--config", &file], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    (run.stderr, std::fs::read_to_string(dir.join(format!("{out}.config.toml"))).unwrap())
+}
+
 #[test]
 fn trains_with_sound_noise_and_keeps_the_setting() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("t.toml"), config(1, "noise = \"sound\"\n")).unwrap();
-    let run = csrs(dir.path(), &["train", "--config", "t.toml"], "");
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.stderr.contains("sigma = 0.25 (sound noise)"), "{}", run.stderr);
-    let resolved = std::fs::read_to_string(dir.path().join("m/d.config.toml")).unwrap();
+    let (stderr, resolved) = train_one_epoch(dir.path(), "noise = \"sound\"\n", "m/d");
+    assert!(stderr.contains("sigma = 0.25 (sound noise)"), "{stderr}");
     assert!(resolved.contains("noise = \"sound\""), "{resolved}");
     // Gaussian, the default, is left out of the resolved configuration.
-    std::fs::write(dir.path().join("g.toml"), config(1, "").replace("m/d", "m/g")).unwrap();
-    assert_eq!(csrs(dir.path(), &["train", "--config", "g.toml"], "").code, Some(0));
-    assert!(!std::fs::read_to_string(dir.path().join("m/g.config.toml")).unwrap().contains("noise"));
+    let (_, resolved) = train_one_epoch(dir.path(), "", "m/g");
+    assert!(!resolved.contains("noise"), "{resolved}");
 }
 
 /// Data-parallel training on the CPU: threads, one device.
 #[test]
 fn trains_with_replicas_and_keeps_the_setting() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("t.toml"), config(1, "replicas = 2\n")).unwrap();
-    let run = csrs(dir.path(), &["train", "--config", "t.toml"], "");
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.stderr.contains("1 epochs, 2 replicas on the cpu"), "{}", run.stderr);
-    let resolved = std::fs::read_to_string(dir.path().join("m/d.config.toml")).unwrap();
+    let (stderr, resolved) = train_one_epoch(dir.path(), "replicas = 2\n", "m/d");
+    assert!(stderr.contains("1 epochs, 2 replicas on the cpu"), "{stderr}");
     assert!(resolved.contains("replicas = 2"), "{resolved}");
     let log = std::fs::read_to_string(dir.path().join("m/d.log.csv")).unwrap();
     assert_eq!(log.lines().count(), 2, "{log}");
