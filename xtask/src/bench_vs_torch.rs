@@ -11,7 +11,7 @@ use std::process::Command;
 
 use anyhow::{Context, anyhow, bail};
 
-use crate::{cargo, project_root};
+use crate::{asks_for_help, cargo, project_root};
 
 const USAGE: &str = "usage: cargo xtask bench-vs-torch [--models lenet5,cifar-resnet20,cifar-resnet110] \
 [--batch 400] [--rounds 2] [--device cpu|cuda] [--python python3]";
@@ -64,6 +64,10 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
 }
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    if asks_for_help(args) {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let options = options(args)?;
     let probe = Command::new(&options.python).args(["-c", "import torch; print(torch.__version__)"]).output();
     let torch = match probe {
@@ -195,5 +199,14 @@ mod tests {
         let err = options(&args(&["--models", "vgg16"])).err().unwrap().to_string();
         assert!(err.starts_with("unknown model vgg16"), "{err}");
         assert!(options(&args(&["--batch"])).is_err());
+    }
+
+    /// Asking for help is not an error, and neither builds nor probes.
+    #[test]
+    fn help_is_printed_not_refused() {
+        for line in [&["--help"][..], &["-h"], &["--models", "lenet5", "--help"]] {
+            let line: Vec<String> = line.iter().map(|s| (*s).to_owned()).collect();
+            run(&line).unwrap_or_else(|err| panic!("{line:?}: {err:#}"));
+        }
     }
 }

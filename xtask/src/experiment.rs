@@ -35,7 +35,7 @@ use csrs_artifacts::{CertificationFiles, TrainingFiles};
 use serde::{Deserialize, Deserializer};
 use toml::{Table, Value};
 
-use crate::{cargo, project_root};
+use crate::{asks_for_help, cargo, project_root};
 
 /// A grid, as read from `configs/experiments/*.toml`.
 #[derive(Debug, Deserialize)]
@@ -200,6 +200,10 @@ fn parse_jobs(value: &str) -> anyhow::Result<NonZeroUsize> {
 }
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    if asks_for_help(args) {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let options = options(args)?;
     let root = project_root();
     let path = root.join(&options.file);
@@ -236,7 +240,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     fs::create_dir_all(&figures).with_context(|| format!("cannot create {}", figures.display()))?;
     let report = report(&root, &grid, &runs, &out, &options.file, |args| analyze(&csrs, &root, args))?;
     let report_path = root.join(&out).join("report.md");
-    fs::write(&report_path, report).with_context(|| format!("cannot write {}", report_path.display()))?;
+    write(&report_path, &report)?;
     eprintln!("wrote {}", report_path.display());
     Ok(())
 }
@@ -501,12 +505,10 @@ fn mark_done(root: &Path, step: &Step) -> anyhow::Result<()> {
     write(&root.join(step.done_path()), &step.key)
 }
 
-/// Writes a file, creating its folder.
+/// Writes a file whole or not at all, creating its folder: a key, a mark
+/// or a report is never half there.
 pub(crate) fn write(path: &Path, text: &str) -> anyhow::Result<()> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    csrs_artifacts::write_atomically(path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The `csrs` arguments of a step about to do `action` on `device`.
@@ -686,7 +688,8 @@ fn analyze(csrs: &Path, root: &Path, args: &[String]) -> anyhow::Result<Vec<Row>
 fn analyze_args(grid: &Grid, group: &[&Run<'_>], cost: &str, figure: &Path) -> Vec<String> {
     let radii: Vec<String> = grid.radii.iter().map(f64::to_string).collect();
     let mut args: Vec<String> = ["analyze", "--format", "tsv", "--radii"].map(String::from).to_vec();
-    args.extend([radii.join(","), "--plot".to_owned(), figure.display().to_string()]);
+    // The figure is the report's own, drawn again with it.
+    args.extend([radii.join(","), "--force".to_owned(), "--plot".to_owned(), figure.display().to_string()]);
     for run in group {
         args.extend(["--label".to_owned(), run.method.to_owned()]);
     }
@@ -882,6 +885,15 @@ mod tests {
         ] {
             let err = format!("{:#}", options(line).unwrap_err());
             assert!(err.contains(message), "{line}: {err}");
+        }
+    }
+
+    /// Asking for help is not an error, and reads no grid.
+    #[test]
+    fn help_is_printed_not_refused() {
+        for line in ["--help", "-h", "configs/experiments/missing.toml --dry-run --help"] {
+            run(&line.split_whitespace().map(String::from).collect::<Vec<_>>())
+                .unwrap_or_else(|err| panic!("{line}: {err:#}"));
         }
     }
 

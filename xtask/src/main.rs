@@ -47,12 +47,12 @@ tasks:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("ci") => ci::run(),
+        Some("ci") => ci::run(&args[1..]),
         Some("experiment") => experiment::run(&args[1..]),
         Some("slurm") => slurm::run(&args[1..]),
         Some("bench-vs-torch") => bench_vs_torch::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
-            eprintln!("{USAGE}");
+            println!("{USAGE}");
             Ok(())
         }
         Some(other) => Err(anyhow::anyhow!("unknown task {other:?}\n\n{USAGE}")),
@@ -65,6 +65,13 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether a task's arguments ask for its usage: `-h` or `--help` anywhere,
+/// so that asking never starts the task's work. No task takes either as a
+/// value, so reading them wherever they stand loses nothing.
+fn asks_for_help(args: &[String]) -> bool {
+    args.iter().any(|arg| arg == "-h" || arg == "--help")
 }
 
 /// The workspace root, found from this crate's manifest, not the current

@@ -23,7 +23,7 @@ use csrs_artifacts::with_suffix;
 use toml::Table;
 
 use crate::experiment::write;
-use crate::{cargo, project_root};
+use crate::{asks_for_help, cargo, project_root};
 
 const USAGE: &str = "\
 usage: cargo xtask slurm certify --config FILE --shards K [--gpus-per-task 0|1]
@@ -87,6 +87,10 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
 }
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    if asks_for_help(args) {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let options = options(args)?;
     let root = project_root();
     let config_path = root.join(&options.config);
@@ -423,6 +427,14 @@ mod tests {
         ] {
             let err = options(&args(line)).unwrap_err().to_string();
             assert!(err.contains(message), "{line}: {err}");
+        }
+    }
+
+    /// Asking for help is not an error, and reads nothing.
+    #[test]
+    fn help_is_printed_not_refused() {
+        for line in ["--help", "-h", "certify --help", "certify --config c.toml -h"] {
+            run(&args(line)).unwrap_or_else(|err| panic!("{line}: {err:#}"));
         }
     }
 

@@ -6,6 +6,29 @@
 //! loop, the checkpoint reader and the experiment pipelines all ask these
 //! types for the names, so a suffix is spelled once and a pipeline that
 //! cleans up or checks a run's outputs cannot miss one.
+//!
+//! It also holds how those files are written: whole or not at all
+//! ([`write_atomically`], [`AtomicFile`]), and never over a file the user
+//! has unless told to, nor over one of the command's inputs
+//! ([`check_output`]).
+//!
+//! ```
+//! use csrs_artifacts::{CertificationFiles, Existing, check_output, write_atomically};
+//! # let dir = std::env::temp_dir().join(format!("csrs-artifacts-doc-{}", std::process::id()));
+//! let run = CertificationFiles::new(&dir.join("digits.tsv"));
+//! let config = run.resolved_config();
+//! check_output(&config, &[run.records()], Existing::Refuse)?;
+//! write_atomically(&config, b"sigma = 0.25\n")?;
+//! assert!(check_output(&config, &[run.records()], Existing::Refuse).is_err());
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod output;
+mod write;
+
+pub use output::{Existing, OutputError, check_output, same_file};
+pub use write::{AtomicFile, write_atomically};
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -75,7 +98,8 @@ impl TrainingFiles {
 }
 
 /// The files of a certification (or prediction) run: the records (`.tsv`
-/// or `.jsonl`, one line per example) and `<records>.config.toml`.
+/// or `.jsonl`, one line per example), `<records>.config.toml` and, once
+/// the run has written its last record, `<records>.end`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificationFiles {
     records: PathBuf,
@@ -97,9 +121,17 @@ impl CertificationFiles {
         with_suffix(&self.records, RESOLVED_CONFIG)
     }
 
+    /// The end mark: written when the run has made every record it was
+    /// asked for (what it holds says how long the records were then), and
+    /// removed while a resumed run adds to them. Records without one are
+    /// of a run that has not finished, or was stopped.
+    pub fn end_mark(&self) -> PathBuf {
+        with_suffix(&self.records, ".end")
+    }
+
     /// Every file the run writes.
-    pub fn outputs(&self) -> [PathBuf; 2] {
-        [self.records.clone(), self.resolved_config()]
+    pub fn outputs(&self) -> [PathBuf; 3] {
+        [self.records.clone(), self.resolved_config(), self.end_mark()]
     }
 }
 

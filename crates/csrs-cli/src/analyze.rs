@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
+use csrs_artifacts::{CertificationFiles, Existing, check_output};
 use csrs_models::CheckpointMeta;
 use csrs_sampling::NoiseKind;
 use csrs_stats::Alpha;
@@ -12,7 +13,7 @@ use csrs_stats::metrics::{CertifiedExample, Proportion, Summary, summarize};
 
 use crate::certify::{CertifyRow, mean_draws};
 use crate::figure;
-use crate::records::{PartialLine, read_rows, settings_of_run};
+use crate::records::{Unfinished, read_rows, settings_of_run};
 
 /// Summarise the records of one or more `csrs certify` runs, one row per
 /// file: clean accuracy of the smoothed classifier (and of the base model on
@@ -23,8 +24,9 @@ use crate::records::{PartialLine, read_rows, settings_of_run};
 /// Every fraction comes with its exact 95% interval over the test examples
 /// (two-sided Clopper–Pearson): how far the fraction of the whole
 /// distribution can be from the one measured on these examples. Abstains are
-/// never counted as correct or robust. Files are only read: a run still
-/// writing can be analysed while it goes on.
+/// never counted as correct or robust. Files are only read. Records of a
+/// run that has not finished (still being written, or stopped before its
+/// end) are refused unless --partial.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   csrs analyze results/digits-certify.tsv
@@ -40,6 +42,12 @@ pub(crate) struct Args {
     /// Also draw the metrics against the radius into FILE (.svg or .png): certified accuracy and certified cost-sensitive robustness with their 95% bands, Certify-CS against the standard certificate, and the certified cost when the cost matrix has several levels; one colour per records file, exact at every radius
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
+    /// Replace an existing --plot file (it is refused otherwise, and always when it is one of the records)
+    #[arg(long, requires = "plot")]
+    force: bool,
+    /// Also analyse records of a run that has not finished (still being written, or stopped before its end; no end mark beside them): their complete records so far, with a note naming each such file
+    #[arg(long)]
+    partial: bool,
     /// Name of each records file in the figure and the table (where it replaces the file), in the order of the files (default: the model, sigma and cost matrix of its run)
     #[arg(long, value_name = "NAME")]
     label: Vec<String>,
@@ -78,9 +86,15 @@ impl Args {
         }
         let plot =
             self.plot.as_deref().map(|path| figure::Format::of(path).map(|format| (path, format))).transpose()?;
+        if let Some((path, _)) = plot {
+            let inputs: Vec<PathBuf> =
+                self.records.iter().flat_map(|records| CertificationFiles::new(records).outputs()).collect();
+            check_output(path, &inputs, Existing::from_force(self.force))?;
+        }
+        let unfinished = if self.partial { Unfinished::Read } else { Unfinished::Refuse };
         let mut runs = Vec::with_capacity(self.records.len());
         for (index, path) in self.records.iter().enumerate() {
-            let rows = read_rows::<CertifyRow>(path, PartialLine::LeaveOut)?;
+            let rows = read_rows::<CertifyRow>(path, unfinished)?;
             let examples: Vec<CertifiedExample> = rows.iter().map(CertifyRow::example).collect();
             let mean_draws = mean_draws(&rows);
             if examples.is_empty() {

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use burn::prelude::Backend;
 use csrs_models::graph::Graph;
 use csrs_models::{Architecture, Classifier, ModelSpec};
@@ -11,7 +11,7 @@ use csrs_sampling::{BLOCK, ClassCounter, Noise, NoiseKind, NoiseStream, Phase};
 use csrs_stats::Sigma;
 
 use crate::device::{DeviceChoice, OnBackend, on_backend};
-use crate::options::EngineChoice;
+use crate::options::{EngineChoice, MAX_DRAWS, check_batch};
 use crate::sampling_run::class_counter;
 
 /// Measure sampling throughput: how many noisy copies per second this
@@ -56,6 +56,21 @@ impl Args {
         }
         if self.samples == 0 {
             bail!("--samples is 0, expected at least 1");
+        }
+        if self.samples > MAX_DRAWS {
+            bail!("--samples {}, expected at most {MAX_DRAWS} noisy copies per architecture", self.samples);
+        }
+        if self.n_certify > 2 * MAX_DRAWS {
+            bail!(
+                "--n-certify {}, expected at most {} draws (n0 + n, each at most {MAX_DRAWS})",
+                self.n_certify,
+                2 * MAX_DRAWS
+            );
+        }
+        check_batch("--batch", self.batch, 1)?;
+        for &architecture in &self.arch {
+            let ([c, h, w], _) = workload(architecture);
+            check_batch("--batch", self.batch, c * h * w).with_context(|| format!("{architecture}"))?;
         }
         on_backend(self.device, self)
     }

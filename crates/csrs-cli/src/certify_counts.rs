@@ -1,7 +1,7 @@
 //! `csrs certify-counts`: certificates from class counts, one JSON object per
 //! line in and out.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::certificate_json::CertificateJson;
 use crate::fields;
-use crate::io::{Input, create_output, ensure_distinct};
+use crate::io::{BoundedLine, Input, Output, read_line_bounded};
 
 /// Certify from class counts produced by any framework (JSONL in, JSONL out).
 ///
@@ -27,38 +27,59 @@ use crate::io::{Input, create_output, ensure_distinct};
 /// `[level, radius]` curve). `null` means abstain or not certified, "inf" an
 /// infinite radius.
 ///
-/// A malformed line stops the run with an error naming the line; every line
-/// before it has been written.
+/// A malformed line stops the run with an error naming the line. Written to
+/// standard output, every line before it has been printed; written to a
+/// file (--output), the certificates appear only once every line is
+/// certified, and an error leaves no file behind.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  csrs certify-counts --input examples/counts.jsonl")]
 pub(crate) struct Args {
     /// JSONL file of counts [default: standard input]
     #[arg(long, short, value_name = "FILE")]
     input: Option<PathBuf>,
-    /// Where to write the certificates (created or truncated) [default: standard output]
+    /// Where to write the certificates [default: standard output]; an existing file is refused unless --force, and the input never
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Replace an existing --output file (once every line is certified)
+    #[arg(long)]
+    force: bool,
 }
 
 impl Args {
     pub(crate) fn run(self) -> anyhow::Result<()> {
-        ensure_distinct(self.input.as_deref(), self.output.as_deref())?;
-        let input = Input::open(self.input.as_deref())?;
-        let mut output = create_output(self.output.as_deref())?;
-        for (index, line) in input.reader.lines().enumerate() {
-            let place = format!("{}:{}", input.name, index + 1);
-            let line = line.with_context(|| format!("{place}: cannot read"))?;
+        let inputs: Vec<&std::path::Path> = self.input.as_deref().into_iter().collect();
+        let mut output = Output::create(self.output.as_deref(), &inputs, self.force)?;
+        let mut input = Input::open(self.input.as_deref())?;
+        let mut bytes = Vec::new();
+        for number in 1.. {
+            let place = format!("{}:{number}", input.name);
+            let read = read_line_bounded(&mut *input.reader, MAX_LINE_BYTES, &mut bytes);
+            match read.with_context(|| format!("{place}: cannot read"))? {
+                BoundedLine::End => break,
+                BoundedLine::TooLong => {
+                    bail!("{place}: line {number} is longer than {MAX_LINE_BYTES} bytes, the limit of a counts line")
+                }
+                BoundedLine::Line => {}
+            }
+            let line = std::str::from_utf8(&bytes).map_err(|err| anyhow!("{place}: not UTF-8 text ({err})"))?;
             if line.trim().is_empty() {
                 continue;
             }
-            let certified = certify_line(&line).with_context(|| place.clone())?;
+            let certified = certify_line(line).with_context(|| place.clone())?;
             serde_json::to_writer(&mut output, &certified)?;
             output.write_all(b"\n")?;
         }
-        output.flush()?;
-        Ok(())
+        output.finish()
     }
 }
+
+/// The longest input line read, in bytes: 16 MiB. A line holds one
+/// example's cost row and two count vectors, at most
+/// [`csrs_cost::MAX_CLASSES`] numbers each, about 1.6 MB written out in
+/// full at the class limit, with room for the other keys a line keeps; a
+/// longer line (a file without newlines, or not counts at all) is refused
+/// before it is held in memory.
+pub(crate) const MAX_LINE_BYTES: usize = 16 << 20;
 
 /// What `certify-counts` reads from a line; other keys are kept as they are.
 #[derive(Debug, Deserialize)]
@@ -83,6 +104,9 @@ fn certify_line(line: &str) -> anyhow::Result<Map<String, Value>> {
     };
     let input: CountsLine = fields::deserialize(Value::Object(case.clone()))?;
     let classes = input.cost_row.len();
+    if classes > csrs_cost::MAX_CLASSES {
+        bail!("cost_row has {classes} entries, expected at most {} classes", csrs_cost::MAX_CLASSES);
+    }
     if input.label >= classes {
         bail!("label {} is out of range, expected a class index below {classes} (the length of cost_row)", input.label);
     }

@@ -38,7 +38,8 @@ pub(crate) struct Run<'a> {
     pub(crate) examples: &'a [CertifiedExample],
 }
 
-/// Draws `runs` into `path`, written only once the whole figure is made.
+/// Draws `runs` into `path`, written only once the whole figure is made,
+/// and then whole or not at all.
 pub(crate) fn draw(path: &Path, format: Format, runs: &[Run<'_>]) -> anyhow::Result<()> {
     register_font();
     let panels = panels(runs);
@@ -67,7 +68,7 @@ pub(crate) fn draw(path: &Path, format: Format, runs: &[Run<'_>]) -> anyhow::Res
             png.into_inner()
         }
     };
-    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+    csrs_artifacts::write_atomically(path, &bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The size of one panel, in pixels.

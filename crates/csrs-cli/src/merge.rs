@@ -4,24 +4,36 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use csrs_artifacts::{AtomicFile, CertificationFiles, Existing, OutputError, check_output};
 
 use crate::certify::CertifyRow;
 use crate::fields::field_names;
+use crate::io::remove_if_present;
 use crate::options::Options;
 use crate::predict::{PredictRecord, PredictRow};
-use crate::records::{Format, PartialLine, Row, read_rows, settings_of_run};
+use crate::records::{EndMark, Format, Row, Unfinished, claim, read_rows, settings_of_run};
 
 /// Join the record files of a sharded run (--shard i/k) into one file,
 /// ordered by example index: the same records as one unsharded run.
 ///
-/// All inputs must have the same format and header; an example present in
-/// two inputs is an error.
+/// All inputs must have the same format and header, and be whole: each
+/// shard's run ended (its end mark is beside it) and none is being written.
+/// An example present in two inputs is an error.
+///
+/// The merged file is claimed with the records' lock (a second merge, or a
+/// run, on the same --out stops at once), written under a temporary name
+/// and renamed into place with its end mark and settings: a merge that is
+/// killed or runs out of disk leaves no merged file, and running it again
+/// starts afresh.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  csrs merge --out results/all.tsv results/shard-0.tsv results/shard-1.tsv")]
 pub(crate) struct Args {
-    /// The merged file (.tsv or .jsonl, like the inputs); must not exist
+    /// The merged file (.tsv or .jsonl, like the inputs); an existing one is refused unless --force, and an input always
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+    /// Replace an existing merged file (once the new one is whole)
+    #[arg(long)]
+    force: bool,
     /// The shard outputs
     #[arg(value_name = "FILE", required = true)]
     inputs: Vec<PathBuf>,
@@ -30,13 +42,21 @@ pub(crate) struct Args {
 impl Args {
     pub(crate) fn run(self) -> anyhow::Result<()> {
         let format = Format::of(&self.out)?;
-        if self.out.exists() {
-            bail!("{} already exists, expected a new file", self.out.display());
-        }
         for path in &self.inputs {
             if Format::of(path)? != format {
                 bail!("{}: another format than {}", path.display(), self.out.display());
             }
+        }
+        let files = CertificationFiles::new(&self.out);
+        for output in files.outputs() {
+            check_output(&output, &self.inputs, Existing::Replace)?;
+        }
+        // Checked before the inputs are read, and again once the file is
+        // claimed: another merge may have made it meanwhile. An empty file
+        // is the claim of a merge that stopped before its end.
+        let holds_records = || std::fs::metadata(&self.out).is_ok_and(|m| m.len() > 0);
+        if holds_records() && !self.force {
+            return Err(OutputError::Exists { path: self.out.clone() }.into());
         }
         let settings = self.shared_settings()?;
         let (text, count) = if is_predict_records(&self.inputs[0], format)? {
@@ -44,12 +64,17 @@ impl Args {
         } else {
             self.merged::<CertifyRow>(format)?
         };
-        let mut file =
-            std::fs::File::create(&self.out).with_context(|| format!("cannot create {}", self.out.display()))?;
-        file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", self.out.display()))?;
-        if let Some(settings) = settings {
-            settings.save_beside(&self.out, None)?;
+        let created = !self.out.exists();
+        let (_lock, exists) = claim(&self.out)?;
+        if exists && !self.force {
+            return Err(OutputError::Exists { path: self.out.clone() }.into());
         }
+        let written = write_merged(&files, settings, &text, count);
+        if written.is_err() && created {
+            // Leave nothing behind: the claim holds no records.
+            let _ = std::fs::remove_file(&self.out);
+        }
+        written?;
         eprintln!("merged {count} records from {} files into {}", self.inputs.len(), self.out.display());
         Ok(())
     }
@@ -85,7 +110,7 @@ impl Args {
     fn merged<R: Row>(&self, format: Format) -> anyhow::Result<(String, usize)> {
         let mut rows: Vec<(R, usize)> = Vec::new();
         for (input, path) in self.inputs.iter().enumerate() {
-            rows.extend(read_rows::<R>(path, PartialLine::Refuse)?.into_iter().map(|row| (row, input)));
+            rows.extend(read_rows::<R>(path, Unfinished::Refuse)?.into_iter().map(|row| (row, input)));
         }
         rows.sort_by_key(|(row, _)| row.index());
         if let Some(pair) = rows.windows(2).find(|w| w[0].0.index() == w[1].0.index()) {
@@ -113,4 +138,24 @@ fn is_predict_records(path: &Path, format: Format) -> anyhow::Result<bool> {
         Format::Jsonl => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(first)
             .is_ok_and(|keys| keys.keys().eq(field_names::<PredictRecord>())),
     })
+}
+
+/// Writes the merged records `text` (`count` of them) with their settings
+/// and end mark. The records go to a temporary file first, synced, so a
+/// full disk stops the merge before anything beside them changes; their
+/// rename into place comes last, after the end mark, which until then
+/// describes a file that is not there yet (every reader refuses that).
+fn write_merged(files: &CertificationFiles, settings: Option<Options>, text: &str, count: usize) -> anyhow::Result<()> {
+    let out = files.records();
+    let cannot = || format!("cannot write {}", out.display());
+    let mut records = AtomicFile::create(out).with_context(cannot)?;
+    records.write_all(text.as_bytes()).with_context(cannot)?;
+    records.sync().with_context(cannot)?;
+    match settings {
+        Some(settings) => settings.save_beside(out, None)?,
+        // Settings of a merged file this merge replaces would not be its own.
+        None => remove_if_present(&files.resolved_config())?,
+    }
+    EndMark { records: count, bytes: text.len() as u64 }.write(out)?;
+    records.commit().with_context(cannot)
 }

@@ -13,6 +13,7 @@ use csrs_train::model_spec;
 
 use crate::device::{DeviceChoice, OnBackend, on_backend};
 use crate::import::{ImportOptions, import_file, load_model};
+use crate::io::check_outputs;
 
 /// Create, inspect, import and export model checkpoints.
 #[derive(Debug, clap::Args)]
@@ -32,6 +33,9 @@ enum Command {
 
 /// Create a randomly initialised checkpoint (<OUT>.json and <OUT>.mpk) for a
 /// dataset, so certification can run end to end before any training.
+///
+/// An existing checkpoint at <OUT> is refused unless --force; each file is
+/// written whole or not at all.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  csrs model init --arch digits-cnn --dataset digits --out models/digits-cnn")]
 struct InitArgs {
@@ -41,9 +45,12 @@ struct InitArgs {
     /// Dataset the model is for (sets the input shape, classes and normalisation)
     #[arg(long, value_name = "NAME")]
     dataset: DatasetName,
-    /// Checkpoint path without extension
+    /// Checkpoint path without extension; an existing checkpoint there is refused unless --force
     #[arg(long, value_name = "PATH")]
     out: PathBuf,
+    /// Replace an existing checkpoint at --out
+    #[arg(long)]
+    force: bool,
     /// Seed of the random weights
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -71,6 +78,9 @@ struct ShowArgs {
 /// comes from --dataset (CIFAR-10 and ImageNet as in Cohen et al.'s code),
 /// or --mean/--std, and is stored in the checkpoint, so sigma stays in pixel
 /// units.
+///
+/// An existing checkpoint at <OUT> is refused unless --force (the imported
+/// file itself always is); each file is written whole or not at all.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Example:\n  csrs model import models/cifar10/resnet110/noise_0.25/checkpoint.pth.tar \\\n      \
@@ -85,15 +95,21 @@ struct ImportArgs {
     dataset: DatasetName,
     #[command(flatten)]
     import: ImportOptions,
-    /// Checkpoint path without extension
+    /// Checkpoint path without extension; an existing checkpoint there is refused unless --force, and the imported file always
     #[arg(long, value_name = "PATH")]
     out: PathBuf,
+    /// Replace an existing checkpoint at --out
+    #[arg(long)]
+    force: bool,
 }
 
 /// Write a model's weights for PyTorch: a safetensors file keyed by the
 /// PyTorch names of the model's layout (e.g. conv1.weight, layer1.0.bn1.running_mean,
 /// fc.bias), loadable with `net.load_state_dict(safetensors.torch.load_file(FILE))`.
 /// The normalisation (mean, std) and the architecture are in the file's metadata.
+///
+/// An existing --out file is refused unless --force (the model's own files
+/// always are); it is written whole or not at all.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Example:\n  csrs model export models/digits-gaussian-025 --format safetensors --out digits.safetensors"
@@ -105,9 +121,12 @@ struct ExportArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = ExportFormat::Safetensors)]
     format: ExportFormat,
-    /// Output file
+    /// Output file; an existing file is refused unless --force, and the model's own files always
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+    /// Replace an existing --out file
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -155,6 +174,7 @@ impl OnBackend for InitArgs {
     type Output = ();
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
+        check_outputs(&checkpoint_outputs(&self.out), &[] as &[&Path], self.force)?;
         let class_names = match (self.dataset.class_names(), self.classes) {
             (Some(names), None) => names,
             (Some(names), Some(classes)) if names.len() == classes => names,
@@ -189,6 +209,7 @@ impl OnBackend for ImportArgs {
     type Output = ();
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
+        check_outputs(&checkpoint_outputs(&self.out), &[&self.file], self.force)?;
         let checkpoint = import_file::<B>(&self.file, self.dataset, &self.import, &device)?;
         checkpoint.save(&self.out).with_context(|| format!("saving {}", self.out.display()))?;
         let spec = &checkpoint.meta.spec;
@@ -209,6 +230,7 @@ impl OnBackend for ExportArgs {
     type Output = ();
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
+        check_outputs(&[&self.out], &checkpoint_outputs(&self.checkpoint), self.force)?;
         let checkpoint = Checkpoint::<B>::load(&self.checkpoint, None, &device)?;
         let meta = &checkpoint.meta;
         let extra = [("dataset", meta.dataset.clone()), ("class_names", serde_json::to_string(&meta.class_names)?)];
@@ -268,6 +290,12 @@ impl OnBackend for LogitsArgs {
         writeln!(std::io::stdout(), "{}", serde_json::json!({ "logits": rows }))?;
         Ok(())
     }
+}
+
+/// The two files of the checkpoint at `path`.
+pub(crate) fn checkpoint_outputs(path: &Path) -> [PathBuf; 2] {
+    let files = TrainingFiles::new(path);
+    [files.metadata(), files.weights()]
 }
 
 /// The two files of the checkpoint at `out`, for messages.

@@ -93,10 +93,14 @@ pub(crate) struct Options {
     /// How the CPU runs the model: native (the compiled engine), burn, or auto (native on the CPU, burn on a GPU); Gaussian noise, and so the counts, differ between the two (sound noise is the same) [default: auto]
     #[arg(long, value_name = "auto|native|burn")]
     pub(crate) engine: Option<EngineChoice>,
-    /// Continue an interrupted run: keep the records in --out and add the missing examples
+    /// Continue an interrupted run: keep the records in --out and add the missing examples (refused when the settings differ from those in <out>.config.toml, or when that file is missing)
     #[arg(long)]
     #[serde(default, skip_serializing)]
     pub(crate) resume: bool,
+    /// With --resume, continue records whose <out>.config.toml is missing, taking this run's settings as theirs (nothing can check that they were made with the same model, sigma and cost)
+    #[arg(long, requires = "resume")]
+    #[serde(skip)]
+    pub(crate) adopt_settings: bool,
 }
 
 macro_rules! prefer_first {
@@ -104,10 +108,47 @@ macro_rules! prefer_first {
         Options {
             config: None,
             resume: $first.resume || $second.resume,
+            adopt_settings: $first.adopt_settings,
             shards: $first.shards,
             $($field: $first.$field.or($second.$field)),*
         }
     };
+}
+
+/// The most draws per input that --n and --n0 take each: 2³⁰, about 10⁹,
+/// the most `csrs plan` considers ([`csrs_stats::plan::MAX_DRAWS`]). That is
+/// ten thousand times a paper-scale certificate (10⁵ draws), some fifteen
+/// hours per input at 20 000 samples/s, and n0 + n stays far from
+/// overflowing the counters.
+pub(crate) const MAX_DRAWS: u64 = csrs_stats::plan::MAX_DRAWS;
+
+/// The most noisy copies per forward pass (--batch): 2²⁰. The per-copy
+/// buffers (noise, logits, predicted classes) grow with it, whatever the
+/// input's size.
+pub(crate) const MAX_BATCH: usize = 1 << 20;
+
+/// The most bytes of noisy inputs one forward pass holds: --batch × the
+/// input's values × 4 bytes (f32) at most 4 GiB, e.g. 7 133 copies of a
+/// 3×224×224 image or 349 525 of a 3×32×32 one. The network's activations
+/// come on top, so a device may hold fewer; this bounds what a mistyped
+/// batch asks for before anything is allocated.
+pub(crate) const MAX_BATCH_BYTES: u64 = 1 << 32;
+
+/// Refuses a batch (`flag` names it in the message) above [`MAX_BATCH`]
+/// copies, or above [`MAX_BATCH_BYTES`] of noisy copies of `input_len`
+/// values each.
+pub(crate) fn check_batch(flag: &str, batch: usize, input_len: usize) -> anyhow::Result<()> {
+    if batch > MAX_BATCH {
+        bail!("{flag} {batch}, expected at most {MAX_BATCH} noisy copies per forward pass");
+    }
+    let bytes = (batch as u64).saturating_mul(input_len as u64).saturating_mul(4);
+    if bytes > MAX_BATCH_BYTES {
+        bail!(
+            "{flag} {batch} of {input_len}-value inputs needs {bytes} bytes of noisy copies, expected at most {MAX_BATCH_BYTES} ({flag} {} or fewer)",
+            MAX_BATCH_BYTES / 4 / (input_len as u64).max(1)
+        );
+    }
+    Ok(())
 }
 
 impl Options {
@@ -159,9 +200,15 @@ impl Options {
         if batch == 0 {
             bail!("--batch is 0, expected at least 1");
         }
+        check_batch("--batch", batch, dataset.shape().len())?;
         let n = self.n.unwrap_or(100_000);
         if n == 0 {
             bail!("--n is 0, expected at least one draw");
+        }
+        for (name, draws) in [("n", Some(n)), ("n0", self.n0)] {
+            if let Some(draws) = draws.filter(|&draws| draws > MAX_DRAWS) {
+                bail!("--{name} {draws}, expected at most {MAX_DRAWS} draws per input");
+            }
         }
         Ok(RunSettings {
             model: self.model.clone().ok_or_else(|| required("model"))?,
@@ -182,6 +229,7 @@ impl Options {
             device,
             engine: self.engine.unwrap_or_default(),
             resume: self.resume,
+            adopt_settings: self.adopt_settings,
         })
     }
 }
@@ -276,6 +324,8 @@ pub(crate) struct RunSettings {
     pub(crate) device: DeviceChoice,
     pub(crate) engine: EngineChoice,
     pub(crate) resume: bool,
+    /// Resume records without resolved settings, adopting these.
+    pub(crate) adopt_settings: bool,
 }
 
 /// Which implementation classifies the noisy copies.
@@ -346,6 +396,7 @@ impl RunSettings {
             device: Some(self.device.to_string()),
             engine: Some(self.engine),
             resume: false,
+            adopt_settings: false,
         }
     }
 }
@@ -368,6 +419,8 @@ const DECISIVE: &[&str] = &[
     "radius_tolerance",
     "alpha",
     "seed",
+    // Another shard's examples in one file would be merged twice.
+    "shard",
 ];
 
 impl Options {
@@ -396,7 +449,8 @@ impl Options {
         let text = toml::to_string(self).with_context(|| format!("cannot write {}", path.display()))?;
         let note = note.map_or_else(String::new, |note| format!("# {note}\n"));
         let text = format!("# Settings of the run that wrote the records beside this file.\n{note}{text}");
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+        csrs_artifacts::write_atomically(&path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 }
 
@@ -508,6 +562,77 @@ mod fuzz {
                     prop_assert!(!message.contains('\n') && !message.is_empty(), "{message:?}");
                 }
             }
+        }
+    }
+}
+
+/// The sizes a run takes from flags, up to 2⁶⁴: refused by name, on one
+/// line, beyond their limits, before anything is allocated.
+#[cfg(test)]
+mod limits {
+    use proptest::prelude::*;
+    use proptest::test_runner::RngSeed;
+
+    use super::*;
+
+    fn options(dataset: &str, n: Option<u64>, n0: Option<u64>, batch: Option<usize>) -> Options {
+        Options {
+            model: Some("m".into()),
+            dataset: Some(dataset.into()),
+            sigma: Some(0.25),
+            out: Some("out.tsv".into()),
+            n,
+            n0,
+            batch,
+            ..Options::default()
+        }
+    }
+
+    /// Sizes far beyond the limits: the largest integers and powers of two.
+    fn huge() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            Just(u64::MAX),
+            Just(usize::MAX as u64),
+            Just(i64::MAX as u64),
+            (31..64u32).prop_map(|bits| 1u64 << bits),
+            (31..64u32).prop_map(|bits| (1u64 << bits) + 1),
+            (MAX_DRAWS + 1)..(MAX_DRAWS * 3),
+        ]
+    }
+
+    fn refusal(options: &Options) -> String {
+        let message = format!("{:#}", options.resolve_run().expect_err("should be refused"));
+        assert!(!message.contains('\n'), "{message:?}");
+        message
+    }
+
+    #[test]
+    fn the_limits_themselves_are_accepted() {
+        let settings = options("digits", Some(MAX_DRAWS), Some(MAX_DRAWS), Some(MAX_BATCH)).resolve_run().unwrap();
+        assert_eq!((settings.n, settings.batch), (MAX_DRAWS, MAX_BATCH));
+        // 7 133 copies of 3×224×224 fit in 4 GiB, 7 134 do not.
+        assert!(options("imagenet", None, None, Some(7133)).resolve_run().is_ok());
+        let message = refusal(&options("imagenet", None, None, Some(7134)));
+        assert!(message.contains(&format!("expected at most {MAX_BATCH_BYTES}")), "{message}");
+        assert!(message.contains("--batch 7133 or fewer"), "{message}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, rng_seed: RngSeed::Fixed(3), ..ProptestConfig::default() })]
+
+        #[test]
+        fn huge_sizes_are_refused_by_name(size in huge(), dataset in 0..3usize) {
+            let dataset = ["digits", "cifar10", "imagenet"][dataset];
+            let message = refusal(&options(dataset, Some(size), None, None));
+            prop_assert!(message.starts_with(&format!("--n {size}, expected at most {MAX_DRAWS}")), "{message}");
+            let message = refusal(&options(dataset, None, Some(size), None));
+            prop_assert!(message.starts_with(&format!("--n0 {size}, expected at most {MAX_DRAWS}")), "{message}");
+            let batch = usize::try_from(size).unwrap();
+            let message = refusal(&options(dataset, None, None, Some(batch)));
+            prop_assert!(message.starts_with(&format!("--batch {batch}")), "{message}");
+            let names_a_limit =
+                message.contains(&MAX_BATCH.to_string()) || message.contains(&MAX_BATCH_BYTES.to_string());
+            prop_assert!(names_a_limit, "{message}");
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::analyze::radius_text;
 use crate::bench::throughput;
 use crate::device::{DeviceChoice, OnBackend, on_backend};
 use crate::import::{ImportOptions, load_model};
-use crate::options::EngineChoice;
+use crate::options::{EngineChoice, check_batch};
 use crate::sampling_run::class_counter;
 
 /// Plan a certification before spending GPU hours: the largest radius any
@@ -106,6 +106,12 @@ impl Args {
         if self.n == 0 || self.n > MAX_DRAWS {
             bail!("--n {}, expected 1 to {MAX_DRAWS} draws", self.n);
         }
+        if self.n0 > MAX_DRAWS {
+            bail!("--n0 {}, expected at most {MAX_DRAWS} draws", self.n0);
+        }
+        if let Some(examples) = self.examples.filter(|&m| m > MAX_EXAMPLES) {
+            bail!("--examples {examples}, expected at most {MAX_EXAMPLES} inputs");
+        }
         if let Some(r) = self.target_radius.filter(|r| !(r.is_finite() && *r > 0.0)) {
             bail!("--target-radius {r}, expected a finite radius > 0");
         }
@@ -160,6 +166,11 @@ impl Args {
     }
 }
 
+/// The most inputs --examples takes: 2³², far more than any test set
+/// (ImageNet-21k holds about 1.4 × 10⁷ images); a larger count is a typo,
+/// not a plan.
+const MAX_EXAMPLES: u64 = 1 << 32;
+
 /// A quick timing run of a model, drawing as `certify` would.
 struct Timing {
     model: PathBuf,
@@ -184,6 +195,7 @@ impl OnBackend for Timing {
         }
         let checkpoint = load_model::<B>(&self.model, self.dataset, &self.import, None, &device)?;
         let spec = &checkpoint.meta.spec;
+        check_batch("--batch", self.batch, spec.input_shape.iter().product())?;
         let mut counter = class_counter(checkpoint.model, spec, self.engine, self.device, device, self.batch)?;
         let batch = self.batch as u64 / BLOCK * BLOCK;
         let (drawn, seconds) = throughput(counter.as_mut(), &self.sigma.into(), batch, |drawn, seconds| {
@@ -262,6 +274,9 @@ mod tests {
             (args(-1.0, 0.001), "--sigma"),
             (args(0.25, 1.5), "--alpha"),
             (Args { n: 0, ..args(0.25, 0.001) }, "--n 0, expected 1 to"),
+            (Args { n: u64::MAX, ..args(0.25, 0.001) }, "--n 18446744073709551615, expected 1 to 1073741824"),
+            (Args { n0: u64::MAX, ..args(0.25, 0.001) }, "--n0 18446744073709551615, expected at most 1073741824"),
+            (Args { examples: Some(u64::MAX), ..args(0.25, 0.001) }, "--examples 18446744073709551615"),
             (Args { target_radius: Some(-0.5), ..args(0.25, 0.001) }, "--target-radius -0.5"),
             (Args { samples_per_second: Some(0.0), ..args(0.25, 0.001) }, "--samples-per-second 0"),
         ] {

@@ -4,19 +4,26 @@
 //! A run can be killed at any moment: every finished example is on disk as a
 //! whole line. `--resume` drops a trailing partial line, reads back what is
 //! there and continues with the examples that are missing.
+//!
+//! Readers tell whole records from records that are not (yet): a file
+//! still being written is locked by its writer, and a run that has made
+//! every record it was asked for leaves an end mark beside them
+//! (`<records>.end`, with their count and length), which a file cut short
+//! afterwards no longer matches.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
-use csrs_artifacts::CertificationFiles;
+use csrs_artifacts::{CertificationFiles, write_atomically};
 use csrs_data::DatasetName;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::fields::{self, field_names};
+use crate::io::remove_if_present;
 use crate::options::Options;
 
 /// One output line.
@@ -125,6 +132,8 @@ pub(crate) struct RecordFile {
     path: PathBuf,
     format: Format,
     file: File,
+    /// The records in the file.
+    records: usize,
 }
 
 impl RecordFile {
@@ -133,36 +142,22 @@ impl RecordFile {
     ///
     /// The file stays locked (an advisory lock, which the system releases
     /// when the process ends, killed or not) while the run writes it: a
-    /// second run given the same output stops at once instead of writing
-    /// its records among the first one's.
+    /// second run given the same output, or a merge into it, stops at once
+    /// instead of writing its records among the first one's. The end mark
+    /// of a finished file is removed before anything is added to it.
     pub(crate) fn open<R: Row>(path: &Path, resume: bool) -> anyhow::Result<(Self, Vec<R>)> {
         let format = Format::of(path)?;
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => bail!(
-                "{} is being written by another csrs run (it holds the file's lock): wait for it to end, \
-                 or choose another --out",
-                path.display()
-            ),
-            Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
-        }
-        let exists = file.metadata().with_context(|| format!("cannot read {}", path.display()))?.len() > 0;
+        let (mut file, exists) = claim(path)?;
         if exists && !resume {
             bail!("{} already exists: pass --resume to continue it, or choose another --out", path.display());
         }
         let rows = if exists { read_back::<R>(path, format)? } else { Vec::new() };
+        // The records are about to change.
+        remove_if_present(&CertificationFiles::new(path).end_mark())?;
         if !exists && let Some(header) = format.header::<R>() {
             writeln!(file, "{header}").with_context(|| format!("cannot write {}", path.display()))?;
         }
-        Ok((RecordFile { path: path.to_owned(), format, file }, rows))
+        Ok((RecordFile { path: path.to_owned(), format, file, records: rows.len() }, rows))
     }
 
     /// Appends one row as a whole line and flushes it to the system.
@@ -170,7 +165,98 @@ impl RecordFile {
         let mut line = self.format.line(row)?;
         line.push('\n');
         self.file.write_all(line.as_bytes()).with_context(|| format!("cannot write {}", self.path.display()))?;
-        self.file.flush().with_context(|| format!("cannot write {}", self.path.display()))
+        self.file.flush().with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Marks the records as whole: the run made every record it was asked
+    /// for. They are synced to the disk first, so the mark never describes
+    /// records that a crash could still lose.
+    pub(crate) fn finish(self) -> anyhow::Result<()> {
+        let cannot = || format!("cannot write {}", self.path.display());
+        self.file.sync_all().with_context(cannot)?;
+        let bytes = self.file.metadata().with_context(cannot)?.len();
+        EndMark { records: self.records, bytes }.write(&self.path)
+    }
+}
+
+/// Opens (creating it empty if needed) and locks the records file at
+/// `path` for writing, and says whether it holds anything: an empty file
+/// is one a writer created and stopped before its first line.
+///
+/// Every writer of records (a run, a merge) claims its file this way, so
+/// two of them never write one file.
+pub(crate) fn claim(path: &Path) -> anyhow::Result<(File, bool)> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => bail!(
+            "{} is being written by another csrs run (it holds the file's lock): wait for it to end, \
+             or choose another --out",
+            path.display()
+        ),
+        Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+    // A merge renames its finished file over the one it locked: a file
+    // opened just before that rename is not the records any more.
+    if !is_open_at(&file, path) {
+        bail!("{} was replaced by another csrs run while being opened: choose another --out", path.display());
+    }
+    let exists = file.metadata().with_context(|| format!("cannot read {}", path.display()))?.len() > 0;
+    Ok((file, exists))
+}
+
+/// Whether `file` is the file at `path`.
+#[cfg(unix)]
+fn is_open_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(open), Ok(there)) => (open.dev(), open.ino()) == (there.dev(), there.ino()),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn is_open_at(_: &File, path: &Path) -> bool {
+    path.exists()
+}
+
+/// What `<records>.end` holds: the records' count and length when their
+/// run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EndMark {
+    pub(crate) records: usize,
+    pub(crate) bytes: u64,
+}
+
+impl EndMark {
+    /// Writes the end mark of the records at `records`.
+    pub(crate) fn write(self, records: &Path) -> anyhow::Result<()> {
+        let path = CertificationFiles::new(records).end_mark();
+        let text = serde_json::to_string(&self)? + "\n";
+        write_atomically(&path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// The end mark of the records at `records`, if they have one.
+    fn read(records: &Path) -> anyhow::Result<Option<Self>> {
+        let path = CertificationFiles::new(records).end_mark();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let mark = serde_json::from_str(&text)
+            .map_err(|err| anyhow!("{}: {err}, expected {{\"records\": N, \"bytes\": N}}", path.display()))?;
+        Ok(Some(mark))
     }
 }
 
@@ -199,26 +285,78 @@ fn read_back<R: Row>(path: &Path, format: Format) -> anyhow::Result<Vec<R>> {
     parse_rows(path, format, &bytes[..complete])
 }
 
-/// What reading for reading's sake does with a last line that has no
-/// newline yet (a run still writing, or killed).
+/// What reading for reading's sake accepts of records that are not whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PartialLine {
-    /// Leave it out (and in the file): a running job can be analysed.
-    LeaveOut,
-    /// Refuse the file: its records are not all there.
+pub(crate) enum Unfinished {
+    /// Read their complete lines, saying so: a running job can be analysed.
+    Read,
+    /// Refuse them: their records are not all there.
     Refuse,
 }
 
+/// Whether a records file is whole, as its readers see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Completeness {
+    /// Its run made every record it was asked for.
+    Ended,
+    /// A writer holds its lock.
+    BeingWritten,
+    /// No end mark: its run stopped before its end, or is still going on
+    /// another machine (or it was written by an earlier csrs).
+    NoEndMark,
+}
+
 /// The complete rows of a record file, for reading only: the file is left
-/// as it is.
-pub(crate) fn read_rows<R: Row>(path: &Path, partial: PartialLine) -> anyhow::Result<Vec<R>> {
+/// as it is. Records that are not whole are refused, or read with a note,
+/// as `unfinished` says; records whose end mark they no longer match (cut
+/// short or changed after their run ended) are refused.
+pub(crate) fn read_rows<R: Row>(path: &Path, unfinished: Unfinished) -> anyhow::Result<Vec<R>> {
     let format = Format::of(path)?;
+    let being_written = is_locked(path)?;
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let complete = complete_len(&bytes);
-    if complete < bytes.len() && partial == PartialLine::Refuse {
-        bail!("{}: the last line is incomplete (a run still writing, or killed): resume it first", path.display());
+    let rows = parse_rows(path, format, &bytes[..complete])?;
+    let end = EndMark::read(path)?;
+    let state = match end {
+        _ if being_written => Completeness::BeingWritten,
+        None => Completeness::NoEndMark,
+        Some(mark) if mark == (EndMark { records: rows.len(), bytes: bytes.len() as u64 }) => Completeness::Ended,
+        Some(mark) => bail!(
+            "{}: {} records in {} bytes, but its end mark {} says {} records in {} bytes: it was cut short \
+             or changed after its run ended",
+            path.display(),
+            rows.len(),
+            bytes.len(),
+            CertificationFiles::new(path).end_mark().display(),
+            mark.records,
+            mark.bytes
+        ),
+    };
+    let why = match state {
+        Completeness::Ended => return Ok(rows),
+        Completeness::BeingWritten => "is still being written by a csrs run (it holds the file's lock)",
+        Completeness::NoEndMark => {
+            "has no end mark: its run has not finished (stopped, or still going elsewhere), or was made by an \
+             earlier csrs"
+        }
+    };
+    match unfinished {
+        Unfinished::Refuse => bail!("{} {why}: resume the run, or wait for it to end", path.display()),
+        Unfinished::Read => {
+            eprintln!("csrs: note: {} {why}; reading its {} complete records", path.display(), rows.len());
+            Ok(rows)
+        }
     }
-    parse_rows(path, format, &bytes[..complete])
+}
+
+/// Whether a writer holds the lock of the records at `path`.
+fn is_locked(path: &Path) -> anyhow::Result<bool> {
+    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    match file.try_lock_shared() {
+        Ok(()) => Ok(false),
+        Err(TryLockError::WouldBlock) => Ok(true),
+        Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
 }
 
 /// The length of the whole lines at the start of `bytes`.

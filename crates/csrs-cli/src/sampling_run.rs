@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use burn::prelude::Backend;
+use csrs_artifacts::CertificationFiles;
 use csrs_data::{Dataset, Split};
 use csrs_engine::Engine;
 use csrs_models::{Classifier, ModelSpec};
@@ -47,6 +48,16 @@ pub(crate) fn prepare<B: Backend>(settings: &RunSettings, device: B::Device) -> 
             "note: the model was trained at sigma = {}, and is certified at sigma = {}",
             training.sigma,
             settings.sigma.get()
+        );
+    }
+    // A model is tuned to the noise it was trained with: Gaussian and sound
+    // noise differ, so certifying with the other one is worth a word.
+    if let Some(trained) = checkpoint.meta.training.as_ref().and_then(|t| t.noise.as_deref())
+        && trained != settings.noise.as_str()
+    {
+        eprintln!(
+            "note: the model was trained with {trained} noise, and is certified with {} noise",
+            settings.noise.as_str()
         );
     }
     let counter = class_counter(checkpoint.model, spec, settings.engine, settings.device, device, settings.batch)?;
@@ -118,10 +129,22 @@ pub(crate) fn run_example_groups<R: Row>(
     mut group: impl FnMut(&[usize]) -> anyhow::Result<Vec<R>>,
 ) -> anyhow::Result<Vec<R>> {
     let (mut file, mut rows) = RecordFile::open::<R>(&settings.out, settings.resume)?;
-    if settings.resume
-        && let Some(earlier) = settings_of_run(&settings.out)?
-    {
-        resolved.check_continues(earlier)?;
+    if settings.resume && !rows.is_empty() {
+        match settings_of_run(&settings.out)? {
+            Some(earlier) => resolved.check_continues(earlier)?,
+            None if settings.adopt_settings => eprintln!(
+                "note: {} has no {}: continuing its {} records with this run's settings (--adopt-settings)",
+                settings.out.display(),
+                CertificationFiles::new(&settings.out).resolved_config().display(),
+                rows.len()
+            ),
+            None => bail!(
+                "--resume: {} has no {}, so nothing says its records were made with this model, sigma and cost: \
+                 pass --adopt-settings to continue them with this run's settings, or choose another --out",
+                settings.out.display(),
+                CertificationFiles::new(&settings.out).resolved_config().display()
+            ),
+        }
     }
     let shard = settings.shard;
     let shard_note =
@@ -150,6 +173,7 @@ pub(crate) fn run_example_groups<R: Row>(
         }
     }
     progress.finish();
+    file.finish()?;
     rows.sort_by_key(Row::index);
     Ok(rows)
 }

@@ -3,12 +3,12 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use burn::backend::Autodiff;
 use burn::prelude::Backend;
-use csrs_artifacts::TrainingFiles;
+use csrs_artifacts::{TrainingFiles, write_atomically};
 use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split};
 use csrs_models::Architecture;
@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::{DeviceChoice, OnBackend, on_backend};
 use crate::fields::{self, field_names};
+use crate::io::check_outputs;
 use crate::model::checkpoint_files;
 use crate::progress::Progress;
 
@@ -31,7 +32,9 @@ use crate::progress::Progress;
 /// hyperparameters, under [objective] those of the method. A checkpoint is
 /// written after every epoch, with the optimiser's state, and one CSV line
 /// is appended to <out>.log.csv; <out>.config.toml holds the configuration
-/// as read; --resume continues from the last checkpoint.
+/// as read; --resume continues from the last checkpoint. An existing run at
+/// `out` is refused unless --resume or --force (which starts it over), and
+/// `out` may never be one of the run's inputs.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  csrs train --config configs/train/digits-gaussian.toml")]
 pub(crate) struct Args {
@@ -41,6 +44,9 @@ pub(crate) struct Args {
     /// Continue from the checkpoint at the configuration's `out`
     #[arg(long)]
     resume: bool,
+    /// Start over, replacing the files of an earlier run at the configuration's `out`
+    #[arg(long, conflicts_with = "resume")]
+    force: bool,
     /// cpu, or cuda[:N] when built with the cuda feature
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -73,6 +79,10 @@ struct Setup {
     config: TrainConfig,
     hash: String,
     resume: bool,
+    /// Replace an earlier run's files.
+    force: bool,
+    /// The configuration file, which the run must not overwrite.
+    path: PathBuf,
     /// Where the (first) replica trains.
     device: DeviceChoice,
 }
@@ -83,7 +93,7 @@ impl Args {
         let text =
             std::fs::read_to_string(&self.config).with_context(|| format!("cannot read {}", self.config.display()))?;
         let setup = parse(&text, self.resume, device).with_context(|| self.config.display().to_string())?;
-        on_backend(device, setup)
+        on_backend(device, Setup { force: self.force, path: self.config, ..setup })
     }
 }
 
@@ -108,7 +118,16 @@ fn parse(text: &str, resume: bool, device: DeviceChoice) -> anyhow::Result<Setup
         _ => {}
     }
     let dataset = run.dataset.parse()?;
-    Ok(Setup { run, dataset, config, hash: fingerprint(text.as_bytes()), resume, device })
+    Ok(Setup {
+        run,
+        dataset,
+        config,
+        hash: fingerprint(text.as_bytes()),
+        resume,
+        force: false,
+        path: PathBuf::new(),
+        device,
+    })
 }
 
 impl Setup {
@@ -140,9 +159,10 @@ impl OnBackend for Setup {
         let out = &self.run.out;
         let files = TrainingFiles::new(out);
         let log_path = files.log();
-        if !self.resume && files.metadata().exists() {
-            bail!("{} exists: pass --resume to continue it, or choose another `out`", out.display());
-        }
+        let inputs: Vec<&Path> = [Some(self.path.as_path()), self.run.cost.as_deref()].into_iter().flatten().collect();
+        check_outputs(&files.outputs(), &inputs, self.force || self.resume).map_err(|err| {
+            if self.resume || self.force { err } else { anyhow!("{err:#} (or --resume to continue that run)") }
+        })?;
         if let Some(parent) = log_path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
@@ -158,7 +178,8 @@ impl OnBackend for Setup {
             writeln!(log, "{}", EpochLog::CSV_HEADER)?;
         }
         let resolved = files.resolved_config();
-        std::fs::write(&resolved, self.resolved()?).with_context(|| format!("cannot write {}", resolved.display()))?;
+        write_atomically(&resolved, self.resolved()?.as_bytes())
+            .with_context(|| format!("cannot write {}", resolved.display()))?;
 
         let run = TrainRun {
             config: &self.config,

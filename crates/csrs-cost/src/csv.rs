@@ -10,9 +10,11 @@
 //! malignant,10,0
 //! ```
 //!
-//! Blank lines and lines starting with `#` are skipped.
+//! Blank lines and lines starting with `#` are skipped. A file of more than
+//! [`MAX_CLASSES`] rows, or a line of more cells than a class name and
+//! [`MAX_CLASSES`] costs, is refused at that line.
 
-use crate::{CostError, CostMatrix, Result};
+use crate::{CostError, CostMatrix, MAX_CLASSES, Result};
 
 struct Row {
     line: usize,
@@ -27,16 +29,30 @@ pub(crate) fn parse(text: &str, expected_classes: Option<usize>) -> Result<CostM
         .enumerate()
         .map(|(i, line)| (i + 1, line.trim()))
         .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
-        .map(|(number, line)| (number, line.split(',').map(str::trim).collect::<Vec<_>>()))
+        // Enough cells to tell that a line is too wide, and no more: a
+        // line's cells are not all held at once.
+        .map(|(number, line)| (number, line.split(',').map(str::trim).take(MAX_CLASSES + 2).collect::<Vec<_>>()))
         .peekable();
 
+    let header_line = lines.peek().map_or(1, |(line, _)| *line);
     let header = match lines.peek() {
         Some((_, cells)) if cells.iter().any(|cell| cell.parse::<f64>().is_err()) && !is_labelled_row(cells) => {
             lines.next().map(|(_, cells)| cells)
         }
         _ => None,
     };
-    let rows = lines.map(|(line, cells)| parse_row(line, &cells)).collect::<Result<Vec<_>>>()?;
+    if header.as_ref().is_some_and(|cells| cells.len() > MAX_CLASSES + 1) {
+        let message = format!("the header names more than {MAX_CLASSES} classes, the limit of a cost matrix");
+        return Err(CostError::Line { line: header_line, message });
+    }
+    let mut rows = Vec::new();
+    for (line, cells) in lines {
+        if rows.len() == MAX_CLASSES {
+            let message = format!("more than {MAX_CLASSES} rows, the limit of a cost matrix's classes");
+            return Err(CostError::Line { line, message });
+        }
+        rows.push(parse_row(line, &cells)?);
+    }
     if let Some(expected) = expected_classes.filter(|&m| m != rows.len()) {
         return Err(CostError::ClassCountMismatch { found: rows.len(), expected });
     }
@@ -59,6 +75,10 @@ fn parse_row(line: usize, cells: &[&str]) -> Result<Row> {
         Some(first) if first.parse::<f64>().is_err() => (Some((*first).to_owned()), &cells[1..]),
         _ => (None, cells),
     };
+    if numbers.len() > MAX_CLASSES {
+        let message = format!("more than {MAX_CLASSES} costs, the limit of a cost matrix's classes");
+        return Err(CostError::Line { line, message });
+    }
     let costs = numbers
         .iter()
         .enumerate()

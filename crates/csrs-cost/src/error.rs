@@ -18,6 +18,15 @@ pub enum CostError {
     /// Fewer than two classes: there is no mistake to cost.
     #[error("a cost matrix needs at least 2 classes, got {0}")]
     TooFewClasses(usize),
+    /// More classes than [`crate::MAX_CLASSES`]: a dense matrix that large
+    /// is refused before it is allocated.
+    #[error("{found} classes, expected at most {limit} (the limit of a cost matrix)")]
+    TooManyClasses {
+        /// The count given.
+        found: usize,
+        /// [`crate::MAX_CLASSES`].
+        limit: usize,
+    },
     /// A row whose length differs from the number of rows.
     #[error("row {row} has {len} entries, expected {expected} (the matrix must be square)")]
     NotSquare {
@@ -121,6 +130,15 @@ pub enum CostError {
     /// The file could not be read.
     #[error("cannot read the file: {0}")]
     Io(std::io::Error),
+    /// A file larger than [`crate::MAX_FILE_BYTES`], refused unparsed.
+    #[error("the file is larger than {limit} bytes (the limit of a cost file)")]
+    FileTooLarge {
+        /// [`crate::MAX_FILE_BYTES`].
+        limit: u64,
+    },
+    /// A file that is not UTF-8 text.
+    #[error("the file is not UTF-8 text")]
+    NotText,
     /// Any of the above, in a named file.
     #[error("{}: {error}", path.display())]
     File {

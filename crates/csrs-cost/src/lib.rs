@@ -11,6 +11,8 @@
 //! infallible.
 //! Files are TOML (`kind = "standard" | "seedwise" | "pairwise" | "matrix"`)
 //! or CSV, and may name classes by index or by name (see `docs/cost-matrices.md`).
+//! A matrix has at most [`MAX_CLASSES`] classes, checked before it is
+//! allocated.
 #![deny(missing_docs)]
 
 mod csv;
@@ -21,5 +23,6 @@ mod row;
 mod toml_spec;
 
 pub use error::{CostError, Result};
-pub use matrix::CostMatrix;
+pub use file::MAX_FILE_BYTES;
+pub use matrix::{CostMatrix, MAX_CLASSES};
 pub use row::CostRow;

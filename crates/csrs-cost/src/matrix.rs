@@ -4,6 +4,25 @@ use std::fmt;
 
 use crate::{CostError, CostRow, Result};
 
+/// The most classes a cost matrix may have.
+///
+/// A matrix is stored dense, m² costs of 8 bytes each, so the count bounds
+/// its memory: 25 000 classes are 5 GB (25 000² × 8 B). That admits
+/// ImageNet's 1 000 classes and ImageNet-21k's 21 841 (3.8 GB), and leaves
+/// room beside a model on one machine. Every count read from a file, a flag
+/// or a caller is checked against it before anything is allocated, so that
+/// a mistyped count is refused by name instead of aborting on an allocation
+/// that cannot succeed.
+pub const MAX_CLASSES: usize = 25_000;
+
+/// Refuses a class count above [`MAX_CLASSES`].
+pub(crate) fn check_class_count(n_classes: usize) -> Result<()> {
+    if n_classes > MAX_CLASSES {
+        return Err(CostError::TooManyClasses { found: n_classes, limit: MAX_CLASSES });
+    }
+    Ok(())
+}
+
 /// A validated m×m cost matrix, with optional class names.
 ///
 /// `C[y][k]` is the harm of predicting class `k` when the truth is `y`:
@@ -20,7 +39,8 @@ impl CostMatrix {
     /// The standard matrix 1 − I: every mistake costs 1 (ordinary robustness).
     ///
     /// # Errors
-    /// [`CostError::TooFewClasses`] when `n_classes < 2`.
+    /// [`CostError::TooFewClasses`] when `n_classes < 2`,
+    /// [`CostError::TooManyClasses`] above [`MAX_CLASSES`].
     ///
     /// # Examples
     /// ```
@@ -30,13 +50,15 @@ impl CostMatrix {
     /// # Ok::<(), csrs_cost::CostError>(())
     /// ```
     pub fn standard(n_classes: usize) -> Result<Self> {
+        check_class_count(n_classes)?;
         Self::seedwise(n_classes, &(0..n_classes).collect::<Vec<_>>())
     }
 
     /// Every mistake on a seed class costs 1; nothing else costs anything.
     ///
     /// # Errors
-    /// [`CostError::TooFewClasses`], or [`CostError::ClassOutOfRange`] for a seed.
+    /// [`CostError::TooFewClasses`], [`CostError::TooManyClasses`], or
+    /// [`CostError::ClassOutOfRange`] for a seed.
     ///
     /// # Examples
     /// ```
@@ -61,8 +83,9 @@ impl CostMatrix {
     /// Each `(from, to)` pair costs 1: predicting `to` when the truth is `from`.
     ///
     /// # Errors
-    /// [`CostError::TooFewClasses`], [`CostError::ClassOutOfRange`], or
-    /// [`CostError::DiagonalPair`] for a pair `(k, k)`.
+    /// [`CostError::TooFewClasses`], [`CostError::TooManyClasses`],
+    /// [`CostError::ClassOutOfRange`], or [`CostError::DiagonalPair`] for a
+    /// pair `(k, k)`.
     ///
     /// # Examples
     /// ```
@@ -88,7 +111,8 @@ impl CostMatrix {
     ///
     /// # Errors
     /// [`CostError`] naming the first row or entry that is not square,
-    /// finite, non-negative, or zero on the diagonal.
+    /// finite, non-negative, or zero on the diagonal, or
+    /// [`CostError::TooManyClasses`].
     ///
     /// # Examples
     /// ```
@@ -131,6 +155,7 @@ impl CostMatrix {
         if n_classes < 2 {
             return Err(CostError::TooFewClasses(n_classes));
         }
+        check_class_count(n_classes)?;
         Ok(CostMatrix { n_classes, costs: vec![0.0; n_classes * n_classes], names: None })
     }
 

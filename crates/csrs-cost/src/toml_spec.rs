@@ -14,7 +14,7 @@
 
 use toml::{Table, Value};
 
-use crate::matrix::class_index;
+use crate::matrix::{check_class_count, class_index};
 use crate::{CostError, CostMatrix, Result};
 
 const KEYS: &[&str] = &["kind", "description", "classes", "n_classes", "seeds", "pairs", "rows"];
@@ -109,7 +109,8 @@ fn names(table: &Table) -> Result<Option<Vec<String>>> {
         .map(Some)
 }
 
-/// The class count that `classes`, `n_classes` and the caller agree on.
+/// The class count that `classes`, `n_classes` and the caller agree on,
+/// each checked against [`crate::MAX_CLASSES`] before a matrix is built.
 fn declared_count(table: &Table, names: Option<&[String]>, expected: Option<usize>) -> Result<Option<usize>> {
     let n_classes = match table.get("n_classes") {
         None => None,
@@ -120,6 +121,9 @@ fn declared_count(table: &Table, names: Option<&[String]>, expected: Option<usiz
     };
     let mut declared = None;
     for (key, count) in [("classes", names.map(<[String]>::len)), ("n_classes", n_classes), ("", expected)] {
+        if let Err(err) = count.map_or(Ok(()), check_class_count) {
+            return Err(if key.is_empty() { err } else { err.at_key(key) });
+        }
         match (declared, count) {
             (Some(found), Some(count)) if found != count => {
                 let mismatch = CostError::ClassCountMismatch { found, expected: count };

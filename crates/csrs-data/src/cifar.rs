@@ -210,7 +210,7 @@ pub(crate) fn load(cifar: Cifar, dir: &Path, split: Split) -> Result<Dataset> {
     let mut labels = Vec::new();
     for file in files {
         let path = folder.join(file);
-        let bytes = std::fs::read(&path).map_err(|error| DataError::io(&path, error))?;
+        let bytes = crate::gzip::read(&path, crate::MAX_FILE_BYTES)?;
         if version.binary {
             read_binary(cifar, &path, &bytes, &mut pixels, &mut labels)?;
         } else {

@@ -1,11 +1,9 @@
 //! Images stored as gzip-compressed CSV: pixel values, then the label.
 //! This is how digits and mnist-5k ship inside the binary.
 
-use std::io::Read;
 use std::path::Path;
 
-use flate2::read::GzDecoder;
-
+use crate::gzip::{self, MAX_FILE_BYTES};
 use crate::{DataError, Dataset, ImageShape, Result};
 
 /// The layout of one CSV image file.
@@ -18,10 +16,15 @@ pub(crate) struct CsvImages {
 }
 
 impl CsvImages {
-    /// Parses gzip-compressed CSV; `path` only names the source in errors.
+    /// Parses gzip-compressed CSV (every member, at most
+    /// [`MAX_FILE_BYTES`] decompressed); `path` only names the source in
+    /// errors.
     pub(crate) fn parse_gz(&self, bytes: &[u8], path: &Path) -> Result<Dataset> {
-        let mut text = String::new();
-        GzDecoder::new(bytes).read_to_string(&mut text).map_err(|error| DataError::io(path, error))?;
+        let bytes = gzip::gunzip(bytes, path, MAX_FILE_BYTES)?;
+        let text = String::from_utf8(bytes).map_err(|err| {
+            let offset = err.utf8_error().valid_up_to() as u64;
+            DataError::corrupt(path, offset, "not UTF-8 text, expected CSV")
+        })?;
         self.parse(&text, path)
     }
 

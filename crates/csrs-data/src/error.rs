@@ -38,6 +38,15 @@ pub enum DataError {
         /// What was found and what was expected.
         message: String,
     },
+    /// A file larger than [`crate::MAX_FILE_BYTES`], as it is or
+    /// decompressed, refused before more than that is read.
+    #[error("{}: larger than {limit} bytes (decompressed), the limit of a dataset file", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit.
+        limit: u64,
+    },
     /// An image file that could not be decoded.
     #[error("{}: cannot decode the image: {message}", path.display())]
     Image {

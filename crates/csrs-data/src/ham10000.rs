@@ -16,7 +16,10 @@ const SPLIT_SEED: u64 = 0;
 
 pub(crate) fn load(dir: &Path, split: Split) -> Result<Dataset> {
     let metadata = dir.join(METADATA);
-    let text = std::fs::read_to_string(&metadata).map_err(|error| DataError::io(&metadata, error))?;
+    let bytes = crate::gzip::read(&metadata, crate::MAX_FILE_BYTES)?;
+    let text = String::from_utf8(bytes).map_err(|err| {
+        DataError::corrupt(&metadata, err.utf8_error().valid_up_to() as u64, "not UTF-8 text, expected CSV")
+    })?;
     let images = image_files(dir)?;
 
     // lesion -> (class, files)

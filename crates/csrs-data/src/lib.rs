@@ -21,6 +21,7 @@ mod cifar;
 mod csv_images;
 mod dataset;
 mod error;
+mod gzip;
 mod ham10000;
 mod image_folder;
 mod mnist_idx;
@@ -30,5 +31,6 @@ mod split;
 
 pub use dataset::{Dataset, ImageShape};
 pub use error::{DataError, Result};
+pub use gzip::MAX_FILE_BYTES;
 pub use name::{DatasetName, Normalization, Split, load};
 pub use split::{shuffle, stratified_split};

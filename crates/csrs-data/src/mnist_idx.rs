@@ -1,11 +1,10 @@
 //! MNIST in its original IDX files (`train-images-idx3-ubyte`, …), plain or
-//! gzip-compressed.
+//! gzip-compressed (in one member or several), each at most
+//! [`MAX_FILE_BYTES`].
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use flate2::read::GzDecoder;
-
+use crate::gzip::{self, MAX_FILE_BYTES};
 use crate::{DataError, Dataset, ImageShape, Result, Split};
 
 const IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -54,17 +53,21 @@ pub(crate) fn load(dir: &Path, split: Split) -> Result<Dataset> {
     ))
 }
 
-/// Reads `name`, or `name.gz` decompressed.
+/// Reads `name`, or `name.gz` decompressed (every member of it), each at
+/// most [`MAX_FILE_BYTES`].
 fn read_maybe_gz(dir: &Path, name: &str) -> Result<(PathBuf, Vec<u8>)> {
     let plain = dir.join(name);
     if plain.exists() {
-        let bytes = std::fs::read(&plain).map_err(|error| DataError::io(&plain, error))?;
+        let bytes = gzip::read(&plain, MAX_FILE_BYTES)?;
         return Ok((plain, bytes));
     }
     let gz = dir.join(format!("{name}.gz"));
-    let compressed = std::fs::read(&gz).map_err(|error| DataError::io(&plain, error))?;
-    let mut bytes = Vec::new();
-    GzDecoder::new(&compressed[..]).read_to_end(&mut bytes).map_err(|error| DataError::io(&gz, error))?;
+    // Neither exists: name the plain file, the one MNIST ships as.
+    let compressed = gzip::read(&gz, MAX_FILE_BYTES).map_err(|err| match err {
+        DataError::Io { error, .. } => DataError::io(&plain, error),
+        other => other,
+    })?;
+    let bytes = gzip::gunzip(&compressed, &gz, MAX_FILE_BYTES)?;
     Ok((gz, bytes))
 }
 

@@ -5,7 +5,38 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::graph::Graph;
 use crate::{ModelError, Result};
+
+/// The most values one input may have (channels × height × width): 2²²,
+/// 4 194 304, e.g. 3×1182×1182. Certification holds at least one block of
+/// 100 noisy copies of an input at once, 1.6 GiB at this limit; ImageNet's
+/// 3×224×224 is 150 528.
+pub const MAX_INPUT_ELEMENTS: u64 = 1 << 22;
+
+/// The most parameters (with batch-norm statistics) a network may have:
+/// 2²⁸, 268 435 456, 1 GiB of `f32`. Ten times ResNet-50 (25.6 million); it
+/// admits ResNet-50 with a head for 100 000 classes (228 million). Checked
+/// from the spec, before the network is built, so that a checkpoint's
+/// metadata cannot declare a network larger than memory.
+pub const MAX_PARAMETERS: u64 = 1 << 28;
+
+/// The most activation values one input may produce, summed over every
+/// layer's output: 2²⁸, 1 GiB of `f32` per input (training keeps them all
+/// for the backward pass). ResNet-50 on a 3×224×224 input produces 37.6
+/// million, so its inputs fit up to about 600×600 pixels.
+pub const MAX_ACTIVATIONS: u64 = 1 << 28;
+
+/// The values of tensors of these shapes, all together; `None` beyond a
+/// `u64`.
+fn total_values<'a>(shapes: impl Iterator<Item = &'a [usize]>) -> Option<u64> {
+    let mut total = 0u64;
+    for shape in shapes {
+        let values = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64))?;
+        total = total.checked_add(values)?;
+    }
+    Some(total)
+}
 
 /// The networks csrs can build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,13 +194,26 @@ pub struct ModelSpec {
 
 impl ModelSpec {
     /// Checks the spec: the architecture takes the input, at least two
-    /// classes, one positive finite mean/std per channel.
+    /// classes, one positive finite mean/std per channel, and the network is
+    /// within [`MAX_INPUT_ELEMENTS`], [`MAX_PARAMETERS`] and
+    /// [`MAX_ACTIVATIONS`] (computed from the spec with checked arithmetic,
+    /// before anything is allocated).
     ///
     /// # Errors
-    /// [`ModelError::InputShape`] or [`ModelError::Spec`].
+    /// [`ModelError::InputShape`], [`ModelError::TooLarge`] or
+    /// [`ModelError::Spec`].
     pub fn check(&self) -> Result<()> {
+        let [channels, height, width] = self.input_shape;
+        if self.input_shape.contains(&0) {
+            let architecture = self.architecture.as_str();
+            let expected = "at least 1x1x1";
+            return Err(ModelError::InputShape { architecture, expected, channels, height, width });
+        }
+        let values = channels.checked_mul(height).and_then(|n| n.checked_mul(width));
+        if values.is_none_or(|n| n as u64 > MAX_INPUT_ELEMENTS) {
+            return Err(self.too_large("input values", MAX_INPUT_ELEMENTS));
+        }
         self.architecture.check_input(self.input_shape)?;
-        let channels = self.input_shape[0];
         if self.n_classes < 2 {
             return Err(ModelError::Spec(format!("a classifier needs at least 2 classes, got {}", self.n_classes)));
         }
@@ -187,6 +231,22 @@ impl ModelSpec {
         if let Some(m) = self.mean.iter().find(|m| !m.is_finite()) {
             return Err(ModelError::Spec(format!("normalisation mean {m}, expected a finite number")));
         }
+        // The input is within its limit, so every layer's shape is computed
+        // without overflow; only the counts below can exceed a u64.
+        let graph = Graph::of(self);
+        let parameters = graph.parameters();
+        if total_values(parameters.iter().map(|p| p.shape.as_slice())).is_none_or(|n| n > MAX_PARAMETERS) {
+            return Err(self.too_large("parameters", MAX_PARAMETERS));
+        }
+        if total_values(graph.nodes.iter().map(|node| node.shape.as_slice())).is_none_or(|n| n > MAX_ACTIVATIONS) {
+            return Err(self.too_large("activation values per input", MAX_ACTIVATIONS));
+        }
         Ok(())
+    }
+
+    fn too_large(&self, what: &'static str, limit: u64) -> ModelError {
+        let [channels, height, width] = self.input_shape;
+        let (architecture, n_classes) = (self.architecture.as_str(), self.n_classes);
+        ModelError::TooLarge { architecture, channels, height, width, n_classes, what, limit }
     }
 }

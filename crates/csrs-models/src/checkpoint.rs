@@ -13,7 +13,7 @@ use std::path::Path;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
-use csrs_artifacts::{TrainingFiles, with_suffix};
+use csrs_artifacts::TrainingFiles;
 use serde::{Deserialize, Serialize};
 
 use crate::{Classifier, ModelError, ModelSpec, Result};
@@ -37,6 +37,12 @@ pub struct TrainingInfo {
     /// silently, dropping what does not fit). Absent in older checkpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optimizer_fingerprint: Option<String>,
+    /// The training noise as configs name it (`gaussian` or `sound`), so a
+    /// certification with the other noise can say so: a model trained on one
+    /// is not tuned to the other. A name, not the sampler's type, since this
+    /// crate sits below the sampler. Absent in older checkpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<String>,
 }
 
 /// What `<stem>.json` holds.
@@ -127,8 +133,7 @@ impl<B: Backend> Checkpoint<B> {
         }
         // The checksum first: edited metadata can describe a network far
         // larger than memory, which must not be built to find out.
-        let bytes =
-            std::fs::read(&weights_path).map_err(|error| ModelError::Io { path: weights_path.clone(), error })?;
+        let bytes = read_at_most(&weights_path, MAX_WEIGHTS_BYTES, "a checkpoint's weights")?;
         let bad = |message: String| ModelError::Weights { path: weights_path.clone(), message };
         if checksum(&meta.spec, &bytes) != meta.checksum {
             return Err(bad(format!(
@@ -142,7 +147,7 @@ impl<B: Backend> Checkpoint<B> {
         let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
             .load(bytes, device)
             .map_err(|err| bad(err.to_string().lines().next().unwrap_or_default().to_owned()))?;
-        let model = fresh.load_record(record);
+        let model = fresh.load_checked(&meta.spec, record).map_err(bad)?;
         // A consistent pair of files written by another version of a network
         // can still hold tensors of other shapes.
         if ParamShapes::of(&model) != expected_shapes {
@@ -154,13 +159,39 @@ impl<B: Backend> Checkpoint<B> {
     }
 }
 
+/// The largest metadata file read: 64 MiB, room for the names of millions
+/// of classes; csrs writes a few kilobytes.
+pub const MAX_METADATA_BYTES: u64 = 64 << 20;
+
+/// The largest weights file read: 2 GiB, twice a full-precision record of a
+/// network at [`crate::MAX_PARAMETERS`] (1 GiB of `f32`, plus names).
+pub const MAX_WEIGHTS_BYTES: u64 = 2 << 30;
+
+/// The bytes of the file at `path`, refused unread beyond `limit` (`what`
+/// names the file in the message); read through a bound, so that a file
+/// that grows meanwhile is not read past it either.
+fn read_at_most(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let io = |error| ModelError::Io { path: path.to_owned(), error };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).and_then(|file| file.take(limit + 1).read_to_end(&mut bytes)).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ModelError::FileTooLarge { path: path.to_owned(), what, limit });
+    }
+    Ok(bytes)
+}
+
+/// Reads and checks a metadata file: its spec must pass
+/// [`ModelSpec::check`] (and so be within the size limits) before anything
+/// is built from it.
 fn read_meta(path: &Path) -> Result<CheckpointMeta> {
-    let text = std::fs::read_to_string(path).map_err(|error| ModelError::Io { path: path.to_owned(), error })?;
+    let bytes = read_at_most(path, MAX_METADATA_BYTES, "a checkpoint's metadata")?;
     let bad = |message: String| ModelError::Metadata { path: path.to_owned(), message };
-    let meta: CheckpointMeta = serde_json::from_str(&text).map_err(|err| bad(err.to_string()))?;
+    let meta: CheckpointMeta = serde_json::from_slice(&bytes).map_err(|err| bad(err.to_string()))?;
     if meta.format != FORMAT {
         return Err(bad(format!("format {}, expected {FORMAT}", meta.format)));
     }
+    meta.spec.check().map_err(|err| bad(err.to_string()))?;
     if meta.class_names.len() != meta.spec.n_classes {
         let message = format!("{} class names for {} classes", meta.class_names.len(), meta.spec.n_classes);
         return Err(bad(message));
@@ -168,19 +199,13 @@ fn read_meta(path: &Path) -> Result<CheckpointMeta> {
     Ok(meta)
 }
 
-/// Writes `bytes` to a temporary file beside `path` and renames it into
-/// place, so that `path` is either the old or the new content, never half.
+/// Writes `bytes` to `path` whole or not at all (through a synced
+/// temporary file renamed into place, [`csrs_artifacts::write_atomically`]).
 ///
 /// # Errors
 /// [`ModelError::Io`] naming `path`.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |error| ModelError::Io { path: path.to_owned(), error };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(io)?;
-    }
-    let temporary = with_suffix(path, &format!(".tmp-{}", std::process::id()));
-    std::fs::write(&temporary, bytes).map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(io)
+    csrs_artifacts::write_atomically(path, bytes).map_err(|error| ModelError::Io { path: path.to_owned(), error })
 }
 
 /// The shapes of every float parameter, in visiting order.

@@ -4,7 +4,7 @@ use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 
 use crate::nets::{BasicBlock, Bottleneck, CifarResnet, DigitsCnn, ImagenetResnet, Lenet5, Mlp};
-use crate::{Family, ModelSpec, Result};
+use crate::{Architecture, Family, ModelSpec, Result};
 
 /// (x − mean) / std per channel; constants, not parameters, rebuilt from the
 /// checkpoint's metadata.
@@ -76,6 +76,42 @@ impl<B: Backend> Classifier<B> {
         // before that would draw other weights than the original uses.
         model.visit(&mut Materialize);
         Ok(model)
+    }
+
+    /// Loads `record` into this classifier, built from `spec`, if the record
+    /// has its layout: the same network (burn panics on a record of another
+    /// variant) with as many blocks in each stage (and on a list of
+    /// another length). Tensors of other shapes are the caller's to check.
+    ///
+    /// # Errors
+    /// A message saying which layout the record has instead.
+    pub(crate) fn load_checked(self, spec: &ModelSpec, record: ClassifierRecord<B>) -> Result<Self, String> {
+        let found = match &record.net {
+            NetRecord::Mlp(_) => Family::Mlp,
+            NetRecord::Lenet5(_) => Family::Lenet5,
+            NetRecord::DigitsCnn(_) => Family::DigitsCnn,
+            NetRecord::CifarResnet(net) => {
+                let stages = [net.layer1.len(), net.layer2.len(), net.layer3.len()];
+                if stages.iter().any(|&n| n != stages[0]) {
+                    return Err(format!("a CIFAR ResNet with stages of {stages:?} blocks, which no architecture has"));
+                }
+                Family::CifarResnet { blocks_per_stage: stages[0] }
+            }
+            NetRecord::Resnet18(net) => Family::ImagenetResnet {
+                blocks: [net.layer1.len(), net.layer2.len(), net.layer3.len(), net.layer4.len()],
+                bottleneck: false,
+            },
+            NetRecord::Resnet50(net) => Family::ImagenetResnet {
+                blocks: [net.layer1.len(), net.layer2.len(), net.layer3.len(), net.layer4.len()],
+                bottleneck: true,
+            },
+        };
+        if found != spec.architecture.family() {
+            let name = Architecture::ALL.into_iter().find(|a| a.family() == found);
+            let found = name.map_or_else(|| format!("{found:?}"), |a| a.to_string());
+            return Err(format!("the weights are of {found}, not of {} as the metadata says", spec.architecture));
+        }
+        Ok(self.load_record(record))
     }
 
     /// Logits for a batch of images.

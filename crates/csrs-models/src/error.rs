@@ -26,6 +26,28 @@ pub enum ModelError {
         /// Width given.
         width: usize,
     },
+    /// A network beyond one of the size limits ([`crate::MAX_INPUT_ELEMENTS`],
+    /// [`crate::MAX_PARAMETERS`], [`crate::MAX_ACTIVATIONS`]), refused
+    /// before it is built.
+    #[error(
+        "{architecture} with {channels}x{height}x{width} inputs and {n_classes} classes has more than {limit} {what}, the limit of a model"
+    )]
+    TooLarge {
+        /// The architecture's name.
+        architecture: &'static str,
+        /// Channels given.
+        channels: usize,
+        /// Height given.
+        height: usize,
+        /// Width given.
+        width: usize,
+        /// Classes given.
+        n_classes: usize,
+        /// What is counted: input values, parameters, or activation values.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
     /// A model specification that cannot be built.
     #[error("{0}")]
     Spec(String),
@@ -36,6 +58,25 @@ pub enum ModelError {
         path: PathBuf,
         /// What the system said.
         error: std::io::Error,
+    },
+    /// A file larger than the limit of what it is, refused unread.
+    #[error("{} is larger than {limit} bytes, the limit of {what}", path.display())]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What the file is, e.g. "a checkpoint's weights".
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
+    /// An archive whose entries decompress to more than
+    /// [`crate::interop::MAX_IMPORT_BYTES`], refused before any is read.
+    #[error("cannot import {}: its entries decompress to more than {limit} bytes, the limit of an imported file", path.display())]
+    ArchiveTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit.
+        limit: u64,
     },
     /// A metadata file that is not what csrs writes.
     #[error("checkpoint metadata {}: {message}", path.display())]

@@ -26,7 +26,7 @@ pub mod graph;
 pub mod interop;
 mod nets;
 
-pub use architecture::{Architecture, Family, ModelSpec};
+pub use architecture::{Architecture, Family, MAX_ACTIVATIONS, MAX_INPUT_ELEMENTS, MAX_PARAMETERS, ModelSpec};
 pub use checkpoint::{Checkpoint, CheckpointMeta, TrainingInfo};
 pub use classifier::Classifier;
 pub use error::{ModelError, Result};

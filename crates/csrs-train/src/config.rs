@@ -344,6 +344,28 @@ pub enum ConfigError {
         /// The parameter.
         name: &'static str,
     },
+    /// More noisy copies per optimisation step than [`MAX_COPIES_PER_STEP`].
+    #[error(
+        "batch_size {batch_size} with {copies} noisy copies per example is {total} copies per step, expected at most {limit}"
+    )]
+    TooManyCopies {
+        /// The batch size.
+        batch_size: usize,
+        /// Noisy copies per example ([`Objective::copies`]).
+        copies: usize,
+        /// Their product, saturated at `usize::MAX`.
+        total: usize,
+        /// [`MAX_COPIES_PER_STEP`].
+        limit: usize,
+    },
+    /// More replicas than [`MAX_REPLICAS`].
+    #[error("replicas is {replicas}, expected at most {limit}")]
+    TooManyReplicas {
+        /// The replicas.
+        replicas: usize,
+        /// [`MAX_REPLICAS`].
+        limit: usize,
+    },
     /// More replicas than examples in a batch, which would leave one idle.
     #[error(
         "replicas is {replicas}, expected at most batch_size ({batch_size}): each replica takes a part of every batch"
@@ -356,8 +378,26 @@ pub enum ConfigError {
     },
 }
 
+/// The most noisy copies one optimisation step may classify:
+/// `batch_size` × the objective's copies per example, 2¹⁶. Every copy is a
+/// noisy input held with its activations (and, for the attacks, their
+/// gradients) through the step: 65 536 copies are 0.8 GB of 3×32×32 inputs
+/// and 39 GB of 3×224×224 ones before any activation, while the papers'
+/// settings stay far below (MACER on CIFAR-10: 64 × 16 = 1 024; Gaussian
+/// augmentation on ImageNet: 400 × 1). It also bounds `batch_size` and
+/// `noise_copies` alone, each at least 1.
+pub const MAX_COPIES_PER_STEP: usize = 1 << 16;
+
+/// The most data-parallel replicas: 64. Each one is a copy of the model and
+/// its optimiser state on its own device (or thread on the CPU); 64 covers
+/// the devices of any one machine.
+pub const MAX_REPLICAS: usize = 64;
+
 impl TrainConfig {
     /// Checks every number: the one place that knows what each must be.
+    /// Sizes that decide memory are checked against their limits
+    /// ([`MAX_COPIES_PER_STEP`], [`MAX_REPLICAS`]) before anything is
+    /// allocated for them.
     ///
     /// # Errors
     /// The first number that cannot be used.
@@ -385,9 +425,70 @@ impl TrainConfig {
                 _ => {}
             }
         }
+        let copies = self.objective.copies();
+        let total = self.batch_size.saturating_mul(copies);
+        if total > MAX_COPIES_PER_STEP {
+            let limit = MAX_COPIES_PER_STEP;
+            return Err(ConfigError::TooManyCopies { batch_size: self.batch_size, copies, total, limit });
+        }
         if self.replicas > self.batch_size {
             return Err(ConfigError::ReplicasAboveBatch { replicas: self.replicas, batch_size: self.batch_size });
         }
+        if self.replicas > MAX_REPLICAS {
+            return Err(ConfigError::TooManyReplicas { replicas: self.replicas, limit: MAX_REPLICAS });
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(batch_size: usize, objective: Objective, replicas: usize) -> TrainConfig {
+        TrainConfig {
+            sigma: 0.25,
+            noise: NoiseKind::Gaussian,
+            epochs: 1,
+            batch_size,
+            optimizer: OptimizerConfig::Sgd { lr: 0.1, momentum: 0.9, weight_decay: 0.0 },
+            schedule: Schedule::Cosine,
+            objective,
+            augment: None,
+            seed: 0,
+            replicas,
+        }
+    }
+
+    fn macer(noise_copies: usize) -> Objective {
+        Objective::Macer { noise_copies, beta: 16.0, lambda: 12.0, gamma: 8.0, cost_sensitive: None }
+    }
+
+    /// Sizes up to 2⁶⁴ − 1 are refused by name, with the limit, before a
+    /// batch of them is built.
+    #[test]
+    fn sizes_beyond_the_limits_are_refused() {
+        let gaussian = || Objective::Gaussian { cost_sensitive: None };
+        for huge in [usize::MAX, 1 << 63, 1 << 32, (1 << 32) + 1, MAX_COPIES_PER_STEP + 1] {
+            for (config, start) in [
+                (config(huge, gaussian(), 1), format!("batch_size {huge} with 1 noisy copies per example")),
+                (config(64, macer(huge), 1), "batch_size 64 with ".to_owned()),
+                (config(huge, macer(huge), 1), format!("batch_size {huge} with {huge}")),
+                (
+                    config(MAX_COPIES_PER_STEP, gaussian(), huge.min(MAX_COPIES_PER_STEP)),
+                    format!("replicas is {}, expected at most {MAX_REPLICAS}", huge.min(MAX_COPIES_PER_STEP)),
+                ),
+                (config(64, gaussian(), huge), format!("replicas is {huge}, expected at most batch_size (64)")),
+            ] {
+                let message = config.check().unwrap_err().to_string();
+                assert!(message.starts_with(&start), "{message}");
+                assert!(!message.contains('\n'), "{message}");
+            }
+        }
+        let message = config(MAX_COPIES_PER_STEP, macer(2), 1).check().unwrap_err().to_string();
+        assert!(message.ends_with(&format!("is {} copies per step, expected at most 65536", 2 * MAX_COPIES_PER_STEP)));
+        // The limits themselves, and the papers' settings, are accepted.
+        assert_eq!(config(MAX_COPIES_PER_STEP, gaussian(), MAX_REPLICAS).check(), Ok(()));
+        assert_eq!(config(64, macer(16), 1).check(), Ok(()));
     }
 }

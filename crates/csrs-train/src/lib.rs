@@ -25,6 +25,9 @@ pub mod noise;
 pub mod normal;
 mod trainer;
 
-pub use config::{ConfigError, MacerSensitive, Objective, OptimizerConfig, Reweighting, Schedule, TrainConfig};
+pub use config::{
+    ConfigError, MAX_COPIES_PER_STEP, MAX_REPLICAS, MacerSensitive, Objective, OptimizerConfig, Reweighting, Schedule,
+    TrainConfig,
+};
 pub use error::{Result, TrainError};
 pub use trainer::{EpochLog, Observer, TrainRun, model_spec, train};

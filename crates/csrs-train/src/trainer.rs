@@ -318,6 +318,7 @@ fn save_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         epoch: epoch + 1,
         config_hash: run.config_hash.clone(),
         optimizer_fingerprint: Some(fingerprint(&state)),
+        noise: Some(config.noise.as_str().to_owned()),
     });
     Checkpoint { meta, model: model.valid() }.save(run.out)?;
     let _ = std::fs::remove_file(files.optimizer(epoch));

@@ -165,7 +165,7 @@ fn figure_mistakes_are_named_before_anything_is_written() {
     for (args, message) in [
         (vec!["--plot", "f.pdf"], "--plot f.pdf: expected a file name ending in .svg or .png"),
         (vec!["--label", "x", "--label", "y"], "--label: given 2 times, expected once per records file (1)"),
-        (vec!["--plot", "missing/f.svg"], "cannot write missing/f.svg"),
+        (vec!["--plot", "a.tsv/f.svg"], "cannot write a.tsv/f.svg"),
     ] {
         let run = csrs(dir.path(), &[&["analyze", "a.tsv"][..], &args].concat(), "");
         assert_eq!(run.code, Some(2), "{args:?}");
@@ -193,7 +193,10 @@ fn records_of_an_earlier_csrs_are_read_but_not_resumed() {
         })
         .collect();
     std::fs::write(dir.path().join("old.tsv"), old).unwrap();
-    let run = csrs(dir.path(), &["analyze", "--format", "jsonl", "old.tsv", "c.tsv"], "");
+    // Without an end mark, as an earlier csrs wrote them: read when asked.
+    let refused = csrs(dir.path(), &["analyze", "old.tsv"], "");
+    assert!(refused.stderr.contains("old.tsv has no end mark"), "{}", refused.stderr);
+    let run = csrs(dir.path(), &["analyze", "--partial", "--format", "jsonl", "old.tsv", "c.tsv"], "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let rows: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows[0]["base_accuracy"], serde_json::Value::Null);
@@ -218,8 +221,11 @@ fn a_file_being_written_is_read_but_not_changed() {
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str("{\"index\": 80, \"lab");
     std::fs::write(&path, &text).unwrap();
-    let run = csrs(dir.path(), &["analyze", "--format", "tsv", "c.jsonl"], "");
+    // A run still going has no end mark yet.
+    std::fs::remove_file(dir.path().join("c.jsonl.end")).unwrap();
+    let run = csrs(dir.path(), &["analyze", "--partial", "--format", "tsv", "c.jsonl"], "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("reading its 40 complete records"), "{}", run.stderr);
     let row: Vec<&str> = run.stdout.lines().nth(1).unwrap().split('\t').collect();
     assert_eq!((row[0], row[2]), ("c.jsonl", "40"), "records and examples: {}", run.stdout);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
@@ -229,6 +235,7 @@ fn a_file_being_written_is_read_but_not_changed() {
 fn bad_inputs_are_named() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("empty.tsv"), "").unwrap();
+    std::fs::write(dir.path().join("empty.tsv.end"), "{\"records\": 0, \"bytes\": 0}").unwrap();
     std::fs::write(dir.path().join("other.tsv"), "a\tb\n1\t2\n").unwrap();
     for (args, message) in [
         (vec!["missing.tsv"], "cannot read missing.tsv"),

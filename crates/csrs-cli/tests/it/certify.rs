@@ -216,7 +216,8 @@ fn shards_merge_into_the_unsharded_run() {
     std::fs::write(dir.path().join("shard-0.tsv"), partial).unwrap();
     let cut = csrs(dir.path(), &["merge", "--out", "cut.tsv", "shard-0.tsv", "shard-1.tsv", "shard-2.tsv"], "");
     assert_eq!(cut.code, Some(2));
-    assert!(cut.stderr.contains("shard-0.tsv: the last line is incomplete"), "{}", cut.stderr);
+    assert!(cut.stderr.contains("it was cut short or changed after its run ended"), "{}", cut.stderr);
+    assert!(cut.stderr.starts_with("csrs: error: shard-0.tsv: "), "{}", cut.stderr);
 }
 
 #[test]
@@ -335,6 +336,35 @@ fn sound_noise_gives_the_same_records_on_both_engines_and_says_how_far_the_grid_
     let run = csrs(dir.path(), &loud, "");
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("unknown noise \"loud\", expected gaussian or sound"), "{}", run.stderr);
+}
+
+/// The checkpoint keeps the noise a model was trained with, so that
+/// certifying it with the other noise says so.
+#[test]
+fn a_model_trained_with_gaussian_noise_certified_with_sound_noise_gets_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "dataset = \"digits\"\narchitecture = \"digits-cnn\"\nout = \"m/g\"\nsigma = 0.25\nepochs = 1\n\
+                  batch_size = 64\noptimizer = { kind = \"sgd\", lr = 0.05 }\nschedule = { kind = \"cosine\" }\n\n\
+                  [objective]\nmethod = \"gaussian\"\n";
+    std::fs::write(dir.path().join("t.toml"), config).unwrap();
+    let run = csrs(dir.path(), &["train", "--config", "t.toml"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let shown = csrs(dir.path(), &["model", "show", "m/g"], "");
+    assert_eq!(shown.code, Some(0), "{}", shown.stderr);
+    let meta: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(meta["training"]["noise"], "gaussian", "{}", shown.stdout);
+
+    let certify = |noise: &str, out: &str| {
+        let args = ["certify", "--model", "m/g", "--dataset", "digits", "--sigma", "0.25", "--n0", "20", "--n", "50"];
+        let run = csrs(dir.path(), &[&args[..], &["--max", "2", "--noise", noise, "--out", out]].concat(), "");
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        run.stderr
+    };
+    let note = "note: the model was trained with gaussian noise, and is certified with sound noise";
+    let stderr = certify("sound", "s.tsv");
+    assert!(stderr.contains(note), "{stderr}");
+    let stderr = certify("gaussian", "g.tsv");
+    assert!(!stderr.contains("noise, and is certified with"), "{stderr}");
 }
 
 #[test]

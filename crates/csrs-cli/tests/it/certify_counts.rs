@@ -143,6 +143,46 @@ fn refuses_to_overwrite_its_input() {
     std::fs::write(dir.path().join("cases.jsonl"), format!("{GOOD}\n")).unwrap();
     let run = csrs(dir.path(), &["certify-counts", "-i", "cases.jsonl", "-o", "./cases.jsonl"], "");
     assert_eq!(run.code, Some(2));
-    assert_eq!(run.stderr, "csrs: error: the output ./cases.jsonl is the input file, expected another file\n");
+    assert_eq!(
+        run.stderr,
+        "csrs: error: the output ./cases.jsonl is the input cases.jsonl (the same file): choose another output\n"
+    );
     assert_eq!(std::fs::read_to_string(dir.path().join("cases.jsonl")).unwrap(), format!("{GOOD}\n"));
+}
+
+/// A line longer than the 16 MiB limit (here a file without a newline after
+/// a good line) is refused by number without being read whole, and the
+/// good line is still certified.
+#[test]
+fn a_line_longer_than_the_limit_is_refused() {
+    const LIMIT: usize = 16 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = format!("{GOOD}\n").into_bytes();
+    text.resize(text.len() + LIMIT + 1, b'x');
+    std::fs::write(dir.path().join("long.jsonl"), &text).unwrap();
+    let run = csrs(dir.path(), &["certify-counts", "--input", "long.jsonl"], "");
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        format!("csrs: error: long.jsonl:2: line 2 is longer than {LIMIT} bytes, the limit of a counts line\n")
+    );
+    assert_eq!(run.stdout.lines().count(), 1);
+
+    // A line of exactly the limit is read (and refused for what it holds).
+    text.truncate(text.len() - 1);
+    std::fs::write(dir.path().join("long.jsonl"), &text).unwrap();
+    let run = csrs(dir.path(), &["certify-counts", "--input", "long.jsonl"], "");
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.starts_with("csrs: error: long.jsonl:2: invalid JSON"), "{}", run.stderr);
+}
+
+/// More classes than a cost matrix may have is refused by name.
+#[test]
+fn more_classes_than_the_limit_are_refused() {
+    let classes = 25_001;
+    let zeros = vec!["0"; classes].join(",");
+    let line = format!(
+        r#"{{"label": 0, "cost_row": [{zeros}], "sigma": 0.5, "alpha": 0.001, "selection_counts": [{zeros}], "estimation_counts": [{zeros}]}}"#
+    );
+    assert_rejected(&line, "cost_row has 25001 entries, expected at most 25000 classes");
 }

@@ -165,3 +165,52 @@ fn write_cifar_test_batch(dir: &Path, n: usize) -> PathBuf {
     std::fs::write(&path, bytes).unwrap();
     path
 }
+
+/// A zip archive of two empty deflated entries whose headers each declare
+/// almost 4 GiB: 8 GiB to inflate from a few hundred bytes.
+fn zip_bomb() -> Vec<u8> {
+    let (mut out, mut directory) = (Vec::new(), Vec::new());
+    let empty_deflate = [3u8, 0];
+    for name in ["archive/data.pkl", "archive/data/0"] {
+        let offset = out.len() as u32;
+        let mut header = Vec::new();
+        for half in [20u16, 0, 8, 0, 0x21] {
+            header.extend(half.to_le_bytes());
+        }
+        for word in [0u32, empty_deflate.len() as u32, 0xffff_fff0] {
+            header.extend(word.to_le_bytes());
+        }
+        header.extend([name.len() as u16, 0].iter().flat_map(|h| h.to_le_bytes()));
+        out.extend(0x0403_4b50u32.to_le_bytes());
+        out.extend(&header);
+        out.extend(name.as_bytes());
+        out.extend(empty_deflate);
+        directory.extend(0x0201_4b50u32.to_le_bytes());
+        directory.extend(20u16.to_le_bytes());
+        directory.extend(&header);
+        directory.extend([0u8; 10]);
+        directory.extend(offset.to_le_bytes());
+        directory.extend(name.as_bytes());
+    }
+    let (start, size) = (out.len() as u32, directory.len() as u32);
+    out.extend(directory);
+    out.extend(0x0605_4b50u32.to_le_bytes());
+    out.extend([0u16, 0, 2, 2].iter().flat_map(|h| h.to_le_bytes()));
+    out.extend([size, start].iter().flat_map(|w| w.to_le_bytes()));
+    out.extend(0u16.to_le_bytes());
+    out
+}
+
+#[test]
+fn a_zip_bomb_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bomb.pth"), zip_bomb()).unwrap();
+    let args = ["model", "import", "bomb.pth", "--arch", "cifar-resnet20", "--dataset", "cifar10", "--out", "m"];
+    let run = csrs(dir.path(), &args, "");
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "csrs: error: cannot import bomb.pth: its entries decompress to more than 4294967296 bytes, the limit of an imported file\n"
+    );
+    assert!(!dir.path().join("m.json").exists());
+}

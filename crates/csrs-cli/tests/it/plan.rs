@@ -41,3 +41,42 @@ fn bench_times_either_noise() {
         assert_eq!(lines[1].split('\t').nth(column), Some(noise), "{}", run.stdout);
     }
 }
+
+/// Sizes from flags up to 2⁶⁴ − 1 are refused by name before anything is
+/// allocated for them: one line, exit status 2, no panic.
+#[test]
+fn sizes_beyond_their_limits_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let max = u64::MAX.to_string();
+    let run_args = ["--model", "m", "--dataset", "digits", "--sigma", "0.25", "--out", "o.tsv"];
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["bench", "--batch", &max], format!("--batch {max}, expected at most 1048576 noisy copies")),
+        (
+            vec!["bench", "--arch", "resnet50", "--batch", "8000"],
+            "resnet50: --batch 8000 of 150528-value inputs".into(),
+        ),
+        (vec!["bench", "--samples", &max], format!("--samples {max}, expected at most 1073741824")),
+        (
+            vec!["plan", "--sigma", "0.25", "--alpha", "0.001", "--n", &max],
+            format!("--n {max}, expected 1 to 1073741824"),
+        ),
+        (vec!["plan", "--sigma", "0.25", "--alpha", "0.001", "--n0", &max], format!("--n0 {max}, expected at most")),
+        (
+            vec!["plan", "--sigma", "0.25", "--alpha", "0.001", "--samples-per-second", "10", "--examples", &max],
+            format!("--examples {max}, expected at most 4294967296"),
+        ),
+        ([&["certify"][..], &run_args, &["--n", &max]].concat(), format!("--n {max}, expected at most 1073741824")),
+        ([&["certify"][..], &run_args, &["--n0", &max]].concat(), format!("--n0 {max}, expected at most 1073741824")),
+        (
+            [&["certify"][..], &run_args, &["--batch", &max]].concat(),
+            format!("--batch {max}, expected at most 1048576"),
+        ),
+        ([&["predict"][..], &run_args, &["--n", &max]].concat(), format!("--n {max}, expected at most 1073741824")),
+    ];
+    for (args, message) in cases {
+        let run = csrs(dir.path(), &args, "");
+        assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.starts_with(&format!("csrs: error: {message}")), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+    }
+}

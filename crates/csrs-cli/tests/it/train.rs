@@ -37,7 +37,8 @@ fn trains_logs_and_resumes() {
     // Without --resume an existing checkpoint is not overwritten.
     let again = csrs(dir.path(), &["train", "--config", "t.toml"], "");
     assert_eq!(again.code, Some(2));
-    assert!(again.stderr.contains("m/d exists: pass --resume"), "{}", again.stderr);
+    assert!(again.stderr.contains("m/d.json already exists: pass --force"), "{}", again.stderr);
+    assert!(again.stderr.contains("(or --resume to continue that run)"), "{}", again.stderr);
 
     // Two more epochs on top.
     std::fs::write(dir.path().join("t.toml"), config(4, "")).unwrap();

@@ -152,3 +152,47 @@ fn file_errors_name_the_file() {
     let unknown = CostMatrix::load(&other, None).unwrap_err().to_string();
     assert!(unknown.ends_with("unknown file type, expected a .toml or .csv file"), "{unknown}");
 }
+
+/// Spreadsheets save CSV with a UTF-8 byte-order mark, and some editors
+/// TOML too.
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let csv = "\u{feff},malignant,benign\nmalignant,0,10\nbenign,1,0\n";
+    let matrix = CostMatrix::from_csv_str(csv, Some(2)).unwrap();
+    assert_eq!(matrix.names().unwrap(), ["malignant", "benign"]);
+    assert_eq!(matrix.get(0, 1), 10.0);
+    // Without a corner cell, the mark would otherwise be part of a name
+    // or of a number.
+    let named = CostMatrix::from_csv_str("\u{feff}malignant,benign\n0,10\n1,0\n", None).unwrap();
+    assert_eq!(named.names().unwrap(), ["malignant", "benign"]);
+    let bare = CostMatrix::from_csv_str("\u{feff}0,10\n1,0\n", None).unwrap();
+    assert_eq!((bare.get(0, 1), bare.names()), (10.0, None));
+    let toml = "\u{feff}kind = \"seedwise\"\nn_classes = 3\nseeds = [1]\n";
+    assert_eq!(CostMatrix::from_toml_str(toml, None).unwrap().seeds(), vec![1]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bom.csv");
+    std::fs::write(&path, "\u{feff}0,10\n1,0\n").unwrap();
+    assert_eq!(CostMatrix::load(&path, None).unwrap().get(0, 1), 10.0);
+}
+
+#[test]
+fn class_counts_beyond_the_limit_are_refused_by_name() {
+    let limit = csrs_cost::MAX_CLASSES;
+    let err = toml_error(&format!("kind = \"standard\"\nn_classes = {}\n", limit + 1), None);
+    assert_eq!(
+        err,
+        format!("key `n_classes`: {} classes, expected at most {limit} (the limit of a cost matrix)", limit + 1)
+    );
+    assert!(CostMatrix::seedwise(1000, &[3]).is_ok(), "ImageNet's 1000 classes");
+
+    let names: Vec<String> = (0..=limit).map(|k| format!("\"c{k}\"")).collect();
+    let err = toml_error(&format!("kind = \"standard\"\nclasses = [{}]\n", names.join(", ")), None);
+    assert_eq!(
+        err,
+        format!("key `classes`: {} classes, expected at most {limit} (the limit of a cost matrix)", limit + 1)
+    );
+    let rows = "0,1\n".repeat(limit + 1);
+    let err = CostMatrix::from_csv_str(&rows, None).unwrap_err().to_string();
+    assert_eq!(err, format!("line {}: more than {limit} rows, the limit of a cost matrix's classes", limit + 1));
+}

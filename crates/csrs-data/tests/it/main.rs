@@ -301,3 +301,26 @@ fn folder_datasets_need_a_folder_and_names_are_checked() {
     assert!("cifar-100".parse::<DatasetName>().unwrap_err().to_string().starts_with("unknown dataset \"cifar-100\""));
     assert_eq!("mnist-5k".parse::<DatasetName>().unwrap(), DatasetName::Mnist5k);
 }
+
+/// gzip files of several members, as `cat a.gz b.gz` and pigz write them:
+/// read whole, as gunzip reads them.
+#[test]
+fn mnist_gzip_files_of_several_members_are_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let gzip = |bytes: &[u8]| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(bytes).unwrap();
+        gz.finish().unwrap()
+    };
+    let pixels: Vec<u8> = (0..3 * 4 * 3).map(|i| (i * 7) as u8).collect();
+    let images = idx(0x803, &[3, 4, 3], &pixels);
+    let labels = idx(0x801, &[3], &[7, 1, 4]);
+    // Two members for the images, three for the labels (one of them empty).
+    let (head, tail) = images.split_at(20);
+    write(&dir.path().join("t10k-images-idx3-ubyte.gz"), &[gzip(head), gzip(tail)].concat());
+    let (head, tail) = labels.split_at(9);
+    write(&dir.path().join("t10k-labels-idx1-ubyte.gz"), &[gzip(head), gzip(b""), gzip(tail)].concat());
+    let test = load(DatasetName::Mnist, Split::Test, Some(dir.path())).unwrap();
+    assert_eq!(test.labels(), &[7, 1, 4]);
+    assert_eq!(test.image(2).unwrap()[11], f32::from(35u8 * 7) / 255.0);
+}

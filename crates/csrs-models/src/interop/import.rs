@@ -62,6 +62,9 @@ pub fn find_prefix(state: &StateDict, graph: &Graph) -> Result<String> {
 /// (the first few of each), a tensor of the wrong shape (its name and both
 /// shapes), or unreadable data.
 pub fn import<B: Backend>(state: &StateDict, spec: &ModelSpec, device: &B::Device) -> Result<Classifier<B>> {
+    // The graph's shapes are computed from the spec: it must be within the
+    // size limits first.
+    spec.check()?;
     let graph = Graph::of(spec);
     let prefix = find_prefix(state, &graph)?;
     let parameters = graph.parameters();

@@ -9,4 +9,4 @@ mod state_dict;
 
 pub use export::{export_safetensors, torch_tensors};
 pub use import::{find_prefix, import};
-pub use state_dict::StateDict;
+pub use state_dict::{MAX_IMPORT_BYTES, StateDict};

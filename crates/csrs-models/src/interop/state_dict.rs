@@ -11,6 +11,13 @@ use burn_store::pytorch::reader::PickleValue;
 
 use crate::{ModelError, Result};
 
+/// The largest weights file imported, and the most a zip archive's entries
+/// may decompress to: 4 GiB. A PyTorch checkpoint holds a network's state
+/// and often its optimiser's: a network at [`crate::MAX_PARAMETERS`] in
+/// `f32` (1 GiB) with Adam's two moments is 3 GiB. Checked before the file
+/// is read, so that a zip bomb or a mistaken file is refused unread.
+pub const MAX_IMPORT_BYTES: u64 = 1 << 32;
+
 /// One tensor of a weights file, read when asked for.
 enum Entry {
     /// From a PyTorch checkpoint, materialised on demand.
@@ -39,13 +46,22 @@ impl StateDict {
     /// Reads a weights file: `.safetensors` by its extension, anything else
     /// as a PyTorch checkpoint (zip from PyTorch ≥ 1.6, legacy, or tar).
     ///
+    /// A file larger than [`MAX_IMPORT_BYTES`], or a zip archive whose
+    /// entries decompress to more, is refused before it is read.
+    ///
     /// # Errors
     /// [`ModelError::Import`] naming the file when it cannot be read or is
-    /// not such a file.
+    /// not such a file, [`ModelError::FileTooLarge`] or
+    /// [`ModelError::ArchiveTooLarge`] beyond the limit.
     pub fn read(path: &Path) -> Result<Self> {
         if !path.is_file() {
             let error = std::fs::metadata(path).err().unwrap_or_else(|| std::io::Error::other("not a regular file"));
             return Err(ModelError::Io { path: path.to_owned(), error });
+        }
+        let size = std::fs::metadata(path).map_err(|error| ModelError::Io { path: path.to_owned(), error })?.len();
+        if size > MAX_IMPORT_BYTES {
+            let what = "an imported weights file";
+            return Err(ModelError::FileTooLarge { path: path.to_owned(), what, limit: MAX_IMPORT_BYTES });
         }
         if path.extension().is_some_and(|e| e == "safetensors") { read_safetensors(path) } else { read_pytorch(path) }
     }
@@ -114,6 +130,7 @@ impl StateDict {
 
 fn read_pytorch(path: &Path) -> Result<StateDict> {
     let bad = |message: String| ModelError::Import { path: path.to_owned(), message };
+    check_archive(path, MAX_IMPORT_BYTES)?;
     let reader =
         PytorchReader::new(path).map_err(|err| bad(format!("not a PyTorch checkpoint ({})", one_line(&err))))?;
     let architecture = match PytorchReader::read_pickle_data(path, Some("arch")) {
@@ -126,6 +143,41 @@ fn read_pytorch(path: &Path) -> Result<StateDict> {
         return Err(bad("a PyTorch file without tensors, expected a checkpoint or state dict".to_owned()));
     }
     Ok(StateDict { path: path.to_owned(), entries, architecture, metadata: HashMap::new() })
+}
+
+/// Refuses a zip archive (a PyTorch ≥ 1.6 checkpoint) whose entries
+/// decompress to more than `limit` bytes, before any entry is read:
+/// burn-store reserves an entry's declared size before reading it. The
+/// declared sizes come from the archive's directory; a compressed entry is
+/// then decompressed (and dropped) up to its declared size, to hold it to
+/// that size. A file that is not a zip archive is left to the other
+/// formats' readers.
+pub(crate) fn check_archive(path: &Path, limit: u64) -> Result<()> {
+    let bad = |message: String| ModelError::Import { path: path.to_owned(), message };
+    let file = std::fs::File::open(path).map_err(|error| ModelError::Io { path: path.to_owned(), error })?;
+    let Ok(mut archive) = zip::ZipArchive::new(std::io::BufReader::new(file)) else { return Ok(()) };
+    let mut total = 0u64;
+    for index in 0..archive.len() {
+        let entry = archive.by_index_raw(index).map_err(|err| bad(format!("not a PyTorch checkpoint ({err})")))?;
+        total = total.saturating_add(entry.size());
+        if total > limit {
+            return Err(ModelError::ArchiveTooLarge { path: path.to_owned(), limit });
+        }
+    }
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).map_err(|err| bad(format!("not a PyTorch checkpoint ({err})")))?;
+        if entry.compression() == zip::CompressionMethod::Stored || entry.is_dir() {
+            continue;
+        }
+        let (name, declared) = (entry.name().to_owned(), entry.size());
+        let mut bounded = std::io::Read::take(&mut entry, declared.saturating_add(1));
+        let inflated = std::io::copy(&mut bounded, &mut std::io::sink())
+            .map_err(|err| bad(format!("entry {name}: {}", one_line(&err))))?;
+        if inflated > declared {
+            return Err(bad(format!("entry {name} decompresses to more than the {declared} bytes it declares")));
+        }
+    }
+    Ok(())
 }
 
 fn read_safetensors(path: &Path) -> Result<StateDict> {

@@ -267,3 +267,100 @@ fn a_csrs_export_needs_no_other_information() {
     assert_eq!(state.shape("fc2.weight"), Some(vec![10, 64]), "PyTorch's [outputs, inputs]");
     assert_eq!(state.shape("conv1.weight"), Some(vec![16, 1, 3, 3]));
 }
+
+/// One entry of a hand-made zip archive: its name, compression method (0
+/// stored, 8 deflated), the bytes stored, and the sizes and CRC its headers
+/// declare.
+struct ZipEntry {
+    name: &'static str,
+    method: u16,
+    data: Vec<u8>,
+    crc32: u32,
+    declared_size: u32,
+}
+
+/// A zip archive of `entries`, written by hand so that the sizes it
+/// declares can be anything.
+fn zip_archive(entries: &[ZipEntry]) -> Vec<u8> {
+    let (mut out, mut directory) = (Vec::new(), Vec::new());
+    for entry in entries {
+        let offset = out.len() as u32;
+        let common = |bytes: &mut Vec<u8>| {
+            for half in [20u16, 0, entry.method, 0, 0x21] {
+                bytes.extend(half.to_le_bytes());
+            }
+            for word in [entry.crc32, entry.data.len() as u32, entry.declared_size] {
+                bytes.extend(word.to_le_bytes());
+            }
+            bytes.extend((entry.name.len() as u16).to_le_bytes());
+            bytes.extend(0u16.to_le_bytes());
+        };
+        out.extend(0x0403_4b50u32.to_le_bytes());
+        common(&mut out);
+        out.extend(entry.name.as_bytes());
+        out.extend(&entry.data);
+        directory.extend(0x0201_4b50u32.to_le_bytes());
+        directory.extend(20u16.to_le_bytes());
+        common(&mut directory);
+        for half in [0u16, 0, 0] {
+            directory.extend(half.to_le_bytes());
+        }
+        directory.extend(0u32.to_le_bytes());
+        directory.extend(offset.to_le_bytes());
+        directory.extend(entry.name.as_bytes());
+    }
+    let (start, size) = (out.len() as u32, directory.len() as u32);
+    out.extend(directory);
+    out.extend(0x0605_4b50u32.to_le_bytes());
+    for half in [0u16, 0, entries.len() as u16, entries.len() as u16] {
+        out.extend(half.to_le_bytes());
+    }
+    for word in [size, start] {
+        out.extend(word.to_le_bytes());
+    }
+    out.extend(0u16.to_le_bytes());
+    out
+}
+
+/// Raw deflate of `bytes`, as zip stores it.
+fn deflated(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// Zip bombs imported as checkpoints: refused from the archive's directory,
+/// or once an entry inflates past what it declares, before burn-store
+/// reserves or reads the declared sizes.
+#[test]
+fn zip_bombs_are_refused_before_they_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let limit = csrs_models::interop::MAX_IMPORT_BYTES;
+    let empty = deflated(b"");
+    // Two entries of a few bytes each declaring almost 4 GiB: 8 GiB in all.
+    let declared = |name| ZipEntry { name, method: 8, data: empty.clone(), crc32: 0, declared_size: 0xffff_fff0 };
+    let bomb = dir.path().join("bomb.pth");
+    std::fs::write(&bomb, zip_archive(&[declared("archive/data.pkl"), declared("archive/data/0")])).unwrap();
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 4096);
+    let message = StateDict::read(&bomb).unwrap_err().to_string();
+    assert_eq!(
+        message,
+        format!(
+            "cannot import {}: its entries decompress to more than {limit} bytes, the limit of an imported file",
+            bomb.display()
+        )
+    );
+
+    // An entry that declares 1 000 bytes and inflates to 64 MiB.
+    let zeros = vec![0u8; 64 << 20];
+    let lying = ZipEntry { name: "archive/data.pkl", method: 8, data: deflated(&zeros), crc32: 0, declared_size: 1000 };
+    let liar = dir.path().join("liar.pth");
+    std::fs::write(&liar, zip_archive(&[lying])).unwrap();
+    let message = StateDict::read(&liar).unwrap_err().to_string();
+    assert!(
+        message.ends_with("entry archive/data.pkl decompresses to more than the 1000 bytes it declares"),
+        "{message}"
+    );
+    assert!(!message.contains('\n'));
+}
