@@ -68,7 +68,7 @@ pub(crate) struct Options {
     /// Noisy copies per forward pass, in whole blocks of 100 [default: 1000]
     #[arg(long)]
     pub(crate) batch: Option<usize>,
-    /// Output file: .tsv (with a header) or .jsonl, one record per example
+    /// Output file: .tsv (with a header) or .jsonl, one record per example, appended as each is made; an existing file is refused unless --resume, and <out>.end marks the records whole once the run ends
     #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
     /// Certify every K-th example (index divisible by K) [default: 1]
