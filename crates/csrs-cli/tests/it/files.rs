@@ -363,3 +363,30 @@ fn records_being_written_or_stopped_are_recognised_and_line_endings_do_not_matte
     ok(&certify(dir.path(), "r.tsv", &["--resume"]));
     ok(&csrs(dir.path(), &["analyze", "r.tsv"], ""));
 }
+
+#[test]
+fn a_killed_export_leaves_the_old_file_or_the_whole_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let init = ["model", "init", "--arch", "resnet18", "--dataset", "imagenette", "--classes", "10", "--out", "big"];
+    ok(&csrs(dir.path(), &init, ""));
+    ok(&csrs(dir.path(), &["model", "export", "big", "--out", "whole.safetensors"], ""));
+    let whole = std::fs::read(dir.path().join("whole.safetensors")).unwrap();
+    let out = dir.path().join("out.safetensors");
+    let args = ["model", "export", "big", "--force", "--out", "out.safetensors"];
+    let mut outcomes = Vec::new();
+    for delay in [100, 500, 1000, 1500, 2000] {
+        std::fs::write(&out, "an earlier export").unwrap();
+        let mut child = spawn(dir.path(), &args);
+        std::thread::sleep(Duration::from_millis(delay));
+        child.kill().unwrap();
+        let finished = child.wait().unwrap().success();
+        let now = std::fs::read(&out).unwrap();
+        if finished {
+            assert!(now == whole, "a finished export is whole");
+        } else {
+            assert_eq!(now, b"an earlier export", "killed after {delay} ms, the old file is as it was");
+        }
+        outcomes.push(finished);
+    }
+    eprintln!("finished before the kill: {outcomes:?}");
+}
