@@ -77,11 +77,11 @@ impl AtomicFile {
     /// When a write, the sync or the rename fails (a full disk, most
     /// often); the temporary file is then removed and `path` is unchanged.
     pub fn commit(mut self) -> io::Result<()> {
-        let file = self.file.take().expect("an uncommitted file is open");
-        let file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
-        file.sync_all()?;
-        drop(file);
+        // Until the rename, an error drops `self` with its file open, and
+        // dropping removes the temporary file.
+        self.sync()?;
         std::fs::rename(&self.temporary, &self.path)?;
+        self.file = None;
         // Some systems cannot open a folder to sync it; the data is safe
         // already, only the rename's durability is at stake.
         if let Ok(folder) = File::open(folder_of(&self.path)) {

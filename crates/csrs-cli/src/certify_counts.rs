@@ -57,7 +57,7 @@ impl Args {
             match read.with_context(|| format!("{place}: cannot read"))? {
                 BoundedLine::End => break,
                 BoundedLine::TooLong => {
-                    bail!("{place}: line {number} is longer than {MAX_LINE_BYTES} bytes, the limit of a counts line")
+                    bail!("{place}: longer than {MAX_LINE_BYTES} bytes, the limit of a counts line")
                 }
                 BoundedLine::Line => {}
             }

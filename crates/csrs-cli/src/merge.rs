@@ -70,7 +70,7 @@ impl Args {
             return Err(OutputError::Exists { path: self.out.clone() }.into());
         }
         let written = write_merged(&files, settings, &text, count);
-        if written.is_err() && created {
+        if written.is_err() && created && !holds_records() {
             // Leave nothing behind: the claim holds no records.
             let _ = std::fs::remove_file(&self.out);
         }
@@ -87,7 +87,9 @@ impl Args {
         let mut shared: Option<(Options, &PathBuf)> = None;
         for path in &self.inputs {
             let Some(settings) = settings_of_run(path)? else { return Ok(None) };
-            let settings = Options { shard: None, ..settings };
+            // The merged records are those of the unsharded run, which can
+            // be resumed as such.
+            let settings = Options { shard: Some("0/1".to_owned()), ..settings };
             match &shared {
                 None => shared = Some((settings, path)),
                 Some((first, first_path)) => {
@@ -142,20 +144,22 @@ fn is_predict_records(path: &Path, format: Format) -> anyhow::Result<bool> {
 
 /// Writes the merged records `text` (`count` of them) with their settings
 /// and end mark. The records go to a temporary file first, synced, so a
-/// full disk stops the merge before anything beside them changes; their
-/// rename into place comes last, after the end mark, which until then
-/// describes a file that is not there yet (every reader refuses that).
+/// full disk stops the merge before anything beside them changes; then the
+/// end mark of what they replace goes, they are renamed into place, and
+/// their settings and end mark follow. A merge stopped in between leaves
+/// records without an end mark, which every reader refuses as unfinished.
 fn write_merged(files: &CertificationFiles, settings: Option<Options>, text: &str, count: usize) -> anyhow::Result<()> {
     let out = files.records();
     let cannot = || format!("cannot write {}", out.display());
     let mut records = AtomicFile::create(out).with_context(cannot)?;
     records.write_all(text.as_bytes()).with_context(cannot)?;
     records.sync().with_context(cannot)?;
+    remove_if_present(&files.end_mark())?;
+    records.commit().with_context(cannot)?;
     match settings {
         Some(settings) => settings.save_beside(out, None)?,
-        // Settings of a merged file this merge replaces would not be its own.
+        // Settings of a merged file this merge replaced would not be its own.
         None => remove_if_present(&files.resolved_config())?,
     }
-    EndMark { records: count, bytes: text.len() as u64 }.write(out)?;
-    records.commit().with_context(cannot)
+    EndMark { records: count, bytes: text.len() as u64 }.write(out)
 }

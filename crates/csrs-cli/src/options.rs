@@ -160,9 +160,15 @@ impl Options {
             text.parse().map_err(|err: toml::de::Error| anyhow!("{}: {}", path.display(), err.message().trim()))?;
         let file: Options =
             fields::deserialize(toml::Value::Table(table)).with_context(|| path.display().to_string())?;
-        Ok(
-            prefer_first!(self, file; model, arch, mean, std, dataset, data_dir, cost, sigma, noise, n0, n, target_radius, radius_tolerance, alpha, batch, out, skip, max, shard, seed, device, engine),
-        )
+        let merged = prefer_first!(self, file; model, arch, mean, std, dataset, data_dir, cost, sigma, noise, n0, n, target_radius, radius_tolerance, alpha, batch, out, skip, max, shard, seed, device, engine);
+        // A resolved config is a --config: a run given its own must not
+        // write over it.
+        if let Some(out) = &merged.out {
+            for output in CertificationFiles::new(out).outputs() {
+                csrs_artifacts::check_output(&output, &[path], csrs_artifacts::Existing::Replace)?;
+            }
+        }
+        Ok(merged)
     }
 
     /// Fails when an option the command does not use was given.

@@ -134,6 +134,10 @@ pub(crate) struct RecordFile {
     file: File,
     /// The records in the file.
     records: usize,
+    /// Whether the end mark may still be beside the file: it is removed
+    /// before the first line is added, once the run's checks have passed
+    /// (a refused resume leaves a finished file marked).
+    marked: bool,
 }
 
 impl RecordFile {
@@ -152,16 +156,18 @@ impl RecordFile {
             bail!("{} already exists: pass --resume to continue it, or choose another --out", path.display());
         }
         let rows = if exists { read_back::<R>(path, format)? } else { Vec::new() };
-        // The records are about to change.
-        remove_if_present(&CertificationFiles::new(path).end_mark())?;
         if !exists && let Some(header) = format.header::<R>() {
             writeln!(file, "{header}").with_context(|| format!("cannot write {}", path.display()))?;
         }
-        Ok((RecordFile { path: path.to_owned(), format, file, records: rows.len() }, rows))
+        Ok((RecordFile { path: path.to_owned(), format, file, records: rows.len(), marked: exists }, rows))
     }
 
     /// Appends one row as a whole line and flushes it to the system.
     pub(crate) fn append<R: Row>(&mut self, row: &R) -> anyhow::Result<()> {
+        if self.marked {
+            remove_if_present(&CertificationFiles::new(&self.path).end_mark())?;
+            self.marked = false;
+        }
         let mut line = self.format.line(row)?;
         line.push('\n');
         self.file.write_all(line.as_bytes()).with_context(|| format!("cannot write {}", self.path.display()))?;

@@ -187,7 +187,7 @@ fn shards_merge_into_the_unsharded_run() {
     assert_eq!(without_seconds(&dir.path().join("merged.tsv")), without_seconds(&dir.path().join("whole.tsv")));
     // The merged records get the shards' settings, without the shard.
     let settings = std::fs::read_to_string(dir.path().join("merged.tsv.config.toml")).unwrap();
-    assert!(settings.contains("skip = 2\n") && !settings.contains("shard"), "{settings}");
+    assert!(settings.contains("skip = 2\n") && settings.contains("shard = \"0/1\"\n"), "{settings}");
 
     // A shard of another run (another alpha) is refused.
     let other = csrs(

@@ -164,7 +164,7 @@ fn a_line_longer_than_the_limit_is_refused() {
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert_eq!(
         run.stderr,
-        format!("csrs: error: long.jsonl:2: line 2 is longer than {LIMIT} bytes, the limit of a counts line\n")
+        format!("csrs: error: long.jsonl:2: longer than {LIMIT} bytes, the limit of a counts line\n")
     );
     assert_eq!(run.stdout.lines().count(), 1);
 
