@@ -202,7 +202,17 @@ pub(crate) fn claim(path: &Path) -> anyhow::Result<(File, bool)> {
         .append(true)
         .open(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    match file.try_lock() {
+    // A reader checking whether the file is being written holds a shared
+    // lock for an instant: a few tries tell it from a writer.
+    let mut locked = file.try_lock();
+    for _ in 0..5 {
+        if !matches!(locked, Err(TryLockError::WouldBlock)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        locked = file.try_lock();
+    }
+    match locked {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => bail!(
             "{} is being written by another csrs run (it holds the file's lock): wait for it to end, \
