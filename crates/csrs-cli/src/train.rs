@@ -79,10 +79,6 @@ struct Setup {
     config: TrainConfig,
     hash: String,
     resume: bool,
-    /// Replace an earlier run's files.
-    force: bool,
-    /// The configuration file, which the run must not overwrite.
-    path: PathBuf,
     /// Where the (first) replica trains.
     device: DeviceChoice,
 }
@@ -93,7 +89,14 @@ impl Args {
         let text =
             std::fs::read_to_string(&self.config).with_context(|| format!("cannot read {}", self.config.display()))?;
         let setup = parse(&text, self.resume, device).with_context(|| self.config.display().to_string())?;
-        on_backend(device, Setup { force: self.force, path: self.config, ..setup })
+        // Before any data is loaded: the run must not overwrite what is
+        // there, nor its own configuration or cost matrix.
+        let inputs: Vec<&Path> =
+            [Some(self.config.as_path()), setup.run.cost.as_deref()].into_iter().flatten().collect();
+        let replace = self.force || self.resume;
+        check_outputs(&TrainingFiles::new(&setup.run.out).outputs(), &inputs, replace)
+            .map_err(|err| if replace { err } else { anyhow!("{err:#} (or --resume to continue that run)") })?;
+        on_backend(device, setup)
     }
 }
 
@@ -118,16 +121,7 @@ fn parse(text: &str, resume: bool, device: DeviceChoice) -> anyhow::Result<Setup
         _ => {}
     }
     let dataset = run.dataset.parse()?;
-    Ok(Setup {
-        run,
-        dataset,
-        config,
-        hash: fingerprint(text.as_bytes()),
-        resume,
-        force: false,
-        path: PathBuf::new(),
-        device,
-    })
+    Ok(Setup { run, dataset, config, hash: fingerprint(text.as_bytes()), resume, device })
 }
 
 impl Setup {
@@ -159,10 +153,6 @@ impl OnBackend for Setup {
         let out = &self.run.out;
         let files = TrainingFiles::new(out);
         let log_path = files.log();
-        let inputs: Vec<&Path> = [Some(self.path.as_path()), self.run.cost.as_deref()].into_iter().flatten().collect();
-        check_outputs(&files.outputs(), &inputs, self.force || self.resume).map_err(|err| {
-            if self.resume || self.force { err } else { anyhow!("{err:#} (or --resume to continue that run)") }
-        })?;
         if let Some(parent) = log_path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
