@@ -21,6 +21,23 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "csrs-train",
         &["csrs-artifacts", "csrs-cost", "csrs-data", "csrs-engine", "csrs-models", "csrs-sampling", "csrs-stats"],
     ),
+    ("csrs-records", &["csrs-artifacts", "csrs-data", "csrs-stats"]),
+    ("csrs-report", &["csrs-artifacts", "csrs-records", "csrs-stats"]),
+    (
+        "csrs-run",
+        &[
+            "csrs-artifacts",
+            "csrs-cost",
+            "csrs-data",
+            "csrs-engine",
+            "csrs-models",
+            "csrs-records",
+            // A dev-dependency only: its example prints the table.
+            "csrs-report",
+            "csrs-sampling",
+            "csrs-stats",
+        ],
+    ),
     (
         "csrs-cli",
         &[
@@ -29,6 +46,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "csrs-data",
             "csrs-engine",
             "csrs-models",
+            "csrs-records",
+            "csrs-report",
+            "csrs-run",
             "csrs-sampling",
             "csrs-stats",
             "csrs-train",
@@ -37,7 +57,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
 ];
 
 /// Crates that must build and test without tensors or a GPU.
-const NO_BURN: &[&str] = &["csrs-artifacts", "csrs-cost", "csrs-stats"];
+const NO_BURN: &[&str] = &["csrs-artifacts", "csrs-cost", "csrs-stats", "csrs-records", "csrs-report"];
 
 fn manifests() -> BTreeMap<String, toml::Table> {
     let crates = project_root().join("crates");
@@ -126,4 +146,54 @@ fn readme_and_ci_run_the_same_tests() {
     assert!(readme.contains(&format!("\n{command}\n")), "README.md must give `{command}` as the test command");
     let ci = fs::read_to_string(root.join(".ci/run")).unwrap();
     assert!(ci.contains("cargo xtask ci"), ".ci/run must run `cargo xtask ci`");
+}
+
+/// The crate graph of docs/architecture.md: each crate's line
+/// `name -> dep, dep (why), ...`, as names.
+fn documented_graph() -> BTreeMap<String, Vec<String>> {
+    let doc = fs::read_to_string(project_root().join("docs/architecture.md")).unwrap();
+    let block = doc.split("The graph, lowest layer first").nth(1).expect("docs/architecture.md has the crate graph");
+    let block = block.split("```").nth(1).expect("the graph is a code block");
+    block
+        .lines()
+        .filter_map(|line| line.split_once(" -> "))
+        .map(|(name, deps)| {
+            // Commas inside brackets belong to a reason.
+            let mut names = Vec::new();
+            let (mut depth, mut item) = (0, String::new());
+            for c in deps.chars().chain([',']) {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    ',' if depth == 0 => {
+                        names.extend(item.split_whitespace().next().map(str::to_owned));
+                        item.clear();
+                    }
+                    _ if depth == 0 => item.push(c),
+                    _ => {}
+                }
+            }
+            (name.trim().to_owned(), names)
+        })
+        .collect()
+}
+
+#[test]
+fn the_documented_crate_graph_is_that_of_the_manifests() {
+    let documented = documented_graph();
+    let mut manifests = manifests();
+    manifests.insert(
+        "xtask".to_owned(),
+        fs::read_to_string(project_root().join("xtask/Cargo.toml")).unwrap().parse().unwrap(),
+    );
+    for (name, manifest) in &manifests {
+        let mut deps: Vec<String> =
+            manifest.get("dependencies").and_then(toml::Value::as_table).map_or_else(Vec::new, |t| t.keys().cloned().collect());
+        deps.sort();
+        let mut listed = documented.get(name).unwrap_or_else(|| panic!("docs/architecture.md has no line for {name}")).clone();
+        listed.sort();
+        assert_eq!(listed, deps, "{name}: docs/architecture.md lists other dependencies than its Cargo.toml");
+    }
+    let unknown: Vec<&String> = documented.keys().filter(|name| !manifests.contains_key(*name)).collect();
+    assert!(unknown.is_empty(), "docs/architecture.md lists crates that do not exist: {unknown:?}");
 }

@@ -27,7 +27,7 @@
 mod output;
 mod write;
 
-pub use output::{Existing, OutputError, check_output, same_file};
+pub use output::{Existing, OutputError, check_output, is_open_at, remove_if_present, same_file};
 pub use write::{AtomicFile, write_atomically};
 
 use std::ffi::OsStr;

@@ -101,11 +101,7 @@ pub fn check_output<P: AsRef<Path>>(output: &Path, inputs: &[P], existing: Exist
 /// Whether `a` and `b` are one file: the same device and inode.
 #[cfg(unix)]
 pub fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
-        _ => false,
-    }
+    matches!((std::fs::metadata(a), std::fs::metadata(b)), (Ok(a), Ok(b)) if same_inode(&a, &b))
 }
 
 /// Whether `a` and `b` are one file: the same path once links and `..`
@@ -113,6 +109,37 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 #[cfg(not(unix))]
 pub fn same_file(a: &Path, b: &Path) -> bool {
     matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+}
+
+/// Whether the open `file` is still the file at `path`: a file renamed
+/// over it (a merge putting its records in place) is another one.
+#[cfg(unix)]
+pub fn is_open_at(file: &std::fs::File, path: &Path) -> bool {
+    matches!((file.metadata(), std::fs::metadata(path)), (Ok(open), Ok(there)) if same_inode(&open, &there))
+}
+
+/// Whether the open `file` is still the file at `path` (without inode
+/// numbers, only whether there is one).
+#[cfg(not(unix))]
+pub fn is_open_at(_: &std::fs::File, path: &Path) -> bool {
+    path.exists()
+}
+
+#[cfg(unix)]
+fn same_inode(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+/// Removes the file at `path` if there is one.
+///
+/// # Errors
+/// Any error but the file's absence.
+pub fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

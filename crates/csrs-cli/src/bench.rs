@@ -11,8 +11,9 @@ use csrs_sampling::{BLOCK, ClassCounter, Noise, NoiseKind, NoiseStream, Phase};
 use csrs_stats::Sigma;
 
 use crate::device::{DeviceChoice, OnBackend, on_backend};
-use crate::options::{EngineChoice, MAX_DRAWS, check_batch};
-use crate::sampling_run::class_counter;
+use csrs_run::{Counting, MAX_DRAWS, check_batch, class_counter};
+
+use crate::options::EngineChoice;
 
 /// Measure sampling throughput: how many noisy copies per second this
 /// machine classifies and counts, the work a certificate is made of.
@@ -128,7 +129,8 @@ impl OnBackend for Args {
             };
             B::seed(&device, 0);
             let model = Classifier::<B>::init(&spec, &device)?;
-            let mut counter = class_counter(model, &spec, self.engine, self.device, device.clone(), self.batch)?;
+            let counting = self.engine.counting_on(self.device)?;
+            let mut counter = class_counter(model, &spec, counting, device.clone(), self.batch)?;
             let batch = (self.batch as u64 / BLOCK).max(1) * BLOCK;
             let (drawn, seconds) = throughput(counter.as_mut(), &noise, batch, |drawn, _| drawn < self.samples)?;
             let rate = drawn as f64 / seconds;
@@ -138,7 +140,7 @@ impl OnBackend for Args {
                 stdout,
                 "{architecture}\t{c}x{h}x{w}\t{}\t{}\t{}\t{batch}\t{}\t{seconds:.3}\t{rate:.0}\t{:.1}\t{:.2}",
                 self.device,
-                if self.engine.is_native_on(self.device)? { "native" } else { "burn" },
+                if counting == Counting::Native { "native" } else { "burn" },
                 self.noise,
                 drawn,
                 rate * flops / 1e9,

@@ -1,20 +1,17 @@
 //! `csrs certify`: a certificate per test example, from a checkpoint.
 
-use std::time::Instant;
-
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
-use csrs_sampling::{BLOCK, Certified, InRounds, NoiseStream, Rounds, StopRule};
+use csrs_records::{CertifyRow, Settings, mean_draws};
+use csrs_run::{Certify, certify};
+use csrs_sampling::StopRule;
 use csrs_stats::metrics::{CertifiedExample, summarize};
-use csrs_stats::{Certificate, CostSensitiveCertificate, Radius, StandardCertificate};
-use serde::{Deserialize, Serialize};
 
-use crate::certificate_json::{Curve, RadiusCell, cost_sensitive_radius, standard_radius};
 use crate::device::{OnBackend, on_backend};
 use crate::options::{Options, RunSettings};
-use crate::records::{Row, check_class};
-use crate::sampling_run::{prepare, run_example_groups, run_examples, seconds_since, to_the_millisecond};
+use crate::progress::Shown;
+use crate::sampling_run::prepare;
 
 /// Radii at which the summary reports certified accuracy and robustness.
 const SUMMARY_RADII: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
@@ -103,203 +100,10 @@ impl OnBackend for CertifyTask {
             radius_tolerance,
             ..settings.as_options()
         };
-        let dataset = &prepared.dataset;
-        let smoothed = &mut prepared.smoothed;
-        let cost_row = |index: usize| cost.as_ref().map(|matrix| matrix.row(dataset.label(index)));
-        let Some(rule) = self.rule else {
-            return run_examples(settings, &resolved, dataset, self.n0 + settings.n, |index| {
-                let start = Instant::now();
-                let image = dataset.image(index)?;
-                let stream = NoiseStream::new(settings.seed, index as u64);
-                let certified =
-                    smoothed.certify(&image, cost_row(index).as_ref(), settings.alpha, self.n0, settings.n, stream)?;
-                let base_predicted = smoothed.base_class(&image)?;
-                Ok(CertifyRow::new(index, dataset.label(index), base_predicted, certified, seconds_since(start)))
-            });
-        };
-        // Rounds start at one block; the inputs of a group share batches, so
-        // that their small first rounds fill them.
-        let rounds = Rounds { rule, first: BLOCK, max_n: settings.n };
-        let group_size = (settings.batch as u64).div_ceil(rounds.first) as usize;
-        let samples = |row: &CertifyRow| self.n0 + row.draws.unwrap_or(0);
-        run_example_groups(settings, &resolved, dataset, group_size, samples, |indices| {
-            let start = Instant::now();
-            let images = indices.iter().map(|&index| dataset.image(index)).collect::<Result<Vec<_>, _>>()?;
-            let rows: Vec<_> = indices.iter().map(|&index| cost_row(index)).collect();
-            let inputs: Vec<InRounds<'_>> = indices
-                .iter()
-                .zip(&images)
-                .zip(&rows)
-                .map(|((&index, image), row)| InRounds {
-                    input: image,
-                    cost_row: row.as_ref(),
-                    stream: NoiseStream::new(settings.seed, index as u64),
-                })
-                .collect();
-            let certified = smoothed.certify_each_in_rounds(&inputs, settings.alpha, self.n0, rounds)?;
-            let base_classes = images.iter().map(|image| smoothed.base_class(image)).collect::<Result<Vec<_>, _>>()?;
-            // The group's time, shared out by the draws each input made.
-            let seconds = start.elapsed().as_secs_f64();
-            let all_draws: u64 = certified.iter().map(|one| self.n0 + one.certified.estimation.total()).sum();
-            Ok(indices
-                .iter()
-                .zip(certified)
-                .zip(base_classes)
-                .map(|((&index, one), base_predicted)| {
-                    let share = (self.n0 + one.certified.estimation.total()) as f64 / all_draws as f64;
-                    let seconds = to_the_millisecond(seconds * share);
-                    CertifyRow::new(index, dataset.label(index), base_predicted, one.certified, seconds)
-                })
-                .collect())
-        })
+        let how = Certify { n0: self.n0, cost: cost.as_ref(), rule: self.rule };
+        let (smoothed, dataset) = (&mut prepared.smoothed, &prepared.dataset);
+        certify(&settings.run, &Settings::new(&resolved)?, smoothed, dataset, how, &mut Shown::default())
     }
-}
-
-/// One certified example (SPEC §7).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct CertifyRow {
-    index: usize,
-    label: usize,
-    /// The base model's class for the clean input (no noise).
-    base_predicted: Option<usize>,
-    certificate: Certificate,
-    /// Estimation draws classified as the prediction.
-    count_predicted: u64,
-    /// Estimation draws classified as the strongest harmful class.
-    count_harmful: Option<u64>,
-    /// Estimation draws made: n, or fewer when drawn in rounds.
-    draws: Option<u64>,
-    seconds: f64,
-}
-
-impl CertifyRow {
-    /// The row of example `index` (of class `label`) from its certificate
-    /// and counts.
-    fn new(index: usize, label: usize, base_predicted: Option<usize>, certified: Certified, seconds: f64) -> Self {
-        let Certified { certificate, estimation, .. } = certified;
-        let count_predicted = estimation.count(certificate.predicted);
-        let count_harmful = certificate.cost_sensitive.as_ref().map(|cs| estimation.count(cs.strongest_harmful()));
-        let draws = Some(estimation.total());
-        CertifyRow { index, label, base_predicted, certificate, count_predicted, count_harmful, draws, seconds }
-    }
-
-    /// The example as the metrics see it.
-    pub(crate) fn example(&self) -> CertifiedExample {
-        CertifiedExample {
-            label: self.label,
-            certificate: self.certificate.clone(),
-            base_predicted: self.base_predicted,
-        }
-    }
-}
-
-/// A line of certify records (SPEC §7), in column order.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CertifyRecord {
-    index: usize,
-    label: usize,
-    base_predicted: Option<usize>,
-    predicted: usize,
-    abstain: bool,
-    p_lower: f64,
-    radius_std: Option<f64>,
-    radius_cs: RadiusCell,
-    certified_cost: Option<Curve>,
-    count_predicted: u64,
-    harmful_class: Option<usize>,
-    count_harmful: Option<u64>,
-    draws: Option<u64>,
-    seconds: f64,
-}
-
-impl Row for CertifyRow {
-    type Record = CertifyRecord;
-
-    /// Records from before csrs recorded the base model's prediction.
-    const LATER_COLUMNS: &'static [&'static str] = &["base_predicted", "draws"];
-
-    fn check_classes(&self, classes: usize) -> anyhow::Result<()> {
-        check_class("label", self.label, classes)?;
-        if let Some(base) = self.base_predicted {
-            check_class("base_predicted", base, classes)?;
-        }
-        check_class("predicted", self.certificate.predicted, classes)?;
-        match &self.certificate.cost_sensitive {
-            Some(cs) => check_class("harmful_class", cs.strongest_harmful(), classes),
-            None => Ok(()),
-        }
-    }
-
-    fn index(&self) -> usize {
-        self.index
-    }
-
-    fn to_record(&self) -> CertifyRecord {
-        let cert = &self.certificate;
-        let cost_sensitive = cert.cost_sensitive.as_ref();
-        CertifyRecord {
-            index: self.index,
-            label: self.label,
-            base_predicted: self.base_predicted,
-            predicted: cert.predicted,
-            abstain: cert.abstains(),
-            p_lower: cert.p_lower,
-            radius_std: standard_radius(cert),
-            radius_cs: cost_sensitive_radius(cert),
-            certified_cost: cost_sensitive.map(Curve::of),
-            count_predicted: self.count_predicted,
-            harmful_class: cost_sensitive.map(CostSensitiveCertificate::strongest_harmful),
-            count_harmful: self.count_harmful,
-            draws: self.draws,
-            seconds: self.seconds,
-        }
-    }
-
-    fn from_record(record: CertifyRecord) -> anyhow::Result<Self> {
-        if !(0.0..=1.0).contains(&record.p_lower) {
-            bail!("p_lower: {}, expected a probability in [0, 1]", record.p_lower);
-        }
-        if record.harmful_class.is_none() && record.count_harmful.is_some() {
-            bail!("count_harmful: given, but harmful_class is null");
-        }
-        let standard = match record.radius_std {
-            None => StandardCertificate::Abstain,
-            Some(r) => StandardCertificate::Certified(
-                Radius::new(r).ok_or_else(|| anyhow!("radius_std: {r}, expected a positive number or null"))?,
-            ),
-        };
-        if record.abstain != (standard == StandardCertificate::Abstain) {
-            bail!("abstain: {}, but radius_std is {:?}", record.abstain, record.radius_std);
-        }
-        let cost_sensitive = match (&record.certified_cost, record.harmful_class) {
-            (None, None) => None,
-            (Some(curve), Some(harmful)) => Some(curve.certificate(harmful)),
-            (Some(_), None) => bail!("harmful_class: null, but certified_cost has a curve"),
-            (None, Some(_)) => bail!("harmful_class: given, but certified_cost is null"),
-        };
-        let certificate =
-            Certificate { predicted: record.predicted, p_lower: record.p_lower, standard, cost_sensitive };
-        if record.radius_cs != cost_sensitive_radius(&certificate) {
-            bail!("radius_cs: {:?}, but certified_cost gives another radius", record.radius_cs.0);
-        }
-        Ok(CertifyRow {
-            index: record.index,
-            label: record.label,
-            base_predicted: record.base_predicted,
-            certificate,
-            count_predicted: record.count_predicted,
-            count_harmful: record.count_harmful,
-            draws: record.draws,
-            seconds: record.seconds,
-        })
-    }
-}
-
-/// The estimation draws per row on average, when every row records them.
-pub(crate) fn mean_draws(rows: &[CertifyRow]) -> Option<f64> {
-    let draws: Option<u64> = rows.iter().map(|row| row.draws).sum();
-    draws.filter(|_| !rows.is_empty()).map(|draws| draws as f64 / rows.len() as f64)
 }
 
 /// Certified accuracy and cost-sensitive robustness of all rows at a few
@@ -334,29 +138,4 @@ fn summary_line(rows: &[CertifyRow], in_rounds: bool) -> String {
         line.push_str(&format!("; base model's accuracy on clean inputs: {:.3}", base.value()));
     }
     line
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::certificate_json::CertificateJson;
-    use crate::fields::field_names;
-
-    /// Records carry the certificate under the keys `certify-counts` gives
-    /// it, in the same order (two types, one schema).
-    #[test]
-    fn records_hold_the_certificate_keys_of_certify_counts() {
-        let radius = Radius::new(0.5).unwrap();
-        let cert = Certificate {
-            predicted: 1,
-            p_lower: 0.9,
-            standard: StandardCertificate::Certified(radius),
-            cost_sensitive: None,
-        };
-        let json = serde_json::to_value(CertificateJson::from(&cert)).unwrap();
-        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
-        let columns = field_names::<CertifyRecord>();
-        let start = columns.iter().position(|c| *c == keys[0]).unwrap();
-        assert_eq!(&columns[start..start + keys.len()], keys);
-    }
 }

@@ -6,12 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
 use csrs_cost::CostRow;
+use csrs_records::{CertificateJson, deserialize};
 use csrs_stats::{Alpha, ClassCounts, Sigma, certify};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::certificate_json::CertificateJson;
-use crate::fields;
 use crate::io::{BoundedLine, Input, Output, read_line_bounded};
 
 /// Certify from class counts produced by any framework (JSONL in, JSONL out).
@@ -102,7 +101,7 @@ fn certify_line(line: &str) -> anyhow::Result<Map<String, Value>> {
         Value::Object(case) => case,
         other => bail!("expected a JSON object, got {}", kind_of(&other)),
     };
-    let input: CountsLine = fields::deserialize(Value::Object(case.clone()))?;
+    let input: CountsLine = deserialize(Value::Object(case.clone()))?;
     let classes = input.cost_row.len();
     if classes > csrs_cost::MAX_CLASSES {
         bail!("cost_row has {classes} entries, expected at most {} classes", csrs_cost::MAX_CLASSES);

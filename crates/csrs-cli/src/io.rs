@@ -91,16 +91,6 @@ pub(crate) fn check_outputs<P: AsRef<Path>, Q: AsRef<Path>>(
     Ok(())
 }
 
-/// Removes the file at `path` if there is one.
-pub(crate) fn remove_if_present(path: &Path) -> anyhow::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(err) if err.kind() != io::ErrorKind::NotFound => {
-            Err(err).with_context(|| format!("cannot remove {}", path.display()))
-        }
-        _ => Ok(()),
-    }
-}
-
 /// Whether an error chain ends in a closed pipe.
 pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))

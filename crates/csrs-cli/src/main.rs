@@ -5,13 +5,10 @@
 
 mod analyze;
 mod bench;
-mod certificate_json;
 mod certify;
 mod certify_counts;
 mod cost;
 mod device;
-mod fields;
-mod figure;
 mod import;
 mod io;
 mod merge;
@@ -20,8 +17,9 @@ mod options;
 mod plan;
 mod predict;
 mod progress;
-mod records;
 mod sampling_run;
+#[cfg(test)]
+mod toml_fuzz;
 mod train;
 
 use std::process::ExitCode;

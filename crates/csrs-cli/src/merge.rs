@@ -1,17 +1,6 @@
 //! `csrs merge`: join the outputs of sharded runs into one file.
 
-use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
-
-use anyhow::{Context, bail};
-use csrs_artifacts::{AtomicFile, CertificationFiles, Existing, OutputError, check_output};
-
-use crate::certify::CertifyRow;
-use crate::fields::field_names;
-use crate::io::remove_if_present;
-use crate::options::Options;
-use crate::predict::{PredictRecord, PredictRow};
-use crate::records::{EndMark, Format, Row, Unfinished, claim, read_rows, settings_of_run};
+use std::path::PathBuf;
 
 /// Join the record files of a sharded run (--shard i/k) into one file,
 /// ordered by example index: the same records as one unsharded run.
@@ -41,125 +30,8 @@ pub(crate) struct Args {
 
 impl Args {
     pub(crate) fn run(self) -> anyhow::Result<()> {
-        let format = Format::of(&self.out)?;
-        for path in &self.inputs {
-            if Format::of(path)? != format {
-                bail!("{}: another format than {}", path.display(), self.out.display());
-            }
-        }
-        let files = CertificationFiles::new(&self.out);
-        for output in files.outputs() {
-            check_output(&output, &self.inputs, Existing::Replace)?;
-        }
-        // Checked before the inputs are read, and again once the file is
-        // claimed: another merge may have made it meanwhile. An empty file
-        // is the claim of a merge that stopped before its end.
-        let holds_records = || std::fs::metadata(&self.out).is_ok_and(|m| m.len() > 0);
-        if holds_records() && !self.force {
-            return Err(OutputError::Exists { path: self.out.clone() }.into());
-        }
-        let settings = self.shared_settings()?;
-        let (text, count) = if is_predict_records(&self.inputs[0], format)? {
-            self.merged::<PredictRow>(format)?
-        } else {
-            self.merged::<CertifyRow>(format)?
-        };
-        let created = !self.out.exists();
-        let (_lock, exists) = claim(&self.out)?;
-        if exists && !self.force {
-            return Err(OutputError::Exists { path: self.out.clone() }.into());
-        }
-        let written = write_merged(&files, settings, &text, count);
-        if written.is_err() && created && !holds_records() {
-            // Leave nothing behind: the claim holds no records.
-            let _ = std::fs::remove_file(&self.out);
-        }
-        written?;
+        let count = csrs_records::merge(&self.inputs, &self.out, self.force)?;
         eprintln!("merged {count} records from {} files into {}", self.inputs.len(), self.out.display());
         Ok(())
     }
-
-    /// The settings the shards ran with, without the shard: the merged
-    /// records' settings (the first shard's batch size, which changes no
-    /// count). Shards run with other settings (another model, σ, seed, ...)
-    /// are refused; without the settings of every shard there are none.
-    fn shared_settings(&self) -> anyhow::Result<Option<Options>> {
-        let mut shared: Option<(Options, &PathBuf)> = None;
-        for path in &self.inputs {
-            let Some(settings) = settings_of_run(path)? else { return Ok(None) };
-            // The merged records are those of the unsharded run, which can
-            // be resumed as such.
-            let settings = Options { shard: Some("0/1".to_owned()), ..settings };
-            match &shared {
-                None => shared = Some((settings, path)),
-                Some((first, first_path)) => {
-                    let same_batch = Options { batch: first.batch, ..settings };
-                    if format!("{same_batch:?}") != format!("{first:?}") {
-                        bail!(
-                            "{} and {} were made with other settings (see their .config.toml): they are not shards of one run",
-                            first_path.display(),
-                            path.display()
-                        );
-                    }
-                }
-            }
-        }
-        Ok(shared.map(|(settings, _)| settings))
-    }
-
-    /// The inputs' rows, each read and checked, as one file's text ordered
-    /// by example index, with the number of rows.
-    fn merged<R: Row>(&self, format: Format) -> anyhow::Result<(String, usize)> {
-        let mut rows: Vec<(R, usize)> = Vec::new();
-        for (input, path) in self.inputs.iter().enumerate() {
-            rows.extend(read_rows::<R>(path, Unfinished::Refuse)?.into_iter().map(|row| (row, input)));
-        }
-        rows.sort_by_key(|(row, _)| row.index());
-        if let Some(pair) = rows.windows(2).find(|w| w[0].0.index() == w[1].0.index()) {
-            let (a, b) = (&self.inputs[pair[0].1], &self.inputs[pair[1].1]);
-            bail!("example {} is in both {} and {}", pair[0].0.index(), a.display(), b.display());
-        }
-        let mut text = format.header::<R>().map(|header| header + "\n").unwrap_or_default();
-        for (row, _) in &rows {
-            text += &format.line(row)?;
-            text.push('\n');
-        }
-        Ok((text, rows.len()))
-    }
-}
-
-/// Whether a record file holds `predict` records rather than `certify`
-/// ones, from its first line: the TSV header, or the JSONL keys.
-fn is_predict_records(path: &Path, format: Format) -> anyhow::Result<bool> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut first = String::new();
-    std::io::BufReader::new(file).read_line(&mut first).with_context(|| format!("cannot read {}", path.display()))?;
-    let first = first.trim_end_matches('\n');
-    Ok(match format {
-        Format::Tsv => Some(first) == format.header::<PredictRow>().as_deref(),
-        Format::Jsonl => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(first)
-            .is_ok_and(|keys| keys.keys().eq(field_names::<PredictRecord>())),
-    })
-}
-
-/// Writes the merged records `text` (`count` of them) with their settings
-/// and end mark. The records go to a temporary file first, synced, so a
-/// full disk stops the merge before anything beside them changes; then the
-/// end mark of what they replace goes, they are renamed into place, and
-/// their settings and end mark follow. A merge stopped in between leaves
-/// records without an end mark, which every reader refuses as unfinished.
-fn write_merged(files: &CertificationFiles, settings: Option<Options>, text: &str, count: usize) -> anyhow::Result<()> {
-    let out = files.records();
-    let cannot = || format!("cannot write {}", out.display());
-    let mut records = AtomicFile::create(out).with_context(cannot)?;
-    records.write_all(text.as_bytes()).with_context(cannot)?;
-    records.sync().with_context(cannot)?;
-    remove_if_present(&files.end_mark())?;
-    records.commit().with_context(cannot)?;
-    match settings {
-        Some(settings) => settings.save_beside(out, None)?,
-        // Settings of a merged file this merge replaced would not be its own.
-        None => remove_if_present(&files.resolved_config())?,
-    }
-    EndMark { records: count, bytes: text.len() as u64 }.write(out)
 }

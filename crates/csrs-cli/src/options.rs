@@ -1,18 +1,19 @@
 //! The options of `certify` and `predict`: from the command line, from a
 //! TOML file (`--config`), or both (the command line wins).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
 use csrs_artifacts::CertificationFiles;
 use csrs_data::DatasetName;
 use csrs_models::Architecture;
+use csrs_records::deserialize;
+use csrs_run::{Counting, Shard, check_batch};
 use csrs_sampling::NoiseKind;
 use csrs_stats::{Alpha, Sigma};
 use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceChoice;
-use crate::fields;
 use crate::import::ImportOptions;
 
 /// Every option; `None` means "not given here".
@@ -115,42 +116,6 @@ macro_rules! prefer_first {
     };
 }
 
-/// The most draws per input that --n and --n0 take each: 2³⁰, about 10⁹,
-/// the most `csrs plan` considers ([`csrs_stats::plan::MAX_DRAWS`]). That is
-/// ten thousand times a paper-scale certificate (10⁵ draws), some fifteen
-/// hours per input at 20 000 samples/s, and n0 + n stays far from
-/// overflowing the counters.
-pub(crate) const MAX_DRAWS: u64 = csrs_stats::plan::MAX_DRAWS;
-
-/// The most noisy copies per forward pass (--batch): 2²⁰. The per-copy
-/// buffers (noise, logits, predicted classes) grow with it, whatever the
-/// input's size.
-pub(crate) const MAX_BATCH: usize = 1 << 20;
-
-/// The most bytes of noisy inputs one forward pass holds: --batch × the
-/// input's values × 4 bytes (f32) at most 4 GiB, e.g. 7 133 copies of a
-/// 3×224×224 image or 349 525 of a 3×32×32 one. The network's activations
-/// come on top, so a device may hold fewer; this bounds what a mistyped
-/// batch asks for before anything is allocated.
-pub(crate) const MAX_BATCH_BYTES: u64 = 1 << 32;
-
-/// Refuses a batch (`flag` names it in the message) above [`MAX_BATCH`]
-/// copies, or above [`MAX_BATCH_BYTES`] of noisy copies of `input_len`
-/// values each.
-pub(crate) fn check_batch(flag: &str, batch: usize, input_len: usize) -> anyhow::Result<()> {
-    if batch > MAX_BATCH {
-        bail!("{flag} {batch}, expected at most {MAX_BATCH} noisy copies per forward pass");
-    }
-    let bytes = (batch as u64).saturating_mul(input_len as u64).saturating_mul(4);
-    if bytes > MAX_BATCH_BYTES {
-        bail!(
-            "{flag} {batch} of {input_len}-value inputs needs {bytes} bytes of noisy copies, expected at most {MAX_BATCH_BYTES} ({flag} {} or fewer)",
-            MAX_BATCH_BYTES / 4 / (input_len as u64).max(1)
-        );
-    }
-    Ok(())
-}
-
 impl Options {
     /// The command-line options completed by the `--config` file, if any.
     pub(crate) fn with_config_file(self) -> anyhow::Result<Self> {
@@ -158,8 +123,7 @@ impl Options {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let table: toml::Table =
             text.parse().map_err(|err: toml::de::Error| anyhow!("{}: {}", path.display(), err.message().trim()))?;
-        let file: Options =
-            fields::deserialize(toml::Value::Table(table)).with_context(|| path.display().to_string())?;
+        let file: Options = deserialize(toml::Value::Table(table)).with_context(|| path.display().to_string())?;
         let merged = prefer_first!(self, file; model, arch, mean, std, dataset, data_dir, cost, sigma, noise, n0, n, target_radius, radius_tolerance, alpha, batch, out, skip, max, shard, seed, device, engine);
         // A resolved config is a --config: a run given its own must not
         // write over it.
@@ -184,7 +148,7 @@ impl Options {
         let required = |name: &str| anyhow!("--{name} is required (on the command line or in --config)");
         let dataset: DatasetName = self.dataset.as_deref().ok_or_else(|| required("dataset"))?.parse()?;
         let (shard, shard_source) = match self.shard.as_deref() {
-            None => (Shard { index: 0, count: 1 }, None),
+            None => (Shard::ALL, None),
             Some("auto") => {
                 let (shard, source) = Shard::from_environment(self.shards, |name| std::env::var(name).ok())?;
                 (shard, Some(source))
@@ -212,126 +176,50 @@ impl Options {
             bail!("--n is 0, expected at least one draw");
         }
         for (name, draws) in [("n", Some(n)), ("n0", self.n0)] {
-            if let Some(draws) = draws.filter(|&draws| draws > MAX_DRAWS) {
-                bail!("--{name} {draws}, expected at most {MAX_DRAWS} draws per input");
+            if let Some(draws) = draws.filter(|&draws| draws > csrs_run::MAX_DRAWS) {
+                bail!("--{name} {draws}, expected at most {} draws per input", csrs_run::MAX_DRAWS);
             }
         }
+        let shard_note = shard_source.map(|source| format!("shard {}/{} from {source}", shard.index, shard.count));
         Ok(RunSettings {
+            run: csrs_run::RunSettings {
+                out: self.out.clone().ok_or_else(|| required("out"))?,
+                alpha: Alpha::new(self.alpha.unwrap_or(0.001)).context("--alpha")?,
+                n,
+                batch,
+                seed: self.seed.unwrap_or(0),
+                skip,
+                max: self.max,
+                shard,
+                resume: self.resume,
+                adopt_settings: self.adopt_settings,
+                note: shard_note,
+            },
             model: self.model.clone().ok_or_else(|| required("model"))?,
             import: ImportOptions { arch: self.arch, mean: self.mean.clone(), std: self.std.clone() },
             dataset,
             data_dir: self.data_dir.clone(),
             sigma: Sigma::new(self.sigma.ok_or_else(|| required("sigma"))?).context("--sigma")?,
             noise: self.noise.unwrap_or_default(),
-            alpha: Alpha::new(self.alpha.unwrap_or(0.001)).context("--alpha")?,
-            n,
-            batch,
-            out: self.out.clone().ok_or_else(|| required("out"))?,
-            skip,
-            max: self.max,
-            shard,
-            shard_source,
-            seed: self.seed.unwrap_or(0),
             device,
             engine: self.engine.unwrap_or_default(),
-            resume: self.resume,
-            adopt_settings: self.adopt_settings,
         })
     }
 }
 
-/// One k-th of the examples: those with index % count == index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Shard {
-    pub(crate) index: usize,
-    pub(crate) count: usize,
-}
-
-impl Shard {
-    /// The shard a scheduler gives this process, and a line saying where it
-    /// came from. A Slurm job array's task is shard `SLURM_ARRAY_TASK_ID`
-    /// of `shards` when that is given, so that an array of some indices
-    /// (`--array=1,3`) reruns just those shards; without it, the array is
-    /// the whole run: its task counted from the first
-    /// (`SLURM_ARRAY_TASK_MIN`) of `SLURM_ARRAY_TASK_COUNT`. A Kubernetes
-    /// Indexed Job's completion index is shard `JOB_COMPLETION_INDEX` of
-    /// `shards`.
-    fn from_environment(
-        shards: Option<usize>,
-        var: impl Fn(&str) -> Option<String>,
-    ) -> anyhow::Result<(Shard, String)> {
-        let number = |name: &str| -> anyhow::Result<Option<usize>> {
-            var(name)
-                .map(|text| {
-                    text.trim().parse().map_err(|_| anyhow!("--shard auto: {name} is {text:?}, expected a number"))
-                })
-                .transpose()
-        };
-        let required = |name: &str| number(name)?.ok_or_else(|| anyhow!("--shard auto: {name} is not set"));
-        let (index, count, source) = match (number("SLURM_ARRAY_TASK_ID")?, shards) {
-            (Some(task), Some(count)) => (task, count, format!("SLURM_ARRAY_TASK_ID {task} of --shards {count}")),
-            (Some(task), None) => {
-                let first = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
-                let count = required("SLURM_ARRAY_TASK_COUNT")?;
-                let index = task.checked_sub(first).ok_or_else(|| {
-                    anyhow!("--shard auto: SLURM_ARRAY_TASK_ID {task} is below SLURM_ARRAY_TASK_MIN {first}")
-                })?;
-                (index, count, format!("SLURM_ARRAY_TASK_ID {task} of {count} from {first}"))
-            }
-            (None, _) => match number("JOB_COMPLETION_INDEX")? {
-                Some(index) => {
-                    let count =
-                        shards.ok_or_else(|| anyhow!("--shard auto with JOB_COMPLETION_INDEX needs --shards K"))?;
-                    (index, count, format!("JOB_COMPLETION_INDEX {index} of --shards {count}"))
-                }
-                None => bail!(
-                    "--shard auto: no shard in the environment (SLURM_ARRAY_TASK_ID of a Slurm job array, or JOB_COMPLETION_INDEX of a Kubernetes Indexed Job with --shards K)"
-                ),
-            },
-        };
-        if index >= count {
-            bail!("--shard auto: shard {index} of {count} ({source}), expected fewer than {count}");
-        }
-        Ok((Shard { index, count }, source))
-    }
-}
-
-impl std::str::FromStr for Shard {
-    type Err = anyhow::Error;
-
-    fn from_str(text: &str) -> anyhow::Result<Self> {
-        let parsed = text.split_once('/').and_then(|(i, k)| Some((i.parse().ok()?, k.parse().ok()?)));
-        match parsed {
-            Some((index, count)) if index < count => Ok(Shard { index, count }),
-            _ => bail!("--shard {text:?}, expected i/k with 0 <= i < k, e.g. 0/4"),
-        }
-    }
-}
-
-/// The validated settings of a sampling run.
+/// The validated settings of a sampling run: the library's, and how to
+/// make its smoothed classifier.
 #[derive(Debug, Clone)]
 pub(crate) struct RunSettings {
+    pub(crate) run: csrs_run::RunSettings,
     pub(crate) model: PathBuf,
     pub(crate) import: ImportOptions,
     pub(crate) dataset: DatasetName,
     pub(crate) data_dir: Option<PathBuf>,
     pub(crate) sigma: Sigma,
     pub(crate) noise: NoiseKind,
-    pub(crate) alpha: Alpha,
-    pub(crate) n: u64,
-    pub(crate) batch: usize,
-    pub(crate) out: PathBuf,
-    pub(crate) skip: usize,
-    pub(crate) max: Option<usize>,
-    pub(crate) shard: Shard,
-    /// Where `--shard auto` found the shard, for the resolved settings.
-    pub(crate) shard_source: Option<String>,
-    pub(crate) seed: u64,
     pub(crate) device: DeviceChoice,
     pub(crate) engine: EngineChoice,
-    pub(crate) resume: bool,
-    /// Resume records without resolved settings, adopting these.
-    pub(crate) adopt_settings: bool,
 }
 
 /// Which implementation classifies the noisy copies.
@@ -348,34 +236,28 @@ pub(crate) enum EngineChoice {
 }
 
 impl EngineChoice {
-    /// Whether this choice runs the compiled CPU engine on `device` (auto:
-    /// on the CPU only).
+    /// How this choice counts on `device` (auto: the compiled engine on
+    /// the CPU, burn on a GPU).
     ///
     /// # Errors
     /// `native` with a GPU.
-    pub(crate) fn is_native_on(self, device: DeviceChoice) -> anyhow::Result<bool> {
+    pub(crate) fn counting_on(self, device: DeviceChoice) -> anyhow::Result<Counting> {
         match (self, device) {
             (EngineChoice::Native, DeviceChoice::Cuda(_)) => {
                 bail!("--engine native runs on the CPU; use --device cpu, or --engine burn (or auto) on the GPU")
             }
-            (EngineChoice::Native | EngineChoice::Auto, DeviceChoice::Cpu) => Ok(true),
-            (EngineChoice::Burn, _) | (EngineChoice::Auto, DeviceChoice::Cuda(_)) => Ok(false),
+            (EngineChoice::Native | EngineChoice::Auto, DeviceChoice::Cpu) => Ok(Counting::Native),
+            (EngineChoice::Burn, _) | (EngineChoice::Auto, DeviceChoice::Cuda(_)) => Ok(Counting::Burn),
         }
     }
 }
 
 impl RunSettings {
-    /// The example indices of this run, in order, out of `len`.
-    pub(crate) fn examples(&self, len: usize) -> impl Iterator<Item = usize> + '_ {
-        (0..self.max.map_or(len, |max| max.min(len)))
-            .filter(|i| i % self.skip == 0)
-            .filter(|i| i % self.shard.count == self.shard.index)
-    }
-
     /// These settings as options, every default filled in: what
     /// `<out>.config.toml` holds, and what `--config` reads back to run
     /// them again (with another `--out`).
     pub(crate) fn as_options(&self) -> Options {
+        let run = &self.run;
         Options {
             config: None,
             model: Some(self.model.clone()),
@@ -388,17 +270,17 @@ impl RunSettings {
             sigma: Some(self.sigma.get()),
             noise: Some(self.noise),
             n0: None,
-            n: Some(self.n),
+            n: Some(run.n),
             target_radius: None,
             radius_tolerance: None,
-            alpha: Some(self.alpha.get()),
-            batch: Some(self.batch),
+            alpha: Some(run.alpha.get()),
+            batch: Some(run.batch),
             out: None,
-            skip: Some(self.skip),
-            max: self.max,
-            shard: Some(format!("{}/{}", self.shard.index, self.shard.count)),
+            skip: Some(run.skip),
+            max: run.max,
+            shard: Some(format!("{}/{}", run.shard.index, run.shard.count)),
             shards: None,
-            seed: Some(self.seed),
+            seed: Some(run.seed),
             device: Some(self.device.to_string()),
             engine: Some(self.engine),
             resume: false,
@@ -407,102 +289,11 @@ impl RunSettings {
     }
 }
 
-/// The settings that decide what a record certifies: a resumed run must
-/// keep them, or one file would hold certificates of different smoothed
-/// classifiers, draws or tests.
-const DECISIVE: &[&str] = &[
-    "model",
-    "arch",
-    "mean",
-    "std",
-    "dataset",
-    "cost",
-    "sigma",
-    "noise",
-    "n0",
-    "n",
-    "target_radius",
-    "radius_tolerance",
-    "alpha",
-    "seed",
-    // Another shard's examples in one file would be merged twice.
-    "shard",
-];
-
-impl Options {
-    /// Fails, naming the first setting that differs, unless these resolved
-    /// options continue the run that `earlier` (its saved settings)
-    /// started. Settings saved before `noise` existed were Gaussian.
-    pub(crate) fn check_continues(&self, earlier: Options) -> anyhow::Result<()> {
-        let earlier = Options { noise: Some(earlier.noise.unwrap_or_default()), ..earlier };
-        let table = |options: &Options| toml::Table::try_from(options).context("cannot compare the settings");
-        let (then, now) = (table(&earlier)?, table(self)?);
-        let shown = |value: Option<&toml::Value>| value.map_or_else(|| "unset".to_owned(), ToString::to_string);
-        match DECISIVE.iter().find(|key| then.get(**key) != now.get(**key)) {
-            Some(key) => bail!(
-                "--resume: the records were made with {key} {}, this run has {}; resume with the same settings, or choose another --out",
-                shown(then.get(*key)),
-                shown(now.get(*key))
-            ),
-            None => Ok(()),
-        }
-    }
-
-    /// Writes these options beside the run's records, as
-    /// `<out>.config.toml`, with `note` as a comment under its first line.
-    pub(crate) fn save_beside(&self, out: &Path, note: Option<&str>) -> anyhow::Result<()> {
-        let path = CertificationFiles::new(out).resolved_config();
-        let text = toml::to_string(self).with_context(|| format!("cannot write {}", path.display()))?;
-        let note = note.map_or_else(String::new, |note| format!("# {note}\n"));
-        let text = format!("# Settings of the run that wrote the records beside this file.\n{note}{text}");
-        csrs_artifacts::write_atomically(&path, text.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use csrs_records::Settings;
+
     use super::*;
-
-    /// `--shard auto` under a fake environment.
-    fn shard_from(shards: Option<usize>, vars: &[(&str, &str)]) -> anyhow::Result<(Shard, String)> {
-        Shard::from_environment(shards, |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned()))
-    }
-
-    #[test]
-    fn shards_come_from_the_schedulers_environment() {
-        // A Slurm array 1-4: task 3 is the third shard (index 2) of 4.
-        let slurm = [("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "4")];
-        let (shard, source) = shard_from(None, &slurm).unwrap();
-        assert_eq!(shard, Shard { index: 2, count: 4 });
-        assert_eq!(source, "SLURM_ARRAY_TASK_ID 3 of 4 from 1");
-        // With --shards, the task id is the shard: an array of some
-        // indices reruns those shards.
-        let rerun = [("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "2")];
-        let (shard, source) = shard_from(Some(4), &rerun).unwrap();
-        assert_eq!(shard, Shard { index: 3, count: 4 });
-        assert_eq!(source, "SLURM_ARRAY_TASK_ID 3 of --shards 4");
-        // Kubernetes gives the index only.
-        let (shard, _) = shard_from(Some(5), &[("JOB_COMPLETION_INDEX", "4")]).unwrap();
-        assert_eq!(shard, Shard { index: 4, count: 5 });
-
-        for (shards, vars, message) in [
-            (None, &[][..], "--shard auto: no shard in the environment"),
-            (None, &[("JOB_COMPLETION_INDEX", "0")][..], "needs --shards K"),
-            (Some(2), &[("JOB_COMPLETION_INDEX", "2")][..], "shard 2 of 2 (JOB_COMPLETION_INDEX 2 of --shards 2)"),
-            (None, &[("SLURM_ARRAY_TASK_ID", "1")][..], "SLURM_ARRAY_TASK_COUNT is not set"),
-            (Some(3), &[("SLURM_ARRAY_TASK_ID", "3")][..], "shard 3 of 3 (SLURM_ARRAY_TASK_ID 3 of --shards 3)"),
-            (None, &[("SLURM_ARRAY_TASK_ID", "x")][..], "SLURM_ARRAY_TASK_ID is \"x\", expected a number"),
-            (
-                None,
-                &[("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "2")][..],
-                "SLURM_ARRAY_TASK_ID 0 is below SLURM_ARRAY_TASK_MIN 1",
-            ),
-        ] {
-            let err = format!("{:#}", shard_from(shards, vars).unwrap_err());
-            assert!(err.contains(message), "{err}");
-        }
-    }
 
     /// The resolved options read back as `--config` give the same options,
     /// whatever characters the paths hold.
@@ -533,7 +324,7 @@ mod tests {
             engine: Some(EngineChoice::Burn),
             ..Options::default()
         };
-        written.save_beside(&out, None).unwrap();
+        Settings::new(&written).unwrap().save_beside(&out, None).unwrap();
         let config = CertificationFiles::new(&out).resolved_config();
         let read = Options { config: Some(config), ..Options::default() }.with_config_file().unwrap();
         assert_eq!(format!("{read:?}"), format!("{written:?}"));
@@ -544,10 +335,12 @@ mod tests {
 /// refusal is one line.
 #[cfg(test)]
 mod fuzz {
+    use std::path::Path;
+
     use proptest::prelude::*;
 
     use super::*;
-    use crate::fields::toml_fuzz::{mutated, value};
+    use crate::toml_fuzz::{mutated, value};
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
@@ -576,6 +369,7 @@ mod fuzz {
 /// line, beyond their limits, before anything is allocated.
 #[cfg(test)]
 mod limits {
+    use csrs_run::{MAX_BATCH, MAX_BATCH_BYTES, MAX_DRAWS};
     use proptest::prelude::*;
     use proptest::test_runner::RngSeed;
 
@@ -615,7 +409,7 @@ mod limits {
     #[test]
     fn the_limits_themselves_are_accepted() {
         let settings = options("digits", Some(MAX_DRAWS), Some(MAX_DRAWS), Some(MAX_BATCH)).resolve_run().unwrap();
-        assert_eq!((settings.n, settings.batch), (MAX_DRAWS, MAX_BATCH));
+        assert_eq!((settings.run.n, settings.run.batch), (MAX_DRAWS, MAX_BATCH));
         // 7 133 copies of 3×224×224 fit in 4 GiB, 7 134 do not.
         assert!(options("imagenet", None, None, Some(7133)).resolve_run().is_ok());
         let message = refusal(&options("imagenet", None, None, Some(7134)));

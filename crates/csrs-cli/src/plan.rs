@@ -7,16 +7,16 @@ use anyhow::{Context, bail};
 use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
 use csrs_data::DatasetName;
+use csrs_report::radius_text;
+use csrs_run::{check_batch, class_counter};
 use csrs_sampling::BLOCK;
 use csrs_stats::plan::{MAX_DRAWS, Mode, draws_needed, max_radius, top_draws_needed};
 use csrs_stats::{Alpha, Sigma};
 
-use crate::analyze::radius_text;
 use crate::bench::throughput;
 use crate::device::{DeviceChoice, OnBackend, on_backend};
 use crate::import::{ImportOptions, load_model};
-use crate::options::{EngineChoice, check_batch};
-use crate::sampling_run::class_counter;
+use crate::options::EngineChoice;
 
 /// Plan a certification before spending GPU hours: the largest radius any
 /// input can reach with these n, alpha and sigma (every draw for the
@@ -196,7 +196,8 @@ impl OnBackend for Timing {
         let checkpoint = load_model::<B>(&self.model, self.dataset, &self.import, None, &device)?;
         let spec = &checkpoint.meta.spec;
         check_batch("--batch", self.batch, spec.input_shape.iter().product())?;
-        let mut counter = class_counter(checkpoint.model, spec, self.engine, self.device, device, self.batch)?;
+        let counting = self.engine.counting_on(self.device)?;
+        let mut counter = class_counter(checkpoint.model, spec, counting, device, self.batch)?;
         let batch = self.batch as u64 / BLOCK * BLOCK;
         let (drawn, seconds) = throughput(counter.as_mut(), &self.sigma.into(), batch, |drawn, seconds| {
             drawn == 0 || seconds < TIMING_SECONDS

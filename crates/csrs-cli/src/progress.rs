@@ -75,3 +75,30 @@ impl Progress {
         }
     }
 }
+
+/// A run of examples shown on the terminal: its notes as lines, its
+/// examples as progress.
+#[derive(Default)]
+pub(crate) struct Shown(Option<Progress>);
+
+impl csrs_run::Observer for Shown {
+    fn note(&mut self, line: &str) {
+        eprintln!("{line}");
+    }
+
+    fn started(&mut self, todo: usize) {
+        self.0 = Some(Progress::new(todo as u64));
+    }
+
+    fn example_done(&mut self, samples: u64) {
+        if let Some(progress) = &mut self.0 {
+            progress.item_done(samples);
+        }
+    }
+
+    fn finished(&mut self) {
+        if let Some(progress) = self.0.take() {
+            progress.finish();
+        }
+    }
+}

@@ -13,11 +13,11 @@ use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split};
 use csrs_models::Architecture;
 use csrs_models::checkpoint::fingerprint;
+use csrs_records::{deserialize, field_names};
 use csrs_train::{EpochLog, Observer, TrainConfig, TrainRun, model_spec, train};
 use serde::{Deserialize, Serialize};
 
 use crate::device::{DeviceChoice, OnBackend, on_backend};
-use crate::fields::{self, field_names};
 use crate::io::check_outputs;
 use crate::model::checkpoint_files;
 use crate::progress::Progress;
@@ -107,8 +107,8 @@ fn parse(text: &str, resume: bool, device: DeviceChoice) -> anyhow::Result<Setup
     let setup_keys = field_names::<RunSetup>();
     let (setup, hyperparameters): (toml::Table, toml::Table) =
         table.into_iter().partition(|(key, _)| setup_keys.contains(&key.as_str()));
-    let run: RunSetup = fields::deserialize(toml::Value::Table(setup))?;
-    let config: TrainConfig = fields::deserialize(toml::Value::Table(hyperparameters))?;
+    let run: RunSetup = deserialize(toml::Value::Table(setup))?;
+    let config: TrainConfig = deserialize(toml::Value::Table(hyperparameters))?;
     config.check()?;
     let method = config.objective.method_name();
     match (config.objective.is_cost_sensitive(), &run.cost) {
@@ -378,7 +378,7 @@ mod fuzz {
     use proptest::prelude::*;
 
     use super::{DeviceChoice, parse};
-    use crate::fields::toml_fuzz::{mutated, value};
+    use crate::toml_fuzz::{mutated, value};
 
     fn shipped() -> Vec<String> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/train");

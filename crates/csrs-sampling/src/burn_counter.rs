@@ -5,9 +5,12 @@ use burn::tensor::{Distribution, TensorData};
 use csrs_models::Classifier;
 
 use crate::philox::{Block, draw_batch};
-use crate::{BLOCK, ClassCounter, Draws, Noise, NoiseStream, Phase, Result, SamplingError};
+use crate::{BLOCK, ClassCounter, Draws, Forward, Noise, NoiseStream, Phase, Result, SamplingError};
 
-/// Runs a [`Classifier`] on batches of noisy copies of one input.
+/// Runs a network on batches of noisy copies of one input.
+///
+/// The network is a [`Classifier`] by default, or any `M` that implements
+/// [`Forward`]: a network of one's own, or a closure around one.
 ///
 /// Gaussian noise is drawn on the device, the batch is classified there,
 /// and the arg-max predictions are one-hot summed there too: per batch,
@@ -21,8 +24,8 @@ use crate::{BLOCK, ClassCounter, Draws, Noise, NoiseStream, Phase, Result, Sampl
 /// counts are reproducible as long as nothing else in the process draws
 /// random numbers from the same backend at the same time.
 #[derive(Debug)]
-pub struct BurnCounter<B: Backend> {
-    model: Classifier<B>,
+pub struct BurnCounter<B: Backend, M = Classifier<B>> {
+    model: M,
     device: B::Device,
     input_shape: [usize; 3],
     n_classes: usize,
@@ -31,16 +34,12 @@ pub struct BurnCounter<B: Backend> {
     grids: Vec<Vec<u8>>,
 }
 
-impl<B: Backend> BurnCounter<B> {
+impl<B: Backend, M: Forward<B>> BurnCounter<B, M> {
     /// A counter that classifies up to `batch_size` draws at a time (rounded
-    /// down to whole blocks of [`BLOCK`], and at least one block).
-    pub fn new(
-        model: Classifier<B>,
-        device: B::Device,
-        input_shape: [usize; 3],
-        n_classes: usize,
-        batch_size: usize,
-    ) -> Self {
+    /// down to whole blocks of [`BLOCK`], and at least one block), with
+    /// `model`, whose inputs are `input_shape` (C, H, W) and whose logits
+    /// are over `n_classes` classes (counting fails if they are not).
+    pub fn new(model: M, device: B::Device, input_shape: [usize; 3], n_classes: usize, batch_size: usize) -> Self {
         let blocks_per_batch = (batch_size as u64 / BLOCK).max(1);
         BurnCounter { model, device, input_shape, n_classes, blocks_per_batch, grids: Vec::new() }
     }
@@ -51,7 +50,7 @@ impl<B: Backend> BurnCounter<B> {
     }
 }
 
-impl<B: Backend> ClassCounter for BurnCounter<B> {
+impl<B: Backend, M: Forward<B>> ClassCounter for BurnCounter<B, M> {
     fn n_classes(&self) -> usize {
         self.n_classes
     }
@@ -101,7 +100,7 @@ impl<B: Backend> ClassCounter for BurnCounter<B> {
                     Tensor::from_data(TensorData::new(images, [total, c, h, w]), &self.device)
                 }
             };
-            let one_hot = self.model.forward(images).argmax(1).flatten::<1>(0, 1).one_hot::<2>(m);
+            let one_hot = logits(&self.model, images, m)?.argmax(1).flatten::<1>(0, 1).one_hot::<2>(m);
             let mut row = 0;
             for segment in segments() {
                 let rows: usize = segment.iter().map(size).sum();
@@ -116,12 +115,17 @@ impl<B: Backend> ClassCounter for BurnCounter<B> {
 
     fn base_class(&mut self, input: &[f32]) -> Result<Option<usize>> {
         let x = self.input(input)?;
-        let class = self.model.forward(x).argmax(1).into_data().iter::<i64>().next().expect("one input, one class");
+        let class = logits(&self.model, x, self.n_classes)?
+            .argmax(1)
+            .into_data()
+            .iter::<i64>()
+            .next()
+            .expect("one input, one class");
         Ok(Some(class as usize))
     }
 }
 
-impl<B: Backend> BurnCounter<B> {
+impl<B: Backend, M: Forward<B>> BurnCounter<B, M> {
     /// `input` as a batch of one on the device.
     fn input(&self, input: &[f32]) -> Result<Tensor<B, 4>> {
         if input.len() != self.input_len() {
@@ -129,5 +133,14 @@ impl<B: Backend> BurnCounter<B> {
         }
         let [c, h, w] = self.input_shape;
         Ok(Tensor::<B, 1>::from_floats(input, &self.device).reshape([1, c, h, w]))
+    }
+}
+
+/// `model`'s logits for `images`, `[batch, n_classes]`.
+fn logits<B: Backend, M: Forward<B>>(model: &M, images: Tensor<B, 4>, n_classes: usize) -> Result<Tensor<B, 2>> {
+    let logits = model.forward(images);
+    match logits.dims()[1] {
+        classes if classes == n_classes => Ok(logits),
+        got => Err(SamplingError::Logits { got, expected: n_classes }),
     }
 }

@@ -23,6 +23,15 @@ pub enum SamplingError {
         /// Classes of the model.
         expected: usize,
     },
+    /// A network whose logits are over another number of classes than its
+    /// counter counts.
+    #[error("the model gives {got} logits per input, expected {expected} (the counter's classes)")]
+    Logits {
+        /// Logits per input.
+        got: usize,
+        /// Classes counted.
+        expected: usize,
+    },
     /// Zero draws requested.
     #[error("{what} is 0, expected at least one draw")]
     NoDraws {

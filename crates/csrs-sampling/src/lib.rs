@@ -2,12 +2,12 @@
 //! counts, and from counts to certificates.
 //!
 //! - [`ClassCounter`]: anything that returns class counts for n noisy copies
-//!   of an input. [`BurnCounter`] runs a [`Classifier`](csrs_models::Classifier)
-//!   on any burn backend with noise drawn, classified and counted on the
-//!   device; only the m counts come back to the host. [`NativeCounter`]
-//!   runs the network compiled by `csrs-engine` on the CPU threads, with
-//!   counter-based (Philox) noise drawn by each thread into its part of the
-//!   batch.
+//!   of an input. [`BurnCounter`] runs a [`Classifier`](csrs_models::Classifier),
+//!   or any network that implements [`Forward`], on any burn backend with
+//!   noise drawn, classified and counted on the device; only the m counts
+//!   come back to the host. [`NativeCounter`] runs the network compiled by
+//!   `csrs-engine` on the CPU threads, with counter-based (Philox) noise
+//!   drawn by each thread into its part of the batch.
 //!   [`KnownProbabilities`] draws counts from exactly known class
 //!   probabilities, for tests of soundness.
 //! - [`NoiseStream`]: the noise of example i comes from its own stream,
@@ -23,6 +23,7 @@ mod analytic;
 mod burn_counter;
 mod counter;
 mod error;
+mod forward;
 mod native_counter;
 mod noise;
 mod philox;
@@ -33,6 +34,7 @@ pub use analytic::KnownProbabilities;
 pub use burn_counter::BurnCounter;
 pub use counter::{ClassCounter, Draws};
 pub use error::{Result, SamplingError};
+pub use forward::Forward;
 pub use native_counter::NativeCounter;
 pub use noise::{Noise, NoiseKind};
 pub use smoothed::{Certified, CertifiedInRounds, InRounds, Predicted, Rounds, Smoothed, StopRule};

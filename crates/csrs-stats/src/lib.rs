@@ -41,7 +41,7 @@ mod predict;
 mod quantile;
 mod sequential;
 
-pub use binomial::{BinomialSample, binomial_test_half};
+pub use binomial::{BinomialSample, binomial_test_half, mcnemar_exact};
 pub use certify::{
     Bounds, Certificate, CostSensitiveCertificate, CurveError, HarmRadius, LevelRadius, RadiusCeilings,
     StandardCertificate, certify, certify_with, radius_ceilings,

@@ -61,12 +61,6 @@ impl L2Attack {
     }
 }
 
-/// Each image `copies` times in a row: `[b, c, h, w]` → `[b · copies, c, h, w]`.
-pub(crate) fn repeat_copies<B: Backend>(images: Tensor<B, 4>, copies: usize) -> Tensor<B, 4> {
-    let [b, c, h, w] = images.dims();
-    images.reshape([b, 1, c, h, w]).repeat_dim(1, copies).reshape([b * copies, c, h, w])
-}
-
 /// The ℓ₂ norm of each image, `[b, 1, 1, 1]`.
 fn l2_norms<B: Backend>(images: Tensor<B, 4>) -> Tensor<B, 4> {
     let [b, ..] = images.dims();

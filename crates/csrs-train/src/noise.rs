@@ -5,8 +5,6 @@ use burn::tensor::Distribution;
 use csrs_sampling::NoiseKind;
 use csrs_stats::GRID_STEPS;
 
-use crate::attack::repeat_copies;
-
 /// One batch's noise δ, `[b · m, c, h, w]` (m copies per image, grouped by
 /// image), and how it is added to an image.
 ///
@@ -53,4 +51,10 @@ impl<B: Backend> NoisyCopies<B> {
             }
         }
     }
+}
+
+/// Each image `copies` times in a row: `[b, c, h, w]` → `[b · copies, c, h, w]`.
+fn repeat_copies<B: Backend>(images: Tensor<B, 4>, copies: usize) -> Tensor<B, 4> {
+    let [b, c, h, w] = images.dims();
+    images.reshape([b, 1, c, h, w]).repeat_dim(1, copies).reshape([b * copies, c, h, w])
 }

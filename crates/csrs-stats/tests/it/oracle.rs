@@ -1,7 +1,9 @@
 //! Every row of the SciPy/statsmodels oracle files (see `tests/data/README.md`).
 
 use csrs_cost::CostRow;
-use csrs_stats::{Alpha, BinomialSample, ClassCounts, HarmRadius, Sigma, binomial_test_half, certify, normal_ppf};
+use csrs_stats::{
+    Alpha, BinomialSample, ClassCounts, HarmRadius, Sigma, binomial_test_half, certify, mcnemar_exact, normal_ppf,
+};
 use serde_json::Value;
 
 use crate::tolerance::assert_close;
@@ -69,6 +71,14 @@ fn two_sided_binomial_test() {
     for row in csv_rows("binomial_test.csv", 3) {
         let p_value = binomial_test_half(row[0] as u64, row[1] as u64).unwrap();
         assert_close(p_value, row[2], &format!("binomtest({}, {})", row[0], row[1]));
+    }
+}
+
+#[test]
+fn mcnemar_exact_test() {
+    for row in csv_rows("mcnemar.csv", 3) {
+        let p_value = mcnemar_exact(row[0] as u64, row[1] as u64);
+        assert_close(p_value, row[2], &format!("mcnemar({}, {})", row[0], row[1]));
     }
 }
 

@@ -1,5 +1,5 @@
-//! `csrs analyze --plot`: the metrics of several runs against the radius, as
-//! one figure (SVG or PNG).
+//! The metrics of several runs against the radius, as one figure (SVG or
+//! PNG): `csrs analyze --plot`.
 //!
 //! Every curve is the exact step function of the per-example radii
 //! ([`Fraction::curve`]), not a line through a few chosen radii, and every
@@ -16,14 +16,17 @@ use plotters::prelude::*;
 
 /// The figure's file format, from its extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
+pub enum Format {
     Svg,
     Png,
 }
 
 impl Format {
     /// The format of `path`, or an error naming the extensions accepted.
-    pub(crate) fn of(path: &Path) -> anyhow::Result<Format> {
+    ///
+    /// # Errors
+    /// Any other extension.
+    pub fn of(path: &Path) -> anyhow::Result<Format> {
         match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("svg") => Ok(Format::Svg),
             Some("png") => Ok(Format::Png),
@@ -33,14 +36,21 @@ impl Format {
 }
 
 /// One run on the figure: its name in the legend and its examples.
-pub(crate) struct Run<'a> {
-    pub(crate) label: &'a str,
-    pub(crate) examples: &'a [CertifiedExample],
+struct Run<'a> {
+    label: &'a str,
+    examples: &'a [CertifiedExample],
 }
 
 /// Draws `runs` into `path`, written only once the whole figure is made,
 /// and then whole or not at all.
-pub(crate) fn draw(path: &Path, format: Format, runs: &[Run<'_>]) -> anyhow::Result<()> {
+///
+/// # Errors
+/// What drawing, encoding and writing say.
+pub fn draw(path: &Path, format: Format, runs: &[crate::Run]) -> anyhow::Result<()> {
+    let examples: Vec<Vec<CertifiedExample>> = runs.iter().map(crate::Run::examples).collect();
+    let runs: Vec<Run<'_>> =
+        runs.iter().zip(&examples).map(|(run, examples)| Run { label: &run.label, examples }).collect();
+    let runs = runs.as_slice();
     register_font();
     let panels = panels(runs);
     let columns = panels.len().min(2);
@@ -89,7 +99,7 @@ const PALETTE: [RGBColor; 10] = [
 ];
 
 /// The colour of the `index`-th run.
-pub(crate) fn colour(index: usize) -> RGBColor {
+fn colour(index: usize) -> RGBColor {
     PALETTE[index % PALETTE.len()]
 }
 

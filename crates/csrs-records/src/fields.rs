@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer};
 /// The field names of a serde-derived struct, in declaration order: the
 /// list its derived `Deserialize` passes to `deserialize_struct`, caught by
 /// a deserializer that reads nothing.
-pub(crate) fn field_names<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
+pub fn field_names<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
     struct FieldNames<'a>(&'a mut &'static [&'static str]);
 
     impl<'de> Deserializer<'de> for FieldNames<'_> {
@@ -43,7 +43,7 @@ pub(crate) fn field_names<T: for<'de> Deserialize<'de>>() -> &'static [&'static 
 
 /// Deserializes a `T`; an error starts with the path of the field at fault
 /// (`objective.beta: ...`), when it is not the whole value, and is one line.
-pub(crate) fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(deserializer: D) -> anyhow::Result<T>
+pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(deserializer: D) -> anyhow::Result<T>
 where
     D::Error: Display,
 {
@@ -84,48 +84,5 @@ mod tests {
         let value = serde_json::json!({"first": 1, "second": [0.5, "x"]});
         let err = deserialize::<Pair, _>(value).unwrap_err().to_string();
         assert_eq!(err, "second[1]: invalid type: string \"x\", expected f64");
-    }
-}
-
-/// Mutations of valid TOML files, for the fuzz tests of their readers.
-#[cfg(test)]
-pub(crate) mod toml_fuzz {
-    use proptest::prelude::*;
-
-    /// A value that could stand where any other stands.
-    pub(crate) fn value() -> impl Strategy<Value = String> {
-        prop_oneof![
-            Just("-1".to_owned()),
-            Just("0".to_owned()),
-            Just("nan".to_owned()),
-            Just("inf".to_owned()),
-            Just("1e400".to_owned()),
-            Just("18446744073709551616".to_owned()),
-            Just("\"gaussian\"".to_owned()),
-            Just("\"\"".to_owned()),
-            Just("[]".to_owned()),
-            Just("{ kind = \"adam\" }".to_owned()),
-            Just("true".to_owned()),
-            (0.0..100.0f64).prop_map(|x| x.to_string()),
-        ]
-    }
-
-    /// `text` with the value of line `line` (modulo the line count)
-    /// replaced by `value`, with that line dropped, and cut at the fraction
-    /// `cut` of its length.
-    pub(crate) fn mutated(text: &str, line: usize, value: &str, cut: f64) -> [String; 3] {
-        let lines: Vec<&str> = text.lines().collect();
-        let target = line % lines.len();
-        let replaced: Vec<String> = lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| match l.split_once(" = ") {
-                Some((key, _)) if i == target => format!("{key} = {value}"),
-                _ => (*l).to_owned(),
-            })
-            .collect();
-        let dropped: Vec<&str> = lines.iter().enumerate().filter(|(i, _)| *i != target).map(|(_, l)| *l).collect();
-        let end = ((text.len() as f64 * cut) as usize).min(text.len());
-        [replaced.join("\n"), dropped.join("\n"), text.get(..end).unwrap_or(text).to_owned()]
     }
 }

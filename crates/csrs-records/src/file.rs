@@ -1,5 +1,5 @@
-//! Per-example output records: TSV with a header, or JSONL, chosen by the
-//! file extension; appended and flushed one example at a time.
+//! Record files: appended and flushed one example at a time under the
+//! file's lock, marked whole at their run's end, and read back.
 //!
 //! A run can be killed at any moment: every finished example is on disk as a
 //! whole line. `--resume` drops a trailing partial line, reads back what is
@@ -16,119 +16,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
-use csrs_artifacts::{CertificationFiles, write_atomically};
-use csrs_data::DatasetName;
+use csrs_artifacts::{CertificationFiles, is_open_at, remove_if_present, write_atomically};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
 
-use crate::fields::{self, field_names};
-use crate::io::remove_if_present;
-use crate::options::Options;
-
-/// One output line.
-pub(crate) trait Row: Sized {
-    /// The line as written: a serde struct whose fields, in order, are the
-    /// columns (TSV) or keys (JSONL). It is the one place that names them.
-    type Record: Serialize + DeserializeOwned;
-
-    /// The example's index in the dataset split.
-    fn index(&self) -> usize;
-
-    /// The line of this row.
-    fn to_record(&self) -> Self::Record;
-
-    /// Rebuilds a row from a line read back, checking what serde cannot.
-    fn from_record(record: Self::Record) -> anyhow::Result<Self>;
-
-    /// Fails when the row names a class at or above `classes`.
-    fn check_classes(&self, classes: usize) -> anyhow::Result<()>;
-
-    /// Columns that records written by earlier versions of csrs lack; such
-    /// files are still read (the missing cells are empty), but not resumed.
-    const LATER_COLUMNS: &'static [&'static str] = &[];
-}
-
-/// Fails naming `what` when `class` is not one of `classes`.
-pub(crate) fn check_class(what: &str, class: usize, classes: usize) -> anyhow::Result<()> {
-    if class >= classes {
-        bail!("{what}: class {class}, expected one of the dataset's {classes} classes (0 to {})", classes.max(1) - 1);
-    }
-    Ok(())
-}
-
-/// The two output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
-    Tsv,
-    Jsonl,
-}
-
-impl Format {
-    pub(crate) fn of(path: &Path) -> anyhow::Result<Self> {
-        match path.extension().and_then(|ext| ext.to_str()) {
-            Some("tsv") => Ok(Format::Tsv),
-            Some("jsonl") => Ok(Format::Jsonl),
-            _ => bail!("{}: unknown output format, expected a .tsv or .jsonl file", path.display()),
-        }
-    }
-
-    pub(crate) fn header<R: Row>(self) -> Option<String> {
-        (self == Format::Tsv).then(|| field_names::<R::Record>().join("\t"))
-    }
-
-    pub(crate) fn line<R: Row>(self, row: &R) -> anyhow::Result<String> {
-        let record = serde_json::to_value(row.to_record())?;
-        Ok(match self {
-            Format::Tsv => {
-                field_names::<R::Record>().iter().map(|column| tsv_cell(&record[column])).collect::<Vec<_>>().join("\t")
-            }
-            Format::Jsonl => record.to_string(),
-        })
-    }
-
-    /// The row of one line, in a TSV file with these `columns`; errors name
-    /// the field.
-    pub(crate) fn parse<R: Row>(self, line: &str, columns: &[&str]) -> anyhow::Result<R> {
-        let cells = match self {
-            Format::Jsonl => serde_json::from_str(line)?,
-            Format::Tsv => {
-                let cells: Vec<&str> = line.split('\t').collect();
-                if cells.len() != columns.len() {
-                    bail!("{} columns, expected {}", cells.len(), columns.len());
-                }
-                let cells: Map<String, Value> = columns
-                    .iter()
-                    .zip(cells)
-                    .map(|(column, cell)| ((*column).to_owned(), parse_tsv_cell(cell)))
-                    .collect();
-                Value::Object(cells)
-            }
-        };
-        R::from_record(fields::deserialize(cells)?)
-    }
-}
-
-/// TSV cells: numbers exactly as JSON writes them (every digit, never
-/// rounded), `null` as an empty cell, strings and arrays as JSON text.
-fn tsv_cell(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn parse_tsv_cell(cell: &str) -> Value {
-    if cell.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(cell).unwrap_or_else(|_| Value::String(cell.to_owned()))
-    }
-}
+use crate::fields::field_names;
+use crate::row::{Format, Row};
+use crate::settings::classes_of_run;
 
 /// An output file being appended to.
-pub(crate) struct RecordFile {
+pub struct RecordFile {
     path: PathBuf,
     format: Format,
     file: File,
@@ -149,7 +45,7 @@ impl RecordFile {
     /// second run given the same output, or a merge into it, stops at once
     /// instead of writing its records among the first one's. The end mark
     /// of a finished file is removed before anything is added to it.
-    pub(crate) fn open<R: Row>(path: &Path, resume: bool) -> anyhow::Result<(Self, Vec<R>)> {
+    pub fn open<R: Row>(path: &Path, resume: bool) -> anyhow::Result<(Self, Vec<R>)> {
         let format = Format::of(path)?;
         let (mut file, exists) = claim(path)?;
         if exists && !resume {
@@ -163,9 +59,10 @@ impl RecordFile {
     }
 
     /// Appends one row as a whole line and flushes it to the system.
-    pub(crate) fn append<R: Row>(&mut self, row: &R) -> anyhow::Result<()> {
+    pub fn append<R: Row>(&mut self, row: &R) -> anyhow::Result<()> {
         if self.marked {
-            remove_if_present(&CertificationFiles::new(&self.path).end_mark())?;
+            let mark = CertificationFiles::new(&self.path).end_mark();
+            remove_if_present(&mark).with_context(|| format!("cannot remove {}", mark.display()))?;
             self.marked = false;
         }
         let mut line = self.format.line(row)?;
@@ -179,7 +76,7 @@ impl RecordFile {
     /// Marks the records as whole: the run made every record it was asked
     /// for. They are synced to the disk first, so the mark never describes
     /// records that a crash could still lose.
-    pub(crate) fn finish(self) -> anyhow::Result<()> {
+    pub fn finish(self) -> anyhow::Result<()> {
         let cannot = || format!("cannot write {}", self.path.display());
         self.file.sync_all().with_context(cannot)?;
         let bytes = self.file.metadata().with_context(cannot)?.len();
@@ -193,7 +90,7 @@ impl RecordFile {
 ///
 /// Every writer of records (a run, a merge) claims its file this way, so
 /// two of them never write one file.
-pub(crate) fn claim(path: &Path) -> anyhow::Result<(File, bool)> {
+pub fn claim(path: &Path) -> anyhow::Result<(File, bool)> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
@@ -230,33 +127,18 @@ pub(crate) fn claim(path: &Path) -> anyhow::Result<(File, bool)> {
     Ok((file, exists))
 }
 
-/// Whether `file` is the file at `path`.
-#[cfg(unix)]
-fn is_open_at(file: &File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), std::fs::metadata(path)) {
-        (Ok(open), Ok(there)) => (open.dev(), open.ino()) == (there.dev(), there.ino()),
-        _ => false,
-    }
-}
-
-#[cfg(not(unix))]
-fn is_open_at(_: &File, path: &Path) -> bool {
-    path.exists()
-}
-
 /// What `<records>.end` holds: the records' count and length when their
 /// run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct EndMark {
-    pub(crate) records: usize,
-    pub(crate) bytes: u64,
+pub struct EndMark {
+    pub records: usize,
+    pub bytes: u64,
 }
 
 impl EndMark {
     /// Writes the end mark of the records at `records`.
-    pub(crate) fn write(self, records: &Path) -> anyhow::Result<()> {
+    pub fn write(self, records: &Path) -> anyhow::Result<()> {
         let path = CertificationFiles::new(records).end_mark();
         let text = serde_json::to_string(&self)? + "\n";
         write_atomically(&path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
@@ -303,40 +185,30 @@ fn read_back<R: Row>(path: &Path, format: Format) -> anyhow::Result<Vec<R>> {
 
 /// What reading for reading's sake accepts of records that are not whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Unfinished {
+pub enum Unfinished {
     /// Read their complete lines, saying so: a running job can be analysed.
     Read,
     /// Refuse them: their records are not all there.
     Refuse,
 }
 
-/// Whether a records file is whole, as its readers see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Completeness {
-    /// Its run made every record it was asked for.
-    Ended,
-    /// A writer holds its lock.
-    BeingWritten,
-    /// No end mark: its run stopped before its end, or is still going on
-    /// another machine (or it was written by an earlier csrs).
-    NoEndMark,
-}
-
 /// The complete rows of a record file, for reading only: the file is left
 /// as it is. Records that are not whole are refused, or read with a note,
 /// as `unfinished` says; records whose end mark they no longer match (cut
 /// short or changed after their run ended) are refused.
-pub(crate) fn read_rows<R: Row>(path: &Path, unfinished: Unfinished) -> anyhow::Result<Vec<R>> {
+pub fn read_rows<R: Row>(path: &Path, unfinished: Unfinished) -> anyhow::Result<Vec<R>> {
     let format = Format::of(path)?;
     let being_written = is_locked(path)?;
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let complete = complete_len(&bytes);
     let rows = parse_rows(path, format, &bytes[..complete])?;
-    let end = EndMark::read(path)?;
-    let state = match end {
-        _ if being_written => Completeness::BeingWritten,
-        None => Completeness::NoEndMark,
-        Some(mark) if mark == (EndMark { records: rows.len(), bytes: bytes.len() as u64 }) => Completeness::Ended,
+    let why = match EndMark::read(path)? {
+        _ if being_written => "is still being written by a csrs run (it holds the file's lock)",
+        None => {
+            "has no end mark: its run has not finished (stopped, or still going elsewhere), or was made by an \
+             earlier csrs"
+        }
+        Some(mark) if mark == (EndMark { records: rows.len(), bytes: bytes.len() as u64 }) => return Ok(rows),
         Some(mark) => bail!(
             "{}: {} records in {} bytes, but its end mark {} says {} records in {} bytes: it was cut short \
              or changed after its run ended",
@@ -347,14 +219,6 @@ pub(crate) fn read_rows<R: Row>(path: &Path, unfinished: Unfinished) -> anyhow::
             mark.records,
             mark.bytes
         ),
-    };
-    let why = match state {
-        Completeness::Ended => return Ok(rows),
-        Completeness::BeingWritten => "is still being written by a csrs run (it holds the file's lock)",
-        Completeness::NoEndMark => {
-            "has no end mark: its run has not finished (stopped, or still going elsewhere), or was made by an \
-             earlier csrs"
-        }
     };
     match unfinished {
         Unfinished::Refuse => bail!("{} {why}: resume the run, or wait for it to end", path.display()),
@@ -378,34 +242,6 @@ fn is_locked(path: &Path) -> anyhow::Result<bool> {
 /// The length of the whole lines at the start of `bytes`.
 fn complete_len(bytes: &[u8]) -> usize {
     bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
-}
-
-/// The resolved settings of the run that wrote the records at `records`,
-/// when they are beside them.
-pub(crate) fn settings_of_run(records: &Path) -> anyhow::Result<Option<Options>> {
-    let config = CertificationFiles::new(records).resolved_config();
-    if !config.exists() {
-        return Ok(None);
-    }
-    Options { config: Some(config), ..Options::default() }.with_config_file().map(Some)
-}
-
-/// The number of classes of the dataset the records at `records` were made
-/// on, from their resolved settings: `None` without them, for a dataset
-/// whose classes are its folders, or when the settings cannot be read (the
-/// records are still good; a warning says why their classes go unchecked).
-fn classes_of_run(records: &Path) -> Option<usize> {
-    let dataset = settings_of_run(records).and_then(|options| match options.and_then(|o| o.dataset) {
-        Some(name) => name.parse::<DatasetName>().map(Some).context("dataset"),
-        None => Ok(None),
-    });
-    match dataset {
-        Ok(dataset) => dataset.and_then(|d| d.class_names()).map(|names| names.len()),
-        Err(err) => {
-            eprintln!("csrs: warning: {err:#}; the classes of {} are not checked", records.display());
-            None
-        }
-    }
 }
 
 fn parse_rows<R: Row>(path: &Path, format: Format, bytes: &[u8]) -> anyhow::Result<Vec<R>> {
@@ -456,8 +292,7 @@ mod fuzz {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::certify::CertifyRow;
-    use crate::predict::PredictRow;
+    use crate::{CertifyRow, PredictRow};
 
     fn cell() -> impl Strategy<Value = String> {
         prop_oneof![

@@ -15,7 +15,7 @@ const INFINITE: &str = "inf";
 /// standard mode): the certified cost at ε is the first level whose radius
 /// is at least ε. Radii are written with every digit, never rounded up.
 #[derive(Debug, Serialize)]
-pub(crate) struct CertificateJson {
+pub struct CertificateJson {
     predicted: usize,
     abstain: bool,
     p_lower: f64,
@@ -39,19 +39,19 @@ impl From<&Certificate> for CertificateJson {
 }
 
 /// The standard radius, `None` on abstain.
-pub(crate) fn standard_radius(cert: &Certificate) -> Option<f64> {
+pub fn standard_radius(cert: &Certificate) -> Option<f64> {
     cert.standard.radius().map(Radius::get)
 }
 
 /// The cost-sensitive radius (not certified in standard mode).
-pub(crate) fn cost_sensitive_radius(cert: &Certificate) -> RadiusCell {
+pub fn cost_sensitive_radius(cert: &Certificate) -> RadiusCell {
     RadiusCell(cert.cost_sensitive.as_ref().map_or(HarmRadius::NotCertified, CostSensitiveCertificate::radius))
 }
 
 /// A radius as written: `null` when not certified, a positive number, or
 /// `"inf"`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct RadiusCell(pub(crate) HarmRadius);
+pub struct RadiusCell(pub HarmRadius);
 
 impl Serialize for RadiusCell {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -82,10 +82,10 @@ impl<'de> Deserialize<'de> for RadiusCell {
 /// the level rises, and infinite at the top level only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<(f64, RadiusCell)>")]
-pub(crate) struct Curve(Vec<(f64, RadiusCell)>);
+pub struct Curve(Vec<(f64, RadiusCell)>);
 
 impl Curve {
-    pub(crate) fn of(cert: &CostSensitiveCertificate) -> Self {
+    pub fn of(cert: &CostSensitiveCertificate) -> Self {
         Curve(cert.levels().iter().map(|level| (level.level, RadiusCell(level.radius))).collect())
     }
 
@@ -94,7 +94,7 @@ impl Curve {
     }
 
     /// The certificate this curve describes.
-    pub(crate) fn certificate(&self, strongest_harmful: usize) -> CostSensitiveCertificate {
+    pub fn certificate(&self, strongest_harmful: usize) -> CostSensitiveCertificate {
         CostSensitiveCertificate::new(self.levels(), strongest_harmful).expect("a curve is checked when built")
     }
 }

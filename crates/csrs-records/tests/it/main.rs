@@ -1,0 +1,4 @@
+//! Records through the library: written, resumed, read back and merged as
+//! the `csrs` command does.
+
+mod records;

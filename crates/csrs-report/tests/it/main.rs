@@ -1,0 +1,3 @@
+//! Reports through the library: the paired comparison of two runs.
+
+mod compare;

@@ -1,0 +1,45 @@
+//! Certification runs from Rust: every example of a dataset certified
+//! ([`certify`]) or predicted ([`predict`]) by a smoothed classifier, into
+//! records that are appended as each example is done, resume where a run
+//! stopped, split over shards and hold their lock, exactly as the `csrs`
+//! command's.
+//!
+//! The smoothed classifier is any [`ClassCounter`](csrs_sampling::ClassCounter)
+//! with its noise ([`csrs_sampling::Smoothed`]): one of csrs's networks
+//! ([`class_counter`]: the compiled CPU engine or burn), a network of your
+//! own through [`csrs_sampling::BurnCounter`], or counts from elsewhere.
+//! [`RunSettings`] says which examples, how many draws and where the
+//! records go; the records' [`Settings`](csrs_records::Settings) are what a
+//! resumed run must keep.
+//!
+//! ```no_run
+//! use csrs_data::{DatasetName, Split};
+//! use csrs_records::Settings;
+//! use csrs_run::{Certify, RunSettings, certify};
+//! use csrs_sampling::{ClassCounter, Noise, Smoothed};
+//! use csrs_stats::{Alpha, Sigma};
+//!
+//! # fn run(counter: Box<dyn ClassCounter>) -> anyhow::Result<()> {
+//! let dataset = csrs_data::load(DatasetName::Digits, Split::Test, None)?;
+//! let mut smoothed = Smoothed::new(counter, Noise::Gaussian(Sigma::new(0.25)?));
+//! let run = RunSettings { max: Some(20), ..RunSettings::new("digits.tsv".into(), Alpha::new(0.001)?, 1000) };
+//! #[derive(serde::Serialize)]
+//! struct Options { model: &'static str, sigma: f64, n0: u64, n: u64 }
+//! let settings = Settings::new(&Options { model: "mine", sigma: 0.25, n0: 100, n: 1000 })?;
+//! let rows = certify(&run, &settings, &mut smoothed, &dataset, Certify { n0: 100, cost: None, rule: None }, &mut ())?;
+//! assert_eq!(rows.len(), 20);
+//! # Ok(())
+//! # }
+//! ```
+
+mod certify;
+mod counter;
+mod examples;
+mod predict;
+mod settings;
+
+pub use certify::{Certify, certify};
+pub use counter::{Counting, class_counter};
+pub use examples::Observer;
+pub use predict::predict;
+pub use settings::{MAX_BATCH, MAX_BATCH_BYTES, MAX_DRAWS, RunSettings, Shard, check_batch};

@@ -1,0 +1,4 @@
+//! Certification runs through the library, on a counter with known
+//! probabilities.
+
+mod runs;
