@@ -22,6 +22,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     cargo(&["fmt", "--all", "--", "--check"])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     cargo(TEST_COMMAND)?;
+    // The library's example of a network of one's own, built by the tests.
+    cargo(&["run", "--package", "csrs-run", "--example", "own_model"])?;
     // No GPU here, but the CUDA path must keep compiling.
     cargo(&["check", "--package", "csrs-cli", "--features", "cuda"])
 }

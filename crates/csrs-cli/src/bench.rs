@@ -10,8 +10,7 @@ use csrs_models::{Architecture, Classifier, ModelSpec};
 use csrs_sampling::{BLOCK, ClassCounter, Noise, NoiseKind, NoiseStream, Phase};
 use csrs_stats::Sigma;
 
-use crate::device::{DeviceChoice, OnBackend, on_backend};
-use csrs_run::{Counting, MAX_DRAWS, check_batch, class_counter};
+use csrs_run::{Counting, DeviceChoice, MAX_DRAWS, OnBackend, check_batch, class_counter, on_backend};
 
 use crate::options::EngineChoice;
 

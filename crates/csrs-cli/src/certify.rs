@@ -4,14 +4,12 @@ use anyhow::bail;
 use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
 use csrs_records::{CertifyRow, Settings, mean_draws};
-use csrs_run::{Certify, certify};
+use csrs_run::{Certify, OnBackend, certify, on_backend, prepare};
 use csrs_sampling::StopRule;
 use csrs_stats::metrics::{CertifiedExample, summarize};
 
-use crate::device::{OnBackend, on_backend};
 use crate::options::{Options, RunSettings};
 use crate::progress::Shown;
-use crate::sampling_run::prepare;
 
 /// Radii at which the summary reports certified accuracy and robustness.
 const SUMMARY_RADII: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
@@ -83,7 +81,7 @@ impl OnBackend for CertifyTask {
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<Vec<CertifyRow>> {
         let settings = &self.settings;
-        let mut prepared = prepare::<B>(settings, device)?;
+        let mut prepared = prepare::<B>(&settings.source()?, &settings.run, device, &mut Shown::default())?;
         let cost = match &self.cost {
             Some(path) => Some(CostMatrix::load(path, Some(prepared.smoothed.n_classes()))?),
             None => None,

@@ -8,8 +8,6 @@ mod bench;
 mod certify;
 mod certify_counts;
 mod cost;
-mod device;
-mod import;
 mod io;
 mod merge;
 mod model;
@@ -17,7 +15,6 @@ mod options;
 mod plan;
 mod predict;
 mod progress;
-mod sampling_run;
 #[cfg(test)]
 mod toml_fuzz;
 mod train;

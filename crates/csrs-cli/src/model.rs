@@ -11,9 +11,9 @@ use csrs_models::interop::export_safetensors;
 use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Classifier};
 use csrs_train::model_spec;
 
-use crate::device::{DeviceChoice, OnBackend, on_backend};
-use crate::import::{ImportOptions, import_file, load_model};
 use crate::io::check_outputs;
+use crate::options::ImportOptions;
+use csrs_run::{DeviceChoice, OnBackend, import_file, load_model, on_backend};
 
 /// Create, inspect, import and export model checkpoints.
 #[derive(Debug, clap::Args)]
@@ -210,7 +210,7 @@ impl OnBackend for ImportArgs {
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
         check_outputs(&checkpoint_outputs(&self.out), &[&self.file], self.force)?;
-        let checkpoint = import_file::<B>(&self.file, self.dataset, &self.import, &device)?;
+        let checkpoint = import_file::<B>(&self.file, self.dataset, &self.import.get(), &device)?;
         checkpoint.save(&self.out).with_context(|| format!("saving {}", self.out.display()))?;
         let spec = &checkpoint.meta.spec;
         eprintln!(
@@ -272,7 +272,7 @@ impl OnBackend for LogitsArgs {
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
         let inputs = read_inputs(&self.inputs)?;
-        let checkpoint = load_model::<B>(&self.model, self.dataset, &self.import, None, &device)?;
+        let checkpoint = load_model::<B>(&self.model, self.dataset, &self.import.get(), None, &device)?;
         let spec = &checkpoint.meta.spec;
         let [batch, c, h, w] = inputs.input_shape;
         if [c, h, w] != spec.input_shape {

@@ -8,13 +8,31 @@ use csrs_artifacts::CertificationFiles;
 use csrs_data::DatasetName;
 use csrs_models::Architecture;
 use csrs_records::deserialize;
-use csrs_run::{Counting, Shard, check_batch};
+use csrs_run::{Counting, DeviceChoice, Import, Shard, Source, check_batch};
 use csrs_sampling::NoiseKind;
 use csrs_stats::{Alpha, Sigma};
 use serde::{Deserialize, Serialize};
 
-use crate::device::DeviceChoice;
-use crate::import::ImportOptions;
+/// How to read a foreign weights file, for the commands that take one
+/// without the other options (`model import`, `model logits`, `plan`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct ImportOptions {
+    /// Architecture of a PyTorch or safetensors --model (default: the file's `arch` entry, when it has one)
+    #[arg(long, value_name = "NAME")]
+    arch: Option<Architecture>,
+    /// Per-channel mean of the model's input normalisation, e.g. 0.4914,0.4822,0.4465 (default: the dataset's)
+    #[arg(long, value_name = "M,M,M", value_delimiter = ',')]
+    mean: Option<Vec<f32>>,
+    /// Per-channel standard deviation of the normalisation, e.g. 0.2023,0.1994,0.2010 (default: the dataset's)
+    #[arg(long, value_name = "S,S,S", value_delimiter = ',')]
+    std: Option<Vec<f32>>,
+}
+
+impl ImportOptions {
+    pub(crate) fn get(&self) -> Import {
+        Import { arch: self.arch, mean: self.mean.clone(), std: self.std.clone() }
+    }
+}
 
 /// Every option; `None` means "not given here".
 #[derive(Debug, Default, clap::Args, Serialize, Deserialize)]
@@ -196,7 +214,7 @@ impl Options {
                 note: shard_note,
             },
             model: self.model.clone().ok_or_else(|| required("model"))?,
-            import: ImportOptions { arch: self.arch, mean: self.mean.clone(), std: self.std.clone() },
+            import: Import { arch: self.arch, mean: self.mean.clone(), std: self.std.clone() },
             dataset,
             data_dir: self.data_dir.clone(),
             sigma: Sigma::new(self.sigma.ok_or_else(|| required("sigma"))?).context("--sigma")?,
@@ -213,7 +231,7 @@ impl Options {
 pub(crate) struct RunSettings {
     pub(crate) run: csrs_run::RunSettings,
     pub(crate) model: PathBuf,
-    pub(crate) import: ImportOptions,
+    pub(crate) import: Import,
     pub(crate) dataset: DatasetName,
     pub(crate) data_dir: Option<PathBuf>,
     pub(crate) sigma: Sigma,
@@ -253,6 +271,20 @@ impl EngineChoice {
 }
 
 impl RunSettings {
+    /// Where the run's smoothed classifier comes from.
+    pub(crate) fn source(&self) -> anyhow::Result<Source<'_>> {
+        Ok(Source {
+            model: &self.model,
+            import: &self.import,
+            dataset: self.dataset,
+            data_dir: self.data_dir.as_deref(),
+            sigma: self.sigma,
+            noise: self.noise,
+            counting: self.engine.counting_on(self.device)?,
+            batch: self.run.batch,
+        })
+    }
+
     /// These settings as options, every default filled in: what
     /// `<out>.config.toml` holds, and what `--config` reads back to run
     /// them again (with another `--out`).

@@ -8,15 +8,13 @@ use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
 use csrs_data::DatasetName;
 use csrs_report::radius_text;
-use csrs_run::{check_batch, class_counter};
+use csrs_run::{DeviceChoice, OnBackend, check_batch, class_counter, load_model, on_backend};
 use csrs_sampling::BLOCK;
 use csrs_stats::plan::{MAX_DRAWS, Mode, draws_needed, max_radius, top_draws_needed};
 use csrs_stats::{Alpha, Sigma};
 
 use crate::bench::throughput;
-use crate::device::{DeviceChoice, OnBackend, on_backend};
-use crate::import::{ImportOptions, load_model};
-use crate::options::EngineChoice;
+use crate::options::{EngineChoice, ImportOptions};
 
 /// Plan a certification before spending GPU hours: the largest radius any
 /// input can reach with these n, alpha and sigma (every draw for the
@@ -193,7 +191,7 @@ impl OnBackend for Timing {
         if self.batch < BLOCK as usize {
             bail!("--batch {}, expected at least {BLOCK} (one block of draws)", self.batch);
         }
-        let checkpoint = load_model::<B>(&self.model, self.dataset, &self.import, None, &device)?;
+        let checkpoint = load_model::<B>(&self.model, self.dataset, &self.import.get(), None, &device)?;
         let spec = &checkpoint.meta.spec;
         check_batch("--batch", self.batch, spec.input_shape.iter().product())?;
         let counting = self.engine.counting_on(self.device)?;

@@ -2,13 +2,11 @@
 
 use burn::prelude::Backend;
 use csrs_records::{PredictRow, Settings};
-use csrs_run::predict;
+use csrs_run::{OnBackend, on_backend, predict, prepare};
 use csrs_stats::Prediction;
 
-use crate::device::{OnBackend, on_backend};
 use crate::options::{Options, RunSettings};
 use crate::progress::Shown;
-use crate::sampling_run::prepare;
 
 /// Predict each test example with the smoothed classifier (Cohen et al.'s
 /// PREDICT): the top class of n noisy draws, or abstain when the top two are
@@ -64,7 +62,7 @@ impl OnBackend for PredictTask {
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<Vec<PredictRow>> {
         let settings = &self.settings;
-        let mut prepared = prepare::<B>(settings, device)?;
+        let mut prepared = prepare::<B>(&settings.source()?, &settings.run, device, &mut Shown::default())?;
         let resolved = Settings::new(&settings.as_options())?;
         predict(&settings.run, &resolved, &mut prepared.smoothed, &prepared.dataset, &mut Shown::default())
     }

@@ -17,10 +17,10 @@ use csrs_records::{deserialize, field_names};
 use csrs_train::{EpochLog, Observer, TrainConfig, TrainRun, model_spec, train};
 use serde::{Deserialize, Serialize};
 
-use crate::device::{DeviceChoice, OnBackend, on_backend};
 use crate::io::check_outputs;
 use crate::model::checkpoint_files;
 use crate::progress::Progress;
+use csrs_run::{DeviceChoice, OnBackend, on_backend};
 
 /// Train a model with one of the objectives of the paper and its
 /// baselines: gaussian, macer, smoothadv or smoothmix, each with an optional

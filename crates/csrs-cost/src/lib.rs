@@ -13,6 +13,21 @@
 //! or CSV, and may name classes by index or by name (see `docs/cost-matrices.md`).
 //! A matrix has at most [`MAX_CLASSES`] classes, checked before it is
 //! allocated.
+//!
+//! ```
+//! use csrs_cost::{CostMatrix, CostRow};
+//!
+//! // CIFAR-10: a cat (3) taken for a bird (2) or a dog (5) is harmful.
+//! let matrix = CostMatrix::pairwise(10, &[(3, 2), (3, 5)])?;
+//! let cat: CostRow<'_> = matrix.row(3);
+//! assert!(cat.is_seed());
+//! assert_eq!(cat.sensitive_set().collect::<Vec<_>>(), vec![2, 5]);
+//! assert!(!matrix.row(0).is_seed()); // no mistake on an airplane is harmful
+//! // The same matrix from its TOML description.
+//! let toml = "kind = \"pairwise\"\nn_classes = 10\npairs = [[3, 2], [3, 5]]\n";
+//! assert_eq!(CostMatrix::from_toml_str(toml, Some(10))?, matrix);
+//! # Ok::<(), csrs_cost::CostError>(())
+//! ```
 #![deny(missing_docs)]
 
 mod csv;

@@ -15,6 +15,19 @@
 //! images that the sampling and training crates upload to their device.
 //! Small datasets are held in memory; image folders decode each image when it
 //! is asked for.
+//!
+//! ```
+//! use csrs_data::{DatasetName, ImageShape, Split, load};
+//!
+//! // Digits is compiled in: no folder needed.
+//! let dataset = load(DatasetName::Digits, Split::Test, None)?;
+//! assert_eq!(dataset.shape(), ImageShape { channels: 1, height: 8, width: 8 });
+//! assert_eq!(dataset.n_classes(), 10);
+//! let image = dataset.image(0)?;
+//! assert_eq!(image.len(), 64);
+//! assert!(dataset.label(0) < 10);
+//! # Ok::<(), csrs_data::DataError>(())
+//! ```
 #![deny(missing_docs)]
 
 mod cifar;

@@ -20,6 +20,29 @@
 //!
 //! [`reference`] is a plain NCHW interpreter of the unrewritten graph, the
 //! oracle of the tests.
+//!
+//! ```
+//! use burn::backend::Flex;
+//! use csrs_engine::{Engine, Workspace};
+//! use csrs_models::{Architecture, Classifier, ModelSpec};
+//!
+//! let spec = ModelSpec {
+//!     architecture: Architecture::DigitsCnn,
+//!     n_classes: 10,
+//!     input_shape: [1, 8, 8],
+//!     mean: vec![0.5],
+//!     std: vec![0.25],
+//! };
+//! let model = Classifier::<Flex>::init(&spec, &Default::default())?;
+//! let engine = Engine::from_classifier(&model, &spec)?;
+//! let mut workspace = Workspace::default();
+//! let images = vec![0.5; 3 * engine.input_len()];
+//! let mut logits = vec![0.0; 3 * engine.n_classes()];
+//! engine.run(&mut workspace, &images, 3, &mut logits);
+//! assert_eq!(logits.len(), 30);
+//! assert!(logits.iter().all(|v| v.is_finite()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod compile;
 mod kernels;

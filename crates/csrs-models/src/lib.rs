@@ -15,6 +15,25 @@
 //! checkpoints and writes safetensors through it.
 //! Models are generic over the burn backend; concrete backends are chosen by
 //! the binary.
+//!
+//! ```
+//! use burn::backend::Flex;
+//! use burn::tensor::Tensor;
+//! use csrs_models::{Architecture, Classifier, ModelSpec};
+//!
+//! let spec = ModelSpec {
+//!     architecture: Architecture::DigitsCnn,
+//!     n_classes: 10,
+//!     input_shape: [1, 8, 8],
+//!     mean: vec![0.5],
+//!     std: vec![0.25],
+//! };
+//! let device = Default::default();
+//! let model = Classifier::<Flex>::init(&spec, &device)?;
+//! let logits = model.forward(Tensor::zeros([4, 1, 8, 8], &device));
+//! assert_eq!(logits.dims(), [4, 10]);
+//! # Ok::<(), csrs_models::ModelError>(())
+//! ```
 #![deny(missing_docs)]
 
 mod architecture;

@@ -6,7 +6,8 @@
 //! the file's lock, and marks them whole when it ends (`<records>.end`,
 //! [`EndMark`]); its resolved [`Settings`] go beside them. [`read_rows`] is
 //! the one reader: it tells records being written, unfinished or cut short
-//! from whole ones. [`merge`] joins the records of a sharded run.
+//! from whole ones. [`merge`] joins the records of a sharded run, and
+//! [`certify_counts`] certifies lines of counts from any framework.
 //!
 //! Every format is one serde type, and that type is the one place that
 //! spells its fields ([`field_names`]); errors name the field at fault.
@@ -33,6 +34,7 @@
 //! ```
 
 mod certify;
+mod counts;
 mod fields;
 mod file;
 mod json;
@@ -42,6 +44,7 @@ mod row;
 mod settings;
 
 pub use certify::{CertifyRecord, CertifyRow, mean_draws};
+pub use counts::{MAX_LINE_BYTES, certify_counts};
 pub use fields::{deserialize, field_names};
 pub use file::{EndMark, RecordFile, Unfinished, claim, read_rows};
 pub use json::{CertificateJson, Curve, RadiusCell, cost_sensitive_radius, standard_radius};

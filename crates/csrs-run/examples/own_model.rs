@@ -111,11 +111,12 @@ fn main() -> anyhow::Result<()> {
 
     let test = csrs_data::load(DatasetName::Digits, Split::Test, None)?;
     let cost_file = "configs/costs/digits-3-to-8.toml";
-    let cost = CostMatrix::load(&root.join(cost_file), Some(test.n_classes()))?;
+    let cost = CostMatrix::load(root.join(cost_file), Some(test.n_classes()))?;
     let counter = BurnCounter::new(model, Default::default(), [1, 8, 8], 10, 1000);
     let mut smoothed = Smoothed::new(counter, Noise::Gaussian(Sigma::new(SIGMA)?));
     let (n0, n, alpha) = (100, 10_000, 0.001);
-    let settings = Settings::new(&Options { model: "SmallNet", dataset: "digits", cost: cost_file, sigma: SIGMA, n0, n, alpha })?;
+    let settings =
+        Settings::new(&Options { model: "SmallNet", dataset: "digits", cost: cost_file, sigma: SIGMA, n0, n, alpha })?;
     // A fresh file each time: a finished one would need `resume: true`.
     for stale in CertificationFiles::new(&out).outputs() {
         csrs_artifacts::remove_if_present(&stale)?;

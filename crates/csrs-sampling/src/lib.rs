@@ -17,6 +17,28 @@
 //!   SPEC §4), `certify_in_rounds` (the same, drawing until a [`StopRule`]
 //!   is answered, with anytime-valid bounds) and `predict`, built on
 //!   `csrs-stats`.
+//!
+//! A simulated counter needs no network; a [`BurnCounter`] over a
+//! [`Classifier`](csrs_models::Classifier), or over a network of one's own
+//! that implements [`Forward`], takes its place the same way.
+//!
+//! ```
+//! use csrs_cost::CostRow;
+//! use csrs_sampling::{KnownProbabilities, Noise, NoiseStream, Smoothed};
+//! use csrs_stats::{Alpha, Sigma};
+//!
+//! // Three classes, class 0 with probability 0.9 under the noise, at every input.
+//! let counter = KnownProbabilities::new(3, 4, |_: &[f32]| vec![0.9, 0.08, 0.02]);
+//! let mut smoothed = Smoothed::new(counter, Noise::Gaussian(Sigma::new(0.25)?));
+//! let costs = [0.0, 0.0, 1.0]; // taking class 0 for class 2 is harmful
+//! let row = CostRow::new(&costs, 0)?;
+//! let input = [0.5_f32; 4];
+//! let certified = smoothed.certify(&input, Some(&row), Alpha::new(0.001)?, 100, 1000, NoiseStream::new(0, 0))?;
+//! assert_eq!(certified.certificate.predicted, 0);
+//! assert!(certified.certificate.standard.radius().is_some());
+//! assert_eq!(certified.estimation.total(), 1000);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
 mod analytic;

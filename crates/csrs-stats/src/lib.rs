@@ -26,6 +26,22 @@
 //! The key design choice is that outcomes are types, not numbers: an abstain
 //! is [`StandardCertificate::Abstain`], never a radius of 0, and a harmful
 //! prediction is [`HarmRadius::NotCertified`], never a radius of −1.
+//!
+//! ```
+//! use csrs_cost::CostRow;
+//! use csrs_stats::{Alpha, ClassCounts, Sigma, certify};
+//!
+//! // The true class is 0; taking it for class 2 is the harmful mistake.
+//! let costs = [0.0, 0.0, 1.0];
+//! let row = CostRow::new(&costs, 0)?;
+//! let selection = ClassCounts::new(vec![95, 4, 1])?;
+//! let estimation = ClassCounts::new(vec![950, 45, 5])?;
+//! let cert = certify(&selection, &estimation, Some(&row), Sigma::new(0.25)?, Alpha::new(0.001)?)?;
+//! assert_eq!(cert.predicted, 0);
+//! let standard = cert.standard.radius().expect("certified");
+//! assert!(cert.cost_sensitive.expect("class 0 is a seed").radius().covers(standard.get()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
 mod binomial;

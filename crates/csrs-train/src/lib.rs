@@ -14,6 +14,32 @@
 //! checkpoint (with the optimiser's state, for `--resume`) after each epoch.
 //! Everything is generic over the burn backend; training runs on an
 //! autodiff backend.
+//!
+//! ```
+//! use csrs_data::DatasetName;
+//! use csrs_models::Architecture;
+//! use csrs_sampling::NoiseKind;
+//! use csrs_train::{Objective, OptimizerConfig, Schedule, TrainConfig, model_spec};
+//!
+//! // The hyperparameters of `configs/train/digits-gaussian.toml`.
+//! let config = TrainConfig {
+//!     sigma: 0.25,
+//!     noise: NoiseKind::Gaussian,
+//!     epochs: 30,
+//!     batch_size: 64,
+//!     optimizer: OptimizerConfig::Sgd { lr: 0.05, momentum: 0.9, weight_decay: 5e-4 },
+//!     schedule: Schedule::Multistep { milestones: vec![20, 25], gamma: 0.1 },
+//!     objective: Objective::Gaussian { cost_sensitive: None },
+//!     augment: None,
+//!     seed: 0,
+//!     replicas: 1,
+//! };
+//! config.check()?;
+//! assert!(TrainConfig { batch_size: 0, ..config.clone() }.check().is_err());
+//! let spec = model_spec(Architecture::DigitsCnn, DatasetName::Digits, 10);
+//! assert_eq!((spec.input_shape, spec.n_classes), ([1, 8, 8], 10));
+//! # Ok::<(), csrs_train::ConfigError>(())
+//! ```
 #![deny(missing_docs)]
 
 pub mod attack;

@@ -301,3 +301,53 @@ fn hand_edited_records_are_refused_naming_the_line() {
     let message = format!("twice.jsonl: line {} repeats example {index} of line 4", lines.len() + 1);
     assert!(run.stderr.contains(&message), "{}", run.stderr);
 }
+
+/// The two-sided binomial test at ½ summed term by term: P(X ≤ min(k, n − k))
+/// twice, at most 1.
+fn mcnemar(only_a: u64, only_b: u64) -> f64 {
+    let n = only_a + only_b;
+    let tail = only_a.min(only_b);
+    let mut term = 0.5f64.powi(n as i32);
+    let mut sum = 0.0;
+    for i in 0..=tail {
+        sum += term;
+        term *= (n - i) as f64 / (i + 1) as f64;
+    }
+    (2.0 * sum).min(1.0)
+}
+
+#[test]
+fn compare_pairs_two_runs_per_metric_and_radius() {
+    let dir = tempfile::tempdir().unwrap();
+    certify_at(dir.path(), "a.tsv", "0.25", "gaussian");
+    certify_at(dir.path(), "b.tsv", "0.5", "gaussian");
+    let radii = ["--radii", "0,0.5"];
+    let run = csrs(
+        dir.path(),
+        &[&["analyze", "--compare", "--format", "jsonl"][..], &radii, &["a.tsv", "b.tsv"]].concat(),
+        "",
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let table = csrs(dir.path(), &[&["analyze", "--format", "jsonl"][..], &radii, &["a.tsv", "b.tsv"]].concat(), "");
+    let fractions: Vec<serde_json::Value> = table.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    // Certified accuracy, Certify-CS and the standard certificate's CS
+    // robustness, at two radii.
+    assert_eq!(lines.len(), 3 * 2, "{}", run.stdout);
+    for line in &lines {
+        let (metric, radius) = (line["metric"].as_str().unwrap(), line["radius"].as_f64().unwrap());
+        let (only_a, only_b) = (line["only_baseline"].as_u64().unwrap(), line["only_run"].as_u64().unwrap());
+        let p = line["p_value"].as_f64().unwrap();
+        assert!((p - mcnemar(only_a, only_b)).abs() <= 1e-12 * p.max(1e-300), "{line}");
+        let examples = line["examples"].as_f64().unwrap();
+        for (side, table) in [("baseline_hits", &fractions[0]), ("run_hits", &fractions[1])] {
+            let fraction = table[format!("{metric}@{radius}")].as_f64().unwrap();
+            assert!((line[side].as_f64().unwrap() / examples - fraction).abs() < 1e-9, "{side} of {line}");
+        }
+    }
+    let markdown = csrs(dir.path(), &["analyze", "--compare", "a.tsv", "b.tsv"], "");
+    assert!(markdown.stdout.starts_with("| baseline | run | metric | radius |"), "{}", markdown.stdout);
+    let one = csrs(dir.path(), &["analyze", "--compare", "a.tsv"], "");
+    assert_eq!(one.code, Some(2));
+    assert!(one.stderr.contains("--compare needs two records files or more"), "{}", one.stderr);
+}

@@ -1,4 +1,5 @@
-//! `--device cpu|cuda[:N]`: choosing the burn backend at run time.
+//! Choosing the burn backend at run time (`--device cpu|cuda[:N]`): work
+//! generic over the backend runs on the one the user names.
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,7 +10,7 @@ use burn::prelude::Backend;
 /// Where models run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(try_from = "String")]
-pub(crate) enum DeviceChoice {
+pub enum DeviceChoice {
     /// burn's flex backend on the CPU, multi-threaded.
     Cpu,
     /// burn's CUDA backend on GPU N (needs the `cuda` feature).
@@ -50,7 +51,7 @@ impl fmt::Display for DeviceChoice {
 }
 
 /// Work that runs on whichever backend the user chose.
-pub(crate) trait OnBackend {
+pub trait OnBackend {
     /// What the work returns.
     type Output;
 
@@ -59,7 +60,11 @@ pub(crate) trait OnBackend {
 }
 
 /// Runs `task` on the chosen device.
-pub(crate) fn on_backend<T: OnBackend>(choice: DeviceChoice, task: T) -> anyhow::Result<T::Output> {
+///
+/// # Errors
+/// What the task says; a CUDA device without the `cuda` feature, or one
+/// that is not usable.
+pub fn on_backend<T: OnBackend>(choice: DeviceChoice, task: T) -> anyhow::Result<T::Output> {
     match choice {
         DeviceChoice::Cpu => task.run::<burn::backend::Flex>(Default::default()),
         DeviceChoice::Cuda(index) => cuda(index, task),

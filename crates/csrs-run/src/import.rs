@@ -13,33 +13,36 @@ use csrs_models::{Architecture, Checkpoint, CheckpointMeta, ModelSpec};
 use csrs_train::model_spec;
 
 /// How to read a foreign weights file: what the file itself cannot say.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub(crate) struct ImportOptions {
-    /// Architecture of a PyTorch or safetensors --model (default: the file's `arch` entry, when it has one)
-    #[arg(long, value_name = "NAME")]
-    pub(crate) arch: Option<Architecture>,
-    /// Per-channel mean of the model's input normalisation, e.g. 0.4914,0.4822,0.4465 (default: the dataset's)
-    #[arg(long, value_name = "M,M,M", value_delimiter = ',')]
-    pub(crate) mean: Option<Vec<f32>>,
-    /// Per-channel standard deviation of the normalisation, e.g. 0.2023,0.1994,0.2010 (default: the dataset's)
-    #[arg(long, value_name = "S,S,S", value_delimiter = ',')]
-    pub(crate) std: Option<Vec<f32>>,
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Import {
+    /// The architecture (default: the file's `arch` entry, when it has one).
+    pub arch: Option<Architecture>,
+    /// The per-channel mean of the input normalisation (default: the
+    /// dataset's, or the file's own for a safetensors file csrs wrote).
+    pub mean: Option<Vec<f32>>,
+    /// The per-channel standard deviation of the normalisation (as `mean`).
+    pub std: Option<Vec<f32>>,
 }
 
 /// Whether `path` names a weights file of another framework rather than a
 /// csrs checkpoint: `.pth`, `.pt`, `.pth.tar`, `.tar`, `.ckpt`, `.bin`,
 /// `.safetensors`.
-pub(crate) fn is_foreign(path: &Path) -> bool {
+pub fn is_foreign(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| matches!(e, "pth" | "pt" | "tar" | "ckpt" | "bin" | "safetensors"))
 }
 
-/// A csrs checkpoint or a foreign weights file, whichever `path` names.
-pub(crate) fn load_model<B: Backend>(
+/// A csrs checkpoint or a foreign weights file, whichever `path` names,
+/// with `expected_classes` outputs when given.
+///
+/// # Errors
+/// What reading the file says; a foreign file without a dataset, import
+/// options for a csrs checkpoint, or another class count.
+pub fn load_model<B: Backend>(
     path: &Path,
     dataset: Option<DatasetName>,
-    options: &ImportOptions,
+    options: &Import,
     expected_classes: Option<usize>,
     device: &B::Device,
 ) -> anyhow::Result<Checkpoint<B>> {
@@ -72,10 +75,13 @@ pub(crate) fn load_model<B: Backend>(
 /// shape and normalisation from the dataset unless `--mean/--std` say
 /// otherwise (a safetensors file that csrs wrote carries its own); the
 /// class count from the weights, checked against the dataset's classes.
-pub(crate) fn import_file<B: Backend>(
+///
+/// # Errors
+/// What reading the file says, and weights that do not fit.
+pub fn import_file<B: Backend>(
     path: &Path,
     dataset: DatasetName,
-    options: &ImportOptions,
+    options: &Import,
     device: &B::Device,
 ) -> anyhow::Result<Checkpoint<B>> {
     let state = StateDict::read(path)?;
