@@ -1,7 +1,13 @@
 //! `csrs`: cost-sensitive certified robustness by randomized smoothing.
 //!
-//! Only this crate knows about the command line, terminals, files named by
-//! the user and exit codes; the libraries below it return typed errors.
+//! Only this crate knows about the command line, terminals and exit codes:
+//! it parses arguments, resolves options, shows progress and prints; the
+//! libraries below it (`csrs-run`, `csrs-records`, `csrs-report` and those
+//! they build on) do the work.
+
+// The doc comments of the arguments are the command's `--help`, written
+// for a terminal (`cuda[:N]`, `<out>.config.toml`), not rustdoc markup.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 mod analyze;
 mod bench;

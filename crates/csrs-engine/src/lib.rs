@@ -3,8 +3,7 @@
 //! Certification classifies hundreds of thousands of noisy copies of one
 //! input with fixed weights: the work is inference only, on batches of one
 //! shape, millions of times. [`Engine::compile`] reads a network's
-//! [`Graph`](csrs_models::graph::Graph) and weights once and turns them into
-//! a list of steps:
+//! [`Graph`] and weights once and turns them into a list of steps:
 //!
 //! - batch norm folded into the preceding convolution's weights and bias;
 //! - the bias, the ReLU and a residual add fused into the convolution's
@@ -18,8 +17,8 @@
 //! - every buffer sized once per [`Workspace`]; [`Engine::run`] allocates
 //!   nothing after the first batch of a given size.
 //!
-//! [`reference`] is a plain NCHW interpreter of the unrewritten graph, the
-//! oracle of the tests.
+//! [`reference`](mod@reference) is a plain NCHW interpreter of the
+//! unrewritten graph, the oracle of the tests.
 //!
 //! ```
 //! use burn::backend::Flex;

@@ -9,8 +9,8 @@
 //! [`noise`] forms the noisy copies, Gaussian or sound, as certification
 //! does. [`normal`] provides Φ and Φ⁻¹ on tensors with exact gradients, which the
 //! MACER margins need.
-//! [`train`] runs the loop: noisy batches, the loss of the chosen
-//! [`Method`], SGD or Adam with a schedule, a noisy test accuracy and a
+//! [`train`] runs the loop: noisy batches, the loss of the chosen method
+//! ([`Objective`]), SGD or Adam with a schedule, a noisy test accuracy and a
 //! checkpoint (with the optimiser's state, for `--resume`) after each epoch.
 //! Everything is generic over the burn backend; training runs on an
 //! autodiff backend.

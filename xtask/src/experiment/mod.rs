@@ -20,8 +20,8 @@
 //! the same results.
 //!
 //! This module reads the command line; the grid file is read in [`grid`],
-//! turned into steps in [`steps`], run by [`execute`] and summed up by
-//! [`report`].
+//! turned into steps in [`steps`], run by [`execute`](mod@execute) and summed up by
+//! [`report`](mod@report).
 
 mod execute;
 mod grid;
