@@ -27,8 +27,14 @@ fn counter(architecture: Architecture, input_shape: [usize; 3], native: bool) ->
     let device = Default::default();
     B::seed(&device, 0);
     let channels = input_shape[0];
-    let spec =
-        ModelSpec { architecture, n_classes: 10, input_shape, mean: vec![0.5; channels], std: vec![0.25; channels] };
+    let spec = ModelSpec {
+        architecture,
+        n_classes: 10,
+        input_shape,
+        mean: vec![0.5; channels],
+        std: vec![0.25; channels],
+        graph: None,
+    };
     let model = Classifier::<B>::init(&spec, &device).unwrap();
     if native {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);

@@ -125,6 +125,7 @@ impl OnBackend for Args {
                 input_shape,
                 mean: vec![0.5; channels],
                 std: vec![0.25; channels],
+                graph: None,
             };
             B::seed(&device, 0);
             let model = Classifier::<B>::init(&spec, &device)?;

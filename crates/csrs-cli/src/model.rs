@@ -13,7 +13,7 @@ use csrs_train::model_spec;
 
 use crate::io::check_outputs;
 use crate::options::ImportOptions;
-use csrs_run::{DeviceChoice, OnBackend, import_file, load_model, on_backend};
+use csrs_run::{DeviceChoice, OnBackend, import_file, import_onnx, is_onnx, load_model, on_backend};
 
 /// Create, inspect, import and export model checkpoints.
 #[derive(Debug, clap::Args)]
@@ -67,8 +67,16 @@ struct ShowArgs {
     checkpoint: PathBuf,
 }
 
-/// Turn a PyTorch checkpoint (or a safetensors file) into a csrs
-/// checkpoint (<OUT>.json and <OUT>.mpk).
+/// Turn a PyTorch checkpoint, a safetensors file or an ONNX file into a
+/// csrs checkpoint (<OUT>.json and <OUT>.mpk).
+///
+/// An ONNX file (torch.onnx.export) holds its network: any CNN of the
+/// operators csrs reads (convolutions of any groups, batch norm, ReLU,
+/// leaky ReLU, sigmoid, arithmetic, pooling, linear layers, concat) is
+/// imported with its layers, and takes pixels in [0, 1] as it is; its
+/// normalisation is whatever the graph does, plus --mean/--std only when
+/// given. `model show` prints its layers. Imported graphs are certified,
+/// not trained.
 ///
 /// Reads `{"arch", "state_dict"}` files with keys prefixed `1.module.` (Cohen
 /// et al.), `{"net": ...}` or `{"state_dict": ...}` with keys prefixed `1.` or
@@ -87,7 +95,7 @@ struct ShowArgs {
                         --arch cifar-resnet110 --dataset cifar10 --out models/cohen-resnet110-025"
 )]
 struct ImportArgs {
-    /// The PyTorch checkpoint (.pth, .pt, .pth.tar, .ckpt, .bin) or .safetensors file
+    /// The PyTorch checkpoint (.pth, .pt, .pth.tar, .ckpt, .bin), .safetensors or .onnx file
     #[arg(value_name = "FILE")]
     file: PathBuf,
     /// Dataset the model is for (input shape, classes, normalisation)
@@ -142,16 +150,16 @@ enum ExportFormat {
 /// (other keys are ignored, so a file that also holds PyTorch's logits can be passed as it is).
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Example:\n  csrs model logits checkpoint.pth.tar --arch cifar-resnet20 --dataset cifar10 --inputs inputs.json"
+    after_help = "Examples:\n  csrs model logits checkpoint.pth.tar --arch cifar-resnet20 --dataset cifar10 --inputs inputs.json\n  csrs model logits wrn.onnx --inputs inputs.json"
 )]
 struct LogitsArgs {
-    /// A csrs checkpoint, or a PyTorch/safetensors file (then --dataset is needed)
+    /// A csrs checkpoint, a PyTorch/safetensors file (then --dataset is needed) or an ONNX file
     #[arg(value_name = "MODEL")]
     model: PathBuf,
     /// The inputs, as JSON
     #[arg(long, value_name = "FILE.json")]
     inputs: PathBuf,
-    /// Dataset of a PyTorch/safetensors model (input shape, classes, normalisation)
+    /// Dataset of a PyTorch/safetensors model (input shape, classes, normalisation); an ONNX model's input shape is the inputs'
     #[arg(long, value_name = "NAME")]
     dataset: Option<DatasetName>,
     #[command(flatten)]
@@ -272,9 +280,14 @@ impl OnBackend for LogitsArgs {
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
         let inputs = read_inputs(&self.inputs)?;
-        let checkpoint = load_model::<B>(&self.model, self.dataset, &self.import.get(), None, &device)?;
-        let spec = &checkpoint.meta.spec;
         let [batch, c, h, w] = inputs.input_shape;
+        let checkpoint = match self.dataset {
+            None if is_onnx(&self.model) => {
+                import_onnx::<B>(&self.model, [c, h, w], None, &self.import.get(), &device)?
+            }
+            dataset => load_model::<B>(&self.model, dataset, &self.import.get(), None, &device)?,
+        };
+        let spec = &checkpoint.meta.spec;
         if [c, h, w] != spec.input_shape {
             bail!(
                 "{}: inputs of shape {:?}, but the model takes {:?}",

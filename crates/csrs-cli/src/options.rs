@@ -20,7 +20,7 @@ pub(crate) struct ImportOptions {
     /// Architecture of a PyTorch or safetensors --model (default: the file's `arch` entry, when it has one)
     #[arg(long, value_name = "NAME")]
     arch: Option<Architecture>,
-    /// Per-channel mean of the model's input normalisation, e.g. 0.4914,0.4822,0.4465 (default: the dataset's)
+    /// Per-channel mean of the model's input normalisation, e.g. 0.4914,0.4822,0.4465 (default: the dataset's; none for an ONNX model, whose graph normalises)
     #[arg(long, value_name = "M,M,M", value_delimiter = ',')]
     mean: Option<Vec<f32>>,
     /// Per-channel standard deviation of the normalisation, e.g. 0.2023,0.1994,0.2010 (default: the dataset's)
@@ -42,16 +42,16 @@ pub(crate) struct Options {
     #[arg(long, value_name = "FILE")]
     #[serde(skip)]
     pub(crate) config: Option<PathBuf>,
-    /// Checkpoint (path with or without .json/.mpk), or a PyTorch checkpoint (.pth, .pth.tar, .pt) or .safetensors file, imported on the fly
+    /// Checkpoint (path with or without .json/.mpk), or a PyTorch checkpoint (.pth, .pth.tar, .pt), .safetensors or .onnx file, imported on the fly
     #[arg(long, value_name = "PATH")]
     pub(crate) model: Option<PathBuf>,
     /// Architecture of a PyTorch or safetensors --model (default: the file's `arch` entry, when it has one)
     #[arg(long, value_name = "NAME")]
     pub(crate) arch: Option<Architecture>,
-    /// Input normalisation mean of a PyTorch --model, per channel (default: the dataset's)
+    /// Input normalisation mean of a PyTorch --model, per channel (default: the dataset's; none for an ONNX model, whose graph normalises)
     #[arg(long, value_name = "M,M,M", value_delimiter = ',')]
     pub(crate) mean: Option<Vec<f32>>,
-    /// Input normalisation std of a PyTorch --model, per channel (default: the dataset's)
+    /// Input normalisation std of a PyTorch --model, per channel (default: the dataset's; none for an ONNX model)
     #[arg(long, value_name = "S,S,S", value_delimiter = ',')]
     pub(crate) std: Option<Vec<f32>>,
     /// Dataset: digits, mnist-5k, mnist, cifar10, cifar100, imagenette, imagenet, ham10000 (its test split is used)

@@ -1,12 +1,14 @@
-//! From a graph and PyTorch weights to the engine's steps: batch norm
-//! folded into convolutions; bias, ReLU and residual adds fused into their
-//! output; linear layers after a flatten reading NHWC order.
+//! From a graph and PyTorch weights to the engine's steps: batch norm (and
+//! any per-channel affine map) folded into the convolution before it, a
+//! standalone one made a per-channel pass; bias, activation and residual
+//! adds fused into their output; linear layers after a flatten reading NHWC
+//! order; a concat written into its channel offsets.
 
 use std::collections::HashMap;
 use std::fmt;
 
 use csrs_models::ModelSpec;
-use csrs_models::graph::{Graph, Op, ValueId};
+use csrs_models::graph::{Activation, Binary, Graph, Op, ValueId, Window};
 
 use crate::Engine;
 
@@ -26,8 +28,8 @@ pub enum CompileError {
     },
     /// A model whose weights could not be read as its graph describes.
     Weights(String),
-    /// A layer arrangement the engine does not run (e.g. a batch norm that
-    /// follows no convolution).
+    /// A layer arrangement the engine does not run (e.g. a concat of
+    /// flattened images).
     Unsupported(String),
 }
 
@@ -56,18 +58,22 @@ const COL_GROUP: usize = 256 * 1024;
 pub(crate) struct Conv {
     pub(crate) input: usize,
     pub(crate) output: usize,
-    /// Added to the output before the ReLU (a residual connection).
+    /// Added to the output before the activation (a residual connection).
     pub(crate) residual: Option<usize>,
-    pub(crate) relu: bool,
+    pub(crate) activation: Option<Activation>,
     /// Input height, width, channels.
     pub(crate) input_hwc: [usize; 3],
     /// Output height, width, channels.
     pub(crate) output_hwc: [usize; 3],
-    pub(crate) kernel: usize,
-    pub(crate) stride: usize,
-    pub(crate) padding: usize,
-    /// `[kernel · kernel · channels_in, channels_out]`, rows ordered
-    /// (ky, kx, input channel) like the im2col columns.
+    pub(crate) kernel: [usize; 2],
+    pub(crate) stride: [usize; 2],
+    /// Top, left, bottom, right.
+    pub(crate) padding: [usize; 4],
+    pub(crate) dilation: [usize; 2],
+    pub(crate) groups: usize,
+    /// For each group, `[kh · kw · channels_in / groups, channels_out /
+    /// groups]` with rows ordered (ky, kx, input channel) like the im2col
+    /// columns; a depthwise convolution's is `[kh · kw, channels]`.
     pub(crate) weight: Vec<f32>,
     pub(crate) bias: Vec<f32>,
 }
@@ -79,21 +85,58 @@ const PLANAR_CHANNELS: usize = 3;
 impl Conv {
     /// A 1×1 convolution with stride 1: the activation is its own im2col.
     pub(crate) fn is_pointwise(&self) -> bool {
-        self.kernel == 1 && self.stride == 1 && self.padding == 0
+        self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [0; 4] && self.groups == 1
+    }
+
+    /// One filter per channel: computed directly, a vector of channels at a
+    /// time, without im2col.
+    pub(crate) fn is_depthwise(&self) -> bool {
+        self.groups > 1 && self.groups == self.input_hwc[2] && self.groups == self.output_hwc[2]
     }
 
     /// A stride-1 convolution of few input channels (a network's first
     /// layer): its im2col rows would be copies of a few values each, so it
     /// runs directly, one padded input plane and one output plane at a time.
     pub(crate) fn is_planar(&self) -> bool {
-        self.stride == 1 && self.kernel > 1 && self.input_hwc[2] <= PLANAR_CHANNELS
+        self.groups == 1
+            && self.stride == [1, 1]
+            && self.dilation == [1, 1]
+            && self.kernel != [1, 1]
+            && self.input_hwc[2] <= PLANAR_CHANNELS
+    }
+
+    /// Input channels each output channel reads.
+    pub(crate) fn group_channels_in(&self) -> usize {
+        self.input_hwc[2] / self.groups
+    }
+
+    /// Output channels of one group.
+    pub(crate) fn group_channels_out(&self) -> usize {
+        self.output_hwc[2] / self.groups
+    }
+
+    /// Rows of one group's weight matrix: kh · kw · its input channels.
+    pub(crate) fn depth(&self) -> usize {
+        self.kernel[0] * self.kernel[1] * self.group_channels_in()
+    }
+
+    /// Where row `row` (tap and input channel) of output channel `co`'s
+    /// filter sits in [`Conv::weight`].
+    pub(crate) fn weight_index(&self, co: usize, row: usize) -> usize {
+        if self.is_depthwise() {
+            return row * self.output_hwc[2] + co;
+        }
+        let per_group = self.group_channels_out();
+        let group = co / per_group;
+        (group * self.depth() + row) * per_group + co % per_group
     }
 
     /// The padded input planes' height and width; an output plane has rows
-    /// of the padded width (its last `kernel - 1` columns unused).
+    /// of the padded width (its last `kw - 1` columns unused).
     pub(crate) fn padded_hw(&self) -> [usize; 2] {
         let [h, w, _] = self.input_hwc;
-        [h + 2 * self.padding, w + 2 * self.padding]
+        let [top, left, bottom, right] = self.padding;
+        [h + top + bottom, w + left + right]
     }
 
     /// Values of one image's scratch: its im2col matrix, or its padded input
@@ -101,14 +144,24 @@ impl Conv {
     pub(crate) fn col_size(&self) -> usize {
         let [oh, ow, cout] = self.output_hwc;
         let cin = self.input_hwc[2];
-        if self.is_pointwise() {
+        if self.is_pointwise() || self.is_depthwise() {
             0
         } else if self.is_planar() {
             let [ph, pw] = self.padded_hw();
-            cin * (ph * pw + self.kernel - 1) + cout * oh * pw
+            cin * (ph * pw + self.kernel[1] - 1) + cout * oh * pw
         } else {
-            oh * ow * self.kernel * self.kernel * cin
+            oh * ow * self.depth()
         }
+    }
+
+    /// Multiplies output channel `co` by `scale` and adds `shift` (a batch
+    /// norm or affine map after the convolution, folded in).
+    fn fold(&mut self, co: usize, scale: f32, shift: f32) {
+        for row in 0..self.depth() {
+            let at = self.weight_index(co, row);
+            self.weight[at] *= scale;
+        }
+        self.bias[co] = self.bias[co] * scale + shift;
     }
 }
 
@@ -121,9 +174,15 @@ pub(crate) enum Step {
         output: usize,
         input_hwc: [usize; 3],
         output_hw: [usize; 2],
-        kernel: usize,
-        stride: usize,
-        padding: usize,
+        window: Window,
+    },
+    AvgPool {
+        input: usize,
+        output: usize,
+        input_hwc: [usize; 3],
+        output_hw: [usize; 2],
+        window: Window,
+        count_padding: bool,
     },
     GlobalAvgPool {
         input: usize,
@@ -131,7 +190,7 @@ pub(crate) enum Step {
         pixels: usize,
         channels: usize,
     },
-    /// `[batch, inputs] · [inputs, outputs] + bias`, then ReLU if asked.
+    /// `[batch, inputs] · [inputs, outputs] + bias`, then the activation.
     Linear {
         input: usize,
         output: usize,
@@ -139,20 +198,64 @@ pub(crate) enum Step {
         outputs: usize,
         weight: Vec<f32>,
         bias: Vec<f32>,
-        relu: bool,
+        activation: Option<Activation>,
     },
-    /// An elementwise ReLU that follows no convolution or linear layer.
-    Relu {
+    /// `x · scale + shift` with constants repeating every `scale.len()`
+    /// values (one, a pixel's channels, or a whole example, in the buffer's
+    /// order), then the activation: a batch norm or affine map that follows
+    /// no convolution.
+    Affine {
         input: usize,
         output: usize,
+        scale: Vec<f32>,
+        shift: Vec<f32>,
+        activation: Option<Activation>,
     },
-    /// A residual add that could not be fused.
-    Add {
+    /// An activation that follows nothing it could be fused into.
+    Activation {
+        input: usize,
+        output: usize,
+        activation: Activation,
+    },
+    /// Elementwise arithmetic of two buffers (an add that could not be
+    /// fused into a convolution), then the activation.
+    Binary {
         a: usize,
         b: usize,
         output: usize,
-        relu: bool,
+        op: Binary,
+        activation: Option<Activation>,
     },
+    /// Its inputs' channels side by side in each pixel: `(slot, channels)`
+    /// in order.
+    Concat {
+        inputs: Vec<(usize, usize)>,
+        output: usize,
+        pixels: usize,
+    },
+}
+
+/// How a value's buffer orders its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// As the graph's shape says, NHWC for images.
+    Natural,
+    /// A flat value made by a flatten of a `[c, h, w]` image: its values in
+    /// the image's NHWC order, where PyTorch's are CHW.
+    Flattened([usize; 3]),
+}
+
+impl Layout {
+    /// Where PyTorch's value `j` of an example sits in the buffer.
+    fn position(self, j: usize) -> usize {
+        match self {
+            Layout::Natural => j,
+            Layout::Flattened([c, h, w]) => {
+                let (channel, pixel) = (j / (h * w), j % (h * w));
+                pixel * c + channel
+            }
+        }
+    }
 }
 
 struct Compiler<'a> {
@@ -165,8 +268,8 @@ struct Compiler<'a> {
     /// Convolutions waiting for the add that consumes them, to take it
     /// as their residual.
     pending: HashMap<ValueId, Conv>,
-    /// Flat values made by a flatten of a `[c, h, w]` value.
-    flattened: HashMap<ValueId, [usize; 3]>,
+    /// Values whose buffer is not in the graph's order.
+    layouts: HashMap<ValueId, Layout>,
 }
 
 pub(crate) fn compile(
@@ -188,7 +291,7 @@ pub(crate) fn compile(
         slot_sizes: vec![graph.input.iter().product()],
         steps: Vec::new(),
         pending: HashMap::new(),
-        flattened: HashMap::new(),
+        layouts: HashMap::new(),
     };
     let mut i = 0;
     while i < graph.nodes.len() {
@@ -216,6 +319,11 @@ pub(crate) fn compile(
     })
 }
 
+/// Per-channel `(scale, shift)` of a batch norm or of an affine map on a
+/// value of `channels` channels, when the node is one of them and its
+/// constants are one per channel (or one for all).
+type ChannelMap = (Vec<f32>, Vec<f32>);
+
 impl Compiler<'_> {
     fn tensor(&self, name: &str, expected: usize) -> Result<&[f32], CompileError> {
         let values = self.weights.get(name).ok_or_else(|| CompileError::MissingTensor(name.to_owned()))?;
@@ -239,6 +347,10 @@ impl Compiler<'_> {
         slot
     }
 
+    fn layout(&self, value: ValueId) -> Layout {
+        self.layouts.get(&value).copied().unwrap_or(Layout::Natural)
+    }
+
     /// The node after `i` when it is `op`-like and reads only node `i`'s
     /// output, which nothing else reads.
     fn single_follower(&self, i: usize, matches: impl Fn(&Op) -> bool) -> bool {
@@ -247,74 +359,112 @@ impl Compiler<'_> {
             && self.graph.nodes.get(i + 1).is_some_and(|next| matches(&next.op) && next.inputs == [value])
     }
 
+    /// The activation of node `i + 1` when it is the single follower of
+    /// node `i`.
+    fn fused_activation(&self, i: usize) -> Option<Activation> {
+        if !self.single_follower(i, |op| matches!(op, Op::Activation(_))) {
+            return None;
+        }
+        match self.graph.nodes[i + 1].op {
+            Op::Activation(activation) => Some(activation),
+            _ => None,
+        }
+    }
+
+    /// The per-channel scale and shift of node `i`, a batch norm or an
+    /// affine map of one value per channel (or one for all) on a value of
+    /// `channels` channels; `None` for any other node.
+    fn channel_map(&self, i: usize, channels: usize) -> Result<Option<ChannelMap>, CompileError> {
+        match &self.graph.nodes[i].op {
+            Op::BatchNorm(bn) => {
+                let name = &bn.name.torch;
+                let gamma = self.tensor(&format!("{name}.weight"), channels)?;
+                let beta = self.tensor(&format!("{name}.bias"), channels)?;
+                let mean = self.tensor(&format!("{name}.running_mean"), channels)?;
+                let var = self.tensor(&format!("{name}.running_var"), channels)?;
+                let scale: Vec<f32> = (0..channels)
+                    .map(|c| (f64::from(gamma[c]) / (f64::from(var[c]) + bn.epsilon).sqrt()) as f32)
+                    .collect();
+                let shift = (0..channels).map(|c| beta[c] - mean[c] * scale[c]).collect();
+                Ok(Some((scale, shift)))
+            }
+            Op::Affine(affine) if affine.len == 1 || affine.len == channels => {
+                let name = &affine.name.torch;
+                let scale = self.tensor(&format!("{name}.weight"), affine.len)?;
+                let shift = self.tensor(&format!("{name}.bias"), affine.len)?;
+                let at = |v: &[f32], c: usize| if v.len() == 1 { v[0] } else { v[c] };
+                Ok(Some(((0..channels).map(|c| at(scale, c)).collect(), (0..channels).map(|c| at(shift, c)).collect())))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Compiles node `i` and the nodes fused into it; returns the next node.
     fn node(&mut self, i: usize) -> Result<usize, CompileError> {
         let node = &self.graph.nodes[i];
         let shape = |v: ValueId| self.graph.shape(v).to_vec();
+        let image = |v: ValueId, what: &str| {
+            <[usize; 3]>::try_from(shape(v)).map_err(|_| CompileError::Unsupported(format!("{what} of a flat value")))
+        };
         match &node.op {
             Op::Conv2d(conv) => {
                 let input = node.inputs[0];
-                let [cin, h, w] = <[usize; 3]>::try_from(shape(input))
-                    .map_err(|_| CompileError::Unsupported("a convolution of a flat value".into()))?;
+                let [cin, h, w] = image(input, "a convolution")?;
                 let [cout, oh, ow] = <[usize; 3]>::try_from(node.shape.clone()).expect("a convolution makes [c, h, w]");
-                let k = conv.kernel;
-                let torch = self.tensor(&format!("{}.weight", conv.name.torch), cout * cin * k * k)?;
-                // [cout, cin, ky, kx] → [(ky, kx, cin), cout].
-                let mut weight = vec![0.0; k * k * cin * cout];
-                for co in 0..cout {
-                    for ci in 0..cin {
-                        for ky in 0..k {
-                            for kx in 0..k {
-                                weight[((ky * k + kx) * cin + ci) * cout + co] =
-                                    torch[((co * cin + ci) * k + ky) * k + kx];
-                            }
-                        }
-                    }
-                }
-                let mut bias = if conv.bias {
+                let [kh, kw] = conv.kernel;
+                let cin_group = cin / conv.groups;
+                let torch = self.tensor(&format!("{}.weight", conv.name.torch), cout * cin_group * kh * kw)?;
+                let bias = if conv.bias {
                     self.tensor(&format!("{}.bias", conv.name.torch), cout)?.to_vec()
                 } else {
                     vec![0.0; cout]
                 };
-                let mut end = i;
-                if self.single_follower(end, |op| matches!(op, Op::BatchNorm(_))) {
-                    end += 1;
-                    let Op::BatchNorm(bn) = &self.graph.nodes[end].op else { unreachable!() };
-                    let name = &bn.name.torch;
-                    let gamma = self.tensor(&format!("{name}.weight"), cout)?;
-                    let beta = self.tensor(&format!("{name}.bias"), cout)?;
-                    let mean = self.tensor(&format!("{name}.running_mean"), cout)?;
-                    let var = self.tensor(&format!("{name}.running_var"), cout)?;
-                    for co in 0..cout {
-                        let scale = (f64::from(gamma[co]) / (f64::from(var[co]) + bn.epsilon).sqrt()) as f32;
-                        for row in weight.chunks_exact_mut(cout) {
-                            row[co] *= scale;
-                        }
-                        bias[co] = beta[co] + (bias[co] - mean[co]) * scale;
-                    }
-                }
                 let mut step = Conv {
                     input: self.slot(input)?,
                     output: 0,
                     residual: None,
-                    relu: false,
+                    activation: None,
                     input_hwc: [h, w, cin],
                     output_hwc: [oh, ow, cout],
-                    kernel: k,
+                    kernel: conv.kernel,
                     stride: conv.stride,
                     padding: conv.padding,
-                    weight,
+                    dilation: conv.dilation,
+                    groups: conv.groups,
+                    weight: vec![0.0; torch.len()],
                     bias,
                 };
+                // [cout, cin / groups, ky, kx] → rows (ky, kx, ci) of the
+                // output channel's group.
+                for co in 0..cout {
+                    for ci in 0..cin_group {
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let at = step.weight_index(co, (ky * kw + kx) * cin_group + ci);
+                                step.weight[at] = torch[((co * cin_group + ci) * kh + ky) * kw + kx];
+                            }
+                        }
+                    }
+                }
+                let mut end = i;
+                while self.consumers[end + 1] == 1
+                    && self.graph.nodes.get(end + 1).is_some_and(|next| next.inputs == [ValueId(end + 1)])
+                {
+                    let Some((scale, shift)) = self.channel_map(end + 1, cout)? else { break };
+                    for co in 0..cout {
+                        step.fold(co, scale[co], shift[co]);
+                    }
+                    end += 1;
+                }
                 let value = ValueId(end + 1);
                 let feeds_an_add = self.consumers[value.0] == 1
                     && self.graph.nodes[end + 1..]
                         .iter()
                         .find(|n| n.inputs.contains(&value))
-                        .is_some_and(|n| n.op == Op::Add);
-                if self.single_follower(end, |op| *op == Op::Relu) {
+                        .is_some_and(|n| n.op == Op::Binary(Binary::Add));
+                if let Some(activation) = self.fused_activation(end) {
                     end += 1;
-                    step.relu = true;
+                    step.activation = Some(activation);
                 } else if feeds_an_add {
                     self.pending.insert(value, step);
                     return Ok(end + 1);
@@ -323,7 +473,7 @@ impl Compiler<'_> {
                 self.steps.push(Step::Conv(step));
                 Ok(end + 1)
             }
-            Op::Add => {
+            Op::Binary(op) => {
                 let [a, b] = [node.inputs[0], node.inputs[1]];
                 let (pa, pb) = (self.pending.remove(&a), self.pending.remove(&b));
                 let (fused, other) = match (pa, pb) {
@@ -336,45 +486,51 @@ impl Compiler<'_> {
                     (None, None) => (None, b),
                 };
                 let mut end = i;
-                let relu = self.single_follower(end, |op| *op == Op::Relu);
-                if relu {
+                let activation = self.fused_activation(end);
+                if activation.is_some() {
                     end += 1;
                 }
                 let output = self.new_slot(ValueId(end + 1));
                 match fused {
-                    Some(mut conv) => {
+                    Some(mut conv) if *op == Binary::Add => {
                         conv.residual = Some(self.slot(other)?);
-                        conv.relu = relu;
+                        conv.activation = activation;
                         conv.output = output;
                         self.steps.push(Step::Conv(conv));
                     }
-                    None => {
-                        let step = Step::Add { a: self.slot(a)?, b: self.slot(b)?, output, relu };
+                    _ => {
+                        if self.layout(a) != self.layout(b) {
+                            return Err(CompileError::Unsupported(
+                                "arithmetic of a flattened image and another value".into(),
+                            ));
+                        }
+                        self.layouts.insert(ValueId(end + 1), self.layout(a));
+                        let step = Step::Binary { a: self.slot(a)?, b: self.slot(b)?, output, op: *op, activation };
                         self.steps.push(step);
                     }
                 }
                 Ok(end + 1)
             }
-            Op::Relu => {
-                let input = self.slot(node.inputs[0])?;
+            Op::Activation(activation) => {
+                let x = node.inputs[0];
+                let input = self.slot(x)?;
                 let output = self.new_slot(ValueId(i + 1));
-                self.steps.push(Step::Relu { input, output });
+                self.layouts.insert(ValueId(i + 1), self.layout(x));
+                self.steps.push(Step::Activation { input, output, activation: *activation });
                 Ok(i + 1)
             }
-            Op::MaxPool2d(pool) => {
+            Op::BatchNorm(_) | Op::Affine(_) => self.affine(i),
+            Op::MaxPool2d(window) | Op::AvgPool2d { window, .. } => {
                 let input = node.inputs[0];
-                let [c, h, w] = <[usize; 3]>::try_from(shape(input))
-                    .map_err(|_| CompileError::Unsupported("pooling of a flat value".into()))?;
-                let step = Step::MaxPool {
-                    input: self.slot(input)?,
-                    output: self.new_slot(ValueId(i + 1)),
-                    input_hwc: [h, w, c],
-                    output_hw: [node.shape[1], node.shape[2]],
-                    kernel: pool.kernel,
-                    stride: pool.stride,
-                    padding: pool.padding,
-                };
-                self.steps.push(step);
+                let [c, h, w] = image(input, "pooling")?;
+                let (input, output) = (self.slot(input)?, self.new_slot(ValueId(i + 1)));
+                let (input_hwc, output_hw, window) = ([h, w, c], [node.shape[1], node.shape[2]], *window);
+                self.steps.push(match node.op {
+                    Op::AvgPool2d { count_padding, .. } => {
+                        Step::AvgPool { input, output, input_hwc, output_hw, window, count_padding }
+                    }
+                    _ => Step::MaxPool { input, output, input_hwc, output_hw, window },
+                });
                 Ok(i + 1)
             }
             Op::GlobalAvgPool => {
@@ -390,14 +546,17 @@ impl Compiler<'_> {
                 Ok(i + 1)
             }
             Op::Flatten => {
-                // NHWC memory is already flat; only the next linear layer's
-                // column order changes.
+                // NHWC memory is already flat; only the order of the values
+                // differs from PyTorch's, which the layers reading it take
+                // into account.
                 let input = node.inputs[0];
                 let slot = self.slot(input)?;
                 self.slot_of.insert(ValueId(i + 1), slot);
-                if let Ok(chw) = <[usize; 3]>::try_from(shape(input)) {
-                    self.flattened.insert(ValueId(i + 1), chw);
-                }
+                let layout = match <[usize; 3]>::try_from(shape(input)) {
+                    Ok([_, 1, 1]) | Err(_) => self.layout(input),
+                    Ok(chw) => Layout::Flattened(chw),
+                };
+                self.layouts.insert(ValueId(i + 1), layout);
                 Ok(i + 1)
             }
             Op::Linear(linear) => {
@@ -405,24 +564,19 @@ impl Compiler<'_> {
                 let (n_in, n_out) = (linear.inputs, linear.outputs);
                 let torch = self.tensor(&format!("{}.weight", linear.name.torch), n_out * n_in)?;
                 let bias = self.tensor(&format!("{}.bias", linear.name.torch), n_out)?.to_vec();
-                // Column j of PyTorch's [out, in] reads input j of a CHW
-                // flatten; ours reads NHWC, so row `nhwc(j)` of [in, out].
-                let nhwc = |j: usize| match self.flattened.get(&input) {
-                    Some(&[c, h, w]) => {
-                        let (channel, pixel) = (j / (h * w), j % (h * w));
-                        pixel * c + channel
-                    }
-                    None => j,
-                };
+                // Column j of PyTorch's [out, in] reads PyTorch's input j,
+                // which sits at `position(j)` of the buffer: row
+                // `position(j)` of [in, out].
+                let layout = self.layout(input);
                 let mut weight = vec![0.0; n_in * n_out];
                 for o in 0..n_out {
                     for j in 0..n_in {
-                        weight[nhwc(j) * n_out + o] = torch[o * n_in + j];
+                        weight[layout.position(j) * n_out + o] = torch[o * n_in + j];
                     }
                 }
                 let mut end = i;
-                let relu = self.single_follower(end, |op| *op == Op::Relu);
-                if relu {
+                let activation = self.fused_activation(end);
+                if activation.is_some() {
                     end += 1;
                 }
                 let step = Step::Linear {
@@ -432,16 +586,64 @@ impl Compiler<'_> {
                     outputs: n_out,
                     weight,
                     bias,
-                    relu,
+                    activation,
                 };
                 self.steps.push(step);
                 Ok(end + 1)
             }
-            Op::BatchNorm(bn) => Err(CompileError::Unsupported(format!(
-                "batch norm {} after something other than a convolution",
-                bn.name.torch
-            ))),
+            Op::Concat => {
+                if node.inputs.iter().any(|&v| self.layout(v) != Layout::Natural) {
+                    return Err(CompileError::Unsupported("a concat of flattened images".into()));
+                }
+                let mut inputs = Vec::new();
+                for &value in &node.inputs {
+                    inputs.push((self.slot(value)?, shape(value)[0]));
+                }
+                let pixels = node.shape[1..].iter().product();
+                let output = self.new_slot(ValueId(i + 1));
+                self.steps.push(Step::Concat { inputs, output, pixels });
+                Ok(i + 1)
+            }
         }
+    }
+
+    /// A batch norm or affine map that follows no convolution: one pass of
+    /// `x · scale + shift` in the buffer's order, with the activation after
+    /// it fused.
+    fn affine(&mut self, i: usize) -> Result<usize, CompileError> {
+        let node = &self.graph.nodes[i];
+        let x = node.inputs[0];
+        let dims = self.graph.shape(x).to_vec();
+        let channels = dims[0];
+        let total: usize = dims.iter().product();
+        let layout = self.layout(x);
+        let (scale, shift) = match self.channel_map(i, channels)? {
+            // One per channel: for an image, the channels of each NHWC
+            // pixel; for a flat value, each value (in the buffer's order).
+            Some((scale, shift)) if dims.len() == 3 => (scale, shift),
+            Some((scale, shift)) => reorder(&scale, &shift, layout),
+            None => {
+                let Op::Affine(affine) = &node.op else { unreachable!("channel_map reads every batch norm") };
+                let name = &affine.name.torch;
+                let scale = self.tensor(&format!("{name}.weight"), total)?;
+                let shift = self.tensor(&format!("{name}.bias"), total)?;
+                match <[usize; 3]>::try_from(dims.as_slice()) {
+                    // CHW constants of an image, in its NHWC order.
+                    Ok(chw) => reorder(scale, shift, Layout::Flattened(chw)),
+                    Err(_) => reorder(scale, shift, layout),
+                }
+            }
+        };
+        let mut end = i;
+        let activation = self.fused_activation(end);
+        if activation.is_some() {
+            end += 1;
+        }
+        let input = self.slot(x)?;
+        let output = self.new_slot(ValueId(end + 1));
+        self.layouts.insert(ValueId(end + 1), layout);
+        self.steps.push(Step::Affine { input, output, scale, shift, activation });
+        Ok(end + 1)
     }
 
     /// Emits a pending convolution on its own.
@@ -449,4 +651,15 @@ impl Compiler<'_> {
         conv.output = self.new_slot(value);
         self.steps.push(Step::Conv(conv));
     }
+}
+
+/// Constants in PyTorch's order, put in a buffer's.
+fn reorder(scale: &[f32], shift: &[f32], layout: Layout) -> (Vec<f32>, Vec<f32>) {
+    let mut out = (vec![0.0; scale.len()], vec![0.0; shift.len()]);
+    for j in 0..scale.len() {
+        let at = layout.position(j);
+        out.0[at] = scale[j];
+        out.1[at] = shift[j];
+    }
+    out
 }

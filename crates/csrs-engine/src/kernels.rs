@@ -1,7 +1,8 @@
 //! The steps' computations on NHWC buffers of a whole batch.
 
+use csrs_models::graph::{Activation, Window};
 use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 use crate::compile::{Conv, Step};
 
@@ -18,17 +19,23 @@ pub(crate) fn run(step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: u
     let output = match step {
         Step::Conv(conv) => conv.output,
         Step::MaxPool { output, .. }
+        | Step::AvgPool { output, .. }
         | Step::GlobalAvgPool { output, .. }
         | Step::Linear { output, .. }
-        | Step::Relu { output, .. }
-        | Step::Add { output, .. } => *output,
+        | Step::Affine { output, .. }
+        | Step::Activation { output, .. }
+        | Step::Binary { output, .. }
+        | Step::Concat { output, .. } => *output,
     };
     let mut out = std::mem::take(&mut slots[output]);
     let slots_in: &[Vec<f32>] = slots;
     match step {
         Step::Conv(conv) => convolution(conv, slots_in, col, &mut out, batch),
-        &Step::MaxPool { input, input_hwc, output_hw, kernel, stride, padding, .. } => {
-            max_pool(&slots_in[input], &mut out, batch, input_hwc, output_hw, [kernel, stride, padding]);
+        &Step::MaxPool { input, input_hwc, output_hw, window, .. } => {
+            pool(&slots_in[input], &mut out, batch, input_hwc, output_hw, window, Pooling::Max);
+        }
+        &Step::AvgPool { input, input_hwc, output_hw, window, count_padding, .. } => {
+            pool(&slots_in[input], &mut out, batch, input_hwc, output_hw, window, Pooling::Average { count_padding });
         }
         &Step::GlobalAvgPool { input, pixels, channels, .. } => {
             let scale = 1.0 / pixels as f32;
@@ -42,52 +49,85 @@ pub(crate) fn run(step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: u
                 y.iter_mut().for_each(|v| *v *= scale);
             }
         }
-        Step::Linear { input, inputs, outputs, weight, bias, relu, .. } => {
+        Step::Linear { input, inputs, outputs, weight, bias, activation, .. } => {
             let y = &mut out[..batch * outputs];
             for row in y.chunks_exact_mut(*outputs) {
                 row.copy_from_slice(bias);
             }
             let x = ArrayView2::from_shape((batch, *inputs), &slots_in[*input][..batch * inputs]).expect("sized");
             let w = ArrayView2::from_shape((*inputs, *outputs), weight).expect("sized");
-            let mut y = ArrayViewMut2::from_shape((batch, *outputs), y).expect("sized");
-            general_mat_mul(1.0, &x, &w, 1.0, &mut y);
-            if *relu {
-                y.iter_mut().for_each(|v| *v = v.max(0.0));
-            }
+            let mut y_matrix = ArrayViewMut2::from_shape((batch, *outputs), &mut *y).expect("sized");
+            general_mat_mul(1.0, &x, &w, 1.0, &mut y_matrix);
+            activate(y, *activation);
         }
         // Elementwise steps run over the whole buffer: past `batch`
         // examples they compute values nothing reads.
-        &Step::Relu { input, .. } => {
-            out.iter_mut().zip(&slots_in[input]).for_each(|(y, x)| *y = x.max(0.0));
+        Step::Affine { input, scale, shift, activation, .. } => {
+            let period = scale.len();
+            for (y, x) in out.chunks_exact_mut(period).zip(slots_in[*input].chunks_exact(period)) {
+                for ((y, x), (s, b)) in y.iter_mut().zip(x).zip(scale.iter().zip(shift)) {
+                    *y = x.mul_add(*s, *b);
+                }
+            }
+            activate(&mut out, *activation);
         }
-        &Step::Add { a, b, relu, .. } => {
+        &Step::Activation { input, activation, .. } => {
+            out.iter_mut().zip(&slots_in[input]).for_each(|(y, x)| *y = activation.apply(*x));
+        }
+        &Step::Binary { a, b, op, activation, .. } => {
             let len = out.len();
             for ((y, x), z) in out.iter_mut().zip(&slots_in[a][..len]).zip(&slots_in[b][..len]) {
-                let sum = x + z;
-                *y = if relu { sum.max(0.0) } else { sum };
+                *y = op.apply(*x, *z);
+            }
+            activate(&mut out, activation);
+        }
+        Step::Concat { inputs, pixels, .. } => {
+            let channels: usize = inputs.iter().map(|(_, c)| c).sum();
+            for image in 0..batch {
+                let y = &mut out[image * pixels * channels..][..pixels * channels];
+                let mut offset = 0;
+                for &(slot, c) in inputs {
+                    let x = &slots_in[slot][image * pixels * c..][..pixels * c];
+                    for (dst, src) in y.chunks_exact_mut(channels).zip(x.chunks_exact(c)) {
+                        dst[offset..offset + c].copy_from_slice(src);
+                    }
+                    offset += c;
+                }
             }
         }
     }
     slots[output] = out;
 }
 
+/// The activation over `values`, if there is one.
+#[inline(always)]
+fn activate(values: &mut [f32], activation: Option<Activation>) {
+    match activation {
+        None => {}
+        // The common case, as its own loop, which vectorises fully.
+        Some(Activation::Relu) => values.iter_mut().for_each(|v| *v = v.max(0.0)),
+        Some(activation) => values.iter_mut().for_each(|v| *v = activation.apply(*v)),
+    }
+}
+
 /// A convolution, a group of images at a time: output = bias (+ residual),
-/// plus the convolution proper, then ReLU. Most convolutions are im2col(x) · W,
-/// with images grouped so that one matrix product has enough rows to run at
-/// speed while the im2col matrix stays in cache (small layers such as
-/// LeNet's would otherwise be dominated by per-product overhead); a 1×1
-/// convolution with stride 1 multiplies the whole batch at once; a first
-/// layer of few channels runs plane by plane ([`planar_convolution`]).
+/// plus the convolution proper, then the activation. Most convolutions are
+/// im2col(x) · W per channel group, with images grouped so that one matrix
+/// product has enough rows to run at speed while the im2col matrix stays in
+/// cache (small layers such as LeNet's would otherwise be dominated by
+/// per-product overhead); a 1×1 convolution with stride 1 multiplies the
+/// whole batch at once; a first layer of few channels runs plane by plane
+/// ([`planar_convolution`]), a depthwise one tap by tap
+/// ([`depthwise_convolution`]).
 #[inline(always)]
 fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32], batch: usize) {
     let [h, w, cin] = conv.input_hwc;
     let [oh, ow, cout] = conv.output_hwc;
     let (in_len, out_len) = (h * w * cin, oh * ow * cout);
     let rows = oh * ow;
-    let depth = conv.kernel * conv.kernel * cin;
-    let weight = ArrayView2::from_shape((depth, cout), &conv.weight).expect("sized");
-    let group =
-        if conv.is_pointwise() || conv.is_planar() { batch } else { (col.len() / (rows * depth)).clamp(1, batch) };
+    let depth = conv.depth();
+    let direct = conv.is_pointwise() || conv.is_planar() || conv.is_depthwise();
+    let group = if direct { batch } else { (col.len() / (rows * depth)).clamp(1, batch) };
     let mut first = 0;
     while first < batch {
         let images = group.min(batch - first);
@@ -104,41 +144,89 @@ fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32]
         let x = &slots[conv.input][first * in_len..(first + images) * in_len];
         if conv.is_planar() {
             planar_convolution(conv, x, col, y);
-        } else {
-            let patches = if conv.is_pointwise() {
-                x
-            } else {
-                let col = &mut col[..images * rows * depth];
-                for (image, col) in x.chunks_exact(in_len).zip(col.chunks_exact_mut(rows * depth)) {
-                    im2col(image, [h, w, cin], [oh, ow], conv.kernel, conv.stride, conv.padding, col);
-                }
-                &col[..]
-            };
-            let patches = ArrayView2::from_shape((images * rows, depth), patches).expect("sized");
+        } else if conv.is_depthwise() {
+            depthwise_convolution(conv, x, y);
+        } else if conv.is_pointwise() {
+            let patches = ArrayView2::from_shape((images * rows, depth), x).expect("sized");
+            let weight = ArrayView2::from_shape((depth, cout), &conv.weight).expect("sized");
             let mut y_matrix = ArrayViewMut2::from_shape((images * rows, cout), &mut *y).expect("sized");
             general_mat_mul(1.0, &patches, &weight, 1.0, &mut y_matrix);
+        } else {
+            let (cin_group, cout_group) = (conv.group_channels_in(), conv.group_channels_out());
+            for g in 0..conv.groups {
+                let col = &mut col[..images * rows * depth];
+                for (image, col) in x.chunks_exact(in_len).zip(col.chunks_exact_mut(rows * depth)) {
+                    im2col(image, conv, g * cin_group, col);
+                }
+                let patches = ArrayView2::from_shape((images * rows, depth), &col[..]).expect("sized");
+                let weight = &conv.weight[g * depth * cout_group..][..depth * cout_group];
+                let weight = ArrayView2::from_shape((depth, cout_group), weight).expect("sized");
+                // The group's output channels, a column block of the
+                // output's [pixels, cout] rows.
+                let y_group = &mut y[g * cout_group..];
+                let mut y_matrix =
+                    ArrayViewMut2::from_shape((images * rows, cout_group).strides((cout, 1)), y_group).expect("sized");
+                general_mat_mul(1.0, &patches, &weight, 1.0, &mut y_matrix);
+            }
         }
-        if conv.relu {
-            y.iter_mut().for_each(|v| *v = v.max(0.0));
-        }
+        activate(y, conv.activation);
         first += images;
+    }
+}
+
+/// Adds a depthwise convolution (one filter per channel) of the images `x`
+/// onto `y`: for each output pixel and tap, one multiply-add over the
+/// pixel's channels, which are contiguous in NHWC, as is the tap's row of
+/// weights.
+#[inline(always)]
+fn depthwise_convolution(conv: &Conv, x: &[f32], y: &mut [f32]) {
+    let [h, w, c] = conv.input_hwc;
+    let [oh, ow, _] = conv.output_hwc;
+    let [kh, kw] = conv.kernel;
+    let [sh, sw] = conv.stride;
+    let [dh, dw] = conv.dilation;
+    let [top, left, _, _] = conv.padding;
+    for (x, y) in x.chunks_exact(h * w * c).zip(y.chunks_exact_mut(oh * ow * c)) {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let dst = &mut y[(oy * ow + ox) * c..][..c];
+                for ky in 0..kh {
+                    let iy = (oy * sh + ky * dh).wrapping_sub(top);
+                    if iy >= h {
+                        continue;
+                    }
+                    for kx in 0..kw {
+                        let ix = (ox * sw + kx * dw).wrapping_sub(left);
+                        if ix >= w {
+                            continue;
+                        }
+                        let src = &x[(iy * w + ix) * c..][..c];
+                        let weight = &conv.weight[(ky * kw + kx) * c..][..c];
+                        for ((d, s), k) in dst.iter_mut().zip(src).zip(weight) {
+                            *d = s.mul_add(*k, *d);
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
 /// Adds a stride-1 convolution of few input channels of the images `x` onto
 /// `y`, an image at a time: its channels are copied into zero-padded planes,
-/// and each output plane is a sum of `cin · k²` shifted input planes times
-/// one weight each. With output rows as wide as the padded input rows, each
-/// shift is one contiguous multiply-add over the whole plane, which
+/// and each output plane is a sum of `cin · kh · kw` shifted input planes
+/// times one weight each. With output rows as wide as the padded input rows,
+/// each shift is one contiguous multiply-add over the whole plane, which
 /// vectorises fully (the columns past the output's width are computed and
 /// dropped).
 #[inline(always)]
 fn planar_convolution(conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]) {
     let [h, w, cin] = conv.input_hwc;
     let [oh, ow, cout] = conv.output_hwc;
-    let (k, padding) = (conv.kernel, conv.padding);
+    let [kh, kw] = conv.kernel;
+    let [top, left, _, _] = conv.padding;
     let [ph, pw] = conv.padded_hw();
-    let (plane_in, plane_out) = (ph * pw + k - 1, oh * pw);
+    let (plane_in, plane_out) = (ph * pw + kw - 1, oh * pw);
     let (planes, sums) = scratch.split_at_mut(cin * plane_in);
     let sums = &mut sums[..cout * plane_out];
     // The borders stay zero: only the inside is written, image after image.
@@ -146,7 +234,7 @@ fn planar_convolution(conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]
     let (in_len, out_len) = (h * w * cin, oh * ow * cout);
     for (x, y) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
         for (pixel, values) in x.chunks_exact(cin).enumerate() {
-            let at = (pixel / w + padding) * pw + pixel % w + padding;
+            let at = (pixel / w + top) * pw + pixel % w + left;
             for (channel, &value) in values.iter().enumerate() {
                 planes[channel * plane_in + at] = value;
             }
@@ -154,9 +242,9 @@ fn planar_convolution(conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]
         for (co, sum) in sums.chunks_exact_mut(plane_out).enumerate() {
             sum.fill(0.0);
             for (ci, plane) in planes.chunks_exact(plane_in).enumerate() {
-                for ky in 0..k {
-                    for kx in 0..k {
-                        let weight = conv.weight[((ky * k + kx) * cin + ci) * cout + co];
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let weight = conv.weight[((ky * kw + kx) * cin + ci) * cout + co];
                         let shifted = &plane[ky * pw + kx..][..plane_out];
                         sum.iter_mut().zip(shifted).for_each(|(s, &v)| *s = v.mul_add(weight, *s));
                     }
@@ -173,40 +261,41 @@ fn planar_convolution(conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]
     }
 }
 
-/// Row (oy, ox) of `col` holds the input patch under that output pixel,
-/// ordered (ky, kx, channel); zeros outside the image. Inside the image, the
-/// k × c values of one kernel row are contiguous in the NHWC input: one copy
-/// each.
+/// Row (oy, ox) of `col` holds the patch under that output pixel of the
+/// input channels `first..first + channels_in / groups`, ordered (ky, kx,
+/// channel); zeros outside the image. Inside the image, without dilation
+/// and groups, the kw × c values of one kernel row are contiguous in the
+/// NHWC input: one copy each.
 #[inline(always)]
-fn im2col(
-    x: &[f32],
-    [h, w, c]: [usize; 3],
-    [oh, ow]: [usize; 2],
-    k: usize,
-    stride: usize,
-    padding: usize,
-    col: &mut [f32],
-) {
-    let depth = k * k * c;
-    let span = k * c;
+fn im2col(x: &[f32], conv: &Conv, first: usize, col: &mut [f32]) {
+    let [h, w, c] = conv.input_hwc;
+    let [oh, ow, _] = conv.output_hwc;
+    let [kh, kw] = conv.kernel;
+    let [sh, sw] = conv.stride;
+    let [dh, dw] = conv.dilation;
+    let [top, left, _, _] = conv.padding;
+    let cg = conv.group_channels_in();
+    let depth = kh * kw * cg;
+    let span = kw * cg;
+    let contiguous = dw == 1 && cg == c;
     for oy in 0..oh {
         for ox in 0..ow {
             let row = &mut col[(oy * ow + ox) * depth..][..depth];
-            let ix0 = (ox * stride).wrapping_sub(padding);
-            let inside = ix0 < w && ix0 + k <= w;
-            for ky in 0..k {
-                let iy = (oy * stride + ky).wrapping_sub(padding);
+            let ix0 = (ox * sw).wrapping_sub(left);
+            let inside = ix0 < w && ix0 + (kw - 1) * dw < w;
+            for ky in 0..kh {
+                let iy = (oy * sh + ky * dh).wrapping_sub(top);
                 let segment = &mut row[ky * span..][..span];
                 if iy >= h {
                     segment.fill(0.0);
-                } else if inside {
+                } else if inside && contiguous {
                     segment.copy_from_slice(&x[(iy * w + ix0) * c..][..span]);
                 } else {
-                    for kx in 0..k {
-                        let ix = ix0.wrapping_add(kx);
-                        let dst = &mut segment[kx * c..][..c];
+                    for kx in 0..kw {
+                        let ix = ix0.wrapping_add(kx * dw);
+                        let dst = &mut segment[kx * cg..][..cg];
                         if ix < w {
-                            dst.copy_from_slice(&x[(iy * w + ix) * c..][..c]);
+                            dst.copy_from_slice(&x[(iy * w + ix) * c + first..][..cg]);
                         } else {
                             dst.fill(0.0);
                         }
@@ -217,31 +306,58 @@ fn im2col(
     }
 }
 
+/// What a pooling window computes.
+#[derive(Debug, Clone, Copy)]
+enum Pooling {
+    /// The largest value inside the image (padding never wins).
+    Max,
+    /// The mean, over the whole window (padding counted as zeros) or over
+    /// its positions inside the image.
+    Average { count_padding: bool },
+}
+
 #[inline(always)]
-fn max_pool(
+fn pool(
     x: &[f32],
     out: &mut [f32],
     batch: usize,
     [h, w, c]: [usize; 3],
     [oh, ow]: [usize; 2],
-    [k, stride, padding]: [usize; 3],
+    window: Window,
+    pooling: Pooling,
 ) {
+    let [kh, kw] = window.kernel;
+    let [sh, sw] = window.stride;
+    let [top, left, _, _] = window.padding;
     for image in 0..batch {
         let x = &x[image * h * w * c..][..h * w * c];
         let y = &mut out[image * oh * ow * c..][..oh * ow * c];
         for oy in 0..oh {
             for ox in 0..ow {
                 let dst = &mut y[(oy * ow + ox) * c..][..c];
-                dst.fill(f32::NEG_INFINITY);
-                for ky in 0..k {
-                    let iy = (oy * stride + ky).wrapping_sub(padding);
-                    for kx in 0..k {
-                        let ix = (ox * stride + kx).wrapping_sub(padding);
+                dst.fill(match pooling {
+                    Pooling::Max => f32::NEG_INFINITY,
+                    Pooling::Average { .. } => 0.0,
+                });
+                let mut inside = 0usize;
+                for ky in 0..kh {
+                    let iy = (oy * sh + ky).wrapping_sub(top);
+                    for kx in 0..kw {
+                        let ix = (ox * sw + kx).wrapping_sub(left);
                         if iy < h && ix < w {
+                            inside += 1;
                             let src = &x[(iy * w + ix) * c..][..c];
-                            dst.iter_mut().zip(src).for_each(|(m, v)| *m = m.max(*v));
+                            match pooling {
+                                Pooling::Max => dst.iter_mut().zip(src).for_each(|(m, v)| *m = m.max(*v)),
+                                Pooling::Average { .. } => dst.iter_mut().zip(src).for_each(|(s, v)| *s += v),
+                            }
                         }
                     }
+                }
+                if let Pooling::Average { count_padding } = pooling {
+                    let divisor = if count_padding { kh * kw } else { inside };
+                    let scale = 1.0 / divisor as f32;
+                    dst.iter_mut().for_each(|v| *v *= scale);
                 }
             }
         }

@@ -31,6 +31,7 @@
 //!     input_shape: [1, 8, 8],
 //!     mean: vec![0.5],
 //!     std: vec![0.25],
+//!     graph: None,
 //! };
 //! let model = Classifier::<Flex>::init(&spec, &Default::default())?;
 //! let engine = Engine::from_classifier(&model, &spec)?;

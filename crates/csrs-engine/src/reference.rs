@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use csrs_models::graph::{Graph, Op};
+use csrs_models::graph::{Graph, Op, Window};
 
 /// The logits of one normalised NCHW input, computed node by node.
 ///
@@ -19,23 +19,28 @@ pub fn logits(graph: &Graph, weights: &HashMap<String, Vec<f32>>, input: &[f32])
             Op::Conv2d(conv) => {
                 let (cin, h, w) = (in_shape[0], in_shape[1], in_shape[2]);
                 let (cout, oh, ow) = (node.shape[0], node.shape[1], node.shape[2]);
-                let k = conv.kernel;
+                let [kh, kw] = conv.kernel;
+                let (cin_group, cout_group) = (cin / conv.groups, cout / conv.groups);
                 let weight = tensor(format!("{}.weight", conv.name.torch));
                 let bias = conv.bias.then(|| tensor(format!("{}.bias", conv.name.torch)));
                 let mut y = vec![0.0; cout * oh * ow];
                 for co in 0..cout {
+                    let group = co / cout_group;
                     for oy in 0..oh {
                         for ox in 0..ow {
                             let mut sum = f64::from(bias.map_or(0.0, |b| b[co]));
-                            for ci in 0..cin {
-                                for ky in 0..k {
-                                    for kx in 0..k {
-                                        let iy = (oy * conv.stride + ky) as isize - conv.padding as isize;
-                                        let ix = (ox * conv.stride + kx) as isize - conv.padding as isize;
+                            for cg in 0..cin_group {
+                                let ci = group * cin_group + cg;
+                                for ky in 0..kh {
+                                    for kx in 0..kw {
+                                        let iy = (oy * conv.stride[0] + ky * conv.dilation[0]) as isize
+                                            - conv.padding[0] as isize;
+                                        let ix = (ox * conv.stride[1] + kx * conv.dilation[1]) as isize
+                                            - conv.padding[1] as isize;
                                         if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
                                             let v = x[(ci * h + iy as usize) * w + ix as usize];
-                                            sum +=
-                                                f64::from(v) * f64::from(weight[((co * cin + ci) * k + ky) * k + kx]);
+                                            let k = weight[((co * cin_group + cg) * kh + ky) * kw + kx];
+                                            sum += f64::from(v) * f64::from(k);
                                         }
                                     }
                                 }
@@ -59,30 +64,27 @@ pub fn logits(graph: &Graph, weights: &HashMap<String, Vec<f32>>, input: &[f32])
                     })
                     .collect()
             }
-            Op::Relu => x.iter().map(|v| v.max(0.0)).collect(),
-            Op::MaxPool2d(pool) => {
-                let (c, h, w) = (in_shape[0], in_shape[1], in_shape[2]);
-                let (oh, ow) = (node.shape[1], node.shape[2]);
-                let mut y = vec![f32::NEG_INFINITY; c * oh * ow];
-                for ch in 0..c {
-                    for oy in 0..oh {
-                        for ox in 0..ow {
-                            for ky in 0..pool.kernel {
-                                for kx in 0..pool.kernel {
-                                    let iy = (oy * pool.stride + ky) as isize - pool.padding as isize;
-                                    let ix = (ox * pool.stride + kx) as isize - pool.padding as isize;
-                                    if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
-                                        let v = x[(ch * h + iy as usize) * w + ix as usize];
-                                        let m = &mut y[(ch * oh + oy) * ow + ox];
-                                        *m = m.max(v);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                y
+            Op::Affine(affine) => {
+                let name = &affine.name.torch;
+                let (scale, shift) = (tensor(format!("{name}.weight")), tensor(format!("{name}.bias")));
+                // One for all, one per channel (the first dimension), or one
+                // per value.
+                let per = x.len() / in_shape[0];
+                let at = |i: usize| match affine.len {
+                    1 => 0,
+                    n if n == x.len() => i,
+                    _ => i / per,
+                };
+                x.iter().enumerate().map(|(i, &v)| v * scale[at(i)] + shift[at(i)]).collect()
             }
+            Op::Activation(activation) => x.iter().map(|&v| activation.apply(v)).collect(),
+            Op::MaxPool2d(window) => pool(x, in_shape, &node.shape, window, |values, _| {
+                values.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+            }),
+            Op::AvgPool2d { window, count_padding } => pool(x, in_shape, &node.shape, window, |values, area| {
+                let sum: f64 = values.iter().map(|&v| f64::from(v)).sum();
+                (sum / if *count_padding { area } else { values.len() } as f64) as f32
+            }),
             Op::GlobalAvgPool => {
                 let plane = x.len() / in_shape[0];
                 x.chunks_exact(plane)
@@ -101,9 +103,45 @@ pub fn logits(graph: &Graph, weights: &HashMap<String, Vec<f32>>, input: &[f32])
                     })
                     .collect()
             }
-            Op::Add => x.iter().zip(&values[node.inputs[1].0]).map(|(a, b)| a + b).collect(),
+            Op::Binary(op) => x.iter().zip(&values[node.inputs[1].0]).map(|(&a, &b)| op.apply(a, b)).collect(),
+            // CHW: stacking along the channels is appending.
+            Op::Concat => node.inputs.iter().flat_map(|v| values[v.0].iter().copied()).collect(),
         };
         values.push(out);
     }
     values.pop().expect("a graph has nodes")
+}
+
+/// Pooling of a CHW image: `reduce` gets the window's values inside the
+/// image and the window's area.
+fn pool(
+    x: &[f32],
+    in_shape: &[usize],
+    out_shape: &[usize],
+    window: &Window,
+    reduce: impl Fn(&[f32], usize) -> f32,
+) -> Vec<f32> {
+    let (c, h, w) = (in_shape[0], in_shape[1], in_shape[2]);
+    let (oh, ow) = (out_shape[1], out_shape[2]);
+    let [kh, kw] = window.kernel;
+    let mut y = Vec::with_capacity(c * oh * ow);
+    let mut inside = Vec::with_capacity(kh * kw);
+    for ch in 0..c {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                inside.clear();
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let iy = (oy * window.stride[0] + ky) as isize - window.padding[0] as isize;
+                        let ix = (ox * window.stride[1] + kx) as isize - window.padding[1] as isize;
+                        if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
+                            inside.push(x[(ch * h + iy as usize) * w + ix as usize]);
+                        }
+                    }
+                }
+                y.push(reduce(&inside, kh * kw));
+            }
+        }
+    }
+    y
 }

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::graph::Graph;
+use crate::graph::{Graph, Parameter};
 use crate::{ModelError, Result};
 
 /// The most values one input may have (channels × height × width): 2²²,
@@ -62,6 +62,9 @@ pub enum Architecture {
     Resnet18,
     /// ResNet-50 (torchvision's layout, bottleneck blocks), for 224×224 inputs.
     Resnet50,
+    /// A network read from a file (ONNX): its layers are in the spec's
+    /// [`ModelSpec::graph`], not in csrs. Not among the names users type.
+    Imported,
 }
 
 impl Architecture {
@@ -93,9 +96,12 @@ impl Architecture {
         "resnet50",
     ];
 
-    /// The name users type.
+    /// The name users type (`imported` for a network read from a file).
     pub fn as_str(self) -> &'static str {
-        Self::NAMES[Self::ALL.iter().position(|&a| a == self).expect("every architecture is listed")]
+        match Self::ALL.iter().position(|&a| a == self) {
+            Some(i) => Self::NAMES[i],
+            None => "imported",
+        }
     }
 
     /// The kind of network and its size: what the burn modules and the
@@ -113,6 +119,7 @@ impl Architecture {
             Architecture::CifarResnet110 => cifar(110),
             Architecture::Resnet18 => Family::ImagenetResnet { blocks: [2, 2, 2, 2], bottleneck: false },
             Architecture::Resnet50 => Family::ImagenetResnet { blocks: [3, 4, 6, 3], bottleneck: true },
+            Architecture::Imported => Family::Imported,
         }
     }
 
@@ -131,6 +138,8 @@ impl Architecture {
             Family::CifarResnet { .. } => "32x32",
             Family::ImagenetResnet { .. } if height >= 32 && width >= 32 => return Ok(()),
             Family::ImagenetResnet { .. } => "at least 32x32 (224x224 intended)",
+            // Its graph's input, which ModelSpec::check compares.
+            Family::Imported => return Ok(()),
         };
         Err(ModelError::InputShape { architecture: self.as_str(), expected, channels, height, width })
     }
@@ -157,6 +166,8 @@ pub enum Family {
         /// Bottleneck blocks (ResNet-50) rather than basic ones (ResNet-18).
         bottleneck: bool,
     },
+    /// A network read from a file, described by its graph.
+    Imported,
 }
 
 impl fmt::Display for Architecture {
@@ -190,6 +201,10 @@ pub struct ModelSpec {
     pub mean: Vec<f32>,
     /// Per-channel standard deviation divided by the normalisation layer.
     pub std: Vec<f32>,
+    /// The layers of an [`Architecture::Imported`] network (absent for
+    /// csrs's own, which are rebuilt from their name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph: Option<Graph>,
 }
 
 impl ModelSpec {
@@ -231,10 +246,11 @@ impl ModelSpec {
         if let Some(m) = self.mean.iter().find(|m| !m.is_finite()) {
             return Err(ModelError::Spec(format!("normalisation mean {m}, expected a finite number")));
         }
+        self.check_graph()?;
         // The input is within its limit, so every layer's shape is computed
         // without overflow; only the counts below can exceed a u64.
         let graph = Graph::of(self);
-        let parameters = graph.parameters();
+        let parameters = self.parameters();
         if total_values(parameters.iter().map(|p| p.shape.as_slice())).is_none_or(|n| n > MAX_PARAMETERS) {
             return Err(self.too_large("parameters", MAX_PARAMETERS));
         }
@@ -242,6 +258,39 @@ impl ModelSpec {
             return Err(self.too_large("activation values per input", MAX_ACTIVATIONS));
         }
         Ok(())
+    }
+
+    /// Every tensor of the network's state, as its burn module stores them
+    /// ([`Graph::parameters_stored`]: flat rows for an imported network).
+    pub fn parameters(&self) -> Vec<Parameter> {
+        Graph::of(self).parameters_stored(self.architecture == Architecture::Imported)
+    }
+
+    /// An imported network has a graph that fits its input and classes;
+    /// csrs's own have none.
+    fn check_graph(&self) -> Result<()> {
+        let imported = self.architecture == Architecture::Imported;
+        match &self.graph {
+            None if imported => Err(ModelError::Spec("an imported network without its graph".into())),
+            None => Ok(()),
+            Some(_) if !imported => {
+                Err(ModelError::Spec(format!("{} is built by csrs; its spec holds no graph", self.architecture)))
+            }
+            Some(graph) => {
+                graph.check().map_err(|err| ModelError::Spec(format!("the network's graph: {err}")))?;
+                if graph.input != self.input_shape {
+                    let message =
+                        format!("the graph takes {:?} inputs, the spec says {:?}", graph.input, self.input_shape);
+                    return Err(ModelError::Spec(message));
+                }
+                if graph.outputs() != self.n_classes {
+                    let message =
+                        format!("the graph makes {} logits, the spec says {} classes", graph.outputs(), self.n_classes);
+                    return Err(ModelError::Spec(message));
+                }
+                Ok(())
+            }
+        }
     }
 
     fn too_large(&self, what: &'static str, limit: u64) -> ModelError {

@@ -258,6 +258,7 @@ mod tests {
             input_shape,
             mean: vec![0.0],
             std: vec![1.0],
+            graph: None,
         };
         let names = vec!["a".to_owned(), "b".to_owned()];
         let small = Checkpoint {

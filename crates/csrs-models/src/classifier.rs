@@ -3,6 +3,7 @@
 use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 
+use crate::graph_net::GraphNet;
 use crate::nets::{BasicBlock, Bottleneck, CifarResnet, DigitsCnn, ImagenetResnet, Lenet5, Mlp};
 use crate::{Architecture, Family, ModelSpec, Result};
 
@@ -38,6 +39,7 @@ enum Net<B: Backend> {
     CifarResnet(CifarResnet<B>),
     Resnet18(ImagenetResnet<B, BasicBlock<B>>),
     Resnet50(ImagenetResnet<B, Bottleneck<B>>),
+    Graph(GraphNet<B>),
 }
 
 /// A base classifier f: pixels in [0, 1] → logits.
@@ -70,6 +72,7 @@ impl<B: Backend> Classifier<B> {
             Family::ImagenetResnet { blocks, bottleneck: true } => {
                 Net::Resnet50(ImagenetResnet::new(blocks, channels, m, device))
             }
+            Family::Imported => Net::Graph(GraphNet::new(&crate::graph::Graph::of(spec), device)),
         };
         let model = Classifier { normalize: Normalize::new(&spec.mean, &spec.std, device), net };
         // burn initialises parameters lazily, on first use: a clone saved
@@ -105,6 +108,13 @@ impl<B: Backend> Classifier<B> {
                 blocks: [net.layer1.len(), net.layer2.len(), net.layer3.len(), net.layer4.len()],
                 bottleneck: true,
             },
+            NetRecord::Graph(net) => {
+                let expected = spec.parameters().len();
+                if net.tensors.len() != expected {
+                    return Err(format!("{} tensors, where the graph has {expected}", net.tensors.len()));
+                }
+                Family::Imported
+            }
         };
         if found != spec.architecture.family() {
             let name = Architecture::ALL.into_iter().find(|a| a.family() == found);
@@ -126,6 +136,7 @@ impl<B: Backend> Classifier<B> {
             Net::CifarResnet(net) => net.forward(x),
             Net::Resnet18(net) => net.forward(x),
             Net::Resnet50(net) => net.forward(x),
+            Net::Graph(net) => net.forward(x),
         }
     }
 }

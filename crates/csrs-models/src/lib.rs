@@ -27,6 +27,7 @@
 //!     input_shape: [1, 8, 8],
 //!     mean: vec![0.5],
 //!     std: vec![0.25],
+//!     graph: None,
 //! };
 //! let device = Default::default();
 //! let model = Classifier::<Flex>::init(&spec, &device)?;
@@ -42,6 +43,7 @@ mod classifier;
 pub mod device;
 mod error;
 pub mod graph;
+mod graph_net;
 pub mod interop;
 mod nets;
 

@@ -1,6 +1,7 @@
-//! Models from other frameworks: PyTorch checkpoints and safetensors files,
-//! turned into csrs checkpoints by `csrs model import`, or on the fly when
-//! `--model` names such a file.
+//! Models from other frameworks: PyTorch checkpoints and safetensors files
+//! of csrs's architectures, and ONNX files of any network made of the
+//! operators csrs reads, turned into csrs checkpoints by `csrs model
+//! import`, or on the fly when `--model` names such a file.
 
 use std::path::Path;
 
@@ -24,13 +25,21 @@ pub struct Import {
     pub std: Option<Vec<f32>>,
 }
 
-/// Whether `path` names a weights file of another framework rather than a
+/// Whether `path` names a model file of another framework rather than a
 /// csrs checkpoint: `.pth`, `.pt`, `.pth.tar`, `.tar`, `.ckpt`, `.bin`,
-/// `.safetensors`.
+/// `.safetensors`, `.onnx`.
 pub fn is_foreign(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| matches!(e, "pth" | "pt" | "tar" | "ckpt" | "bin" | "safetensors"))
+    is_onnx(path)
+        || path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "pth" | "pt" | "tar" | "ckpt" | "bin" | "safetensors"))
+}
+
+/// Whether `path` names an ONNX file (`.onnx`): a network with its layers,
+/// not only weights.
+pub fn is_onnx(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "onnx")
 }
 
 /// A csrs checkpoint or a foreign weights file, whichever `path` names,
@@ -48,7 +57,7 @@ pub fn load_model<B: Backend>(
 ) -> anyhow::Result<Checkpoint<B>> {
     if is_foreign(path) {
         let Some(dataset) = dataset else {
-            bail!("{}: a PyTorch or safetensors model needs --dataset", path.display());
+            bail!("{}: a PyTorch, safetensors or ONNX model needs --dataset", path.display());
         };
         let checkpoint = import_file(path, dataset, options, device)?;
         if let Some(expected) = expected_classes.filter(|&m| m != checkpoint.meta.spec.n_classes) {
@@ -63,7 +72,7 @@ pub fn load_model<B: Backend>(
         let given =
             [("arch", options.arch.is_some()), ("mean", options.mean.is_some()), ("std", options.std.is_some())];
         if let Some((name, _)) = given.iter().find(|(_, given)| *given) {
-            bail!("--{name} applies to PyTorch or safetensors files; {} is a csrs checkpoint", path.display());
+            bail!("--{name} applies to PyTorch, safetensors or ONNX files; {} is a csrs checkpoint", path.display());
         }
         Ok(Checkpoint::load(path, expected_classes, device)?)
     }
@@ -84,6 +93,10 @@ pub fn import_file<B: Backend>(
     options: &Import,
     device: &B::Device,
 ) -> anyhow::Result<Checkpoint<B>> {
+    if is_onnx(path) {
+        let shape = dataset.shape();
+        return import_onnx(path, [shape.channels, shape.height, shape.width], Some(dataset), options, device);
+    }
     let state = StateDict::read(path)?;
     let architecture = match (options.arch, state.architecture()) {
         (Some(arch), _) => arch,
@@ -119,6 +132,49 @@ pub fn import_file<B: Backend>(
     let model = import::<B>(&state, &spec, device)?;
     let class_names = class_names.unwrap_or_else(|| (0..spec.n_classes).map(|k| k.to_string()).collect());
     let mut meta = CheckpointMeta::new(spec, dataset.as_str(), class_names);
+    meta.imported_from = Some(path.display().to_string());
+    Ok(Checkpoint { meta, model })
+}
+
+/// Reads an ONNX file as a csrs model for inputs of `input`, the images of
+/// `dataset` when given (which then names the classes and must have as many
+/// as the network's logits).
+///
+/// The network is taken as it is, on pixels in [0, 1]: any normalisation is
+/// among its layers; `--mean/--std` add one before them.
+///
+/// # Errors
+/// What reading the file says ([`csrs_onnx::read`]), `--arch` (the file
+/// holds its own layers), or another class count than the dataset's.
+pub fn import_onnx<B: Backend>(
+    path: &Path,
+    input: [usize; 3],
+    dataset: Option<DatasetName>,
+    options: &Import,
+    device: &B::Device,
+) -> anyhow::Result<Checkpoint<B>> {
+    if let Some(arch) = options.arch {
+        bail!("{}: an ONNX file holds its own layers; --arch {arch} applies to PyTorch files", path.display());
+    }
+    let network = csrs_onnx::read(path, input)?;
+    let spec = network.spec(options.mean.clone(), options.std.clone());
+    let class_names = dataset.and_then(DatasetName::class_names);
+    if let (Some(names), Some(dataset)) = (&class_names, dataset)
+        && names.len() != spec.n_classes
+    {
+        bail!(
+            "{}: the model has {} outputs, but {dataset} has {} classes",
+            path.display(),
+            spec.n_classes,
+            names.len()
+        );
+    }
+    spec.check().with_context(|| format!("{}: as read", path.display()))?;
+    let model = csrs_models::interop::from_tensors::<B>(&spec, &network.weights, device)
+        .with_context(|| format!("{}: as read", path.display()))?;
+    let class_names = class_names.unwrap_or_else(|| (0..spec.n_classes).map(|k| k.to_string()).collect());
+    let dataset = dataset.map_or("unknown", DatasetName::as_str);
+    let mut meta = CheckpointMeta::new(spec, dataset, class_names);
     meta.imported_from = Some(path.display().to_string());
     Ok(Checkpoint { meta, model })
 }

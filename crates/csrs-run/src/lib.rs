@@ -45,7 +45,7 @@ pub use certify::{Certify, certify};
 pub use counter::{Counting, class_counter};
 pub use device::{DeviceChoice, OnBackend, on_backend};
 pub use examples::Observer;
-pub use import::{Import, import_file, is_foreign, load_model};
+pub use import::{Import, import_file, import_onnx, is_foreign, is_onnx, load_model};
 pub use predict::predict;
 pub use prepare::{Prepared, Source, prepare};
 pub use settings::{MAX_BATCH, MAX_BATCH_BYTES, MAX_DRAWS, RunSettings, Shard, check_batch};

@@ -114,6 +114,7 @@ pub fn model_spec(architecture: Architecture, dataset: DatasetName, n_classes: u
         input_shape: [shape.channels, shape.height, shape.width],
         mean: normalization.mean,
         std: normalization.std,
+        graph: None,
     }
 }
 

@@ -6,6 +6,7 @@ mod certify_counts;
 mod cost;
 mod files;
 mod model;
+mod onnx;
 mod plan;
 mod train;
 mod util;

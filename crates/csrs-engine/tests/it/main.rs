@@ -21,7 +21,7 @@ fn spec(architecture: Architecture) -> ModelSpec {
         _ => ([3, 32, 32], 10),
     };
     let c = input_shape[0];
-    ModelSpec { architecture, n_classes, input_shape, mean: vec![0.45; c], std: vec![0.27; c] }
+    ModelSpec { architecture, n_classes, input_shape, mean: vec![0.45; c], std: vec![0.27; c], graph: None }
 }
 
 /// Deterministic pixels in [0, 1] that differ between examples.
@@ -77,6 +77,7 @@ fn the_engine_reproduces_pytorch_logits_with_real_batch_norm_statistics() {
         input_shape: [3, 32, 32],
         mean: expected.mean,
         std: expected.std,
+        graph: None,
     };
     let state = StateDict::read(&fixtures.join("cifar_resnet20_cohen_format.pth.tar")).unwrap();
     let model = import::<B>(&state, &spec, &Default::default()).unwrap();

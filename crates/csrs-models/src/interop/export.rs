@@ -9,7 +9,7 @@ use safetensors::{Dtype, tensor::TensorView};
 
 use super::import::{burn_path, transpose};
 use crate::checkpoint::write_atomically;
-use crate::graph::{Graph, Parameter, Storage};
+use crate::graph::{Parameter, Storage};
 use crate::{Classifier, ModelError, ModelSpec, Result};
 
 /// Writes `model`'s weights to `path` as a safetensors file keyed by the
@@ -32,7 +32,7 @@ pub fn export_safetensors<B: Backend>(
 ) -> Result<()> {
     let bad = |message: String| ModelError::Export { path: path.to_owned(), message };
     let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
-    for parameter in Graph::of(spec).parameters() {
+    for parameter in spec.parameters() {
         if parameter.storage == Storage::TorchOnly {
             // PyTorch counts batches seen in training; inference ignores it.
             buffers.push((parameter.torch, Dtype::I64, parameter.shape, 0_i64.to_le_bytes().to_vec()));
@@ -76,7 +76,7 @@ pub fn torch_tensors<B: Backend>(
     let tensors: HashMap<String, _> =
         model.collect(None, None, true).into_iter().map(|snapshot| (snapshot.full_path(), snapshot)).collect();
     let mut out = Vec::new();
-    for parameter in Graph::of(spec).parameters().into_iter().filter(|p| p.storage != Storage::TorchOnly) {
+    for parameter in spec.parameters().into_iter().filter(|p| p.storage != Storage::TorchOnly) {
         let burn = burn_path(&parameter);
         let snapshot = tensors.get(&burn).ok_or_else(|| format!("the model has no tensor {burn}"))?;
         let values = snapshot

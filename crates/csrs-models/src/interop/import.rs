@@ -1,6 +1,6 @@
 //! PyTorch state dicts into csrs models, through the network's [`Graph`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use burn::module::ParamId;
 use burn::prelude::*;
@@ -65,15 +65,13 @@ pub fn import<B: Backend>(state: &StateDict, spec: &ModelSpec, device: &B::Devic
     // The graph's shapes are computed from the spec: it must be within the
     // size limits first.
     spec.check()?;
-    let graph = Graph::of(spec);
-    let prefix = find_prefix(state, &graph)?;
-    let parameters = graph.parameters();
+    let prefix = find_prefix(state, &Graph::of(spec))?;
+    let parameters = spec.parameters();
     check_keys(state, &prefix, &parameters, spec)?;
 
     let bad = |message: String| ModelError::Import { path: state.path().to_owned(), message };
-    let mut snapshots = Vec::new();
-    let mut wanted = Vec::new();
-    for parameter in parameters.iter().filter(|p| p.storage != Storage::TorchOnly) {
+    let mut tensors = Vec::new();
+    for parameter in parameters.into_iter().filter(|p| p.storage != Storage::TorchOnly) {
         let key = format!("{prefix}{}", parameter.torch);
         let shape = state.shape(&key).expect("checked above");
         if shape != parameter.shape {
@@ -86,11 +84,55 @@ pub fn import<B: Backend>(state: &StateDict, spec: &ModelSpec, device: &B::Devic
         if let Some(value) = values.iter().find(|v| !v.is_finite()) {
             return Err(bad(format!("tensor {key} holds {value}, expected finite numbers")));
         }
+        tensors.push((parameter, values));
+    }
+    load(spec, tensors, device)
+}
+
+/// A classifier for `spec` holding `weights`, PyTorch's tensors by PyTorch
+/// name in PyTorch's layout (as an engine reads them, or an ONNX file
+/// gives them).
+///
+/// # Errors
+/// [`ModelError::Spec`] naming a tensor that is missing, of another size or
+/// not finite.
+pub fn from_tensors<B: Backend>(
+    spec: &ModelSpec,
+    weights: &HashMap<String, Vec<f32>>,
+    device: &B::Device,
+) -> Result<Classifier<B>> {
+    spec.check()?;
+    let mut tensors = Vec::new();
+    for parameter in spec.parameters().into_iter().filter(|p| p.storage != Storage::TorchOnly) {
+        let bad = |what: String| ModelError::Spec(format!("tensor {}: {what}", parameter.torch));
+        let values = weights.get(&parameter.torch).ok_or_else(|| bad("missing".into()))?;
+        if values.len() != parameter.len() {
+            return Err(bad(format!("{} values, expected {:?}", values.len(), parameter.shape)));
+        }
+        if let Some(value) = values.iter().find(|v| !v.is_finite()) {
+            return Err(bad(format!("holds {value}, expected finite numbers")));
+        }
+        tensors.push((parameter, values.clone()));
+    }
+    load(spec, tensors, device)
+}
+
+/// A classifier for `spec` with these tensors, of the shapes its graph
+/// gives them.
+fn load<B: Backend>(
+    spec: &ModelSpec,
+    tensors: Vec<(Parameter, Vec<f32>)>,
+    device: &B::Device,
+) -> Result<Classifier<B>> {
+    let mut snapshots = Vec::new();
+    let mut wanted = Vec::new();
+    for (parameter, values) in tensors {
         let (values, shape) = match parameter.storage {
-            Storage::Transposed => transpose(&values, shape[0], shape[1]),
-            _ => (values, shape),
+            Storage::Transposed => transpose(&values, parameter.shape[0], parameter.shape[1]),
+            Storage::Flat => (values, vec![parameter.len()]),
+            Storage::Same | Storage::TorchOnly => (values, parameter.shape.clone()),
         };
-        let path = burn_path(parameter);
+        let path = burn_path(&parameter);
         let path_stack = path.split('.').map(str::to_owned).collect();
         snapshots.push(TensorSnapshot::from_data(
             TensorData::new(values, shape),

@@ -8,5 +8,5 @@ mod import;
 mod state_dict;
 
 pub use export::{export_safetensors, torch_tensors};
-pub use import::{find_prefix, import};
+pub use import::{find_prefix, from_tensors, import};
 pub use state_dict::{MAX_IMPORT_BYTES, StateDict};

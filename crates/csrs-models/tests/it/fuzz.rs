@@ -145,6 +145,7 @@ proptest! {
             input_shape: shape,
             mean: vec![0.5; shape[0].min(4)],
             std: vec![0.25; shape[0].min(4)],
+            graph: None,
         };
         forge(&stem, &spec);
         let message = Checkpoint::<B>::load(&stem, None, &Default::default()).unwrap_err().to_string();
@@ -182,6 +183,7 @@ fn weights_of_another_architecture_are_refused() {
             input_shape: claimed_shape,
             mean: vec![0.5; channels],
             std: vec![0.25; channels],
+            graph: None,
         };
         forge(&stem, &spec);
         let meta_path = TrainingFiles::new(&stem).metadata();
@@ -203,6 +205,7 @@ fn each_size_limit_of_a_spec_is_named() {
         input_shape,
         mean: vec![0.5; input_shape[0]],
         std: vec![0.25; input_shape[0]],
+        graph: None,
     };
     let cases = [
         (spec(Architecture::Mlp, [1, 0, 8], 10), "mlp takes at least 1x1x1 inputs, got 1x0x8"),

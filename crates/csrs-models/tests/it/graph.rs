@@ -61,7 +61,7 @@ fn graph_shapes_follow_the_layers_and_end_in_the_logits() {
         for (i, node) in graph.nodes.iter().enumerate() {
             assert!(node.inputs.iter().all(|v| v.0 <= i), "{architecture}: node {i} reads a later value");
             match &node.op {
-                Op::Add => {
+                Op::Binary(_) => {
                     assert_eq!(node.inputs.len(), 2);
                     assert_eq!(graph.shape(node.inputs[0]), graph.shape(node.inputs[1]), "{architecture}: node {i}");
                 }

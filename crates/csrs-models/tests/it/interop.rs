@@ -42,6 +42,7 @@ fn cifar_spec(architecture: Architecture, normalization: &Normalization) -> Mode
         input_shape: [3, 32, 32],
         mean: normalization.mean.clone(),
         std: normalization.std.clone(),
+        graph: None,
     }
 }
 
@@ -95,6 +96,7 @@ fn export_then_import_gives_the_same_model_for_every_architecture() {
             input_shape: shape,
             mean: vec![0.4; shape[0]],
             std: vec![0.3; shape[0]],
+            graph: None,
         };
         <B as Backend>::seed(&device, 7);
         let model = Classifier::<B>::init(&spec, &device).unwrap();
@@ -255,6 +257,7 @@ fn a_csrs_export_needs_no_other_information() {
         input_shape: [1, 8, 8],
         mean: vec![0.3],
         std: vec![0.4],
+        graph: None,
     };
     let model = Classifier::<B>::init(&spec, &Default::default()).unwrap();
     let path = dir.path().join("digits.safetensors");

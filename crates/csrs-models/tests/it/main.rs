@@ -15,7 +15,14 @@ pub(crate) type B = Flex;
 
 fn spec(architecture: Architecture, input_shape: [usize; 3], n_classes: usize) -> ModelSpec {
     let channels = input_shape[0];
-    ModelSpec { architecture, n_classes, input_shape, mean: vec![0.5; channels], std: vec![0.25; channels] }
+    ModelSpec {
+        architecture,
+        n_classes,
+        input_shape,
+        mean: vec![0.5; channels],
+        std: vec![0.25; channels],
+        graph: None,
+    }
 }
 
 fn batch(shape: [usize; 3], n: usize) -> Tensor<B, 4> {

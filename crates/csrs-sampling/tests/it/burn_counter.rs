@@ -26,6 +26,7 @@ fn counter(batch_size: usize) -> BurnCounter<B> {
         input_shape: [1, 8, 8],
         mean: vec![0.3],
         std: vec![0.4],
+        graph: None,
     };
     let model = Classifier::<B>::init(&spec, &device).unwrap();
     BurnCounter::new(model, device, [1, 8, 8], 10, batch_size)

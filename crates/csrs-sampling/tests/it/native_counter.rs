@@ -20,6 +20,7 @@ fn spec() -> ModelSpec {
         input_shape: [1, 8, 8],
         mean: vec![0.3],
         std: vec![0.4],
+        graph: None,
     }
 }
 

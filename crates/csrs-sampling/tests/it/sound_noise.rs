@@ -22,6 +22,7 @@ fn spec(mean: f32, std: f32) -> ModelSpec {
         input_shape: [1, 8, 8],
         mean: vec![mean],
         std: vec![std],
+        graph: None,
     }
 }
 

@@ -36,6 +36,7 @@ fn pgd_stays_in_its_ball_and_raises_the_smoothed_loss() {
         input_shape: [1, 8, 8],
         mean: vec![0.0],
         std: vec![1.0],
+        graph: None,
     };
     let model = Classifier::<B>::init(&spec, &device).unwrap();
     let indices: Vec<usize> = (0..8).collect();

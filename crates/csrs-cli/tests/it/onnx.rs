@@ -1,0 +1,144 @@
+//! ONNX models: PyTorch's logits through `model logits`, certified from
+//! the file and after `model import` (the same records), on the engine and
+//! on burn, and refused with one line.
+
+use crate::util::{csrs, repo_root};
+
+fn fixture(name: &str) -> String {
+    repo_root().join("crates/csrs-onnx/tests/data").join(name).display().to_string()
+}
+
+/// The largest absolute difference between the `logits` of two JSON texts.
+fn max_difference(a: &str, b: &str) -> f64 {
+    let logits = |text: &str| -> Vec<f64> {
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        value["logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|row| row.as_array().unwrap().clone())
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let (a, b) = (logits(a), logits(b));
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+}
+
+#[test]
+fn every_fixture_prints_pytorchs_logits_from_the_file_and_after_import() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["wrn16_4", "vgg", "separable", "gemm"] {
+        let (model, inputs) = (fixture(&format!("{name}.onnx")), fixture(&format!("{name}.json")));
+        let expected = std::fs::read_to_string(&inputs).unwrap();
+        let run = csrs(dir.path(), &["model", "logits", &model, "--inputs", &inputs], "");
+        assert_eq!(run.code, Some(0), "{name}: {}", run.stderr);
+        let difference = max_difference(&run.stdout, &expected);
+        assert!(difference < 1e-4, "{name}: {difference}");
+
+        let out = format!("m/{name}");
+        let run = csrs(dir.path(), &["model", "import", &model, "--dataset", "digits", "--out", &out], "");
+        assert_eq!(run.code, Some(0), "{name}: {}", run.stderr);
+        let run = csrs(dir.path(), &["model", "logits", &out, "--inputs", &inputs], "");
+        assert_eq!(run.code, Some(0), "{name}: {}", run.stderr);
+        assert!(max_difference(&run.stdout, &expected) < 1e-4, "{name} imported");
+    }
+    // `model show` prints the imported network's layers.
+    let run = csrs(dir.path(), &["model", "show", "m/separable"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let meta: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(meta["spec"]["architecture"], "imported");
+    let ops: Vec<String> = meta["spec"]["graph"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| match &node["op"] {
+            serde_json::Value::String(unit) => unit.clone(),
+            op => op.as_object().unwrap().keys().next().unwrap().clone(),
+        })
+        .collect();
+    for op in ["conv2d", "batch_norm", "concat", "avg_pool2d", "global_avg_pool", "linear"] {
+        assert!(ops.iter().any(|o| o == op), "{op} not in {ops:?}");
+    }
+}
+
+fn certify(dir: &std::path::Path, model: &str, engine: &str, out: &str) -> String {
+    let cost = repo_root().join("configs/costs/digits-3-to-8.toml").display().to_string();
+    let args = [
+        "certify",
+        "--model",
+        model,
+        "--dataset",
+        "digits",
+        "--cost",
+        &cost,
+        "--sigma",
+        "0.25",
+        "--n0",
+        "50",
+        "--n",
+        "400",
+        "--batch",
+        "200",
+        "--max",
+        "3",
+        "--engine",
+        engine,
+        "--out",
+        out,
+    ];
+    let run = csrs(dir, &args, "");
+    assert_eq!(run.code, Some(0), "{model} {engine}: {}", run.stderr);
+    let records = std::fs::read_to_string(dir.join(out)).unwrap();
+    assert_eq!(records.lines().count(), 1 + 3, "{records}");
+    // Every column but the time each example took.
+    records.lines().map(|line| line.rsplit_once('\t').unwrap().0.to_owned() + "\n").collect()
+}
+
+#[test]
+fn an_onnx_model_is_certified_from_the_file_and_after_import_on_both_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixture("wrn16_4.onnx");
+    let run = csrs(dir.path(), &["model", "import", &model, "--dataset", "digits", "--out", "m/wrn"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    for engine in ["native", "burn"] {
+        let direct = certify(dir.path(), &model, engine, &format!("direct-{engine}.tsv"));
+        let imported = certify(dir.path(), "m/wrn", engine, &format!("imported-{engine}.tsv"));
+        assert_eq!(direct, imported, "{engine}");
+    }
+}
+
+#[test]
+fn bad_onnx_models_fail_with_one_line_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cost = repo_root().join("configs/costs/digits-3-to-8.toml").display().to_string();
+    let vgg = fixture("vgg.onnx");
+    let cases: [(&str, &str, &str); 4] = [
+        ("refused_operator.onnx", "digits", "node squash (Tanh): not supported"),
+        ("refused_nan.onnx", "digits", "weights: a value is NaN"),
+        ("vgg.onnx", "mnist-5k", "the model takes [1, 8, 8] inputs, but the images are [1, 28, 28]"),
+        ("separable.json", "digits", "not an ONNX model"),
+    ];
+    for (file, dataset, message) in cases {
+        let model = if file.ends_with(".json") {
+            let copy = dir.path().join("foreign.onnx");
+            std::fs::copy(fixture(file), &copy).unwrap();
+            copy.display().to_string()
+        } else {
+            fixture(file)
+        };
+        let import = ["model", "import", &model, "--dataset", dataset, "--out", "m"];
+        let certify =
+            ["certify", "--model", &model, "--dataset", dataset, "--cost", &cost, "--sigma", "0.25", "--out", "r.tsv"];
+        for args in [&import[..], &certify[..]] {
+            let run = csrs(dir.path(), args, "");
+            assert_eq!(run.code, Some(2), "{args:?}");
+            assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+            assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+            assert!(!dir.path().join("m.json").exists() && !dir.path().join("r.tsv").exists());
+        }
+    }
+    let run = csrs(dir.path(), &["model", "import", &vgg, "--arch", "lenet5", "--dataset", "digits", "--out", "m"], "");
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("an ONNX file holds its own layers"), "{}", run.stderr);
+}

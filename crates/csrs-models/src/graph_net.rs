@@ -1,0 +1,205 @@
+//! A network read from a file, run on any burn backend by interpreting its
+//! [`Graph`] with burn's functional ops: what `--device cuda` runs for an
+//! ONNX model, and the same description the CPU engine compiles.
+
+use burn::module::Param;
+use burn::prelude::*;
+use burn::tensor::activation::{leaky_relu, relu, sigmoid};
+use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::ops::{PadMode, PaddedConvOptions};
+
+use crate::graph::{Activation, Graph, Op, Window};
+
+/// A network described by its graph, with its tensors as flat rows in the
+/// order of [`Graph::parameters_stored`]`(true)` (`tensors.0`, `tensors.1`,
+/// …), reshaped where they are used.
+#[derive(Module, Debug)]
+pub(crate) struct GraphNet<B: Backend> {
+    pub(crate) tensors: Vec<Param<Tensor<B, 1>>>,
+    #[module(skip)]
+    graph: Graph,
+}
+
+/// A value of the batch: images `[b, c, h, w]` or flat `[b, features]`.
+#[derive(Debug, Clone)]
+enum Value<B: Backend> {
+    Image(Tensor<B, 4>),
+    Flat(Tensor<B, 2>),
+}
+
+impl<B: Backend> Value<B> {
+    fn image(self) -> Tensor<B, 4> {
+        match self {
+            Value::Image(x) => x,
+            Value::Flat(_) => unreachable!("Graph::check: image layers read images"),
+        }
+    }
+
+    fn flat(self) -> Tensor<B, 2> {
+        match self {
+            Value::Flat(x) => x,
+            Value::Image(x) => x.flatten(1, 3),
+        }
+    }
+
+    /// `x · scale + shift` with `[c]` (or `[1]`, or one per value) constants
+    /// broadcast over the value.
+    fn affine(self, scale: Tensor<B, 1>, shift: Tensor<B, 1>, per_value: bool) -> Self {
+        match self {
+            Value::Image(x) => {
+                let [_, c, h, w] = x.dims();
+                let shape = if per_value { [1, c, h, w] } else { [1, scale.dims()[0], 1, 1] };
+                Value::Image(x * scale.reshape(shape) + shift.reshape(shape))
+            }
+            Value::Flat(x) => {
+                let shape = [1, scale.dims()[0]];
+                Value::Flat(x * scale.reshape(shape) + shift.reshape(shape))
+            }
+        }
+    }
+
+    fn map(self, f: impl Fn(Tensor<B, 4>) -> Tensor<B, 4>, g: impl Fn(Tensor<B, 2>) -> Tensor<B, 2>) -> Self {
+        match self {
+            Value::Image(x) => Value::Image(f(x)),
+            Value::Flat(x) => Value::Flat(g(x)),
+        }
+    }
+}
+
+impl<B: Backend> GraphNet<B> {
+    /// The network `graph` describes, with zeros for weights (to be loaded).
+    pub(crate) fn new(graph: &Graph, device: &B::Device) -> Self {
+        let tensors = graph
+            .parameters_stored(true)
+            .iter()
+            .map(|p| Param::from_tensor(Tensor::zeros([p.len()], device)))
+            .collect();
+        GraphNet { tensors, graph: graph.clone() }
+    }
+
+    /// `[b, c, h, w]` normalised images → `[b, n_classes]`.
+    pub(crate) fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        let mut tensors = self.tensors.iter().map(Param::val);
+        let mut next = || tensors.next().expect("GraphNet::new: one tensor per parameter");
+        let mut values = vec![Value::Image(x)];
+        for node in &self.graph.nodes {
+            let x = values[node.inputs[0].0].clone();
+            let out = match &node.op {
+                Op::Conv2d(conv) => {
+                    let [cout, cin_group, kh, kw] = <[usize; 4]>::try_from(conv.weight_shape()).expect("4-d");
+                    let weight = next().reshape([cout, cin_group, kh, kw]);
+                    let bias = conv.bias.then(&mut next);
+                    let [top, left, bottom, right] = conv.padding;
+                    let options = PaddedConvOptions::asymmetric(
+                        conv.stride,
+                        [top, left],
+                        [bottom, right],
+                        conv.dilation,
+                        conv.groups,
+                    );
+                    Value::Image(conv2d(x.image(), weight, bias, options))
+                }
+                Op::BatchNorm(bn) => {
+                    let (gamma, beta, mean, var) = (next(), next(), next(), next());
+                    let scale = gamma / (var + bn.epsilon).sqrt();
+                    let shift = beta - mean * scale.clone();
+                    x.affine(scale, shift, false)
+                }
+                Op::Affine(affine) => {
+                    let (scale, shift) = (next(), next());
+                    let per_value = affine.len > 1 && affine.len == node.shape.iter().product::<usize>();
+                    x.affine(scale, shift, per_value && node.shape.len() == 3)
+                }
+                Op::Activation(activation) => {
+                    let activation = *activation;
+                    x.map(move |x| activate(x, activation), move |x| activate(x, activation))
+                }
+                Op::MaxPool2d(window) => Value::Image(pool_max(x.image(), window)),
+                Op::AvgPool2d { window, count_padding } => {
+                    Value::Image(pool_average(x.image(), window, *count_padding))
+                }
+                Op::GlobalAvgPool => {
+                    let x = x.image();
+                    let [b, c, _, _] = x.dims();
+                    Value::Flat(x.mean_dim(3).mean_dim(2).reshape([b, c]))
+                }
+                Op::Flatten => Value::Flat(x.flat()),
+                Op::Linear(linear) => {
+                    let weight = next().reshape([linear.outputs, linear.inputs]);
+                    let bias = next().reshape([1, linear.outputs]);
+                    Value::Flat(x.flat().matmul(weight.transpose()) + bias)
+                }
+                Op::Binary(op) => {
+                    let y = values[node.inputs[1].0].clone();
+                    let op = *op;
+                    match (x, y) {
+                        (Value::Image(a), Value::Image(b)) => Value::Image(binary(a, b, op)),
+                        (a, b) => Value::Flat(binary(a.flat(), b.flat(), op)),
+                    }
+                }
+                Op::Concat => {
+                    let parts: Vec<Value<B>> = node.inputs.iter().map(|v| values[v.0].clone()).collect();
+                    match parts[0] {
+                        Value::Image(_) => Value::Image(Tensor::cat(parts.into_iter().map(Value::image).collect(), 1)),
+                        Value::Flat(_) => Value::Flat(Tensor::cat(parts.into_iter().map(Value::flat).collect(), 1)),
+                    }
+                }
+            };
+            values.push(out);
+        }
+        values.pop().expect("Graph::check: a network has layers").flat()
+    }
+}
+
+fn activate<B: Backend, const D: usize>(x: Tensor<B, D>, activation: Activation) -> Tensor<B, D> {
+    match activation {
+        Activation::Relu => relu(x),
+        Activation::LeakyRelu { slope } => leaky_relu(x, f64::from(slope)),
+        Activation::Sigmoid => sigmoid(x),
+    }
+}
+
+fn binary<B: Backend, const D: usize>(a: Tensor<B, D>, b: Tensor<B, D>, op: crate::graph::Binary) -> Tensor<B, D> {
+    use crate::graph::Binary;
+    match op {
+        Binary::Add => a + b,
+        Binary::Sub => a - b,
+        Binary::Mul => a * b,
+        Binary::Div => a / b,
+    }
+}
+
+/// The window's padding, when it is the same at both ends of each side.
+fn symmetric(window: &Window) -> Option<[usize; 2]> {
+    let [top, left, bottom, right] = window.padding;
+    (top == bottom && left == right).then_some([top, left])
+}
+
+/// `x` padded as the window says, with `value`.
+fn padded<B: Backend>(x: Tensor<B, 4>, window: &Window, value: f32) -> Tensor<B, 4> {
+    let [top, left, bottom, right] = window.padding;
+    x.pad((left, right, top, bottom), PadMode::Constant(value))
+}
+
+fn pool_max<B: Backend>(x: Tensor<B, 4>, window: &Window) -> Tensor<B, 4> {
+    match symmetric(window) {
+        Some(padding) => max_pool2d(x, window.kernel, window.stride, padding, [1, 1], false),
+        None => max_pool2d(padded(x, window, f32::NEG_INFINITY), window.kernel, window.stride, [0, 0], [1, 1], false),
+    }
+}
+
+fn pool_average<B: Backend>(x: Tensor<B, 4>, window: &Window, count_padding: bool) -> Tensor<B, 4> {
+    if let Some(padding) = symmetric(window) {
+        return avg_pool2d(x, window.kernel, window.stride, padding, count_padding, false);
+    }
+    let sums = avg_pool2d(padded(x.clone(), window, 0.0), window.kernel, window.stride, [0, 0], true, false);
+    if count_padding {
+        return sums;
+    }
+    // The share of each window inside the image: the mean of a padded
+    // plane of ones.
+    let [_, _, h, w] = x.dims();
+    let ones = Tensor::<B, 4>::ones([1, 1, h, w], &x.device());
+    let inside = avg_pool2d(padded(ones, window, 0.0), window.kernel, window.stride, [0, 0], true, false);
+    sums / inside
+}

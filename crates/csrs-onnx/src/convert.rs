@@ -1,0 +1,574 @@
+//! From the parser's nodes to csrs's layers, node by node.
+//!
+//! Each ONNX value is a csrs value plus the shape ONNX gives it (for one
+//! example): they differ after a global average pooling, which csrs makes
+//! flat (`[c]`) and ONNX keeps as `[c, 1, 1]` until a Flatten. Constants
+//! (initializers and Constant nodes) are read where a node uses them: as
+//! weights, or as the operand of arithmetic.
+
+use std::collections::{HashMap, HashSet};
+
+use csrs_models::graph::{
+    Activation, Affine, BatchNorm, Binary, Conv2d, GraphBuilder, LayerName, Linear, Op, ValueId, Window,
+};
+use onnx_ir::node::batch_norm::BatchNormConfig;
+use onnx_ir::node::padding::{AutoPad, PaddingConfig2d};
+use onnx_ir::node::reshape::ReshapeInput;
+use onnx_ir::{ArgType, Argument, DType, Node, OnnxGraph, TensorDataExt};
+
+use crate::OnnxNetwork;
+use crate::names::FileNames;
+
+/// What the converter supports, for the message refusing anything else.
+const SUPPORTED: &str = "Conv, BatchNormalization, Relu, LeakyRelu, Sigmoid, Add, Sub, Mul, Div, MaxPool, \
+     AveragePool, GlobalAveragePool, Flatten, Reshape, Gemm, MatMul, Concat, Dropout, Identity";
+
+/// A csrs value and its ONNX shape for one example.
+#[derive(Debug, Clone)]
+struct Value {
+    id: ValueId,
+    onnx: Vec<usize>,
+}
+
+/// A constant operand: its values and its ONNX shape (with any batch axis).
+struct Constant {
+    values: Vec<f32>,
+    shape: Vec<usize>,
+}
+
+struct Converter<'a> {
+    names: &'a FileNames,
+    builder: GraphBuilder,
+    weights: HashMap<String, Vec<f32>>,
+    values: HashMap<String, Value>,
+    /// Layer names taken, so that two nodes of one name stay apart.
+    taken: HashSet<String>,
+}
+
+pub(crate) fn convert(graph: &OnnxGraph, names: &FileNames, input: [usize; 3]) -> Result<OnnxNetwork, String> {
+    let declared = graph_input(graph)?;
+    let mut converter = Converter {
+        names,
+        builder: GraphBuilder::new(input),
+        weights: HashMap::new(),
+        values: HashMap::new(),
+        taken: HashSet::new(),
+    };
+    check_input_shape(&declared, input)?;
+    converter.values.insert(declared.name.clone(), Value { id: ValueId::INPUT, onnx: input.to_vec() });
+    for node in &graph.nodes {
+        converter.node(node).map_err(|what| format!("node {} ({}): {what}", converter.name(node), operator(node)))?;
+    }
+    let [output] = graph.outputs.as_slice() else {
+        return Err(format!("the graph has {} outputs, expected one (the logits)", graph.outputs.len()));
+    };
+    let value = converter
+        .values
+        .get(&output.name)
+        .ok_or_else(|| format!("the output {} is not computed from the input", output.name))?;
+    let graph = converter.builder.finish();
+    if value.id.0 != graph.nodes.len() || value.id == ValueId::INPUT {
+        return Err(format!("the output {} is not the last value computed", output.name));
+    }
+    if value.onnx.len() != 1 {
+        return Err(format!("the output {} has shape {:?} per example, expected [classes]", output.name, value.onnx));
+    }
+    if graph.outputs() < 2 {
+        return Err(format!("the output {} has {} logits, expected 2 or more", output.name, graph.outputs()));
+    }
+    Ok(OnnxNetwork { graph, weights: converter.weights })
+}
+
+/// The one input that is not a weight.
+fn graph_input(graph: &OnnxGraph) -> Result<&Argument, String> {
+    let inputs: Vec<&Argument> = graph.inputs.iter().filter(|a| a.value().is_none()).collect();
+    let [input] = inputs.as_slice() else {
+        let names: Vec<&str> = inputs.iter().map(|a| a.name.as_str()).collect();
+        return Err(format!("the graph has {} inputs ({}), expected one image input", inputs.len(), names.join(", ")));
+    };
+    Ok(input)
+}
+
+/// The file's input must be a float tensor `[batch, c, h, w]` whose known
+/// sides are the dataset's.
+fn check_input_shape(input: &Argument, expected: [usize; 3]) -> Result<(), String> {
+    let ArgType::Tensor(tensor) = &input.ty else {
+        return Err(format!("input {} is {}, expected a float tensor [batch, c, h, w]", input.name, input.ty));
+    };
+    if !matches!(tensor.dtype, DType::F32) {
+        return Err(format!("input {} holds {:?}, expected float32", input.name, tensor.dtype));
+    }
+    if tensor.rank != 4 {
+        return Err(format!("input {} has rank {}, expected [batch, c, h, w]", input.name, tensor.rank));
+    }
+    if let Some(shape) = &tensor.static_shape {
+        let fits = shape[1..].iter().zip(expected).all(|(side, e)| side.is_none_or(|s| s == e));
+        if !fits {
+            let sides: Vec<String> =
+                shape[1..].iter().map(|s| s.map_or_else(|| "?".to_owned(), |s| s.to_string())).collect();
+            return Err(format!("the model takes [{}] inputs, but the images are {expected:?}", sides.join(", ")));
+        }
+    }
+    Ok(())
+}
+
+/// The operator of a node as the parser names it (`Conv2d`, `Gemm`, …).
+fn operator(node: &Node) -> String {
+    let debug = format!("{node:?}");
+    debug[..debug.find('(').unwrap_or(debug.len())].to_owned()
+}
+
+impl Converter<'_> {
+    /// The node's name in the file, or the parser's.
+    fn name<'n>(&'n self, node: &'n Node) -> &'n str {
+        self.names.get(node.name()).unwrap_or(node.name())
+    }
+
+    fn node(&mut self, node: &Node) -> Result<(), String> {
+        let out = node.outputs().first().ok_or("a node without outputs")?;
+        let made = match node {
+            Node::Constant(_) => return Ok(()),
+            Node::Dropout(_) | Node::Identity(_) => self.value(&node.inputs()[0])?,
+            Node::Relu(_) => self.activation(node, Activation::Relu)?,
+            Node::Sigmoid(_) => self.activation(node, Activation::Sigmoid)?,
+            Node::LeakyRelu(n) => self.activation(node, Activation::LeakyRelu { slope: n.config.alpha as f32 })?,
+            Node::Conv2d(n) => {
+                let c = &n.config;
+                let x = self.image(&node.inputs()[0], "a convolution")?;
+                let padding = padding(&c.padding, c.auto_pad.clone(), &x.onnx, c.kernel_size, c.stride, c.dilation)?;
+                let weight = self.constant(node, 1, "weights")?;
+                let [cout, cin_group, kh, kw] = <[usize; 4]>::try_from(weight.shape.clone())
+                    .map_err(|_| format!("weights of shape {:?}, expected [out, in / groups, kh, kw]", weight.shape))?;
+                if [kh, kw] != c.kernel_size {
+                    return Err(format!("weights of shape {:?} for a kernel of {:?}", weight.shape, c.kernel_size));
+                }
+                if cin_group * c.groups != x.onnx[0] {
+                    return Err(format!(
+                        "weights of {cin_group} input channels per group in {} groups read {} channels",
+                        c.groups, x.onnx[0]
+                    ));
+                }
+                let name = self.layer_name(node);
+                let bias = self.optional_constant(node, 2, "bias")?;
+                let conv = Conv2d {
+                    name: name.clone(),
+                    channels_in: x.onnx[0],
+                    channels_out: cout,
+                    kernel: c.kernel_size,
+                    stride: c.stride,
+                    padding,
+                    dilation: c.dilation,
+                    groups: c.groups,
+                    bias: bias.is_some(),
+                };
+                self.weights.insert(format!("{}.weight", name.torch), weight.values);
+                if let Some(bias) = bias {
+                    expect_len(&bias, cout, "bias")?;
+                    self.weights.insert(format!("{}.bias", name.torch), bias.values);
+                }
+                self.push(Op::Conv2d(conv), &[x.id])?
+            }
+            Node::BatchNormalization(n) => {
+                let BatchNormConfig::Static(config) = &n.config else {
+                    return Err("statistics computed by the graph; supported: constant scale, bias, mean, var".into());
+                };
+                let x = self.value(&node.inputs()[0])?;
+                let channels = *x.onnx.first().ok_or("batch norm of a scalar")?;
+                if x.onnx.len() == 1 && self.shape(&x).len() != 1 {
+                    return Err("batch norm after a global pooling; supported: on images or flat values".into());
+                }
+                let name = self.layer_name(node);
+                for (index, key) in [(1, "weight"), (2, "bias"), (3, "running_mean"), (4, "running_var")] {
+                    let tensor = self.constant(node, index, key)?;
+                    expect_len(&tensor, channels, key)?;
+                    self.weights.insert(format!("{}.{key}", name.torch), tensor.values);
+                }
+                let bn = BatchNorm { name, channels, epsilon: config.epsilon };
+                self.push(Op::BatchNorm(bn), &[x.id])?
+            }
+            Node::MaxPool2d(n) => {
+                let c = &n.config;
+                refuse_pool_options(c.ceil_mode, c.dilation)?;
+                let x = self.image(&node.inputs()[0], "pooling")?;
+                let padding = padding(&c.padding, c.auto_pad.clone(), &x.onnx, c.kernel_size, c.strides, [1, 1])?;
+                let window = Window { kernel: c.kernel_size, stride: c.strides, padding };
+                self.push(Op::MaxPool2d(window), &[x.id])?
+            }
+            Node::AveragePool2d(n) => {
+                let c = &n.config;
+                refuse_pool_options(c.ceil_mode, c.dilation)?;
+                let x = self.image(&node.inputs()[0], "pooling")?;
+                let padding = padding(&c.padding, c.auto_pad.clone(), &x.onnx, c.kernel_size, c.strides, [1, 1])?;
+                let window = Window { kernel: c.kernel_size, stride: c.strides, padding };
+                self.push(Op::AvgPool2d { window, count_padding: c.count_include_pad }, &[x.id])?
+            }
+            Node::GlobalAveragePool(_) => {
+                let x = self.image(&node.inputs()[0], "global average pooling")?;
+                let id = self.builder.push(Op::GlobalAvgPool, &[x.id])?;
+                let made = Value { id, onnx: vec![x.onnx[0], 1, 1] };
+                self.values.insert(out.name.clone(), made);
+                return Ok(());
+            }
+            Node::Flatten(n) => {
+                if n.config.axis != 1 {
+                    return Err(format!("axis {}; supported: axis 1 (keeping the batch)", n.config.axis));
+                }
+                self.flatten(&node.inputs()[0])?
+            }
+            Node::Reshape(n) => {
+                let x = self.value(&node.inputs()[0])?;
+                let features: usize = x.onnx.iter().product();
+                let to_flat = match &n.config.shape {
+                    ReshapeInput::Static(shape) => match shape.as_slice() {
+                        [batch, f] => {
+                            let keeps_features = *f == -1 || usize::try_from(*f) == Ok(features);
+                            let keeps_batch = *batch >= 0 || (*batch == -1 && *f != -1);
+                            keeps_features && keeps_batch
+                        }
+                        _ => false,
+                    },
+                    // A shape computed from the input's (x.view(x.size(0), -1)):
+                    // flat when the result is 2-d.
+                    ReshapeInput::Runtime(_) => out.ty.rank() == 2,
+                };
+                if !to_flat {
+                    return Err(format!(
+                        "to {}; supported: [batch, features] of a [batch, {}] value",
+                        reshape_target(&n.config.shape),
+                        x.onnx.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                self.flatten(&node.inputs()[0])?
+            }
+            Node::Linear(n) => {
+                let weight = self.constant(node, 1, "weights")?;
+                let [rows, cols] = <[usize; 2]>::try_from(weight.shape.clone())
+                    .map_err(|_| format!("weights of shape {:?}, expected 2-d", weight.shape))?;
+                // [out, in] (Gemm with transB = 1), or [in, out] (MatMul).
+                let (outputs, inputs, values) = if n.config.transpose_weight {
+                    (rows, cols, weight.values)
+                } else {
+                    (cols, rows, transpose(&weight.values, rows, cols))
+                };
+                let bias = self.optional_constant(node, 2, "bias")?;
+                self.linear(node, outputs, inputs, values, bias, 1.0)?
+            }
+            Node::Gemm(n) => {
+                let c = &n.config;
+                if c.trans_a != 0 {
+                    return Err("transA = 1 (the activations transposed, batch last); supported: transA = 0".into());
+                }
+                let weight = self.constant(node, 1, "B")?;
+                let [rows, cols] = <[usize; 2]>::try_from(weight.shape.clone())
+                    .map_err(|_| format!("B of shape {:?}, expected 2-d", weight.shape))?;
+                let (outputs, inputs, values) = if c.trans_b != 0 {
+                    (rows, cols, weight.values)
+                } else {
+                    (cols, rows, transpose(&weight.values, rows, cols))
+                };
+                let values = values.into_iter().map(|v| v * c.alpha).collect();
+                let bias = self.optional_constant(node, 2, "C")?;
+                self.linear(node, outputs, inputs, values, bias, c.beta)?
+            }
+            Node::MatMul(_) => {
+                return Err("a product of two computed values; supported: a value times constant weights".into());
+            }
+            Node::Concat(n) => {
+                let rank = node.inputs()[0].ty.rank();
+                if n.config.axis != 1 || rank < 2 {
+                    return Err(format!("axis {} of rank {rank}; supported: the channels (axis 1)", n.config.axis));
+                }
+                let mut ids = Vec::new();
+                for input in node.inputs() {
+                    let x = self.value(input)?;
+                    if self.shape(&x) != x.onnx.as_slice() {
+                        return Err("a concat of pooled [c, 1, 1] values; supported: images or flat values".into());
+                    }
+                    ids.push(x.id);
+                }
+                self.push(Op::Concat, &ids)?
+            }
+            Node::Add(_) => self.arithmetic(node, Binary::Add)?,
+            Node::Sub(_) => self.arithmetic(node, Binary::Sub)?,
+            Node::Mul(_) => self.arithmetic(node, Binary::Mul)?,
+            Node::Div(_) => self.arithmetic(node, Binary::Div)?,
+            _ => return Err(format!("not supported; csrs reads {SUPPORTED}")),
+        };
+        self.values.insert(out.name.clone(), made);
+        Ok(())
+    }
+
+    /// The csrs shape of a value.
+    fn shape(&self, value: &Value) -> &[usize] {
+        self.builder.shape(value.id)
+    }
+
+    fn push(&mut self, op: Op, inputs: &[ValueId]) -> Result<Value, String> {
+        let id = self.builder.push(op, inputs)?;
+        Ok(Value { id, onnx: self.builder.shape(id).to_vec() })
+    }
+
+    fn value(&self, argument: &Argument) -> Result<Value, String> {
+        if argument.value().is_some() {
+            return Err(format!("reads constant {} where it expects a computed value", argument.name));
+        }
+        self.values.get(&argument.name).cloned().ok_or_else(|| {
+            format!(
+                "reads {}, which is not computed from the input (only shapes may be; supported: {SUPPORTED})",
+                argument.name
+            )
+        })
+    }
+
+    /// A value that must be an image `[c, h, w]` in csrs as in ONNX.
+    fn image(&self, argument: &Argument, what: &str) -> Result<Value, String> {
+        let x = self.value(argument)?;
+        if x.onnx.len() != 3 || self.shape(&x).len() != 3 {
+            let after = if self.shape(&x).len() == 1 && x.onnx.len() == 3 { " (after a global pooling)" } else { "" };
+            return Err(format!("{what} of a value of shape {:?}{after}; supported: images [c, h, w]", x.onnx));
+        }
+        Ok(x)
+    }
+
+    fn activation(&mut self, node: &Node, activation: Activation) -> Result<Value, String> {
+        let x = self.value(&node.inputs()[0])?;
+        let made = self.push(Op::Activation(activation), &[x.id])?;
+        Ok(Value { onnx: x.onnx, ..made })
+    }
+
+    fn flatten(&mut self, argument: &Argument) -> Result<Value, String> {
+        let x = self.value(argument)?;
+        let flat = vec![x.onnx.iter().product()];
+        if self.shape(&x).len() == 1 {
+            return Ok(Value { id: x.id, onnx: flat });
+        }
+        self.push(Op::Flatten, &[x.id])
+    }
+
+    /// A linear layer of `[outputs, inputs]` weights (scaled already) plus
+    /// `beta` times a bias broadcast to the outputs.
+    fn linear(
+        &mut self,
+        node: &Node,
+        outputs: usize,
+        inputs: usize,
+        weight: Vec<f32>,
+        bias: Option<Constant>,
+        beta: f32,
+    ) -> Result<Value, String> {
+        let x = self.value(&node.inputs()[0])?;
+        if x.onnx.len() != 1 || self.shape(&x).len() != 1 {
+            return Err(format!("reads a value of shape {:?}; supported: flat [batch, features] values", x.onnx));
+        }
+        let bias = match bias {
+            None => vec![0.0; outputs],
+            Some(bias) => {
+                let values = broadcast_vector(&bias, outputs).ok_or_else(|| {
+                    format!("bias of shape {:?} for {outputs} outputs, expected [{outputs}] or one value", bias.shape)
+                })?;
+                values.into_iter().map(|v| v * beta).collect()
+            }
+        };
+        let name = self.layer_name(node);
+        self.weights.insert(format!("{}.weight", name.torch), weight);
+        self.weights.insert(format!("{}.bias", name.torch), bias);
+        self.push(Op::Linear(Linear { name, inputs, outputs }), &[x.id])
+    }
+
+    /// Add, Sub, Mul or Div: of two computed values of one shape, or of a
+    /// value and a constant (an affine map).
+    fn arithmetic(&mut self, node: &Node, op: Binary) -> Result<Value, String> {
+        let [a, b] = node.inputs() else { return Err("expected two operands".into()) };
+        match (a.value().is_some(), b.value().is_some()) {
+            (false, false) => {
+                let (a, b) = (self.value(a)?, self.value(b)?);
+                if a.onnx != b.onnx || self.shape(&a) != self.shape(&b) {
+                    return Err(format!(
+                        "of shapes {:?} and {:?}; supported: two values of one shape, or a value and a constant",
+                        a.onnx, b.onnx
+                    ));
+                }
+                let made = self.push(Op::Binary(op), &[a.id, b.id])?;
+                Ok(Value { onnx: a.onnx, ..made })
+            }
+            (false, true) => self.affine(node, op, a, b, false),
+            (true, false) => self.affine(node, op, b, a, true),
+            (true, true) => Err("of two constants, which the parser did not fold".into()),
+        }
+    }
+
+    /// `x op c` (or `c op x` when `reversed`) as `x · scale + shift`.
+    fn affine(&mut self, node: &Node, op: Binary, x: &Argument, c: &Argument, reversed: bool) -> Result<Value, String> {
+        let x = self.value(x)?;
+        let constant = read_constant(c, "the constant operand")?;
+        let len = broadcast_len(&constant.shape, &x.onnx).ok_or_else(|| {
+            format!(
+                "a constant of shape {:?} against values of shape [batch, {}]; supported: one value, one per channel or one per value",
+                constant.shape,
+                x.onnx.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        if self.shape(&x) != x.onnx.as_slice() && len > 1 {
+            return Err("arithmetic on pooled [c, 1, 1] values; supported: after a Flatten".into());
+        }
+        let c = constant.values;
+        let (scale, shift): (Vec<f32>, Vec<f32>) = match (op, reversed) {
+            (Binary::Add, _) => (vec![1.0; len], c),
+            (Binary::Sub, false) => (vec![1.0; len], c.iter().map(|v| -v).collect()),
+            (Binary::Sub, true) => (vec![-1.0; len], c),
+            (Binary::Mul, _) => (c, vec![0.0; len]),
+            (Binary::Div, false) => (c.iter().map(|v| 1.0 / v).collect(), vec![0.0; len]),
+            (Binary::Div, true) => {
+                return Err("a constant divided by a value; supported: a value divided by a constant".into());
+            }
+        };
+        if let Some(v) = scale.iter().find(|v| !v.is_finite()) {
+            return Err(format!("a scale of {v} (a division by zero?)"));
+        }
+        let name = self.layer_name(node);
+        self.weights.insert(format!("{}.weight", name.torch), scale);
+        self.weights.insert(format!("{}.bias", name.torch), shift);
+        let made = self.push(Op::Affine(Affine { name, len }), &[x.id])?;
+        Ok(Value { onnx: x.onnx, ..made })
+    }
+
+    /// The weights of input `index` of `node`, which must be constant.
+    fn constant(&self, node: &Node, index: usize, what: &str) -> Result<Constant, String> {
+        self.optional_constant(node, index, what)?.ok_or_else(|| format!("no {what}"))
+    }
+
+    fn optional_constant(&self, node: &Node, index: usize, what: &str) -> Result<Option<Constant>, String> {
+        let Some(argument) = node.inputs().get(index).filter(|a| !a.is_optional()) else { return Ok(None) };
+        if argument.value().is_none() {
+            return Err(format!("{what} computed by the graph; supported: constant {what}"));
+        }
+        read_constant(argument, what).map(Some)
+    }
+
+    /// A layer name of its own for `node`.
+    fn layer_name(&mut self, node: &Node) -> LayerName {
+        let base = self.name(node).to_owned();
+        let mut name = base.clone();
+        let mut n = 1;
+        while !self.taken.insert(name.clone()) {
+            n += 1;
+            name = format!("{base}#{n}");
+        }
+        LayerName { torch: name.clone(), burn: name }
+    }
+}
+
+/// A constant argument's float values, which must be finite; `what` names
+/// it in messages (the parser keeps no names of weights).
+fn read_constant(argument: &Argument, what: &str) -> Result<Constant, String> {
+    let data = argument.value().ok_or_else(|| format!("{what} is not a constant"))?;
+    if !matches!(data.dtype, DType::F32 | DType::F64 | DType::F16 | DType::BF16) {
+        return Err(format!("{what} holds {:?}, expected floating-point numbers", data.dtype));
+    }
+    let values = data.to_f32_vec().map_err(|err| format!("{what}: {err:?}"))?;
+    if let Some(v) = values.iter().find(|v| !v.is_finite()) {
+        return Err(format!("{what}: a value is {v}, expected finite numbers"));
+    }
+    Ok(Constant { values, shape: data.shape.to_vec() })
+}
+
+fn expect_len(constant: &Constant, len: usize, what: &str) -> Result<(), String> {
+    if constant.values.len() == len {
+        Ok(())
+    } else {
+        Err(format!("{what} of shape {:?}, expected [{len}]", constant.shape))
+    }
+}
+
+/// The values a constant broadcasts against a value of `shape` (per
+/// example) with: 1 (one for all), the channels (`[c, 1, 1]` against
+/// `[c, h, w]`, `[c]` against `[c]`), or all of them; `None` otherwise.
+fn broadcast_len(constant: &[usize], shape: &[usize]) -> Option<usize> {
+    let total: usize = constant.iter().product();
+    if total == 1 {
+        return Some(1);
+    }
+    // Right-aligned against [batch, shape...], with no batch axis of its own.
+    let dims: Vec<usize> = constant.iter().copied().skip_while(|&d| d == 1).collect();
+    if dims.len() > shape.len() {
+        return None;
+    }
+    let aligned = &shape[shape.len() - dims.len()..];
+    if dims == aligned {
+        // Trailing dimensions equal: one per value only if it covers all.
+        return (dims.len() == shape.len()).then_some(total);
+    }
+    let per_channel = dims.len() == shape.len() && dims[0] == shape[0] && dims[1..].iter().all(|&d| d == 1);
+    per_channel.then_some(shape[0])
+}
+
+/// A bias for `len` outputs: `[len]`, `[1, len]` or one value.
+fn broadcast_vector(constant: &Constant, len: usize) -> Option<Vec<f32>> {
+    match constant.values.len() {
+        1 => Some(vec![constant.values[0]; len]),
+        n if n == len && constant.shape.iter().filter(|&&d| d != 1).count() <= 1 => Some(constant.values.clone()),
+        _ => None,
+    }
+}
+
+/// `[rows, cols]` → `[cols, rows]`, row-major.
+fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; values.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = values[r * cols + c];
+        }
+    }
+    out
+}
+
+fn refuse_pool_options(ceil_mode: bool, dilation: [usize; 2]) -> Result<(), String> {
+    if ceil_mode {
+        return Err("ceil_mode = 1; supported: ceil_mode = 0 (PyTorch's default)".into());
+    }
+    if dilation != [1, 1] {
+        return Err(format!("dilations {dilation:?}; supported: [1, 1]"));
+    }
+    Ok(())
+}
+
+/// Top, left, bottom, right padding, from explicit pads or `auto_pad`.
+fn padding(
+    explicit: &PaddingConfig2d,
+    auto: AutoPad,
+    input: &[usize],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+) -> Result<[usize; 4], String> {
+    let same = |upper: bool| -> Result<[usize; 4], String> {
+        let mut pads = [0; 4];
+        for axis in 0..2 {
+            let (size, s) = (input[1 + axis], stride[axis].max(1));
+            let extent = (kernel[axis].max(1) - 1) * dilation[axis] + 1;
+            let out = size.div_ceil(s);
+            let total = ((out - 1) * s + extent).saturating_sub(size);
+            let (small, large) = (total / 2, total - total / 2);
+            let (begin, end) = if upper { (small, large) } else { (large, small) };
+            pads[axis] = begin;
+            pads[axis + 2] = end;
+        }
+        Ok(pads)
+    };
+    match auto {
+        AutoPad::NotSet => {
+            let (top, left, bottom, right) = explicit.as_tuple();
+            Ok([top, left, bottom, right])
+        }
+        AutoPad::Valid => Ok([0; 4]),
+        AutoPad::SameUpper => same(true),
+        AutoPad::SameLower => same(false),
+    }
+}
+
+fn reshape_target(shape: &ReshapeInput) -> String {
+    match shape {
+        ReshapeInput::Static(shape) => format!("{shape:?}"),
+        ReshapeInput::Runtime(_) => "a computed shape".to_owned(),
+    }
+}

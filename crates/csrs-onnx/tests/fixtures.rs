@@ -1,0 +1,144 @@
+//! The fixtures of `scripts/onnx_fixtures.py` read back: the plain
+//! interpreter, the compiled engine and burn's interpreter (on flex) each
+//! give PyTorch's logits.
+
+use std::path::{Path, PathBuf};
+
+use burn::backend::Flex;
+use burn::prelude::*;
+use csrs_engine::{Engine, Workspace, reference};
+use csrs_models::interop::from_tensors;
+use csrs_onnx::OnnxNetwork;
+use serde::Deserialize;
+
+const FIXTURES: [&str; 4] = ["wrn16_4", "vgg", "separable", "gemm"];
+
+#[derive(Deserialize)]
+struct Expected {
+    input_shape: [usize; 4],
+    inputs: Vec<f32>,
+    logits: Vec<Vec<f32>>,
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+}
+
+fn fixture(name: &str) -> (OnnxNetwork, Expected) {
+    let expected: Expected =
+        serde_json::from_str(&std::fs::read_to_string(data(&format!("{name}.json"))).unwrap()).unwrap();
+    let [_, c, h, w] = expected.input_shape;
+    (csrs_onnx::read(&data(&format!("{name}.onnx")), [c, h, w]).unwrap(), expected)
+}
+
+fn max_difference(ours: &[f32], expected: &[Vec<f32>]) -> f32 {
+    let expected: Vec<f32> = expected.concat();
+    assert_eq!(ours.len(), expected.len());
+    ours.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn the_reference_interpreter_gives_pytorchs_logits() {
+    for name in FIXTURES {
+        let (network, expected) = fixture(name);
+        let len = expected.inputs.len() / expected.input_shape[0];
+        let ours: Vec<f32> = expected
+            .inputs
+            .chunks_exact(len)
+            .flat_map(|x| reference::logits(&network.graph, &network.weights, x))
+            .collect();
+        let difference = max_difference(&ours, &expected.logits);
+        assert!(difference < 1e-4, "{name}: {difference}");
+    }
+}
+
+#[test]
+fn the_engine_gives_pytorchs_logits() {
+    for name in FIXTURES {
+        let (network, expected) = fixture(name);
+        let engine = Engine::compile(&network.spec(None, None), &network.weights).unwrap();
+        let batch = expected.input_shape[0];
+        let mut logits = vec![0.0; batch * engine.n_classes()];
+        engine.run(&mut Workspace::default(), &expected.inputs, batch, &mut logits);
+        let difference = max_difference(&logits, &expected.logits);
+        assert!(difference < 1e-4, "{name}: {difference}");
+    }
+}
+
+#[test]
+fn burns_interpreter_gives_pytorchs_logits() {
+    let device = Default::default();
+    for name in FIXTURES {
+        let (network, expected) = fixture(name);
+        let model = from_tensors::<Flex>(&network.spec(None, None), &network.weights, &device).unwrap();
+        let [b, c, h, w] = expected.input_shape;
+        let x = Tensor::<Flex, 1>::from_floats(expected.inputs.as_slice(), &device).reshape([b, c, h, w]);
+        let logits = model.forward(x).into_data().to_vec::<f32>().unwrap();
+        let difference = max_difference(&logits, &expected.logits);
+        assert!(difference < 1e-4, "{name}: {difference}");
+    }
+}
+
+#[test]
+fn the_fixtures_hold_every_operator_csrs_reads() {
+    use csrs_models::graph::{Activation, Binary, Op};
+    let mut seen = std::collections::BTreeSet::new();
+    for name in FIXTURES {
+        let (network, _) = fixture(name);
+        for node in &network.graph.nodes {
+            let kind = match &node.op {
+                Op::Conv2d(c) if c.groups > 1 && c.groups == c.channels_in => "depthwise convolution",
+                Op::Conv2d(c) if c.groups > 1 => "grouped convolution",
+                Op::Conv2d(c) if c.dilation != [1, 1] => "dilated convolution",
+                Op::Conv2d(c) if c.kernel[0] != c.kernel[1] => "rectangular convolution",
+                Op::Conv2d(c) if c.bias => "convolution with bias",
+                Op::Conv2d(_) => "convolution without bias",
+                Op::BatchNorm(_) => "batch norm",
+                Op::Affine(_) => "arithmetic with a constant",
+                Op::Activation(Activation::Relu) => "relu",
+                Op::Activation(Activation::LeakyRelu { .. }) => "leaky relu",
+                Op::Activation(Activation::Sigmoid) => "sigmoid",
+                Op::MaxPool2d(w) if w.padding != [0; 4] => "padded max pooling",
+                Op::MaxPool2d(_) => "max pooling",
+                Op::AvgPool2d { count_padding: true, .. } => "average pooling counting padding",
+                Op::AvgPool2d { count_padding: false, .. } => "average pooling within the image",
+                Op::GlobalAvgPool => "global average pooling",
+                Op::Flatten => "flatten",
+                Op::Linear(_) => "linear",
+                Op::Binary(Binary::Add) => "add",
+                Op::Binary(Binary::Sub) => "sub",
+                Op::Binary(Binary::Mul) => "mul",
+                Op::Binary(Binary::Div) => "div",
+                Op::Concat => "concat",
+            };
+            seen.insert(kind);
+        }
+    }
+    let every = [
+        "depthwise convolution",
+        "grouped convolution",
+        "dilated convolution",
+        "rectangular convolution",
+        "convolution with bias",
+        "convolution without bias",
+        "batch norm",
+        "arithmetic with a constant",
+        "relu",
+        "leaky relu",
+        "sigmoid",
+        "padded max pooling",
+        "max pooling",
+        "average pooling counting padding",
+        "average pooling within the image",
+        "global average pooling",
+        "flatten",
+        "linear",
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "concat",
+    ];
+    let missing: Vec<&str> = every.into_iter().filter(|kind| !seen.contains(kind)).collect();
+    assert!(missing.is_empty(), "no fixture holds {missing:?}");
+}
