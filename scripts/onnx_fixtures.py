@@ -160,13 +160,19 @@ class Separable(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
-def export(net, name, opset, out, dynamic):
+def seeded(net, name):
+    """`net` in evaluation mode with the fixture's weights (seeded by its
+    name), and the generator that then draws its inputs."""
     generator = torch.Generator().manual_seed(len(name))
     torch.manual_seed(len(name))
     for p in net.parameters():
         p.data = torch.randn(p.shape, generator=generator) * (1.0 / max(1, p[0].numel()) ** 0.5)
     randomize_batch_norms(net, generator)
-    net.eval()
+    return net.eval(), generator
+
+
+def export(net, name, opset, out, dynamic):
+    net, generator = seeded(net, name)
     inputs = torch.rand((BATCH, *SHAPE), generator=generator)
     with torch.no_grad():
         logits = net(inputs)

@@ -39,42 +39,47 @@ class CifarResNet(nn.Module):
     def forward(self, x):
         return self.fc(F.adaptive_avg_pool2d(self.body(self.stem(x)), 1).flatten(1))
 
-arch = sys.argv[1] if len(sys.argv) > 1 else "lenet"
-N = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
-batch = int(sys.argv[3]) if len(sys.argv) > 3 else 400
-if arch == "lenet":
-    model, shape, flops = LeNet(), (1, 28, 28), 2 * (28*28*6*25 + 10*10*16*150 + 400*120 + 120*84 + 84*10)
-elif arch in ("resnet18", "resnet50"):  # ImageNet-sized, torchvision's layout (needs torchvision)
-    import torchvision
-    model, shape, flops = getattr(torchvision.models, arch)(), (3, 224, 224), None
-else:
-    d = int(arch.replace("resnet", "")); model, shape = CifarResNet(d), (3, 32, 32)
-    flops = None
-mode = sys.argv[4] if len(sys.argv) > 4 else "eager"
-dev = torch.device(sys.argv[5] if len(sys.argv) > 5 else "cpu")
-model.eval(); x = torch.rand(shape); counts = torch.zeros(1000 if shape[1] == 224 else 10, dtype=torch.long)
-def run(n):
-    with torch.no_grad():
-        left = n
-        while left > 0:
-            b = min(batch, left); left -= b
-            xb = x.repeat((b, 1, 1, 1)); xb = xb + torch.randn_like(xb) * 0.5
-            counts.add_(torch.bincount(model(xb).argmax(1), minlength=counts.numel()))
-if flops is None:
-    from torch.utils.flop_counter import FlopCounterMode
-    with FlopCounterMode(display=False) as fc:
-        model(torch.rand((1,) + shape))
-    flops = fc.get_total_flops()
-model, x, counts = model.to(dev), x.to(dev), counts.to(dev)
-if mode in ("tuned", "amp"):
-    if len(shape) == 3 and shape[0] > 1:
-        model = model.to(memory_format=torch.channels_last)
-    with torch.no_grad():
-        model = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.script(model)))
-sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-ctx = torch.autocast(dev.type, dtype=torch.bfloat16) if mode == "amp" else torch.no_grad()
-with ctx:
-    run(batch); sync()
-    t = time.perf_counter(); run(N); sync(); dt = time.perf_counter() - t
-print(f"{arch} {mode} {dev.type} torch{torch.__version__} threads={torch.get_num_threads()} batch={batch} N={N} "
-      f"samples/s={N/dt:.0f} MFLOP/sample={flops/1e6:.2f} GFLOP/s={N*flops/dt/1e9:.1f}")
+def main():
+    arch = sys.argv[1] if len(sys.argv) > 1 else "lenet"
+    N = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
+    batch = int(sys.argv[3]) if len(sys.argv) > 3 else 400
+    if arch == "lenet":
+        model, shape, flops = LeNet(), (1, 28, 28), 2 * (28*28*6*25 + 10*10*16*150 + 400*120 + 120*84 + 84*10)
+    elif arch in ("resnet18", "resnet50"):  # ImageNet-sized, torchvision's layout (needs torchvision)
+        import torchvision
+        model, shape, flops = getattr(torchvision.models, arch)(), (3, 224, 224), None
+    else:
+        d = int(arch.replace("resnet", "")); model, shape = CifarResNet(d), (3, 32, 32)
+        flops = None
+    mode = sys.argv[4] if len(sys.argv) > 4 else "eager"
+    dev = torch.device(sys.argv[5] if len(sys.argv) > 5 else "cpu")
+    model.eval(); x = torch.rand(shape); counts = torch.zeros(1000 if shape[1] == 224 else 10, dtype=torch.long)
+    def run(n):
+        with torch.no_grad():
+            left = n
+            while left > 0:
+                b = min(batch, left); left -= b
+                xb = x.repeat((b, 1, 1, 1)); xb = xb + torch.randn_like(xb) * 0.5
+                counts.add_(torch.bincount(model(xb).argmax(1), minlength=counts.numel()))
+    if flops is None:
+        from torch.utils.flop_counter import FlopCounterMode
+        with FlopCounterMode(display=False) as fc:
+            model(torch.rand((1,) + shape))
+        flops = fc.get_total_flops()
+    model, x, counts = model.to(dev), x.to(dev), counts.to(dev)
+    if mode in ("tuned", "amp"):
+        if len(shape) == 3 and shape[0] > 1:
+            model = model.to(memory_format=torch.channels_last)
+        with torch.no_grad():
+            model = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.script(model)))
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    ctx = torch.autocast(dev.type, dtype=torch.bfloat16) if mode == "amp" else torch.no_grad()
+    with ctx:
+        run(batch); sync()
+        t = time.perf_counter(); run(N); sync(); dt = time.perf_counter() - t
+    print(f"{arch} {mode} {dev.type} torch{torch.__version__} threads={torch.get_num_threads()} batch={batch} N={N} "
+          f"samples/s={N/dt:.0f} MFLOP/sample={flops/1e6:.2f} GFLOP/s={N*flops/dt/1e9:.1f}")
+
+
+if __name__ == "__main__":
+    main()

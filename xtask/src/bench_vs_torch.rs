@@ -126,8 +126,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
 
 /// Samples and GFLOP per second of one measurement.
 #[derive(Debug, Default, Clone, Copy)]
-struct Rate {
-    samples: f64,
+pub(crate) struct Rate {
+    pub(crate) samples: f64,
     gflops: f64,
 }
 
@@ -137,7 +137,7 @@ impl Rate {
     }
 }
 
-fn output_of(command: &mut Command) -> anyhow::Result<String> {
+pub(crate) fn output_of(command: &mut Command) -> anyhow::Result<String> {
     let shown = format!("{command:?}").replace('"', "");
     let output = command.output().with_context(|| format!("cannot run {shown}"))?;
     if !output.status.success() {
@@ -148,7 +148,7 @@ fn output_of(command: &mut Command) -> anyhow::Result<String> {
 
 /// The rate in `csrs bench`'s table (its `samples_per_s` and `gflop_per_s`
 /// columns).
-fn csrs_rate(command: &mut Command) -> anyhow::Result<Rate> {
+pub(crate) fn csrs_rate(command: &mut Command) -> anyhow::Result<Rate> {
     let text = output_of(command)?;
     parse_csrs(&text).ok_or_else(|| anyhow!("csrs bench printed no rate:\n{text}"))
 }
@@ -168,10 +168,12 @@ fn torch_rate(command: &mut Command) -> anyhow::Result<Rate> {
 }
 
 fn parse_torch(text: &str) -> Option<Rate> {
-    let value = |key: &str| -> Option<f64> {
-        text.split_whitespace().find_map(|field| field.strip_prefix(key)).and_then(|v| v.parse().ok())
-    };
-    Some(Rate { samples: value("samples/s=")?, gflops: value("GFLOP/s=")? })
+    Some(Rate { samples: script_value(text, "samples/s=")?, gflops: script_value(text, "GFLOP/s=")? })
+}
+
+/// The number after `key` in a script's `key=value` fields.
+pub(crate) fn script_value(text: &str, key: &str) -> Option<f64> {
+    text.split_whitespace().find_map(|field| field.strip_prefix(key)).and_then(|v| v.parse().ok())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! xtask never links a csrs crate: tasks run cargo and the `csrs` binary, so
 //! automation stays quick to build.
 
+mod bench_vs_onnx;
 mod bench_vs_torch;
 mod ci;
 mod experiment;
@@ -42,7 +43,13 @@ tasks:
                  [--rounds 2] [--device cpu|cuda] [--python PYTHON]
                     csrs's sampling throughput against PyTorch's (eager and
                     TorchScript-tuned) on the same models, alternating in one
-                    run; needs PyTorch (not part of CI)";
+                    run; needs PyTorch (not part of CI)
+  bench-vs-onnx [--networks wrn16_4,resnet110] [--onnx FILE --dataset NAME]
+                [--batch 400] [--rounds 2] [--python PYTHON]
+                    csrs's engine against ONNX Runtime's CPU session on the
+                    same ONNX file (and PyTorch eager on the module exported
+                    to it), 2 threads each, alternating in one run; needs
+                    onnxruntime and PyTorch (not part of CI)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,6 +58,7 @@ fn main() -> ExitCode {
         Some("experiment") => experiment::run(&args[1..]),
         Some("slurm") => slurm::run(&args[1..]),
         Some("bench-vs-torch") => bench_vs_torch::run(&args[1..]),
+        Some("bench-vs-onnx") => bench_vs_onnx::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -16,6 +16,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("csrs-data", &[]),
     ("csrs-models", &["csrs-artifacts"]),
     ("csrs-engine", &["csrs-models"]),
+    ("csrs-onnx", &["csrs-models"]),
     ("csrs-sampling", &["csrs-cost", "csrs-engine", "csrs-models", "csrs-stats"]),
     (
         "csrs-train",
@@ -31,6 +32,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "csrs-data",
             "csrs-engine",
             "csrs-models",
+            "csrs-onnx",
             "csrs-records",
             // A dev-dependency only: its example prints the table.
             "csrs-report",

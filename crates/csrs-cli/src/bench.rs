@@ -1,16 +1,20 @@
 //! `csrs bench`: how fast this machine draws noisy samples.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use burn::prelude::Backend;
 use csrs_models::graph::Graph;
+use csrs_data::DatasetName;
 use csrs_models::{Architecture, Classifier, ModelSpec};
 use csrs_sampling::{BLOCK, ClassCounter, Noise, NoiseKind, NoiseStream, Phase};
 use csrs_stats::Sigma;
 
-use csrs_run::{Counting, DeviceChoice, MAX_DRAWS, OnBackend, check_batch, class_counter, on_backend};
+use csrs_run::{
+    Counting, DeviceChoice, Import, MAX_DRAWS, OnBackend, check_batch, class_counter, load_model, on_backend,
+};
 
 use crate::options::EngineChoice;
 
@@ -20,15 +24,24 @@ use crate::options::EngineChoice;
 /// For each architecture, an untrained model (weights do not change the
 /// speed) classifies --samples noisy copies of one input (rounded up to
 /// whole batches), --batch at a time,
-/// after one batch of warm-up. Prints one tab-separated line per
+/// after one batch of warm-up; with --model, that model instead (a csrs
+/// checkpoint, or a PyTorch, safetensors or ONNX file for --dataset). Prints one tab-separated line per
 /// architecture: samples/s, GFLOP/s (2 × the network's multiply-adds) and
 /// the seconds one certificate of --n-certify draws would take.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  csrs bench --arch lenet5,cifar-resnet110 --batch 400 --device cuda")]
+#[command(
+    after_help = "Examples:\n  csrs bench --arch lenet5,cifar-resnet110 --batch 400 --device cuda\n  csrs bench --model wrn.onnx --dataset cifar10"
+)]
 pub(crate) struct Args {
     /// Architectures, comma-separated
     #[arg(long, value_name = "NAMES", value_delimiter = ',', default_value = "lenet5,cifar-resnet20,cifar-resnet110")]
     arch: Vec<Architecture>,
+    /// A model to time instead of the architectures: a csrs checkpoint, or a PyTorch, safetensors or ONNX file (then --dataset is needed)
+    #[arg(long, value_name = "PATH", conflicts_with = "arch")]
+    model: Option<PathBuf>,
+    /// Dataset of a foreign --model (input shape, classes); no data is read
+    #[arg(long, value_name = "NAME", requires = "model")]
+    dataset: Option<DatasetName>,
     /// Noisy copies per forward pass (whole blocks of 100)
     #[arg(long, default_value_t = 400)]
     batch: usize,
@@ -68,6 +81,9 @@ impl Args {
             );
         }
         check_batch("--batch", self.batch, 1)?;
+        if self.model.is_some() {
+            return on_backend(self.device, self);
+        }
         for &architecture in &self.arch {
             let ([c, h, w], _) = workload(architecture);
             check_batch("--batch", self.batch, c * h * w).with_context(|| format!("{architecture}"))?;
@@ -116,29 +132,43 @@ impl OnBackend for Args {
             "arch\tinput\tdevice\tengine\tnoise\tbatch\tsamples\tseconds\tsamples_per_s\tgflop_per_s\tseconds_per_certificate"
         )?;
         let noise = self.noise.with_sigma(Sigma::new(0.25)?);
-        for architecture in self.arch {
-            let (input_shape, n_classes) = workload(architecture);
-            let channels = input_shape[0];
-            let spec = ModelSpec {
-                architecture,
-                n_classes,
-                input_shape,
-                mean: vec![0.5; channels],
-                std: vec![0.25; channels],
-                graph: None,
-            };
-            B::seed(&device, 0);
-            let model = Classifier::<B>::init(&spec, &device)?;
+        let models: Vec<(String, Classifier<B>, ModelSpec)> = match &self.model {
+            Some(path) => {
+                let checkpoint = load_model::<B>(path, self.dataset, &Import::default(), None, &device)?;
+                let [c, h, w] = checkpoint.meta.spec.input_shape;
+                check_batch("--batch", self.batch, c * h * w)?;
+                vec![(path.display().to_string(), checkpoint.model, checkpoint.meta.spec)]
+            }
+            None => {
+                let mut models = Vec::new();
+                for &architecture in &self.arch {
+                    let (input_shape, n_classes) = workload(architecture);
+                    let channels = input_shape[0];
+                    let spec = ModelSpec {
+                        architecture,
+                        n_classes,
+                        input_shape,
+                        mean: vec![0.5; channels],
+                        std: vec![0.25; channels],
+                        graph: None,
+                    };
+                    B::seed(&device, 0);
+                    models.push((architecture.to_string(), Classifier::<B>::init(&spec, &device)?, spec));
+                }
+                models
+            }
+        };
+        for (name, model, spec) in models {
             let counting = self.engine.counting_on(self.device)?;
             let mut counter = class_counter(model, &spec, counting, device.clone(), self.batch)?;
             let batch = (self.batch as u64 / BLOCK).max(1) * BLOCK;
             let (drawn, seconds) = throughput(counter.as_mut(), &noise, batch, |drawn, _| drawn < self.samples)?;
             let rate = drawn as f64 / seconds;
             let flops = 2.0 * Graph::of(&spec).multiply_adds() as f64;
-            let [c, h, w] = input_shape;
+            let [c, h, w] = spec.input_shape;
             writeln!(
                 stdout,
-                "{architecture}\t{c}x{h}x{w}\t{}\t{}\t{}\t{batch}\t{}\t{seconds:.3}\t{rate:.0}\t{:.1}\t{:.2}",
+                "{name}\t{c}x{h}x{w}\t{}\t{}\t{}\t{batch}\t{}\t{seconds:.3}\t{rate:.0}\t{:.1}\t{:.2}",
                 self.device,
                 if counting == Counting::Native { "native" } else { "burn" },
                 self.noise,

@@ -57,7 +57,7 @@ fn every_fixture_prints_pytorchs_logits_from_the_file_and_after_import() {
             op => op.as_object().unwrap().keys().next().unwrap().clone(),
         })
         .collect();
-    for op in ["conv2d", "batch_norm", "concat", "avg_pool2d", "global_avg_pool", "linear"] {
+    for op in ["conv2d", "activation", "binary", "avg_pool2d", "concat", "global_avg_pool", "linear"] {
         assert!(ops.iter().any(|o| o == op), "{op} not in {ops:?}");
     }
 }
