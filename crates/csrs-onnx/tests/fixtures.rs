@@ -142,3 +142,27 @@ fn the_fixtures_hold_every_operator_csrs_reads() {
     let missing: Vec<&str> = every.into_iter().filter(|kind| !seen.contains(kind)).collect();
     assert!(missing.is_empty(), "no fixture holds {missing:?}");
 }
+
+#[test]
+fn csrs_networks_exported_to_onnx_read_back_to_csrs_logits() {
+    // Written by scripts/onnx_builtin.py: csrs's models through PyTorch's
+    // networks of their layout to ONNX, with csrs's own logits.
+    let device = Default::default();
+    for name in ["mlp", "lenet5", "digits-cnn", "cifar-resnet20"] {
+        let (network, expected) = fixture(&format!("builtin/{name}"));
+        let spec = network.spec(None, None);
+        let engine = Engine::compile(&spec, &network.weights).unwrap();
+        let batch = expected.input_shape[0];
+        let mut logits = vec![0.0; batch * engine.n_classes()];
+        engine.run(&mut Workspace::default(), &expected.inputs, batch, &mut logits);
+        let difference = max_difference(&logits, &expected.logits);
+        assert!(difference < 1e-4, "{name} on the engine: {difference}");
+
+        let model = from_tensors::<Flex>(&spec, &network.weights, &device).unwrap();
+        let [b, c, h, w] = expected.input_shape;
+        let x = Tensor::<Flex, 1>::from_floats(expected.inputs.as_slice(), &device).reshape([b, c, h, w]);
+        let logits = model.forward(x).into_data().to_vec::<f32>().unwrap();
+        let difference = max_difference(&logits, &expected.logits);
+        assert!(difference < 1e-4, "{name} on burn: {difference}");
+    }
+}
