@@ -307,9 +307,11 @@ pub(crate) fn compile(
     let col_size =
         c.steps.iter().map(|s| if let Step::Conv(conv) = s { conv.col_size() } else { 0 }).max().unwrap_or(0);
     let col_size = col_size.max(COL_GROUP);
+    let mut steps = c.steps;
+    let (slot_sizes, output) = share_buffers(&mut steps, &c.slot_sizes, output);
     Ok(Engine {
-        steps: c.steps,
-        slot_sizes: c.slot_sizes,
+        steps,
+        slot_sizes,
         output,
         input_shape: graph.input,
         n_classes: spec.n_classes,
@@ -651,6 +653,87 @@ impl Compiler<'_> {
         conv.output = self.new_slot(value);
         self.steps.push(Step::Conv(conv));
     }
+}
+
+impl Step {
+    /// The slots the step reads, and the one it writes, each passed to
+    /// `visit` (which may change it).
+    fn slots_mut(&mut self, mut visit: impl FnMut(&mut usize, bool)) {
+        match self {
+            Step::Conv(conv) => {
+                visit(&mut conv.input, false);
+                if let Some(residual) = &mut conv.residual {
+                    visit(residual, false);
+                }
+                visit(&mut conv.output, true);
+            }
+            Step::MaxPool { input, output, .. }
+            | Step::AvgPool { input, output, .. }
+            | Step::GlobalAvgPool { input, output, .. }
+            | Step::Linear { input, output, .. }
+            | Step::Affine { input, output, .. }
+            | Step::Activation { input, output, .. } => {
+                visit(input, false);
+                visit(output, true);
+            }
+            Step::Binary { a, b, output, .. } => {
+                visit(a, false);
+                visit(b, false);
+                visit(output, true);
+            }
+            Step::Concat { inputs, output, .. } => {
+                for (slot, _) in inputs {
+                    visit(slot, false);
+                }
+                visit(output, true);
+            }
+        }
+    }
+}
+
+/// Gives values whose lives do not overlap one buffer: a buffer is free
+/// again after the last step that reads its value, and each step's output
+/// takes a free one (never one of its own inputs, which are freed only
+/// after it). ResNet-110 needs 3 buffers instead of one per layer, so a
+/// batch's activations stay in cache longer and a workspace is a few
+/// megabytes, not a gigabyte. Returns the buffers' sizes (values per
+/// example) and the logits' buffer.
+fn share_buffers(steps: &mut [Step], slot_sizes: &[usize], output: usize) -> (Vec<usize>, usize) {
+    // The step after which each slot is read no more (the input's and the
+    // logits' never: the input is written before the first step, the logits
+    // read after the last).
+    let mut last_read = vec![0; slot_sizes.len()];
+    for (i, step) in steps.iter_mut().enumerate() {
+        step.slots_mut(|slot, _| last_read[*slot] = last_read[*slot].max(i));
+    }
+    last_read[0] = usize::MAX;
+    last_read[output] = usize::MAX;
+    let mut buffer_of: Vec<Option<usize>> = vec![None; slot_sizes.len()];
+    buffer_of[0] = Some(0);
+    let mut sizes = vec![slot_sizes[0]];
+    let mut free: Vec<usize> = Vec::new();
+    for (i, step) in steps.iter_mut().enumerate() {
+        step.slots_mut(|slot, written| {
+            if written && buffer_of[*slot].is_none() {
+                let buffer = free.pop().unwrap_or_else(|| {
+                    sizes.push(0);
+                    sizes.len() - 1
+                });
+                sizes[buffer] = sizes[buffer].max(slot_sizes[*slot]);
+                buffer_of[*slot] = Some(buffer);
+            }
+            *slot = buffer_of[*slot].expect("a slot is written before it is read");
+        });
+        // Slots (now buffers) whose last reader this step was.
+        for (slot, &last) in last_read.iter().enumerate() {
+            if last == i
+                && let Some(buffer) = buffer_of[slot]
+            {
+                free.push(buffer);
+            }
+        }
+    }
+    (sizes, buffer_of[output].expect("the logits are written"))
 }
 
 /// Constants in PyTorch's order, put in a buffer's.

@@ -60,8 +60,10 @@ pub(crate) fn run(step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: u
             general_mat_mul(1.0, &x, &w, 1.0, &mut y_matrix);
             activate(y, *activation);
         }
-        // Elementwise steps run over the whole buffer: past `batch`
-        // examples they compute values nothing reads.
+        // Elementwise steps run over the whole of the shortest buffer
+        // (buffers are shared by values of several sizes, each holding its
+        // examples from the start): past `batch` examples they compute
+        // values nothing reads.
         Step::Affine { input, scale, shift, activation, .. } => {
             let period = scale.len();
             for (y, x) in out.chunks_exact_mut(period).zip(slots_in[*input].chunks_exact(period)) {
@@ -75,8 +77,7 @@ pub(crate) fn run(step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: u
             out.iter_mut().zip(&slots_in[input]).for_each(|(y, x)| *y = activation.apply(*x));
         }
         &Step::Binary { a, b, op, activation, .. } => {
-            let len = out.len();
-            for ((y, x), z) in out.iter_mut().zip(&slots_in[a][..len]).zip(&slots_in[b][..len]) {
+            for ((y, x), z) in out.iter_mut().zip(&slots_in[a]).zip(&slots_in[b]) {
                 *y = op.apply(*x, *z);
             }
             activate(&mut out, activation);

@@ -14,8 +14,9 @@
 //!   convolution), a first layer of few channels plane by plane, and a
 //!   flatten needs no copy (the following linear layer's
 //!   columns are permuted at compile time);
-//! - every buffer sized once per [`Workspace`]; [`Engine::run`] allocates
-//!   nothing after the first batch of a given size.
+//! - values whose lives do not overlap share one buffer (a ResNet needs
+//!   three or four), each sized once per [`Workspace`]; [`Engine::run`]
+//!   allocates nothing after the first batch of a given size.
 //!
 //! [`reference`](mod@reference) is a plain NCHW interpreter of the
 //! unrewritten graph, the oracle of the tests.
@@ -109,6 +110,12 @@ impl Engine {
     /// The number of classes (logits per example).
     pub fn n_classes(&self) -> usize {
         self.n_classes
+    }
+
+    /// Values a [`Workspace`] holds for batches of `batch` examples: its
+    /// buffers and the im2col matrix (4 bytes each).
+    pub fn workspace_len(&self, batch: usize) -> usize {
+        self.slot_sizes.iter().sum::<usize>() * batch + self.col_size
     }
 
     /// Values per input image, C·H·W.

@@ -168,6 +168,20 @@ fn a_batch_computes_what_its_examples_compute_alone() {
 }
 
 #[test]
+fn values_whose_lives_do_not_overlap_share_a_buffer() {
+    // ResNet-110: 110 layers of up to 16×32×32 values each; a buffer per
+    // layer would be over 200 of them. A block needs its input (the
+    // shortcut), one intermediate and its output, plus the network's input
+    // and logits.
+    let spec = spec(Architecture::CifarResnet110);
+    let model = Classifier::<B>::init(&spec, &Default::default()).unwrap();
+    let engine = Engine::compile(&spec, &weights_of(&model, &spec)).unwrap();
+    let largest = 16 * 32 * 32;
+    let buffers = (engine.workspace_len(1) - engine.workspace_len(0)) as f64 / largest as f64;
+    assert!(buffers <= 5.0, "{buffers} buffers of the largest activation");
+}
+
+#[test]
 fn a_workspace_moves_between_engines() {
     // Two LeNet-5s: the same steps and buffers, of other sizes.
     let device = Default::default();
