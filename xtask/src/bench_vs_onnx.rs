@@ -94,7 +94,10 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let script = root.join("scripts/onnx_sampling.py");
     let exports = root.join("target/bench-onnx");
     std::fs::create_dir_all(&exports).with_context(|| format!("cannot create {}", exports.display()))?;
-    eprintln!("csrs vs onnxruntime and torch ({versions}) on the CPU, batch {}, best of {} rounds", options.batch, options.rounds);
+    eprintln!(
+        "csrs vs onnxruntime and torch ({versions}) on the CPU, batch {}, best of {} rounds",
+        options.batch, options.rounds
+    );
 
     // (label, file, dataset, draws, the PyTorch module's name)
     let mut runs: Vec<(String, PathBuf, String, u64, Option<&str>)> = Vec::new();

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use burn::prelude::Backend;
-use csrs_models::graph::Graph;
 use csrs_data::DatasetName;
+use csrs_models::graph::Graph;
 use csrs_models::{Architecture, Classifier, ModelSpec};
 use csrs_sampling::{BLOCK, ClassCounter, Noise, NoiseKind, NoiseStream, Phase};
 use csrs_stats::Sigma;

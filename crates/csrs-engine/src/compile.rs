@@ -2,7 +2,7 @@
 //! any per-channel affine map) folded into the convolution before it, a
 //! standalone one made a per-channel pass; bias, activation and residual
 //! adds fused into their output; linear layers after a flatten reading NHWC
-//! order; a concat written into its channel offsets.
+//! order; a concat's convolutions writing straight into its channels.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -65,6 +65,10 @@ pub(crate) struct Conv {
     pub(crate) input_hwc: [usize; 3],
     /// Output height, width, channels.
     pub(crate) output_hwc: [usize; 3],
+    /// Values per pixel of the output buffer, and where in them this
+    /// convolution's channels start: `[channels, 0]`, or the channels of a
+    /// concat it writes its part of in place.
+    pub(crate) output_pixel: [usize; 2],
     pub(crate) kernel: [usize; 2],
     pub(crate) stride: [usize; 2],
     /// Top, left, bottom, right.
@@ -226,12 +230,14 @@ pub(crate) enum Step {
         op: Binary,
         activation: Option<Activation>,
     },
-    /// Its inputs' channels side by side in each pixel: `(slot, channels)`
-    /// in order.
+    /// Its inputs' channels side by side in each pixel: `(slot, channels,
+    /// first channel)` of the inputs not written in place by the step that
+    /// made them.
     Concat {
-        inputs: Vec<(usize, usize)>,
+        inputs: Vec<(usize, usize, usize)>,
         output: usize,
         pixels: usize,
+        channels: usize,
     },
 }
 
@@ -270,6 +276,12 @@ struct Compiler<'a> {
     pending: HashMap<ValueId, Conv>,
     /// Values whose buffer is not in the graph's order.
     layouts: HashMap<ValueId, Layout>,
+    /// Inputs of a concat that only it reads: the concat, the first of
+    /// their channels in it, and its channels. A convolution making one
+    /// writes it into the concat's buffer, so nothing is copied.
+    concat_parts: HashMap<ValueId, (ValueId, usize, usize)>,
+    /// Those written in place.
+    in_place: std::collections::HashSet<ValueId>,
 }
 
 pub(crate) fn compile(
@@ -292,7 +304,21 @@ pub(crate) fn compile(
         steps: Vec::new(),
         pending: HashMap::new(),
         layouts: HashMap::new(),
+        concat_parts: HashMap::new(),
+        in_place: std::collections::HashSet::new(),
     };
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let distinct = node.inputs.iter().collect::<std::collections::HashSet<_>>().len() == node.inputs.len();
+        if node.op == Op::Concat && node.shape.len() == 3 && distinct {
+            let mut first = 0;
+            for &value in &node.inputs {
+                if value != ValueId::INPUT && c.consumers[value.0] == 1 {
+                    c.concat_parts.insert(value, (ValueId(i + 1), first, node.shape[0]));
+                }
+                first += graph.shape(value)[0];
+            }
+        }
+    }
     let mut i = 0;
     while i < graph.nodes.len() {
         i = c.node(i)?;
@@ -428,6 +454,7 @@ impl Compiler<'_> {
                     activation: None,
                     input_hwc: [h, w, cin],
                     output_hwc: [oh, ow, cout],
+                    output_pixel: [cout, 0],
                     kernel: conv.kernel,
                     stride: conv.stride,
                     padding: conv.padding,
@@ -471,7 +498,18 @@ impl Compiler<'_> {
                     self.pending.insert(value, step);
                     return Ok(end + 1);
                 }
-                step.output = self.new_slot(ValueId(end + 1));
+                let value = ValueId(end + 1);
+                step.output = match self.concat_parts.get(&value) {
+                    Some(&(concat, first, channels)) => {
+                        self.in_place.insert(value);
+                        step.output_pixel = [channels, first];
+                        match self.slot_of.get(&concat) {
+                            Some(&slot) => slot,
+                            None => self.new_slot(concat),
+                        }
+                    }
+                    None => self.new_slot(value),
+                };
                 self.steps.push(Step::Conv(step));
                 Ok(end + 1)
             }
@@ -598,12 +636,23 @@ impl Compiler<'_> {
                     return Err(CompileError::Unsupported("a concat of flattened images".into()));
                 }
                 let mut inputs = Vec::new();
+                let mut first = 0;
                 for &value in &node.inputs {
-                    inputs.push((self.slot(value)?, shape(value)[0]));
+                    let channels = shape(value)[0];
+                    if !self.in_place.contains(&value) {
+                        inputs.push((self.slot(value)?, channels, first));
+                    }
+                    first += channels;
                 }
-                let pixels = node.shape[1..].iter().product();
-                let output = self.new_slot(ValueId(i + 1));
-                self.steps.push(Step::Concat { inputs, output, pixels });
+                let concat = ValueId(i + 1);
+                let output = match self.slot_of.get(&concat) {
+                    Some(&slot) => slot,
+                    None => self.new_slot(concat),
+                };
+                if !inputs.is_empty() {
+                    let pixels = node.shape[1..].iter().product();
+                    self.steps.push(Step::Concat { inputs, output, pixels, channels: node.shape[0] });
+                }
                 Ok(i + 1)
             }
         }
@@ -682,7 +731,7 @@ impl Step {
                 visit(output, true);
             }
             Step::Concat { inputs, output, .. } => {
-                for (slot, _) in inputs {
+                for (slot, ..) in inputs {
                     visit(slot, false);
                 }
                 visit(output, true);

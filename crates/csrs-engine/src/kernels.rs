@@ -82,17 +82,14 @@ pub(crate) fn run(step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: u
             }
             activate(&mut out, activation);
         }
-        Step::Concat { inputs, pixels, .. } => {
-            let channels: usize = inputs.iter().map(|(_, c)| c).sum();
+        &Step::Concat { ref inputs, pixels, channels, .. } => {
             for image in 0..batch {
                 let y = &mut out[image * pixels * channels..][..pixels * channels];
-                let mut offset = 0;
-                for &(slot, c) in inputs {
+                for &(slot, c, first) in inputs {
                     let x = &slots_in[slot][image * pixels * c..][..pixels * c];
                     for (dst, src) in y.chunks_exact_mut(channels).zip(x.chunks_exact(c)) {
-                        dst[offset..offset + c].copy_from_slice(src);
+                        dst[first..first + c].copy_from_slice(src);
                     }
-                    offset += c;
                 }
             }
         }
@@ -124,7 +121,11 @@ fn activate(values: &mut [f32], activation: Option<Activation>) {
 fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32], batch: usize) {
     let [h, w, cin] = conv.input_hwc;
     let [oh, ow, cout] = conv.output_hwc;
-    let (in_len, out_len) = (h * w * cin, oh * ow * cout);
+    // A pixel of the output buffer holds `pixel` values, this
+    // convolution's `cout` from `offset` (all of them, unless it writes its
+    // part of a concat).
+    let [pixel, offset] = conv.output_pixel;
+    let (in_len, out_len) = (h * w * cin, oh * ow * pixel);
     let rows = oh * ow;
     let depth = conv.depth();
     let direct = conv.is_pointwise() || conv.is_planar() || conv.is_depthwise();
@@ -140,7 +141,7 @@ fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32]
                     y.iter_mut().zip(r).zip(&conv.bias).for_each(|((y, r), b)| *y = r + b);
                 }
             }
-            None => y.chunks_exact_mut(cout).for_each(|row| row.copy_from_slice(&conv.bias)),
+            None => y.chunks_exact_mut(pixel).for_each(|row| row[offset..offset + cout].copy_from_slice(&conv.bias)),
         }
         let x = &slots[conv.input][first * in_len..(first + images) * in_len];
         if conv.is_planar() {
@@ -150,7 +151,8 @@ fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32]
         } else if conv.is_pointwise() {
             let patches = ArrayView2::from_shape((images * rows, depth), x).expect("sized");
             let weight = ArrayView2::from_shape((depth, cout), &conv.weight).expect("sized");
-            let mut y_matrix = ArrayViewMut2::from_shape((images * rows, cout), &mut *y).expect("sized");
+            let mut y_matrix =
+                ArrayViewMut2::from_shape((images * rows, cout).strides((pixel, 1)), &mut y[offset..]).expect("sized");
             general_mat_mul(1.0, &patches, &weight, 1.0, &mut y_matrix);
         } else {
             let (cin_group, cout_group) = (conv.group_channels_in(), conv.group_channels_out());
@@ -164,13 +166,17 @@ fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32]
                 let weight = ArrayView2::from_shape((depth, cout_group), weight).expect("sized");
                 // The group's output channels, a column block of the
                 // output's [pixels, cout] rows.
-                let y_group = &mut y[g * cout_group..];
+                let y_group = &mut y[offset + g * cout_group..];
                 let mut y_matrix =
-                    ArrayViewMut2::from_shape((images * rows, cout_group).strides((cout, 1)), y_group).expect("sized");
+                    ArrayViewMut2::from_shape((images * rows, cout_group).strides((pixel, 1)), y_group).expect("sized");
                 general_mat_mul(1.0, &patches, &weight, 1.0, &mut y_matrix);
             }
         }
-        activate(y, conv.activation);
+        if pixel == cout {
+            activate(y, conv.activation);
+        } else {
+            y.chunks_exact_mut(pixel).for_each(|row| activate(&mut row[offset..offset + cout], conv.activation));
+        }
         first += images;
     }
 }
@@ -183,14 +189,15 @@ fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32]
 fn depthwise_convolution(conv: &Conv, x: &[f32], y: &mut [f32]) {
     let [h, w, c] = conv.input_hwc;
     let [oh, ow, _] = conv.output_hwc;
+    let [pixel, offset] = conv.output_pixel;
     let [kh, kw] = conv.kernel;
     let [sh, sw] = conv.stride;
     let [dh, dw] = conv.dilation;
     let [top, left, _, _] = conv.padding;
-    for (x, y) in x.chunks_exact(h * w * c).zip(y.chunks_exact_mut(oh * ow * c)) {
+    for (x, y) in x.chunks_exact(h * w * c).zip(y.chunks_exact_mut(oh * ow * pixel)) {
         for oy in 0..oh {
             for ox in 0..ow {
-                let dst = &mut y[(oy * ow + ox) * c..][..c];
+                let dst = &mut y[(oy * ow + ox) * pixel + offset..][..c];
                 for ky in 0..kh {
                     let iy = (oy * sh + ky * dh).wrapping_sub(top);
                     if iy >= h {
@@ -232,7 +239,8 @@ fn planar_convolution(conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]
     let sums = &mut sums[..cout * plane_out];
     // The borders stay zero: only the inside is written, image after image.
     planes.fill(0.0);
-    let (in_len, out_len) = (h * w * cin, oh * ow * cout);
+    let [pixel_len, offset] = conv.output_pixel;
+    let (in_len, out_len) = (h * w * cin, oh * ow * pixel_len);
     for (x, y) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
         for (pixel, values) in x.chunks_exact(cin).enumerate() {
             let at = (pixel / w + top) * pw + pixel % w + left;
@@ -255,7 +263,7 @@ fn planar_convolution(conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]
         for (co, sum) in sums.chunks_exact(plane_out).enumerate() {
             for (oy, row) in sum.chunks_exact(pw).enumerate() {
                 for (ox, &v) in row[..ow].iter().enumerate() {
-                    y[(oy * ow + ox) * cout + co] += v;
+                    y[(oy * ow + ox) * pixel_len + offset + co] += v;
                 }
             }
         }

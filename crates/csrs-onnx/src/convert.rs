@@ -54,7 +54,7 @@ pub(crate) fn convert(graph: &OnnxGraph, names: &FileNames, input: [usize; 3]) -
         values: HashMap::new(),
         taken: HashSet::new(),
     };
-    check_input_shape(&declared, input)?;
+    check_input_shape(declared, input)?;
     converter.values.insert(declared.name.clone(), Value { id: ValueId::INPUT, onnx: input.to_vec() });
     for node in &graph.nodes {
         converter.node(node).map_err(|what| format!("node {} ({}): {what}", converter.name(node), operator(node)))?;

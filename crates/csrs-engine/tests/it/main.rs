@@ -245,3 +245,65 @@ mod serde_like {
         }
     }
 }
+
+/// A network of every convolution the engine runs its own way, side by
+/// side in one concat: plane by plane (2 input channels), depthwise, 1×1,
+/// grouped with dilation and uneven padding, and an average pooling of the
+/// input, which is copied where the convolutions write in place.
+#[test]
+fn a_concat_of_every_kind_of_convolution_equals_the_reference() {
+    use csrs_models::graph::{Activation, Conv2d, GraphBuilder, LayerName, Linear, Op, ValueId, Window};
+    let name = |n: &str| LayerName { torch: n.to_owned(), burn: n.to_owned() };
+    let conv = |n: &str, [cin, cout]: [usize; 2], kernel: [usize; 2], padding: [usize; 4], dilation, groups| Conv2d {
+        name: name(n),
+        channels_in: cin,
+        channels_out: cout,
+        kernel,
+        stride: [1, 1],
+        padding,
+        dilation,
+        groups,
+        bias: true,
+    };
+    let mut g = GraphBuilder::new([2, 6, 6]);
+    let x = ValueId::INPUT;
+    let parts = [
+        g.push(Op::Conv2d(conv("planar", [2, 3], [3, 3], [1; 4], [1, 1], 1)), &[x]).unwrap(),
+        g.push(Op::Conv2d(conv("depthwise", [2, 2], [3, 3], [1; 4], [1, 1], 2)), &[x]).unwrap(),
+        g.push(Op::Conv2d(conv("pointwise", [2, 4], [1, 1], [0; 4], [1, 1], 1)), &[x]).unwrap(),
+        g.push(Op::Conv2d(conv("grouped", [2, 4], [3, 2], [2, 1, 2, 0], [2, 1], 2)), &[x]).unwrap(),
+        g.push(Op::AvgPool2d { window: Window::square(3, 1, 1), count_padding: false }, &[x]).unwrap(),
+    ];
+    let y = g.push(Op::Concat, &parts).unwrap();
+    let y = g.push(Op::Activation(Activation::LeakyRelu { slope: 0.1 }), &[y]).unwrap();
+    let y = g.push(Op::GlobalAvgPool, &[y]).unwrap();
+    g.push(Op::Linear(Linear { name: name("fc"), inputs: 15, outputs: 3 }), &[y]).unwrap();
+    let graph = g.finish();
+    assert_eq!(graph.shape(parts[3]), [4, 6, 6]);
+
+    let weights: HashMap<String, Vec<f32>> = graph
+        .parameters_stored(true)
+        .into_iter()
+        .map(|p| {
+            let values = (0..p.len()).map(|i| ((i * 37 + p.torch.len() * 11) % 23) as f32 / 23.0 - 0.4).collect();
+            (p.torch, values)
+        })
+        .collect();
+    let spec = ModelSpec {
+        architecture: Architecture::Imported,
+        n_classes: 3,
+        input_shape: [2, 6, 6],
+        mean: vec![0.0; 2],
+        std: vec![1.0; 2],
+        graph: Some(graph.clone()),
+    };
+    spec.check().unwrap();
+    let engine = Engine::compile(&spec, &weights).unwrap();
+    let x = images(&spec, 3, 4);
+    let ours = engine_logits(&engine, &x, 3);
+    for (example, image) in x.chunks_exact(72).enumerate() {
+        let expected = reference::logits(&graph, &weights, image);
+        let difference = max_abs_difference(&ours[example * 3..][..3], &expected);
+        assert!(difference < 1e-5, "example {example}: {difference}");
+    }
+}
