@@ -58,7 +58,7 @@ pub(crate) struct Args {
     /// A model to time instead: a quick run (2 seconds after one batch of warm-up) of noisy copies of one input, as certify would draw them
     #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
-    /// Dataset of a PyTorch or safetensors --model (its input shape and normalisation)
+    /// Dataset of a PyTorch, safetensors or ONNX --model (its input shape and normalisation)
     #[arg(long, value_name = "NAME", requires = "model")]
     dataset: Option<DatasetName>,
     #[command(flatten)]

@@ -188,18 +188,14 @@ impl Converter<'_> {
             }
             Node::MaxPool2d(n) => {
                 let c = &n.config;
-                refuse_pool_options(c.ceil_mode, c.dilation)?;
-                let x = self.image(&node.inputs()[0], "pooling")?;
-                let padding = padding(&c.padding, c.auto_pad.clone(), &x.onnx, c.kernel_size, c.strides, [1, 1])?;
-                let window = Window { kernel: c.kernel_size, stride: c.strides, padding };
+                let (x, window) =
+                    self.pool(node, c.kernel_size, c.strides, &c.padding, c.auto_pad.clone(), c.ceil_mode, c.dilation)?;
                 self.push(Op::MaxPool2d(window), &[x.id])?
             }
             Node::AveragePool2d(n) => {
                 let c = &n.config;
-                refuse_pool_options(c.ceil_mode, c.dilation)?;
-                let x = self.image(&node.inputs()[0], "pooling")?;
-                let padding = padding(&c.padding, c.auto_pad.clone(), &x.onnx, c.kernel_size, c.strides, [1, 1])?;
-                let window = Window { kernel: c.kernel_size, stride: c.strides, padding };
+                let (x, window) =
+                    self.pool(node, c.kernel_size, c.strides, &c.padding, c.auto_pad.clone(), c.ceil_mode, c.dilation)?;
                 self.push(Op::AvgPool2d { window, count_padding: c.count_include_pad }, &[x.id])?
             }
             Node::GlobalAveragePool(_) => {
@@ -328,6 +324,30 @@ impl Converter<'_> {
             return Err(format!("{what} of a value of shape {:?}{after}; supported: images [c, h, w]", x.onnx));
         }
         Ok(x)
+    }
+
+    /// A pooling node's input and window; ceil mode and dilations are
+    /// refused.
+    #[allow(clippy::too_many_arguments)]
+    fn pool(
+        &self,
+        node: &Node,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        explicit: &PaddingConfig2d,
+        auto: AutoPad,
+        ceil_mode: bool,
+        dilation: [usize; 2],
+    ) -> Result<(Value, Window), String> {
+        if ceil_mode {
+            return Err("ceil_mode = 1; supported: ceil_mode = 0 (PyTorch's default)".into());
+        }
+        if dilation != [1, 1] {
+            return Err(format!("dilations {dilation:?}; supported: [1, 1]"));
+        }
+        let x = self.image(&node.inputs()[0], "pooling")?;
+        let padding = padding(explicit, auto, &x.onnx, kernel, stride, [1, 1])?;
+        Ok((x, Window { kernel, stride, padding }))
     }
 
     fn activation(&mut self, node: &Node, activation: Activation) -> Result<Value, String> {
@@ -520,16 +540,6 @@ fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
         }
     }
     out
-}
-
-fn refuse_pool_options(ceil_mode: bool, dilation: [usize; 2]) -> Result<(), String> {
-    if ceil_mode {
-        return Err("ceil_mode = 1; supported: ceil_mode = 0 (PyTorch's default)".into());
-    }
-    if dilation != [1, 1] {
-        return Err(format!("dilations {dilation:?}; supported: [1, 1]"));
-    }
-    Ok(())
 }
 
 /// Top, left, bottom, right padding, from explicit pads or `auto_pad`.

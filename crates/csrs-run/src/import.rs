@@ -111,16 +111,7 @@ pub fn import_file<B: Backend>(
     let class_names = dataset.class_names();
     let mut spec = model_spec(architecture, dataset, class_names.as_ref().map_or(2, Vec::len));
     spec.n_classes = output_count(&state, &spec)?;
-    if let Some(names) = &class_names
-        && names.len() != spec.n_classes
-    {
-        bail!(
-            "{}: the model has {} outputs, but {dataset} has {} classes",
-            path.display(),
-            spec.n_classes,
-            names.len()
-        );
-    }
+    check_classes(path, spec.n_classes, dataset, class_names.as_deref())?;
     let metadata_values = |key: &str| -> Option<Vec<f32>> { serde_json::from_str(state.metadata().get(key)?).ok() };
     if let Some(mean) = options.mean.clone().or_else(|| metadata_values("mean")) {
         spec.mean = mean;
@@ -159,15 +150,8 @@ pub fn import_onnx<B: Backend>(
     let network = csrs_onnx::read(path, input)?;
     let spec = network.spec(options.mean.clone(), options.std.clone());
     let class_names = dataset.and_then(DatasetName::class_names);
-    if let (Some(names), Some(dataset)) = (&class_names, dataset)
-        && names.len() != spec.n_classes
-    {
-        bail!(
-            "{}: the model has {} outputs, but {dataset} has {} classes",
-            path.display(),
-            spec.n_classes,
-            names.len()
-        );
+    if let Some(dataset) = dataset {
+        check_classes(path, spec.n_classes, dataset, class_names.as_deref())?;
     }
     spec.check().with_context(|| format!("{}: as read", path.display()))?;
     let model = csrs_models::interop::from_tensors::<B>(&spec, &network.weights, device)
@@ -177,6 +161,22 @@ pub fn import_onnx<B: Backend>(
     let mut meta = CheckpointMeta::new(spec, dataset, class_names);
     meta.imported_from = Some(path.display().to_string());
     Ok(Checkpoint { meta, model })
+}
+
+/// A network of `outputs` logits for `dataset`, whose classes are
+/// `class_names` when it names them.
+fn check_classes(
+    path: &Path,
+    outputs: usize,
+    dataset: DatasetName,
+    class_names: Option<&[String]>,
+) -> anyhow::Result<()> {
+    match class_names {
+        Some(names) if names.len() != outputs => {
+            bail!("{}: the model has {outputs} outputs, but {dataset} has {} classes", path.display(), names.len())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The number of outputs of the network in `state`: the first dimension of

@@ -3,27 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{csrs, repo_root};
+use crate::util::{csrs, max_logit_difference, repo_root};
 
 fn fixture(name: &str) -> String {
     repo_root().join("crates/csrs-models/tests/data/pytorch").join(name).display().to_string()
-}
-
-/// The largest absolute difference between the `logits` of two JSON texts.
-fn max_difference(a: &str, b: &str) -> f64 {
-    let logits = |text: &str| -> Vec<f64> {
-        let value: serde_json::Value = serde_json::from_str(text).unwrap();
-        value["logits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|row| row.as_array().unwrap().clone())
-            .map(|v| v.as_f64().unwrap())
-            .collect()
-    };
-    let (a, b) = (logits(a), logits(b));
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
 }
 
 #[test]
@@ -38,14 +21,14 @@ fn imported_models_print_pytorch_logits_and_export_round_trips() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let run = csrs(dir.path(), &["model", "logits", "m/cohen", "--inputs", &expected_path], "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(max_difference(&run.stdout, &expected) < 1e-4);
+    assert!(max_logit_difference(&run.stdout, &expected) < 1e-4);
 
     let macer = fixture("cifar_resnet20_macer_format.pth");
     let args =
         ["model", "logits", &macer, "--arch", "cifar-resnet20", "--dataset", "cifar10", "--inputs", &expected_path];
     let run = csrs(dir.path(), &args, "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(max_difference(&run.stdout, &expected) < 1e-4);
+    assert!(max_logit_difference(&run.stdout, &expected) < 1e-4);
 
     // Export, and import the export: architecture and normalisation travel
     // in the file's metadata.

@@ -2,27 +2,10 @@
 //! the file and after `model import` (the same records), on the engine and
 //! on burn, and refused with one line.
 
-use crate::util::{csrs, repo_root};
+use crate::util::{csrs, max_logit_difference, repo_root};
 
 fn fixture(name: &str) -> String {
     repo_root().join("crates/csrs-onnx/tests/data").join(name).display().to_string()
-}
-
-/// The largest absolute difference between the `logits` of two JSON texts.
-fn max_difference(a: &str, b: &str) -> f64 {
-    let logits = |text: &str| -> Vec<f64> {
-        let value: serde_json::Value = serde_json::from_str(text).unwrap();
-        value["logits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|row| row.as_array().unwrap().clone())
-            .map(|v| v.as_f64().unwrap())
-            .collect()
-    };
-    let (a, b) = (logits(a), logits(b));
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
 }
 
 #[test]
@@ -33,7 +16,7 @@ fn every_fixture_prints_pytorchs_logits_from_the_file_and_after_import() {
         let expected = std::fs::read_to_string(&inputs).unwrap();
         let run = csrs(dir.path(), &["model", "logits", &model, "--inputs", &inputs], "");
         assert_eq!(run.code, Some(0), "{name}: {}", run.stderr);
-        let difference = max_difference(&run.stdout, &expected);
+        let difference = max_logit_difference(&run.stdout, &expected);
         assert!(difference < 1e-4, "{name}: {difference}");
 
         let out = format!("m/{name}");
@@ -41,7 +24,7 @@ fn every_fixture_prints_pytorchs_logits_from_the_file_and_after_import() {
         assert_eq!(run.code, Some(0), "{name}: {}", run.stderr);
         let run = csrs(dir.path(), &["model", "logits", &out, "--inputs", &inputs], "");
         assert_eq!(run.code, Some(0), "{name}: {}", run.stderr);
-        assert!(max_difference(&run.stdout, &expected) < 1e-4, "{name} imported");
+        assert!(max_logit_difference(&run.stdout, &expected) < 1e-4, "{name} imported");
     }
     // `model show` prints the imported network's layers.
     let run = csrs(dir.path(), &["model", "show", "m/separable"], "");
@@ -141,4 +124,26 @@ fn bad_onnx_models_fail_with_one_line_and_write_nothing() {
     let run = csrs(dir.path(), &["model", "import", &vgg, "--arch", "lenet5", "--dataset", "digits", "--out", "m"], "");
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("an ONNX file holds its own layers"), "{}", run.stderr);
+}
+
+#[test]
+fn predict_plan_and_bench_take_an_onnx_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixture("separable.onnx");
+    let args = ["predict", "--model", &model, "--dataset", "digits", "--sigma", "0.25", "--n", "200", "--max", "3"];
+    let run = csrs(dir.path(), &[&args[..], &["--out", "p.tsv"]].concat(), "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(dir.path().join("p.tsv")).unwrap().lines().count(), 1 + 3);
+
+    let args =
+        ["plan", "--sigma", "0.25", "--alpha", "0.001", "--n", "10000", "--model", &model, "--dataset", "digits"];
+    let run = csrs(dir.path(), &[&args[..], &["--examples", "10"]].concat(), "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("samples/s on cpu"), "{}", run.stderr);
+
+    let args = ["bench", "--model", &model, "--dataset", "digits", "--samples", "400", "--batch", "200"];
+    let run = csrs(dir.path(), &args, "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let row: Vec<&str> = run.stdout.lines().nth(1).unwrap().split('\t').collect();
+    assert_eq!((row[0], row[1]), (model.as_str(), "1x8x8"), "{}", run.stdout);
 }

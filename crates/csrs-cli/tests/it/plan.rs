@@ -26,7 +26,7 @@ fn a_model_is_timed_for_the_plan() {
     }
     let run = csrs(dir.path(), &["plan", "--sigma", "0.25", "--alpha", "0.001", "--model", "x.pth"], "");
     assert_eq!(run.code, Some(2));
-    assert!(run.stderr.contains("x.pth: a PyTorch or safetensors model needs --dataset"), "{}", run.stderr);
+    assert!(run.stderr.contains("x.pth: a PyTorch, safetensors or ONNX model needs --dataset"), "{}", run.stderr);
 }
 
 #[test]

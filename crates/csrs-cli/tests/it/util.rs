@@ -38,3 +38,21 @@ pub(crate) fn csrs(dir: &Path, args: &[&str], stdin: &str) -> Run {
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap().into()
 }
+
+/// The largest absolute difference between the `logits` of two JSON texts
+/// (`csrs model logits`' output, or a file of PyTorch's logits).
+pub(crate) fn max_logit_difference(a: &str, b: &str) -> f64 {
+    let logits = |text: &str| -> Vec<f64> {
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        value["logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|row| row.as_array().unwrap().clone())
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let (a, b) = (logits(a), logits(b));
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+}
