@@ -20,7 +20,9 @@ reads from ONNX:
 - gemm: built node by node with onnx.helper: Gemm with transB = 0, alpha
   and beta, MatMul plus Add, Sigmoid, Sub and Mul of tensors, opset 15.
 
-It also writes `refused_*.onnx`: files csrs must refuse, one reason each.
+It also writes `separable_external.onnx`, the separable net with its weights
+in `separable_external.data` beside it, and `refused_*.onnx`: files csrs
+must refuse, one reason each.
 
 Needs torch, onnx (and onnxruntime, which checks each file). Not run by the
 tests; the files it writes are committed.
@@ -319,6 +321,13 @@ def main():
     export(Vgg(), "vgg", 17, out, dynamic=False)
     export(Separable(), "separable", 18, out, dynamic=True)
     gemm_fixture(out)
+    # The same network with its weights in a file beside it, as models over
+    # protobuf's 2 GiB are saved.
+    separable = onnx.load(out / "separable.onnx")
+    onnx.save_model(
+        separable, out / "separable_external.onnx", save_as_external_data=True, all_tensors_to_one_file=True,
+        location="separable_external.data", size_threshold=0,
+    )
     refused_fixtures(out)
 
 

@@ -93,24 +93,35 @@ pub fn read(path: &Path, input: [usize; 3]) -> Result<OnnxNetwork, OnnxError> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large());
     }
-    read_bytes(&bytes, input).map_err(fail)
+    read_bytes(path, &bytes, input).map_err(fail)
 }
 
-/// [`read`] on the bytes of a file; the error is the message alone.
-fn read_bytes(bytes: &[u8], input: [usize; 3]) -> Result<OnnxNetwork, String> {
+/// [`read`] on the bytes of the file at `path`; the error is the message
+/// alone.
+fn read_bytes(path: &Path, bytes: &[u8], input: [usize; 3]) -> Result<OnnxNetwork, String> {
     if bytes.is_empty() {
         return Err("an empty file, expected an ONNX model".into());
     }
-    let graph = parse(bytes)?;
-    convert::convert(&graph, &names::FileNames::read(bytes), input)
+    let file = names::FileNames::read(bytes);
+    // Weights in files beside it (`save_as_external_data`, how models over
+    // protobuf's 2 GiB are saved) are found from the file's folder, which
+    // only the parser's reading of a path knows.
+    let graph = if file.has_external_data() {
+        parse(|| onnx_ir::OnnxGraphBuilder::new().parse_file(path))?
+    } else {
+        parse(|| onnx_ir::OnnxGraphBuilder::new().parse_bytes(bytes))?
+    };
+    convert::convert(&graph, &file, input)
 }
 
-/// The parser's graph of `bytes`. The parser panics on some malformed
+/// The parser's graph, from `parse`. The parser panics on some malformed
 /// files (negative pads, for one): a panic is caught and reported as what
 /// it says, so that no file can abort csrs, and it is kept off stderr (only
 /// on the parsing thread, while it parses: any other panic is reported by
 /// the hook that was there before).
-fn parse(bytes: &[u8]) -> Result<onnx_ir::OnnxGraph, String> {
+fn parse(
+    parse: impl FnOnce() -> Result<onnx_ir::OnnxGraph, onnx_ir::Error> + std::panic::UnwindSafe,
+) -> Result<onnx_ir::OnnxGraph, String> {
     static QUIET_WHILE_PARSING: std::sync::Once = std::sync::Once::new();
     QUIET_WHILE_PARSING.call_once(|| {
         let previous = std::panic::take_hook();
@@ -121,7 +132,7 @@ fn parse(bytes: &[u8]) -> Result<onnx_ir::OnnxGraph, String> {
         }));
     });
     PARSING.with(|parsing| parsing.set(true));
-    let parsed = std::panic::catch_unwind(|| onnx_ir::OnnxGraphBuilder::new().parse_bytes(bytes));
+    let parsed = std::panic::catch_unwind(parse);
     PARSING.with(|parsing| parsing.set(false));
     match parsed {
         Ok(Ok(graph)) => Ok(graph),

@@ -5,16 +5,21 @@
 //! user knows the names the exporter wrote (`/layer1/layer1.0/conv1/Conv`,
 //! what Netron shows), so messages and layer names use those: the file is
 //! decoded again for them, and the parser's numbering is redone where it is
-//! certain to be the parser's.
+//! certain to be the parser's. The same decoding says whether the weights
+//! are in files beside it.
 
 use std::collections::{HashMap, HashSet};
 
 use onnx_ir::ModelProto;
 use protobuf::Message as _;
 
-/// The file's names of the parser's nodes.
+/// The file's names of the parser's nodes, and whether its weights are in
+/// files of their own.
 #[derive(Debug, Default)]
-pub(crate) struct FileNames(HashMap<String, String>);
+pub(crate) struct FileNames {
+    names: HashMap<String, String>,
+    external_data: bool,
+}
 
 impl FileNames {
     /// The names in `bytes`; none when the file cannot be decoded (the
@@ -51,11 +56,17 @@ impl FileNames {
             };
             names.insert(format!("{parsed}{count}"), node.name.clone());
         }
-        FileNames(names)
+        let external_data = model.graph.initializer.iter().any(|tensor| !tensor.external_data.is_empty());
+        FileNames { names, external_data }
     }
 
     /// The file's name of the node the parser calls `parsed`.
     pub(crate) fn get(&self, parsed: &str) -> Option<&str> {
-        self.0.get(parsed).map(String::as_str)
+        self.names.get(parsed).map(String::as_str)
+    }
+
+    /// Whether some weights are in files beside it.
+    pub(crate) fn has_external_data(&self) -> bool {
+        self.external_data
     }
 }

@@ -166,3 +166,12 @@ fn csrs_networks_exported_to_onnx_read_back_to_csrs_logits() {
         assert!(difference < 1e-4, "{name} on burn: {difference}");
     }
 }
+
+#[test]
+fn weights_in_a_file_beside_the_model_are_read() {
+    let (network, expected) = fixture("separable");
+    let [_, c, h, w] = expected.input_shape;
+    let external = csrs_onnx::read(&data("separable_external.onnx"), [c, h, w]).unwrap();
+    assert_eq!(external.graph, network.graph);
+    assert_eq!(external.weights, network.weights);
+}
