@@ -28,6 +28,8 @@ pub enum CompileError {
     },
     /// A model whose weights could not be read as its graph describes.
     Weights(String),
+    /// A spec that does not describe a network csrs can build.
+    Spec(String),
     /// A layer arrangement the engine does not run (e.g. a concat of
     /// flattened images).
     Unsupported(String),
@@ -41,6 +43,7 @@ impl fmt::Display for CompileError {
                 write!(f, "tensor {name} has {found} values, expected {expected}")
             }
             CompileError::Weights(message) => write!(f, "cannot read the model's weights: {message}"),
+            CompileError::Spec(message) => write!(f, "not a network csrs can build: {message}"),
             CompileError::Unsupported(what) => write!(f, "the CPU engine does not run {what}"),
         }
     }
@@ -211,6 +214,8 @@ pub(crate) enum Step {
     Affine {
         input: usize,
         output: usize,
+        /// Values per example.
+        values: usize,
         scale: Vec<f32>,
         shift: Vec<f32>,
         activation: Option<Activation>,
@@ -219,6 +224,8 @@ pub(crate) enum Step {
     Activation {
         input: usize,
         output: usize,
+        /// Values per example.
+        values: usize,
         activation: Activation,
     },
     /// Elementwise arithmetic of two buffers (an add that could not be
@@ -227,6 +234,8 @@ pub(crate) enum Step {
         a: usize,
         b: usize,
         output: usize,
+        /// Values per example.
+        values: usize,
         op: Binary,
         activation: Option<Activation>,
     },
@@ -328,6 +337,9 @@ pub(crate) fn compile(
         .slot_of
         .get(&last)
         .ok_or_else(|| CompileError::Unsupported("a network whose last node is fused away".into()))?;
+    if c.layout(last) != Layout::Natural {
+        return Err(CompileError::Unsupported("logits that are a flattened image of more than one pixel".into()));
+    }
     // At least one image's patches, and room to group small layers' images
     // (256 Ki values, 1 MiB: about an L2 cache).
     let col_size =
@@ -545,7 +557,9 @@ impl Compiler<'_> {
                             ));
                         }
                         self.layouts.insert(ValueId(end + 1), self.layout(a));
-                        let step = Step::Binary { a: self.slot(a)?, b: self.slot(b)?, output, op: *op, activation };
+                        let values = node.shape.iter().product();
+                        let (a, b) = (self.slot(a)?, self.slot(b)?);
+                        let step = Step::Binary { a, b, output, values, op: *op, activation };
                         self.steps.push(step);
                     }
                 }
@@ -556,7 +570,8 @@ impl Compiler<'_> {
                 let input = self.slot(x)?;
                 let output = self.new_slot(ValueId(i + 1));
                 self.layouts.insert(ValueId(i + 1), self.layout(x));
-                self.steps.push(Step::Activation { input, output, activation: *activation });
+                let values = node.shape.iter().product();
+                self.steps.push(Step::Activation { input, output, values, activation: *activation });
                 Ok(i + 1)
             }
             Op::BatchNorm(_) | Op::Affine(_) => self.affine(i),
@@ -593,7 +608,8 @@ impl Compiler<'_> {
                 let slot = self.slot(input)?;
                 self.slot_of.insert(ValueId(i + 1), slot);
                 let layout = match <[usize; 3]>::try_from(shape(input)) {
-                    Ok([_, 1, 1]) | Err(_) => self.layout(input),
+                    // One pixel or one channel: NHWC order is CHW order.
+                    Ok([_, 1, 1] | [1, _, _]) | Err(_) => self.layout(input),
                     Ok(chw) => Layout::Flattened(chw),
                 };
                 self.layouts.insert(ValueId(i + 1), layout);
@@ -693,7 +709,7 @@ impl Compiler<'_> {
         let input = self.slot(x)?;
         let output = self.new_slot(ValueId(end + 1));
         self.layouts.insert(ValueId(end + 1), layout);
-        self.steps.push(Step::Affine { input, output, scale, shift, activation });
+        self.steps.push(Step::Affine { input, output, values: total, scale, shift, activation });
         Ok(end + 1)
     }
 

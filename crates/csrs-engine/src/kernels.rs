@@ -60,27 +60,29 @@ pub(crate) fn run(step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: u
             general_mat_mul(1.0, &x, &w, 1.0, &mut y_matrix);
             activate(y, *activation);
         }
-        // Elementwise steps run over the whole of the shortest buffer
-        // (buffers are shared by values of several sizes, each holding its
-        // examples from the start): past `batch` examples they compute
-        // values nothing reads.
-        Step::Affine { input, scale, shift, activation, .. } => {
+        // Elementwise steps run over the batch's values (buffers are shared
+        // by values of several sizes, each holding its examples from the
+        // start).
+        Step::Affine { input, values, scale, shift, activation, .. } => {
+            let (y, x) = (&mut out[..batch * values], &slots_in[*input][..batch * values]);
             let period = scale.len();
-            for (y, x) in out.chunks_exact_mut(period).zip(slots_in[*input].chunks_exact(period)) {
+            for (y, x) in y.chunks_exact_mut(period).zip(x.chunks_exact(period)) {
                 for ((y, x), (s, b)) in y.iter_mut().zip(x).zip(scale.iter().zip(shift)) {
                     *y = x.mul_add(*s, *b);
                 }
             }
-            activate(&mut out, *activation);
+            activate(y, *activation);
         }
-        &Step::Activation { input, activation, .. } => {
-            out.iter_mut().zip(&slots_in[input]).for_each(|(y, x)| *y = activation.apply(*x));
+        &Step::Activation { input, values, activation, .. } => {
+            let len = batch * values;
+            out[..len].iter_mut().zip(&slots_in[input][..len]).for_each(|(y, x)| *y = activation.apply(*x));
         }
-        &Step::Binary { a, b, op, activation, .. } => {
-            for ((y, x), z) in out.iter_mut().zip(&slots_in[a]).zip(&slots_in[b]) {
+        &Step::Binary { a, b, values, op, activation, .. } => {
+            let len = batch * values;
+            for ((y, x), z) in out[..len].iter_mut().zip(&slots_in[a][..len]).zip(&slots_in[b][..len]) {
                 *y = op.apply(*x, *z);
             }
-            activate(&mut out, activation);
+            activate(&mut out[..len], activation);
         }
         &Step::Concat { ref inputs, pixels, channels, .. } => {
             for image in 0..batch {

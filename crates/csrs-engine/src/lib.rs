@@ -90,8 +90,10 @@ impl Engine {
     /// gives them).
     ///
     /// # Errors
-    /// [`CompileError`] naming a missing tensor or one of the wrong size.
+    /// [`CompileError`]: a spec that [`ModelSpec::check`] refuses, a missing
+    /// tensor or one of the wrong size.
     pub fn compile(spec: &ModelSpec, weights: &HashMap<String, Vec<f32>>) -> Result<Self, CompileError> {
+        spec.check().map_err(|err| CompileError::Spec(err.to_string()))?;
         compile::compile(spec, &Graph::of(spec), weights)
     }
 

@@ -81,9 +81,18 @@ impl<B: Backend> GraphNet<B> {
     pub(crate) fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
         let mut tensors = self.tensors.iter().map(Param::val);
         let mut next = || tensors.next().expect("GraphNet::new: one tensor per parameter");
-        let mut values = vec![Value::Image(x)];
-        for node in &self.graph.nodes {
-            let x = values[node.inputs[0].0].clone();
+        // Each value is dropped after its last reader, so that the device
+        // holds a few activations at a time, not every layer's.
+        let mut last_read = vec![0; self.graph.nodes.len() + 1];
+        for (i, node) in self.graph.nodes.iter().enumerate() {
+            node.inputs.iter().for_each(|v| last_read[v.0] = i);
+        }
+        let mut values: Vec<Option<Value<B>>> = vec![Some(Value::Image(x))];
+        let value = |values: &[Option<Value<B>>], v: crate::graph::ValueId| {
+            values[v.0].clone().expect("a value is read before its last reader")
+        };
+        for (i, node) in self.graph.nodes.iter().enumerate() {
+            let x = value(&values, node.inputs[0]);
             let out = match &node.op {
                 Op::Conv2d(conv) => {
                     let [cout, cin_group, kh, kw] = <[usize; 4]>::try_from(conv.weight_shape()).expect("4-d");
@@ -130,7 +139,7 @@ impl<B: Backend> GraphNet<B> {
                     Value::Flat(x.flat().matmul(weight.transpose()) + bias)
                 }
                 Op::Binary(op) => {
-                    let y = values[node.inputs[1].0].clone();
+                    let y = value(&values, node.inputs[1]);
                     let op = *op;
                     match (x, y) {
                         (Value::Image(a), Value::Image(b)) => Value::Image(binary(a, b, op)),
@@ -138,16 +147,21 @@ impl<B: Backend> GraphNet<B> {
                     }
                 }
                 Op::Concat => {
-                    let parts: Vec<Value<B>> = node.inputs.iter().map(|v| values[v.0].clone()).collect();
+                    let parts: Vec<Value<B>> = node.inputs.iter().map(|&v| value(&values, v)).collect();
                     match parts[0] {
                         Value::Image(_) => Value::Image(Tensor::cat(parts.into_iter().map(Value::image).collect(), 1)),
                         Value::Flat(_) => Value::Flat(Tensor::cat(parts.into_iter().map(Value::flat).collect(), 1)),
                     }
                 }
             };
-            values.push(out);
+            for v in &node.inputs {
+                if last_read[v.0] == i {
+                    values[v.0] = None;
+                }
+            }
+            values.push(Some(out));
         }
-        values.pop().expect("Graph::check: a network has layers").flat()
+        values.pop().flatten().expect("Graph::check: a network has layers").flat()
     }
 }
 

@@ -14,7 +14,7 @@ use csrs_models::graph::{
 use onnx_ir::node::batch_norm::BatchNormConfig;
 use onnx_ir::node::padding::{AutoPad, PaddingConfig2d};
 use onnx_ir::node::reshape::ReshapeInput;
-use onnx_ir::{ArgType, Argument, DType, Node, OnnxGraph, TensorDataExt};
+use onnx_ir::{ArgType, Argument, DType, Node, OnnxGraph, TensorData, TensorDataExt};
 
 use crate::OnnxNetwork;
 use crate::names::FileNames;
@@ -119,9 +119,9 @@ fn operator(node: &Node) -> String {
 }
 
 impl Converter<'_> {
-    /// The node's name in the file, or the parser's.
-    fn name<'n>(&'n self, node: &'n Node) -> &'n str {
-        self.names.get(node.name()).unwrap_or(node.name())
+    /// The node's name in the file, or the parser's, printable on one line.
+    fn name(&self, node: &Node) -> String {
+        shown(self.names.get(node.name()).unwrap_or(node.name()))
     }
 
     fn node(&mut self, node: &Node) -> Result<(), String> {
@@ -142,7 +142,7 @@ impl Converter<'_> {
                 if [kh, kw] != c.kernel_size {
                     return Err(format!("weights of shape {:?} for a kernel of {:?}", weight.shape, c.kernel_size));
                 }
-                if cin_group * c.groups != x.onnx[0] {
+                if cin_group.checked_mul(c.groups) != Some(x.onnx[0]) {
                     return Err(format!(
                         "weights of {cin_group} input channels per group in {} groups read {} channels",
                         c.groups, x.onnx[0]
@@ -174,9 +174,6 @@ impl Converter<'_> {
                 };
                 let x = self.value(&node.inputs()[0])?;
                 let channels = *x.onnx.first().ok_or("batch norm of a scalar")?;
-                if x.onnx.len() == 1 && self.shape(&x).len() != 1 {
-                    return Err("batch norm after a global pooling; supported: on images or flat values".into());
-                }
                 let name = self.layer_name(node);
                 for (index, key) in [(1, "weight"), (2, "bias"), (3, "running_mean"), (4, "running_var")] {
                     let tensor = self.constant(node, index, key)?;
@@ -184,7 +181,8 @@ impl Converter<'_> {
                     self.weights.insert(format!("{}.{key}", name.torch), tensor.values);
                 }
                 let bn = BatchNorm { name, channels, epsilon: config.epsilon };
-                self.push(Op::BatchNorm(bn), &[x.id])?
+                let made = self.push(Op::BatchNorm(bn), &[x.id])?;
+                Value { onnx: x.onnx, ..made }
             }
             Node::MaxPool2d(n) => {
                 let c = &n.config;
@@ -224,8 +222,12 @@ impl Converter<'_> {
                         _ => false,
                     },
                     // A shape computed from the input's (x.view(x.size(0), -1)):
-                    // flat when the result is 2-d.
-                    ReshapeInput::Runtime(_) => out.ty.rank() == 2,
+                    // flat when the result is 2-d and keeps every feature
+                    // in a row.
+                    ReshapeInput::Runtime(_) => {
+                        out.ty.rank() == 2
+                            && out.ty.static_shape().is_some_and(|shape| shape.get(1) == Some(&Some(features)))
+                    }
                 };
                 if !to_flat {
                     return Err(format!(
@@ -459,15 +461,15 @@ impl Converter<'_> {
 
     fn optional_constant(&self, node: &Node, index: usize, what: &str) -> Result<Option<Constant>, String> {
         let Some(argument) = node.inputs().get(index).filter(|a| !a.is_optional()) else { return Ok(None) };
-        if argument.value().is_none() {
-            return Err(format!("{what} computed by the graph; supported: constant {what}"));
+        match argument.value() {
+            None => Err(format!("{what} computed by the graph; supported: constant {what}")),
+            Some(data) => constant_values(data, what).map(Some),
         }
-        read_constant(argument, what).map(Some)
     }
 
     /// A layer name of its own for `node`.
     fn layer_name(&mut self, node: &Node) -> LayerName {
-        let base = self.name(node).to_owned();
+        let base = self.name(node);
         let mut name = base.clone();
         let mut n = 1;
         while !self.taken.insert(name.clone()) {
@@ -478,18 +480,32 @@ impl Converter<'_> {
     }
 }
 
+/// `name` with control characters (a line break in a name written by any
+/// program) shown as `?`, so that a message stays one line.
+fn shown(name: &str) -> String {
+    name.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
 /// A constant argument's float values, which must be finite; `what` names
 /// it in messages (the parser keeps no names of weights).
 fn read_constant(argument: &Argument, what: &str) -> Result<Constant, String> {
-    let data = argument.value().ok_or_else(|| format!("{what} is not a constant"))?;
-    if !matches!(data.dtype, DType::F32 | DType::F64 | DType::F16 | DType::BF16) {
-        return Err(format!("{what} holds {:?}, expected floating-point numbers", data.dtype));
+    constant_values(argument.value().ok_or_else(|| format!("{what} is not a constant"))?, what)
+}
+
+/// A constant's values: floating-point, as many as its shape says, finite.
+fn constant_values(data: TensorData, what: &str) -> Result<Constant, String> {
+    if !matches!(data.dtype, DType::F32 | DType::F64 | DType::F16) {
+        return Err(format!("{what} holds {:?}, expected float32, float64 or float16 numbers", data.dtype));
     }
-    let values = data.to_f32_vec().map_err(|err| format!("{what}: {err:?}"))?;
+    let values = data.to_f32_vec().map_err(|_| format!("{what}: cannot be read as {:?} numbers", data.dtype))?;
+    let shape = data.shape.to_vec();
+    if shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) != Some(values.len()) {
+        return Err(format!("{what}: {} values for shape {shape:?}", values.len()));
+    }
     if let Some(v) = values.iter().find(|v| !v.is_finite()) {
         return Err(format!("{what}: a value is {v}, expected finite numbers"));
     }
-    Ok(Constant { values, shape: data.shape.to_vec() })
+    Ok(Constant { values, shape })
 }
 
 fn expect_len(constant: &Constant, len: usize, what: &str) -> Result<(), String> {
@@ -555,9 +571,10 @@ fn padding(
         let mut pads = [0; 4];
         for axis in 0..2 {
             let (size, s) = (input[1 + axis], stride[axis].max(1));
-            let extent = (kernel[axis].max(1) - 1) * dilation[axis] + 1;
-            let out = size.div_ceil(s);
-            let total = ((out - 1) * s + extent).saturating_sub(size);
+            let extent = (kernel[axis].max(1) - 1).checked_mul(dilation[axis]).and_then(|e| e.checked_add(1));
+            let out = size.div_ceil(s).max(1);
+            let reach = extent.and_then(|e| ((out - 1) * s).checked_add(e)).ok_or("kernel and dilation too large")?;
+            let total = reach.saturating_sub(size);
             let (small, large) = (total / 2, total - total / 2);
             let (begin, end) = if upper { (small, large) } else { (large, small) };
             pads[axis] = begin;

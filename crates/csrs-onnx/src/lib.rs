@@ -10,7 +10,7 @@
 //! Operators read: Conv (2-d; groups, strides, pads, dilations, bias or
 //! none), BatchNormalization, Relu, LeakyRelu, Sigmoid, Add, Sub, Mul, Div
 //! (of two values of one shape, or of a value and a constant, which is how
-//! a normalisation appears), MaxPool, AveragePool (padding counted or not),
+//! a normalisation appears; not a constant divided by a value), MaxPool, AveragePool (padding counted or not),
 //! GlobalAveragePool, Flatten, Reshape to `[batch, features]`, Gemm,
 //! MatMul, Concat (on the channels), Dropout and Identity (nothing at
 //! inference). Opsets 13 to 18 (what the parser reads); the batch axis may
@@ -103,25 +103,27 @@ fn read_bytes(path: &Path, bytes: &[u8], input: [usize; 3]) -> Result<OnnxNetwor
         return Err("an empty file, expected an ONNX model".into());
     }
     let file = names::FileNames::read(bytes);
-    // Weights in files beside it (`save_as_external_data`, how models over
-    // protobuf's 2 GiB are saved) are found from the file's folder, which
-    // only the parser's reading of a path knows.
-    let graph = if file.has_external_data() {
-        parse(|| onnx_ir::OnnxGraphBuilder::new().parse_file(path))?
-    } else {
-        parse(|| onnx_ir::OnnxGraphBuilder::new().parse_bytes(bytes))?
-    };
-    convert::convert(&graph, &file, input)
+    // Weights in files beside it (`save_as_external_data`) are found from
+    // the file's folder, which only the parser's reading of a path knows.
+    let graph = guarded(|| {
+        let parsed = if file.has_external_data() {
+            onnx_ir::OnnxGraphBuilder::new().parse_file(path)
+        } else {
+            onnx_ir::OnnxGraphBuilder::new().parse_bytes(bytes)
+        };
+        parsed.map_err(|err| format!("not an ONNX model csrs can read: {}", first_line(&err.to_string())))
+    })?;
+    // The parser reads some weights only when they are asked for, and may
+    // panic then too (a missing or short external file).
+    guarded(std::panic::AssertUnwindSafe(|| convert::convert(&graph, &file, input)))
 }
 
-/// The parser's graph, from `parse`. The parser panics on some malformed
-/// files (negative pads, for one): a panic is caught and reported as what
-/// it says, so that no file can abort csrs, and it is kept off stderr (only
-/// on the parsing thread, while it parses: any other panic is reported by
-/// the hook that was there before).
-fn parse(
-    parse: impl FnOnce() -> Result<onnx_ir::OnnxGraph, onnx_ir::Error> + std::panic::UnwindSafe,
-) -> Result<onnx_ir::OnnxGraph, String> {
+/// What `work` returns. The parser panics on some malformed files
+/// (negative pads, for one), while parsing or when a weight is read: a
+/// panic is caught and reported as what it says, so that no file can abort
+/// csrs, and it is kept off stderr (only on this thread, while `work`
+/// runs: any other panic is reported by the hook that was there before).
+fn guarded<T>(work: impl FnOnce() -> Result<T, String> + std::panic::UnwindSafe) -> Result<T, String> {
     static QUIET_WHILE_PARSING: std::sync::Once = std::sync::Once::new();
     QUIET_WHILE_PARSING.call_once(|| {
         let previous = std::panic::take_hook();
@@ -132,20 +134,16 @@ fn parse(
         }));
     });
     PARSING.with(|parsing| parsing.set(true));
-    let parsed = std::panic::catch_unwind(parse);
+    let done = std::panic::catch_unwind(work);
     PARSING.with(|parsing| parsing.set(false));
-    match parsed {
-        Ok(Ok(graph)) => Ok(graph),
-        Ok(Err(err)) => Err(format!("not an ONNX model csrs can read: {}", first_line(&err.to_string()))),
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("malformed");
-            Err(format!("not an ONNX model csrs can read: {}", first_line(what)))
-        }
-    }
+    done.unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("malformed");
+        Err(format!("not an ONNX model csrs can read: {}", first_line(what)))
+    })
 }
 
 thread_local! {

@@ -23,7 +23,7 @@ pub(crate) struct FileNames {
 
 impl FileNames {
     /// The names in `bytes`; none when the file cannot be decoded (the
-    /// parser, which reads it first, says why).
+    /// parser, which reads it next, says why).
     pub(crate) fn read(bytes: &[u8]) -> Self {
         let Ok(model) = ModelProto::parse_from_bytes(bytes) else { return FileNames::default() };
         let nodes = &model.graph.node;

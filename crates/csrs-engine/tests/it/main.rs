@@ -307,3 +307,30 @@ fn a_concat_of_every_kind_of_convolution_equals_the_reference() {
         assert!(difference < 1e-5, "example {example}: {difference}");
     }
 }
+
+#[test]
+fn specs_and_graphs_the_engine_cannot_run_are_refused() {
+    use csrs_models::graph::{GraphBuilder, Op, ValueId};
+    let imported = |graph| ModelSpec {
+        architecture: Architecture::Imported,
+        n_classes: 4,
+        input_shape: [1, 2, 2],
+        mean: vec![0.0],
+        std: vec![1.0],
+        graph,
+    };
+    let err = Engine::compile(&imported(None), &HashMap::new()).unwrap_err().to_string();
+    assert_eq!(err, "not a network csrs can build: an imported network without its graph");
+    // Logits that are an image flattened: its values are NHWC in the engine.
+    let mut g = GraphBuilder::new([1, 2, 2]);
+    g.push(Op::Flatten, &[ValueId::INPUT]).unwrap();
+    let graph = Some(g.finish());
+    let mut wide = imported(graph.clone());
+    (wide.input_shape, wide.mean, wide.std) = ([2, 1, 2], vec![0.0; 2], vec![1.0; 2]);
+    wide.graph.as_mut().unwrap().input = [2, 1, 2];
+    wide.graph.as_mut().unwrap().nodes[0].shape = vec![4];
+    let err = Engine::compile(&wide, &HashMap::new()).unwrap_err().to_string();
+    assert_eq!(err, "the CPU engine does not run logits that are a flattened image of more than one pixel");
+    // One channel: the NHWC order is CHW's, and the engine runs it.
+    assert!(Engine::compile(&imported(graph), &HashMap::new()).is_ok());
+}

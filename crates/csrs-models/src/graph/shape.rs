@@ -118,12 +118,13 @@ fn window_shape(input: &[usize], window: &Window, dilation: [usize; 2], what: &s
     positive(&window.stride, &format!("{what} stride"))?;
     positive(&dilation, &format!("{what} dilation"))?;
     let [top, left, bottom, right] = window.padding;
-    let extent = |k: usize, d: usize| {
-        (k - 1).checked_mul(d).map(|e| e + 1).ok_or_else(|| format!("{what}: kernel and dilation too large"))
-    };
+    let too_large = || format!("{what}: kernel, dilation or padding too large");
+    let extent = |k: usize, d: usize| (k - 1).checked_mul(d).and_then(|e| e.checked_add(1)).ok_or_else(too_large);
     let (eh, ew) = (extent(window.kernel[0], dilation[0])?, extent(window.kernel[1], dilation[1])?);
-    let height = side(input[1], top + bottom, eh, window.stride[0], what)?;
-    let width = side(input[2], left + right, ew, window.stride[1], what)?;
+    let (vertical, horizontal) =
+        (top.checked_add(bottom).ok_or_else(too_large)?, left.checked_add(right).ok_or_else(too_large)?);
+    let height = side(input[1], vertical, eh, window.stride[0], what)?;
+    let width = side(input[2], horizontal, ew, window.stride[1], what)?;
     Ok([height, width])
 }
 

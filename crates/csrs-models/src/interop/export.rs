@@ -31,6 +31,11 @@ pub fn export_safetensors<B: Backend>(
     path: &Path,
 ) -> Result<()> {
     let bad = |message: String| ModelError::Export { path: path.to_owned(), message };
+    if spec.architecture == crate::Architecture::Imported {
+        // Its layers are not a PyTorch layout csrs knows: the ONNX file it
+        // came from is the network for other frameworks.
+        return Err(bad("an imported network has no PyTorch layout; the ONNX file it came from is its export".into()));
+    }
     let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     for parameter in spec.parameters() {
         if parameter.storage == Storage::TorchOnly {
