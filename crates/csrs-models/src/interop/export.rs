@@ -13,7 +13,7 @@ use crate::graph::{Parameter, Storage};
 use crate::{Classifier, ModelError, ModelSpec, Result};
 
 /// Writes `model`'s weights to `path` as a safetensors file keyed by the
-/// PyTorch names of [`Graph::parameters`], so that
+/// PyTorch names of [`ModelSpec::parameters`], so that
 /// `net.load_state_dict(safetensors.torch.load_file(path))` loads them into
 /// the PyTorch network of the same layout.
 ///
@@ -69,7 +69,7 @@ pub fn export_safetensors<B: Backend>(
 }
 
 /// The model's tensors in PyTorch's names and layout, in
-/// [`Graph::parameters`] order (without PyTorch-only buffers): what an
+/// [`ModelSpec::parameters`] order (without PyTorch-only buffers): what an
 /// export writes and what an inference engine reads.
 ///
 /// # Errors
