@@ -176,20 +176,13 @@ impl Conv {
 #[derive(Debug, Clone)]
 pub(crate) enum Step {
     Conv(Conv),
-    MaxPool {
+    Pool {
         input: usize,
         output: usize,
         input_hwc: [usize; 3],
         output_hw: [usize; 2],
         window: Window,
-    },
-    AvgPool {
-        input: usize,
-        output: usize,
-        input_hwc: [usize; 3],
-        output_hw: [usize; 2],
-        window: Window,
-        count_padding: bool,
+        pooling: Pooling,
     },
     GlobalAvgPool {
         input: usize,
@@ -248,6 +241,16 @@ pub(crate) enum Step {
         pixels: usize,
         channels: usize,
     },
+}
+
+/// What a pooling window computes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pooling {
+    /// The largest value inside the image (padding never wins).
+    Max,
+    /// The mean, over the whole window (padding counted as zeros) or over
+    /// its positions inside the image.
+    Average { count_padding: bool },
 }
 
 /// How a value's buffer orders its values.
@@ -580,12 +583,11 @@ impl Compiler<'_> {
                 let [c, h, w] = image(input, "pooling")?;
                 let (input, output) = (self.slot(input)?, self.new_slot(ValueId(i + 1)));
                 let (input_hwc, output_hw, window) = ([h, w, c], [node.shape[1], node.shape[2]], *window);
-                self.steps.push(match node.op {
-                    Op::AvgPool2d { count_padding, .. } => {
-                        Step::AvgPool { input, output, input_hwc, output_hw, window, count_padding }
-                    }
-                    _ => Step::MaxPool { input, output, input_hwc, output_hw, window },
-                });
+                let pooling = match node.op {
+                    Op::AvgPool2d { count_padding, .. } => Pooling::Average { count_padding },
+                    _ => Pooling::Max,
+                };
+                self.steps.push(Step::Pool { input, output, input_hwc, output_hw, window, pooling });
                 Ok(i + 1)
             }
             Op::GlobalAvgPool => {
@@ -732,8 +734,7 @@ impl Step {
                 }
                 visit(&mut conv.output, true);
             }
-            Step::MaxPool { input, output, .. }
-            | Step::AvgPool { input, output, .. }
+            Step::Pool { input, output, .. }
             | Step::GlobalAvgPool { input, output, .. }
             | Step::Linear { input, output, .. }
             | Step::Affine { input, output, .. }
@@ -777,8 +778,13 @@ fn share_buffers(steps: &mut [Step], slot_sizes: &[usize], output: usize) -> (Ve
     buffer_of[0] = Some(0);
     let mut sizes = vec![slot_sizes[0]];
     let mut free: Vec<usize> = Vec::new();
+    let mut read = Vec::new();
     for (i, step) in steps.iter_mut().enumerate() {
+        read.clear();
         step.slots_mut(|slot, written| {
+            if !written {
+                read.push(*slot);
+            }
             if written && buffer_of[*slot].is_none() {
                 let buffer = free.pop().unwrap_or_else(|| {
                     sizes.push(0);
@@ -789,12 +795,13 @@ fn share_buffers(steps: &mut [Step], slot_sizes: &[usize], output: usize) -> (Ve
             }
             *slot = buffer_of[*slot].expect("a slot is written before it is read");
         });
-        // Slots (now buffers) whose last reader this step was.
-        for (slot, &last) in last_read.iter().enumerate() {
-            if last == i
-                && let Some(buffer) = buffer_of[slot]
-            {
-                free.push(buffer);
+        // The buffers of the slots whose last reader this step was, once
+        // each (a step may read one value twice, as `x · x`).
+        read.sort_unstable();
+        read.dedup();
+        for &slot in &read {
+            if last_read[slot] == i {
+                free.push(buffer_of[slot].expect("a slot read has its buffer"));
             }
         }
     }

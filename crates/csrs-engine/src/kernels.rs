@@ -4,7 +4,7 @@ use csrs_models::graph::{Activation, Window};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 
-use crate::compile::{Conv, Step};
+use crate::compile::{Conv, Pooling, Step};
 
 /// Runs `step` on the first `batch` examples of the workspace's slots.
 ///
@@ -18,8 +18,7 @@ pub(crate) fn run(step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: u
     // others, so inputs and output can be borrowed at once.
     let output = match step {
         Step::Conv(conv) => conv.output,
-        Step::MaxPool { output, .. }
-        | Step::AvgPool { output, .. }
+        Step::Pool { output, .. }
         | Step::GlobalAvgPool { output, .. }
         | Step::Linear { output, .. }
         | Step::Affine { output, .. }
@@ -31,11 +30,8 @@ pub(crate) fn run(step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: u
     let slots_in: &[Vec<f32>] = slots;
     match step {
         Step::Conv(conv) => convolution(conv, slots_in, col, &mut out, batch),
-        &Step::MaxPool { input, input_hwc, output_hw, window, .. } => {
-            pool(&slots_in[input], &mut out, batch, input_hwc, output_hw, window, Pooling::Max);
-        }
-        &Step::AvgPool { input, input_hwc, output_hw, window, count_padding, .. } => {
-            pool(&slots_in[input], &mut out, batch, input_hwc, output_hw, window, Pooling::Average { count_padding });
+        &Step::Pool { input, input_hwc, output_hw, window, pooling, .. } => {
+            pool(&slots_in[input], &mut out, batch, input_hwc, output_hw, window, pooling);
         }
         &Step::GlobalAvgPool { input, pixels, channels, .. } => {
             let scale = 1.0 / pixels as f32;
@@ -315,16 +311,6 @@ fn im2col(x: &[f32], conv: &Conv, first: usize, col: &mut [f32]) {
             }
         }
     }
-}
-
-/// What a pooling window computes.
-#[derive(Debug, Clone, Copy)]
-enum Pooling {
-    /// The largest value inside the image (padding never wins).
-    Max,
-    /// The mean, over the whole window (padding counted as zeros) or over
-    /// its positions inside the image.
-    Average { count_padding: bool },
 }
 
 #[inline(always)]

@@ -14,7 +14,7 @@ use csrs_models::graph::{
 use onnx_ir::node::batch_norm::BatchNormConfig;
 use onnx_ir::node::padding::{AutoPad, PaddingConfig2d};
 use onnx_ir::node::reshape::ReshapeInput;
-use onnx_ir::{ArgType, Argument, DType, Node, OnnxGraph, TensorData, TensorDataExt};
+use onnx_ir::{ArgType, Argument, DType, Node, OnnxGraph, TensorData, TensorDataExt, ValueSource};
 
 use crate::OnnxNetwork;
 use crate::names::FileNames;
@@ -81,7 +81,7 @@ pub(crate) fn convert(graph: &OnnxGraph, names: &FileNames, input: [usize; 3]) -
 
 /// The one input that is not a weight.
 fn graph_input(graph: &OnnxGraph) -> Result<&Argument, String> {
-    let inputs: Vec<&Argument> = graph.inputs.iter().filter(|a| a.value().is_none()).collect();
+    let inputs: Vec<&Argument> = graph.inputs.iter().filter(|a| !is_constant(a)).collect();
     let [input] = inputs.as_slice() else {
         let names: Vec<&str> = inputs.iter().map(|a| a.name.as_str()).collect();
         return Err(format!("the graph has {} inputs ({}), expected one image input", inputs.len(), names.join(", ")));
@@ -307,7 +307,7 @@ impl Converter<'_> {
     }
 
     fn value(&self, argument: &Argument) -> Result<Value, String> {
-        if argument.value().is_some() {
+        if is_constant(argument) {
             return Err(format!("reads constant {} where it expects a computed value", argument.name));
         }
         self.values.get(&argument.name).cloned().ok_or_else(|| {
@@ -401,7 +401,7 @@ impl Converter<'_> {
     /// value and a constant (an affine map).
     fn arithmetic(&mut self, node: &Node, op: Binary) -> Result<Value, String> {
         let [a, b] = node.inputs() else { return Err("expected two operands".into()) };
-        match (a.value().is_some(), b.value().is_some()) {
+        match (is_constant(a), is_constant(b)) {
             (false, false) => {
                 let (a, b) = (self.value(a)?, self.value(b)?);
                 if a.onnx != b.onnx || self.shape(&a) != self.shape(&b) {
@@ -478,6 +478,13 @@ impl Converter<'_> {
         }
         LayerName { torch: name.clone(), burn: name }
     }
+}
+
+/// Whether an argument is a weight or a Constant node's output, by where
+/// its value comes from: asking for the value itself would read it (from a
+/// file beside the model, for external weights) only to drop it.
+fn is_constant(argument: &Argument) -> bool {
+    matches!(argument.value_source, ValueSource::Static(_) | ValueSource::Constant)
 }
 
 /// `name` with control characters (a line break in a name written by any

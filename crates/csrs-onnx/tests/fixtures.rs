@@ -31,6 +31,24 @@ fn fixture(name: &str) -> (OnnxNetwork, Expected) {
     (csrs_onnx::read(&data(&format!("{name}.onnx")), [c, h, w]).unwrap(), expected)
 }
 
+/// The compiled engine's logits of the fixture's inputs.
+fn engine_logits(network: &OnnxNetwork, expected: &Expected) -> Vec<f32> {
+    let engine = Engine::compile(&network.spec(None, None), &network.weights).unwrap();
+    let batch = expected.input_shape[0];
+    let mut logits = vec![0.0; batch * engine.n_classes()];
+    engine.run(&mut Workspace::default(), &expected.inputs, batch, &mut logits);
+    logits
+}
+
+/// burn's interpreter's logits (on flex) of the fixture's inputs.
+fn burn_logits(network: &OnnxNetwork, expected: &Expected) -> Vec<f32> {
+    let device = Default::default();
+    let model = from_tensors::<Flex>(&network.spec(None, None), &network.weights, &device).unwrap();
+    let [b, c, h, w] = expected.input_shape;
+    let x = Tensor::<Flex, 1>::from_floats(expected.inputs.as_slice(), &device).reshape([b, c, h, w]);
+    model.forward(x).into_data().to_vec::<f32>().unwrap()
+}
+
 fn max_difference(ours: &[f32], expected: &[Vec<f32>]) -> f32 {
     let expected: Vec<f32> = expected.concat();
     assert_eq!(ours.len(), expected.len());
@@ -56,25 +74,16 @@ fn the_reference_interpreter_gives_pytorchs_logits() {
 fn the_engine_gives_pytorchs_logits() {
     for name in FIXTURES {
         let (network, expected) = fixture(name);
-        let engine = Engine::compile(&network.spec(None, None), &network.weights).unwrap();
-        let batch = expected.input_shape[0];
-        let mut logits = vec![0.0; batch * engine.n_classes()];
-        engine.run(&mut Workspace::default(), &expected.inputs, batch, &mut logits);
-        let difference = max_difference(&logits, &expected.logits);
+        let difference = max_difference(&engine_logits(&network, &expected), &expected.logits);
         assert!(difference < 1e-4, "{name}: {difference}");
     }
 }
 
 #[test]
 fn burns_interpreter_gives_pytorchs_logits() {
-    let device = Default::default();
     for name in FIXTURES {
         let (network, expected) = fixture(name);
-        let model = from_tensors::<Flex>(&network.spec(None, None), &network.weights, &device).unwrap();
-        let [b, c, h, w] = expected.input_shape;
-        let x = Tensor::<Flex, 1>::from_floats(expected.inputs.as_slice(), &device).reshape([b, c, h, w]);
-        let logits = model.forward(x).into_data().to_vec::<f32>().unwrap();
-        let difference = max_difference(&logits, &expected.logits);
+        let difference = max_difference(&burn_logits(&network, &expected), &expected.logits);
         assert!(difference < 1e-4, "{name}: {difference}");
     }
 }
@@ -147,22 +156,11 @@ fn the_fixtures_hold_every_operator_csrs_reads() {
 fn csrs_networks_exported_to_onnx_read_back_to_csrs_logits() {
     // Written by scripts/onnx_builtin.py: csrs's models through PyTorch's
     // networks of their layout to ONNX, with csrs's own logits.
-    let device = Default::default();
     for name in ["mlp", "lenet5", "digits-cnn", "cifar-resnet20"] {
         let (network, expected) = fixture(&format!("builtin/{name}"));
-        let spec = network.spec(None, None);
-        let engine = Engine::compile(&spec, &network.weights).unwrap();
-        let batch = expected.input_shape[0];
-        let mut logits = vec![0.0; batch * engine.n_classes()];
-        engine.run(&mut Workspace::default(), &expected.inputs, batch, &mut logits);
-        let difference = max_difference(&logits, &expected.logits);
+        let difference = max_difference(&engine_logits(&network, &expected), &expected.logits);
         assert!(difference < 1e-4, "{name} on the engine: {difference}");
-
-        let model = from_tensors::<Flex>(&spec, &network.weights, &device).unwrap();
-        let [b, c, h, w] = expected.input_shape;
-        let x = Tensor::<Flex, 1>::from_floats(expected.inputs.as_slice(), &device).reshape([b, c, h, w]);
-        let logits = model.forward(x).into_data().to_vec::<f32>().unwrap();
-        let difference = max_difference(&logits, &expected.logits);
+        let difference = max_difference(&burn_logits(&network, &expected), &expected.logits);
         assert!(difference < 1e-4, "{name} on burn: {difference}");
     }
 }
