@@ -33,19 +33,27 @@
 //! ```
 
 mod certify;
+#[cfg(feature = "models")]
 mod counter;
+#[cfg(feature = "models")]
 pub mod device;
 mod examples;
+#[cfg(feature = "models")]
 mod import;
 mod predict;
+#[cfg(feature = "models")]
 mod prepare;
 mod settings;
 
 pub use certify::{Certify, certify};
+#[cfg(feature = "models")]
 pub use counter::{Counting, class_counter};
+#[cfg(feature = "models")]
 pub use device::{DeviceChoice, OnBackend, on_backend};
 pub use examples::Observer;
+#[cfg(feature = "models")]
 pub use import::{Import, import_file, import_onnx, is_foreign, is_onnx, load_model};
 pub use predict::predict;
+#[cfg(feature = "models")]
 pub use prepare::{Prepared, Source, prepare};
 pub use settings::{MAX_BATCH, MAX_BATCH_BYTES, MAX_DRAWS, RunSettings, Shard, check_batch};

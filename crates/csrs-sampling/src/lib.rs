@@ -8,6 +8,11 @@
 //!   come back to the host. [`NativeCounter`] runs the network compiled by
 //!   `csrs-engine` on the CPU threads, with counter-based (Philox) noise
 //!   drawn by each thread into its part of the batch.
+//!   [`ClassifyCounter`] counts with a model of another framework that
+//!   classifies batches of the noisy copies csrs draws ([`Classify`]);
+//!   [`SeededCounter`] with one that draws its own Gaussian noise where it
+//!   runs, from the seed csrs gives each block ([`CountSeeded`]): the
+//!   Python package's two counters.
 //!   [`KnownProbabilities`] draws counts from exactly known class
 //!   probabilities, for tests of soundness.
 //! - [`NoiseStream`]: the noise of example i comes from its own stream,
@@ -17,6 +22,10 @@
 //!   SPEC §4), `certify_in_rounds` (the same, drawing until a [`StopRule`]
 //!   is answered, with anytime-valid bounds) and `predict`, built on
 //!   `csrs-stats`.
+//!
+//! The `models` feature (default) brings the counters of networks,
+//! [`BurnCounter`] and [`NativeCounter`]; without it the crate builds
+//! without tensors.
 //!
 //! A simulated counter needs no network; a [`BurnCounter`] over a
 //! [`Classifier`](csrs_models::Classifier), or over a network of one's own
@@ -42,22 +51,32 @@
 #![deny(missing_docs)]
 
 mod analytic;
+#[cfg(feature = "models")]
 mod burn_counter;
+mod classify_counter;
 mod counter;
 mod error;
+#[cfg(feature = "models")]
 mod forward;
+#[cfg(feature = "models")]
 mod native_counter;
 mod noise;
 mod philox;
+mod seeded_counter;
 mod smoothed;
 mod stream;
 
 pub use analytic::KnownProbabilities;
+#[cfg(feature = "models")]
 pub use burn_counter::BurnCounter;
+pub use classify_counter::{Classify, ClassifyCounter};
 pub use counter::{ClassCounter, Draws};
 pub use error::{Result, SamplingError};
+#[cfg(feature = "models")]
 pub use forward::Forward;
+#[cfg(feature = "models")]
 pub use native_counter::NativeCounter;
 pub use noise::{Noise, NoiseKind};
+pub use seeded_counter::{CountSeeded, SeededBatch, SeededBlock, SeededCounter};
 pub use smoothed::{Certified, CertifiedInRounds, InRounds, Predicted, Rounds, Smoothed, StopRule};
 pub use stream::{BLOCK, NoiseStream, Phase};

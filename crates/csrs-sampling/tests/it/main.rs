@@ -3,6 +3,7 @@
 
 mod burn_counter;
 mod native_counter;
+mod own_models;
 mod sound_noise;
 mod soundness;
 
