@@ -6,7 +6,7 @@ use std::io::{self, BufRead, Write};
 
 use anyhow::{Context, anyhow, bail};
 use csrs_cost::CostRow;
-use csrs_stats::{Alpha, ClassCounts, Sigma, certify};
+use csrs_stats::{Alpha, Certificate, ClassCounts, Sigma, certify};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -70,25 +70,62 @@ fn certify_line(line: &str) -> anyhow::Result<Map<String, Value>> {
         other => bail!("expected a JSON object, got {}", kind_of(&other)),
     };
     let input: CountsLine = deserialize(Value::Object(case.clone()))?;
-    let classes = input.cost_row.len();
-    if classes > csrs_cost::MAX_CLASSES {
-        bail!("cost_row has {classes} entries, expected at most {} classes", csrs_cost::MAX_CLASSES);
-    }
-    if input.label >= classes {
-        bail!("label {} is out of range, expected a class index below {classes} (the length of cost_row)", input.label);
-    }
-    let row = CostRow::new(&input.cost_row, input.label).context("cost_row")?;
-    let counts = |counts: Vec<u64>, key: &str| {
-        if counts.len() != classes {
-            bail!("{key} has {} entries, expected {classes} (the length of cost_row)", counts.len());
-        }
-        ClassCounts::new(counts).with_context(|| key.to_owned())
-    };
-    let selection = counts(input.selection_counts, "selection_counts")?;
-    let estimation = counts(input.estimation_counts, "estimation_counts")?;
-    let cert = certify(&selection, &estimation, Some(&row), Sigma::new(input.sigma)?, Alpha::new(input.alpha)?)?;
+    let cert = certify_case(&CountsCase {
+        label: input.label,
+        cost_row: Some(&input.cost_row),
+        sigma: input.sigma,
+        alpha: input.alpha,
+        selection_counts: &input.selection_counts,
+        estimation_counts: &input.estimation_counts,
+    })?;
     case.insert("result".to_owned(), serde_json::to_value(CertificateJson::from(&cert))?);
     Ok(case)
+}
+
+/// One example's counts and what they are certified with: a `certify-counts`
+/// line, or the same from another caller (the Python package).
+#[derive(Debug, Clone, Copy)]
+pub struct CountsCase<'a> {
+    /// The true class.
+    pub label: usize,
+    /// Row `label` of the cost matrix; without it, Cohen's certificate.
+    pub cost_row: Option<&'a [f64]>,
+    pub sigma: f64,
+    pub alpha: f64,
+    /// The n0 draws that pick the prediction, per class.
+    pub selection_counts: &'a [u64],
+    /// The n draws that bound its probability, per class.
+    pub estimation_counts: &'a [u64],
+}
+
+/// Certify-CS on `case`, checked as `certify-counts` checks a line: as many
+/// classes in each count as in the cost row (or the selection counts), a
+/// label among them, at most [`csrs_cost::MAX_CLASSES`], a valid row, σ
+/// and α.
+///
+/// # Errors
+/// The first of those that fails, naming the key.
+pub fn certify_case(case: &CountsCase<'_>) -> anyhow::Result<Certificate> {
+    let (classes, source) = match case.cost_row {
+        Some(row) => (row.len(), "cost_row"),
+        None => (case.selection_counts.len(), "selection_counts"),
+    };
+    if classes > csrs_cost::MAX_CLASSES {
+        bail!("{source} has {classes} entries, expected at most {} classes", csrs_cost::MAX_CLASSES);
+    }
+    if case.label >= classes {
+        bail!("label {} is out of range, expected a class index below {classes} (the length of {source})", case.label);
+    }
+    let row = case.cost_row.map(|row| CostRow::new(row, case.label).context("cost_row")).transpose()?;
+    let counts = |counts: &[u64], key: &str| {
+        if counts.len() != classes {
+            bail!("{key} has {} entries, expected {classes} (the length of {source})", counts.len());
+        }
+        ClassCounts::new(counts.to_vec()).with_context(|| key.to_owned())
+    };
+    let selection = counts(case.selection_counts, "selection_counts")?;
+    let estimation = counts(case.estimation_counts, "estimation_counts")?;
+    Ok(certify(&selection, &estimation, row.as_ref(), Sigma::new(case.sigma)?, Alpha::new(case.alpha)?)?)
 }
 
 fn kind_of(value: &Value) -> &'static str {

@@ -44,7 +44,7 @@ mod row;
 mod settings;
 
 pub use certify::{CertifyRecord, CertifyRow, mean_draws};
-pub use counts::{MAX_LINE_BYTES, certify_counts};
+pub use counts::{CountsCase, MAX_LINE_BYTES, certify_case, certify_counts};
 pub use fields::{deserialize, field_names};
 pub use file::{EndMark, RecordFile, Unfinished, claim, read_rows};
 pub use json::{CertificateJson, Curve, RadiusCell, cost_sensitive_radius, standard_radius};

@@ -38,6 +38,7 @@ mod counter;
 #[cfg(feature = "models")]
 pub mod device;
 mod examples;
+mod grid;
 #[cfg(feature = "models")]
 mod import;
 mod predict;
@@ -51,6 +52,7 @@ pub use counter::{Counting, class_counter};
 #[cfg(feature = "models")]
 pub use device::{DeviceChoice, OnBackend, on_backend};
 pub use examples::Observer;
+pub use grid::note_grid_distance;
 #[cfg(feature = "models")]
 pub use import::{Import, import_file, import_onnx, is_foreign, is_onnx, load_model};
 pub use predict::predict;

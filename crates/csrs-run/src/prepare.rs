@@ -7,10 +7,11 @@ use anyhow::bail;
 use burn::prelude::Backend;
 use csrs_data::{Dataset, DatasetName, Split};
 use csrs_sampling::{ClassCounter, NoiseKind, Smoothed};
-use csrs_stats::{Sigma, grid_distance};
+use csrs_stats::Sigma;
 
 use crate::counter::{Counting, class_counter};
 use crate::examples::Observer;
+use crate::grid::note_grid_distance;
 use crate::import::{Import, load_model};
 use crate::settings::RunSettings;
 
@@ -83,28 +84,7 @@ pub fn prepare<B: Backend>(
     }
     let counter = class_counter(checkpoint.model, spec, source.counting, device, source.batch)?;
     if source.noise == NoiseKind::Sound {
-        note_grid_distance(&dataset, source.dataset, run, observer)?;
+        note_grid_distance(&dataset, &source.dataset.to_string(), run, observer)?;
     }
     Ok(Prepared { smoothed: Smoothed::new(counter, source.noise.with_sigma(source.sigma)), dataset })
-}
-
-/// Says how far the run's images are from the 1/255 grid that sound noise
-/// rounds them to, when they are not on it: a certificate of radius R about
-/// the rounded image covers R less that distance about the image itself.
-fn note_grid_distance(
-    dataset: &Dataset,
-    name: DatasetName,
-    run: &RunSettings,
-    observer: &mut dyn Observer,
-) -> anyhow::Result<()> {
-    let mut farthest = 0.0f64;
-    for index in run.examples(dataset.len()) {
-        farthest = farthest.max(grid_distance(&dataset.image(index)?));
-    }
-    if farthest > 0.0 {
-        observer.note(&format!(
-            "note: sound noise certifies each image rounded to the 1/255 grid; {name} images are up to {farthest:.4} from it (l2), so a radius R about the rounded image covers R - {farthest:.4} about the image"
-        ));
-    }
-    Ok(())
 }

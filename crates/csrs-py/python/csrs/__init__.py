@@ -1,0 +1,19 @@
+"""csrs: cost-sensitive certified robustness by randomized smoothing.
+
+The statistics, noise streams, rounds, records and reports are csrs's own
+(the Rust library the ``csrs`` command runs); the forward passes are your
+model's. ``Smoothed`` wraps any callable from a float32 NumPy array
+``(B, *input_shape)`` of noisy inputs to ``B`` integer classes;
+``csrs.torch.Smoothed`` wraps a PyTorch module and draws the noise on its
+device. ``certify_counts`` certifies class counts from anywhere, and
+``csrs.report`` reads records back into tables and figures.
+
+Errors are ``ValueError`` (bad arguments) or ``OSError`` (files), with the
+command's one-line messages; an exception raised by your model is raised
+again as it was.
+"""
+
+from ._csrs import CostMatrix, Smoothed, __version__, certify_counts
+from . import report
+
+__all__ = ["CostMatrix", "Smoothed", "__version__", "certify_counts", "report"]

@@ -1,0 +1,60 @@
+//! csrs from Python: the native module `csrs._csrs`, under the Python
+//! package `csrs` (`python/csrs`).
+//!
+//! Everything that decides a certificate is csrs's own library code: the
+//! counts come from the user's model through the two counters of
+//! `csrs-sampling` that run models of other frameworks (`ClassifyCounter`:
+//! csrs draws the noise, a Python callable classifies it; `SeededCounter`:
+//! the model draws Gaussian noise on its device from the seed of each
+//! block), and the statistics, rounds, records and reports are
+//! `csrs-stats`, `csrs-sampling`, `csrs-run`, `csrs-records` and
+//! `csrs-report`, exactly as the `csrs` command runs them.
+//!
+//! The interpreter is released while Rust works and taken again for each
+//! call of the model; errors become `ValueError` (bad arguments) or
+//! `OSError` (files) with the command's one-line messages, and an
+//! exception of the user's model (a `KeyboardInterrupt` too) is raised
+//! again as it was.
+
+use pyo3::prelude::*;
+
+mod convert;
+mod cost;
+mod counters;
+mod report;
+mod smoothed;
+
+/// `csrs.certify_counts`: Certify-CS on counts from anywhere, as
+/// `csrs certify-counts` computes a line's `result`.
+#[pyfunction]
+#[pyo3(signature = (selection_counts, estimation_counts, *, label, cost_row=None, sigma, alpha))]
+fn certify_counts<'py>(
+    py: Python<'py>,
+    selection_counts: Vec<u64>,
+    estimation_counts: Vec<u64>,
+    label: usize,
+    cost_row: Option<Vec<f64>>,
+    sigma: f64,
+    alpha: f64,
+) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+    let case = csrs_records::CountsCase {
+        label,
+        cost_row: cost_row.as_deref(),
+        sigma,
+        alpha,
+        selection_counts: &selection_counts,
+        estimation_counts: &estimation_counts,
+    };
+    let certificate = py.detach(|| csrs_records::certify_case(&case)).map_err(convert::error)?;
+    convert::certificate(py, &certificate, None)
+}
+
+/// The native module.
+#[pymodule]
+fn _csrs(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    module.add_function(wrap_pyfunction!(certify_counts, module)?)?;
+    module.add_class::<cost::CostMatrix>()?;
+    module.add_class::<smoothed::Smoothed>()?;
+    report::add(module)
+}

@@ -1,0 +1,568 @@
+//! `csrs.Smoothed`: the smoothed classifier of the user's model, with
+//! csrs's certify, predict and dataset runs. Each call builds the counter
+//! for its input's shape and runs with the interpreter released.
+
+use std::path::PathBuf;
+
+use csrs_cost::CostRow;
+use csrs_data::{Dataset, ImageShape};
+use csrs_records::{CertifyRow, Row, Settings};
+use csrs_run::{Certify, MAX_DRAWS, Observer, RunSettings, Shard, check_batch, note_grid_distance};
+use csrs_sampling::{BLOCK, ClassCounter, ClassifyCounter, NoiseKind, NoiseStream, Rounds, SeededCounter, StopRule};
+use csrs_stats::{Alpha, Prediction, Sigma};
+use numpy::{AllowTypeChange, PyArrayLikeDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use serde::Serialize;
+
+use crate::convert::{self, Failure};
+use crate::cost::CostMatrix;
+use crate::counters::{PyClassify, PySeeded};
+
+/// How the user's model gives csrs its counts.
+#[derive(Debug)]
+enum Model {
+    /// A callable classifying the noisy copies csrs draws.
+    Classify(Py<PyAny>),
+    /// An object drawing its own noise from the blocks' seeds.
+    Seeded(Py<PyAny>),
+}
+
+/// The smoothed classifier g(x) = argmax_k P(f(x + δ) = k) of a base
+/// classifier f, δ ~ N(0, σ²I).
+///
+/// `Smoothed(classify, *, num_classes, sigma, noise="gaussian", seed=0,
+/// name=None)`: `classify` maps a float32 array (B, *input_shape) of noisy
+/// inputs to B integer classes. csrs draws the noise, from counter-based
+/// streams keyed by (seed, example, phase, block), so a result depends on
+/// the seed and the example alone, not on the batch size. `noise="sound"`
+/// rounds inputs and noise to the 8-bit grid and widens every bound by the
+/// drawn noise's distance from the exact one, so certificates hold as
+/// computed (inputs in [0, 1]). `name` names the model in a run's settings
+/// (default: the callable's name).
+#[pyclass(module = "csrs._csrs", name = "Smoothed", frozen, subclass)]
+#[derive(Debug)]
+pub(crate) struct Smoothed {
+    model: Model,
+    num_classes: usize,
+    sigma: Sigma,
+    noise: NoiseKind,
+    seed: u64,
+    name: String,
+}
+
+/// A run's settings as `<records>.config.toml` holds them: the command's
+/// option names where the option means the same.
+#[derive(Debug, Serialize)]
+struct RunOptions {
+    model: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<toml::Value>,
+    sigma: f64,
+    noise: NoiseKind,
+    n0: u64,
+    n: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_radius: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    radius_tolerance: Option<f64>,
+    alpha: f64,
+    batch: usize,
+    skip: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max: Option<usize>,
+    shard: String,
+    seed: u64,
+}
+
+/// An input given from Python, flattened, with its shape.
+struct Input {
+    values: Vec<f32>,
+    shape: Vec<usize>,
+}
+
+impl Input {
+    /// `x` checked: at least one value, every value finite.
+    fn of(x: &PyArrayLikeDyn<'_, f32, AllowTypeChange>, what: &str) -> PyResult<Self> {
+        let values: Vec<f32> = x.as_array().iter().copied().collect();
+        if values.is_empty() {
+            return Err(PyValueError::new_err(format!("{what} is empty, expected an input of at least one value")));
+        }
+        if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+            return Err(PyValueError::new_err(format!(
+                "{what} has {} at index {at}, expected finite values",
+                values[at]
+            )));
+        }
+        Ok(Input { values, shape: x.shape().to_vec() })
+    }
+}
+
+fn value_error(message: String) -> PyErr {
+    PyValueError::new_err(message)
+}
+
+/// Refuses a number of draws outside 1..=[`MAX_DRAWS`].
+fn check_draws(name: &str, draws: u64) -> PyResult<()> {
+    if draws == 0 || draws > MAX_DRAWS {
+        return Err(value_error(format!("{name} {draws}, expected 1 to {MAX_DRAWS} draws per input")));
+    }
+    Ok(())
+}
+
+/// The stop rule of `target_radius` or `radius_tolerance`, as the command's.
+fn stop_rule(target_radius: Option<f64>, radius_tolerance: Option<f64>) -> PyResult<Option<StopRule>> {
+    let positive = |name: &str, value: f64| {
+        if value.is_finite() && value > 0.0 {
+            Ok(value)
+        } else {
+            Err(value_error(format!("{name} {value}, expected a finite number > 0")))
+        }
+    };
+    match (target_radius, radius_tolerance) {
+        (Some(_), Some(_)) => {
+            Err(value_error("target_radius and radius_tolerance are both given, expected one stop rule".to_owned()))
+        }
+        (Some(radius), None) => Ok(Some(StopRule::AtRadius(positive("target_radius", radius)?))),
+        (None, Some(tolerance)) => Ok(Some(StopRule::Within(positive("radius_tolerance", tolerance)?))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// What a run tells its watchers: notes to the `csrs` logger, and each
+/// example done to the `progress` callable, `progress(done, total)`.
+struct PyObserver {
+    progress: Option<Py<PyAny>>,
+    done: usize,
+    total: usize,
+    failure: Failure,
+}
+
+impl Observer for PyObserver {
+    fn note(&mut self, line: &str) {
+        Python::attach(|py| {
+            let logged = py.import("logging").and_then(|logging| {
+                let logger = logging.call_method1("getLogger", ("csrs",))?;
+                let level = if line.starts_with("note:") { "warning" } else { "info" };
+                logger.call_method1(level, (line,)).map(drop)
+            });
+            if let Err(err) = logged {
+                self.failure.keep(err);
+            }
+        });
+    }
+
+    fn started(&mut self, todo: usize) {
+        self.total = todo;
+    }
+
+    fn example_done(&mut self, _samples: u64) {
+        self.done += 1;
+        if let Some(progress) = &self.progress {
+            Python::attach(|py| {
+                if let Err(err) = progress.bind(py).call1((self.done, self.total)) {
+                    self.failure.keep(err);
+                }
+            });
+        }
+    }
+}
+
+impl Smoothed {
+    /// The counter of this model for inputs of `shape`, `batch` draws per
+    /// forward pass.
+    fn counter(
+        &self,
+        py: Python<'_>,
+        shape: &[usize],
+        batch: usize,
+        failure: &Failure,
+    ) -> Box<dyn ClassCounter + Send> {
+        let (m, len, shape) = (self.num_classes, shape.iter().product(), shape.to_vec());
+        match &self.model {
+            Model::Classify(classify) => {
+                let classify = PyClassify { classify: classify.clone_ref(py), shape, failure: failure.clone() };
+                Box::new(ClassifyCounter::new(classify, m, len, batch))
+            }
+            Model::Seeded(model) => {
+                let model = PySeeded { model: model.clone_ref(py), shape, n_classes: m, failure: failure.clone() };
+                Box::new(SeededCounter::new(model, m, len, batch))
+            }
+        }
+    }
+
+    fn smoothed(
+        &self,
+        py: Python<'_>,
+        shape: &[usize],
+        batch: usize,
+        failure: &Failure,
+    ) -> PyResult<csrs_sampling::Smoothed<Box<dyn ClassCounter + Send>>> {
+        check_batch("batch", batch, shape.iter().product()).map_err(convert::error)?;
+        if batch == 0 {
+            return Err(value_error("batch 0, expected at least one draw per forward pass".to_owned()));
+        }
+        Ok(csrs_sampling::Smoothed::new(self.counter(py, shape, batch, failure), self.noise.with_sigma(self.sigma)))
+    }
+
+    fn check_label(&self, label: usize) -> PyResult<()> {
+        if label >= self.num_classes {
+            return Err(value_error(format!(
+                "label {label}, expected a class below {} (num_classes)",
+                self.num_classes
+            )));
+        }
+        Ok(())
+    }
+
+    fn build(model: Model, num_classes: usize, sigma: f64, noise: &str, seed: u64, name: String) -> PyResult<Self> {
+        if !(2..=csrs_cost::MAX_CLASSES).contains(&num_classes) {
+            return Err(value_error(format!(
+                "num_classes {num_classes}, expected 2 to {} classes",
+                csrs_cost::MAX_CLASSES
+            )));
+        }
+        let sigma = Sigma::new(sigma).map_err(|err| value_error(format!("sigma: {err}")))?;
+        let noise: NoiseKind = noise.parse().map_err(|err: String| value_error(format!("noise: {err}")))?;
+        if matches!(model, Model::Seeded(_)) && noise == NoiseKind::Sound {
+            return Err(value_error(
+                "noise \"sound\": a model that draws its own noise takes gaussian noise only (sound noise is drawn by csrs: use csrs.Smoothed)"
+                    .to_owned(),
+            ));
+        }
+        Ok(Smoothed { model, num_classes, sigma, noise, seed, name })
+    }
+}
+
+/// The name of a callable, for the settings of its runs.
+fn name_of(model: &Bound<'_, PyAny>) -> PyResult<String> {
+    let named = if model.hasattr("__name__")? { model.clone() } else { model.get_type().into_any() };
+    named.getattr("__name__")?.extract()
+}
+
+fn alpha(alpha: f64) -> PyResult<Alpha> {
+    Alpha::new(alpha).map_err(|err| value_error(format!("alpha: {err}")))
+}
+
+#[pymethods]
+impl Smoothed {
+    #[new]
+    #[pyo3(signature = (classify, *, num_classes, sigma, noise = "gaussian", seed = 0, name = None))]
+    fn new(
+        classify: Bound<'_, PyAny>,
+        num_classes: usize,
+        sigma: f64,
+        noise: &str,
+        seed: u64,
+        name: Option<String>,
+    ) -> PyResult<Self> {
+        if !classify.is_callable() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "classify is not callable, expected a function from a float32 array (B, *input_shape) to B classes",
+            ));
+        }
+        let name = name.map_or_else(|| name_of(&classify), Ok)?;
+        Self::build(Model::Classify(classify.unbind()), num_classes, sigma, noise, seed, name)
+    }
+
+    /// A smoothed classifier whose model draws its own Gaussian noise:
+    /// `model.count_blocks(inputs, owners, seeds, sizes, sigma)` returns,
+    /// for each block b, the class counts of `sizes[b]` copies of
+    /// `inputs[owners[b]]` plus σ·z, z from a generator seeded with
+    /// `seeds[b]`; `model.base_class(input)` the class of a clean input
+    /// (shape (1, *input_shape)). `csrs.torch.Smoothed` is such a model.
+    #[staticmethod]
+    #[pyo3(signature = (model, *, num_classes, sigma, seed = 0, name))]
+    fn drawing_own_noise(
+        model: Bound<'_, PyAny>,
+        num_classes: usize,
+        sigma: f64,
+        seed: u64,
+        name: String,
+    ) -> PyResult<Self> {
+        for method in ["count_blocks", "base_class"] {
+            if !model.hasattr(method)? {
+                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                    "the model has no {method} method, expected count_blocks(inputs, owners, seeds, sizes, sigma) and base_class(input)"
+                )));
+            }
+        }
+        Self::build(Model::Seeded(model.unbind()), num_classes, sigma, "gaussian", seed, name)
+    }
+
+    /// Certify-CS for input `x` of class `label`: the prediction from `n0`
+    /// draws and bounds from `n` fresh ones (Cohen's CERTIFY without a
+    /// cost row). With `target_radius` (or `radius_tolerance`), the
+    /// estimation draws come in doubling rounds from 100, at most `n`,
+    /// until it is known whether `x` is certified at that radius (or the
+    /// radius is known to that precision), with anytime-valid bounds.
+    /// `example` picks the input's noise stream: `certify_dataset` gives
+    /// input i stream i. Returns the keys of `csrs certify-counts`' result
+    /// plus `draws`, the estimation draws made.
+    #[pyo3(signature = (x, label, *, n0, n, alpha, batch, cost_row = None, target_radius = None, radius_tolerance = None, example = 0))]
+    #[allow(clippy::too_many_arguments)]
+    fn certify<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyArrayLikeDyn<'py, f32, AllowTypeChange>,
+        label: usize,
+        n0: u64,
+        n: u64,
+        alpha: f64,
+        batch: usize,
+        cost_row: Option<Vec<f64>>,
+        target_radius: Option<f64>,
+        radius_tolerance: Option<f64>,
+        example: u64,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let input = Input::of(&x, "x")?;
+        self.check_label(label)?;
+        check_draws("n0", n0)?;
+        check_draws("n", n)?;
+        let alpha = self::alpha(alpha)?;
+        let rule = stop_rule(target_radius, radius_tolerance)?;
+        let row = match &cost_row {
+            Some(costs) if costs.len() != self.num_classes => {
+                return Err(value_error(format!(
+                    "cost_row has {} entries, expected {} (num_classes)",
+                    costs.len(),
+                    self.num_classes
+                )));
+            }
+            Some(costs) => Some(CostRow::new(costs, label).map_err(|err| value_error(format!("cost_row: {err}")))?),
+            None => None,
+        };
+        let failure = Failure::default();
+        let mut smoothed = self.smoothed(py, &input.shape, batch, &failure)?;
+        let stream = NoiseStream::new(self.seed, example);
+        let certified = py.detach(|| match rule {
+            None => smoothed.certify(&input.values, row.as_ref(), alpha, n0, n, stream),
+            Some(rule) => {
+                let rounds = Rounds { rule, first: BLOCK, max_n: n };
+                smoothed.certify_in_rounds(&input.values, row.as_ref(), alpha, n0, rounds, stream).map(|c| c.certified)
+            }
+        });
+        let certified = certified.map_err(|err| failure.raise(err.into()))?;
+        convert::certificate(py, &certified.certificate, Some(certified.estimation.total()))
+    }
+
+    /// Cohen et al.'s PREDICT from `n` draws at level `alpha`: `predicted`
+    /// (`None` on abstain), `abstain`, and the counts of the top two
+    /// classes, `count_top` and `count_second`.
+    #[pyo3(signature = (x, *, n, alpha, batch, example = 0))]
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyArrayLikeDyn<'py, f32, AllowTypeChange>,
+        n: u64,
+        alpha: f64,
+        batch: usize,
+        example: u64,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let input = Input::of(&x, "x")?;
+        check_draws("n", n)?;
+        let alpha = self::alpha(alpha)?;
+        let failure = Failure::default();
+        let mut smoothed = self.smoothed(py, &input.shape, batch, &failure)?;
+        let stream = NoiseStream::new(self.seed, example);
+        let predicted = py.detach(|| smoothed.predict(&input.values, alpha, n, stream));
+        let predicted = predicted.map_err(|err| failure.raise(err.into()))?;
+        let (top, second) = predicted.counts.top_two();
+        let dict = PyDict::new(py);
+        let class = match predicted.prediction {
+            Prediction::Class(class) => Some(class),
+            Prediction::Abstain => None,
+        };
+        dict.set_item("predicted", class)?;
+        dict.set_item("abstain", class.is_none())?;
+        dict.set_item("count_top", predicted.counts.count(top))?;
+        dict.set_item("count_second", predicted.counts.count(second))?;
+        Ok(dict)
+    }
+
+    /// Certifies each input of `inputs` (N, *input_shape) with its label
+    /// into the records file `out` (`.tsv` or `.jsonl`), as `csrs certify`
+    /// does: a record appended and flushed per input, the settings beside
+    /// them in `<out>.config.toml`, the file locked while it is written and
+    /// marked whole when the run ends. `cost` is a `CostMatrix` or the path
+    /// of a cost file. An existing `out` is refused unless `resume=True`,
+    /// which keeps its records and certifies the rest with the same
+    /// settings. `shard` ("i/k" or (i, k)), `skip` and `max` pick the
+    /// inputs as the command's options do; with a stop rule, the inputs of
+    /// a group share forward passes. `progress(done, total)` is called
+    /// after each input. Ctrl-C stops the run between forward passes with
+    /// its records intact; `resume=True` continues it. Returns every
+    /// record of the file, as dicts.
+    #[pyo3(signature = (inputs, labels, *, out, n0, n, alpha, batch, cost = None, target_radius = None, radius_tolerance = None, resume = false, adopt_settings = false, shard = None, skip = 1, max = None, progress = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn certify_dataset<'py>(
+        &self,
+        py: Python<'py>,
+        inputs: PyArrayLikeDyn<'py, f32, AllowTypeChange>,
+        labels: Vec<i64>,
+        out: PathBuf,
+        n0: u64,
+        n: u64,
+        alpha: f64,
+        batch: usize,
+        cost: Option<Bound<'py, PyAny>>,
+        target_radius: Option<f64>,
+        radius_tolerance: Option<f64>,
+        resume: bool,
+        adopt_settings: bool,
+        shard: Option<Bound<'py, PyAny>>,
+        skip: usize,
+        max: Option<usize>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let shape = inputs.shape().to_vec();
+        let Some((&count, input_shape)) = shape.split_first().filter(|(_, rest)| !rest.is_empty()) else {
+            return Err(value_error(format!("inputs has shape {shape:?}, expected (N, *input_shape)")));
+        };
+        let all = Input::of(&inputs, "inputs")?;
+        if labels.len() != count {
+            return Err(value_error(format!("labels has {} entries, expected {count} (one per input)", labels.len())));
+        }
+        let labels = labels
+            .iter()
+            .map(|&label| usize::try_from(label).ok().filter(|&label| label < self.num_classes).ok_or(label))
+            .collect::<Result<Vec<usize>, i64>>()
+            .map_err(|label| value_error(format!("labels: {label}, expected classes 0 to {}", self.num_classes - 1)))?;
+        check_draws("n0", n0)?;
+        check_draws("n", n)?;
+        if skip == 0 {
+            return Err(value_error("skip 0, expected every k-th input with k >= 1".to_owned()));
+        }
+        let rule = stop_rule(target_radius, radius_tolerance)?;
+        let shard = match shard {
+            None => Shard::ALL,
+            Some(shard) => match shard.extract::<(usize, usize)>() {
+                Ok((index, count)) => format!("{index}/{count}").parse(),
+                Err(_) => shard.extract::<String>()?.parse(),
+            }
+            .map_err(convert::error)?,
+        };
+        let matrix = match &cost {
+            None => None,
+            Some(cost) => Some(match cost.cast::<CostMatrix>() {
+                Ok(matrix) => {
+                    let matrix = matrix.get();
+                    (matrix.matrix.clone(), matrix.setting())
+                }
+                Err(_) => {
+                    let path: PathBuf = cost.extract().map_err(|_| {
+                        pyo3::exceptions::PyTypeError::new_err(
+                            "cost is neither a CostMatrix nor the path of a cost file",
+                        )
+                    })?;
+                    let loaded = csrs_cost::CostMatrix::load(&path, Some(self.num_classes))
+                        .map_err(|err| convert::error(err.into()))?;
+                    (loaded, toml::Value::String(path.display().to_string()))
+                }
+            }),
+        };
+        if let Some((matrix, _)) = &matrix
+            && matrix.n_classes() != self.num_classes
+        {
+            return Err(value_error(format!(
+                "cost has {} classes, expected {} (num_classes)",
+                matrix.n_classes(),
+                self.num_classes
+            )));
+        }
+        let (target_radius, radius_tolerance) = match rule {
+            Some(StopRule::AtRadius(radius)) => (Some(radius), None),
+            Some(StopRule::Within(tolerance)) => (None, Some(tolerance)),
+            None => (None, None),
+        };
+        let options = RunOptions {
+            model: self.name.clone(),
+            cost: matrix.as_ref().map(|(_, setting)| setting.clone()),
+            sigma: self.sigma.get(),
+            noise: self.noise,
+            n0,
+            n,
+            target_radius,
+            radius_tolerance,
+            alpha,
+            batch,
+            skip,
+            max,
+            shard: format!("{}/{}", shard.index, shard.count),
+            seed: self.seed,
+        };
+        let settings = Settings::new(&options).map_err(convert::error)?;
+        let run = RunSettings {
+            batch,
+            seed: self.seed,
+            skip,
+            max,
+            shard,
+            resume,
+            adopt_settings,
+            ..RunSettings::new(out, self::alpha(alpha)?, n)
+        };
+        let image = match *input_shape {
+            [channels, height, width] => ImageShape { channels, height, width },
+            _ => ImageShape { channels: 1, height: 1, width: input_shape.iter().product() },
+        };
+        let class_names = (0..self.num_classes).map(|class| class.to_string()).collect();
+        let dataset = Dataset::in_memory("inputs", image, all.values, labels, class_names);
+        let failure = Failure::default();
+        let mut smoothed = self.smoothed(py, input_shape, batch, &failure)?;
+        let mut observer = PyObserver { progress, done: 0, total: 0, failure: failure.clone() };
+        let cost = matrix.as_ref().map(|(matrix, _)| matrix);
+        let rows = py.detach(|| {
+            if self.noise == NoiseKind::Sound {
+                note_grid_distance(&dataset, "the", &run, &mut observer)?;
+            }
+            let how = Certify { n0, cost, rule };
+            csrs_run::certify(&run, &settings, &mut smoothed, &dataset, how, &mut observer)
+        });
+        let rows = rows.map_err(|err| failure.raise(err))?;
+        records(py, &rows)
+    }
+
+    /// The number of classes.
+    #[getter]
+    fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    /// σ.
+    #[getter]
+    fn sigma(&self) -> f64 {
+        self.sigma.get()
+    }
+
+    /// `"gaussian"` or `"sound"`.
+    #[getter]
+    fn noise(&self) -> &'static str {
+        self.noise.as_str()
+    }
+
+    /// The seed of the noise.
+    #[getter]
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The model's name in a run's settings.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Records as a list of dicts, their JSONL objects.
+pub(crate) fn records<'py>(py: Python<'py>, rows: &[CertifyRow]) -> PyResult<Bound<'py, PyList>> {
+    let dicts = rows
+        .iter()
+        .map(|row| {
+            let value = serde_json::to_value(row.to_record()).map_err(|err| convert::error(err.into()))?;
+            convert::record(py, &value)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, dicts)
+}
