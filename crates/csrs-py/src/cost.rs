@@ -31,7 +31,7 @@ pub(crate) struct CostMatrix {
 
 /// A cost error as an exception: a file that cannot be read is an
 /// `OSError`, anything else a `ValueError`.
-fn cost_error(err: CostError) -> PyErr {
+pub(crate) fn cost_error(err: CostError) -> PyErr {
     let unreadable = matches!(&err, CostError::File { error, .. } if matches!(**error, CostError::Io(_)));
     if unreadable { PyOSError::new_err(err.to_string()) } else { PyValueError::new_err(err.to_string()) }
 }

@@ -17,7 +17,7 @@ use pyo3::types::{PyDict, PyList};
 use serde::Serialize;
 
 use crate::convert::{self, Failure};
-use crate::cost::CostMatrix;
+use crate::cost::{CostMatrix, cost_error};
 use crate::counters::{PyClassify, PySeeded};
 
 /// How the user's model gives csrs its counts.
@@ -456,8 +456,7 @@ impl Smoothed {
                             "cost is neither a CostMatrix nor the path of a cost file",
                         )
                     })?;
-                    let loaded = csrs_cost::CostMatrix::load(&path, Some(self.num_classes))
-                        .map_err(|err| convert::error(err.into()))?;
+                    let loaded = csrs_cost::CostMatrix::load(&path, Some(self.num_classes)).map_err(cost_error)?;
                     (loaded, toml::Value::String(path.display().to_string()))
                 }
             }),
