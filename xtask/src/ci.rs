@@ -1,8 +1,10 @@
 //! `cargo xtask ci`: everything CI checks, in the order that fails fastest.
 
+use std::process::Command;
+
 use anyhow::bail;
 
-use crate::{asks_for_help, cargo};
+use crate::{asks_for_help, cargo, project_root, run_in_root};
 
 const USAGE: &str = "usage: cargo xtask ci";
 
@@ -25,7 +27,35 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     // The library's example of a network of one's own, built by the tests.
     cargo(&["run", "--package", "csrs-run", "--example", "own_model"])?;
     // No GPU here, but the CUDA path must keep compiling.
-    cargo(&["check", "--package", "csrs-cli", "--features", "cuda"])
+    cargo(&["check", "--package", "csrs-cli", "--features", "cuda"])?;
+    python_package()
+}
+
+/// The virtual environment of the Python package's tests, in the target
+/// folder: made once, then reused.
+const VENV: &str = "target/python-venv";
+
+/// Builds and installs the Python package into [`VENV`] as a user would
+/// (`pip install ./crates/csrs-py`), and runs its pytest suite, with the
+/// `csrs` binary the tests built for the records it reads back. torch is
+/// not installed: its path is checked by `scripts/torch_smoothed.py`.
+fn python_package() -> anyhow::Result<()> {
+    let root = project_root();
+    if !root.join(VENV).join("bin/python").exists() {
+        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+        run_in_root(Command::new(&python), &python, &["-m", "venv", VENV])?;
+    }
+    let python = root.join(VENV).join("bin/python");
+    let pip = |args: &[&str]| {
+        let args: Vec<&str> =
+            ["-m", "pip", "--disable-pip-version-check", "install", "--quiet"].iter().chain(args).copied().collect();
+        run_in_root(Command::new(&python), "python", &args)
+    };
+    pip(&["maturin>=1.9.4,<2", "numpy", "pytest"])?;
+    pip(&["--force-reinstall", "--no-deps", "--no-build-isolation", "./crates/csrs-py"])?;
+    let mut pytest = Command::new(&python);
+    pytest.env("CSRS_BIN", root.join("target/debug/csrs"));
+    run_in_root(pytest, "python", &["-m", "pytest", "-q", "crates/csrs-py/tests"])
 }
 
 #[cfg(test)]

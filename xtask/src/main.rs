@@ -91,14 +91,20 @@ fn project_root() -> PathBuf {
 /// Runs `cargo <args>` in the workspace root, echoing the command.
 fn cargo(args: &[&str]) -> anyhow::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("$ cargo {}", args.join(" "));
-    let status = Command::new(&cargo)
+    run_in_root(Command::new(cargo), "cargo", args)
+}
+
+/// Runs `program <args>` (`command`, named `program`) in the workspace
+/// root, echoing it; fails unless it succeeds.
+fn run_in_root(mut command: Command, program: &str, args: &[&str]) -> anyhow::Result<()> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let status = command
         .args(args)
         .current_dir(project_root())
         .status()
-        .with_context(|| format!("cannot run cargo {}", args.join(" ")))?;
+        .with_context(|| format!("cannot run {program} {}", args.join(" ")))?;
     if !status.success() {
-        bail!("cargo {} failed ({status})", args.join(" "));
+        bail!("{program} {} failed ({status})", args.join(" "));
     }
     Ok(())
 }

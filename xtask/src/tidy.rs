@@ -58,10 +58,26 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "csrs-train",
         ],
     ),
+    (
+        "csrs-py",
+        &[
+            "csrs-artifacts",
+            "csrs-cost",
+            "csrs-data",
+            "csrs-records",
+            "csrs-report",
+            "csrs-run",
+            "csrs-sampling",
+            "csrs-stats",
+        ],
+    ),
 ];
 
 /// Crates that must build and test without tensors or a GPU.
-const NO_BURN: &[&str] = &["csrs-artifacts", "csrs-cost", "csrs-stats", "csrs-records", "csrs-report"];
+const NO_BURN: &[&str] = &["csrs-artifacts", "csrs-cost", "csrs-stats", "csrs-records", "csrs-report", "csrs-py"];
+
+/// The features that bring burn in through a crate that has it optional.
+const BURN_FEATURES: &[&str] = &["models", "cuda"];
 
 fn manifests() -> BTreeMap<String, toml::Table> {
     let crates = project_root().join("crates");
@@ -85,6 +101,16 @@ fn dependencies(manifest: &toml::Table) -> Vec<String> {
         .collect()
 }
 
+/// Whether a normal dependency of `manifest` is asked for a feature that
+/// brings burn in.
+fn burn_features(manifest: &toml::Table) -> bool {
+    let Some(deps) = manifest.get("dependencies").and_then(toml::Value::as_table) else { return false };
+    deps.values()
+        .filter_map(|dep| dep.get("features").and_then(toml::Value::as_array))
+        .flatten()
+        .any(|feature| feature.as_str().is_some_and(|feature| BURN_FEATURES.contains(&feature)))
+}
+
 #[test]
 fn crate_graph_follows_the_layers() {
     let manifests = manifests();
@@ -100,6 +126,7 @@ fn crate_graph_follows_the_layers() {
         }
         if NO_BURN.contains(&name.as_str()) {
             assert!(!dependencies(manifest).iter().any(|dep| dep.starts_with("burn")), "{name} must not use burn");
+            assert!(!burn_features(manifest), "{name} must not ask its dependencies for burn ({BURN_FEATURES:?})");
         }
     }
 }

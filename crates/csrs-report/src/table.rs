@@ -320,5 +320,20 @@ fn overlaps(a: &Cell, b: &Cell) -> bool {
 /// A radius as csrs prints it: four decimals, rounded toward zero (never
 /// up), `inf` when infinite.
 pub fn radius_text(radius: f64) -> String {
-    if radius.is_infinite() { "inf".to_owned() } else { format!("{:.4}", (radius * 1e4).floor() / 1e4) }
+    // `+ 0.0` turns -0.0 (the sum of no radii) into 0.0, so no "-0.0000".
+    if radius.is_infinite() { "inf".to_owned() } else { format!("{:.4}", (radius * 1e4).floor() / 1e4 + 0.0) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::radius_text;
+
+    #[test]
+    fn radii_are_printed_rounded_down_and_never_as_negative_zero() {
+        assert_eq!(radius_text(0.123_49), "0.1234");
+        assert_eq!(radius_text(f64::INFINITY), "inf");
+        // The mean of no certified radius.
+        assert_eq!(radius_text([].iter().sum::<f64>() / 1.0), "0.0000");
+        assert_eq!(radius_text(-0.0), "0.0000");
+    }
 }
