@@ -45,24 +45,30 @@ class _Counter:
         self.device = device
         self.num_classes = num_classes
         self.generator = torch.Generator(device=device)
+        self._batch = None
 
     @torch.inference_mode()
     def count_blocks(self, inputs, owners, seeds, sizes, sigma):
         device, m = self.device, self.num_classes
         x = torch.from_numpy(inputs).to(device)
+        shape = tuple(x.shape[1:])
         sizes_list = sizes.tolist()
         total = sum(sizes_list)
-        noise = torch.empty((total,) + tuple(x.shape[1:]), device=device, dtype=x.dtype)
-        at = 0
-        for seed, size in zip(seeds.tolist(), sizes_list):
+        # One buffer per batch size, reused: each block's noise is drawn
+        # into its rows, then scaled and moved to its input in place.
+        if self._batch is None or self._batch.shape != (total,) + shape or self._batch.dtype != x.dtype:
+            self._batch = torch.empty((total,) + shape, device=device, dtype=x.dtype)
+        batch, at = self._batch, 0
+        for owner, seed, size in zip(owners.tolist(), seeds.tolist(), sizes_list):
             self.generator.manual_seed(seed)
-            torch.randn((size,) + tuple(x.shape[1:]), generator=self.generator, device=device, out=noise[at : at + size])
+            rows = batch[at : at + size]
+            torch.randn((size,) + shape, generator=self.generator, device=device, dtype=x.dtype, out=rows)
+            rows.mul_(sigma).add_(x[owner])
             at += size
-        sizes_t = torch.from_numpy(sizes).to(device)
-        rows = torch.repeat_interleave(torch.from_numpy(owners).to(device), sizes_t, output_size=total)
-        batch = noise.mul_(sigma).add_(x[rows])
         classes = self.model(batch).argmax(1)
-        blocks = torch.repeat_interleave(torch.arange(len(sizes_list), device=device), sizes_t, output_size=total)
+        blocks = torch.repeat_interleave(
+            torch.arange(len(sizes_list), device=device), torch.from_numpy(sizes).to(device), output_size=total
+        )
         counts = torch.bincount(blocks * m + classes, minlength=len(sizes_list) * m)
         if counts.numel() != len(sizes_list) * m:
             raise ValueError(f"the model gives classes up to {int(classes.max())}, expected classes below {m} (num_classes)")
