@@ -102,13 +102,15 @@ fn dependencies(manifest: &toml::Table) -> Vec<String> {
 }
 
 /// Whether a normal dependency of `manifest` is asked for a feature that
-/// brings burn in.
+/// brings burn in, or for its default features (which bring it in for
+/// `csrs-run` and `csrs-sampling`).
 fn burn_features(manifest: &toml::Table) -> bool {
     let Some(deps) = manifest.get("dependencies").and_then(toml::Value::as_table) else { return false };
-    deps.values()
-        .filter_map(|dep| dep.get("features").and_then(toml::Value::as_array))
-        .flatten()
-        .any(|feature| feature.as_str().is_some_and(|feature| BURN_FEATURES.contains(&feature)))
+    deps.values().any(|dep| {
+        let features = dep.get("features").and_then(toml::Value::as_array).into_iter().flatten();
+        let asked = features.filter_map(toml::Value::as_str).any(|feature| BURN_FEATURES.contains(&feature));
+        asked || dep.get("default-features").and_then(toml::Value::as_bool) == Some(true)
+    })
 }
 
 #[test]

@@ -36,7 +36,7 @@ fn harm_radius(radius: HarmRadius) -> Option<f64> {
 /// The keys of `csrs certify-counts`' `result`: `predicted`, `abstain`,
 /// `p_lower`, `radius_std` (`None` on abstain), `radius_cs` (`None` when
 /// not certified, `inf` when infinite) and `certified_cost` (the curve of
-/// `(level, radius)` pairs, `None` without a cost row), plus `draws` when
+/// `[level, radius]` pairs, `None` without a cost row), plus `draws` when
 /// given.
 pub(crate) fn certificate<'py>(
     py: Python<'py>,
@@ -111,9 +111,15 @@ impl Failure {
         }
     }
 
-    /// The exception to raise for `err`, the run's error: the kept one if
-    /// there is one, else `err` converted.
-    pub(crate) fn raise(&self, err: anyhow::Error) -> PyErr {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or_else(|| error(err))
+    /// The result of a run: an exception kept aside is raised as it was,
+    /// even when the run went on to its end (a progress callback failing
+    /// after the last input); else `result`'s error, converted.
+    pub(crate) fn outcome<T>(&self, result: anyhow::Result<T>) -> PyResult<T> {
+        let kept = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+        match (kept, result) {
+            (Some(err), _) => Err(err),
+            (None, Ok(value)) => Ok(value),
+            (None, Err(err)) => Err(error(err)),
+        }
     }
 }

@@ -74,6 +74,8 @@ struct RunOptions {
     max: Option<usize>,
     shard: String,
     seed: u64,
+    /// What was certified: resuming with other inputs or labels is refused.
+    inputs: String,
 }
 
 /// An input given from Python, flattened, with its shape.
@@ -199,10 +201,13 @@ impl Smoothed {
         batch: usize,
         failure: &Failure,
     ) -> PyResult<csrs_sampling::Smoothed<Box<dyn ClassCounter + Send>>> {
-        check_batch("batch", batch, shape.iter().product()).map_err(convert::error)?;
         if batch == 0 {
             return Err(value_error("batch 0, expected at least one draw per forward pass".to_owned()));
         }
+        // A forward pass holds whole blocks, at least one: what is drawn.
+        let drawn = (batch as u64 / BLOCK).max(1) * BLOCK;
+        check_batch("batch", usize::try_from(drawn).unwrap_or(usize::MAX), shape.iter().product())
+            .map_err(convert::error)?;
         Ok(csrs_sampling::Smoothed::new(self.counter(py, shape, batch, failure), self.noise.with_sigma(self.sigma)))
     }
 
@@ -343,7 +348,7 @@ impl Smoothed {
                 smoothed.certify_in_rounds(&input.values, row.as_ref(), alpha, n0, rounds, stream).map(|c| c.certified)
             }
         });
-        let certified = certified.map_err(|err| failure.raise(err.into()))?;
+        let certified = failure.outcome(certified.map_err(Into::into))?;
         convert::certificate(py, &certified.certificate, Some(certified.estimation.total()))
     }
 
@@ -367,7 +372,7 @@ impl Smoothed {
         let mut smoothed = self.smoothed(py, &input.shape, batch, &failure)?;
         let stream = NoiseStream::new(self.seed, example);
         let predicted = py.detach(|| smoothed.predict(&input.values, alpha, n, stream));
-        let predicted = predicted.map_err(|err| failure.raise(err.into()))?;
+        let predicted = failure.outcome(predicted.map_err(Into::into))?;
         let (top, second) = predicted.counts.top_two();
         let dict = PyDict::new(py);
         let class = match predicted.prediction {
@@ -490,6 +495,7 @@ impl Smoothed {
             max,
             shard: format!("{}/{}", shard.index, shard.count),
             seed: self.seed,
+            inputs: fingerprint(&shape, &all.values, &labels),
         };
         let settings = Settings::new(&options).map_err(convert::error)?;
         let run = RunSettings {
@@ -519,7 +525,7 @@ impl Smoothed {
             let how = Certify { n0, cost, rule };
             csrs_run::certify(&run, &settings, &mut smoothed, &dataset, how, &mut observer)
         });
-        let rows = rows.map_err(|err| failure.raise(err))?;
+        let rows = failure.outcome(rows)?;
         records(py, &rows)
     }
 
@@ -552,6 +558,19 @@ impl Smoothed {
     fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// The inputs and labels of a run in a line: their shape and a 64-bit
+/// FNV-1a hash of their values' bytes and the labels, so that a resumed
+/// run on other data is told apart.
+fn fingerprint(shape: &[usize], values: &[f32], labels: &[usize]) -> String {
+    let bytes = values
+        .iter()
+        .flat_map(|value| value.to_le_bytes())
+        .chain(labels.iter().flat_map(|&label| (label as u64).to_le_bytes()));
+    let hash =
+        bytes.fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
+    format!("{shape:?} with labels, fnv1a-64 {hash:016x}")
 }
 
 /// Records as a list of dicts, their JSONL objects.

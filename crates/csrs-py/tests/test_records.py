@@ -87,29 +87,44 @@ def test_shards_and_stop_rules_make_the_commands_records(tmp_path, linear):
 
 
 def test_ctrl_c_stops_between_passes_with_the_records_intact(tmp_path):
+    import threading
+
     inputs, labels = dataset()
     linear = Linear()
 
     def interrupted(batch):
+        # Ctrl-C a little later, while csrs works between passes.
         if len(linear.calls) == 13:
-            signal.raise_signal(signal.SIGINT)
+            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
         return linear(batch)
 
+    slow = dict(OPTIONS, n=400_000, batch=200_000)
     smoothed = csrs.Smoothed(interrupted, num_classes=2, sigma=SIGMA, seed=5, name="linear")
     out = tmp_path / "run.tsv"
     with pytest.raises(KeyboardInterrupt):
-        smoothed.certify_dataset(inputs, labels, out=out, **OPTIONS)
+        smoothed.certify_dataset(inputs, labels, out=out, **slow)
     assert not (tmp_path / "run.tsv.end").exists()
     with pytest.raises(ValueError, match="has no end mark"):
         csrs.report.read_records(out)
     kept = csrs.report.read_records(out, partial=True)
-    assert [row["index"] for row in kept] == [0, 1, 2]
+    assert [row["index"] for row in kept] == list(range(len(kept))) and 2 <= len(kept) < 12
     # The lock is released: the run resumes, to what a run never stopped makes.
     done = csrs.Smoothed(Linear(), num_classes=2, sigma=SIGMA, seed=5, name="linear")
-    whole = done.certify_dataset(inputs, labels, out=out, resume=True, **OPTIONS)
-    again = done.certify_dataset(inputs, labels, out=tmp_path / "again.tsv", **OPTIONS)
+    whole = done.certify_dataset(inputs, labels, out=out, resume=True, **slow)
+    again = done.certify_dataset(inputs, labels, out=tmp_path / "again.tsv", **slow)
     strip = lambda rows: [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
     assert strip(whole) == strip(again)
+
+
+def test_resuming_with_other_inputs_is_refused(tmp_path, linear):
+    inputs, labels = dataset()
+    smoothed = csrs.Smoothed(linear, num_classes=2, sigma=SIGMA)
+    out = tmp_path / "run.tsv"
+    smoothed.certify_dataset(inputs, labels, out=out, max=3, **OPTIONS)
+    with pytest.raises(ValueError, match="the records were made with inputs"):
+        smoothed.certify_dataset(inputs + 0.01, labels, out=out, resume=True, **OPTIONS)
+    with pytest.raises(ValueError, match="the records were made with inputs"):
+        smoothed.certify_dataset(inputs, 1 - labels, out=out, resume=True, **OPTIONS)
 
 
 def test_a_failing_progress_callback_stops_the_run(tmp_path, linear):
@@ -125,6 +140,10 @@ def test_a_failing_progress_callback_stops_the_run(tmp_path, linear):
     with pytest.raises(RuntimeError, match="enough"):
         smoothed.certify_dataset(inputs, labels, out=tmp_path / "r.tsv", progress=progress, **OPTIONS)
     assert seen == [(1, 12), (2, 12), (3, 12)]
+    # A callback failing after the last input is raised too.
+    last = lambda done, total: (_ for _ in ()).throw(RuntimeError("late")) if done == total else None
+    with pytest.raises(RuntimeError, match="late"):
+        smoothed.certify_dataset(inputs, labels, out=tmp_path / "late.tsv", progress=last, **OPTIONS)
 
 
 @pytest.mark.parametrize(
@@ -166,10 +185,16 @@ def test_reports_are_those_of_analyze(tmp_path, linear):
     text = csrs.report.table(paths, radii=[0.0, 0.5])
     assert text.startswith("|") and "sigma0.25.tsv" in text
     metrics = csrs.report.metrics(paths, radii=[0.0, 0.5], labels=["small", "large"])
-    assert [m["run"] for m in metrics] == ["small", "large"] if "run" in metrics[0] else len(metrics) == 2
-    assert all(0.0 <= value <= 1.0 for m in metrics for key, value in m.items() if key.startswith("certified_accuracy"))
-    assert "tsv" and csrs.report.table(paths[0], format="tsv").count("\n") == 2
-    assert "p" in csrs.report.compare(paths, radii=[0.0])
+    assert [m["label"] for m in metrics] == ["small", "large"] and [m["examples"] for m in metrics] == [12, 12]
+    # Certified accuracy cannot grow with the radius; a larger sigma
+    # certifies larger radii on these inputs.
+    for m in metrics:
+        assert 0.0 <= m["certified_accuracy@0.5"] <= m["certified_accuracy@0"] <= 1.0
+    assert metrics[1]["certified_accuracy@0.5"] >= metrics[0]["certified_accuracy@0.5"]
+    tsv = csrs.report.table(paths[0], format="tsv").splitlines()
+    assert len(tsv) == 2 and tsv[0].split("\t")[0] == "records"
+    compared = csrs.report.compare(paths, radii=[0.0], format="tsv").splitlines()
+    assert compared[0].startswith("baseline\trun\tmetric") and len(compared) > 1
     figure = tmp_path / "figure.svg"
     csrs.report.plot(paths, figure, labels=["small", "large"])
     assert figure.read_text().lstrip().startswith("<svg") or "<svg" in figure.read_text()[:500]

@@ -21,15 +21,15 @@ def x_at(x0, size=3):
 
 def test_radii_are_sound_across_many_seeds(linear):
     # The true radius is 0.3; at alpha = 0.05 at most 5% of certificates
-    # may claim more (or certify the wrong class). 20 of 300 is far in the
-    # tail of Binomial(300, 0.05) (P < 0.01).
+    # may claim more (or certify the wrong class). 28 of 300 or more has
+    # probability 0.0013 under Binomial(300, 0.05).
     alpha, wrong = 0.05, 0
     for seed in range(300):
         smoothed = csrs.Smoothed(linear, num_classes=2, sigma=SIGMA, seed=seed)
         result = smoothed.certify(x_at(0.3), 1, n0=50, n=500, alpha=alpha, batch=600)
         if result["radius_std"] is not None and (result["predicted"] != 1 or result["radius_std"] > 0.3):
             wrong += 1
-    assert wrong < 20, wrong
+    assert wrong < 28, wrong
 
 
 def test_radii_are_within_a_few_percent_of_the_true_radius(linear):
@@ -44,8 +44,9 @@ def test_results_do_not_depend_on_the_batch_size(linear):
     smoothed = csrs.Smoothed(linear, num_classes=2, sigma=SIGMA, seed=3)
     results = [smoothed.certify(x_at(0.1), 1, n0=100, n=2_050, alpha=0.001, batch=batch) for batch in (1, 300, 5_000)]
     assert results[0] == results[1] == results[2]
-    # Whole blocks of 100 per forward pass, at most the batch.
-    assert max(linear.calls) <= 2_150 and min(linear.calls) >= 50
+    # Whole blocks of 100 per forward pass (one at least), the last of a
+    # phase shorter: 100 selection draws, then 2 050 estimation draws.
+    assert linear.calls == [100] + [100] * 20 + [50] + [100] + [300] * 6 + [250] + [100] + [2_050]
     other = csrs.Smoothed(linear, num_classes=2, sigma=SIGMA, seed=4)
     assert other.certify(x_at(0.1), 1, n0=100, n=2_050, alpha=0.001, batch=300) != results[0]
     # Another example's stream, another certificate.
@@ -74,7 +75,7 @@ def test_cost_sensitive_certificates_come_with_their_curve():
     assert result["predicted"] == 1
     # Only class 0 is harmful: it is 0.5 away, class 2 is not counted.
     assert result["radius_std"] < result["radius_cs"] <= 0.5
-    assert result["certified_cost"][0][1] == result["radius_cs"] and result["certified_cost"][-1] == (1.0, math.inf)
+    assert result["certified_cost"][0][1] == result["radius_cs"] and result["certified_cost"][-1] == [1.0, math.inf]
 
 
 def test_predict_abstains_where_the_classes_tie(linear):
@@ -168,18 +169,59 @@ def test_the_models_own_exception_is_raised_as_it_was():
         bad_call(csrs.Smoothed(broken, num_classes=2, sigma=SIGMA))
 
 
-def test_other_threads_run_while_csrs_works(linear):
+def test_other_threads_run_while_csrs_works():
+    import threading
+    import time
+
+    # A forward pass that costs nothing, on inputs large enough that drawing
+    # their noise takes csrs a while: another Python thread runs meanwhile
+    # only if the interpreter is released.
+    calls = []
+
+    def instant(batch):
+        calls.append(time.perf_counter())
+        return np.zeros(len(batch), dtype=np.int64)
+
+    smoothed = csrs.Smoothed(instant, num_classes=2, sigma=SIGMA)
+    x = np.zeros((3, 64, 64), dtype=np.float32)
+    ticks, running = [], threading.Event()
+
+    def ticking():
+        running.set()
+        while len(ticks) < 100_000 and not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    stop = threading.Event()
+    thread = threading.Thread(target=ticking)
+    thread.start()
+    running.wait()
+    start = time.perf_counter()
+    smoothed.certify(x, 0, n0=100, n=40_000, alpha=0.001, batch=10_000)
+    end = time.perf_counter()
+    stop.set()
+    thread.join()
+    during = [t for t in ticks if start <= t <= end]
+    # The passes came apart in time: csrs worked between them...
+    assert max(b - a for a, b in zip(calls, calls[1:])) > 0.02
+    # ...and the other thread ticked all along, not only between passes.
+    gaps = [b - a for a, b in zip([start] + during, during + [end])]
+    assert max(gaps) < 0.5 * max(b - a for a, b in zip(calls, calls[1:])) + 0.01, (max(gaps), calls)
+
+
+def test_threads_certifying_at_once_get_the_certificates_they_get_alone(linear):
     import threading
 
-    results = []
-
-    def work(seed):
+    def work(seed, into):
         smoothed = csrs.Smoothed(linear, num_classes=2, sigma=SIGMA, seed=seed)
-        results.append(smoothed.certify(x_at(0.3), 1, n0=100, n=20_000, alpha=0.001, batch=500))
+        into[seed] = smoothed.certify(x_at(0.3), 1, n0=100, n=20_000, alpha=0.001, batch=500)
 
-    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(4)]
+    together, alone = {}, {}
+    threads = [threading.Thread(target=work, args=(seed, together)) for seed in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert len(results) == 4 and all(r["predicted"] == 1 for r in results)
+    for seed in range(4):
+        work(seed, alone)
+    assert together == alone

@@ -34,6 +34,8 @@ const DECISIVE: &[&str] = &[
     "seed",
     // Another shard's examples in one file would be merged twice.
     "shard",
+    // What a run of the Python package certified (the CLI's is `dataset`).
+    "inputs",
 ];
 
 /// A run's resolved settings.

@@ -123,8 +123,11 @@ impl<M: CountSeeded> ClassCounter for SeededCounter<M> {
                 return Err(SamplingError::BlockCounts { got: rows.len(), expected: batch.len() });
             }
             for ((block, seeded), row) in batch.iter().zip(&seeded.blocks).zip(rows) {
-                let total: u64 = row.iter().sum();
-                if row.len() != m || total != seeded.size as u64 {
+                // Summed without wrapping around: counts that overflow into
+                // the right total are refused too.
+                let size = seeded.size as u64;
+                let total = row.iter().fold(0u64, |total, &count| total.saturating_add(count));
+                if row.len() != m || total != size {
                     return Err(SamplingError::BlockTotal {
                         classes: row.len(),
                         total,

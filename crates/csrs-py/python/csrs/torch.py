@@ -1,18 +1,25 @@
-"""csrs over a PyTorch model: the noise is drawn on the model's device with
-torch, classified and counted there, and only the class counts cross to
-csrs, which certifies them.
+"""csrs over a PyTorch model: the model classifies on its own device, and
+only class counts (on a GPU) or classes (elsewhere) cross to csrs, which
+certifies them.
 
-Each block of 100 draws of an input comes from a torch generator seeded with
-the block's seed, a function of (seed, example, phase, block) as csrs's own
-streams are, so a result depends on the seed and the example alone, not on
-the batch size. The noise is torch's (``torch.randn``), not csrs's Philox
-streams: counts differ from those of ``csrs certify`` or ``csrs.Smoothed``
-on the same network, and both are sound. Gaussian noise only: sound noise
-is formed by csrs on the 8-bit grid (``csrs.Smoothed(..., noise="sound")``).
+On a CUDA device with Gaussian noise, the noise is drawn there with torch:
+each block of 100 draws of an input from torch's CUDA generator seeded with
+the block's 64-bit seed, a function of (seed, example, phase, block) as
+csrs's own streams are; the batch is classified and counted on the device.
+The noise is torch's (``torch.randn``), not csrs's Philox streams, so counts
+differ from those of ``csrs certify`` on the same network; both are sound.
+
+Elsewhere (the CPU, whose torch generator keeps only 32 bits of a seed, so
+that blocks of different seeds could share their noise), and for sound
+noise, csrs draws the noise itself, as ``csrs.Smoothed`` does, and the model
+classifies it: the noisy inputs are those of ``csrs certify --engine
+native``. Either way a result depends on the seed and the example alone,
+not on the batch size.
 
 Needs ``torch`` (not a dependency of the package).
 """
 
+import threading
 import warnings
 from typing import Any, Optional
 
@@ -36,57 +43,78 @@ def _labels(labels: Any) -> list:
     return np.asarray(labels).tolist()
 
 
-class _Counter:
-    """What csrs calls on each forward pass: draws each block's noise from
-    its seed on the device, classifies the batch, counts per block there."""
+class _Model:
+    """The module on its device, called under a lock: csrs releases the
+    interpreter while it works, and two threads certifying with one
+    ``Smoothed`` must not interleave their forward passes (the generator
+    and the buffer are shared)."""
 
     def __init__(self, model: torch.nn.Module, device: torch.device, num_classes: int):
         self.model = model
         self.device = device
         self.num_classes = num_classes
+        self.lock = threading.Lock()
         self.generator = torch.Generator(device=device)
         self._batch = None
 
-    @torch.inference_mode()
-    def count_blocks(self, inputs, owners, seeds, sizes, sigma):
-        device, m = self.device, self.num_classes
-        x = torch.from_numpy(inputs).to(device)
-        shape = tuple(x.shape[1:])
-        sizes_list = sizes.tolist()
-        total = sum(sizes_list)
-        # One buffer per batch size, reused: each block's noise is drawn
-        # into its rows, then scaled and moved to its input in place.
-        if self._batch is None or self._batch.shape != (total,) + shape or self._batch.dtype != x.dtype:
-            self._batch = torch.empty((total,) + shape, device=device, dtype=x.dtype)
-        batch, at = self._batch, 0
-        for owner, seed, size in zip(owners.tolist(), seeds.tolist(), sizes_list):
-            self.generator.manual_seed(seed)
-            rows = batch[at : at + size]
-            torch.randn((size,) + shape, generator=self.generator, device=device, dtype=x.dtype, out=rows)
-            rows.mul_(sigma).add_(x[owner])
-            at += size
-        classes = self.model(batch).argmax(1)
-        blocks = torch.repeat_interleave(
-            torch.arange(len(sizes_list), device=device), torch.from_numpy(sizes).to(device), output_size=total
-        )
-        counts = torch.bincount(blocks * m + classes, minlength=len(sizes_list) * m)
-        if counts.numel() != len(sizes_list) * m:
-            raise ValueError(f"the model gives classes up to {int(classes.max())}, expected classes below {m} (num_classes)")
-        return counts.view(len(sizes_list), m).cpu().numpy()
+    def _classes(self, batch: torch.Tensor) -> torch.Tensor:
+        logits = self.model(batch)
+        if logits.dim() != 2 or logits.shape[1] != self.num_classes:
+            raise ValueError(
+                f"the model gives logits of shape {tuple(logits.shape)}, expected ({len(batch)}, {self.num_classes})"
+            )
+        return logits.argmax(1)
 
     @torch.inference_mode()
-    def base_class(self, input):
-        return int(self.model(torch.from_numpy(input).to(self.device)).argmax(1)[0])
+    def classify(self, batch: np.ndarray) -> np.ndarray:
+        """The classes of noisy inputs csrs drew."""
+        with self.lock:
+            return self._classes(torch.from_numpy(batch).to(self.device)).cpu().numpy()
+
+    @torch.inference_mode()
+    def count_blocks(self, inputs, owners, seeds, sizes, sigma):
+        """Draws each block's noise from its seed on the device, classifies
+        the batch there and counts each block's classes there."""
+        with self.lock:
+            device, m = self.device, self.num_classes
+            x = torch.from_numpy(inputs).to(device)
+            shape = tuple(x.shape[1:])
+            sizes_list = sizes.tolist()
+            total = sum(sizes_list)
+            # One buffer per batch size, reused: each block's noise is drawn
+            # into its rows, then scaled and moved to its input in place.
+            if self._batch is None or self._batch.shape != (total,) + shape or self._batch.dtype != x.dtype:
+                self._batch = torch.empty((total,) + shape, device=device, dtype=x.dtype)
+            batch, at = self._batch, 0
+            for owner, seed, size in zip(owners.tolist(), seeds.tolist(), sizes_list):
+                self.generator.manual_seed(seed)
+                rows = batch[at : at + size]
+                torch.randn((size,) + shape, generator=self.generator, device=device, dtype=x.dtype, out=rows)
+                rows.mul_(sigma).add_(x[owner])
+                at += size
+            classes = self._classes(batch)
+            blocks = torch.repeat_interleave(
+                torch.arange(len(sizes_list), device=device), torch.from_numpy(sizes).to(device), output_size=total
+            )
+            counts = torch.bincount(blocks * m + classes, minlength=len(sizes_list) * m)
+            return counts.view(len(sizes_list), m).cpu().numpy()
+
+    @torch.inference_mode()
+    def base_class(self, input: np.ndarray) -> int:
+        """The class of one clean input, shape (1, *input_shape)."""
+        with self.lock:
+            return int(self._classes(torch.from_numpy(input).to(self.device))[0])
 
 
 class Smoothed:
     """The smoothed classifier of a PyTorch module whose forward pass maps a
     batch of inputs (B, *input_shape) to logits (B, num_classes).
 
-    ``device`` is where the noise is drawn and the model runs (default: the
-    device of its parameters). The model is used as it is: put it in
-    ``eval()`` mode. Methods and results are those of ``csrs.Smoothed``;
-    inputs may be tensors or arrays.
+    ``device`` is where the model runs (default: the device of its
+    parameters); on a CUDA device the Gaussian noise is drawn there too.
+    ``noise="sound"`` has csrs draw sound noise on the 8-bit grid. The model
+    is used as it is: put it in ``eval()`` mode. Methods and results are
+    those of ``csrs.Smoothed``; inputs may be tensors or arrays.
     """
 
     def __init__(
@@ -96,6 +124,7 @@ class Smoothed:
         num_classes: int,
         sigma: float,
         device: Optional[Any] = None,
+        noise: str = "gaussian",
         seed: int = 0,
         name: Optional[str] = None,
     ):
@@ -106,10 +135,19 @@ class Smoothed:
             warnings.warn("the model is in training mode (dropout, batch statistics): call model.eval() first", stacklevel=2)
         self.model = model
         self.device = torch.device(device)
-        self._counter = _Counter(model, self.device, num_classes)
-        self._smoothed = _csrs.Smoothed.drawing_own_noise(
-            self._counter, num_classes=num_classes, sigma=sigma, seed=seed, name=name or type(model).__name__
-        )
+        self._model = _Model(model, self.device, num_classes)
+        name = name or type(model).__name__
+        #: Whether the noise is drawn with torch on the device (CUDA,
+        #: Gaussian) rather than by csrs.
+        self.draws_on_device = self.device.type == "cuda" and noise == "gaussian"
+        if self.draws_on_device:
+            self._smoothed = _csrs.Smoothed.drawing_own_noise(
+                self._model, num_classes=num_classes, sigma=sigma, seed=seed, name=name
+            )
+        else:
+            self._smoothed = _csrs.Smoothed(
+                self._model.classify, num_classes=num_classes, sigma=sigma, noise=noise, seed=seed, name=name
+            )
 
     def certify(self, x, label, **options) -> dict:
         """``csrs.Smoothed.certify`` on a tensor or array ``x``."""
@@ -125,6 +163,7 @@ class Smoothed:
 
     num_classes = property(lambda self: self._smoothed.num_classes, doc="The number of classes.")
     sigma = property(lambda self: self._smoothed.sigma, doc="σ.")
+    noise = property(lambda self: self._smoothed.noise, doc='"gaussian" or "sound".')
     seed = property(lambda self: self._smoothed.seed, doc="The seed of the noise.")
     name = property(lambda self: self._smoothed.name, doc="The model's name in a run's settings.")
 

@@ -188,7 +188,7 @@ fn a_model_drawing_its_own_noise_gets_counts_of_the_seeds_alone() {
 fn counts_that_are_not_the_blocks_draws_are_refused() {
     let noise = Noise::Gaussian(Sigma::new(1.0).unwrap());
     let stream = NoiseStream::new(0, 0);
-    let answers: [(Breaking, &str); 3] = [
+    let answers: [(Breaking, &str); 4] = [
         (
             |rows| rows[0][0] += 1,
             "the model returned 2 counts totalling 101 for a block of 100 draws, expected 2 counts totalling 100",
@@ -200,6 +200,8 @@ fn counts_that_are_not_the_blocks_draws_are_refused() {
             },
             "the model returned counts of 1 blocks, expected 2 (the blocks of the batch)",
         ),
+        // Counts that would wrap around to the right total.
+        (|rows| rows[0] = vec![u64::MAX, 101], "the model returned 2 counts totalling 18446744073709551615"),
     ];
     for (bad, message) in answers {
         let mut counter = SeededCounter::new(Threshold { bad: Some(bad), ..Threshold::default() }, 2, 1, 200);

@@ -1,0 +1,47 @@
+"""csrs.torch on the CPU, where csrs draws the noise and the module
+classifies it (skipped without torch, as in CI; scripts/torch_smoothed.py
+checks the rest)."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import csrs  # noqa: E402
+import csrs.torch  # noqa: E402
+
+OPTIONS = dict(n0=100, n=4_000, alpha=0.001)
+
+
+def module():
+    """Logits (−x[0], x[0]): class 1 where the first value is positive."""
+    linear = torch.nn.Linear(3, 2, bias=False)
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor([[-1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
+    return linear.eval()
+
+
+def test_a_module_on_the_cpu_classifies_csrs_noise():
+    smoothed = csrs.torch.Smoothed(module(), num_classes=2, sigma=0.5, seed=3)
+    assert not smoothed.draws_on_device
+    x = torch.tensor([0.3, 0.0, 0.0])
+    results = [smoothed.certify(x, 1, batch=batch, **OPTIONS) for batch in (100, 1_000)]
+    assert results[0] == results[1]
+    # The same noisy inputs as csrs.Smoothed over the same function.
+    same = csrs.Smoothed(lambda b: (b[:, 0] > 0).astype(np.int64), num_classes=2, sigma=0.5, seed=3)
+    assert same.certify(x.numpy(), 1, batch=400, **OPTIONS) == results[0]
+
+
+def test_tensors_certify_as_a_dataset(tmp_path):
+    smoothed = csrs.torch.Smoothed(module(), num_classes=2, sigma=0.5)
+    inputs = torch.zeros(4, 3)
+    inputs[:, 0] = torch.tensor([-0.5, -0.1, 0.1, 0.5])
+    rows = smoothed.certify_dataset(inputs, torch.tensor([0, 0, 1, 1]), out=tmp_path / "r.tsv", batch=500, **OPTIONS)
+    assert [row["predicted"] for row in rows] == [0, 0, 1, 1]
+    assert csrs.report.read_records(tmp_path / "r.tsv") == rows
+
+
+def test_a_module_of_other_classes_is_refused():
+    smoothed = csrs.torch.Smoothed(module(), num_classes=3, sigma=0.5)
+    with pytest.raises(ValueError, match=r"logits of shape \(100, 2\), expected \(100, 3\)"):
+        smoothed.certify(torch.zeros(3), 0, batch=100, **OPTIONS)
