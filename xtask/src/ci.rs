@@ -48,15 +48,26 @@ fn python_package() -> anyhow::Result<()> {
         let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
         run_in_root(Command::new(&python), &python, &["-m", "venv", VENV])?;
     }
-    let python = root.join(VENV).join("bin/python");
+    let bin = root.join(VENV).join("bin");
+    let python = bin.join("python");
+    // The environment's programs first, as if it were activated: the
+    // package's build backend (maturin) is found there.
+    let path = std::env::join_paths(
+        std::iter::once(bin.clone()).chain(std::env::var_os("PATH").iter().flat_map(std::env::split_paths)),
+    )?;
+    let in_venv = || {
+        let mut command = Command::new(&python);
+        command.env("PATH", &path).env("VIRTUAL_ENV", root.join(VENV));
+        command
+    };
     let pip = |args: &[&str]| {
         let args: Vec<&str> =
             ["-m", "pip", "--disable-pip-version-check", "install", "--quiet"].iter().chain(args).copied().collect();
-        run_in_root(Command::new(&python), "python", &args)
+        run_in_root(in_venv(), "python", &args)
     };
     pip(&["maturin>=1.9.4,<2", "numpy", "pytest"])?;
     pip(&["--force-reinstall", "--no-deps", "--no-build-isolation", "./crates/csrs-py"])?;
-    let mut pytest = Command::new(&python);
+    let mut pytest = in_venv();
     pytest.env("CSRS_BIN", root.join("target/debug/csrs"));
     run_in_root(pytest, "python", &["-m", "pytest", "-q", "crates/csrs-py/tests"])
 }

@@ -50,10 +50,17 @@ pub(crate) fn certificate<'py>(
     dict.set_item("radius_std", standard_radius(certificate))?;
     let RadiusCell(radius) = cost_sensitive_radius(certificate);
     dict.set_item("radius_cs", harm_radius(radius))?;
-    let curve = certificate
-        .cost_sensitive
-        .as_ref()
-        .map(|cs| cs.levels().iter().map(|level| (level.level, harm_radius(level.radius))).collect::<Vec<_>>());
+    // `[level, radius]` pairs as lists, as records give them.
+    let curve = match &certificate.cost_sensitive {
+        Some(cs) => {
+            let pairs = cs.levels().iter().map(|level| {
+                let radius = harm_radius(level.radius).into_pyobject(py)?;
+                PyList::new(py, [level.level.into_pyobject(py)?.into_any(), radius])
+            });
+            Some(PyList::new(py, pairs.collect::<PyResult<Vec<_>>>()?)?)
+        }
+        None => None,
+    };
     dict.set_item("certified_cost", curve)?;
     if let Some(draws) = draws {
         dict.set_item("draws", draws)?;

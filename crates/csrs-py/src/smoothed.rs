@@ -204,10 +204,9 @@ impl Smoothed {
         if batch == 0 {
             return Err(value_error("batch 0, expected at least one draw per forward pass".to_owned()));
         }
-        // A forward pass holds whole blocks, at least one: what is drawn.
-        let drawn = (batch as u64 / BLOCK).max(1) * BLOCK;
-        check_batch("batch", usize::try_from(drawn).unwrap_or(usize::MAX), shape.iter().product())
-            .map_err(convert::error)?;
+        // A forward pass holds whole blocks, at least one: a batch below a
+        // block draws a block.
+        check_batch("batch", batch.max(BLOCK as usize), shape.iter().product()).map_err(convert::error)?;
         Ok(csrs_sampling::Smoothed::new(self.counter(py, shape, batch, failure), self.noise.with_sigma(self.sigma)))
     }
 
