@@ -45,3 +45,24 @@ def test_a_module_of_other_classes_is_refused():
     smoothed = csrs.torch.Smoothed(module(), num_classes=3, sigma=0.5)
     with pytest.raises(ValueError, match=r"logits of shape \(100, 2\), expected \(100, 3\)"):
         smoothed.certify(torch.zeros(3), 0, batch=100, **OPTIONS)
+
+
+def test_the_device_counter_keeps_each_block_to_its_input(tmp_path):
+    # What runs on a GPU, run here on the CPU through its internal class:
+    # each block's noise from its seed, classified and counted per block.
+    from csrs import _csrs
+
+    counter = csrs.torch._Model(module(), torch.device("cpu"), 2)
+    smoothed = _csrs.Smoothed.drawing_own_noise(counter, num_classes=2, sigma=0.5, seed=2, name="linear")
+    x = np.array([0.3, 0.0, 0.0], dtype=np.float32)
+    results = [smoothed.certify(x, 1, batch=batch, **OPTIONS) for batch in (100, 700, 5_000)]
+    assert results[0] == results[1] == results[2]
+    assert 0.2 < results[0]["radius_std"] <= 0.3
+    inputs = np.zeros((6, 3), dtype=np.float32)
+    inputs[:, 0] = np.linspace(-0.6, 0.6, 6)
+    labels = (inputs[:, 0] > 0).astype(np.int64)
+    rows = smoothed.certify_dataset(inputs, labels, out=tmp_path / "r.tsv", batch=1_000, target_radius=0.3, **OPTIONS)
+    for i, row in enumerate(rows):
+        alone = smoothed.certify(inputs[i], int(labels[i]), batch=100, target_radius=0.3, example=i, **OPTIONS)
+        assert (alone["predicted"], alone["p_lower"], alone["draws"]) == (row["predicted"], row["p_lower"], row["draws"])
+        assert row["predicted"] == labels[i] and row["base_predicted"] == labels[i]
