@@ -13,7 +13,7 @@ use csrs_sampling::{BLOCK, ClassCounter, Noise, NoiseKind, NoiseStream, Phase};
 use csrs_stats::Sigma;
 
 use csrs_run::{
-    Counting, DeviceChoice, Import, MAX_DRAWS, OnBackend, check_batch, class_counter, load_model, on_backend,
+    Counting, DeviceChoice, Import, MAX_DRAWS, OnBackend, Precision, check_batch, class_counter, load_model, on_backend,
 };
 
 use crate::options::EngineChoice;
@@ -57,6 +57,9 @@ pub(crate) struct Args {
     /// native (the compiled CPU engine), burn, or auto (native on the CPU, burn on a GPU)
     #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
     engine: EngineChoice,
+    /// The network's arithmetic on a GPU: f32, tf32, bf16 or f16 (the noisy input rounded to that type, then the network in it); f32 only on the CPU
+    #[arg(long, value_name = "f32|tf32|bf16|f16", default_value_t = Precision::F32)]
+    precision: Precision,
     /// Noise of the draws: gaussian, or sound (on the 1/255 grid, drawn from integers), at sigma 0.25
     #[arg(long, value_name = "gaussian|sound", default_value_t = NoiseKind::Gaussian)]
     noise: NoiseKind,
@@ -81,6 +84,7 @@ impl Args {
             );
         }
         check_batch("--batch", self.batch, 1)?;
+        self.engine.counting_on(self.device, self.precision)?;
         if self.model.is_some() {
             return on_backend(self.device, self);
         }
@@ -129,7 +133,7 @@ impl OnBackend for Args {
         let mut stdout = std::io::stdout();
         writeln!(
             stdout,
-            "arch\tinput\tdevice\tengine\tnoise\tbatch\tsamples\tseconds\tsamples_per_s\tgflop_per_s\tseconds_per_certificate"
+            "arch\tinput\tdevice\tengine\tprecision\tnoise\tbatch\tsamples\tseconds\tsamples_per_s\tgflop_per_s\tseconds_per_certificate"
         )?;
         let noise = self.noise.with_sigma(Sigma::new(0.25)?);
         let models: Vec<(String, Classifier<B>, ModelSpec)> = match &self.model {
@@ -159,7 +163,7 @@ impl OnBackend for Args {
             }
         };
         for (name, model, spec) in models {
-            let counting = self.engine.counting_on(self.device)?;
+            let counting = self.engine.counting_on(self.device, self.precision)?;
             let mut counter = class_counter(model, &spec, counting, device.clone(), self.batch)?;
             let batch = (self.batch as u64 / BLOCK).max(1) * BLOCK;
             let (drawn, seconds) = throughput(counter.as_mut(), &noise, batch, |drawn, _| drawn < self.samples)?;
@@ -168,9 +172,10 @@ impl OnBackend for Args {
             let [c, h, w] = spec.input_shape;
             writeln!(
                 stdout,
-                "{name}\t{c}x{h}x{w}\t{}\t{}\t{}\t{batch}\t{}\t{seconds:.3}\t{rate:.0}\t{:.1}\t{:.2}",
+                "{name}\t{c}x{h}x{w}\t{}\t{}\t{}\t{}\t{batch}\t{}\t{seconds:.3}\t{rate:.0}\t{:.1}\t{:.2}",
                 self.device,
                 if counting == Counting::Native { "native" } else { "burn" },
+                self.precision,
                 self.noise,
                 drawn,
                 rate * flops / 1e9,

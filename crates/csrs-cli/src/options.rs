@@ -8,7 +8,7 @@ use csrs_artifacts::CertificationFiles;
 use csrs_data::DatasetName;
 use csrs_models::Architecture;
 use csrs_records::deserialize;
-use csrs_run::{Counting, DeviceChoice, Import, Shard, Source, check_batch};
+use csrs_run::{Counting, DeviceChoice, Import, Precision, Shard, Source, check_batch};
 use csrs_sampling::NoiseKind;
 use csrs_stats::{Alpha, Sigma};
 use serde::{Deserialize, Serialize};
@@ -109,6 +109,9 @@ pub(crate) struct Options {
     /// cpu, or cuda[:N] when built with the cuda feature [default: cpu]
     #[arg(long)]
     pub(crate) device: Option<String>,
+    /// The network's arithmetic on a GPU: f32, tf32 (products on TF32 tensor cores), bf16 or f16 (the noisy input rounded to that type, then the network in it, its weights converted once; a fixed function of the noisy input, so certificates keep their meaning); the CPU computes in f32 only [default: f32]
+    #[arg(long, value_name = "f32|tf32|bf16|f16")]
+    pub(crate) precision: Option<Precision>,
     /// How the CPU runs the model: native (the compiled engine), burn, or auto (native on the CPU, burn on a GPU); Gaussian noise, and so the counts, differ between the two (sound noise is the same) [default: auto]
     #[arg(long, value_name = "auto|native|burn")]
     pub(crate) engine: Option<EngineChoice>,
@@ -142,7 +145,7 @@ impl Options {
         let table: toml::Table =
             text.parse().map_err(|err: toml::de::Error| anyhow!("{}: {}", path.display(), err.message().trim()))?;
         let file: Options = deserialize(toml::Value::Table(table)).with_context(|| path.display().to_string())?;
-        let merged = prefer_first!(self, file; model, arch, mean, std, dataset, data_dir, cost, sigma, noise, n0, n, target_radius, radius_tolerance, alpha, batch, out, skip, max, shard, seed, device, engine);
+        let merged = prefer_first!(self, file; model, arch, mean, std, dataset, data_dir, cost, sigma, noise, n0, n, target_radius, radius_tolerance, alpha, batch, out, skip, max, shard, seed, device, precision, engine);
         // A resolved config is a --config: a run given its own must not
         // write over it.
         if let Some(out) = &merged.out {
@@ -220,6 +223,7 @@ impl Options {
             sigma: Sigma::new(self.sigma.ok_or_else(|| required("sigma"))?).context("--sigma")?,
             noise: self.noise.unwrap_or_default(),
             device,
+            precision: self.precision.unwrap_or_default(),
             engine: self.engine.unwrap_or_default(),
         })
     }
@@ -237,6 +241,7 @@ pub(crate) struct RunSettings {
     pub(crate) sigma: Sigma,
     pub(crate) noise: NoiseKind,
     pub(crate) device: DeviceChoice,
+    pub(crate) precision: Precision,
     pub(crate) engine: EngineChoice,
 }
 
@@ -254,18 +259,19 @@ pub(crate) enum EngineChoice {
 }
 
 impl EngineChoice {
-    /// How this choice counts on `device` (auto: the compiled engine on
-    /// the CPU, burn on a GPU).
+    /// How this choice counts on `device` in `precision` (auto: the
+    /// compiled engine on the CPU, burn on a GPU).
     ///
     /// # Errors
-    /// `native` with a GPU.
-    pub(crate) fn counting_on(self, device: DeviceChoice) -> anyhow::Result<Counting> {
+    /// `native` with a GPU; a precision other than f32 on the CPU.
+    pub(crate) fn counting_on(self, device: DeviceChoice, precision: Precision) -> anyhow::Result<Counting> {
+        precision.check_on(device)?;
         match (self, device) {
             (EngineChoice::Native, DeviceChoice::Cuda(_)) => {
                 bail!("--engine native runs on the CPU; use --device cpu, or --engine burn (or auto) on the GPU")
             }
             (EngineChoice::Native | EngineChoice::Auto, DeviceChoice::Cpu) => Ok(Counting::Native),
-            (EngineChoice::Burn, _) | (EngineChoice::Auto, DeviceChoice::Cuda(_)) => Ok(Counting::Burn),
+            (EngineChoice::Burn, _) | (EngineChoice::Auto, DeviceChoice::Cuda(_)) => Ok(Counting::Burn(precision)),
         }
     }
 }
@@ -280,7 +286,7 @@ impl RunSettings {
             data_dir: self.data_dir.as_deref(),
             sigma: self.sigma,
             noise: self.noise,
-            counting: self.engine.counting_on(self.device)?,
+            counting: self.engine.counting_on(self.device, self.precision)?,
             batch: self.run.batch,
         })
     }
@@ -314,6 +320,7 @@ impl RunSettings {
             shards: None,
             seed: Some(run.seed),
             device: Some(self.device.to_string()),
+            precision: Some(self.precision),
             engine: Some(self.engine),
             resume: false,
             adopt_settings: false,
@@ -353,6 +360,7 @@ mod tests {
             shard: Some("1/4".into()),
             seed: Some(7),
             device: Some("cuda:1".into()),
+            precision: Some(Precision::Bf16),
             engine: Some(EngineChoice::Burn),
             ..Options::default()
         };

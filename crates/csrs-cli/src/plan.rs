@@ -8,7 +8,7 @@ use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
 use csrs_data::DatasetName;
 use csrs_report::radius_text;
-use csrs_run::{DeviceChoice, OnBackend, check_batch, class_counter, load_model, on_backend};
+use csrs_run::{Counting, DeviceChoice, OnBackend, Precision, check_batch, class_counter, load_model, on_backend};
 use csrs_sampling::BLOCK;
 use csrs_stats::plan::{MAX_DRAWS, Mode, draws_needed, max_radius, top_draws_needed};
 use csrs_stats::{Alpha, Sigma};
@@ -69,6 +69,9 @@ pub(crate) struct Args {
     /// Engine of --model: native (the compiled CPU engine), burn, or auto (native on the CPU, burn on a GPU)
     #[arg(long, value_enum, default_value_t = EngineChoice::Auto, requires = "model")]
     engine: EngineChoice,
+    /// Arithmetic of --model on a GPU: f32, tf32, bf16 or f16 (as certify's --precision); f32 only on the CPU
+    #[arg(long, value_name = "f32|tf32|bf16|f16", default_value_t = Precision::F32, requires = "model")]
+    precision: Precision,
     /// Noisy copies per forward pass of --model
     #[arg(long, default_value_t = 1000, requires = "model")]
     batch: usize,
@@ -85,8 +88,7 @@ impl Args {
                 dataset: self.dataset,
                 import: std::mem::take(&mut self.import),
                 sigma: Sigma::new(self.sigma).context("--sigma")?,
-                device: self.device,
-                engine: self.engine,
+                counting: self.engine.counting_on(self.device, self.precision)?,
                 batch: self.batch,
             };
             let rate = on_backend(self.device, timing)?;
@@ -175,8 +177,7 @@ struct Timing {
     dataset: Option<DatasetName>,
     import: ImportOptions,
     sigma: Sigma,
-    device: DeviceChoice,
-    engine: EngineChoice,
+    counting: Counting,
     batch: usize,
 }
 
@@ -194,8 +195,7 @@ impl OnBackend for Timing {
         let checkpoint = load_model::<B>(&self.model, self.dataset, &self.import.get(), None, &device)?;
         let spec = &checkpoint.meta.spec;
         check_batch("--batch", self.batch, spec.input_shape.iter().product())?;
-        let counting = self.engine.counting_on(self.device)?;
-        let mut counter = class_counter(checkpoint.model, spec, counting, device, self.batch)?;
+        let mut counter = class_counter(checkpoint.model, spec, self.counting, device, self.batch)?;
         let batch = self.batch as u64 / BLOCK * BLOCK;
         let (drawn, seconds) = throughput(counter.as_mut(), &self.sigma.into(), batch, |drawn, seconds| {
             drawn == 0 || seconds < TIMING_SECONDS
@@ -232,6 +232,7 @@ mod tests {
             import: ImportOptions::default(),
             device: DeviceChoice::Cpu,
             engine: EngineChoice::Auto,
+            precision: Precision::F32,
             batch: 1000,
             examples: None,
         }

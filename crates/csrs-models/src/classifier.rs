@@ -1,7 +1,8 @@
 //! The classifier: input normalisation, then a network.
 
-use burn::module::{ModuleVisitor, Param};
+use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
+use burn::tensor::FloatDType;
 
 use crate::graph_net::GraphNet;
 use crate::nets::{BasicBlock, Bottleneck, CifarResnet, DigitsCnn, ImagenetResnet, Lenet5, Mlp};
@@ -25,6 +26,10 @@ impl<B: Backend> Normalize<B> {
 
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         (x - self.mean.clone()) / self.std.clone()
+    }
+
+    fn cast(self, dtype: FloatDType) -> Self {
+        Normalize { mean: self.mean.cast(dtype), std: self.std.cast(dtype) }
     }
 }
 
@@ -124,6 +129,16 @@ impl<B: Backend> Classifier<B> {
         Ok(self.load_record(record))
     }
 
+    /// This classifier computing in `dtype`: every weight, batch-norm
+    /// statistic and normalisation constant converted once, here. Its
+    /// forward pass then takes images of that type (burn does not convert
+    /// the operands of one operation to a common type: images of another
+    /// type are an error or wrong logits on some backends).
+    #[must_use]
+    pub fn cast(self, dtype: FloatDType) -> Self {
+        Classifier { normalize: self.normalize.cast(dtype), net: self.net.map(&mut Cast(dtype)) }
+    }
+
     /// Logits for a batch of images.
     ///
     /// `[batch, channels, height, width]` in [0, 1] → `[batch, n_classes]`.
@@ -138,6 +153,16 @@ impl<B: Backend> Classifier<B> {
             Net::Resnet50(net) => net.forward(x),
             Net::Graph(net) => net.forward(x),
         }
+    }
+}
+
+/// Converts every parameter (running statistics included) to one float type.
+struct Cast(FloatDType);
+
+impl<B: Backend> ModuleMapper<B> for Cast {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let dtype = self.0;
+        param.map(|tensor| tensor.cast(dtype))
     }
 }
 

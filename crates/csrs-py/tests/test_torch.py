@@ -66,3 +66,30 @@ def test_the_device_counter_keeps_each_block_to_its_input(tmp_path):
         alone = smoothed.certify(inputs[i], int(labels[i]), batch=100, target_radius=0.3, example=i, **OPTIONS)
         assert (alone["predicted"], alone["p_lower"], alone["draws"]) == (row["predicted"], row["p_lower"], row["draws"])
         assert row["predicted"] == labels[i] and row["base_predicted"] == labels[i]
+
+
+class _Recording(torch.nn.Module):
+    """The module above, keeping the type of each batch it is given."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = module()
+        self.dtypes = set()
+
+    def forward(self, x):
+        self.dtypes.add(x.dtype)
+        return self.linear(x)
+
+
+def test_a_precision_rounds_the_noisy_batch_and_names_the_model():
+    recording = _Recording().eval()
+    smoothed = csrs.torch.Smoothed(recording, num_classes=2, sigma=0.5, seed=3, precision="bf16")
+    assert smoothed.precision == "bf16" and smoothed.name == "_Recording in bf16"
+    x = torch.tensor([0.3, 0.0, 0.0])
+    rounded = smoothed.certify(x, 1, batch=400, **OPTIONS)
+    assert recording.dtypes == {torch.bfloat16}
+    # Rounding keeps the sign of x[0], so the classes, of every noisy copy.
+    exact = csrs.torch.Smoothed(module(), num_classes=2, sigma=0.5, seed=3).certify(x, 1, batch=400, **OPTIONS)
+    assert rounded == exact
+    with pytest.raises(ValueError, match="precision 'fp8', expected f32, tf32, bf16, f16 or None"):
+        csrs.torch.Smoothed(module(), num_classes=2, sigma=0.5, precision="fp8")

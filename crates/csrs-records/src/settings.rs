@@ -26,6 +26,8 @@ const DECISIVE: &[&str] = &[
     "cost",
     "sigma",
     "noise",
+    // Another precision is another base classifier.
+    "precision",
     "n0",
     "n",
     "target_radius",
@@ -37,6 +39,10 @@ const DECISIVE: &[&str] = &[
     // What a run of the Python package certified (the CLI's is `dataset`).
     "inputs",
 ];
+
+/// Decisive settings that runs made before them did not save, with the
+/// value those runs had.
+const DEFAULTS: &[(&str, &str)] = &[("noise", "gaussian"), ("precision", "f32")];
 
 /// A run's resolved settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,18 +102,18 @@ impl Settings {
 
     /// Fails, naming the first setting that differs, unless these settings
     /// continue the run that `earlier` (its saved settings) started.
-    /// Settings without `noise` (saved before it existed) are Gaussian.
+    /// Settings saved before a key existed have its default ([`DEFAULTS`]).
     ///
     /// # Errors
     /// The first decisive setting that differs.
     pub fn check_continues(&self, earlier: &Settings) -> anyhow::Result<()> {
-        fn value<'a>(settings: &'a Settings, key: &str, gaussian: &'a toml::Value) -> Option<&'a toml::Value> {
-            settings.get(key).or((key == "noise").then_some(gaussian))
-        }
-        let gaussian = toml::Value::from("gaussian");
-        let then = |key: &str| value(earlier, key, &gaussian);
-        let now = |key: &str| value(self, key, &gaussian);
-        let shown = |value: Option<&toml::Value>| value.map_or_else(|| "unset".to_owned(), ToString::to_string);
+        let value = |settings: &Settings, key: &str| {
+            let default = DEFAULTS.iter().find(|(name, _)| *name == key).map(|&(_, value)| toml::Value::from(value));
+            settings.get(key).cloned().or(default)
+        };
+        let then = |key: &str| value(earlier, key);
+        let now = |key: &str| value(self, key);
+        let shown = |value: Option<toml::Value>| value.map_or_else(|| "unset".to_owned(), |value| value.to_string());
         match DECISIVE.iter().find(|key| then(key) != now(key)) {
             Some(key) => bail!(
                 "--resume: the records were made with {key} {}, this run has {}; resume with the same settings, or choose another --out",
@@ -186,5 +192,19 @@ mod tests {
             "--resume: the records were made with noise \"gaussian\", this run has \"sound\"; resume with the same settings, or choose another --out"
         );
         assert_eq!(Settings::of_run(&dir.path().join("none.tsv")).unwrap(), None);
+    }
+
+    /// Runs made before `precision` was a setting computed in f32.
+    #[test]
+    fn another_precision_is_another_run() {
+        let before = Settings::new(&options(None, 400)).unwrap();
+        let f32 = before.with("precision", "f32");
+        f32.check_continues(&before).unwrap();
+        before.check_continues(&f32).unwrap();
+        let err = before.with("precision", "bf16").check_continues(&before).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--resume: the records were made with precision \"f32\", this run has \"bf16\"; resume with the same settings, or choose another --out"
+        );
     }
 }

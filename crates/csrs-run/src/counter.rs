@@ -1,10 +1,12 @@
 //! The class counter of a csrs network: the compiled CPU engine, or burn's
 //! forward pass on the network's device.
 
-use burn::prelude::Backend;
+use burn::prelude::{Backend, Tensor};
 use csrs_engine::Engine;
 use csrs_models::{Classifier, ModelSpec};
 use csrs_sampling::{BurnCounter, ClassCounter, NativeCounter};
+
+use crate::Precision;
 
 /// Which implementation classifies the noisy copies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,8 +14,9 @@ pub enum Counting {
     /// The compiled CPU engine (csrs-engine), with Philox noise, on every
     /// core.
     Native,
-    /// burn's forward pass on the model's device, with burn's noise.
-    Burn,
+    /// burn's forward pass on the model's device, with burn's noise, in
+    /// this precision.
+    Burn(Precision),
 }
 
 /// The counter of `model` (described by `spec`) on `device`, drawing
@@ -29,7 +32,19 @@ pub fn class_counter<B: Backend>(
     batch: usize,
 ) -> anyhow::Result<Box<dyn ClassCounter>> {
     match counting {
-        Counting::Burn => Ok(Box::new(BurnCounter::new(model, device, spec.input_shape, spec.n_classes, batch))),
+        Counting::Burn(precision) => {
+            let (shape, m) = (spec.input_shape, spec.n_classes);
+            Ok(match precision.dtype() {
+                None => Box::new(BurnCounter::new(model, device, shape, m, batch)),
+                // The noisy images, drawn and added in f32, rounded to the
+                // network's type.
+                Some(dtype) => {
+                    let model = model.cast(dtype);
+                    let rounded = move |images: Tensor<B, 4>| model.forward(images.cast(dtype));
+                    Box::new(BurnCounter::new(rounded, device, shape, m, batch))
+                }
+            })
+        }
         Counting::Native => {
             let engine = Engine::from_classifier(&model, spec)?;
             let threads = std::thread::available_parallelism().map_or(1, usize::from);

@@ -41,6 +41,8 @@ mod examples;
 mod grid;
 #[cfg(feature = "models")]
 mod import;
+#[cfg(feature = "models")]
+mod precision;
 mod predict;
 #[cfg(feature = "models")]
 mod prepare;
@@ -55,6 +57,8 @@ pub use examples::Observer;
 pub use grid::note_grid_distance;
 #[cfg(feature = "models")]
 pub use import::{Import, import_file, import_onnx, is_foreign, is_onnx, load_model};
+#[cfg(feature = "models")]
+pub use precision::Precision;
 pub use predict::predict;
 #[cfg(feature = "models")]
 pub use prepare::{Prepared, Source, prepare};

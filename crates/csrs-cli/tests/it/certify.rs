@@ -280,10 +280,20 @@ fn bad_runs_fail_with_one_line() {
             vec!["predict", "--model", &model, "--dataset", "digits", "--sigma", "1", "--n0", "5", "--out", "o.tsv"],
             "--n0 is not an option of predict",
         ),
+        (
+            certify_args(&model, &cost, "o.tsv", &["--precision", "bf16"]),
+            "--precision bf16 runs on a GPU (--device cuda); on the CPU csrs computes in f32 only",
+        ),
+        (
+            vec!["bench", "--arch", "digits-cnn", "--precision", "f16", "--engine", "burn"],
+            "--precision f16 runs on a GPU (--device cuda); on the CPU csrs computes in f32 only",
+        ),
     ];
     if cfg!(not(feature = "cuda")) {
         let message = "--device cuda:1: this csrs was built without CUDA support";
         cases.push((certify_args(&model, &cost, "o.tsv", &["--device", "cuda:1"]), message));
+        let bench = vec!["bench", "--arch", "lenet5", "--device", "cuda", "--precision", "bf16"];
+        cases.push((bench, "--device cuda:0: this csrs was built without CUDA support"));
     }
     for (args, message) in cases {
         let run = csrs(dir.path(), &args, "");

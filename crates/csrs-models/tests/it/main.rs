@@ -3,6 +3,7 @@
 mod fuzz;
 mod graph;
 mod interop;
+mod precision;
 
 use std::path::Path;
 

@@ -16,9 +16,19 @@ classifies it: the noisy inputs are those of ``csrs certify --engine
 native``. Either way a result depends on the seed and the example alone,
 not on the batch size.
 
+``precision`` sets the network's arithmetic: ``"bf16"`` or ``"f16"`` round
+each noisy batch (its noise drawn and added in f32) to that type and run the
+module under ``torch.autocast`` in it; ``"f32"`` runs it with TF32 off,
+``"tf32"`` with TF32 on for matrix products and convolutions; ``None`` (the
+default) as torch's own settings say. Each is a fixed function of the noisy
+input, so certificates keep their meaning; the precision is part of the
+model's name in a run's settings, so records of one are not resumed with
+another.
+
 Needs ``torch`` (not a dependency of the package).
 """
 
+import contextlib
 import threading
 import warnings
 from typing import Any, Optional
@@ -43,22 +53,52 @@ def _labels(labels: Any) -> list:
     return np.asarray(labels).tolist()
 
 
+#: The precisions, with the type the noisy batch is rounded to.
+_ROUNDED_TO = {"f32": None, "tf32": None, "bf16": torch.bfloat16, "f16": torch.float16}
+
+
+@contextlib.contextmanager
+def _tf32(allowed: bool):
+    """TF32 on or off for matrix products and convolutions, as it was after."""
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = allowed
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
 class _Model:
     """The module on its device, called under a lock: csrs releases the
     interpreter while it works, and two threads certifying with one
     ``Smoothed`` must not interleave their forward passes (the generator
     and the buffer are shared)."""
 
-    def __init__(self, model: torch.nn.Module, device: torch.device, num_classes: int):
+    def __init__(self, model: torch.nn.Module, device: torch.device, num_classes: int, precision: Optional[str] = None):
+        if precision is not None and precision not in _ROUNDED_TO:
+            raise ValueError(f"precision {precision!r}, expected f32, tf32, bf16, f16 or None")
         self.model = model
         self.device = device
         self.num_classes = num_classes
+        self.precision = precision
         self.lock = threading.Lock()
         self.generator = torch.Generator(device=device)
         self._batch = None
 
+    def _arithmetic(self):
+        """The context the module runs in, for the precision."""
+        if self.precision is None:
+            return contextlib.nullcontext()
+        dtype = _ROUNDED_TO[self.precision]
+        if dtype is None:
+            return _tf32(self.precision == "tf32")
+        return torch.autocast(self.device.type, dtype=dtype)
+
     def _classes(self, batch: torch.Tensor) -> torch.Tensor:
-        logits = self.model(batch)
+        dtype = _ROUNDED_TO.get(self.precision)
+        with self._arithmetic():
+            # Rounded after the noise was added in f32.
+            logits = self.model(batch if dtype is None else batch.to(dtype))
         if logits.dim() != 2 or logits.shape[1] != self.num_classes:
             raise ValueError(
                 f"the model gives logits of shape {tuple(logits.shape)}, expected ({len(batch)}, {self.num_classes})"
@@ -112,9 +152,10 @@ class Smoothed:
 
     ``device`` is where the model runs (default: the device of its
     parameters); on a CUDA device the Gaussian noise is drawn there too.
-    ``noise="sound"`` has csrs draw sound noise on the 8-bit grid. The model
-    is used as it is: put it in ``eval()`` mode. Methods and results are
-    those of ``csrs.Smoothed``; inputs may be tensors or arrays.
+    ``noise="sound"`` has csrs draw sound noise on the 8-bit grid;
+    ``precision`` is the network's arithmetic (see the module's notes). The
+    model is used as it is: put it in ``eval()`` mode. Methods and results
+    are those of ``csrs.Smoothed``; inputs may be tensors or arrays.
     """
 
     def __init__(
@@ -127,6 +168,7 @@ class Smoothed:
         noise: str = "gaussian",
         seed: int = 0,
         name: Optional[str] = None,
+        precision: Optional[str] = None,
     ):
         if device is None:
             parameter = next(iter(model.parameters()), None)
@@ -135,8 +177,10 @@ class Smoothed:
             warnings.warn("the model is in training mode (dropout, batch statistics): call model.eval() first", stacklevel=2)
         self.model = model
         self.device = torch.device(device)
-        self._model = _Model(model, self.device, num_classes)
+        self._model = _Model(model, self.device, num_classes, precision)
         name = name or type(model).__name__
+        if precision is not None:
+            name = f"{name} in {precision}"
         #: Whether the noise is drawn with torch on the device (CUDA,
         #: Gaussian) rather than by csrs.
         self.draws_on_device = self.device.type == "cuda" and noise == "gaussian"
@@ -166,6 +210,7 @@ class Smoothed:
     noise = property(lambda self: self._smoothed.noise, doc='"gaussian" or "sound".')
     seed = property(lambda self: self._smoothed.seed, doc="The seed of the noise.")
     name = property(lambda self: self._smoothed.name, doc="The model's name in a run's settings.")
+    precision = property(lambda self: self._model.precision, doc="The network's arithmetic (None: torch's settings).")
 
 
 __all__ = ["Smoothed"]

@@ -1,4 +1,5 @@
-//! Certification runs through the library, on a counter with known
-//! probabilities.
+//! Certification runs through the library: on a counter with known
+//! probabilities, and counting in another precision.
 
+mod precision;
 mod runs;
