@@ -26,12 +26,16 @@
 #  5. models exported by `csrs model export` loaded into PyTorch (strictly)
 #     with the same logits (scripts/check_export.py), and checkpoints saved
 #     in PyTorch's other formats and layouts imported with PyTorch's logits
-#     (scripts/check_pytorch_layouts.py), when torch is importable.
+#     (scripts/check_pytorch_layouts.py), when torch is importable;
+#  6. the Python package over PyTorch's ResNet-110 (csrs.torch.Smoothed, the
+#     noise drawn and counted on the GPU) against Cohen et al.'s certify loop
+#     at n = 100 000 (scripts/torch_smoothed.py), when GPU_CHECK_WHEEL names
+#     a csrs wheel (`maturin build --release -m crates/csrs-py/Cargo.toml`).
 # Each step has a time limit; a failed step is reported and the rest go on.
 # The exit status is the number of failed steps.
 #
 # GPU_CHECK_STEPS picks the parts to run, from "bench imagenet certify torch
-# train interop" (all by default), e.g. GPU_CHECK_STEPS="bench certify" when
+# train interop python" (all by default), e.g. GPU_CHECK_STEPS="bench certify" when
 # time on the GPU is short; GPU_CHECK_TORCH_MODES the PyTorch modes (default
 # "eager tuned amp").
 #
@@ -62,12 +66,12 @@ step() { # step NAME SECONDS COMMAND...: runs COMMAND with a time limit, logs to
 if [ "${GPU_CHECK_SMOKE:-0}" = 1 ]; then
     device=cpu bench_arch=lenet5,cifar-resnet20 imagenet_arch=resnet18 bench_samples=400 large_batch=400 large_samples=400
     certify_arch=cifar-resnet20 certify_n=200 torch_scale=50 precisions=f32 certify_precision=f32 inputs=4
-    train_arch=cifar-resnet20 train_images=${GPU_CHECK_TRAIN_IMAGES:-64}
+    train_arch=cifar-resnet20 train_images=${GPU_CHECK_TRAIN_IMAGES:-64} python_bench="resnet20 500 1 100"
 else
     device=cuda bench_arch=lenet5,cifar-resnet110 imagenet_arch=resnet50 bench_samples=8000 large_batch=4000 large_samples=40000
     certify_arch=cifar-resnet110 certify_n=100000 torch_scale=1 precisions=${GPU_CHECK_PRECISIONS:-f32 tf32 bf16}
     certify_precision=${GPU_CHECK_CERTIFY_PRECISION:-bf16} inputs=${GPU_CHECK_INPUTS:-100}
-    train_arch=cifar-resnet110 train_images=${GPU_CHECK_TRAIN_IMAGES:-5000}
+    train_arch=cifar-resnet110 train_images=${GPU_CHECK_TRAIN_IMAGES:-5000} python_bench="resnet110 100000 3 4000"
     if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L; then
         echo "gpu-check: no NVIDIA GPU here (nvidia-smi -L failed)" >&2
         exit 100
@@ -90,7 +94,7 @@ fi
 echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
 ldconfig -p | grep -E 'libcuda\.so|libnvrtc\.so' | head -4
 
-steps=" ${GPU_CHECK_STEPS:-bench imagenet certify torch train interop} "
+steps=" ${GPU_CHECK_STEPS:-bench imagenet certify torch train interop python} "
 torch_modes=${GPU_CHECK_TORCH_MODES:-eager tuned amp}
 wants() { [[ $steps == *" $1 "* ]]; }
 
@@ -213,11 +217,19 @@ json.dump({"input_shape": [2, c, s, s], "inputs": [random.random() for _ in rang
     done
 fi
 
+# 6. The Python package under PyTorch's own model, against Cohen's loop.
+if $have_torch && wants python && [ -n "${GPU_CHECK_WHEEL:-}" ]; then
+    python3 -m pip install --quiet --no-deps --no-index --target "$out/python" "$GPU_CHECK_WHEEL" &&
+        step torch-smoothed 400 env PYTHONPATH="$out/python" python3 "$here/torch_smoothed.py" bench "$device" \
+            $python_bench
+fi
+
 echo "== summary"
 grep -h -v '^arch' "$out"/bench-*.log 2>/dev/null
 grep -h 'samples/s' "$out"/torch-*.log 2>/dev/null
 grep -h 'per certificate' "$out"/summary-certify.txt 2>/dev/null
 grep -h '^torch-train' "$out"/torch-train-*.log 2>/dev/null
+cat "$out/torch-smoothed.log" 2>/dev/null
 for method in gaussian macer-cs; do
     [ -f "$out/train-$method.log.csv" ] && echo "csrs train $method: $(tail -1 "$out/train-$method.log.csv")"
 done

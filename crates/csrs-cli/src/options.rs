@@ -112,7 +112,7 @@ pub(crate) struct Options {
     /// The network's arithmetic on a GPU: f32, tf32 (products on TF32 tensor cores), bf16 or f16 (the noisy input rounded to that type, then the network in it, its weights converted once; a fixed function of the noisy input, so certificates keep their meaning); the CPU computes in f32 only [default: f32]
     #[arg(long, value_name = "f32|tf32|bf16|f16")]
     pub(crate) precision: Option<Precision>,
-    /// How the CPU runs the model: native (the compiled engine), burn, or auto (native on the CPU, burn on a GPU); Gaussian noise, and so the counts, differ between the two (sound noise is the same) [default: auto]
+    /// How the CPU runs the model: native (the compiled engine), burn, or auto (native on the CPU, burn on a GPU); both draw the same noise, so their counts agree but for draws on a decision boundary [default: auto]
     #[arg(long, value_name = "auto|native|burn")]
     pub(crate) engine: Option<EngineChoice>,
     /// Continue an interrupted run: keep the records in --out and add the missing examples (refused when the settings differ from those in <out>.config.toml, or when that file is missing)
@@ -254,7 +254,7 @@ pub(crate) enum EngineChoice {
     Auto,
     /// The compiled CPU engine (csrs-engine), with Philox noise.
     Native,
-    /// burn's forward pass on the chosen device, with burn's noise.
+    /// burn's forward pass on the chosen device.
     Burn,
 }
 

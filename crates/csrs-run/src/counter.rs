@@ -14,8 +14,7 @@ pub enum Counting {
     /// The compiled CPU engine (csrs-engine), with Philox noise, on every
     /// core.
     Native,
-    /// burn's forward pass on the model's device, with burn's noise, in
-    /// this precision.
+    /// burn's forward pass on the model's device, in this precision.
     Burn(Precision),
 }
 

@@ -1,28 +1,29 @@
 //! Class counts from a burn model, computed on its device.
 
 use burn::prelude::*;
-use burn::tensor::{Distribution, TensorData};
+use burn::tensor::TensorData;
 use csrs_models::Classifier;
 
+use crate::device_noise;
 use crate::philox::{Block, draw_batch};
-use crate::{BLOCK, ClassCounter, Draws, Forward, Noise, NoiseStream, Phase, Result, SamplingError};
+use crate::{BLOCK, ClassCounter, Draws, Forward, Noise, NoiseStream, Phase, Result, SamplingError, SeededBlock};
 
 /// Runs a network on batches of noisy copies of one input.
 ///
 /// The network is a [`Classifier`] by default, or any `M` that implements
 /// [`Forward`]: a network of one's own, or a closure around one.
 ///
-/// Gaussian noise is drawn on the device, the batch is classified there,
-/// and the arg-max predictions are one-hot summed there too: per batch,
-/// nothing comes back to the host, and per example only the m counts do.
-/// Sound noise ([`Noise::Sound`]) is drawn from integers on the host, by
-/// the generator of [`NativeCounter`](crate::NativeCounter), and the batch
-/// is sent to the device: the two counters then classify the same images.
-///
-/// Each block of noise is drawn right after seeding the backend with the
-/// block's seed. Backends such as flex keep one generator per process, so
-/// counts are reproducible as long as nothing else in the process draws
-/// random numbers from the same backend at the same time.
+/// The noise is that of [`NativeCounter`](crate::NativeCounter): draw j of
+/// a block is Philox noise keyed by the block's seed at index j, so the
+/// two counters classify the same noisy inputs (Gaussian draws within a
+/// few units in the last place where a device computes them), whatever the
+/// batch size. On burn's CUDA backend (and its wgpu backend) Gaussian noise
+/// is drawn on the device by a kernel ([`crate::device_noise`]), the batch
+/// is classified there, and the arg-max predictions are one-hot summed
+/// there too: per batch, only the blocks' seeds go to the device and
+/// nothing comes back, and per example only the m counts do. On other
+/// backends (flex on the CPU, whose memory is the host's), and for sound
+/// noise, the batch is drawn on the host and sent to the device.
 #[derive(Debug)]
 pub struct BurnCounter<B: Backend, M = Classifier<B>> {
     model: M,
@@ -70,31 +71,33 @@ impl<B: Backend, M: Forward<B>> ClassCounter for BurnCounter<B, M> {
     /// device.
     fn count_each(&mut self, noise: &Noise, draws: &[Draws<'_>]) -> Result<Vec<Vec<u64>>> {
         let (m, len, [c, h, w]) = (self.n_classes, self.input_len(), self.input_shape);
-        let inputs = draws.iter().map(|d| self.input(d.input)).collect::<Result<Vec<_>>>()?;
         let bases = noise.bases(draws, len, &mut self.grids)?;
+        let on_device = match noise {
+            Noise::Gaussian(sigma) => device_noise::kernel_for::<B>().map(|kernel| {
+                let values: Vec<f32> = draws.iter().flat_map(|d| d.input.iter().copied()).collect();
+                let inputs = Tensor::<B, 2>::from_data(TensorData::new(values, [draws.len(), len]), &self.device);
+                (kernel, inputs, sigma.get() as f32)
+            }),
+            Noise::Sound(_) => None,
+        };
         let blocks = Block::all(draws);
         let size = |block: &Block| block.size(draws);
         let mut counts: Vec<Tensor<B, 1, Int>> = draws.iter().map(|_| Tensor::zeros([m], &self.device)).collect();
         for batch in blocks.chunks(self.blocks_per_batch as usize) {
-            let segments = || batch.chunk_by(|a, b| a.input == b.input);
-            let images = match noise {
-                Noise::Gaussian(sigma) => {
-                    let normal = Distribution::Normal(0.0, sigma.get());
-                    let parts = segments().map(|segment| {
-                        let deltas: Vec<Tensor<B, 4>> = segment
-                            .iter()
-                            .map(|block| {
-                                let d = &draws[block.input];
-                                B::seed(&self.device, d.stream.block_seed(d.phase, block.index));
-                                Tensor::random([size(block), c, h, w], normal, &self.device)
-                            })
-                            .collect();
-                        Tensor::cat(deltas, 0) + inputs[segment[0].input].clone()
-                    });
-                    Tensor::cat(parts.collect(), 0)
+            let total: usize = batch.iter().map(size).sum();
+            let images = match &on_device {
+                Some((kernel, inputs, sigma)) => {
+                    let seeded: Vec<SeededBlock> = batch
+                        .iter()
+                        .map(|block| {
+                            let d = &draws[block.input];
+                            let seed = d.stream.block_seed(d.phase, block.index);
+                            SeededBlock { input: block.input, seed, size: size(block) }
+                        })
+                        .collect();
+                    kernel(inputs.clone(), &seeded, *sigma).reshape([total, c, h, w])
                 }
-                Noise::Sound(_) => {
-                    let total: usize = batch.iter().map(size).sum();
+                None => {
                     let mut images = vec![0.0; total * len];
                     draw_batch(&bases, draws, batch, &mut images);
                     Tensor::from_data(TensorData::new(images, [total, c, h, w]), &self.device)
@@ -102,7 +105,7 @@ impl<B: Backend, M: Forward<B>> ClassCounter for BurnCounter<B, M> {
             };
             let one_hot = logits(&self.model, images, m)?.argmax(1).flatten::<1>(0, 1).one_hot::<2>(m);
             let mut row = 0;
-            for segment in segments() {
+            for segment in batch.chunk_by(|a, b| a.input == b.input) {
                 let rows: usize = segment.iter().map(size).sum();
                 let input = segment[0].input;
                 let segment_counts = one_hot.clone().narrow(0, row, rows).sum_dim(0).flatten::<1>(0, 1);

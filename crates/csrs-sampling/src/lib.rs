@@ -55,6 +55,8 @@ mod analytic;
 mod burn_counter;
 mod classify_counter;
 mod counter;
+#[cfg(feature = "models")]
+pub mod device_noise;
 mod error;
 #[cfg(feature = "models")]
 mod forward;

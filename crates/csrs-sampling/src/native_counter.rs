@@ -13,8 +13,8 @@ use crate::{BLOCK, ClassCounter, Draws, Noise, NoiseStream, Phase, Result, Sampl
 /// Draw j of block b of a phase is Philox noise keyed by the block's seed
 /// ([`NoiseStream::block_seed`]) at index j: the counts depend on
 /// (seed, example) alone, whatever the batch size or the number of threads.
-/// The noise differs from [`BurnCounter`](crate::BurnCounter)'s (another
-/// generator), so the two give different, equally valid, counts.
+/// [`BurnCounter`](crate::BurnCounter) draws the same noise, so the two
+/// counters classify the same noisy inputs.
 #[derive(Debug)]
 pub struct NativeCounter {
     engine: Engine,

@@ -16,7 +16,7 @@ const W1: u32 = 0xBB67_AE85;
 
 /// Philox blocks computed together, in arrays one value per block, so that
 /// their rounds and the Gaussian transform vectorise.
-const LANES: usize = 16;
+pub(crate) const LANES: usize = 16;
 
 /// One Philox4x32 round.
 #[inline(always)]
@@ -170,7 +170,7 @@ pub(crate) fn add_grid_offsets(seed: u64, first: u64, noise: &GridGaussian, base
 /// Philox4x32-10 of counters `block`, `block + 1`, … (`LANES` of them)
 /// keyed by `key`: word w of lane l is `words[w][l]`.
 #[inline(always)]
-fn philox_words(block: u64, key: [u32; 2]) -> [[u32; LANES]; 4] {
+pub(crate) fn philox_words(block: u64, key: [u32; 2]) -> [[u32; LANES]; 4] {
     let counter = |lane: usize| block + lane as u64;
     let mut words = [
         std::array::from_fn(|lane| counter(lane) as u32),

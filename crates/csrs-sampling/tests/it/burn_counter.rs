@@ -136,6 +136,38 @@ impl<B: Backend> Forward<B> for OneLayer<B> {
     }
 }
 
+/// The noise kernel of burn's wgpu backend (run on the CPU by a Vulkan
+/// driver such as Mesa's lavapipe: `--features wgpu`), against the host's
+/// noise on flex: one linear network, the same weights on both.
+#[cfg(feature = "wgpu")]
+#[test]
+fn noise_drawn_on_the_device_is_counted_as_the_hosts() {
+    use burn::backend::Wgpu;
+    use burn::tensor::TensorData;
+
+    fn network<B: Backend>(device: &B::Device) -> OneLayer<B> {
+        let weights: Vec<f32> = (0..640).map(|i| ((i * 37 % 101) as f32 - 50.0) / 400.0).collect();
+        let bias: Vec<f32> = (0..10).map(|k| k as f32 / 100.0).collect();
+        OneLayer::new(
+            Tensor::from_data(TensorData::new(weights, [64, 10]), device),
+            Tensor::from_data(TensorData::new(bias, [10]), device),
+        )
+    }
+    let device = burn::backend::wgpu::WgpuDevice::default();
+    let mut gpu = BurnCounter::new(network::<Wgpu>(&device), device, [1, 8, 8], 10, 300);
+    let mut cpu = BurnCounter::new(network::<B>(&Default::default()), Default::default(), [1, 8, 8], 10, 1000);
+    for noise in noises(1.0) {
+        let stream = NoiseStream::new(5, 1);
+        let host = cpu.count(&input(), &noise, 4050, stream, Phase::Estimation).unwrap();
+        let drawn = gpu.count(&input(), &noise, 4050, stream, Phase::Estimation).unwrap();
+        assert!(host.iter().filter(|&&c| c > 40).count() >= 2, "noise should change some predictions: {host:?}");
+        // Gaussians within a few units in the last place of the host's:
+        // a draw on a decision boundary could move.
+        let moved: u64 = host.iter().zip(&drawn).map(|(a, b)| a.abs_diff(*b)).sum();
+        assert!(moved <= 4, "{noise:?}: {host:?} against {drawn:?}");
+    }
+}
+
 fn noises(sigma: f64) -> [Noise; 2] {
     let sigma = Sigma::new(sigma).unwrap();
     [Noise::Gaussian(sigma), Noise::Sound(GridGaussian::new(sigma))]

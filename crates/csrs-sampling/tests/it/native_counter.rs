@@ -81,6 +81,26 @@ fn native_and_burn_counts_follow_the_same_distribution() {
 }
 
 #[test]
+fn native_and_burn_counters_draw_the_same_noise() {
+    // The same stream: the same noisy inputs, classified by two
+    // implementations of one network (their logits differ in the last
+    // places, which could move a draw lying on a decision boundary).
+    let model = {
+        let _rng = BACKEND_RNG.lock().unwrap();
+        model()
+    };
+    let sigma = Sigma::new(1.0).unwrap();
+    let stream = NoiseStream::new(1, 0);
+    let n = 20_000;
+    let ours = native(&model, 1000, 2).count(&input(), &sigma.into(), n, stream, Phase::Estimation).unwrap();
+    let mut burn = BurnCounter::new(model, Default::default(), [1, 8, 8], 10, 700);
+    let theirs = burn.count(&input(), &sigma.into(), n, stream, Phase::Estimation).unwrap();
+    assert!(ours.iter().filter(|&&c| c > n / 100).count() >= 2, "noise should change some predictions: {ours:?}");
+    let moved: u64 = ours.iter().zip(&theirs).map(|(a, b)| a.abs_diff(*b)).sum();
+    assert!(moved <= 4, "{ours:?} against {theirs:?}");
+}
+
+#[test]
 fn both_counters_give_the_base_class_of_the_clean_input() {
     // Building the model seeds the backend's one generator.
     let _rng = BACKEND_RNG.lock().unwrap();
