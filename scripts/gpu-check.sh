@@ -220,7 +220,7 @@ fi
 # 6. The Python package under PyTorch's own model, against Cohen's loop.
 if $have_torch && wants python && [ -n "${GPU_CHECK_WHEEL:-}" ]; then
     python3 -m pip install --quiet --no-deps --no-index --target "$out/python" "$GPU_CHECK_WHEEL" &&
-        step torch-smoothed 400 env PYTHONPATH="$out/python" python3 "$here/torch_smoothed.py" bench "$device" \
+        step python-smoothed 400 env PYTHONPATH="$out/python" python3 "$here/torch_smoothed.py" bench "$device" \
             $python_bench
 fi
 
@@ -229,7 +229,7 @@ grep -h -v '^arch' "$out"/bench-*.log 2>/dev/null
 grep -h 'samples/s' "$out"/torch-*.log 2>/dev/null
 grep -h 'per certificate' "$out"/summary-certify.txt 2>/dev/null
 grep -h '^torch-train' "$out"/torch-train-*.log 2>/dev/null
-cat "$out/torch-smoothed.log" 2>/dev/null
+cat "$out/python-smoothed.log" 2>/dev/null
 for method in gaussian macer-cs; do
     [ -f "$out/train-$method.log.csv" ] && echo "csrs train $method: $(tail -1 "$out/train-$method.log.csv")"
 done
