@@ -19,7 +19,7 @@ and flip, SGD with momentum and weight decay. After one untimed warm-up
 step it times one epoch (shuffled with a fixed seed, the last partial batch
 included, CUDA synchronised before the clock is read) and prints
 
-    torch-train METHOD DEVICE images=N batch=64 seconds=S images_per_s=R torch=VERSION
+    torch-train METHOD DEVICE resnetD images=N batch=64 seconds=S images_per_s=R torch=VERSION
 
 The weights are untrained and initialised as PyTorch does: speed only.
 """

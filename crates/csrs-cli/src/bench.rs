@@ -57,7 +57,7 @@ pub(crate) struct Args {
     /// native (the compiled CPU engine), burn, or auto (native on the CPU, burn on a GPU)
     #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
     engine: EngineChoice,
-    /// The network's arithmetic on a GPU: f32, tf32, bf16 or f16 (the noisy input rounded to that type, then the network in it); f32 only on the CPU
+    /// The network's arithmetic on a GPU: f32 (tf32 is the same program: burn's CUDA kernels take f32 products on TF32 tensor cores where they can), bf16 or f16 (the noisy input rounded to that type, then the network in it); f32 only on the CPU
     #[arg(long, value_name = "f32|tf32|bf16|f16", default_value_t = Precision::F32)]
     precision: Precision,
     /// Noise of the draws: gaussian, or sound (on the 1/255 grid, drawn from integers), at sigma 0.25
@@ -84,6 +84,8 @@ impl Args {
             );
         }
         check_batch("--batch", self.batch, 1)?;
+        // Before a model is built or loaded: a precision the device does
+        // not take is refused at once.
         self.engine.counting_on(self.device, self.precision)?;
         if self.model.is_some() {
             return on_backend(self.device, self);

@@ -109,7 +109,7 @@ pub(crate) struct Options {
     /// cpu, or cuda[:N] when built with the cuda feature [default: cpu]
     #[arg(long)]
     pub(crate) device: Option<String>,
-    /// The network's arithmetic on a GPU: f32, tf32 (products on TF32 tensor cores), bf16 or f16 (the noisy input rounded to that type, then the network in it, its weights converted once; a fixed function of the noisy input, so certificates keep their meaning); the CPU computes in f32 only [default: f32]
+    /// The network's arithmetic on a GPU: f32; tf32, which is the same program (burn's CUDA kernels take f32 products on TF32 tensor cores wherever their autotuner picks a tensor-core kernel, and cannot be told not to); bf16 or f16 (the noisy input rounded to that type, then the network in it, its weights converted once; a fixed function of the noisy input, so certificates keep their meaning); the CPU computes in f32 only [default: f32]
     #[arg(long, value_name = "f32|tf32|bf16|f16")]
     pub(crate) precision: Option<Precision>,
     /// How the CPU runs the model: native (the compiled engine), burn, or auto (native on the CPU, burn on a GPU); both draw the same noise, so their counts agree but for draws on a decision boundary [default: auto]

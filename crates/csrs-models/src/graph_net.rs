@@ -6,7 +6,7 @@ use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
-use burn::tensor::ops::{PadMode, PaddedConvOptions};
+use burn::tensor::ops::PaddedConvOptions;
 
 use crate::graph::{Activation, Graph, Op, Window};
 
@@ -189,10 +189,28 @@ fn symmetric(window: &Window) -> Option<[usize; 2]> {
     (top == bottom && left == right).then_some([top, left])
 }
 
-/// `x` padded as the window says, with `value`.
+/// `x` padded as the window says, with `value`: planes of `value` in `x`'s
+/// float type concatenated to it (burn's `pad` reads a bf16 or f16 tensor
+/// as f32 on flex, so a network cast to half precision could not pad).
 fn padded<B: Backend>(x: Tensor<B, 4>, window: &Window, value: f32) -> Tensor<B, 4> {
     let [top, left, bottom, right] = window.padding;
-    x.pad((left, right, top, bottom), PadMode::Constant(value))
+    let (device, dtype) = (x.device(), x.dtype());
+    let fill = |dims: [usize; 4]| Tensor::<B, 4>::full(dims, value, &device).cast(dtype);
+    let around = |x: Tensor<B, 4>, dim: usize, before: usize, after: usize| {
+        let mut dims = x.dims();
+        let mut parts = Vec::with_capacity(3);
+        dims[dim] = before;
+        if before > 0 {
+            parts.push(fill(dims));
+        }
+        parts.push(x);
+        dims[dim] = after;
+        if after > 0 {
+            parts.push(fill(dims));
+        }
+        Tensor::cat(parts, dim)
+    };
+    around(around(x, 3, left, right), 2, top, bottom)
 }
 
 fn pool_max<B: Backend>(x: Tensor<B, 4>, window: &Window) -> Tensor<B, 4> {
@@ -213,7 +231,7 @@ fn pool_average<B: Backend>(x: Tensor<B, 4>, window: &Window, count_padding: boo
     // The share of each window inside the image: the mean of a padded
     // plane of ones.
     let [_, _, h, w] = x.dims();
-    let ones = Tensor::<B, 4>::ones([1, 1, h, w], &x.device());
+    let ones = Tensor::<B, 4>::ones([1, 1, h, w], &x.device()).cast(x.dtype());
     let inside = avg_pool2d(padded(ones, window, 0.0), window.kernel, window.stride, [0, 0], true, false);
     sums / inside
 }

@@ -83,7 +83,9 @@ fn write_pair(
             output[place.out_at + d + 1] = v;
         }
     } else {
-        let radius = f32::sqrt(f32::ln(u) * -2.0f32);
+        // Clamped: a device's ln may give a tiny positive value at u = 1.
+        let square = f32::ln(u) * -2.0f32;
+        let radius = f32::sqrt(square.max(0.0f32));
         let angle = v * 6.283_185_5f32;
         if d < place.draws {
             output[place.out_at + d] = base[place.base_at + d % place.len] + sigma * (radius * f32::cos(angle));
@@ -112,7 +114,7 @@ pub(crate) fn noisy_copies(
     sigma: f32,
     #[comptime] uniforms: bool,
 ) {
-    let at = CUBE_POS_Y as usize * 5;
+    let at = CUBE_POS_Y as usize * 5; // BLOCK_WORDS
     let seed_lo = blocks[at];
     let seed_hi = blocks[at + 1];
     let len = output.shape(1);
