@@ -26,7 +26,7 @@ pub trait DeviceNoise: Backend {
 /// Noisy copies of `bases` (`[inputs, len]`, f32) drawn on their device:
 /// for each block b in order, `b.size` rows whose value i is
 /// `bases[b.input, i mod len] + σ·z`, z draw i of the stream keyed by
-/// `b.seed` — what [`crate::philox`] writes on the CPU for the same block.
+/// `b.seed` — what [`NativeCounter`](crate::NativeCounter) draws on the CPU for the same block.
 ///
 /// # Panics
 /// Bases that are not f32; more than 65 535 blocks, a block's input out of

@@ -1,6 +1,6 @@
 //! Gaussian noise drawn on the device: csrs's Philox4x32-10 streams as a
 //! cubecl kernel, so that a GPU forms its noisy copies where it classifies
-//! them, from the same streams as the CPU engine ([`crate::philox`]).
+//! them, from the same streams as the CPU engine ([`NativeCounter`](crate::NativeCounter)).
 //!
 //! Why a kernel: noise drawn on the host and uploaded per batch ran at
 //! 0.27–0.65× of device-drawn noise on an H100 (docs/performance.md), and
@@ -45,4 +45,18 @@ pub(crate) fn kernel_for<B: Backend>() -> Option<DrawOnDevice<B>> {
     }
     #[cfg(not(feature = "cube"))]
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The counters' noise is the same either way, so only this tells that
+    /// the kernel is the one used where there is one.
+    #[test]
+    fn backends_with_a_kernel_get_it_and_others_draw_on_the_host() {
+        assert!(kernel_for::<burn::backend::Flex>().is_none());
+        #[cfg(feature = "wgpu")]
+        assert!(kernel_for::<burn::backend::Wgpu>().is_some());
+    }
 }
