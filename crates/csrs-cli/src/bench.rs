@@ -164,8 +164,8 @@ impl OnBackend for Args {
                 models
             }
         };
+        let counting = self.engine.counting_on(self.device, self.precision)?;
         for (name, model, spec) in models {
-            let counting = self.engine.counting_on(self.device, self.precision)?;
             let mut counter = class_counter(model, &spec, counting, device.clone(), self.batch)?;
             let batch = (self.batch as u64 / BLOCK).max(1) * BLOCK;
             let (drawn, seconds) = throughput(counter.as_mut(), &noise, batch, |drawn, _| drawn < self.samples)?;

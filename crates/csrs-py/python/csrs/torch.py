@@ -81,6 +81,8 @@ class _Model:
         self.device = device
         self.num_classes = num_classes
         self.precision = precision
+        #: The type each noisy batch is rounded to (None: it stays f32).
+        self.rounded_to = _ROUNDED_TO.get(precision)
         self.lock = threading.Lock()
         self.generator = torch.Generator(device=device)
         self._batch = None
@@ -89,16 +91,14 @@ class _Model:
         """The context the module runs in, for the precision."""
         if self.precision is None:
             return contextlib.nullcontext()
-        dtype = _ROUNDED_TO[self.precision]
-        if dtype is None:
+        if self.rounded_to is None:
             return _tf32(self.precision == "tf32")
-        return torch.autocast(self.device.type, dtype=dtype)
+        return torch.autocast(self.device.type, dtype=self.rounded_to)
 
     def _classes(self, batch: torch.Tensor) -> torch.Tensor:
-        dtype = _ROUNDED_TO.get(self.precision)
         with self._arithmetic():
             # Rounded after the noise was added in f32.
-            logits = self.model(batch if dtype is None else batch.to(dtype))
+            logits = self.model(batch if self.rounded_to is None else batch.to(self.rounded_to))
         if logits.dim() != 2 or logits.shape[1] != self.num_classes:
             raise ValueError(
                 f"the model gives logits of shape {tuple(logits.shape)}, expected ({len(batch)}, {self.num_classes})"

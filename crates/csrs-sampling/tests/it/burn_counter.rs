@@ -13,8 +13,9 @@ use csrs_stats::{Alpha, GridGaussian, Sigma};
 
 type B = Flex;
 
-/// The flex backend has one random generator per process: tests that seed
-/// it must not run at the same time.
+/// The flex backend has one random generator per process, from which
+/// networks draw their weights: tests that seed it to build one must not
+/// run at the same time. (The counters draw no noise from it.)
 pub(crate) static BACKEND_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn counter(batch_size: usize) -> BurnCounter<B> {
@@ -223,8 +224,7 @@ fn a_closure_counts_as_the_module_does() {
 }
 
 /// A network whose logits are over other classes than the counter's is an
-/// error, counting or classifying the clean input. Sound noise only: it does
-/// not draw from the backend's generator.
+/// error, counting or classifying the clean input.
 #[test]
 fn logits_over_other_classes_than_the_counters_are_refused() {
     let device = Default::default();
