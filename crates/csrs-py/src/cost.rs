@@ -3,9 +3,11 @@
 
 use std::path::PathBuf;
 
-use csrs_cost::CostError;
-use pyo3::exceptions::{PyIndexError, PyOSError, PyValueError};
+use csrs_cost::{CostError, MAX_CLASSES};
+use pyo3::exceptions::{PyIndexError, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+
+use crate::args::{self, Int, Length};
 
 /// Where a matrix came from: what a run's settings record of it.
 #[derive(Debug, Clone)]
@@ -36,14 +38,42 @@ pub(crate) fn cost_error(err: CostError) -> PyErr {
     if unreadable { PyOSError::new_err(err.to_string()) } else { PyValueError::new_err(err.to_string()) }
 }
 
+/// A number of classes given from Python (`num_classes`): 2 to
+/// [`MAX_CLASSES`], as a cost matrix may have.
+pub(crate) fn class_count(value: &Int) -> PyResult<usize> {
+    value.get("num_classes", 2..=MAX_CLASSES, format_args!("2 to {MAX_CLASSES} classes"))
+}
+
+/// The rows of an m×m array (or nested lists), m checked against
+/// [`MAX_CLASSES`] and each row's length against m before it is copied:
+/// the copy is never larger than the largest matrix.
+fn rows(array: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<f64>>> {
+    let m = args::length(array, "array", Length::AtMost(MAX_CLASSES, "the limit of a cost matrix's classes"))?;
+    args::sequence(array, "array", Length::Exactly(m, "one row per class"), |row, y| {
+        args::floats(row, &format!("array[{y}]"), Length::Exactly(m, "a square matrix"))
+    })
+}
+
+/// The class names of an m-class matrix, one per class.
+fn names(names: &Bound<'_, PyAny>, m: usize) -> PyResult<Vec<String>> {
+    args::sequence(names, "names", Length::Exactly(m, "one per class"), |name, index| {
+        name.extract().map_err(|_| {
+            PyTypeError::new_err(format!("names[{index}] is {}, expected a string", args::type_name(name)))
+        })
+    })
+}
+
 #[pymethods]
 impl CostMatrix {
     #[new]
     #[pyo3(signature = (array, names = None))]
-    fn new(array: Vec<Vec<f64>>, names: Option<Vec<String>>) -> PyResult<Self> {
-        let matrix = csrs_cost::CostMatrix::from_rows(array).map_err(cost_error)?;
+    fn new(array: &Bound<'_, PyAny>, names: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let matrix = csrs_cost::CostMatrix::from_rows(rows(array)?).map_err(cost_error)?;
         let matrix = match names {
-            Some(names) => matrix.with_names(names).map_err(cost_error)?,
+            Some(names) => {
+                let names = self::names(names, matrix.n_classes())?;
+                matrix.with_names(names).map_err(cost_error)?
+            }
             None => matrix,
         };
         Ok(CostMatrix { matrix, origin: Origin::Rows })
@@ -53,21 +83,22 @@ impl CostMatrix {
     /// a matrix of another size.
     #[staticmethod]
     #[pyo3(signature = (path, num_classes = None))]
-    fn load(path: PathBuf, num_classes: Option<usize>) -> PyResult<Self> {
+    fn load(path: PathBuf, num_classes: Option<Int>) -> PyResult<Self> {
+        let num_classes = num_classes.as_ref().map(class_count).transpose()?;
         let matrix = csrs_cost::CostMatrix::load(&path, num_classes).map_err(cost_error)?;
         Ok(CostMatrix { matrix, origin: Origin::File(path) })
     }
 
     /// Row `y`: the cost of each prediction for an input of class `y`.
-    fn row(&self, y: usize) -> PyResult<Vec<f64>> {
-        self.check_class(y)?;
+    fn row(&self, y: Int) -> PyResult<Vec<f64>> {
+        let y = self.class(y)?;
         Ok(self.matrix.row(y).costs().to_vec())
     }
 
     /// The classes whose prediction for an input of class `y` is harmful
     /// (cost above zero).
-    fn sensitive_set(&self, y: usize) -> PyResult<Vec<usize>> {
-        self.check_class(y)?;
+    fn sensitive_set(&self, y: Int) -> PyResult<Vec<usize>> {
+        let y = self.class(y)?;
         Ok(self.matrix.sensitive_set(y))
     }
 
@@ -103,12 +134,12 @@ impl CostMatrix {
 }
 
 impl CostMatrix {
-    fn check_class(&self, y: usize) -> PyResult<()> {
+    /// The class `y` given from Python: an `IndexError` when it is not
+    /// one of the matrix's (negative included), as for a list.
+    fn class(&self, y: Int) -> PyResult<usize> {
         let m = self.matrix.n_classes();
-        if y >= m {
-            return Err(PyIndexError::new_err(format!("class {y} is out of range, expected a class below {m}")));
-        }
-        Ok(())
+        y.within("y", &(0..=m - 1))?
+            .ok_or_else(|| PyIndexError::new_err(format!("class {y} is out of range, expected a class below {m}")))
     }
 
     /// What a run's settings record of the matrix: its file, or its rows.

@@ -5,7 +5,7 @@
 //! in and checked integer arrays back.
 
 use csrs_sampling::{Classify, CountSeeded, SamplingError, SeededBatch};
-use numpy::{IntoPyArray, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -92,26 +92,25 @@ impl CountSeeded for PySeeded {
 /// `what` names the callable in errors.
 fn integers(py: Python<'_>, value: &Bound<'_, PyAny>, shape: &[usize], what: &str) -> PyResult<Vec<i64>> {
     let numpy = py.import("numpy")?;
-    let array = numpy.call_method1("asarray", (value,))?;
-    let kind: String = array.getattr("dtype")?.getattr("kind")?.extract()?;
-    let dtype = array.getattr("dtype")?.str()?.to_string();
+    let array = numpy.call_method1("asarray", (value,))?.cast_into::<PyUntypedArray>()?;
+    let kind = array.dtype().kind();
     let expected = shape.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-    if kind != "i" && kind != "u" {
+    let comma = if shape.len() == 1 { "," } else { "" };
+    if kind != b'i' && kind != b'u' {
         let hint = if shape.len() == 1 { "; for logits, return logits.argmax(1)" } else { "" };
         return Err(PyTypeError::new_err(format!(
-            "{what} returned {dtype} values, expected integers of shape ({expected}{}){hint}",
-            if shape.len() == 1 { "," } else { "" }
+            "{what} returned {} values, expected integers of shape ({expected}{comma}){hint}",
+            array.dtype().str()?
         )));
     }
-    let array = array.call_method1("astype", (numpy.getattr("int64")?,))?;
-    let array = array.cast_into::<numpy::PyArrayDyn<i64>>()?;
+    // The shape before the conversion: nothing but the expected is copied.
     if array.shape() != shape {
         return Err(PyValueError::new_err(format!(
-            "{what} returned an array of shape {:?}, expected ({expected}{})",
-            array.shape(),
-            if shape.len() == 1 { "," } else { "" }
+            "{what} returned an array of shape {:?}, expected ({expected}{comma})",
+            array.shape()
         )));
     }
+    let array = array.call_method1("astype", (numpy.getattr("int64")?,))?.cast_into::<numpy::PyArrayDyn<i64>>()?;
     Ok(array.readonly().as_array().iter().copied().collect())
 }
 

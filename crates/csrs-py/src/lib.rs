@@ -16,8 +16,12 @@
 //! exception of the user's model (a `KeyboardInterrupt` too) is raised
 //! again as it was.
 
+use csrs_cost::MAX_CLASSES;
 use pyo3::prelude::*;
 
+use crate::args::{Int, Length};
+
+mod args;
 mod convert;
 mod cost;
 mod counters;
@@ -30,13 +34,18 @@ mod smoothed;
 #[pyo3(signature = (selection_counts, estimation_counts, *, label, cost_row=None, sigma, alpha))]
 fn certify_counts<'py>(
     py: Python<'py>,
-    selection_counts: Vec<u64>,
-    estimation_counts: Vec<u64>,
-    label: usize,
-    cost_row: Option<Vec<f64>>,
+    selection_counts: &Bound<'py, PyAny>,
+    estimation_counts: &Bound<'py, PyAny>,
+    label: Int,
+    cost_row: Option<&Bound<'py, PyAny>>,
     sigma: f64,
     alpha: f64,
 ) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+    let classes = Length::AtMost(MAX_CLASSES, "the limit of classes");
+    let selection_counts = counts(selection_counts, "selection_counts", classes)?;
+    let estimation_counts = counts(estimation_counts, "estimation_counts", classes)?;
+    let cost_row = args::optional_floats(cost_row, "cost_row", classes)?;
+    let label = label.get("label", 0..=MAX_CLASSES - 1, format_args!("a class index below {MAX_CLASSES}"))?;
     let case = csrs_records::CountsCase {
         label,
         cost_row: cost_row.as_deref(),
@@ -47,6 +56,15 @@ fn certify_counts<'py>(
     };
     let certificate = py.detach(|| csrs_records::certify_case(&case)).map_err(convert::error)?;
     convert::certificate(py, &certificate, None)
+}
+
+/// Class counts given from Python: at most `length` of them, each 0 to
+/// 2⁶⁴ − 1.
+fn counts(value: &Bound<'_, PyAny>, name: &str, length: Length<'_>) -> PyResult<Vec<u64>> {
+    args::sequence(value, name, length, |count, class| {
+        let count: Int = count.extract()?;
+        count.get(format_args!("{name}[{class}]"), 0..=u64::MAX, format_args!("a count from 0 to {}", u64::MAX))
+    })
 }
 
 /// The native module.

@@ -7,17 +7,20 @@ use std::path::PathBuf;
 use csrs_cost::CostRow;
 use csrs_data::{Dataset, ImageShape};
 use csrs_records::{CertifyRow, Row, Settings};
-use csrs_run::{Certify, MAX_DRAWS, Observer, RunSettings, Shard, check_batch, note_grid_distance};
+use csrs_run::{
+    Certify, MAX_BATCH, MAX_BATCH_BYTES, MAX_DRAWS, Observer, RunSettings, Shard, check_batch, note_grid_distance,
+};
 use csrs_sampling::{BLOCK, ClassCounter, ClassifyCounter, NoiseKind, NoiseStream, Rounds, SeededCounter, StopRule};
 use csrs_stats::{Alpha, Prediction, Sigma};
-use numpy::{AllowTypeChange, PyArrayLikeDyn, PyUntypedArrayMethods};
-use pyo3::exceptions::PyValueError;
+use numpy::{AllowTypeChange, PyArrayLikeDyn};
+use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
 use serde::Serialize;
 
+use crate::args::{self, Int, Length};
 use crate::convert::{self, Failure};
-use crate::cost::{CostMatrix, cost_error};
+use crate::cost::{CostMatrix, class_count, cost_error};
 use crate::counters::{PyClassify, PySeeded};
 
 /// How the user's model gives csrs its counts.
@@ -78,39 +81,116 @@ struct RunOptions {
     inputs: String,
 }
 
-/// An input given from Python, flattened, with its shape.
+/// The most values of one input: a forward pass holds a block of
+/// [`BLOCK`] noisy copies at least, within [`MAX_BATCH_BYTES`] of `f32`s.
+const MAX_INPUT_VALUES: u64 = MAX_BATCH_BYTES / 4 / BLOCK;
+
+/// Inputs given from Python, flattened, with their shape.
 struct Input {
     values: Vec<f32>,
     shape: Vec<usize>,
 }
 
 impl Input {
-    /// `x` checked: at least one value, every value finite.
-    fn of(x: &PyArrayLikeDyn<'_, f32, AllowTypeChange>, what: &str) -> PyResult<Self> {
-        let values: Vec<f32> = x.as_array().iter().copied().collect();
+    /// The array argument `value`, its shape checked by `check` before
+    /// NumPy or csrs copies it, then its values: at least one, every one
+    /// finite. A copy larger than memory is a `MemoryError`.
+    fn of(value: &Bound<'_, PyAny>, name: &str, check: impl FnOnce(&[usize]) -> PyResult<()>) -> PyResult<Self> {
+        check(&args::shape(value, name)?)?;
+        let array = value
+            .extract::<PyArrayLikeDyn<'_, f32, AllowTypeChange>>()
+            .map_err(|err| args::named(value.py(), err, name))?;
+        let array = array.as_array();
+        let mut values = Vec::new();
+        values.try_reserve_exact(array.len()).map_err(|_| {
+            PyMemoryError::new_err(format!("{name} has {} values, more than memory holds for csrs's copy", array.len()))
+        })?;
+        values.extend(array.iter().copied());
         if values.is_empty() {
-            return Err(PyValueError::new_err(format!("{what} is empty, expected an input of at least one value")));
+            return Err(value_error(format!("{name} is empty, expected an input of at least one value")));
         }
         if let Some(at) = values.iter().position(|v| !v.is_finite()) {
-            return Err(PyValueError::new_err(format!(
-                "{what} has {} at index {at}, expected finite values",
-                values[at]
-            )));
+            return Err(value_error(format!("{name} has {} at index {at}, expected finite values", values[at])));
         }
-        Ok(Input { values, shape: x.shape().to_vec() })
+        Ok(Input { values, shape: array.shape().to_vec() })
     }
+}
+
+/// Refuses inputs of `input_shape`, in the argument `name` of `shape`,
+/// without a dimension or above [`MAX_INPUT_VALUES`] values.
+fn check_input(name: &str, shape: &[usize], input_shape: &[usize]) -> PyResult<()> {
+    if input_shape.is_empty() {
+        return Err(value_error(format!("{name} has shape [], expected an input of at least one dimension")));
+    }
+    let values = input_shape.iter().try_fold(1_u64, |values, &len| values.checked_mul(len as u64));
+    if values.is_none_or(|values| values > MAX_INPUT_VALUES) {
+        return Err(value_error(format!(
+            "{name} has shape {shape:?}, expected at most {MAX_INPUT_VALUES} values per input (a block of {BLOCK} noisy copies in {MAX_BATCH_BYTES} bytes)"
+        )));
+    }
+    Ok(())
 }
 
 fn value_error(message: String) -> PyErr {
     PyValueError::new_err(message)
 }
 
-/// Refuses a number of draws outside 1..=[`MAX_DRAWS`].
-fn check_draws(name: &str, draws: u64) -> PyResult<()> {
-    if draws == 0 || draws > MAX_DRAWS {
-        return Err(value_error(format!("{name} {draws}, expected 1 to {MAX_DRAWS} draws per input")));
-    }
-    Ok(())
+/// A number of draws (`n0`, `n`): 1 to [`MAX_DRAWS`].
+fn draws(value: &Int, name: &str) -> PyResult<u64> {
+    value.get(name, 1..=MAX_DRAWS, format_args!("1 to {MAX_DRAWS} draws per input"))
+}
+
+/// The noisy copies of a forward pass (`batch`): 1 to [`MAX_BATCH`]
+/// (whose bytes [`check_batch`] bounds once the input is known).
+fn batch(value: &Int) -> PyResult<usize> {
+    value.get("batch", 1..=MAX_BATCH, format_args!("1 to {MAX_BATCH} noisy copies per forward pass"))
+}
+
+/// An argument naming one of 2⁶⁴ noise streams (`seed`, `example`).
+fn stream(value: &Int, name: &str) -> PyResult<u64> {
+    value.get(name, 0..=u64::MAX, format_args!("0 to {}", u64::MAX))
+}
+
+// The integer arguments with a default, read by `from_py_with`: their
+// defaults stay literals, which the signature Python shows repeats.
+
+/// `seed`, as [`stream`] takes it.
+fn read_seed(value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    stream(&value.extract()?, "seed")
+}
+
+/// `example`, as [`stream`] takes it.
+fn read_example(value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    stream(&value.extract()?, "example")
+}
+
+/// `skip`: every skip-th input, from 1.
+fn read_skip(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    value.extract::<Int>()?.get("skip", 1..=usize::MAX, format_args!("1 to {} (every skip-th input)", usize::MAX))
+}
+
+/// `shard` as the examples it picks: `None` for all of them, `"i/k"` or
+/// `(i, k)` with 0 <= i < k.
+fn shard(value: Option<&Bound<'_, PyAny>>) -> PyResult<Shard> {
+    let Some(value) = value else {
+        return Ok(Shard::ALL);
+    };
+    let (parsed, shown) = match value.cast::<PyString>() {
+        Ok(text) => {
+            let text = text.to_cow()?;
+            (text.parse().ok(), format!("{:?}", args::shown(&text)))
+        }
+        Err(_) => {
+            let (index, count) = value.extract::<(Int, Int)>().map_err(|_| {
+                PyTypeError::new_err(format!("shard is {}, expected \"i/k\" or (i, k)", args::type_name(value)))
+            })?;
+            let whole = 0..=usize::MAX;
+            let (i, k) = (index.within("shard[0]", &whole)?, count.within("shard[1]", &whole)?);
+            let parsed = i.zip(k).map(|(index, count)| Shard { index, count });
+            (parsed.filter(|shard| shard.index < shard.count), format!("({index}, {count})"))
+        }
+    };
+    parsed.ok_or_else(|| value_error(format!("shard {shown}, expected i/k with 0 <= i < k, e.g. \"0/4\" or (0, 4)")))
 }
 
 /// The stop rule of `target_radius` or `radius_tolerance`, as the command's.
@@ -201,34 +281,35 @@ impl Smoothed {
         batch: usize,
         failure: &Failure,
     ) -> PyResult<csrs_sampling::Smoothed<Box<dyn ClassCounter + Send>>> {
-        if batch == 0 {
-            return Err(value_error("batch 0, expected at least one draw per forward pass".to_owned()));
-        }
         // A forward pass holds whole blocks, at least one: a batch below a
         // block draws a block.
         check_batch("batch", batch.max(BLOCK as usize), shape.iter().product()).map_err(convert::error)?;
         Ok(csrs_sampling::Smoothed::new(self.counter(py, shape, batch, failure), self.noise.with_sigma(self.sigma)))
     }
 
-    fn check_label(&self, label: usize) -> PyResult<()> {
-        if label >= self.num_classes {
-            return Err(value_error(format!(
-                "label {label}, expected a class below {} (num_classes)",
-                self.num_classes
-            )));
-        }
-        Ok(())
+    /// The class `label` given from Python: one below `num_classes`.
+    fn label(&self, label: &Int) -> PyResult<usize> {
+        let m = self.num_classes;
+        label.get("label", 0..=m - 1, format_args!("a class below {m} (num_classes)"))
     }
 
-    fn build(model: Model, num_classes: usize, sigma: f64, noise: &str, seed: u64, name: String) -> PyResult<Self> {
-        if !(2..=csrs_cost::MAX_CLASSES).contains(&num_classes) {
-            return Err(value_error(format!(
-                "num_classes {num_classes}, expected 2 to {} classes",
-                csrs_cost::MAX_CLASSES
-            )));
-        }
+    /// The class of each of `count` inputs, given from Python (`labels`).
+    fn labels(&self, labels: &Bound<'_, PyAny>, count: usize) -> PyResult<Vec<usize>> {
+        let m = self.num_classes;
+        args::sequence(labels, "labels", Length::Exactly(count, "one per input"), |label, index| {
+            let label: Int = label.extract()?;
+            label.within(format_args!("labels[{index}]"), &(0..=m - 1))?.ok_or_else(|| {
+                value_error(format!("labels: {label}, expected classes 0 to {} (labels[{index}])", m - 1))
+            })
+        })
+    }
+
+    fn build(model: Model, num_classes: &Int, sigma: f64, noise: &str, seed: u64, name: String) -> PyResult<Self> {
+        let num_classes = class_count(num_classes)?;
         let sigma = Sigma::new(sigma).map_err(|err| value_error(format!("sigma: {err}")))?;
-        let noise: NoiseKind = noise.parse().map_err(|err: String| value_error(format!("noise: {err}")))?;
+        // Parsed at most in part: the message repeats it.
+        let noise: NoiseKind =
+            args::shown(noise).parse().map_err(|err: String| value_error(format!("noise: {err}")))?;
         if matches!(model, Model::Seeded(_)) && noise == NoiseKind::Sound {
             return Err(value_error(
                 "noise \"sound\": a model that draws its own noise takes gaussian noise only (sound noise is drawn by csrs: use csrs.Smoothed)"
@@ -255,19 +336,19 @@ impl Smoothed {
     #[pyo3(signature = (classify, *, num_classes, sigma, noise = "gaussian", seed = 0, name = None))]
     fn new(
         classify: Bound<'_, PyAny>,
-        num_classes: usize,
+        num_classes: Int,
         sigma: f64,
         noise: &str,
-        seed: u64,
+        #[pyo3(from_py_with = read_seed)] seed: u64,
         name: Option<String>,
     ) -> PyResult<Self> {
         if !classify.is_callable() {
-            return Err(pyo3::exceptions::PyTypeError::new_err(
+            return Err(PyTypeError::new_err(
                 "classify is not callable, expected a function from a float32 array (B, *input_shape) to B classes",
             ));
         }
         let name = name.map_or_else(|| name_of(&classify), Ok)?;
-        Self::build(Model::Classify(classify.unbind()), num_classes, sigma, noise, seed, name)
+        Self::build(Model::Classify(classify.unbind()), &num_classes, sigma, noise, seed, name)
     }
 
     /// A smoothed classifier whose model draws its own Gaussian noise:
@@ -280,19 +361,19 @@ impl Smoothed {
     #[pyo3(signature = (model, *, num_classes, sigma, seed = 0, name))]
     fn drawing_own_noise(
         model: Bound<'_, PyAny>,
-        num_classes: usize,
+        num_classes: Int,
         sigma: f64,
-        seed: u64,
+        #[pyo3(from_py_with = read_seed)] seed: u64,
         name: String,
     ) -> PyResult<Self> {
         for method in ["count_blocks", "base_class"] {
             if !model.hasattr(method)? {
-                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                return Err(PyTypeError::new_err(format!(
                     "the model has no {method} method, expected count_blocks(inputs, owners, seeds, sizes, sigma) and base_class(input)"
                 )));
             }
         }
-        Self::build(Model::Seeded(model.unbind()), num_classes, sigma, "gaussian", seed, name)
+        Self::build(Model::Seeded(model.unbind()), &num_classes, sigma, "gaussian", seed, name)
     }
 
     /// Certify-CS for input `x` of class `label`: the prediction from `n0`
@@ -309,34 +390,27 @@ impl Smoothed {
     fn certify<'py>(
         &self,
         py: Python<'py>,
-        x: PyArrayLikeDyn<'py, f32, AllowTypeChange>,
-        label: usize,
-        n0: u64,
-        n: u64,
+        x: &Bound<'py, PyAny>,
+        label: Int,
+        n0: Int,
+        n: Int,
         alpha: f64,
-        batch: usize,
-        cost_row: Option<Vec<f64>>,
+        batch: Int,
+        cost_row: Option<&Bound<'py, PyAny>>,
         target_radius: Option<f64>,
         radius_tolerance: Option<f64>,
-        example: u64,
+        #[pyo3(from_py_with = read_example)] example: u64,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let input = Input::of(&x, "x")?;
-        self.check_label(label)?;
-        check_draws("n0", n0)?;
-        check_draws("n", n)?;
+        let input = Input::of(x, "x", |shape| check_input("x", shape, shape))?;
+        let label = self.label(&label)?;
+        let (n0, n, batch) = (draws(&n0, "n0")?, draws(&n, "n")?, self::batch(&batch)?);
         let alpha = self::alpha(alpha)?;
         let rule = stop_rule(target_radius, radius_tolerance)?;
-        let row = match &cost_row {
-            Some(costs) if costs.len() != self.num_classes => {
-                return Err(value_error(format!(
-                    "cost_row has {} entries, expected {} (num_classes)",
-                    costs.len(),
-                    self.num_classes
-                )));
-            }
-            Some(costs) => Some(CostRow::new(costs, label).map_err(|err| value_error(format!("cost_row: {err}")))?),
-            None => None,
-        };
+        let cost_row = args::optional_floats(cost_row, "cost_row", Length::Exactly(self.num_classes, "num_classes"))?;
+        let row = cost_row
+            .as_deref()
+            .map(|costs| CostRow::new(costs, label).map_err(|err| value_error(format!("cost_row: {err}"))))
+            .transpose()?;
         let failure = Failure::default();
         let mut smoothed = self.smoothed(py, &input.shape, batch, &failure)?;
         let stream = NoiseStream::new(self.seed, example);
@@ -358,14 +432,14 @@ impl Smoothed {
     fn predict<'py>(
         &self,
         py: Python<'py>,
-        x: PyArrayLikeDyn<'py, f32, AllowTypeChange>,
-        n: u64,
+        x: &Bound<'py, PyAny>,
+        n: Int,
         alpha: f64,
-        batch: usize,
-        example: u64,
+        batch: Int,
+        #[pyo3(from_py_with = read_example)] example: u64,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let input = Input::of(&x, "x")?;
-        check_draws("n", n)?;
+        let input = Input::of(x, "x", |shape| check_input("x", shape, shape))?;
+        let (n, batch) = (draws(&n, "n")?, self::batch(&batch)?);
         let alpha = self::alpha(alpha)?;
         let failure = Failure::default();
         let mut smoothed = self.smoothed(py, &input.shape, batch, &failure)?;
@@ -403,50 +477,42 @@ impl Smoothed {
     fn certify_dataset<'py>(
         &self,
         py: Python<'py>,
-        inputs: PyArrayLikeDyn<'py, f32, AllowTypeChange>,
-        labels: Vec<i64>,
+        inputs: &Bound<'py, PyAny>,
+        labels: &Bound<'py, PyAny>,
         out: PathBuf,
-        n0: u64,
-        n: u64,
+        n0: Int,
+        n: Int,
         alpha: f64,
-        batch: usize,
+        batch: Int,
         cost: Option<Bound<'py, PyAny>>,
         target_radius: Option<f64>,
         radius_tolerance: Option<f64>,
         resume: bool,
         adopt_settings: bool,
-        shard: Option<Bound<'py, PyAny>>,
-        skip: usize,
-        max: Option<usize>,
+        shard: Option<&Bound<'py, PyAny>>,
+        #[pyo3(from_py_with = read_skip)] skip: usize,
+        max: Option<Int>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let shape = inputs.shape().to_vec();
-        let Some((&count, input_shape)) = shape.split_first().filter(|(_, rest)| !rest.is_empty()) else {
-            return Err(value_error(format!("inputs has shape {shape:?}, expected (N, *input_shape)")));
-        };
-        let all = Input::of(&inputs, "inputs")?;
-        if labels.len() != count {
-            return Err(value_error(format!("labels has {} entries, expected {count} (one per input)", labels.len())));
-        }
-        let labels = labels
-            .iter()
-            .map(|&label| usize::try_from(label).ok().filter(|&label| label < self.num_classes).ok_or(label))
-            .collect::<Result<Vec<usize>, i64>>()
-            .map_err(|label| value_error(format!("labels: {label}, expected classes 0 to {}", self.num_classes - 1)))?;
-        check_draws("n0", n0)?;
-        check_draws("n", n)?;
-        if skip == 0 {
-            return Err(value_error("skip 0, expected every k-th input with k >= 1".to_owned()));
-        }
+        let all = Input::of(inputs, "inputs", |shape| match shape.split_first() {
+            Some((_, input_shape)) if !input_shape.is_empty() => check_input("inputs", shape, input_shape),
+            _ => Err(value_error(format!("inputs has shape {shape:?}, expected (N, *input_shape)"))),
+        })?;
+        let (count, input_shape) = (all.shape[0], &all.shape[1..]);
+        let labels = self.labels(labels, count)?;
+        let (n0, n, batch) = (draws(&n0, "n0")?, draws(&n, "n")?, self::batch(&batch)?);
+        let max =
+            max.map(|max| max.get("max", 0..=usize::MAX, format_args!("0 to {} inputs", usize::MAX))).transpose()?;
         let rule = stop_rule(target_radius, radius_tolerance)?;
-        let shard = match shard {
-            None => Shard::ALL,
-            Some(shard) => match shard.extract::<(usize, usize)>() {
-                Ok((index, count)) => format!("{index}/{count}").parse(),
-                Err(_) => shard.extract::<String>()?.parse(),
-            }
-            .map_err(convert::error)?,
-        };
+        let shard = self::shard(shard)?;
+        if let Some(progress) = &progress
+            && !progress.bind(py).is_callable()
+        {
+            let found = args::type_name(progress.bind(py));
+            return Err(PyTypeError::new_err(format!(
+                "progress is {found}, expected a callable progress(done, total)"
+            )));
+        }
         let matrix = match &cost {
             None => None,
             Some(cost) => Some(match cost.cast::<CostMatrix>() {
@@ -456,9 +522,7 @@ impl Smoothed {
                 }
                 Err(_) => {
                     let path: PathBuf = cost.extract().map_err(|_| {
-                        pyo3::exceptions::PyTypeError::new_err(
-                            "cost is neither a CostMatrix nor the path of a cost file",
-                        )
+                        PyTypeError::new_err("cost is neither a CostMatrix nor the path of a cost file")
                     })?;
                     let loaded = csrs_cost::CostMatrix::load(&path, Some(self.num_classes)).map_err(cost_error)?;
                     (loaded, toml::Value::String(path.display().to_string()))
@@ -494,7 +558,7 @@ impl Smoothed {
             max,
             shard: format!("{}/{}", shard.index, shard.count),
             seed: self.seed,
-            inputs: fingerprint(&shape, &all.values, &labels),
+            inputs: fingerprint(&all.shape, &all.values, &labels),
         };
         let settings = Settings::new(&options).map_err(convert::error)?;
         let run = RunSettings {

@@ -71,6 +71,8 @@ def test_bad_counts_are_value_errors_of_one_line(arguments, message):
     assert message in str(raised.value) and "\n" not in str(raised.value)
 
 
-def test_counts_that_are_not_counts_are_type_errors():
-    with pytest.raises((TypeError, OverflowError)):
+def test_counts_that_are_not_counts_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"selection_counts\[1\] -2, expected a count from 0 to"):
         csrs.certify_counts([1, -2], [3, 4], label=0, sigma=0.25, alpha=0.001)
+    with pytest.raises(TypeError, match=r"estimation_counts\[0\] is float, expected an integer"):
+        csrs.certify_counts([1, 2], [3.5, 4], label=0, sigma=0.25, alpha=0.001)

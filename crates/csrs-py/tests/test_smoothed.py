@@ -112,7 +112,7 @@ def bad_call(smoothed, **changes):
         (dict(n=2**31), "n 2147483648, expected 1 to"),
         (dict(alpha=0.0), "alpha"),
         (dict(batch=0), "batch 0"),
-        (dict(batch=2**21), "batch 2097152, expected at most 1048576"),
+        (dict(batch=2**21), "batch 2097152, expected 1 to 1048576 noisy copies per forward pass"),
         (dict(x=np.array([0.1, np.nan], dtype=np.float32)), "x has NaN at index 1, expected finite values"),
         (dict(x=np.zeros(0, dtype=np.float32)), "x is empty"),
         (dict(cost_row=[0.0]), "cost_row has 1 entries, expected 2 (num_classes)"),

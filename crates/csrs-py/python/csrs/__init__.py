@@ -8,10 +8,10 @@ model's. ``Smoothed`` wraps any callable from a float32 NumPy array
 device. ``certify_counts`` certifies class counts from anywhere, and
 ``csrs.report`` reads records back into tables and figures.
 
-Errors are ``ValueError`` (bad values) or ``OSError`` (files), with the
-command's one-line messages; ``TypeError`` for an argument of the wrong type
-(``OverflowError`` for a negative count); an exception raised by your model
-is raised again as it was.
+Errors are ``ValueError`` (bad values, an integer out of its range
+included) or ``OSError`` (files), with the command's one-line messages;
+``TypeError`` for an argument of the wrong type; each names the argument.
+An exception raised by your model is raised again as it was.
 """
 
 from ._csrs import CostMatrix, Smoothed, __version__, certify_counts
