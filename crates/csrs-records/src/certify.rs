@@ -22,7 +22,24 @@ pub struct CertifyRow {
     count_harmful: Option<u64>,
     /// Estimation draws made: n, or fewer when drawn in rounds.
     draws: Option<u64>,
+    /// How an input drawn in rounds ended; `None` for a fixed n (there was
+    /// nothing to decide) and in records from before csrs recorded it.
+    decision: Option<Decision>,
     seconds: f64,
+}
+
+/// How the rounds of an input drawn until a stop rule is answered
+/// (`--target-radius`, `--radius-tolerance`) ended: the `decided` column,
+/// `true` or `false` (empty or `null` for a fixed n, where there was
+/// nothing to decide, and in records from before the column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The rule was answered: at the target radius, the input is certified
+    /// or known to be out of reach of more draws.
+    Decided,
+    /// The draws (n) ran out first: more of them could still certify the
+    /// input at the target radius.
+    OutOfDraws,
 }
 
 impl CertifyRow {
@@ -40,7 +57,24 @@ impl CertifyRow {
         let count_predicted = estimation.count(certificate.predicted);
         let count_harmful = certificate.cost_sensitive.as_ref().map(|cs| estimation.count(cs.strongest_harmful()));
         let draws = Some(estimation.total());
-        CertifyRow { index, label, base_predicted, certificate, count_predicted, count_harmful, draws, seconds }
+        let decision = None;
+        CertifyRow {
+            index,
+            label,
+            base_predicted,
+            certificate,
+            count_predicted,
+            count_harmful,
+            draws,
+            decision,
+            seconds,
+        }
+    }
+
+    /// This row, of an input drawn in rounds, with how its rounds ended.
+    #[must_use]
+    pub fn decided(self, decision: Decision) -> Self {
+        CertifyRow { decision: Some(decision), ..self }
     }
 
     /// The example as the metrics see it.
@@ -62,6 +96,12 @@ impl CertifyRow {
     pub fn draws(&self) -> Option<u64> {
         self.draws
     }
+
+    /// How the input's rounds ended (`None` for a fixed n, and in records
+    /// from before csrs recorded it).
+    pub fn decision(&self) -> Option<Decision> {
+        self.decision
+    }
 }
 
 /// A line of certify records (SPEC §7), in column order.
@@ -81,14 +121,17 @@ pub struct CertifyRecord {
     harmful_class: Option<usize>,
     count_harmful: Option<u64>,
     draws: Option<u64>,
+    /// `true`: decided; `false`: out of draws; `None`: a fixed n.
+    decided: Option<bool>,
     seconds: f64,
 }
 
 impl Row for CertifyRow {
     type Record = CertifyRecord;
 
-    /// Records from before csrs recorded the base model's prediction.
-    const LATER_COLUMNS: &'static [&'static str] = &["base_predicted", "draws"];
+    /// Records from before csrs recorded the base model's prediction, the
+    /// draws made, and how rounds ended.
+    const LATER_COLUMNS: &'static [&'static str] = &["base_predicted", "draws", "decided"];
 
     fn check_classes(&self, classes: usize) -> anyhow::Result<()> {
         check_class("label", self.label, classes)?;
@@ -123,6 +166,7 @@ impl Row for CertifyRow {
             harmful_class: cost_sensitive.map(CostSensitiveCertificate::strongest_harmful),
             count_harmful: self.count_harmful,
             draws: self.draws,
+            decided: self.decision.map(|decision| decision == Decision::Decided),
             seconds: self.seconds,
         }
     }
@@ -162,9 +206,19 @@ impl Row for CertifyRow {
             count_predicted: record.count_predicted,
             count_harmful: record.count_harmful,
             draws: record.draws,
+            decision: record.decided.map(|decided| if decided { Decision::Decided } else { Decision::OutOfDraws }),
             seconds: record.seconds,
         })
     }
+}
+
+/// The rows whose draws ran out before their stop rule was answered, when
+/// any row records how its rounds ended (none does for a fixed n, nor in
+/// records from before csrs recorded it).
+pub fn out_of_draws(rows: &[CertifyRow]) -> Option<usize> {
+    rows.iter()
+        .any(|row| row.decision.is_some())
+        .then(|| rows.iter().filter(|row| row.decision == Some(Decision::OutOfDraws)).count())
 }
 
 /// The estimation draws per row on average, when every row records them.

@@ -2,8 +2,9 @@
 //! file's lock, marked whole at their run's end, and read back.
 //!
 //! A run can be killed at any moment: every finished example is on disk as a
-//! whole line. `--resume` drops a trailing partial line, reads back what is
-//! there and continues with the examples that are missing.
+//! whole line. `--resume` reads back what is there, drops a trailing
+//! partial line when it adds its first record (a resume refused before
+//! then changes nothing) and continues with the examples that are missing.
 //!
 //! Readers tell whole records from records that are not (yet): a file
 //! still being written is locked by its writer, and a run that has made
@@ -12,7 +13,7 @@
 //! afterwards no longer matches.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::Write;
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
@@ -30,41 +31,66 @@ pub struct RecordFile {
     file: File,
     /// The records in the file.
     records: usize,
-    /// Whether the end mark may still be beside the file: it is removed
-    /// before the first line is added, once the run's checks have passed
-    /// (a refused resume leaves a finished file marked).
+    /// What the first write does first, once the run's checks have passed:
+    /// until then the file and its end mark are as the run found them.
+    pending: Pending,
+}
+
+/// What a resumed run changes before it adds to its records: nothing, in
+/// a new file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pending {
+    /// The length of the records' whole lines, when a partial last line
+    /// (a run killed while writing it) follows them.
+    cut_to: Option<u64>,
+    /// Whether the end mark may still be beside the file.
     marked: bool,
 }
 
 impl RecordFile {
     /// Opens `path` for a run: a new file (refusing to overwrite unless
-    /// resuming), or, with `resume`, the existing one with its rows read back.
+    /// resuming), or, with `resume`, the existing one with its rows read
+    /// back, unchanged: whatever the caller then refuses, it leaves the
+    /// records, their settings and their end mark as they were.
     ///
     /// The file stays locked (an advisory lock, which the system releases
     /// when the process ends, killed or not) while the run writes it: a
     /// second run given the same output, or a merge into it, stops at once
-    /// instead of writing its records among the first one's. The end mark
-    /// of a finished file is removed before anything is added to it.
+    /// instead of writing its records among the first one's. Before the
+    /// first record is added (or the records are marked whole), the end
+    /// mark of a finished file is removed and a partial last line cut off.
     pub fn open<R: Row>(path: &Path, resume: bool) -> anyhow::Result<(Self, Vec<R>)> {
         let format = Format::of(path)?;
         let (mut file, exists) = claim(path)?;
         if exists && !resume {
             bail!("{} already exists: pass --resume to continue it, or choose another --out", path.display());
         }
-        let rows = if exists { read_back::<R>(path, format)? } else { Vec::new() };
+        let (rows, cut_to) = if exists { read_back::<R>(path, format)? } else { (Vec::new(), None) };
         if !exists && let Some(header) = format.header::<R>() {
             writeln!(file, "{header}").with_context(|| format!("cannot write {}", path.display()))?;
         }
-        Ok((RecordFile { path: path.to_owned(), format, file, records: rows.len(), marked: exists }, rows))
+        let pending = Pending { cut_to, marked: exists };
+        Ok((RecordFile { path: path.to_owned(), format, file, records: rows.len(), pending }, rows))
+    }
+
+    /// Makes the changes a resumed run defers to its first write: the end
+    /// mark goes first, so that no mark ever describes records being
+    /// changed, then the partial last line.
+    fn start_writing(&mut self) -> anyhow::Result<()> {
+        if self.pending.marked {
+            let mark = CertificationFiles::new(&self.path).end_mark();
+            remove_if_present(&mark).with_context(|| format!("cannot remove {}", mark.display()))?;
+            self.pending.marked = false;
+        }
+        if let Some(len) = self.pending.cut_to.take() {
+            self.file.set_len(len).with_context(|| format!("cannot truncate {}", self.path.display()))?;
+        }
+        Ok(())
     }
 
     /// Appends one row as a whole line and flushes it to the system.
     pub fn append<R: Row>(&mut self, row: &R) -> anyhow::Result<()> {
-        if self.marked {
-            let mark = CertificationFiles::new(&self.path).end_mark();
-            remove_if_present(&mark).with_context(|| format!("cannot remove {}", mark.display()))?;
-            self.marked = false;
-        }
+        self.start_writing()?;
         let mut line = self.format.line(row)?;
         line.push('\n');
         self.file.write_all(line.as_bytes()).with_context(|| format!("cannot write {}", self.path.display()))?;
@@ -76,7 +102,8 @@ impl RecordFile {
     /// Marks the records as whole: the run made every record it was asked
     /// for. They are synced to the disk first, so the mark never describes
     /// records that a crash could still lose.
-    pub fn finish(self) -> anyhow::Result<()> {
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        self.start_writing()?;
         let cannot = || format!("cannot write {}", self.path.display());
         self.file.sync_all().with_context(cannot)?;
         let bytes = self.file.metadata().with_context(cannot)?.len();
@@ -158,11 +185,12 @@ impl EndMark {
     }
 }
 
-/// The complete rows of an existing file; a partial last line (the run was
-/// killed while writing it) is cut off the file. A TSV file in the columns
-/// of an earlier csrs is refused before anything changes: appending this
-/// version's rows would mix two layouts.
-fn read_back<R: Row>(path: &Path, format: Format) -> anyhow::Result<Vec<R>> {
+/// The complete rows of an existing file, and the length of its whole
+/// lines when a partial last line (the run was killed while writing it)
+/// follows them; the file is not changed. A TSV file in the columns of an
+/// earlier csrs is refused: appending this version's rows would mix two
+/// layouts.
+fn read_back<R: Row>(path: &Path, format: Format) -> anyhow::Result<(Vec<R>, Option<u64>)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     if let Some(header) = format.header::<R>()
         && let Some(first) = bytes.split(|&b| b == b'\n').next()
@@ -175,12 +203,8 @@ fn read_back<R: Row>(path: &Path, format: Format) -> anyhow::Result<Vec<R>> {
         );
     }
     let complete = complete_len(&bytes);
-    if complete < bytes.len() {
-        let file =
-            OpenOptions::new().write(true).open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        file.set_len(complete as u64).with_context(|| format!("cannot truncate {}", path.display()))?;
-    }
-    parse_rows(path, format, &bytes[..complete])
+    let rows = parse_rows(path, format, &bytes[..complete])?;
+    Ok((rows, (complete < bytes.len()).then_some(complete as u64)))
 }
 
 /// What reading for reading's sake accepts of records that are not whole.
@@ -196,37 +220,66 @@ pub enum Unfinished {
 /// as it is. Records that are not whole are refused, or read with a note,
 /// as `unfinished` says; records whose end mark they no longer match (cut
 /// short or changed after their run ended) are refused.
+///
+/// What refuses a file is checked before its rows are read: its header
+/// (a file that is not these records), its lock, its end mark and its
+/// length, so that refusing a large file costs no more than a small one.
 pub fn read_rows<R: Row>(path: &Path, unfinished: Unfinished) -> anyhow::Result<Vec<R>> {
     let format = Format::of(path)?;
-    let being_written = is_locked(path)?;
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let complete = complete_len(&bytes);
-    let rows = parse_rows(path, format, &bytes[..complete])?;
-    let why = match EndMark::read(path)? {
-        _ if being_written => "is still being written by a csrs run (it holds the file's lock)",
-        None => {
-            "has no end mark: its run has not finished (stopped, or still going elsewhere), or was made by an \
-             earlier csrs"
-        }
-        Some(mark) if mark == (EndMark { records: rows.len(), bytes: bytes.len() as u64 }) => return Ok(rows),
-        Some(mark) => bail!(
-            "{}: {} records in {} bytes, but its end mark {} says {} records in {} bytes: it was cut short \
-             or changed after its run ended",
+    check_header::<R>(path, format)?;
+    // The end mark of whole records, or why they are not whole.
+    let whole = match EndMark::read(path)? {
+        _ if is_locked(path)? => Err("is still being written by a csrs run (it holds the file's lock)"),
+        None => Err("has no end mark: its run has not finished (stopped, or still going elsewhere), or was made \
+                     by an earlier csrs"),
+        Some(mark) => Ok(mark),
+    };
+    if let (Err(why), Unfinished::Refuse) = (whole, unfinished) {
+        bail!("{} {why}: resume the run, or wait for it to end", path.display());
+    }
+    let cut_short = |mark: EndMark, found: String| {
+        anyhow!(
+            "{}: {found}, but its end mark {} says {} records in {} bytes: it was cut short or changed after its \
+             run ended",
             path.display(),
-            rows.len(),
-            bytes.len(),
             CertificationFiles::new(path).end_mark().display(),
             mark.records,
             mark.bytes
-        ),
+        )
     };
-    match unfinished {
-        Unfinished::Refuse => bail!("{} {why}: resume the run, or wait for it to end", path.display()),
-        Unfinished::Read => {
+    let len = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?.len();
+    if let Ok(mark) = whole
+        && mark.bytes != len
+    {
+        return Err(cut_short(mark, format!("{len} bytes")));
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let rows = parse_rows(path, format, &bytes[..complete_len(&bytes)])?;
+    match whole {
+        Ok(mark) if mark == (EndMark { records: rows.len(), bytes: bytes.len() as u64 }) => Ok(rows),
+        Ok(mark) => Err(cut_short(mark, format!("{} records in {} bytes", rows.len(), bytes.len()))),
+        Err(why) => {
             eprintln!("csrs: note: {} {why}; reading its {} complete records", path.display(), rows.len());
             Ok(rows)
         }
     }
+}
+
+/// Fails unless the first line of a TSV file at `path` is the header of
+/// these records (possibly of an earlier csrs), reading that line only.
+fn check_header<R: Row>(path: &Path, format: Format) -> anyhow::Result<()> {
+    let Some(header) = format.header::<R>() else { return Ok(()) };
+    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // A header is a few hundred bytes; what is longer is not one.
+    let mut first = Vec::new();
+    std::io::BufReader::new(file)
+        .take(64 * 1024)
+        .read_until(b'\n', &mut first)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    // An empty file, or a header still being written, holds no records.
+    let Some(first) = first.strip_suffix(b"\n") else { return Ok(()) };
+    let first = String::from_utf8_lossy(first.strip_suffix(b"\r").unwrap_or(first));
+    header_columns::<R>(path, &first, &header).map(drop)
 }
 
 /// Whether a writer holds the lock of the records at `path`.
@@ -252,9 +305,7 @@ fn parse_rows<R: Row>(path: &Path, format: Format, bytes: &[u8]) -> anyhow::Resu
     if let Some(header) = format.header::<R>()
         && let Some((_, found)) = lines.next()
     {
-        columns = columns_of::<R>(found).ok_or_else(|| {
-            anyhow!("{}: line 1 is not the header of these records, expected {header:?}", path.display())
-        })?;
+        columns = header_columns::<R>(path, found, &header)?;
     }
     // An example twice (two runs given one --out) would count twice.
     let mut line_of = std::collections::HashMap::new();
@@ -272,16 +323,20 @@ fn parse_rows<R: Row>(path: &Path, format: Format, bytes: &[u8]) -> anyhow::Resu
         .collect()
 }
 
-/// The columns of `header` when it is this version's header, possibly
-/// without some of [`Row::LATER_COLUMNS`] (records of an earlier csrs).
-fn columns_of<R: Row>(header: &str) -> Option<Vec<&'static str>> {
-    let found: Vec<&str> = header.split('\t').collect();
+/// The columns of the first line `found` of the TSV records at `path` when
+/// it is this version's `header`, possibly without some of
+/// [`Row::LATER_COLUMNS`] (records of an earlier csrs).
+fn header_columns<R: Row>(path: &Path, found: &str, header: &str) -> anyhow::Result<Vec<&'static str>> {
+    let found: Vec<&str> = found.split('\t').collect();
     let columns: Vec<&'static str> = field_names::<R::Record>()
         .iter()
         .copied()
         .filter(|column| found.contains(column) || !R::LATER_COLUMNS.contains(column))
         .collect();
-    (columns == found).then_some(columns)
+    if columns != found {
+        bail!("{}: line 1 is not the header of these records, expected {header:?}", path.display());
+    }
+    Ok(columns)
 }
 
 /// The record readers on arbitrary lines in both formats, cells drawn from

@@ -43,7 +43,7 @@ mod predict;
 mod row;
 mod settings;
 
-pub use certify::{CertifyRecord, CertifyRow, mean_draws};
+pub use certify::{CertifyRecord, CertifyRow, Decision, mean_draws, out_of_draws};
 pub use counts::{CountsCase, MAX_LINE_BYTES, certify_case, certify_counts};
 pub use fields::{deserialize, field_names};
 pub use file::{EndMark, RecordFile, Unfinished, claim, read_rows};
@@ -51,4 +51,4 @@ pub use json::{CertificateJson, Curve, RadiusCell, cost_sensitive_radius, standa
 pub use merge::merge;
 pub use predict::{PredictRecord, PredictRow};
 pub use row::{Format, Row, check_class};
-pub use settings::Settings;
+pub use settings::{MAX_INTEGER, Settings};

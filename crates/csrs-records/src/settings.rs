@@ -44,6 +44,11 @@ const DECISIVE: &[&str] = &[
 /// value those runs had.
 const DEFAULTS: &[(&str, &str)] = &[("noise", "gaussian"), ("precision", "f32")];
 
+/// The largest integer a settings file holds: TOML's integers are signed
+/// 64-bit, so a larger seed, skip or bound would be written, and then
+/// refused when the run reads its own settings back.
+pub const MAX_INTEGER: u64 = i64::MAX as u64;
+
 /// A run's resolved settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -57,8 +62,11 @@ impl Settings {
     /// options by their long names.
     ///
     /// # Errors
-    /// When `options` is not a TOML table.
+    /// When `options` is not a TOML table, or holds a value TOML cannot
+    /// (an integer above [`MAX_INTEGER`], a path that is not UTF-8): the
+    /// run could not read its own settings back.
     pub fn new<T: Serialize>(options: &T) -> anyhow::Result<Self> {
+        check_representable(options)?;
         let text = toml::to_string(options).context("cannot write the settings as TOML")?;
         // Read back from the text, so that values compare as a file read
         // later holds them (an f32 written, then read as an f64).
@@ -124,16 +132,84 @@ impl Settings {
         }
     }
 
+    /// The radius of a `--target-radius` run: its inputs stopped drawing
+    /// once their answer at this radius was known, so its certified
+    /// fractions are exact there and lower bounds at any other radius.
+    ///
+    /// # Errors
+    /// A `target_radius` that is not a number.
+    pub fn target_radius(&self) -> anyhow::Result<Option<f64>> {
+        match self.get("target_radius") {
+            None => Ok(None),
+            Some(toml::Value::Float(radius)) => Ok(Some(*radius)),
+            // A radius written as a whole number in a hand-made --config.
+            Some(toml::Value::Integer(radius)) => Ok(Some(*radius as f64)),
+            Some(other) => bail!("target_radius: {other}, expected a radius"),
+        }
+    }
+
+    /// The first setting, by name, whose value differs between these
+    /// settings and `other` (one side may lack it).
+    pub fn first_difference(&self, other: &Settings) -> Option<String> {
+        let mut keys = self.table.keys().chain(other.table.keys().filter(|key| !self.table.contains_key(*key)));
+        keys.find(|key| self.get(key) != other.get(key)).cloned()
+    }
+
+    /// The text of `<out>.config.toml` for these settings, with `note` as
+    /// a comment under its first line.
+    fn file_text(&self, note: Option<&str>) -> String {
+        let note = note.map_or_else(String::new, |note| format!("# {note}\n"));
+        format!("# Settings of the run that wrote the records beside this file.\n{note}{}", self.text)
+    }
+
+    /// Whether `<out>.config.toml` holds exactly these settings with
+    /// `note`, as [`save_beside`](Self::save_beside) would write them.
+    pub fn are_saved_beside(&self, out: &Path, note: Option<&str>) -> bool {
+        let path = CertificationFiles::new(out).resolved_config();
+        std::fs::read(path).is_ok_and(|text| text == self.file_text(note).as_bytes())
+    }
+
     /// Writes these settings beside the records at `out`, as
     /// `<out>.config.toml`, with `note` as a comment under its first line.
+    /// A file that holds them already is left as it is: a run given its
+    /// own settings file as `--config` does not write onto its input.
     ///
     /// # Errors
     /// When the file cannot be written.
     pub fn save_beside(&self, out: &Path, note: Option<&str>) -> anyhow::Result<()> {
+        if self.are_saved_beside(out, note) {
+            return Ok(());
+        }
         let path = CertificationFiles::new(out).resolved_config();
-        let note = note.map_or_else(String::new, |note| format!("# {note}\n"));
-        let text = format!("# Settings of the run that wrote the records beside this file.\n{note}{}", self.text);
-        write_atomically(&path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+        write_atomically(&path, self.file_text(note).as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// Fails, naming the setting, on a value of `options` that a settings file
+/// cannot hold, so that no run writes settings it cannot read back.
+fn check_representable<T: Serialize>(options: &T) -> anyhow::Result<()> {
+    let value = serde_path_to_error::serialize(options, serde_json::value::Serializer)
+        .map_err(|err| anyhow!("{}: {}", err.path(), err.inner()))?;
+    // Anything but a table is refused by TOML itself.
+    let serde_json::Value::Object(settings) = value else { return Ok(()) };
+    match settings.iter().find_map(|(key, value)| too_large(value).map(|number| (key, number))) {
+        Some((key, number)) => {
+            bail!("{key} {number}, expected at most {MAX_INTEGER}: the largest integer a settings file (TOML) holds")
+        }
+        None => Ok(()),
+    }
+}
+
+/// An integer in `value`, or in its arrays and tables, above
+/// [`MAX_INTEGER`].
+fn too_large(value: &serde_json::Value) -> Option<u64> {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) => number.as_u64().filter(|&number| number > MAX_INTEGER),
+        Value::Array(items) => items.iter().find_map(too_large),
+        Value::Object(fields) => fields.values().find_map(too_large),
+        _ => None,
     }
 }
 
@@ -194,6 +270,53 @@ mod tests {
         assert_eq!(Settings::of_run(&dir.path().join("none.tsv")).unwrap(), None);
     }
 
+    #[test]
+    fn integers_a_settings_file_cannot_hold_are_refused_by_name() {
+        #[derive(Serialize)]
+        struct Run {
+            seed: u64,
+            skip: usize,
+            sizes: Vec<u64>,
+        }
+        let largest = Run { seed: MAX_INTEGER, skip: 1, sizes: vec![MAX_INTEGER] };
+        assert_eq!(Settings::new(&largest).unwrap().get("seed"), Some(&toml::Value::Integer(i64::MAX)));
+        for (run, key, value) in [
+            (Run { skip: usize::MAX, ..largest }, "skip", u64::MAX),
+            (Run { seed: MAX_INTEGER + 1, skip: 1, sizes: vec![] }, "seed", MAX_INTEGER + 1),
+            (Run { seed: 0, skip: 1, sizes: vec![1, u64::MAX] }, "sizes", u64::MAX),
+        ] {
+            let err = Settings::new(&run).unwrap_err().to_string();
+            let expected = format!(
+                "{key} {value}, expected at most 9223372036854775807: the largest integer a settings file (TOML) holds"
+            );
+            assert_eq!(err, expected);
+        }
+    }
+
+    #[test]
+    fn settings_saved_unchanged_are_not_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r.tsv");
+        let settings = Settings::new(&options(None, 400)).unwrap();
+        assert!(!settings.are_saved_beside(&out, None));
+        settings.save_beside(&out, Some("shard 0/2")).unwrap();
+        assert!(settings.are_saved_beside(&out, Some("shard 0/2")) && !settings.are_saved_beside(&out, None));
+        // A read-only file that holds them already is left alone.
+        let path = CertificationFiles::new(&out).resolved_config();
+        let mut permissions = std::fs::metadata(&path).unwrap().permissions();
+        permissions.set_readonly(true);
+        std::fs::set_permissions(&path, permissions).unwrap();
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        settings.save_beside(&out, Some("shard 0/2")).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), modified);
+        let read = Settings::of_run(&out).unwrap().unwrap();
+        let other = Settings::new(&options(None, 1000)).unwrap();
+        assert_eq!(other.first_difference(&read).as_deref(), Some("batch"));
+        assert_eq!(read.first_difference(&settings), None);
+        assert_eq!(settings.with("target_radius", 0.5).target_radius().unwrap(), Some(0.5));
+        assert_eq!(settings.target_radius().unwrap(), None);
+    }
+
     /// Runs made before `precision` was a setting computed in f32.
     #[test]
     fn another_precision_is_another_run() {
@@ -206,5 +329,95 @@ mod tests {
             err.to_string(),
             "--resume: the records were made with precision \"f32\", this run has \"bf16\"; resume with the same settings, or choose another --out"
         );
+    }
+}
+
+/// Every value a run's settings can hold reads back as it was written, or
+/// is refused, naming the setting, before anything is written.
+#[cfg(test)]
+mod round_trip {
+    use proptest::prelude::*;
+    use serde::Deserialize;
+
+    use super::*;
+
+    /// The kinds of values runs save: names and paths, counts and sizes,
+    /// seeds, levels and radii, per-channel numbers.
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Saved {
+        model: String,
+        data_dir: Option<String>,
+        n: u64,
+        seed: u64,
+        skip: usize,
+        max: Option<usize>,
+        sigma: f64,
+        target_radius: Option<f64>,
+        mean: Option<Vec<f32>>,
+    }
+
+    /// Numbers with the edge cases TOML spells apart: signed zeros,
+    /// infinities, NaN, subnormals, and whole numbers.
+    fn real() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>(),
+            Just(-0.0),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(f64::NAN),
+            Just(f64::MIN_POSITIVE / 3.0),
+            Just(1e300),
+            (-1000i32..1000).prop_map(f64::from),
+        ]
+    }
+
+    fn saved() -> impl Strategy<Value = Saved> {
+        let count = prop_oneof![Just(0u64), Just(MAX_INTEGER), Just(MAX_INTEGER + 1), Just(u64::MAX), any::<u64>()];
+        let channels = prop::collection::vec(prop_oneof![any::<f32>(), Just(f32::NAN), Just(-0.0f32)], 0..4);
+        (
+            ("\\PC*", proptest::option::of("[ -~\t\n\\\\\"']{0,12}")),
+            (count.clone(), any::<u64>(), count.clone().prop_map(|c| c as usize), proptest::option::of(count)),
+            (real(), proptest::option::of(real()), proptest::option::of(channels)),
+        )
+            .prop_map(|((model, data_dir), (n, seed, skip, max), (sigma, target_radius, mean))| Saved {
+                model,
+                data_dir,
+                n,
+                seed,
+                skip,
+                max: max.map(|max| max as usize),
+                sigma,
+                target_radius,
+                mean,
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn saved_settings_read_back_as_written(written in saved()) {
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("r.tsv");
+            match Settings::new(&written) {
+                Ok(settings) => {
+                    settings.save_beside(&out, None).unwrap();
+                    let read = Settings::of_run(&out).unwrap().unwrap();
+                    let back: Saved = toml::Value::Table(read.table.clone()).try_into().unwrap();
+                    // Debug shows NaN as NaN and keeps -0.0 apart from 0.0.
+                    prop_assert_eq!(format!("{back:?}"), format!("{written:?}"));
+                    // A run given the same settings continues the saved ones
+                    // (NaN, which no run takes, equals nothing).
+                    if !format!("{written:?}").contains("NaN") {
+                        settings.check_continues(&read).unwrap();
+                    }
+                }
+                Err(err) => {
+                    let message = err.to_string();
+                    prop_assert!(message.contains(&format!("expected at most {MAX_INTEGER}")), "{}", message);
+                    prop_assert!(!CertificationFiles::new(&out).resolved_config().exists());
+                }
+            }
+        }
     }
 }

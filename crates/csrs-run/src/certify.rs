@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use csrs_cost::CostMatrix;
 use csrs_data::Dataset;
-use csrs_records::{CertifyRow, Settings};
+use csrs_records::{CertifyRow, Decision, Settings};
 use csrs_sampling::{BLOCK, ClassCounter, InRounds, NoiseStream, Rounds, Smoothed, StopRule};
 
 use crate::examples::{Observer, run_example_groups, seconds_since, to_the_millisecond};
@@ -29,7 +29,9 @@ pub struct Certify<'a> {
 /// do not hold yet with `smoothed`, appending a record per example to
 /// `run.out` as soon as it is made; `settings` (what the run was given, as
 /// the records' `.config.toml`) are saved beside them, and checked against
-/// the earlier ones when resuming. Returns every record, by index.
+/// the earlier ones when resuming, before anything is changed. With a stop
+/// rule, each record says whether its input was decided or ran out of
+/// draws. Returns every record, by index.
 ///
 /// Example i's noise depends only on the seed and i, so neither the batch,
 /// nor the shard, nor a resumption changes a certificate.
@@ -101,7 +103,9 @@ pub fn certify<C: ClassCounter>(
                 let share = (n0 + estimation.total()) as f64 / all_draws as f64;
                 let seconds = to_the_millisecond(seconds * share);
                 let label = dataset.label(index);
+                let decision = if one.answered { Decision::Decided } else { Decision::OutOfDraws };
                 CertifyRow::new(index, label, base_predicted, one.certified.certificate, estimation, seconds)
+                    .decided(decision)
             })
             .collect())
     })

@@ -42,7 +42,9 @@ impl Observer for () {}
 /// yet, up to `group_size` at a time, appending the rows it returns (in the
 /// order of the examples it is given) as soon as it returns; `samples` is
 /// what a row drew, for the observer. `settings` are saved beside the
-/// records once they are open. Returns every row of the records, by index.
+/// records once a resumed run is known to continue them: a refusal leaves
+/// the records, their settings and their end mark as they were. Returns
+/// every row of the records, by index.
 pub(crate) fn run_example_groups<R: Row>(
     run: &RunSettings,
     settings: &Settings,

@@ -1,8 +1,11 @@
 //! A run stopped part way and resumed makes the records of one run, and
-//! refuses to continue with other settings.
+//! refuses to continue with other settings, changing nothing.
 
+use std::path::Path;
+
+use csrs_artifacts::CertificationFiles;
 use csrs_data::{Dataset, ImageShape};
-use csrs_records::{CertifyRow, Row, Settings, Unfinished, read_rows};
+use csrs_records::{CertifyRow, Decision, Row, Settings, Unfinished, read_rows};
 use csrs_run::{Certify, RunSettings, certify};
 use csrs_sampling::{KnownProbabilities, Noise, Smoothed, StopRule};
 use csrs_stats::{Alpha, Sigma};
@@ -63,5 +66,52 @@ fn a_resumed_run_makes_the_records_of_one_run() {
         let other = Settings::new(&Options { sigma: 0.25, n: 2000 }).unwrap();
         let refused = certify(&rest, &other, &mut smoothed(), &dataset(), how, &mut ()).unwrap_err();
         assert!(format!("{refused:#}").contains("the records were made with sigma 0.5"), "{refused:#}");
+
+        // Inputs drawn in rounds say how their rounds ended; a fixed n has
+        // nothing to decide.
+        let decisions: Vec<Option<Decision>> = rows.iter().map(CertifyRow::decision).collect();
+        match how.rule {
+            None => assert!(decisions.iter().all(Option::is_none), "{decisions:?}"),
+            Some(_) => assert!(decisions.iter().all(Option::is_some), "{decisions:?}"),
+        }
     }
+}
+
+/// The records at `path`, their settings and their end mark
+/// (`None` where absent).
+fn files_of(path: &Path) -> Vec<Option<String>> {
+    CertificationFiles::new(path).outputs().iter().map(|file| std::fs::read_to_string(file).ok()).collect()
+}
+
+#[test]
+fn a_refused_resume_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let alpha = Alpha::new(0.001).unwrap();
+    let settings = Settings::new(&Options { sigma: 0.5, n: 2000 }).unwrap();
+    let how = Certify { n0: 100, cost: None, rule: None };
+    let out = dir.path().join("r.tsv");
+    let first = RunSettings { max: Some(4), ..RunSettings::new(out.clone(), alpha, 2000) };
+    certify(&first, &settings, &mut smoothed(), &dataset(), how, &mut ()).unwrap();
+    let rest = RunSettings { resume: true, max: None, ..first };
+    let other = Settings::new(&Options { sigma: 0.25, n: 2000 }).unwrap();
+    let refuse = |settings: &Settings, message: &str| {
+        let before = files_of(&out);
+        let err = certify(&rest, settings, &mut smoothed(), &dataset(), how, &mut ()).unwrap_err();
+        assert!(format!("{err:#}").contains(message), "{err:#}");
+        assert_eq!(files_of(&out), before, "{message}");
+    };
+    // Finished records, and records of a run killed while writing a line.
+    refuse(&other, "the records were made with sigma 0.5");
+    std::fs::remove_file(CertificationFiles::new(&out).end_mark()).unwrap();
+    let mut text = std::fs::read(&out).unwrap();
+    text.extend_from_slice(b"4\t1\t");
+    std::fs::write(&out, &text).unwrap();
+    refuse(&other, "the records were made with sigma 0.5");
+    std::fs::remove_file(CertificationFiles::new(&out).resolved_config()).unwrap();
+    refuse(&settings, "r.tsv.config.toml, so nothing says its records were made");
+    // Adopting the settings continues them: the partial line goes.
+    let adopt = RunSettings { adopt_settings: true, ..rest.clone() };
+    let rows = certify(&adopt, &settings, &mut smoothed(), &dataset(), how, &mut ()).unwrap();
+    assert_eq!(rows.len(), 10);
+    assert_eq!(read_rows::<CertifyRow>(&out, Unfinished::Refuse).unwrap(), rows);
 }
