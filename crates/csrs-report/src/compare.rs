@@ -50,13 +50,31 @@ pub struct Paired {
 
 /// `first` against `second` on the examples both hold, for each metric at
 /// each of `radii`; metrics neither run counts (no sensitive examples) are
-/// left out.
+/// left out, and so are radii where a run's metrics are only bounds (a
+/// `--target-radius` run away from its radius): a test on bounds would
+/// compare how the runs drew, not what they certify.
 ///
 /// # Errors
-/// A bad radius, runs without a common example, or an example whose label
-/// differs between the two (not the same examples).
+/// A bad radius, runs without a common example, an example whose label
+/// differs between the two (not the same examples), or no radius where
+/// both runs' metrics are exact.
 pub fn compare(first: &Run, second: &Run, radii: &[f64]) -> anyhow::Result<Vec<Paired>> {
     check_radii(radii)?;
+    let exact: Vec<f64> =
+        radii.iter().copied().filter(|&r| !first.bounds_only_at(r) && !second.bounds_only_at(r)).collect();
+    if exact.is_empty() {
+        let targets: Vec<String> = [first, second]
+            .iter()
+            .filter_map(|run| run.target_radius.map(|radius| format!("{} at {radius}", run.records)))
+            .collect();
+        bail!(
+            "{} and {}: no radius of --radii where both runs' metrics are exact: a --target-radius run's are \
+             exact at its target radius only ({})",
+            first.records,
+            second.records,
+            targets.join(", ")
+        );
+    }
     let by_index: BTreeMap<usize, CertifiedExample> =
         second.rows.iter().map(|row| (row.index(), row.example())).collect();
     let mut pairs = Vec::new();
@@ -80,7 +98,7 @@ pub fn compare(first: &Run, second: &Run, radii: &[f64]) -> anyhow::Result<Vec<P
     }
     let mut compared = Vec::new();
     for (metric, holds) in METRICS {
-        for &radius in radii {
+        for &radius in &exact {
             let outcomes: Vec<(bool, bool)> =
                 pairs.iter().filter_map(|(a, b)| Some((holds(a, radius)?, holds(b, radius)?))).collect();
             if outcomes.is_empty() {
@@ -154,7 +172,17 @@ pub fn comparison_table(runs: &[Run], radii: &[f64], format: TableFormat) -> any
             };
         }
     }
+    let left_out: Vec<String> =
+        runs.iter().filter_map(|run| run.target_radius.map(|radius| format!("{} at {radius}", run.records))).collect();
     if format == TableFormat::Markdown {
+        if !left_out.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nLeft out: the radii where a --target-radius run's metrics are only lower bounds; they are exact at \
+                 its target radius ({}).",
+                left_out.join(", ")
+            );
+        }
         let _ = writeln!(
             out,
             "\np: McNemar's exact test on the examples right by one run only (two-sided binomial test at ½); \

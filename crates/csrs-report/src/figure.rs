@@ -37,8 +37,17 @@ impl Format {
 
 /// One run on the figure: its name in the legend and its examples.
 struct Run<'a> {
-    label: &'a str,
+    label: String,
     examples: &'a [CertifiedExample],
+}
+
+/// A run's name in the legend; a `--target-radius` run's curves are lower
+/// bounds but at its target radius, and the legend says so.
+fn legend(run: &crate::Run) -> String {
+    match run.target_radius {
+        Some(radius) => format!("{} (lower bounds but at radius {radius})", run.label),
+        None => run.label.clone(),
+    }
 }
 
 /// Draws `runs` into `path`, written only once the whole figure is made,
@@ -49,7 +58,7 @@ struct Run<'a> {
 pub fn draw(path: &Path, format: Format, runs: &[crate::Run]) -> anyhow::Result<()> {
     let examples: Vec<Vec<CertifiedExample>> = runs.iter().map(crate::Run::examples).collect();
     let runs: Vec<Run<'_>> =
-        runs.iter().zip(&examples).map(|(run, examples)| Run { label: &run.label, examples }).collect();
+        runs.iter().zip(&examples).map(|(run, examples)| Run { label: legend(run), examples }).collect();
     let runs = runs.as_slice();
     register_font();
     let panels = panels(runs);
@@ -207,7 +216,7 @@ fn draw_panel<DB: DrawingBackend>(
         let series = chart.draw_series(LineSeries::new(line, colour.stroke_width(2))).map_err(plot_error)?;
         if matches!(panel, Panel::Fraction(Fraction::CertifiedAccuracy)) {
             series
-                .label(run.label)
+                .label(&run.label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
         }
     }

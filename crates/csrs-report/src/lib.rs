@@ -17,7 +17,7 @@
 //! let estimation = ClassCounts::new(vec![10, 990])?;
 //! let certificate = certify(&estimation, &estimation, None, Sigma::new(0.25)?, Alpha::new(0.001)?)?;
 //! let rows = vec![CertifyRow::new(0, 1, None, certificate, &estimation, 0.5)];
-//! let run = Run { records: "run.tsv".into(), label: "gaussian".into(), rows };
+//! let run = Run { records: "run.tsv".into(), label: "gaussian".into(), rows, target_radius: None };
 //! let markdown = table(&[run], &[0.0, 0.5], TableFormat::Markdown, true)?;
 //! assert!(markdown.starts_with("| label | examples |"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::str::FromStr;
 
-use anyhow::bail;
-use csrs_records::{CertifyRow, Unfinished, mean_draws, read_rows};
+use anyhow::{Context, bail};
+use csrs_artifacts::CertificationFiles;
+use csrs_records::{CertifyRow, Settings, Unfinished, mean_draws, out_of_draws, read_rows};
 use csrs_stats::Alpha;
 use csrs_stats::metrics::{CertifiedExample, Proportion, Summary, summarize};
 
@@ -50,25 +51,49 @@ pub struct Run {
     pub label: String,
     /// The certified examples, by index.
     pub rows: Vec<CertifyRow>,
+    /// The radius of a `--target-radius` run: each input stopped drawing
+    /// once its answer there was known, so the run's certified metrics are
+    /// exact at this radius only, and bounds at any other.
+    pub target_radius: Option<f64>,
 }
 
 impl Run {
-    /// The run whose records are at `path`, named `label`; records of a
-    /// run that has not finished are read or refused as `unfinished` says.
+    /// The run whose records are at `path`, named `label`, with its target
+    /// radius from the settings beside them; records of a run that has not
+    /// finished are read or refused as `unfinished` says.
     ///
     /// # Errors
-    /// What [`read_rows`] says, and records without examples.
+    /// What [`read_rows`] says, records without examples, and settings that
+    /// cannot be read.
     pub fn read(path: &Path, label: String, unfinished: Unfinished) -> anyhow::Result<Self> {
         let rows = read_rows::<CertifyRow>(path, unfinished)?;
         if rows.is_empty() {
             bail!("{}: no certified examples", path.display());
         }
-        Ok(Run { records: path.display().to_string(), label, rows })
+        let settings = Settings::of_run(path)?;
+        let target_radius = settings
+            .map(|settings| settings.target_radius())
+            .transpose()
+            .with_context(|| CertificationFiles::new(path).resolved_config().display().to_string())?
+            .flatten();
+        Ok(Run { records: path.display().to_string(), label, rows, target_radius })
     }
 
     /// The examples as the metrics see them.
     pub fn examples(&self) -> Vec<CertifiedExample> {
         self.rows.iter().map(CertifyRow::example).collect()
+    }
+
+    /// Whether this run's certified metrics at `radius` are only bounds: a
+    /// `--target-radius` run decided its inputs at its target radius alone
+    /// (more draws could certify more elsewhere).
+    pub fn bounds_only_at(&self, radius: f64) -> bool {
+        self.target_radius.is_some_and(|target| target != radius)
+    }
+
+    /// Whether any of this run's certified metrics is only a bound.
+    fn bounds_only(&self) -> bool {
+        self.target_radius.is_some()
     }
 }
 
@@ -78,12 +103,16 @@ struct Analysed<'a> {
     summary: Summary,
     /// Estimation draws per example, on average, when the records say.
     mean_draws: Option<f64>,
+    /// Inputs whose draws ran out before their stop rule was answered,
+    /// when the records say how their rounds ended.
+    out_of_draws: Option<usize>,
 }
 
 /// One cell of the table.
 enum Cell {
     Text(String),
-    Count(usize),
+    /// A number of examples, when there is one.
+    Count(Option<usize>),
     /// A fraction of examples, with its interval; `None` when there are no
     /// examples to count.
     Fraction(Option<Proportion>),
@@ -91,9 +120,30 @@ enum Cell {
     Mean(Option<f64>),
     /// A radius: printed rounded toward zero, like every radius csrs prints.
     Radius(Option<f64>),
+    /// A number as the run was given it (a setting), every digit.
+    Given(Option<f64>),
+    /// A value that bounds its metric rather than measuring it (a
+    /// `--target-radius` run away from its radius): marked `≥` in markdown,
+    /// and left out (empty, null) of TSV and JSON, so that no one loads it
+    /// as the metric.
+    Bound(Box<Cell>),
 }
 
 impl Cell {
+    /// `cell`, or its bound when `bound`.
+    fn bound_if(bound: bool, cell: Cell) -> Cell {
+        if bound { Cell::Bound(Box::new(cell)) } else { cell }
+    }
+
+    /// Whether the cell is a fraction, with its interval's two columns.
+    fn is_fraction(&self) -> bool {
+        match self {
+            Cell::Fraction(_) => true,
+            Cell::Bound(inner) => inner.is_fraction(),
+            _ => false,
+        }
+    }
+
     /// The interval of a fraction cell.
     fn interval(&self) -> Option<(f64, f64)> {
         match self {
@@ -108,7 +158,7 @@ impl Cell {
         let number = |x: f64| format!("{x:.4}");
         match self {
             Cell::Text(text) => vec![text.clone()],
-            Cell::Count(count) => vec![count.to_string()],
+            Cell::Count(count) => vec![count.map_or_else(String::new, |count| count.to_string())],
             Cell::Fraction(p) => {
                 let (low, high) =
                     self.interval().map_or((String::new(), String::new()), |(l, h)| (number(l), number(h)));
@@ -116,6 +166,8 @@ impl Cell {
             }
             Cell::Mean(x) => vec![x.map_or_else(String::new, number)],
             Cell::Radius(x) => vec![x.map_or_else(String::new, radius_text)],
+            Cell::Given(x) => vec![x.map_or_else(String::new, |x| x.to_string())],
+            Cell::Bound(inner) => vec![String::new(); inner.texts().len()],
         }
     }
 
@@ -125,14 +177,28 @@ impl Cell {
         let number = |x: Option<f64>| x.map_or(Value::Null, |x| json!(x));
         match self {
             Cell::Text(text) => vec![json!(text)],
-            Cell::Count(count) => vec![json!(count)],
+            Cell::Count(count) => vec![count.map_or(Value::Null, |count| json!(count))],
             Cell::Fraction(p) => {
                 let interval = self.interval();
                 vec![number(p.map(Proportion::value)), number(interval.map(|i| i.0)), number(interval.map(|i| i.1))]
             }
-            Cell::Mean(x) => vec![number(*x)],
+            Cell::Mean(x) | Cell::Given(x) => vec![number(*x)],
             Cell::Radius(Some(x)) if x.is_infinite() => vec![json!("inf")],
             Cell::Radius(x) => vec![number(*x)],
+            Cell::Bound(inner) => vec![Value::Null; inner.json().len()],
+        }
+    }
+
+    /// The cell in markdown, unemphasised: a fraction as `value [low,
+    /// high]`, a bound after `≥`, nothing as `–`.
+    fn markdown(&self) -> String {
+        match (self, self.interval()) {
+            (Cell::Fraction(Some(p)), Some((low, high))) => format!("{:.4} [{low:.2}, {high:.2}]", p.value()),
+            (Cell::Bound(inner), _) => format!("≥{}", inner.markdown()),
+            _ => {
+                let text = self.texts().swap_remove(0);
+                if text.is_empty() { "–".to_owned() } else { text }
+            }
         }
     }
 }
@@ -148,11 +214,10 @@ struct Column {
 impl Column {
     /// The TSV/JSON column names: a fraction has three.
     fn names(&self) -> Vec<String> {
-        match self.cells.first() {
-            Some(Cell::Fraction(_)) => {
-                vec![self.name.clone(), format!("{}_low", self.name), format!("{}_high", self.name)]
-            }
-            _ => vec![self.name.clone()],
+        if self.cells.first().is_some_and(Cell::is_fraction) {
+            vec![self.name.clone(), format!("{}_low", self.name), format!("{}_high", self.name)]
+        } else {
+            vec![self.name.clone()]
         }
     }
 }
@@ -165,38 +230,47 @@ fn columns(runs: &[Analysed<'_>], radii: &[f64], named: bool) -> Vec<Column> {
         in_markdown,
         cells: runs.iter().map(cell).collect(),
     };
+    // The clean accuracy is the certified accuracy at radius 0, and the
+    // average radii sum every radius.
+    let everywhere = |run: &Analysed<'_>, cell: Cell| Cell::bound_if(run.run.bounds_only(), cell);
     let mut columns = vec![
         column("records".into(), !named, &|run| Cell::Text(run.run.records.clone())),
         column("label".into(), named, &|run| Cell::Text(run.run.label.clone())),
-        column("examples".into(), true, &|run| Cell::Count(run.summary.n_examples)),
-        column("sensitive".into(), true, &|run| Cell::Count(run.summary.n_sensitive)),
-        column("clean_accuracy".into(), true, &|run| Cell::Fraction(Some(run.summary.clean_accuracy))),
+        column("examples".into(), true, &|run| Cell::Count(Some(run.summary.n_examples))),
+        column("sensitive".into(), true, &|run| Cell::Count(Some(run.summary.n_sensitive))),
+        column("clean_accuracy".into(), true, &|run| everywhere(run, Cell::Fraction(Some(run.summary.clean_accuracy)))),
     ];
     let any_base = runs.iter().any(|run| run.summary.base_accuracy.is_some());
     columns.push(column("base_accuracy".into(), any_base, &|run| Cell::Fraction(run.summary.base_accuracy)));
-    for (i, r) in radii.iter().enumerate() {
+    let at = |run: &Analysed<'_>, radius: f64, cell: Cell| Cell::bound_if(run.run.bounds_only_at(radius), cell);
+    for (i, &r) in radii.iter().enumerate() {
         columns.push(column(format!("certified_accuracy@{r}"), true, &|run| {
-            Cell::Fraction(Some(run.summary.at_radius[i].certified_accuracy))
+            at(run, r, Cell::Fraction(Some(run.summary.at_radius[i].certified_accuracy)))
         }));
     }
-    for (i, r) in radii.iter().enumerate() {
+    for (i, &r) in radii.iter().enumerate() {
         columns.push(column(format!("cs_robustness@{r}"), true, &|run| {
-            Cell::Fraction(run.summary.at_radius[i].certified_cs_robustness)
+            at(run, r, Cell::Fraction(run.summary.at_radius[i].certified_cs_robustness))
         }));
     }
-    for (i, r) in radii.iter().enumerate() {
+    for (i, &r) in radii.iter().enumerate() {
         columns.push(column(format!("cs_robustness_standard@{r}"), false, &|run| {
-            Cell::Fraction(run.summary.at_radius[i].standard_cs_robustness)
+            at(run, r, Cell::Fraction(run.summary.at_radius[i].standard_cs_robustness))
         }));
     }
-    for (i, r) in radii.iter().enumerate() {
+    for (i, &r) in radii.iter().enumerate() {
         columns.push(column(format!("certified_cost@{r}"), false, &|run| {
-            Cell::Mean(run.summary.at_radius[i].certified_robust_cost)
+            at(run, r, Cell::Mean(run.summary.at_radius[i].certified_robust_cost))
         }));
     }
-    columns.push(column("acr".into(), true, &|run| Cell::Radius(Some(run.summary.average_certified_radius))));
-    columns.push(column("acr_cs".into(), true, &|run| Cell::Radius(run.summary.average_cs_radius)));
+    columns.push(column("acr".into(), true, &|run| {
+        everywhere(run, Cell::Radius(Some(run.summary.average_certified_radius)))
+    }));
+    columns.push(column("acr_cs".into(), true, &|run| everywhere(run, Cell::Radius(run.summary.average_cs_radius))));
     columns.push(column("mean_draws".into(), false, &|run| Cell::Mean(run.mean_draws)));
+    columns.push(column("target_radius".into(), false, &|run| Cell::Given(run.run.target_radius)));
+    let any_decided = runs.iter().any(|run| run.out_of_draws.is_some());
+    columns.push(column("out_of_draws".into(), any_decided, &|run| Cell::Count(run.out_of_draws)));
     columns
 }
 
@@ -209,7 +283,12 @@ pub fn table(runs: &[Run], radii: &[f64], format: TableFormat, named: bool) -> a
     check_radii(radii)?;
     let runs: Vec<Analysed<'_>> = runs
         .iter()
-        .map(|run| Analysed { run, summary: summarize(&run.examples(), radii), mean_draws: mean_draws(&run.rows) })
+        .map(|run| Analysed {
+            run,
+            summary: summarize(&run.examples(), radii),
+            mean_draws: mean_draws(&run.rows),
+            out_of_draws: out_of_draws(&run.rows),
+        })
         .collect();
     let columns = columns(&runs, radii, named);
     let mut out = String::new();
@@ -229,7 +308,10 @@ pub fn table(runs: &[Run], radii: &[f64], format: TableFormat, named: bool) -> a
                 let _ = writeln!(out, "{}", serde_json::Value::Object(object));
             }
         }
-        TableFormat::Markdown => markdown(&mut out, &columns, runs.len()),
+        TableFormat::Markdown => {
+            markdown(&mut out, &columns, runs.len());
+            bound_notes(&mut out, &runs, named);
+        }
     }
     Ok(out)
 }
@@ -263,8 +345,7 @@ fn markdown(out: &mut String, columns: &[Column], n_runs: usize) {
             .map(|(column, best)| {
                 let cell = &column.cells[row];
                 let (Cell::Fraction(Some(p)), Some((low, high))) = (cell, cell.interval()) else {
-                    let text = cell.texts().swap_remove(0);
-                    return if text.is_empty() { "–".to_owned() } else { text };
+                    return cell.markdown();
                 };
                 let value = format!("{:.4}", p.value());
                 let mark = match *best {
@@ -288,6 +369,35 @@ fn markdown(out: &mut String, columns: &[Column], n_runs: usize) {
         let _ = writeln!(
             out,
             "°: the interval overlaps that of the best value in its column (bold); the difference is not resolved by these examples."
+        );
+    }
+}
+
+/// The notes under a markdown table with bounds in it (`≥`), naming each
+/// `--target-radius` run and where it is exact, and what `out_of_draws`
+/// counts.
+fn bound_notes(out: &mut String, runs: &[Analysed<'_>], named: bool) {
+    let targets: Vec<String> = runs
+        .iter()
+        .filter_map(|run| {
+            let name = if named { &run.run.label } else { &run.run.records };
+            run.run.target_radius.map(|radius| format!("{name} at radius {radius}"))
+        })
+        .collect();
+    if !targets.is_empty() {
+        let _ = writeln!(
+            out,
+            "≥: a lower bound, not the metric: a --target-radius run ({}) stops drawing for each input once its \
+             answer at that radius is known, so its certified metrics are exact there only (clean accuracy and \
+             average radii included).",
+            targets.join(", ")
+        );
+    }
+    if runs.iter().any(|run| run.out_of_draws.is_some()) {
+        let _ = writeln!(
+            out,
+            "out_of_draws: inputs whose n draws ran out before their answer was known (more draws could still \
+             certify them)."
         );
     }
 }

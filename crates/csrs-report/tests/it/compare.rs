@@ -18,7 +18,7 @@ fn run(name: &str, radius: impl Fn(usize) -> Option<f64>) -> Run {
             CertifyRow::new(i, 0, None, certificate, &counts, 0.0)
         })
         .collect();
-    Run { records: format!("{name}.tsv"), label: name.to_owned(), rows }
+    Run { records: format!("{name}.tsv"), label: name.to_owned(), rows, target_radius: None }
 }
 
 /// p-values of `scipy.stats.binomtest(k, n, 0.5)`.
