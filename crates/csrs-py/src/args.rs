@@ -168,34 +168,39 @@ pub(crate) fn optional_floats(
 /// `__array__` (a tensor). Anything else (`None`, a number, a string) is a
 /// `TypeError` naming the argument.
 pub(crate) fn shape(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<usize>> {
-    if let Ok(array) = value.cast::<PyUntypedArray>() {
-        return Ok(array.shape().to_vec());
-    }
     if is_list_or_tuple(value) {
-        return nested_shape(value);
+        return nested_shape(value, name);
+    }
+    array_shape(value, name)?.ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "{name} is {}, expected an array (a NumPy array or nested lists of numbers)",
+            type_name(value)
+        ))
+    })
+}
+
+/// The shape of a NumPy array, or of what `numpy.asarray` makes of an
+/// object with `__array__`; `None` for anything else.
+fn array_shape(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<Vec<usize>>> {
+    if let Ok(array) = value.cast::<PyUntypedArray>() {
+        return Ok(Some(array.shape().to_vec()));
     }
     let py = value.py();
-    if value.hasattr(intern!(py, "__array__"))? {
-        let array = py.import("numpy")?.call_method1("asarray", (value,)).map_err(|err| named(py, err, name))?;
-        return shape(&array, name);
+    if !value.hasattr(intern!(py, "__array__"))? {
+        return Ok(None);
     }
-    Err(PyTypeError::new_err(format!(
-        "{name} is {}, expected an array (a NumPy array or nested lists of numbers)",
-        type_name(value)
-    )))
+    let array = py.import("numpy")?.call_method1("asarray", (value,)).map_err(|err| named(py, err, name))?;
+    Ok(Some(array.cast_into::<PyUntypedArray>()?.shape().to_vec()))
 }
 
 /// The lengths of nested lists or tuples along their first items, down to
 /// a number (or an array, whose shape ends it).
-fn nested_shape(value: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
+fn nested_shape(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<usize>> {
     let mut shape = Vec::new();
     let mut item = value.clone();
     while shape.len() < MAX_DIMENSIONS {
-        if let Ok(array) = item.cast::<PyUntypedArray>() {
-            shape.extend_from_slice(array.shape());
-            break;
-        }
         if !is_list_or_tuple(&item) {
+            shape.extend(array_shape(&item, name)?.unwrap_or_default());
             break;
         }
         let len = item.len()?;

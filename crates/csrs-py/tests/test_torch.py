@@ -93,3 +93,54 @@ def test_a_precision_rounds_the_noisy_batch_and_names_the_model():
     assert rounded == exact
     with pytest.raises(ValueError, match="precision 'fp8', expected f32, tf32, bf16, f16 or None"):
         csrs.torch.Smoothed(module(), num_classes=2, sigma=0.5, precision="fp8")
+
+
+@pytest.mark.parametrize(
+    "device, message",
+    [
+        ("banana", "device 'banana', expected a torch device such as 'cpu', 'cuda' or 'cuda:1'"),
+        ("cpu:banana", "device 'cpu:banana', expected a torch device"),
+        (-1, "device -1, expected a torch device"),
+        ("cuda:99", "device 'cuda:99' cannot be used here: "),
+    ],
+)
+def test_a_device_torch_cannot_use_is_a_value_error_naming_it(device, message):
+    with pytest.raises(ValueError) as raised:
+        csrs.torch.Smoothed(module(), num_classes=2, sigma=0.5, device=device)
+    assert message in str(raised.value) and "\n" not in str(raised.value), str(raised.value)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here: CUDA can be used")
+def test_cuda_without_a_gpu_is_a_value_error_naming_the_device():
+    with pytest.raises(ValueError) as raised:
+        csrs.torch.Smoothed(module(), num_classes=2, sigma=0.5, device="cuda")
+    assert str(raised.value) == "device 'cuda' cannot be used here: torch sees no CUDA GPU (torch.cuda.is_available() is False)"
+
+
+def test_a_model_or_device_of_another_type_is_a_type_error_naming_it():
+    def logits(x):
+        return torch.stack([-x[:, 0], x[:, 0]], 1)
+
+    with pytest.raises(TypeError, match=r"^model is function, expected a torch.nn.Module \(csrs.Smoothed takes"):
+        csrs.torch.Smoothed(logits, num_classes=2, sigma=0.5)
+    with pytest.raises(TypeError, match=r"^device is float, expected a torch.device or its name"):
+        csrs.torch.Smoothed(module(), num_classes=2, sigma=0.5, device=1.5)
+
+
+def test_arguments_of_tensors_are_checked_by_csrs(tmp_path):
+    smoothed = csrs.torch.Smoothed(module(), num_classes=2, sigma=0.5, device=torch.device("cpu"))
+    x = torch.tensor([0.3, 0.0, 0.0])
+    # A label as a one-element tensor is the label; None is no input.
+    assert smoothed.certify(x, torch.tensor(1), batch=100, **OPTIONS) == smoothed.certify(x, 1, batch=100, **OPTIONS)
+    with pytest.raises(TypeError, match="x is NoneType, expected an array"):
+        smoothed.certify(None, 1, batch=100, **OPTIONS)
+    # Tensors in a list are measured as the array they make, before it is made.
+    huge = torch.zeros(1).expand(100_000, 100_000)
+    with pytest.raises(ValueError, match=r"x has shape \[2, 100000, 100000\], expected at most 10737418 values"):
+        smoothed.certify([huge, huge], 1, batch=100, **OPTIONS)
+    with pytest.raises(ValueError, match="label -1, expected a class below 2"):
+        smoothed.certify(x, -1, batch=100, **OPTIONS)
+    with pytest.raises(ValueError, match="seed -1, expected 0 to"):
+        csrs.torch.Smoothed(module(), num_classes=2, sigma=0.5, seed=-1)
+    with pytest.raises(ValueError, match=r"labels: 2, expected classes 0 to 1 \(labels\[1\]\)"):
+        smoothed.certify_dataset(torch.zeros(2, 3), torch.tensor([0, 2]), out=tmp_path / "r.tsv", batch=100, **OPTIONS)

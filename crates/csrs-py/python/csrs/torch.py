@@ -39,18 +39,66 @@ import torch
 from . import _csrs
 
 
-def _numpy(x: Any) -> np.ndarray:
-    """A float32 array of ``x`` (a tensor anywhere, an array, nested lists)."""
+def _numpy(x: Any) -> Any:
+    """A tensor (anywhere) as a float32 array on the CPU; anything else as
+    it is, for csrs to check (an array, nested lists; not ``None``)."""
     if isinstance(x, torch.Tensor):
         return x.detach().to("cpu", torch.float32).numpy()
-    return np.asarray(x, dtype=np.float32)
+    return x
 
 
-def _labels(labels: Any) -> list:
-    """The classes of ``labels`` (a tensor, an array, a list) as ints."""
+def _labels(labels: Any) -> Any:
+    """A tensor of classes as an array on the CPU; anything else as it is,
+    for csrs to check."""
     if isinstance(labels, torch.Tensor):
-        return labels.detach().cpu().tolist()
-    return np.asarray(labels).tolist()
+        return labels.detach().cpu().numpy()
+    return labels
+
+
+def _shown(value: Any) -> str:
+    """``value``'s repr as a message repeats it: 40 characters at most."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _module(model: Any) -> torch.nn.Module:
+    """``model``, which must be a ``torch.nn.Module``: a ``TypeError``
+    naming it otherwise (a plain function of arrays is ``csrs.Smoothed``'s)."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(
+            f"model is {type(model).__name__}, expected a torch.nn.Module"
+            " (csrs.Smoothed takes a function from NumPy arrays to classes)"
+        )
+    return model
+
+
+def _device(device: Any, model: torch.nn.Module) -> torch.device:
+    """The device the model runs on: ``device``, or that of the model's
+    parameters when it is ``None`` (the CPU without parameters).
+
+    A device of another type than a name, an index or a ``torch.device`` is
+    a ``TypeError``; one torch does not know, or cannot use here (CUDA
+    without a GPU, an index past the last GPU), a ``ValueError`` naming it:
+    an empty tensor is made there now, rather than the run failing at its
+    first forward pass."""
+    if device is None:
+        parameter = next(iter(model.parameters()), None)
+        return parameter.device if parameter is not None else torch.device("cpu")
+    if not isinstance(device, (str, int, torch.device)):
+        raise TypeError(f"device is {type(device).__name__}, expected a torch.device or its name, e.g. 'cuda:1'")
+    try:
+        device = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device {_shown(device)}, expected a torch device such as 'cpu', 'cuda' or 'cuda:1'") from None
+    unusable = f"device {str(device)!r} cannot be used here"
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{unusable}: torch sees no CUDA GPU (torch.cuda.is_available() is False)")
+    try:
+        torch.empty(0, device=device)
+    except Exception as error:  # torch's reasons come in several types (AssertionError, RuntimeError)
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ValueError(f"{unusable}: {reason[:200]}") from None
+    return device
 
 
 #: The precisions, with the type the noisy batch is rounded to.
@@ -76,7 +124,7 @@ class _Model:
 
     def __init__(self, model: torch.nn.Module, device: torch.device, num_classes: int, precision: Optional[str] = None):
         if precision is not None and precision not in _ROUNDED_TO:
-            raise ValueError(f"precision {precision!r}, expected f32, tf32, bf16, f16 or None")
+            raise ValueError(f"precision {_shown(precision)}, expected f32, tf32, bf16, f16 or None")
         self.model = model
         self.device = device
         self.num_classes = num_classes
@@ -170,13 +218,11 @@ class Smoothed:
         name: Optional[str] = None,
         precision: Optional[str] = None,
     ):
-        if device is None:
-            parameter = next(iter(model.parameters()), None)
-            device = parameter.device if parameter is not None else torch.device("cpu")
-        if getattr(model, "training", False):
+        model = _module(model)
+        self.device = _device(device, model)
+        if model.training:
             warnings.warn("the model is in training mode (dropout, batch statistics): call model.eval() first", stacklevel=2)
         self.model = model
-        self.device = torch.device(device)
         self._model = _Model(model, self.device, num_classes, precision)
         name = name or type(model).__name__
         if precision is not None:
@@ -195,7 +241,7 @@ class Smoothed:
 
     def certify(self, x, label, **options) -> dict:
         """``csrs.Smoothed.certify`` on a tensor or array ``x``."""
-        return self._smoothed.certify(_numpy(x), int(label), **options)
+        return self._smoothed.certify(_numpy(x), label, **options)
 
     def predict(self, x, **options) -> dict:
         """``csrs.Smoothed.predict`` on a tensor or array ``x``."""
