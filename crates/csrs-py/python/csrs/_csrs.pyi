@@ -66,7 +66,7 @@ class Smoothed:
     def certify_dataset(
         self,
         inputs: npt.ArrayLike,
-        labels: Sequence[int],
+        labels: Union[Sequence[int], np.ndarray],
         *,
         out: Path,
         n0: int,
