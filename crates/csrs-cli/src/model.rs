@@ -260,7 +260,17 @@ struct Inputs {
 fn read_inputs(path: &Path) -> anyhow::Result<Inputs> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let inputs: Inputs = serde_json::from_str(&text).map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?;
-    let expected: usize = inputs.input_shape.iter().product();
+    let shape = inputs.input_shape;
+    if shape.contains(&0) {
+        bail!("{}: input_shape {shape:?}, expected sides of 1 or more", path.display());
+    }
+    let expected = shape
+        .iter()
+        .try_fold(1usize, |n, &side| n.checked_mul(side))
+        .filter(|&n| n <= isize::MAX as usize / size_of::<f32>())
+        .ok_or_else(|| {
+            anyhow::anyhow!("{}: input_shape {shape:?} has more values than csrs can hold", path.display())
+        })?;
     if inputs.inputs.len() != expected {
         bail!(
             "{}: {} input values, expected {expected} for input_shape {:?}",

@@ -16,8 +16,8 @@ use onnx_ir::node::padding::{AutoPad, PaddingConfig2d};
 use onnx_ir::node::reshape::ReshapeInput;
 use onnx_ir::{ArgType, Argument, DType, Node, OnnxGraph, TensorData, TensorDataExt, ValueSource};
 
-use crate::OnnxNetwork;
 use crate::names::FileNames;
+use crate::{OnnxNetwork, shown};
 
 /// What the converter supports, for the message refusing anything else.
 const SUPPORTED: &str = "Conv, BatchNormalization, Relu, LeakyRelu, Sigmoid, Add, Sub, Mul, Div, MaxPool, \
@@ -43,6 +43,8 @@ struct Converter<'a> {
     values: HashMap<String, Value>,
     /// Layer names taken, so that two nodes of one name stay apart.
     taken: HashSet<String>,
+    /// The batch the file's input fixes, if it fixes one.
+    batch: Option<usize>,
 }
 
 pub(crate) fn convert(graph: &OnnxGraph, names: &FileNames, input: [usize; 3]) -> Result<OnnxNetwork, String> {
@@ -53,8 +55,8 @@ pub(crate) fn convert(graph: &OnnxGraph, names: &FileNames, input: [usize; 3]) -
         weights: HashMap::new(),
         values: HashMap::new(),
         taken: HashSet::new(),
+        batch: check_input_shape(declared, input)?,
     };
-    check_input_shape(declared, input)?;
     converter.values.insert(declared.name.clone(), Value { id: ValueId::INPUT, onnx: input.to_vec() });
     for node in &graph.nodes {
         converter.node(node).map_err(|what| format!("node {} ({}): {what}", converter.name(node), operator(node)))?;
@@ -90,8 +92,8 @@ fn graph_input(graph: &OnnxGraph) -> Result<&Argument, String> {
 }
 
 /// The file's input must be a float tensor `[batch, c, h, w]` whose known
-/// sides are the dataset's.
-fn check_input_shape(input: &Argument, expected: [usize; 3]) -> Result<(), String> {
+/// sides are the dataset's; the batch it fixes, if any.
+fn check_input_shape(input: &Argument, expected: [usize; 3]) -> Result<Option<usize>, String> {
     let ArgType::Tensor(tensor) = &input.ty else {
         return Err(format!("input {} is {}, expected a float tensor [batch, c, h, w]", input.name, input.ty));
     };
@@ -108,8 +110,9 @@ fn check_input_shape(input: &Argument, expected: [usize; 3]) -> Result<(), Strin
                 shape[1..].iter().map(|s| s.map_or_else(|| "?".to_owned(), |s| s.to_string())).collect();
             return Err(format!("the model takes [{}] inputs, but the images are {expected:?}", sides.join(", ")));
         }
+        return Ok(shape[0]);
     }
-    Ok(())
+    Ok(None)
 }
 
 /// The operator of a node as the parser names it (`Conv2d`, `Gemm`, …).
@@ -216,7 +219,11 @@ impl Converter<'_> {
                     ReshapeInput::Static(shape) => match shape.as_slice() {
                         [batch, f] => {
                             let keeps_features = *f == -1 || usize::try_from(*f) == Ok(features);
-                            let keeps_batch = *batch >= 0 || (*batch == -1 && *f != -1);
+                            // Copied (0), inferred from fixed features, or
+                            // the batch the input fixes.
+                            let keeps_batch = *batch == 0
+                                || (*batch == -1 && *f != -1)
+                                || (self.batch.is_some() && usize::try_from(*batch).ok() == self.batch);
                             keeps_features && keeps_batch
                         }
                         _ => false,
@@ -485,12 +492,6 @@ impl Converter<'_> {
 /// file beside the model, for external weights) only to drop it.
 fn is_constant(argument: &Argument) -> bool {
     matches!(argument.value_source, ValueSource::Static(_) | ValueSource::Constant)
-}
-
-/// `name` with control characters (a line break in a name written by any
-/// program) shown as `?`, so that a message stays one line.
-fn shown(name: &str) -> String {
-    name.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
 /// A constant argument's float values, which must be finite; `what` names

@@ -13,8 +13,9 @@
 //! a normalisation appears; not a constant divided by a value), MaxPool, AveragePool (padding counted or not),
 //! GlobalAveragePool, Flatten, Reshape to `[batch, features]`, Gemm,
 //! MatMul, Concat (on the channels), Dropout and Identity (nothing at
-//! inference). Opsets 13 to 18 (what the parser reads); the batch axis may
-//! be dynamic or fixed.
+//! inference). Opsets 13 to 24 ([`OPSETS`]), at most [`MAX_NODES`] nodes;
+//! the batch axis may be dynamic or fixed. Weights stored beside the file
+//! are read by csrs itself, only from the model file's folder.
 //!
 //! Anything else is refused with the node's name, its operator and what is
 //! supported, before anything is computed.
@@ -27,15 +28,21 @@
 //! ```
 
 mod convert;
+mod external;
+mod file;
 mod names;
+mod structure;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read as _;
+
+use protobuf::Message as _;
 use std::path::{Path, PathBuf};
 
 use csrs_models::graph::Graph;
 use csrs_models::{Architecture, ModelSpec};
+pub use structure::{MAX_NODES, OPSETS};
 
 /// The largest ONNX file read: 2 GiB, protobuf's own limit on one message
 /// and twice the weights of a network at [`csrs_models::MAX_PARAMETERS`].
@@ -80,9 +87,9 @@ impl std::error::Error for OnnxError {}
 /// holds an operator, attribute or shape csrs does not run, weights that are
 /// not finite, or an input of another shape.
 pub fn read(path: &Path, input: [usize; 3]) -> Result<OnnxNetwork, OnnxError> {
-    let fail = |message: String| OnnxError { path: path.to_owned(), message };
+    let fail = |message: String| OnnxError { path: path.to_owned(), message: bounded(&message) };
     let too_large = || fail(format!("larger than {MAX_FILE_BYTES} bytes, the limit of an ONNX file"));
-    let file = std::fs::File::open(path).map_err(|err| fail(format!("cannot read: {err}")))?;
+    let file = file::open_regular(path).map_err(fail)?;
     if file.metadata().is_ok_and(|m| m.len() > MAX_FILE_BYTES) {
         return Err(too_large());
     }
@@ -102,20 +109,28 @@ fn read_bytes(path: &Path, bytes: &[u8], input: [usize; 3]) -> Result<OnnxNetwor
     if bytes.is_empty() {
         return Err("an empty file, expected an ONNX model".into());
     }
-    let file = names::FileNames::read(bytes);
-    // Weights in files beside it (`save_as_external_data`) are found from
-    // the file's folder, which only the parser's reading of a path knows.
-    let graph = guarded(|| {
-        let parsed = if file.has_external_data() {
-            onnx_ir::OnnxGraphBuilder::new().parse_file(path)
-        } else {
-            onnx_ir::OnnxGraphBuilder::new().parse_bytes(bytes)
-        };
-        parsed.map_err(|err| format!("not an ONNX model csrs can read: {}", first_line(&err.to_string())))
-    })?;
-    // The parser reads some weights only when they are asked for, and may
-    // panic then too (a missing or short external file).
-    guarded(std::panic::AssertUnwindSafe(|| convert::convert(&graph, &file, input)))
+    let not_onnx =
+        |err: &dyn fmt::Display| format!("not an ONNX model csrs can read: {}", first_line(&err.to_string()));
+    let mut model = onnx_ir::ModelProto::parse_from_bytes(bytes).map_err(|err| not_onnx(&err))?;
+    structure::check(&model)?;
+    let names = names::FileNames::of(&model);
+    // The parser is handed bytes, never a path, so that it reads no other
+    // file: weights stored beside the model are copied in first.
+    let folder = std::fs::canonicalize(path)
+        .ok()
+        .and_then(|file| file.parent().map(Path::to_owned))
+        .ok_or("cannot find the model's folder")?;
+    let inlined = external::inline(&mut model, &folder, bytes.len() as u64)?;
+    let whole;
+    let bytes = if inlined == 0 {
+        bytes
+    } else {
+        whole = model.write_to_bytes().map_err(|err| not_onnx(&err))?;
+        whole.as_slice()
+    };
+    drop(model);
+    let graph = guarded(|| onnx_ir::OnnxGraphBuilder::new().parse_bytes(bytes).map_err(|err| not_onnx(&err)))?;
+    guarded(std::panic::AssertUnwindSafe(|| convert::convert(&graph, &names, input)))
 }
 
 /// What `work` returns. The parser panics on some malformed files
@@ -154,6 +169,25 @@ thread_local! {
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
+}
+
+/// The longest message of an [`OnnxError`], in characters: a file can
+/// make a name or a parser's message of any length.
+const MAX_MESSAGE_CHARS: usize = 400;
+
+/// `message` on one line of at most [`MAX_MESSAGE_CHARS`] characters.
+fn bounded(message: &str) -> String {
+    let line = shown(first_line(message));
+    match line.char_indices().nth(MAX_MESSAGE_CHARS) {
+        None => line,
+        Some((end, _)) => format!("{}…", &line[..end]),
+    }
+}
+
+/// `name` with control characters (a line break in a name written by any
+/// program) shown as `?`, so that a message stays one line.
+pub(crate) fn shown(name: &str) -> String {
+    name.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
 impl OnnxNetwork {

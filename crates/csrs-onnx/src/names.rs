@@ -5,27 +5,21 @@
 //! user knows the names the exporter wrote (`/layer1/layer1.0/conv1/Conv`,
 //! what Netron shows), so messages and layer names use those: the file is
 //! decoded again for them, and the parser's numbering is redone where it is
-//! certain to be the parser's. The same decoding says whether the weights
-//! are in files beside it.
+//! certain to be the parser's.
 
 use std::collections::{HashMap, HashSet};
 
 use onnx_ir::ModelProto;
-use protobuf::Message as _;
 
-/// The file's names of the parser's nodes, and whether its weights are in
-/// files of their own.
+/// The file's names of the parser's nodes.
 #[derive(Debug, Default)]
 pub(crate) struct FileNames {
     names: HashMap<String, String>,
-    external_data: bool,
 }
 
 impl FileNames {
-    /// The names in `bytes`; none when the file cannot be decoded (the
-    /// parser, which reads it next, says why).
-    pub(crate) fn read(bytes: &[u8]) -> Self {
-        let Ok(model) = ModelProto::parse_from_bytes(bytes) else { return FileNames::default() };
+    /// The names in `model`.
+    pub(crate) fn of(model: &ModelProto) -> Self {
         let nodes = &model.graph.node;
         // Operators the parser renames after another (a Conv by its
         // kernel's dimensions, a MatMul and the Add it absorbs as a
@@ -56,17 +50,11 @@ impl FileNames {
             };
             names.insert(format!("{parsed}{count}"), node.name.clone());
         }
-        let external_data = model.graph.initializer.iter().any(|tensor| !tensor.external_data.is_empty());
-        FileNames { names, external_data }
+        FileNames { names }
     }
 
     /// The file's name of the node the parser calls `parsed`.
     pub(crate) fn get(&self, parsed: &str) -> Option<&str> {
         self.names.get(parsed).map(String::as_str)
-    }
-
-    /// Whether some weights are in files beside it.
-    pub(crate) fn has_external_data(&self) -> bool {
-        self.external_data
     }
 }

@@ -147,3 +147,89 @@ fn predict_plan_and_bench_take_an_onnx_model() {
     let row: Vec<&str> = run.stdout.lines().nth(1).unwrap().split('\t').collect();
     assert_eq!((row[0], row[1]), (model.as_str(), "1x8x8"), "{}", run.stdout);
 }
+
+/// A copy of the separable fixture with external weights in `dir/m.onnx`
+/// whose first tensor's data is at `location`, the rest beside it.
+fn external_model(dir: &std::path::Path, location: &str) {
+    use onnx_ir::ModelProto;
+    use protobuf::Message as _;
+    std::fs::copy(fixture("separable_external.data"), dir.join("separable_external.data")).unwrap();
+    let mut model = ModelProto::parse_from_bytes(&std::fs::read(fixture("separable_external.onnx")).unwrap()).unwrap();
+    let tensor =
+        model.graph.mut_or_insert_default().initializer.iter_mut().find(|t| !t.external_data.is_empty()).unwrap();
+    tensor.external_data.iter_mut().find(|e| e.key == "location").unwrap().value = location.to_owned();
+    std::fs::write(dir.join("m.onnx"), model.write_to_bytes().unwrap()).unwrap();
+}
+
+#[test]
+fn external_data_out_of_the_models_folder_is_refused_by_every_route_and_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", models.join("passwd")).unwrap();
+    let inputs = fixture("separable.json");
+    let cost = repo_root().join("configs/costs/digits-3-to-8.toml").display().to_string();
+    // Named bare in its folder, with `./`, from a folder beside it with
+    // `../`, and absolutely: the same refusal.
+    let absolute = models.join("m.onnx").display().to_string();
+    let routes =
+        [(models.clone(), "m.onnx"), (models.clone(), "./m.onnx"), (dir.path().join("other"), "../models/m.onnx")];
+    std::fs::create_dir(dir.path().join("other")).unwrap();
+    for location in ["passwd", "/etc/passwd", "../../../../../../etc/passwd"] {
+        external_model(&models, location);
+        for (cwd, model) in routes.iter().map(|(cwd, m)| (cwd, *m)).chain([(&models, absolute.as_str())]) {
+            let commands: [&[&str]; 3] = [
+                &["model", "logits", model, "--inputs", &inputs],
+                &["model", "import", model, "--dataset", "digits", "--out", "imported"],
+                &[
+                    "certify",
+                    "--model",
+                    model,
+                    "--dataset",
+                    "digits",
+                    "--cost",
+                    &cost,
+                    "--sigma",
+                    "0.25",
+                    "--out",
+                    "r.tsv",
+                ],
+            ];
+            for args in commands {
+                let run = csrs(cwd, args, "");
+                assert_eq!(run.code, Some(2), "{location} {args:?}: {}", run.stderr);
+                assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+                assert!(
+                    run.stderr.contains(&format!("tensor pointwise.weight: external data {location}: ")),
+                    "{location} {args:?}: {}",
+                    run.stderr
+                );
+                assert!(run.stdout.is_empty(), "{}", run.stdout);
+                assert!(!cwd.join("imported.json").exists() && !cwd.join("r.tsv").exists());
+            }
+        }
+    }
+    // The data in the folder is read by a bare name.
+    external_model(&models, "separable_external.data");
+    let run = csrs(&models, &["model", "logits", "m.onnx", "--inputs", &inputs], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let expected = std::fs::read_to_string(&inputs).unwrap();
+    assert!(max_logit_difference(&run.stdout, &expected) < 1e-4);
+}
+
+#[test]
+fn inputs_whose_shape_overflows_are_refused_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixture("vgg.onnx");
+    for (shape, why) in [
+        ("[4294967296, 4294967296, 1, 1]", "more values than csrs can hold"),
+        ("[18446744073709551615, 2, 1, 1]", "more values than csrs can hold"),
+        ("[0, 1, 8, 8]", "expected sides of 1 or more"),
+    ] {
+        std::fs::write(dir.path().join("in.json"), format!("{{\"input_shape\": {shape}, \"inputs\": []}}")).unwrap();
+        let run = csrs(dir.path(), &["model", "logits", &model, "--inputs", "in.json"], "");
+        assert_eq!(run.code, Some(2), "{shape}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(run.stderr.contains(why), "{shape}: {}", run.stderr);
+    }
+}
