@@ -3,7 +3,7 @@
 use anyhow::bail;
 use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
-use csrs_records::{CertifyRow, Settings, mean_draws};
+use csrs_records::{CertifyRow, Settings, mean_draws, out_of_draws};
 use csrs_run::{Certify, OnBackend, certify, on_backend, prepare};
 use csrs_sampling::StopRule;
 use csrs_stats::metrics::{CertifiedExample, summarize};
@@ -45,9 +45,23 @@ impl Args {
             anyhow::bail!("--n0 is 0, expected at least one draw");
         }
         let rule = stop_rule(&options)?;
-        let task = CertifyTask { settings, cost: options.cost.clone(), n0, rule };
+        let (target_radius, radius_tolerance) = match rule {
+            Some(StopRule::AtRadius(radius)) => (Some(radius), None),
+            Some(StopRule::Within(tolerance)) => (None, Some(tolerance)),
+            None => (None, None),
+        };
+        // The records' settings, checked before anything is loaded.
+        let resolved = Settings::new(&Options {
+            n0: Some(n0),
+            cost: options.cost.clone(),
+            target_radius,
+            radius_tolerance,
+            ..settings.as_options()
+        })?;
+        options.check_config_is_kept(&resolved, settings.run.note.as_deref())?;
+        let task = CertifyTask { settings, resolved, cost: options.cost.clone(), n0, rule };
         let rows = on_backend(task.settings.device, task)?;
-        println!("{}", summary_line(&rows, rule.is_some()));
+        println!("{}", summary_line(&rows, rule));
         Ok(())
     }
 }
@@ -70,6 +84,8 @@ fn stop_rule(options: &Options) -> anyhow::Result<Option<StopRule>> {
 
 struct CertifyTask {
     settings: RunSettings,
+    /// What the records' `.config.toml` holds.
+    resolved: Settings,
     cost: Option<std::path::PathBuf>,
     n0: u64,
     /// Draw in rounds until this is answered, instead of n draws.
@@ -86,42 +102,42 @@ impl OnBackend for CertifyTask {
             Some(path) => Some(CostMatrix::load(path, Some(prepared.smoothed.n_classes()))?),
             None => None,
         };
-        let (target_radius, radius_tolerance) = match self.rule {
-            Some(StopRule::AtRadius(radius)) => (Some(radius), None),
-            Some(StopRule::Within(tolerance)) => (None, Some(tolerance)),
-            None => (None, None),
-        };
-        let resolved = Options {
-            n0: Some(self.n0),
-            cost: self.cost.clone(),
-            target_radius,
-            radius_tolerance,
-            ..settings.as_options()
-        };
         let how = Certify { n0: self.n0, cost: cost.as_ref(), rule: self.rule };
         let (smoothed, dataset) = (&mut prepared.smoothed, &prepared.dataset);
-        certify(&settings.run, &Settings::new(&resolved)?, smoothed, dataset, how, &mut Shown::default())
+        certify(&settings.run, &self.resolved, smoothed, dataset, how, &mut Shown::default())
     }
 }
 
 /// Certified accuracy and cost-sensitive robustness of all rows at a few
-/// radii, on one line.
-fn summary_line(rows: &[CertifyRow], in_rounds: bool) -> String {
+/// radii, on one line. A `--target-radius` run's are exact at its radius
+/// (added to the few) and lower bounds elsewhere, marked `≥`.
+fn summary_line(rows: &[CertifyRow], rule: Option<StopRule>) -> String {
+    let target = match rule {
+        Some(StopRule::AtRadius(radius)) => Some(radius),
+        _ => None,
+    };
+    let mut radii = SUMMARY_RADII.to_vec();
+    radii.extend(target.filter(|radius| !SUMMARY_RADII.contains(radius)));
+    radii.sort_by(f64::total_cmp);
     let examples: Vec<CertifiedExample> = rows.iter().map(CertifyRow::example).collect();
-    let summary = summarize(&examples, &SUMMARY_RADII);
-    let radii = SUMMARY_RADII.map(|r| r.to_string()).join(", ");
+    let summary = summarize(&examples, &radii);
+    let shown = |radius: f64, value: f64| {
+        let bound = if target.is_some_and(|target| target != radius) { "≥" } else { "" };
+        format!("{bound}{value:.3}")
+    };
     let accuracy: Vec<String> =
-        summary.at_radius.iter().map(|m| format!("{:.3}", m.certified_accuracy.value())).collect();
+        radii.iter().zip(&summary.at_radius).map(|(&r, m)| shown(r, m.certified_accuracy.value())).collect();
+    let radii_text = radii.iter().map(f64::to_string).collect::<Vec<_>>().join(", ");
     let mut line = format!(
-        "summary: {} examples; certified accuracy at radius {radii}: {}",
+        "summary: {} examples; certified accuracy at radius {radii_text}: {}",
         summary.n_examples,
         accuracy.join(", ")
     );
     if summary.n_sensitive > 0 {
-        let robust: Vec<String> = summary
-            .at_radius
+        let robust: Vec<String> = radii
             .iter()
-            .filter_map(|m| m.certified_cs_robustness.map(|r| format!("{:.3}", r.value())))
+            .zip(&summary.at_radius)
+            .filter_map(|(&r, m)| m.certified_cs_robustness.map(|p| shown(r, p.value())))
             .collect();
         line.push_str(&format!(
             "; certified cost-sensitive robustness ({} sensitive examples): {}",
@@ -129,8 +145,17 @@ fn summary_line(rows: &[CertifyRow], in_rounds: bool) -> String {
             robust.join(", ")
         ));
     }
-    if let Some(draws) = mean_draws(rows).filter(|_| in_rounds) {
+    if let Some(radius) = target {
+        line.push_str(&format!(
+            " (≥: a lower bound, not the metric: each input stopped drawing once its answer at radius {radius} \
+             was known)"
+        ));
+    }
+    if let Some(draws) = mean_draws(rows).filter(|_| rule.is_some()) {
         line.push_str(&format!("; {draws:.0} estimation draws per input on average"));
+    }
+    if let Some(count) = out_of_draws(rows) {
+        line.push_str(&format!("; {count} of {} inputs ran out of draws before their answer", rows.len()));
     }
     if let Some(base) = summary.base_accuracy {
         line.push_str(&format!("; base model's accuracy on clean inputs: {:.3}", base.value()));

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
 use csrs_artifacts::CertificationFiles;
+use csrs_artifacts::{Existing, OutputError};
 use csrs_data::DatasetName;
 use csrs_models::Architecture;
-use csrs_records::deserialize;
+use csrs_records::{Settings, deserialize};
 use csrs_run::{Counting, DeviceChoice, Import, Precision, Shard, Source, check_batch};
 use csrs_sampling::NoiseKind;
 use csrs_stats::{Alpha, Sigma};
@@ -139,21 +140,48 @@ macro_rules! prefer_first {
 
 impl Options {
     /// The command-line options completed by the `--config` file, if any.
+    /// The command-line options completed by the `--config` file, if any,
+    /// which they keep as `config` ([`Self::check_config_is_kept`]).
     pub(crate) fn with_config_file(self) -> anyhow::Result<Self> {
-        let Some(path) = &self.config else { return Ok(self) };
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let Some(path) = self.config.clone() else { return Ok(self) };
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let table: toml::Table =
             text.parse().map_err(|err: toml::de::Error| anyhow!("{}: {}", path.display(), err.message().trim()))?;
         let file: Options = deserialize(toml::Value::Table(table)).with_context(|| path.display().to_string())?;
         let merged = prefer_first!(self, file; model, arch, mean, std, dataset, data_dir, cost, sigma, noise, n0, n, target_radius, radius_tolerance, alpha, batch, out, skip, max, shard, seed, device, precision, engine);
-        // A resolved config is a --config: a run given its own must not
-        // write over it.
-        if let Some(out) = &merged.out {
-            for output in CertificationFiles::new(out).outputs() {
-                csrs_artifacts::check_output(&output, &[path], csrs_artifacts::Existing::Replace)?;
+        Ok(Options { config: Some(path), ..merged })
+    }
+
+    /// Refuses a run that would write onto its `--config` file. A resolved
+    /// config is a `--config`, so a run may be given its own (`--config
+    /// out.tsv.config.toml --out out.tsv --resume`): that is accepted when
+    /// the run's `settings` (with the `note` of their file) are the ones
+    /// the file holds, which the run then leaves as they are.
+    pub(crate) fn check_config_is_kept(&self, settings: &Settings, note: Option<&str>) -> anyhow::Result<()> {
+        let (Some(config), Some(out)) = (&self.config, &self.out) else { return Ok(()) };
+        let files = CertificationFiles::new(out);
+        let unchanged = settings.are_saved_beside(out, note);
+        for output in files.outputs() {
+            let is_settings = output == files.resolved_config();
+            if is_settings && unchanged {
+                continue;
+            }
+            match csrs_artifacts::check_output(&output, &[config], Existing::Replace) {
+                Err(OutputError::IsInput { .. }) if is_settings => {
+                    let saved = Settings::of_run(out).ok().flatten();
+                    let what = saved.and_then(|saved| settings.first_difference(&saved));
+                    bail!(
+                        "--config {} is the settings file of --out {}, and this run would change {}: resume with \
+                         them as they are, or choose another --out",
+                        config.display(),
+                        out.display(),
+                        what.map_or_else(|| "it".to_owned(), |key| format!("its {key}"))
+                    );
+                }
+                checked => checked?,
             }
         }
-        Ok(merged)
+        Ok(())
     }
 
     /// Fails when an option the command does not use was given.
@@ -330,8 +358,6 @@ impl RunSettings {
 
 #[cfg(test)]
 mod tests {
-    use csrs_records::Settings;
-
     use super::*;
 
     /// The resolved options read back as `--config` give the same options,
@@ -366,8 +392,9 @@ mod tests {
         };
         Settings::new(&written).unwrap().save_beside(&out, None).unwrap();
         let config = CertificationFiles::new(&out).resolved_config();
-        let read = Options { config: Some(config), ..Options::default() }.with_config_file().unwrap();
-        assert_eq!(format!("{read:?}"), format!("{written:?}"));
+        let read = Options { config: Some(config.clone()), ..Options::default() }.with_config_file().unwrap();
+        assert_eq!(read.config, Some(config));
+        assert_eq!(format!("{:?}", Options { config: None, ..read }), format!("{written:?}"));
     }
 }
 
@@ -473,6 +500,124 @@ mod limits {
             let names_a_limit =
                 message.contains(&MAX_BATCH.to_string()) || message.contains(&MAX_BATCH_BYTES.to_string());
             prop_assert!(names_a_limit, "{message}");
+        }
+    }
+}
+
+/// Every option a run saves in `<out>.config.toml` reads back, as the
+/// `--config` of the same run, as it was written; what a settings file
+/// cannot hold is refused by name before anything is written.
+#[cfg(test)]
+mod settings_round_trip {
+    use csrs_records::MAX_INTEGER;
+    use proptest::option::of;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Paths and names of any characters TOML must quote or escape.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof!["\\PC{0,16}", "[ -~\t\n\r\\\\\"'#=\\[\\]]{0,16}"]
+    }
+
+    /// Numbers with the edge cases TOML spells apart.
+    fn real() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>(),
+            Just(-0.0),
+            Just(f64::INFINITY),
+            Just(f64::NAN),
+            Just(f64::MIN_POSITIVE / 3.0),
+            (-1000i32..1000).prop_map(f64::from),
+            (0.0..1.0f64),
+        ]
+    }
+
+    /// Counts and seeds, from 0 to beyond what TOML holds.
+    fn count() -> impl Strategy<Value = u64> {
+        prop_oneof![Just(0), Just(MAX_INTEGER), Just(MAX_INTEGER + 1), Just(u64::MAX), any::<u64>(), 0..1000u64]
+    }
+
+    fn channels() -> impl Strategy<Value = Vec<f32>> {
+        prop::collection::vec(prop_oneof![any::<f32>(), (0.0..1.0f32), Just(-0.0f32)], 0..4)
+    }
+
+    fn options() -> impl Strategy<Value = Options> {
+        let arch = prop_oneof![
+            Just(Architecture::Mlp),
+            Just(Architecture::DigitsCnn),
+            Just(Architecture::CifarResnet110),
+            Just(Architecture::Resnet50)
+        ];
+        let noise = prop_oneof![Just(NoiseKind::Gaussian), Just(NoiseKind::Sound)];
+        let precision = prop_oneof![Just(Precision::F32), Just(Precision::Tf32), Just(Precision::Bf16)];
+        let engine = prop_oneof![Just(EngineChoice::Auto), Just(EngineChoice::Native), Just(EngineChoice::Burn)];
+        let size = || count().prop_map(|c| usize::try_from(c).unwrap());
+        (
+            (of(text()), of(arch), of(channels()), of(channels()), of(text()), of(text()), of(text())),
+            (of(real()), of(noise), of(count()), of(count()), of(real()), of(real()), of(real())),
+            (of(size()), of(text()), of(size()), of(size()), of(text()), of(count()), of(text())),
+            (of(precision), of(engine)),
+        )
+            .prop_map(|(paths, draws, selection, device)| {
+                let (model, arch, mean, std, dataset, data_dir, cost) = paths;
+                let (sigma, noise, n0, n, target_radius, radius_tolerance, alpha) = draws;
+                let (batch, out, skip, max, shard, seed, device_name) = selection;
+                let (precision, engine) = device;
+                Options {
+                    model: model.map(PathBuf::from),
+                    arch,
+                    mean,
+                    std,
+                    dataset,
+                    data_dir: data_dir.map(PathBuf::from),
+                    cost: cost.map(PathBuf::from),
+                    sigma,
+                    noise,
+                    n0,
+                    n,
+                    target_radius,
+                    radius_tolerance,
+                    alpha,
+                    batch,
+                    out: out.map(PathBuf::from),
+                    skip,
+                    max,
+                    shard,
+                    seed,
+                    device: device_name,
+                    precision,
+                    engine,
+                    ..Options::default()
+                }
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        #[test]
+        fn saved_options_read_back_as_written(written in options()) {
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("records.tsv");
+            let config = CertificationFiles::new(&out).resolved_config();
+            match Settings::new(&written) {
+                Ok(settings) => {
+                    settings.save_beside(&out, None).unwrap();
+                    let read = Options { config: Some(config), ..Options::default() }.with_config_file().unwrap();
+                    let read = Options { config: None, ..read };
+                    // Debug shows NaN as NaN, and -0.0 apart from 0.0.
+                    prop_assert_eq!(format!("{read:?}"), format!("{written:?}"));
+                    // A run given them as --config writes them unchanged.
+                    prop_assert!(Settings::new(&read).unwrap().are_saved_beside(&out, None));
+                }
+                Err(err) => {
+                    let message = err.to_string();
+                    let limit = format!(", expected at most {MAX_INTEGER}: the largest integer a settings file");
+                    prop_assert!(message.contains(&limit) && !message.contains('\n'), "{}", message);
+                    prop_assert!(!config.exists());
+                }
+            }
         }
     }
 }

@@ -39,7 +39,10 @@ impl Args {
             ],
         )?;
         let settings = options.resolve_run()?;
-        let rows = on_backend(settings.device, PredictTask { settings })?;
+        // The records' settings, checked before anything is loaded.
+        let resolved = Settings::new(&settings.as_options())?;
+        options.check_config_is_kept(&resolved, settings.run.note.as_deref())?;
+        let rows = on_backend(settings.device, PredictTask { settings, resolved })?;
         let correct = rows.iter().filter(|row| row.prediction() == Prediction::Class(row.label())).count();
         let abstained = rows.iter().filter(|row| row.prediction() == Prediction::Abstain).count();
         let fraction = |k: usize| k as f64 / rows.len().max(1) as f64;
@@ -55,6 +58,8 @@ impl Args {
 
 struct PredictTask {
     settings: RunSettings,
+    /// What the records' `.config.toml` holds.
+    resolved: Settings,
 }
 
 impl OnBackend for PredictTask {
@@ -63,7 +68,6 @@ impl OnBackend for PredictTask {
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<Vec<PredictRow>> {
         let settings = &self.settings;
         let mut prepared = prepare::<B>(&settings.source()?, &settings.run, device, &mut Shown::default())?;
-        let resolved = Settings::new(&settings.as_options())?;
-        predict(&settings.run, &resolved, &mut prepared.smoothed, &prepared.dataset, &mut Shown::default())
+        predict(&settings.run, &self.resolved, &mut prepared.smoothed, &prepared.dataset, &mut Shown::default())
     }
 }

@@ -310,7 +310,7 @@ pub fn table(runs: &[Run], radii: &[f64], format: TableFormat, named: bool) -> a
         }
         TableFormat::Markdown => {
             markdown(&mut out, &columns, runs.len());
-            bound_notes(&mut out, &runs, named);
+            bound_notes(&mut out, &runs, radii, named);
         }
     }
     Ok(out)
@@ -376,22 +376,31 @@ fn markdown(out: &mut String, columns: &[Column], n_runs: usize) {
 /// The notes under a markdown table with bounds in it (`≥`), naming each
 /// `--target-radius` run and where it is exact, and what `out_of_draws`
 /// counts.
-fn bound_notes(out: &mut String, runs: &[Analysed<'_>], named: bool) {
-    let targets: Vec<String> = runs
+fn bound_notes(out: &mut String, runs: &[Analysed<'_>], radii: &[f64], named: bool) {
+    let targets: Vec<(&str, f64)> = runs
         .iter()
         .filter_map(|run| {
             let name = if named { &run.run.label } else { &run.run.records };
-            run.run.target_radius.map(|radius| format!("{name} at radius {radius}"))
+            run.run.target_radius.map(|radius| (name.as_str(), radius))
         })
         .collect();
     if !targets.is_empty() {
+        let named: Vec<String> = targets.iter().map(|(name, radius)| format!("{name} at radius {radius}")).collect();
         let _ = writeln!(
             out,
             "≥: a lower bound, not the metric: a --target-radius run ({}) stops drawing for each input once its \
              answer at that radius is known, so its certified metrics are exact there only (clean accuracy and \
              average radii included).",
-            targets.join(", ")
+            named.join(", ")
         );
+        let missing: Vec<String> = targets
+            .iter()
+            .filter(|(_, radius)| !radii.contains(radius))
+            .map(|(_, radius)| radius.to_string())
+            .collect();
+        if !missing.is_empty() {
+            let _ = writeln!(out, "--radii {} gives them where they are exact.", missing.join(","));
+        }
     }
     if runs.iter().any(|run| run.out_of_draws.is_some()) {
         let _ = writeln!(

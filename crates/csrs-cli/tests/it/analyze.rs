@@ -252,7 +252,38 @@ fn bad_inputs_are_named() {
 }
 
 #[test]
+fn unfinished_records_are_refused_before_they_are_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    certify(dir.path(), "c.tsv");
+    let header = std::fs::read_to_string(dir.path().join("c.tsv")).unwrap().lines().next().unwrap().to_owned();
+    // 64 MB of lines that are not records, without an end mark: a run
+    // stopped (or still going) is refused as such, whatever its lines.
+    let body = "not a record\t".repeat(16) + "\n";
+    let mut file = std::io::BufWriter::new(std::fs::File::create(dir.path().join("big.tsv")).unwrap());
+    std::io::Write::write_all(&mut file, format!("{header}\n").as_bytes()).unwrap();
+    for _ in 0..(64 << 20) / body.len() {
+        std::io::Write::write_all(&mut file, body.as_bytes()).unwrap();
+    }
+    drop(file);
+    let run = csrs(dir.path(), &["analyze", "big.tsv"], "");
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("big.tsv has no end mark: its run has not finished"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    // What parsing them would have said.
+    let parsed = csrs(dir.path(), &["analyze", "--partial", "big.tsv"], "");
+    assert_eq!(parsed.code, Some(2));
+    assert!(parsed.stderr.contains("big.tsv:2: "), "{}", parsed.stderr);
+    // Marked records of another length are refused by their length.
+    std::fs::write(dir.path().join("big.tsv.end"), "{\"records\": 40, \"bytes\": 9000}").unwrap();
+    let run = csrs(dir.path(), &["analyze", "big.tsv"], "");
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("says 40 records in 9000 bytes: it was cut short"), "{}", run.stderr);
+}
+
+#[test]
 fn hand_edited_records_are_refused_naming_the_line() {
+    // The edited files have no end mark: read with --partial, as a run's
+    // records still being written are.
     let dir = tempfile::tempdir().unwrap();
     certify(dir.path(), "c.jsonl");
     let text = std::fs::read_to_string(dir.path().join("c.jsonl")).unwrap();
@@ -271,7 +302,7 @@ fn hand_edited_records_are_refused_naming_the_line() {
         let replaced = record.to_string();
         edited[sensitive] = &replaced;
         std::fs::write(dir.path().join("e.jsonl"), edited.join("\n") + "\n").unwrap();
-        let run = csrs(dir.path(), &["analyze", "e.jsonl"], "");
+        let run = csrs(dir.path(), &["analyze", "--partial", "e.jsonl"], "");
         assert_eq!(run.code, Some(2), "{curve}: {}", run.stdout);
         let place = format!("e.jsonl:{}: certified_cost: ", sensitive + 1);
         assert!(run.stderr.contains(&place) && run.stderr.contains(message), "{curve}: {}", run.stderr);
@@ -287,7 +318,7 @@ fn hand_edited_records_are_refused_naming_the_line() {
     edited[2] = &replaced;
     std::fs::write(dir.path().join("k.jsonl"), edited.join("\n") + "\n").unwrap();
     std::fs::copy(dir.path().join("c.jsonl.config.toml"), dir.path().join("k.jsonl.config.toml")).unwrap();
-    let run = csrs(dir.path(), &["analyze", "k.jsonl"], "");
+    let run = csrs(dir.path(), &["analyze", "--partial", "k.jsonl"], "");
     assert_eq!(run.code, Some(2), "{}", run.stdout);
     let message = "k.jsonl:3: predicted: class 99, expected one of the dataset's 10 classes (0 to 9)";
     assert!(run.stderr.contains(message), "{}", run.stderr);
@@ -295,7 +326,7 @@ fn hand_edited_records_are_refused_naming_the_line() {
     // The same example twice: both lines named.
     let twice = format!("{text}{}\n", lines[3]);
     std::fs::write(dir.path().join("twice.jsonl"), twice).unwrap();
-    let run = csrs(dir.path(), &["analyze", "twice.jsonl"], "");
+    let run = csrs(dir.path(), &["analyze", "--partial", "twice.jsonl"], "");
     assert_eq!(run.code, Some(2));
     let index = serde_json::from_str::<serde_json::Value>(lines[3]).unwrap()["index"].clone();
     let message = format!("twice.jsonl: line {} repeats example {index} of line 4", lines.len() + 1);

@@ -281,6 +281,42 @@ fn bad_runs_fail_with_one_line() {
             "--n0 is not an option of predict",
         ),
         (
+            certify_args(&model, &cost, "o.tsv", &["--skip", "18446744073709551615"]),
+            "skip 18446744073709551615, expected at most 9223372036854775807: the largest integer a settings file",
+        ),
+        (
+            vec![
+                "predict",
+                "--model",
+                &model,
+                "--dataset",
+                "digits",
+                "--sigma",
+                "1",
+                "--seed",
+                "9223372036854775808",
+                "--out",
+                "o.tsv",
+            ],
+            "seed 9223372036854775808, expected at most 9223372036854775807",
+        ),
+        (
+            vec![
+                "predict",
+                "--model",
+                &model,
+                "--dataset",
+                "digits",
+                "--sigma",
+                "1",
+                "--max",
+                "18446744073709551615",
+                "--out",
+                "o.tsv",
+            ],
+            "max 18446744073709551615, expected at most 9223372036854775807",
+        ),
+        (
             certify_args(&model, &cost, "o.tsv", &["--precision", "bf16"]),
             "--precision bf16 runs on a GPU (--device cuda); on the CPU csrs computes in f32 only",
         ),
@@ -301,6 +337,7 @@ fn bad_runs_fail_with_one_line() {
         assert!(run.stderr.contains(message), "{args:?}:\n{}\nshould contain {message:?}", run.stderr);
         assert_eq!(run.stderr.trim_end().lines().count(), 1, "{}", run.stderr);
     }
+    assert!(!dir.path().join("o.tsv").exists() && !dir.path().join("o.tsv.config.toml").exists());
     let cost3 = dir.path().join("three.toml");
     std::fs::write(&cost3, "kind = \"seedwise\"\nn_classes = 3\nseeds = [1]\n").unwrap();
     let run = csrs(dir.path(), &certify_args(&model, cost3.to_str().unwrap(), "o.tsv", &[]), "");
@@ -437,10 +474,35 @@ fn certification_in_rounds_stops_when_it_has_its_answer() {
     // Doubling rounds from 100 draws: 100, 200, 400, ..., 3 200 at most.
     assert!(draws.iter().all(|d| d % 100 == 0 && (d / 100).is_power_of_two() && *d <= 3200), "{draws:?}");
     assert!(draws.iter().sum::<u64>() < 12 * 3200 / 2, "most inputs are decided early: {draws:?}");
-    let analyzed = csrs(dir.path(), &["analyze", "--format", "jsonl", "r.jsonl"], "");
+    // Each record says whether its input was decided at the target radius;
+    // only those that spent every draw can have run out.
+    let decided: Vec<bool> = records.iter().map(|r| r["decided"].as_bool().unwrap()).collect();
+    assert!(decided.iter().zip(&draws).all(|(decided, draws)| *decided || *draws == 3200), "{decided:?} {draws:?}");
+    let out_of_draws = decided.iter().filter(|decided| !**decided).count();
+    // Away from the target radius the summary gives lower bounds, marked.
+    let accuracy = "certified accuracy at radius 0, 0.25, 0.3, 0.5, 0.75, 1: ";
+    assert!(run.stdout.contains(accuracy), "{}", run.stdout);
+    let values = run.stdout.split(accuracy).nth(1).unwrap().split(';').next().unwrap();
+    assert_eq!(values.split(", ").filter(|value| value.starts_with('≥')).count(), 5, "{}", run.stdout);
+    assert!(run.stdout.contains("each input stopped drawing once its answer at radius 0.3 was known"));
+    let counted = format!("; {out_of_draws} of 12 inputs ran out of draws before their answer");
+    assert!(run.stdout.contains(&counted), "{}", run.stdout);
+
+    let analyzed = csrs(dir.path(), &["analyze", "--format", "jsonl", "--radii", "0.25,0.3", "r.jsonl"], "");
     let analyzed: serde_json::Value = serde_json::from_str(analyzed.stdout.trim()).unwrap();
     let mean = draws.iter().sum::<u64>() as f64 / draws.len() as f64;
     assert_eq!(analyzed["mean_draws"].as_f64(), Some(mean));
+    assert_eq!(analyzed["out_of_draws"].as_u64(), Some(out_of_draws as u64));
+    assert_eq!(analyzed["target_radius"].as_f64(), Some(0.3));
+    // Bounds are no metric: left out of JSON and TSV, marked in markdown.
+    assert!(analyzed["certified_accuracy@0.3"].as_f64().is_some(), "{analyzed}");
+    for key in ["certified_accuracy@0.25", "clean_accuracy", "acr"] {
+        assert_eq!(analyzed[key], serde_json::Value::Null, "{key}");
+    }
+    let markdown = csrs(dir.path(), &["analyze", "r.jsonl"], "");
+    assert_eq!(markdown.code, Some(0), "{}", markdown.stderr);
+    assert!(markdown.stdout.contains("| ≥") && markdown.stdout.contains("≥: a lower bound, not the metric"));
+    assert!(markdown.stdout.contains("--radii 0.3 gives them where they are exact"), "{}", markdown.stdout);
     let resolved = std::fs::read_to_string(dir.path().join("r.jsonl.config.toml")).unwrap();
     assert!(resolved.contains("target_radius = 0.3"), "{resolved}");
 
@@ -449,8 +511,10 @@ fn certification_in_rounds_stops_when_it_has_its_answer() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let run = csrs(dir.path(), &[&common[..], &["--n", "500", "--out", "f.jsonl"]].concat(), "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(!run.stdout.contains('≥') && !run.stdout.contains("ran out of draws"), "{}", run.stdout);
     let fixed = std::fs::read_to_string(dir.path().join("f.jsonl")).unwrap();
-    assert!(fixed.lines().all(|line| line.contains("\"draws\":500")), "{fixed}");
+    // A fixed n has nothing to decide.
+    assert!(fixed.lines().all(|line| line.contains("\"draws\":500,\"decided\":null")), "{fixed}");
 
     for (extra, message) in [
         (vec!["--target-radius=-1"], "--target-radius -1, expected a finite number > 0"),

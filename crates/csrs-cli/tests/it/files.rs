@@ -122,9 +122,9 @@ fn a_merge_is_whole_marked_and_never_over_what_exists() {
     let all = dir.path().join("all.tsv");
     let text = std::fs::read_to_string(&all).unwrap();
     let cut: String = text.lines().take(7).map(|line| format!("{line}\n")).collect();
-    std::fs::write(&all, cut).unwrap();
+    std::fs::write(&all, &cut).unwrap();
     let analyzed = csrs(dir.path(), &["analyze", "all.tsv"], "");
-    refused(&analyzed, "all.tsv: 6 records in");
+    refused(&analyzed, &format!("all.tsv: {} bytes, but its end mark", cut.len()));
     assert!(analyzed.stderr.contains("it was cut short or changed after its run ended"), "{}", analyzed.stderr);
     let partial = csrs(dir.path(), &["analyze", "--partial", "all.tsv"], "");
     refused(&partial, "cut short");
@@ -310,6 +310,54 @@ fn certify_counts_and_figures_follow_the_overwrite_rule() {
     ok(&csrs(dir.path(), &["analyze", "r.tsv", "--plot", "f.svg", "--force"], ""));
 }
 
+/// The records `name` in `dir`, their settings and their end mark (`None`
+/// where absent), with when each was last changed.
+fn files_of(dir: &Path, name: &str) -> Vec<Option<(String, std::time::SystemTime)>> {
+    [name.to_owned(), format!("{name}.config.toml"), format!("{name}.end")]
+        .iter()
+        .map(|file| {
+            let path = dir.join(file);
+            Some((std::fs::read_to_string(&path).ok()?, std::fs::metadata(&path).ok()?.modified().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn a_refused_resume_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&certify(dir.path(), "r.tsv", &["--max", "4"]));
+    let refuse = |extra: &[&str], message: &str| {
+        let before = files_of(dir.path(), "r.tsv");
+        refused(&certify(dir.path(), "r.tsv", &[&["--resume"][..], extra].concat()), message);
+        assert_eq!(files_of(dir.path(), "r.tsv"), before, "{extra:?}");
+    };
+    // Finished records (their end mark beside them), then records of a run
+    // killed while writing a line (no end mark, a partial last line).
+    for killed in [false, true] {
+        if killed {
+            std::fs::remove_file(dir.path().join("r.tsv.end")).unwrap();
+            let mut records = std::fs::OpenOptions::new().append(true).open(dir.path().join("r.tsv")).unwrap();
+            std::io::Write::write_all(&mut records, b"4\t1\t1\tfal").unwrap();
+        }
+        refuse(&["--alpha", "0.01"], "--resume: the records were made with alpha 0.001, this run has 0.01");
+        refuse(&["--shard", "1/2"], "were made with shard \"0/1\"");
+        refuse(&["--skip", "18446744073709551615"], "skip 18446744073709551615, expected at most");
+        // Another run holds the records.
+        let held = std::fs::OpenOptions::new().append(true).open(dir.path().join("r.tsv")).unwrap();
+        held.lock().unwrap();
+        refuse(&[], "r.tsv is being written by another csrs run");
+        drop(held);
+    }
+    let settings = std::fs::read(dir.path().join("r.tsv.config.toml")).unwrap();
+    std::fs::remove_file(dir.path().join("r.tsv.config.toml")).unwrap();
+    refuse(&[], "--resume: r.tsv has no r.tsv.config.toml");
+    // Records in the columns of an earlier csrs.
+    std::fs::write(dir.path().join("r.tsv.config.toml"), settings).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("r.tsv")).unwrap();
+    std::fs::write(dir.path().join("r.tsv"), text.replacen("\tdecided\t", "\t", 1)).unwrap();
+    refuse(&[], "r.tsv: its columns are not those of this version of csrs");
+}
+
 #[test]
 fn resuming_needs_the_records_settings_and_their_shard() {
     let dir = tempfile::tempdir().unwrap();
@@ -325,12 +373,23 @@ fn resuming_needs_the_records_settings_and_their_shard() {
     ok(&certify(dir.path(), "s.tsv", &["--shard", "0/2"]));
     refused(&certify(dir.path(), "s.tsv", &["--shard", "1/2", "--resume"]), "were made with shard \"0/2\"");
     assert!(dir.path().join("s.tsv.end").exists(), "a refused resume leaves the finished records marked");
-    // A run given its own resolved settings as --config keeps them.
+    // A run given its own resolved settings as --config resumes with them,
+    // and leaves them as they are.
     let config = dir.path().join("s.tsv.config.toml");
-    let before = std::fs::read_to_string(&config).unwrap();
-    let own = csrs(dir.path(), &["certify", "--config", "s.tsv.config.toml", "--out", "s.tsv", "--resume"], "");
-    refused(&own, "the output s.tsv.config.toml is also an input");
-    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+    let before = files_of(dir.path(), "s.tsv")[1].clone();
+    let own = ["certify", "--config", "s.tsv.config.toml", "--out", "s.tsv", "--resume"];
+    let resumed = csrs(dir.path(), &own, "");
+    ok(&resumed);
+    assert!(resumed.stderr.contains("resuming s.tsv: 6 records kept, 0 examples to go"), "{}", resumed.stderr);
+    assert_eq!(files_of(dir.path(), "s.tsv")[1], before);
+    // Unless the run would change them.
+    let changed = csrs(dir.path(), &[&own[..], &["--batch", "200"]].concat(), "");
+    let message = "--config s.tsv.config.toml is the settings file of --out s.tsv, and this run would change its batch";
+    refused(&changed, message);
+    assert_eq!(files_of(dir.path(), "s.tsv")[1], before);
+    // Another run given them as --config writes its own beside its records.
+    ok(&csrs(dir.path(), &["certify", "--config", "s.tsv.config.toml", "--out", "t.tsv"], ""));
+    assert_eq!(std::fs::read(dir.path().join("t.tsv.config.toml")).unwrap(), std::fs::read(&config).unwrap());
 }
 
 #[test]
