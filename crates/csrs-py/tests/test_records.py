@@ -32,6 +32,8 @@ def test_records_are_those_of_the_command_and_read_back(tmp_path, linear):
     rows = smoothed.certify_dataset(inputs, labels, out=out, **OPTIONS)
     assert [row["index"] for row in rows] == list(range(12))
     assert csrs.report.read_records(out) == rows
+    # A fixed n has nothing to decide: None, not False.
+    assert all(row["decided"] is None for row in rows)
     assert (tmp_path / "run.tsv.end").exists()
     settings = (tmp_path / "run.tsv.config.toml").read_text()
     assert 'model = "linear"' in settings and "sigma = 0.5" in settings and 'shard = "0/1"' in settings
@@ -70,6 +72,46 @@ def test_existing_records_are_refused_and_resumed(tmp_path, linear):
         other.certify_dataset(inputs, labels, out=out, resume=True, **OPTIONS)
 
 
+def files_of(out):
+    """The records at `out`, their settings and their end mark (None where
+    absent), with when each was last changed."""
+    paths = [out, out.with_name(out.name + ".config.toml"), out.with_name(out.name + ".end")]
+    return [(path.read_bytes(), path.stat().st_mtime_ns) if path.exists() else None for path in paths]
+
+
+def test_a_refused_resume_changes_nothing(tmp_path, linear):
+    inputs, labels = dataset()
+    smoothed = csrs.Smoothed(linear, num_classes=2, sigma=SIGMA, seed=5)
+    out = tmp_path / "run.tsv"
+    smoothed.certify_dataset(inputs, labels, out=out, max=5, **OPTIONS)
+    other = csrs.Smoothed(linear, num_classes=2, sigma=0.25, seed=5)
+    too_large = csrs.Smoothed(linear, num_classes=2, sigma=SIGMA, seed=2**64 - 1)
+
+    def refused(smoothed, error, message, **changes):
+        before = files_of(out)
+        with pytest.raises(error, match=message):
+            smoothed.certify_dataset(inputs, labels, out=out, resume=True, **dict(OPTIONS, **changes))
+        assert files_of(out) == before
+
+    # Finished records, then those of a run killed while writing a line.
+    for killed in (False, True):
+        if killed:
+            (tmp_path / "run.tsv.end").unlink()
+            with open(out, "ab") as records:
+                records.write(b"5\t1\t1\tfal")
+        refused(other, ValueError, "the records were made with sigma 0.5, this run has 0.25")
+        refused(smoothed, ValueError, "the records were made with n 2000, this run has 4000", n=4_000)
+        refused(too_large, ValueError, "seed 18446744073709551615, expected at most 9223372036854775807")
+    settings = (tmp_path / "run.tsv.config.toml").read_bytes()
+    (tmp_path / "run.tsv.config.toml").unlink()
+    refused(smoothed, ValueError, "has no .*run.tsv.config.toml")
+    # With its settings back, the run continues: the partial line goes.
+    (tmp_path / "run.tsv.config.toml").write_bytes(settings)
+    rows = smoothed.certify_dataset(inputs, labels, out=out, resume=True, **OPTIONS)
+    assert [row["index"] for row in rows] == list(range(12))
+    assert csrs.report.read_records(out) == rows
+
+
 def test_shards_and_stop_rules_make_the_commands_records(tmp_path, linear):
     inputs, labels = dataset()
     smoothed = csrs.Smoothed(linear, num_classes=2, sigma=SIGMA, seed=1)
@@ -79,6 +121,14 @@ def test_shards_and_stop_rules_make_the_commands_records(tmp_path, linear):
     )
     assert [row["index"] for row in rows] == [1, 3, 5, 7, 9, 11]
     assert all(row["draws"] <= 2_000 for row in rows) and any(row["draws"] < 2_000 for row in rows)
+    # Each input drawn in rounds says whether it was decided at the target
+    # radius; only one that spent every draw can have run out of them.
+    assert all(row["decided"] or row["draws"] == 2_000 for row in rows)
+    assert all(isinstance(row["decided"], bool) for row in rows)
+    assert csrs.report.read_records(tmp_path / "half.tsv") == rows
+    table = csrs.report.metrics(tmp_path / "half.tsv", radii=[0.0, 0.25])
+    assert table[0]["target_radius"] == 0.25 and table[0]["certified_accuracy@0"] is None
+    assert table[0]["out_of_draws"] == sum(not row["decided"] for row in rows)
     assert "shard = \"1/2\"" in (tmp_path / "half.tsv.config.toml").read_text()
     # A class-0 input predicted 0 has a cost-sensitive curve; class 1's row
     # has no harmful class, so its certificate is Cohen's.
