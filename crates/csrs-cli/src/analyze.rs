@@ -23,7 +23,12 @@ use crate::options::Options;
 /// distribution can be from the one measured on these examples. Abstains are
 /// never counted as correct or robust. Files are only read. Records of a
 /// run that has not finished (still being written, or stopped before its
-/// end) are refused unless --partial.
+/// end) are refused unless --partial, before their lines are read.
+///
+/// A --target-radius run stops each input once its answer at that radius
+/// is known: its metrics are exact there only, and lower bounds elsewhere,
+/// marked ≥ in markdown and left out of TSV and JSON (and of --compare);
+/// the table counts its inputs that ran out of draws (out_of_draws).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   csrs analyze results/digits-certify.tsv

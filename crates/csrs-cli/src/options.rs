@@ -116,7 +116,7 @@ pub(crate) struct Options {
     /// How the CPU runs the model: native (the compiled engine), burn, or auto (native on the CPU, burn on a GPU); both draw the same noise, so their counts agree but for draws on a decision boundary [default: auto]
     #[arg(long, value_name = "auto|native|burn")]
     pub(crate) engine: Option<EngineChoice>,
-    /// Continue an interrupted run: keep the records in --out and add the missing examples (refused when the settings differ from those in <out>.config.toml, or when that file is missing)
+    /// Continue an interrupted run: keep the records in --out and add the missing examples (refused, changing nothing, when the settings differ from those in <out>.config.toml, or when that file is missing)
     #[arg(long)]
     #[serde(default, skip_serializing)]
     pub(crate) resume: bool,
