@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
-use csrs_artifacts::CertificationFiles;
-use csrs_artifacts::{Existing, OutputError};
+use csrs_artifacts::{CertificationFiles, Existing, OutputError};
 use csrs_data::DatasetName;
 use csrs_models::Architecture;
 use csrs_records::{Settings, deserialize};
@@ -139,7 +138,6 @@ macro_rules! prefer_first {
 }
 
 impl Options {
-    /// The command-line options completed by the `--config` file, if any.
     /// The command-line options completed by the `--config` file, if any,
     /// which they keep as `config` ([`Self::check_config_is_kept`]).
     pub(crate) fn with_config_file(self) -> anyhow::Result<Self> {
