@@ -172,8 +172,13 @@ pub fn comparison_table(runs: &[Run], radii: &[f64], format: TableFormat) -> any
             };
         }
     }
-    let left_out: Vec<String> =
-        runs.iter().filter_map(|run| run.target_radius.map(|radius| format!("{} at {radius}", run.records))).collect();
+    // The runs with a radius of `radii` left out: none when every radius
+    // asked for is where each run's metrics are exact.
+    let left_out: Vec<String> = runs
+        .iter()
+        .filter(|run| radii.iter().any(|&radius| run.bounds_only_at(radius)))
+        .filter_map(|run| run.target_radius.map(|radius| format!("{} at {radius}", run.records)))
+        .collect();
     if format == TableFormat::Markdown {
         if !left_out.is_empty() {
             let _ = writeln!(

@@ -71,7 +71,11 @@ fn comparisons_leave_out_the_radii_of_bounds() {
     let err = compare(&fixed, &target, &[0.25]).unwrap_err().to_string();
     assert!(err.contains("f.tsv and t.tsv: no radius of --radii where both runs' metrics are exact"), "{err}");
     assert!(err.contains("(t.tsv at 0.5)"), "{err}");
-    let markdown = comparison_table(&[fixed, target], &[0.0, 0.5], TableFormat::Markdown).unwrap();
+    let runs = [fixed, target];
+    let markdown = comparison_table(&runs, &[0.0, 0.5], TableFormat::Markdown).unwrap();
     assert_eq!(markdown.lines().filter(|line| line.starts_with("| f |")).count(), 1, "{markdown}");
-    assert!(markdown.contains("exact at its target radius (t.tsv at 0.5)"), "{markdown}");
+    assert!(markdown.contains("Left out: the radii") && markdown.contains("(t.tsv at 0.5)"), "{markdown}");
+    // At the target radius alone nothing is left out, and no note says so.
+    let markdown = comparison_table(&runs, &[0.5], TableFormat::Markdown).unwrap();
+    assert!(markdown.contains("| f | t | certified_accuracy | 0.5 |") && !markdown.contains("Left out"), "{markdown}");
 }
