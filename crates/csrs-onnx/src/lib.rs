@@ -36,16 +36,17 @@ mod structure;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read as _;
-
-use protobuf::Message as _;
 use std::path::{Path, PathBuf};
 
 use csrs_models::graph::Graph;
 use csrs_models::{Architecture, ModelSpec};
+use protobuf::Message as _;
 pub use structure::{MAX_NODES, OPSETS};
 
-/// The largest ONNX file read: 2 GiB, protobuf's own limit on one message
-/// and twice the weights of a network at [`csrs_models::MAX_PARAMETERS`].
+/// The largest ONNX file read, with the weights it keeps beside it: 2 GiB,
+/// about protobuf's own limit on one message and twice the weights of a
+/// network at [`csrs_models::MAX_PARAMETERS`]. Reading one holds up to
+/// three times its size at once (its bytes, decoded, and the parser's).
 pub const MAX_FILE_BYTES: u64 = 2 << 30;
 
 /// A network read from an ONNX file.
@@ -89,7 +90,10 @@ impl std::error::Error for OnnxError {}
 pub fn read(path: &Path, input: [usize; 3]) -> Result<OnnxNetwork, OnnxError> {
     let fail = |message: String| OnnxError { path: path.to_owned(), message: bounded(&message) };
     let too_large = || fail(format!("larger than {MAX_FILE_BYTES} bytes, the limit of an ONNX file"));
-    let file = file::open_regular(path).map_err(fail)?;
+    // Resolved once: the file read is the one whose folder holds its data.
+    let real = std::fs::canonicalize(path).map_err(|err| fail(format!("cannot read: {err}")))?;
+    let folder = real.parent().ok_or_else(|| fail("not a file".into()))?;
+    let file = file::open_regular(&real).map_err(fail)?;
     if file.metadata().is_ok_and(|m| m.len() > MAX_FILE_BYTES) {
         return Err(too_large());
     }
@@ -100,36 +104,31 @@ pub fn read(path: &Path, input: [usize; 3]) -> Result<OnnxNetwork, OnnxError> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large());
     }
-    read_bytes(path, &bytes, input).map_err(fail)
+    read_bytes(bytes, folder, input).map_err(fail)
 }
 
-/// [`read`] on the bytes of the file at `path`; the error is the message
-/// alone.
-fn read_bytes(path: &Path, bytes: &[u8], input: [usize; 3]) -> Result<OnnxNetwork, String> {
+/// [`read`] on the bytes of a file in `folder` (canonical); the error is
+/// the message alone.
+fn read_bytes(bytes: Vec<u8>, folder: &Path, input: [usize; 3]) -> Result<OnnxNetwork, String> {
     if bytes.is_empty() {
         return Err("an empty file, expected an ONNX model".into());
     }
     let not_onnx =
         |err: &dyn fmt::Display| format!("not an ONNX model csrs can read: {}", first_line(&err.to_string()));
-    let mut model = onnx_ir::ModelProto::parse_from_bytes(bytes).map_err(|err| not_onnx(&err))?;
+    let mut model = onnx_ir::ModelProto::parse_from_bytes(&bytes).map_err(|err| not_onnx(&err))?;
     structure::check(&model)?;
     let names = names::FileNames::of(&model);
     // The parser is handed bytes, never a path, so that it reads no other
     // file: weights stored beside the model are copied in first.
-    let folder = std::fs::canonicalize(path)
-        .ok()
-        .and_then(|file| file.parent().map(Path::to_owned))
-        .ok_or("cannot find the model's folder")?;
-    let inlined = external::inline(&mut model, &folder, bytes.len() as u64)?;
-    let whole;
-    let bytes = if inlined == 0 {
+    let bytes = if external::inline(&mut model, folder, bytes.len() as u64)? == 0 {
         bytes
     } else {
-        whole = model.write_to_bytes().map_err(|err| not_onnx(&err))?;
-        whole.as_slice()
+        drop(bytes);
+        model.write_to_bytes().map_err(|err| not_onnx(&err))?
     };
     drop(model);
-    let graph = guarded(|| onnx_ir::OnnxGraphBuilder::new().parse_bytes(bytes).map_err(|err| not_onnx(&err)))?;
+    let graph = guarded(|| onnx_ir::OnnxGraphBuilder::new().parse_bytes(&bytes).map_err(|err| not_onnx(&err)))?;
+    drop(bytes);
     guarded(std::panic::AssertUnwindSafe(|| convert::convert(&graph, &names, input)))
 }
 

@@ -17,12 +17,9 @@ fn fixture(name: &str) -> ModelProto {
     ModelProto::parse_from_bytes(&std::fs::read(data(name)).unwrap()).unwrap()
 }
 
-/// A fresh folder of this test's own.
-fn folder(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("csrs-onnx-hostile-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder of a test's own, removed when it is dropped.
+fn folder() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
 }
 
 fn write(path: &Path, model: &ModelProto) {
@@ -67,33 +64,34 @@ fn symlink(target: impl AsRef<Path>, link: impl AsRef<Path>) {
 
 #[test]
 fn external_data_inside_the_folder_is_read_through_links_that_stay_in_it() {
-    let dir = folder("inside");
+    let tmp = folder();
+    let dir = tmp.path();
     let reference = csrs_onnx::read(&data("separable_external.onnx"), DIGITS).unwrap();
     // A link in the folder to a file in the folder, and a `./` location.
     symlink("separable_external.data", dir.join("alias.data"));
     for location in ["alias.data", "./separable_external.data"] {
-        let network = csrs_onnx::read(&located(&dir, location), DIGITS).unwrap();
+        let network = csrs_onnx::read(&located(dir, location), DIGITS).unwrap();
         assert_eq!(network.weights, reference.weights, "{location}");
     }
     // A model named through a linked folder: its data is found in the
     // folder the link leads to.
-    let linked = folder("inside-linked");
-    std::fs::remove_dir(&linked).unwrap();
-    symlink(&dir, &linked);
+    let other = folder();
+    let linked = other.path().join("linked");
+    symlink(dir, &linked);
     let network = csrs_onnx::read(&linked.join("m.onnx"), DIGITS).unwrap();
     assert_eq!(network.weights, reference.weights);
-    std::fs::remove_file(&linked).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn locations_out_of_the_folder_are_refused_before_reading() {
-    let dir = folder("out");
-    let outside = folder("out-elsewhere");
+    let tmp = folder();
+    let dir = tmp.path();
+    let elsewhere = folder();
+    let outside = elsewhere.path();
     std::fs::copy(data("separable_external.data"), outside.join("w.data")).unwrap();
     std::fs::create_dir(dir.join("sub")).unwrap();
     symlink(outside.join("w.data"), dir.join("sub/link.data"));
-    symlink(&outside, dir.join("linked"));
+    symlink(outside, dir.join("linked"));
     symlink("/etc/passwd", dir.join("passwd"));
     symlink("/dev/zero", dir.join("zero"));
     let escape = format!("../{}/w.data", outside.file_name().unwrap().to_str().unwrap());
@@ -110,55 +108,54 @@ fn locations_out_of_the_folder_are_refused_before_reading() {
         ("missing.data", "cannot read: "),
     ];
     for (location, why) in cases {
-        let err = refusal(&located(&dir, location));
+        let err = refusal(&located(dir, location));
         assert!(
             err.contains(&format!("tensor pointwise.weight: external data {location}: {why}")),
             "{location}: {err}"
         );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
-    std::fs::remove_dir_all(&outside).unwrap();
 }
 
 #[test]
 fn what_is_not_a_regular_file_is_refused_without_waiting() {
-    let dir = folder("special");
+    let tmp = folder();
+    let dir = tmp.path();
     let fifo = dir.join("fifo.data");
     assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     // No writer ever opens it: reading it would wait for ever.
-    let err = refusal(&located(&dir, "fifo.data"));
+    let err = refusal(&located(dir, "fifo.data"));
     assert!(err.ends_with("external data fifo.data: a FIFO, socket or device, expected a regular file"), "{err}");
     std::fs::create_dir(dir.join("folder.data")).unwrap();
-    let err = refusal(&located(&dir, "folder.data"));
+    let err = refusal(&located(dir, "folder.data"));
     assert!(err.ends_with("external data folder.data: a folder, expected a regular file"), "{err}");
     // The model file itself.
     let err = csrs_onnx::read(&fifo, DIGITS).expect_err("refused").to_string();
     assert!(err.ends_with("fifo.data: a FIFO, socket or device, expected a regular file"), "{err}");
     let err = csrs_onnx::read(Path::new("/dev/zero"), DIGITS).expect_err("refused").to_string();
     assert_eq!(err, "/dev/zero: a FIFO, socket or device, expected a regular file");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn declared_sizes_are_checked_against_the_file_and_the_limit_before_allocating() {
-    let dir = folder("sizes");
-    let path = external_model(&dir, |t| set(t, "length", "10000000000"));
+    let tmp = folder();
+    let dir = tmp.path();
+    let path = external_model(dir, |t| set(t, "length", "10000000000"));
     let err = refusal(&path);
     assert!(err.ends_with("length 10000000000, but the tensor's shape takes 512 bytes"), "{err}");
 
-    let path = external_model(&dir, |t| set(t, "offset", "4611686018427387904"));
+    let path = external_model(dir, |t| set(t, "offset", "4611686018427387904"));
     let err = refusal(&path);
     assert!(
         err.ends_with("512 bytes from offset 4611686018427387904, past the end of the file (11112 bytes)"),
         "{err}"
     );
 
-    let path = external_model(&dir, |t| set(t, "offset", "-1"));
+    let path = external_model(dir, |t| set(t, "offset", "-1"));
     assert!(refusal(&path).ends_with("offset -1, expected a number of bytes"));
 
     // A shape of 2^31 floats with its length to match, in a sparse file
     // of 8 GiB: refused by the limit, before any of it is read.
-    let path = external_model(&dir, |t| {
+    let path = external_model(dir, |t| {
         t.dims = vec![1 << 31];
         set(t, "length", "8589934592");
         set(t, "location", "big.data");
@@ -170,10 +167,9 @@ fn declared_sizes_are_checked_against_the_file_and_the_limit_before_allocating()
         "{err}"
     );
 
-    let path = external_model(&dir, |t| t.dims = vec![1 << 62, 1 << 10]);
+    let path = external_model(dir, |t| t.dims = vec![1 << 62, 1 << 10]);
     let err = refusal(&path);
     assert!(err.contains("external data of shape [4611686018427387904, 1024], expected sides"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `model` with `count` ReLU nodes between its input and its first node.
@@ -199,19 +195,20 @@ fn with_relu_chain(mut model: ModelProto, count: usize) -> ModelProto {
 
 #[test]
 fn graphs_past_the_node_limit_are_refused_at_once() {
-    let dir = folder("nodes");
+    let tmp = folder();
+    let dir = tmp.path();
     let path = dir.join("chain.onnx");
     write(&path, &with_relu_chain(fixture("vgg.onnx"), 100_000));
     let started = std::time::Instant::now();
     let err = refusal(&path);
     assert!(err.ends_with(&format!("100013 nodes, more than the limit of {}", csrs_onnx::MAX_NODES)), "{err}");
     assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn values_defined_twice_or_read_before_they_are_computed_are_refused() {
-    let dir = folder("order");
+    let tmp = folder();
+    let dir = tmp.path();
     let path = dir.join("m.onnx");
     // A node that reads its own output.
     let mut model = fixture("vgg.onnx");
@@ -233,12 +230,12 @@ fn values_defined_twice_or_read_before_they_are_computed_are_refused() {
     model.graph.mut_or_insert_default().node.swap(0, 1);
     write(&path, &model);
     assert!(refusal(&path).contains("which no earlier node computes"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn opsets_outside_those_read_are_refused() {
-    let dir = folder("opsets");
+    let tmp = folder();
+    let dir = tmp.path();
     let path = dir.join("m.onnx");
     for version in [1, 12, 25, 99, -1] {
         let mut model = fixture("vgg.onnx");
@@ -257,12 +254,12 @@ fn opsets_outside_those_read_are_refused() {
     write(&path, &model);
     let reference = csrs_onnx::read(&data("vgg.onnx"), DIGITS).unwrap();
     assert_eq!(csrs_onnx::read(&path, DIGITS).unwrap().weights, reference.weights);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_reshape_to_another_batch_is_not_read_as_a_flatten() {
-    let dir = folder("reshape");
+    let tmp = folder();
+    let dir = tmp.path();
     let path = dir.join("m.onnx");
     let mut model = fixture("vgg.onnx");
     let graph = model.graph.mut_or_insert_default();
@@ -275,12 +272,12 @@ fn a_reshape_to_another_batch_is_not_read_as_a_flatten() {
     write(&path, &model);
     let err = refusal(&path);
     assert!(err.contains("(Reshape): to [1099511627776, -1]; supported: [batch, features]"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn messages_stay_one_bounded_line_whatever_the_file_holds() {
-    let dir = folder("messages");
+    let tmp = folder();
+    let dir = tmp.path();
     let path = dir.join("m.onnx");
     let mut model = fixture("refused_operator.onnx");
     let graph = model.graph.mut_or_insert_default();
@@ -298,5 +295,72 @@ fn messages_stay_one_bounded_line_whatever_the_file_holds() {
     write(&path, &model);
     let err = refusal(&path);
     assert!(err.contains("long?namexxx") && err.ends_with("xxx…"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn subgraphs_are_refused_before_the_parser_builds_them() {
+    let tmp = folder();
+    let path = tmp.path().join("m.onnx");
+    // An If whose branch holds the chain the node limit refuses at the top.
+    let branch = with_relu_chain(fixture("vgg.onnx"), 100_000).graph.unwrap();
+    let mut model = fixture("vgg.onnx");
+    let graph = model.graph.mut_or_insert_default();
+    let mut node = graph.node[1].clone();
+    node.op_type = "If".into();
+    node.name = "choose".into();
+    let mut attribute = graph.node[0].attribute[0].clone();
+    attribute.name = "then_branch".into();
+    attribute.type_ = protobuf::EnumOrUnknown::from_i32(5); // GRAPH
+    attribute.ints.clear();
+    attribute.g = protobuf::MessageField::some(branch);
+    node.attribute = vec![attribute];
+    graph.node.insert(1, node);
+    write(&path, &model);
+    let started = std::time::Instant::now();
+    let err = refusal(&path);
+    assert!(err.ends_with("node choose (If) holds a subgraph; csrs runs no control flow"), "{err}");
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+}
+
+#[test]
+fn a_constant_nodes_tensor_is_read_from_the_folder_alone() {
+    let tmp = folder();
+    let dir = tmp.path();
+    symlink("/etc/passwd", dir.join("passwd"));
+    let mut model = fixture("vgg.onnx");
+    let graph = model.graph.mut_or_insert_default();
+    let constant = graph.node.iter_mut().find(|n| n.op_type == "Constant").unwrap();
+    let tensor = constant.attribute[0].t.as_mut().unwrap();
+    let mut entry = fixture("separable_external.onnx")
+        .graph
+        .initializer
+        .iter()
+        .find_map(|t| t.external_data.first().cloned())
+        .unwrap();
+    entry.value = "passwd".into();
+    tensor.name = "shape".into();
+    tensor.external_data = vec![entry];
+    tensor.data_location = protobuf::EnumOrUnknown::from_i32(1); // EXTERNAL
+    tensor.raw_data = Default::default();
+    tensor.int64_data.clear();
+    let path = dir.join("m.onnx");
+    write(&path, &model);
+    let err = refusal(&path);
+    assert!(
+        err.ends_with("tensor shape: external data passwd: a symbolic link leading out of the model's folder"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_reshape_reading_zero_as_zero_is_refused() {
+    let tmp = folder();
+    let path = tmp.path().join("m.onnx");
+    let mut model = fixture("vgg.onnx");
+    let graph = model.graph.mut_or_insert_default();
+    let reshape = graph.node.iter_mut().find(|n| n.op_type == "Reshape").unwrap();
+    reshape.attribute.iter_mut().find(|a| a.name == "allowzero").unwrap().i = 1;
+    write(&path, &model);
+    let err = refusal(&path);
+    assert!(err.ends_with("(Reshape): allowzero = 1; supported: allowzero = 0 (PyTorch's)"), "{err}");
 }
