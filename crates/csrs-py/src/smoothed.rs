@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use csrs_cost::CostRow;
 use csrs_data::{Dataset, ImageShape};
-use csrs_records::{CertifyRow, Row, Settings};
+use csrs_records::{CertifyRow, MAX_INTEGER, Row, Settings};
 use csrs_run::{
     Certify, MAX_BATCH, MAX_BATCH_BYTES, MAX_DRAWS, Observer, RunSettings, Shard, check_batch, note_grid_distance,
 };
@@ -93,14 +93,29 @@ struct Input {
 
 impl Input {
     /// The array argument `value`, its shape checked by `check` before
-    /// NumPy or csrs copies it, then its values: at least one, every one
-    /// finite. A copy larger than memory is a `MemoryError`.
+    /// NumPy or csrs copies it: [`Input::copy`].
     fn of(value: &Bound<'_, PyAny>, name: &str, check: impl FnOnce(&[usize]) -> PyResult<()>) -> PyResult<Self> {
-        check(&args::shape(value, name)?)?;
+        let shape = args::shape(value, name)?;
+        check(&shape)?;
+        Self::copy(value, name, shape)
+    }
+
+    /// The values of the array argument `value`, of the `shape` it was
+    /// measured and checked with: at least one, every one finite. A copy
+    /// larger than memory is a `MemoryError`; another shape (an object
+    /// whose `__array__` changed since) a `ValueError`, since what was
+    /// checked against that shape (the labels' number) would not hold.
+    fn copy(value: &Bound<'_, PyAny>, name: &str, shape: Vec<usize>) -> PyResult<Self> {
         let array = value
             .extract::<PyArrayLikeDyn<'_, f32, AllowTypeChange>>()
             .map_err(|err| args::named(value.py(), err, name))?;
         let array = array.as_array();
+        if array.shape() != shape {
+            return Err(value_error(format!(
+                "{name} has shape {:?}, expected {shape:?}, the shape it had when measured",
+                array.shape()
+            )));
+        }
         let mut values = Vec::new();
         values.try_reserve_exact(array.len()).map_err(|_| {
             PyMemoryError::new_err(format!("{name} has {} values, more than memory holds for csrs's copy", array.len()))
@@ -112,7 +127,7 @@ impl Input {
         if let Some(at) = values.iter().position(|v| !v.is_finite()) {
             return Err(value_error(format!("{name} has {} at index {at}, expected finite values", values[at])));
         }
-        Ok(Input { values, shape: array.shape().to_vec() })
+        Ok(Input { values, shape })
     }
 }
 
@@ -164,9 +179,15 @@ fn read_example(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     stream(&value.extract()?, "example")
 }
 
+/// The most a count of inputs in a run's settings (`skip`, `max`) may be:
+/// [`MAX_INTEGER`], the largest integer a settings file holds, refused here
+/// by the argument's name rather than by the settings.
+const MAX_COUNT: usize = MAX_INTEGER as usize;
+
 /// `skip`: every skip-th input, from 1.
 fn read_skip(value: &Bound<'_, PyAny>) -> PyResult<usize> {
-    value.extract::<Int>()?.get("skip", 1..=usize::MAX, format_args!("1 to {} (every skip-th input)", usize::MAX))
+    let expected = format_args!("1 to {MAX_COUNT} (every skip-th input; the largest integer a settings file holds)");
+    value.extract::<Int>()?.get("skip", 1..=MAX_COUNT, expected)
 }
 
 /// `shard` as the examples it picks: `None` for all of them, `"i/k"` or
@@ -494,17 +515,34 @@ impl Smoothed {
         max: Option<Int>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let all = Input::of(inputs, "inputs", |shape| match shape.split_first() {
-            Some((_, input_shape)) if !input_shape.is_empty() => check_input("inputs", shape, input_shape),
-            _ => Err(value_error(format!("inputs has shape {shape:?}, expected (N, *input_shape)"))),
-        })?;
-        let (count, input_shape) = (all.shape[0], &all.shape[1..]);
+        // Every argument is checked before `inputs` is copied, which may
+        // be large: a mistyped one is refused at once.
+        let shape = args::shape(inputs, "inputs")?;
+        let (count, input_shape) = match shape.split_first() {
+            Some((&count, input_shape)) if !input_shape.is_empty() => {
+                check_input("inputs", &shape, input_shape)?;
+                (count, input_shape.to_vec())
+            }
+            _ => return Err(value_error(format!("inputs has shape {shape:?}, expected (N, *input_shape)"))),
+        };
         let labels = self.labels(labels, count)?;
         let (n0, n, batch) = (draws(&n0, "n0")?, draws(&n, "n")?, self::batch(&batch)?);
-        let max =
-            max.map(|max| max.get("max", 0..=usize::MAX, format_args!("0 to {} inputs", usize::MAX))).transpose()?;
+        let max = max
+            .map(|max| {
+                let expected = format_args!("0 to {MAX_COUNT} inputs (the largest integer a settings file holds)");
+                max.get("max", 0..=MAX_COUNT, expected)
+            })
+            .transpose()?;
+        let checked_alpha = self::alpha(alpha)?;
         let rule = stop_rule(target_radius, radius_tolerance)?;
         let shard = self::shard(shard)?;
+        // The seed, given when the classifier was made, becomes a setting
+        // here only.
+        Int::Whole(self.seed.into()).get(
+            "seed",
+            0..=MAX_INTEGER,
+            format_args!("0 to {MAX_INTEGER} for certify_dataset (the largest integer a settings file holds)"),
+        )?;
         if let Some(progress) = &progress
             && !progress.bind(py).is_callable()
         {
@@ -538,6 +576,9 @@ impl Smoothed {
                 self.num_classes
             )));
         }
+        let failure = Failure::default();
+        let mut smoothed = self.smoothed(py, &input_shape, batch, &failure)?;
+        let all = Input::copy(inputs, "inputs", shape)?;
         let (target_radius, radius_tolerance) = match rule {
             Some(StopRule::AtRadius(radius)) => (Some(radius), None),
             Some(StopRule::Within(tolerance)) => (None, Some(tolerance)),
@@ -569,16 +610,14 @@ impl Smoothed {
             shard,
             resume,
             adopt_settings,
-            ..RunSettings::new(out, self::alpha(alpha)?, n)
+            ..RunSettings::new(out, checked_alpha, n)
         };
-        let image = match *input_shape {
+        let image = match input_shape[..] {
             [channels, height, width] => ImageShape { channels, height, width },
             _ => ImageShape { channels: 1, height: 1, width: input_shape.iter().product() },
         };
         let class_names = (0..self.num_classes).map(|class| class.to_string()).collect();
         let dataset = Dataset::in_memory("inputs", image, all.values, labels, class_names);
-        let failure = Failure::default();
-        let mut smoothed = self.smoothed(py, input_shape, batch, &failure)?;
         let mut observer = PyObserver { progress, done: 0, total: 0, failure: failure.clone() };
         let cost = matrix.as_ref().map(|(matrix, _)| matrix);
         let rows = py.detach(|| {

@@ -35,11 +35,11 @@ def predict(**changes):
     return smoothed().predict(arguments.pop("x"), **arguments)
 
 
-def certify_dataset(tmp_path, **changes):
+def certify_dataset(tmp_path, seed=0, **changes):
     inputs = np.zeros((2, 3), dtype=np.float32)
     arguments = dict(inputs=inputs, labels=[0, 1], out=tmp_path / "r.tsv", **OPTIONS)
     arguments.update(changes)
-    return smoothed().certify_dataset(arguments.pop("inputs"), arguments.pop("labels"), **arguments)
+    return smoothed(seed=seed).certify_dataset(arguments.pop("inputs"), arguments.pop("labels"), **arguments)
 
 
 def one_line(error):
@@ -122,6 +122,35 @@ def test_integers_of_numpy_and_whole_ranges_are_taken():
             matrix.row(y)
     with pytest.raises(IndexError, match="class -1 is out of range"):
         matrix.sensitive_set(-1)
+
+
+# The largest integer a run's settings file (TOML) holds: 2**63 - 1.
+LARGEST_SETTING = 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(skip=2**63), "skip 9223372036854775808, expected 1 to 9223372036854775807 (every skip-th input;"),
+        (dict(max=2**63), "max 9223372036854775808, expected 0 to 9223372036854775807 inputs"),
+        (dict(seed=2**63), "seed 9223372036854775808, expected 0 to 9223372036854775807 for certify_dataset"),
+        (dict(seed=2**64 - 1), "seed 18446744073709551615, expected 0 to 9223372036854775807 for certify_dataset"),
+    ],
+)
+def test_settings_past_what_a_settings_file_holds_are_refused_by_name(tmp_path, changes, message):
+    with pytest.raises(ValueError) as raised:
+        certify_dataset(tmp_path, **changes)
+    assert message in one_line(raised)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_largest_settings_are_taken(tmp_path):
+    largest = dict(seed=LARGEST_SETTING, skip=LARGEST_SETTING, max=LARGEST_SETTING)
+    rows = certify_dataset(tmp_path, **largest)
+    assert [row["index"] for row in rows] == [0]
+    settings = (tmp_path / "r.tsv.config.toml").read_text()
+    for key in largest:
+        assert f"{key} = {LARGEST_SETTING}\n" in settings, settings
 
 
 @pytest.mark.parametrize(
@@ -252,3 +281,39 @@ def test_huge_arguments_are_refused_by_their_shape_before_any_copy(tmp_path, sta
     status, output = in_child(statement, tmp_path)
     assert status == 0 and output.startswith("ValueError ") and message in output, (status, output)
     assert "\n" not in output
+
+
+# 1 000 inputs of 10**7 values: 40 GB that the child cannot copy, of a shape
+# csrs takes.
+MANY = "np.broadcast_to(np.float32(0), (1_000, 10**7))"
+GOOD = dict(labels="[0] * 1_000", n0="100", n="100", alpha="0.01", batch="100")
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(n="0"), "n 0, expected 1 to 1073741824 draws per input"),
+        (dict(n0="0"), "n0 0, expected 1 to"),
+        (dict(batch="0"), "batch 0, expected 1 to"),
+        (dict(alpha="2.0"), "alpha: "),
+        (dict(max="-1"), "max -1, expected 0 to"),
+        (dict(skip="0"), "skip 0, expected 1 to"),
+        (dict(shard="'2/2'"), 'shard "2/2", expected i/k'),
+        (dict(target_radius="-1.0"), "target_radius -1, expected a finite number > 0"),
+        (dict(labels="[0] * 999"), "labels has 999 entries, expected 1000 (one per input)"),
+    ],
+)
+def test_a_wrong_argument_is_refused_before_the_inputs_are_copied(tmp_path, changes, message):
+    arguments = dict(GOOD, **changes)
+    labels = arguments.pop("labels")
+    named = ", ".join(f"{name}={value}" for name, value in arguments.items())
+    status, output = in_child(f"{SMOOTHED}.certify_dataset({MANY}, {labels}, out='r.tsv', {named})", tmp_path)
+    assert status == 0 and output.startswith("ValueError ") and message in output, (status, output)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the child's memory is limited on Linux only")
+def test_the_inputs_refused_above_are_more_than_the_child_can_copy(tmp_path):
+    named = ", ".join(f"{name}={value}" for name, value in GOOD.items() if name != "labels")
+    status, output = in_child(f"{SMOOTHED}.certify_dataset({MANY}, {GOOD['labels']}, out='r.tsv', {named})", tmp_path)
+    assert status != 0 and "MemoryError: inputs has 10000000000 values, more than memory holds" in output, output

@@ -101,7 +101,7 @@ def test_a_refused_resume_changes_nothing(tmp_path, linear):
                 records.write(b"5\t1\t1\tfal")
         refused(other, ValueError, "the records were made with sigma 0.5, this run has 0.25")
         refused(smoothed, ValueError, "the records were made with n 2000, this run has 4000", n=4_000)
-        refused(too_large, ValueError, "seed 18446744073709551615, expected at most 9223372036854775807")
+        refused(too_large, ValueError, "seed 18446744073709551615, expected 0 to 9223372036854775807 for certify_dataset")
     settings = (tmp_path / "run.tsv.config.toml").read_bytes()
     (tmp_path / "run.tsv.config.toml").unlink()
     refused(smoothed, ValueError, "has no .*run.tsv.config.toml")
