@@ -13,13 +13,31 @@ fn certify(dir: &Path, out: &str) -> String {
 
 /// [`certify`] at noise level `sigma`.
 fn certify_at(dir: &Path, out: &str, sigma: &str, noise: &str) -> String {
+    certify_with(dir, out, &["--sigma", sigma, "--noise", noise, "--n", "500"])
+}
+
+/// Certifies 40 digits with the shipped Gaussian-trained model into `out`,
+/// with `options` (σ and n among them), and returns the summary line.
+fn certify_with(dir: &Path, out: &str, options: &[&str]) -> String {
     let model = repo_root().join("models/digits-gaussian-025").display().to_string();
     let cost = repo_root().join("configs/costs/digits-seed-3.toml").display().to_string();
-    let args =
-        ["certify", "--model", &model, "--dataset", "digits", "--cost", &cost, "--sigma", sigma, "--noise", noise];
-    let run = csrs(dir, &[&args[..], &["--n", "500", "--max", "40", "--out", out]].concat(), "");
+    let args = ["certify", "--model", &model, "--dataset", "digits", "--cost", &cost];
+    let run = csrs(dir, &[&args[..], options, &["--max", "40", "--out", out]].concat(), "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     run.stdout
+}
+
+/// TSV records `text` without their column `name`, as a csrs from before
+/// that column wrote them.
+fn without_column(text: &str, name: &str) -> String {
+    let column = text.lines().next().unwrap().split('\t').position(|c| c == name).unwrap();
+    text.lines()
+        .map(|line| {
+            let mut cells: Vec<&str> = line.split('\t').collect();
+            cells.remove(column);
+            cells.join("\t") + "\n"
+        })
+        .collect()
 }
 
 /// The numbers after `label` in a summary line, up to the next `;`.
@@ -183,16 +201,7 @@ fn records_of_an_earlier_csrs_are_read_but_not_resumed() {
     assert!(summary.contains("; base model's accuracy on clean inputs: "), "{summary}");
     // The same records without the column csrs added later.
     let text = std::fs::read_to_string(dir.path().join("c.tsv")).unwrap();
-    let column = text.lines().next().unwrap().split('\t').position(|c| c == "base_predicted").unwrap();
-    let old: String = text
-        .lines()
-        .map(|line| {
-            let mut cells: Vec<&str> = line.split('\t').collect();
-            cells.remove(column);
-            cells.join("\t") + "\n"
-        })
-        .collect();
-    std::fs::write(dir.path().join("old.tsv"), old).unwrap();
+    std::fs::write(dir.path().join("old.tsv"), without_column(&text, "base_predicted")).unwrap();
     // Without an end mark, as an earlier csrs wrote them: read when asked.
     let refused = csrs(dir.path(), &["analyze", "old.tsv"], "");
     assert!(refused.stderr.contains("old.tsv has no end mark"), "{}", refused.stderr);
@@ -211,6 +220,30 @@ fn records_of_an_earlier_csrs_are_read_but_not_resumed() {
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("old.tsv: its columns are not those of this version of csrs"), "{}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn records_without_the_decided_column_say_nothing_of_draws_run_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = certify_with(dir.path(), "t.tsv", &["--sigma", "0.25", "--n", "800", "--target-radius", "0.3"]);
+    assert!(summary.contains("inputs ran out of draws before their answer"), "{summary}");
+    // The same records, and settings, as a csrs from before the column
+    // wrote them: read, each input's decision unknown.
+    let text = std::fs::read_to_string(dir.path().join("t.tsv")).unwrap();
+    std::fs::write(dir.path().join("old.tsv"), without_column(&text, "decided")).unwrap();
+    std::fs::copy(dir.path().join("t.tsv.config.toml"), dir.path().join("old.tsv.config.toml")).unwrap();
+    let run =
+        csrs(dir.path(), &["analyze", "--partial", "--format", "jsonl", "--radii", "0.3", "old.tsv", "t.tsv"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let rows: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows[0]["out_of_draws"], serde_json::Value::Null, "{}", run.stdout);
+    assert!(rows[1]["out_of_draws"].as_u64().is_some(), "{}", run.stdout);
+    for key in ["examples", "certified_accuracy@0.3", "mean_draws", "target_radius"] {
+        assert_eq!(rows[0][key], rows[1][key], "{key}");
+    }
+    let markdown = csrs(dir.path(), &["analyze", "--partial", "old.tsv"], "");
+    assert_eq!(markdown.code, Some(0), "{}", markdown.stderr);
+    assert!(markdown.stdout.contains("≥: a lower bound") && !markdown.stdout.contains("out_of_draws"));
 }
 
 #[test]
@@ -256,12 +289,12 @@ fn unfinished_records_are_refused_before_they_are_parsed() {
     let dir = tempfile::tempdir().unwrap();
     certify(dir.path(), "c.tsv");
     let header = std::fs::read_to_string(dir.path().join("c.tsv")).unwrap().lines().next().unwrap().to_owned();
-    // 64 MB of lines that are not records, without an end mark: a run
+    // 4 MB of lines that are not records, without an end mark: a run
     // stopped (or still going) is refused as such, whatever its lines.
     let body = "not a record\t".repeat(16) + "\n";
     let mut file = std::io::BufWriter::new(std::fs::File::create(dir.path().join("big.tsv")).unwrap());
     std::io::Write::write_all(&mut file, format!("{header}\n").as_bytes()).unwrap();
-    for _ in 0..(64 << 20) / body.len() {
+    for _ in 0..(4 << 20) / body.len() {
         std::io::Write::write_all(&mut file, body.as_bytes()).unwrap();
     }
     drop(file);
