@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::fields::field_names;
 use crate::row::{Format, Row};
-use crate::settings::classes_of_run;
+use crate::settings::{Settings, classes_of_run};
 
 /// An output file being appended to.
 pub struct RecordFile {
@@ -36,15 +36,18 @@ pub struct RecordFile {
     pending: Pending,
 }
 
-/// What a resumed run changes before it adds to its records: nothing, in
-/// a new file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a run changes before it adds to its records: for a resumed run,
+/// its end mark and partial last line; for any run, its settings.
+#[derive(Debug, Clone, PartialEq)]
 struct Pending {
     /// The length of the records' whole lines, when a partial last line
     /// (a run killed while writing it) follows them.
     cut_to: Option<u64>,
     /// Whether the end mark may still be beside the file.
     marked: bool,
+    /// The run's settings, with the note of their file
+    /// ([`RecordFile::save_settings_when_writing`]).
+    settings: Option<(Settings, Option<String>)>,
 }
 
 impl RecordFile {
@@ -69,14 +72,26 @@ impl RecordFile {
         if !exists && let Some(header) = format.header::<R>() {
             writeln!(file, "{header}").with_context(|| format!("cannot write {}", path.display()))?;
         }
-        let pending = Pending { cut_to, marked: exists };
+        let pending = Pending { cut_to, marked: exists, settings: None };
         Ok((RecordFile { path: path.to_owned(), format, file, records: rows.len(), pending }, rows))
     }
 
-    /// Makes the changes a resumed run defers to its first write: the end
-    /// mark goes first, so that no mark ever describes records being
-    /// changed, then the partial last line.
+    /// Saves `settings` beside the records (`<records>.config.toml`, with
+    /// `note`) at the first write, not now: a resumed run that passed the
+    /// settings check with another batch, say, and then fails before its
+    /// first record leaves the settings of the run that made the records.
+    pub fn save_settings_when_writing(&mut self, settings: &Settings, note: Option<&str>) {
+        self.pending.settings = Some((settings.clone(), note.map(str::to_owned)));
+    }
+
+    /// Makes the changes a run defers to its first write: its settings
+    /// first, so that failing to write them changes nothing else; then the
+    /// end mark, so that no mark ever describes records being changed;
+    /// then the partial last line.
     fn start_writing(&mut self) -> anyhow::Result<()> {
+        if let Some((settings, note)) = self.pending.settings.take() {
+            settings.save_beside(&self.path, note.as_deref())?;
+        }
         if self.pending.marked {
             let mark = CertificationFiles::new(&self.path).end_mark();
             remove_if_present(&mark).with_context(|| format!("cannot remove {}", mark.display()))?;

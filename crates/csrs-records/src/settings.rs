@@ -1,5 +1,5 @@
 //! The settings of the run that wrote some records, `<records>.config.toml`
-//! beside them: written when the run opens its records, compared when it
+//! beside them: written with the run's first record, compared when it
 //! is resumed (a file must hold certificates of one smoothed classifier),
 //! and read to check the records' classes against their dataset.
 //!

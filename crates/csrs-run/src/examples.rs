@@ -1,7 +1,7 @@
 //! Running every example of a run that its records do not hold yet:
 //! claiming the records, checking that a resumed run continues the same
-//! one, saving its settings, appending each record as it is made, and
-//! marking the records whole at the end.
+//! one, appending each record as it is made (its settings saved with the
+//! first), and marking the records whole at the end.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -42,9 +42,10 @@ impl Observer for () {}
 /// yet, up to `group_size` at a time, appending the rows it returns (in the
 /// order of the examples it is given) as soon as it returns; `samples` is
 /// what a row drew, for the observer. `settings` are saved beside the
-/// records once a resumed run is known to continue them: a refusal leaves
-/// the records, their settings and their end mark as they were. Returns
-/// every row of the records, by index.
+/// records with the first record (or the end mark of a run left nothing to
+/// do): a refusal, or a failure before the first record, leaves the
+/// records, their settings and their end mark as they were. Returns every
+/// row of the records, by index.
 pub(crate) fn run_example_groups<R: Row>(
     run: &RunSettings,
     settings: &Settings,
@@ -76,7 +77,7 @@ pub(crate) fn run_example_groups<R: Row>(
     if let Some(note) = &run.note {
         observer.note(note);
     }
-    settings.save_beside(&run.out, run.note.as_deref())?;
+    file.save_settings_when_writing(settings, run.note.as_deref());
     let done: BTreeSet<usize> = rows.iter().map(Row::index).collect();
     let todo: Vec<usize> = run.examples(dataset.len()).filter(|i| !done.contains(i)).collect();
     if !done.is_empty() {

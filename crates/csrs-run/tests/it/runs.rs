@@ -20,13 +20,18 @@ fn dataset() -> Dataset {
 }
 
 fn smoothed() -> Smoothed<KnownProbabilities<impl Fn(&[f32]) -> Vec<f64>>> {
-    let counter = KnownProbabilities::new(3, 2, |x: &[f32]| {
+    with_probabilities(|x: &[f32]| {
         let sure = 0.5 + 0.49 * f64::from(x[0]);
         let mut p = vec![(1.0 - sure) / 2.0; 3];
         p[x[1] as usize] = sure;
         p
-    });
-    Smoothed::new(counter, Noise::Gaussian(Sigma::new(0.5).unwrap()))
+    })
+}
+
+/// The smoothed classifier of three classes whose probabilities at `x` are
+/// `probabilities(x)`.
+fn with_probabilities<F: Fn(&[f32]) -> Vec<f64>>(probabilities: F) -> Smoothed<KnownProbabilities<F>> {
+    Smoothed::new(KnownProbabilities::new(3, 2, probabilities), Noise::Gaussian(Sigma::new(0.5).unwrap()))
 }
 
 #[derive(serde::Serialize)]
@@ -114,4 +119,35 @@ fn a_refused_resume_changes_nothing() {
     let rows = certify(&adopt, &settings, &mut smoothed(), &dataset(), how, &mut ()).unwrap();
     assert_eq!(rows.len(), 10);
     assert_eq!(read_rows::<CertifyRow>(&out, Unfinished::Refuse).unwrap(), rows);
+}
+
+/// Settings with the batch, which a resumed run may change.
+#[derive(serde::Serialize)]
+struct Batched {
+    sigma: f64,
+    n: u64,
+    batch: usize,
+}
+
+#[test]
+fn a_resume_that_fails_before_its_first_record_keeps_the_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let alpha = Alpha::new(0.001).unwrap();
+    let how = Certify { n0: 100, cost: None, rule: None };
+    let out = dir.path().join("r.tsv");
+    let first = RunSettings { max: Some(4), batch: 300, ..RunSettings::new(out.clone(), alpha, 2000) };
+    let settings = |batch| Settings::new(&Batched { sigma: 0.5, n: 2000, batch }).unwrap();
+    certify(&first, &settings(300), &mut smoothed(), &dataset(), how, &mut ()).unwrap();
+    // Another batch continues the run; a model that then fails on the
+    // first input leaves the records, and the settings that made them.
+    let rest = RunSettings { resume: true, max: None, batch: 700, ..first };
+    let before = files_of(&out);
+    let mut failing = with_probabilities(|_: &[f32]| vec![0.5; 3]);
+    let err = certify(&rest, &settings(700), &mut failing, &dataset(), how, &mut ()).unwrap_err();
+    assert!(format!("{err:#}").contains("example 4"), "{err:#}");
+    assert_eq!(files_of(&out), before);
+    // The run that writes a record saves its settings.
+    certify(&rest, &settings(700), &mut smoothed(), &dataset(), how, &mut ()).unwrap();
+    let saved = Settings::of_run(&out).unwrap().unwrap();
+    assert_eq!(saved.get("batch").map(ToString::to_string).as_deref(), Some("700"));
 }
