@@ -8,6 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use csrs_artifacts::CertificationFiles;
+
 use crate::util::{csrs, repo_root};
 
 const SHIPPED_MODEL: &str = "models/digits-gaussian-025";
@@ -313,12 +315,11 @@ fn certify_counts_and_figures_follow_the_overwrite_rule() {
 /// The records `name` in `dir`, their settings and their end mark (`None`
 /// where absent), with when each was last changed.
 fn files_of(dir: &Path, name: &str) -> Vec<Option<(String, std::time::SystemTime)>> {
-    [name.to_owned(), format!("{name}.config.toml"), format!("{name}.end")]
+    let modified = |path: &Path| std::fs::metadata(path).ok()?.modified().ok();
+    CertificationFiles::new(&dir.join(name))
+        .outputs()
         .iter()
-        .map(|file| {
-            let path = dir.join(file);
-            Some((std::fs::read_to_string(&path).ok()?, std::fs::metadata(&path).ok()?.modified().ok()?))
-        })
+        .map(|path| Some((std::fs::read_to_string(path).ok()?, modified(path)?)))
         .collect()
 }
 
