@@ -46,8 +46,11 @@ struct Pending {
     /// Whether the end mark may still be beside the file.
     marked: bool,
     /// The run's settings, with the note of their file
-    /// ([`RecordFile::save_settings_when_writing`]).
+    /// ([`RecordFile::save_settings`]).
     settings: Option<(Settings, Option<String>)>,
+    /// Whether this run made the file (and so has nothing of an earlier
+    /// run's to keep).
+    created: bool,
 }
 
 impl RecordFile {
@@ -72,16 +75,23 @@ impl RecordFile {
         if !exists && let Some(header) = format.header::<R>() {
             writeln!(file, "{header}").with_context(|| format!("cannot write {}", path.display()))?;
         }
-        let pending = Pending { cut_to, marked: exists, settings: None };
+        let pending = Pending { cut_to, marked: exists, settings: None, created: !exists };
         Ok((RecordFile { path: path.to_owned(), format, file, records: rows.len(), pending }, rows))
     }
 
     /// Saves `settings` beside the records (`<records>.config.toml`, with
-    /// `note`) at the first write, not now: a resumed run that passed the
-    /// settings check with another batch, say, and then fails before its
-    /// first record leaves the settings of the run that made the records.
-    pub fn save_settings_when_writing(&mut self, settings: &Settings, note: Option<&str>) {
+    /// `note`): at once beside records this run made, so that a new run
+    /// that fails before its first record can still be resumed, and at the
+    /// first write beside an earlier run's, so that a resumed run that
+    /// passed the settings check with another batch, say, and then fails
+    /// before its first record leaves the settings of the run that made
+    /// the records.
+    pub fn save_settings(&mut self, settings: &Settings, note: Option<&str>) -> anyhow::Result<()> {
+        if self.pending.created {
+            return settings.save_beside(&self.path, note);
+        }
         self.pending.settings = Some((settings.clone(), note.map(str::to_owned)));
+        Ok(())
     }
 
     /// Makes the changes a run defers to its first write: its settings

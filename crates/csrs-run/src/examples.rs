@@ -77,7 +77,7 @@ pub(crate) fn run_example_groups<R: Row>(
     if let Some(note) = &run.note {
         observer.note(note);
     }
-    file.save_settings_when_writing(settings, run.note.as_deref());
+    file.save_settings(settings, run.note.as_deref())?;
     let done: BTreeSet<usize> = rows.iter().map(Row::index).collect();
     let todo: Vec<usize> = run.examples(dataset.len()).filter(|i| !done.contains(i)).collect();
     if !done.is_empty() {

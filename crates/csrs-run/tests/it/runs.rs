@@ -151,3 +151,21 @@ fn a_resume_that_fails_before_its_first_record_keeps_the_settings() {
     let saved = Settings::of_run(&out).unwrap().unwrap();
     assert_eq!(saved.get("batch").map(ToString::to_string).as_deref(), Some("700"));
 }
+
+#[test]
+fn a_new_run_that_fails_before_its_first_record_can_be_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let alpha = Alpha::new(0.001).unwrap();
+    let how = Certify { n0: 100, cost: None, rule: None };
+    let out = dir.path().join("r.tsv");
+    let first = RunSettings { max: Some(4), batch: 300, ..RunSettings::new(out.clone(), alpha, 2000) };
+    let settings = Settings::new(&Batched { sigma: 0.5, n: 2000, batch: 300 }).unwrap();
+    let mut failing = with_probabilities(|_: &[f32]| vec![0.5; 3]);
+    certify(&first, &settings, &mut failing, &dataset(), how, &mut ()).unwrap_err();
+    // Its settings were saved with the file it made, so it resumes.
+    let saved = Settings::of_run(&out).unwrap().unwrap();
+    assert_eq!(saved.first_difference(&settings), None);
+    let resume = RunSettings { resume: true, ..first };
+    let rows = certify(&resume, &settings, &mut smoothed(), &dataset(), how, &mut ()).unwrap();
+    assert_eq!(rows.len(), 4);
+}
