@@ -13,7 +13,7 @@ use csrs_train::model_spec;
 
 use crate::io::check_outputs;
 use crate::options::ImportOptions;
-use csrs_run::{DeviceChoice, OnBackend, import_file, import_onnx, is_onnx, load_model, on_backend};
+use csrs_run::{DeviceChoice, OnBackend, export_onnx, import_file, import_onnx, is_onnx, load_model, on_backend};
 
 /// Create, inspect, import and export model checkpoints.
 #[derive(Debug, clap::Args)]
@@ -111,16 +111,27 @@ struct ImportArgs {
     force: bool,
 }
 
-/// Write a model's weights for PyTorch: a safetensors file keyed by the
-/// PyTorch names of the model's layout (e.g. conv1.weight, layer1.0.bn1.running_mean,
-/// fc.bias), loadable with `net.load_state_dict(safetensors.torch.load_file(FILE))`.
-/// The normalisation (mean, std) and the architecture are in the file's metadata.
+/// Write a model for PyTorch or onnxruntime.
+///
+/// --format safetensors: the weights, keyed by the PyTorch names of the
+/// model's layout (e.g. conv1.weight, layer1.0.bn1.running_mean, fc.bias),
+/// loadable with `net.load_state_dict(safetensors.torch.load_file(FILE))`;
+/// the normalisation (mean, std) and the architecture are in the file's
+/// metadata. Built-in architectures only: an imported network's layout is
+/// not PyTorch's.
+///
+/// --format onnx: the whole network, any checkpoint (built-in or imported):
+/// an ONNX model of opset 17 taking `input`, pixels in [0, 1] as
+/// [batch, c, h, w] with the batch dynamic, and giving `logits`
+/// [batch, classes]; the normalisation is its first nodes, and the weights
+/// are named by their PyTorch keys.
 ///
 /// An existing --out file is refused unless --force (the model's own files
 /// always are); it is written whole or not at all.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Example:\n  csrs model export models/digits-gaussian-025 --format safetensors --out digits.safetensors"
+    after_help = "Examples:\n  csrs model export models/digits-gaussian-025 --format safetensors --out digits.safetensors\n  \
+                  csrs model export models/digits-gaussian-025 --format onnx --out digits.onnx"
 )]
 struct ExportArgs {
     /// Checkpoint path (with or without .json/.mpk)
@@ -141,6 +152,8 @@ struct ExportArgs {
 enum ExportFormat {
     /// safetensors with PyTorch key names
     Safetensors,
+    /// ONNX (opset 17, dynamic batch) with the normalisation in the graph
+    Onnx,
 }
 
 /// Print a model's logits for given inputs as JSON, `{"logits": [[...], ...]}`:
@@ -242,10 +255,17 @@ impl OnBackend for ExportArgs {
         let checkpoint = Checkpoint::<B>::load(&self.checkpoint, None, &device)?;
         let meta = &checkpoint.meta;
         let extra = [("dataset", meta.dataset.clone()), ("class_names", serde_json::to_string(&meta.class_names)?)];
+        let spec = &meta.spec;
         match self.format {
-            ExportFormat::Safetensors => export_safetensors(&checkpoint.model, &meta.spec, &extra, &self.out)?,
+            ExportFormat::Safetensors => {
+                export_safetensors(&checkpoint.model, spec, &extra, &self.out)?;
+                eprintln!("wrote {} ({} with PyTorch key names)", self.out.display(), spec.architecture);
+            }
+            ExportFormat::Onnx => {
+                export_onnx(&checkpoint, &self.out)?;
+                eprintln!("wrote {} ({} as ONNX)", self.out.display(), spec.architecture);
+            }
         }
-        eprintln!("wrote {} ({} with PyTorch key names)", self.out.display(), meta.spec.architecture);
         Ok(())
     }
 }

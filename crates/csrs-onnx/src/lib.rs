@@ -20,6 +20,11 @@
 //! Anything else is refused with the node's name, its operator and what is
 //! supported, before anything is computed.
 //!
+//! [`encode`] goes the other way: any network csrs holds (its own
+//! architectures and graphs it read) out as an ONNX model of opset
+//! [`WRITTEN_OPSET`] with a dynamic batch, made of the operators above, so
+//! that PyTorch and onnxruntime run what csrs trained.
+//!
 //! ```
 //! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vgg.onnx");
 //! let network = csrs_onnx::read(std::path::Path::new(path), [1, 8, 8])?;
@@ -32,6 +37,7 @@ mod external;
 mod file;
 mod names;
 mod structure;
+mod write;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -42,6 +48,7 @@ use csrs_models::graph::Graph;
 use csrs_models::{Architecture, ModelSpec};
 use protobuf::Message as _;
 pub use structure::{MAX_NODES, OPSETS};
+pub use write::{WRITTEN_OPSET, encode};
 
 /// The largest ONNX file read, with the weights it keeps beside it: 2 GiB,
 /// about protobuf's own limit on one message and twice the weights of a

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use burn::backend::Flex;
 use burn::prelude::*;
 use csrs_engine::{Engine, Workspace, reference};
+use csrs_models::graph::ValueId;
 use csrs_models::interop::from_tensors;
 use csrs_onnx::OnnxNetwork;
 use serde::Deserialize;
@@ -172,4 +173,34 @@ fn weights_in_a_file_beside_the_model_are_read() {
     let external = csrs_onnx::read(&data("separable_external.onnx"), [c, h, w]).unwrap();
     assert_eq!(external.graph, network.graph);
     assert_eq!(external.weights, network.weights);
+}
+
+#[test]
+fn every_fixture_written_back_as_onnx_reads_to_the_same_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in FIXTURES {
+        let (network, expected) = fixture(name);
+        let [_, c, h, w] = expected.input_shape;
+        let path = dir.path().join(format!("{name}.onnx"));
+        write(&path, &network, c);
+        let written = csrs_onnx::read(&path, [c, h, w]).unwrap();
+        let difference = max_difference(&engine_logits(&written, &expected), &expected.logits);
+        assert!(difference < 1e-4, "{name} written: {difference}");
+        // Out and back again, the layers stay the same (their names may
+        // be the parser's): a network does not grow by going round.
+        let again = dir.path().join(format!("{name}.again.onnx"));
+        write(&again, &written, c);
+        let again = csrs_onnx::read(&again, [c, h, w]).unwrap();
+        let layers = |network: &OnnxNetwork| -> Vec<(Vec<ValueId>, Vec<usize>)> {
+            network.graph.nodes.iter().map(|node| (node.inputs.clone(), node.shape.clone())).collect()
+        };
+        assert_eq!(layers(&again), layers(&written), "{name}");
+    }
+}
+
+/// Writes `network` as ONNX to `path`, with no normalisation of `channels`.
+fn write(path: &Path, network: &OnnxNetwork, channels: usize) {
+    let bytes =
+        csrs_onnx::encode(&network.graph, &network.weights, &vec![0.0; channels], &vec![1.0; channels]).unwrap();
+    std::fs::write(path, bytes).unwrap();
 }

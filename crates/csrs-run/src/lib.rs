@@ -38,6 +38,8 @@ mod counter;
 #[cfg(feature = "models")]
 pub mod device;
 mod examples;
+#[cfg(feature = "models")]
+mod export;
 mod grid;
 #[cfg(feature = "models")]
 mod import;
@@ -54,6 +56,8 @@ pub use counter::{Counting, class_counter};
 #[cfg(feature = "models")]
 pub use device::{DeviceChoice, OnBackend, on_backend};
 pub use examples::Observer;
+#[cfg(feature = "models")]
+pub use export::export_onnx;
 pub use grid::note_grid_distance;
 #[cfg(feature = "models")]
 pub use import::{Import, import_file, import_onnx, is_foreign, is_onnx, load_model};

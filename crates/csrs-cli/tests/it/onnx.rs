@@ -233,3 +233,38 @@ fn inputs_whose_shape_overflows_are_refused_with_one_line() {
         assert!(run.stderr.contains(why), "{shape}: {}", run.stderr);
     }
 }
+
+#[test]
+fn any_checkpoint_exported_as_onnx_prints_its_own_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = repo_root().join("models/digits-gaussian-025").display().to_string();
+    let separable = fixture("separable.onnx");
+    let run = csrs(dir.path(), &["model", "import", &separable, "--dataset", "digits", "--out", "m/separable"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let inputs = fixture("vgg.json");
+    // A built-in architecture with its normalisation, and an imported graph.
+    for (model, out) in [(shipped.as_str(), "digits.onnx"), ("m/separable", "separable.onnx")] {
+        let run = csrs(dir.path(), &["model", "export", model, "--format", "onnx", "--out", out], "");
+        assert_eq!(run.code, Some(0), "{model}: {}", run.stderr);
+        assert!(run.stderr.contains("as ONNX"), "{}", run.stderr);
+        let expected = csrs(dir.path(), &["model", "logits", model, "--inputs", &inputs], "");
+        assert_eq!(expected.code, Some(0), "{model}: {}", expected.stderr);
+        let exported = csrs(dir.path(), &["model", "logits", out, "--inputs", &inputs], "");
+        assert_eq!(exported.code, Some(0), "{out}: {}", exported.stderr);
+        let difference = max_logit_difference(&exported.stdout, &expected.stdout);
+        assert!(difference < 1e-4, "{model}: {difference}");
+    }
+
+    // An existing file is kept, and safetensors still has no layout for an
+    // imported graph.
+    let before = std::fs::read(dir.path().join("digits.onnx")).unwrap();
+    let run = csrs(dir.path(), &["model", "export", &shipped, "--format", "onnx", "--out", "digits.onnx"], "");
+    assert_eq!(run.code, Some(2));
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
+    assert_eq!(std::fs::read(dir.path().join("digits.onnx")).unwrap(), before);
+    let run = csrs(dir.path(), &["model", "export", "m/separable", "--out", "separable.safetensors"], "");
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("the ONNX file it came from is its export"), "{}", run.stderr);
+    assert!(!dir.path().join("separable.safetensors").exists());
+}
