@@ -68,8 +68,7 @@ fn read_values(tensor: &TensorProto, folder: &Path, total: &mut u64) -> Result<V
             shown(location)
         )
     })?;
-    let mut file = open_regular(&path).map_err(|why| format!("{}: {why}", shown(location)))?;
-    let size = file.metadata().map_err(|err| format!("{}: cannot read: {err}", shown(location)))?.len();
+    let (mut file, size) = open_regular(&path).map_err(|why| format!("{}: {why}", shown(location)))?;
     if offset.checked_add(needed).is_none_or(|end| end > size) {
         return Err(format!(
             "{}: {needed} bytes from offset {offset}, past the end of the file ({size} bytes)",

@@ -6,8 +6,9 @@ use std::path::Path;
 /// Opens `path`, a canonical path (no link in it), if it is a regular
 /// file: without waiting on it (a FIFO would block the open until someone
 /// writes to it), without following a link put in its place since it was
-/// resolved, and only if what was opened is what was looked at.
-pub(crate) fn open_regular(path: &Path) -> Result<File, String> {
+/// resolved, and only if what was opened is what was looked at. Returns
+/// the file and its length, as the open file has it.
+pub(crate) fn open_regular(path: &Path) -> Result<(File, u64), String> {
     let cannot = |err: std::io::Error| format!("cannot read: {err}");
     let seen = std::fs::symlink_metadata(path).map_err(cannot)?;
     regular(&seen)?;
@@ -21,7 +22,7 @@ pub(crate) fn open_regular(path: &Path) -> Result<File, String> {
     if !same_file(&seen, &opened) {
         return Err("replaced while it was opened".into());
     }
-    Ok(file)
+    Ok((file, opened.len()))
 }
 
 fn regular(meta: &Metadata) -> Result<(), String> {

@@ -100,8 +100,8 @@ pub fn read(path: &Path, input: [usize; 3]) -> Result<OnnxNetwork, OnnxError> {
     // Resolved once: the file read is the one whose folder holds its data.
     let real = std::fs::canonicalize(path).map_err(|err| fail(format!("cannot read: {err}")))?;
     let folder = real.parent().ok_or_else(|| fail("not a file".into()))?;
-    let file = file::open_regular(&real).map_err(fail)?;
-    if file.metadata().is_ok_and(|m| m.len() > MAX_FILE_BYTES) {
+    let (file, size) = file::open_regular(&real).map_err(fail)?;
+    if size > MAX_FILE_BYTES {
         return Err(too_large());
     }
     // Read through the bound too: a file that grows meanwhile is not read

@@ -3,16 +3,16 @@
 //! The parser renames every node `{operator}{k}` (`conv2d3`: its third 2-d
 //! convolution), numbering the file's nodes of each operator in order. A
 //! user knows the names the exporter wrote (`/layer1/layer1.0/conv1/Conv`,
-//! what Netron shows), so messages and layer names use those: the file is
-//! decoded again for them, and the parser's numbering is redone where it is
-//! certain to be the parser's.
+//! what Netron shows), so messages and layer names use those: they are
+//! taken from csrs's own decoding of the file, and the parser's numbering
+//! is redone where it is certain to be the parser's.
 
 use std::collections::{HashMap, HashSet};
 
 use onnx_ir::ModelProto;
 
 /// The file's names of the parser's nodes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct FileNames {
     names: HashMap<String, String>,
 }

@@ -1,9 +1,10 @@
 //! What a model must be before its nodes are read: an opset csrs reads,
 //! at most [`MAX_NODES`] nodes and no subgraph, and every value defined
-//! once, before it is read. onnxruntime and `onnx.checker` refuse models that break these
-//! rules; the parser does not check all of them (a value defined twice is
-//! read as if it were two), and its passes take time quadratic in the
-//! number of nodes, which this check, linear, bounds first.
+//! once, before it is read. onnxruntime and `onnx.checker` refuse models
+//! that break these rules; the parser does not check all of them (a value
+//! defined twice is read as if it were two), and its passes take time
+//! quadratic in the number of nodes, which this check, linear, bounds
+//! first.
 
 use std::collections::HashSet;
 

@@ -62,12 +62,10 @@ pub fn encode(
             writer.node(graph, index).map_err(|what| format!("layer {}: {what}", layer_of(&node.op, index)))?;
         writer.values.push(output);
     }
-    let last = writer.values.pop().unwrap_or_default();
-    for output in writer.proto.node.iter_mut().flat_map(|node| node.output.iter_mut()) {
-        if *output == last {
-            "logits".clone_into(output);
-        }
-    }
+    // Every layer writes at least one node, and its last gives the layer's
+    // value: the last node gives the logits, which no node reads.
+    let last = writer.proto.node.last_mut().ok_or("a network without layers")?;
+    last.output = vec!["logits".into()];
     writer.proto.output.push(value_info("logits", &[classes]));
 
     let mut model = ModelProto::new();

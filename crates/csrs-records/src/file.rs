@@ -31,14 +31,17 @@ pub struct RecordFile {
     file: File,
     /// The records in the file.
     records: usize,
+    /// Whether this run made the file (and so has nothing of an earlier
+    /// run's to keep).
+    created: bool,
     /// What the first write does first, once the run's checks have passed:
     /// until then the file and its end mark are as the run found them.
     pending: Pending,
 }
 
-/// What a run changes before it adds to its records: for a resumed run,
-/// its end mark and partial last line; for any run, its settings.
-#[derive(Debug, Clone, PartialEq)]
+/// What a resumed run changes before it adds to its records: its end mark,
+/// its partial last line and its settings.
+#[derive(Debug)]
 struct Pending {
     /// The length of the records' whole lines, when a partial last line
     /// (a run killed while writing it) follows them.
@@ -48,9 +51,6 @@ struct Pending {
     /// The run's settings, with the note of their file
     /// ([`RecordFile::save_settings`]).
     settings: Option<(Settings, Option<String>)>,
-    /// Whether this run made the file (and so has nothing of an earlier
-    /// run's to keep).
-    created: bool,
 }
 
 impl RecordFile {
@@ -75,8 +75,9 @@ impl RecordFile {
         if !exists && let Some(header) = format.header::<R>() {
             writeln!(file, "{header}").with_context(|| format!("cannot write {}", path.display()))?;
         }
-        let pending = Pending { cut_to, marked: exists, settings: None, created: !exists };
-        Ok((RecordFile { path: path.to_owned(), format, file, records: rows.len(), pending }, rows))
+        let pending = Pending { cut_to, marked: exists, settings: None };
+        let records = rows.len();
+        Ok((RecordFile { path: path.to_owned(), format, file, records, created: !exists, pending }, rows))
     }
 
     /// Saves `settings` beside the records (`<records>.config.toml`, with
@@ -87,7 +88,7 @@ impl RecordFile {
     /// before its first record leaves the settings of the run that made
     /// the records.
     pub fn save_settings(&mut self, settings: &Settings, note: Option<&str>) -> anyhow::Result<()> {
-        if self.pending.created {
+        if self.created {
             return settings.save_beside(&self.path, note);
         }
         self.pending.settings = Some((settings.clone(), note.map(str::to_owned)));

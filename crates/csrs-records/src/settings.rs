@@ -1,6 +1,6 @@
 //! The settings of the run that wrote some records, `<records>.config.toml`
-//! beside them: written with the run's first record, compared when it
-//! is resumed (a file must hold certificates of one smoothed classifier),
+//! beside them: written when a new run opens its records (by a resumed
+//! run, with its first record), compared when it is resumed (a file must hold certificates of one smoothed classifier),
 //! and read to check the records' classes against their dataset.
 //!
 //! They are a TOML table whose keys are the options' long names, so the

@@ -1,7 +1,8 @@
 //! Running every example of a run that its records do not hold yet:
 //! claiming the records, checking that a resumed run continues the same
-//! one, appending each record as it is made (its settings saved with the
-//! first), and marking the records whole at the end.
+//! one, saving its settings (a resumed run's with its first record),
+//! appending each record as it is made, and marking the records whole at
+//! the end.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -42,10 +43,11 @@ impl Observer for () {}
 /// yet, up to `group_size` at a time, appending the rows it returns (in the
 /// order of the examples it is given) as soon as it returns; `samples` is
 /// what a row drew, for the observer. `settings` are saved beside the
-/// records with the first record (or the end mark of a run left nothing to
-/// do): a refusal, or a failure before the first record, leaves the
-/// records, their settings and their end mark as they were. Returns every
-/// row of the records, by index.
+/// records: at once beside new ones, and beside a resumed run's with the
+/// first record (or the end mark of a run left nothing to do), so that a
+/// refusal, or a failure before the first record, leaves the records, their
+/// settings and their end mark as they were. Returns every row of the
+/// records, by index.
 pub(crate) fn run_example_groups<R: Row>(
     run: &RunSettings,
     settings: &Settings,
