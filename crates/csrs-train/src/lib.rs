@@ -7,7 +7,9 @@
 //! (Jeong et al.); [`attack`] holds the ℓ₂ attack on the soft smoothed
 //! classifier that SmoothAdv (Salman et al.) and SmoothMix train against.
 //! [`noise`] forms the noisy copies, Gaussian or sound, as certification
-//! does. [`normal`] provides Φ and Φ⁻¹ on tensors with exact gradients, which the
+//! does. [`batch_loss`] puts them together into one batch's loss under a
+//! method, on noise drawn apart ([`batch_loss::Draws`]) so that it can be
+//! computed on given noise too. [`normal`] provides Φ and Φ⁻¹ on tensors with exact gradients, which the
 //! MACER margins need.
 //! [`train`] runs the loop: noisy batches, the loss of the chosen method
 //! ([`Objective`]), SGD or Adam with a schedule, a noisy test accuracy and a
@@ -44,6 +46,7 @@
 
 pub mod attack;
 mod augment;
+pub mod batch_loss;
 mod config;
 mod error;
 pub mod loss;

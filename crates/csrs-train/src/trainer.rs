@@ -17,8 +17,8 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer, SgdConfig, momentum::MomentumConfig};
 use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use burn::tensor::TensorPrimitive;
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{Distribution, TensorPrimitive};
 use csrs_artifacts::TrainingFiles;
 use csrs_cost::CostMatrix;
 use csrs_data::{Dataset, DatasetName, shuffle};
@@ -27,10 +27,9 @@ use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Classifier, ModelSpe
 use rand_xoshiro::SplitMix64;
 use rand_xoshiro::rand_core::SeedableRng;
 
-use crate::attack::L2Attack;
 use crate::augment::{self, crop_and_flip};
-use crate::config::{Objective, OptimizerConfig, TrainConfig};
-use crate::loss::{LossParts, MacerParams, SensitiveSets, gaussian, gaussian_cs, macer, macer_cs, smoothmix};
+use crate::batch_loss::{Draws, Method, batch_loss, int_tensor};
+use crate::config::{OptimizerConfig, TrainConfig};
 use crate::noise::NoisyCopies;
 use crate::{Result, TrainError};
 
@@ -154,10 +153,7 @@ pub trait Observer {
 /// read or written, or a loss that became NaN (the last checkpoint is kept).
 pub fn train<B: AutodiffBackend>(run: TrainRun<'_>, device: &B::Device, observer: &mut impl Observer) -> Result<()> {
     run.config.check()?;
-    let objective = &run.config.objective;
-    if objective.is_cost_sensitive() != run.costs.is_some() {
-        return Err(TrainError::CostMatrix { method: objective.method_name(), given: run.costs.is_some() });
-    }
+    Method::new(&run.config.objective, run.config.sigma, run.costs, 0)?;
     let decay = |weight_decay: f64| (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay as f32));
     match run.config.optimizer {
         OptimizerConfig::Sgd { momentum, weight_decay, .. } => {
@@ -477,80 +473,6 @@ fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
     t.into_scalar().elem::<f64>()
 }
 
-fn int_tensor<B: Backend>(values: &[usize], device: &B::Device) -> Tensor<B, 1, Int> {
-    Tensor::from_ints(values.iter().map(|&v| v as i32).collect::<Vec<_>>().as_slice(), device)
-}
-
-/// The loss of the configured method on one batch, and the logits of the
-/// noisy copies it trained on, `[b, copies, m]`, for the training accuracy.
-fn batch_loss<B: AutodiffBackend>(
-    model: &Classifier<B>,
-    images: Tensor<B, 4>,
-    labels: &[usize],
-    label_tensor: Tensor<B, 1, Int>,
-    run: &TrainRun<'_>,
-    epoch: usize,
-) -> (LossParts<B>, Tensor<B, 3>) {
-    let config = run.config;
-    let device = images.device();
-    let b = labels.len();
-    let copies = config.objective.copies();
-    let noise = NoisyCopies::draw(&images, copies, config.sigma, config.noise);
-    let forward = |x: Tensor<B, 4>| {
-        let logits = model.forward(noise.of(x));
-        let m = logits.dims()[1];
-        logits.reshape([b, copies, m])
-    };
-    // The -cs objectives were checked to have a cost matrix.
-    let sets = |labels: &[usize]| SensitiveSets::<B>::new(run.costs.expect("checked"), labels, &device);
-    let flat = |logits: &Tensor<B, 3>| {
-        let [b, copies, m] = logits.dims();
-        logits.clone().reshape([b * copies, m])
-    };
-    let warmup = config.objective.warmup(epoch);
-    match &config.objective {
-        Objective::Gaussian { cost_sensitive } => {
-            let logits = forward(images);
-            let parts = match cost_sensitive {
-                Some(cs) => gaussian_cs(flat(&logits), label_tensor, &sets(labels), cs.weight),
-                None => gaussian(flat(&logits), label_tensor),
-            };
-            (parts, logits)
-        }
-        &Objective::Macer { beta, lambda, gamma, cost_sensitive, .. } => {
-            let params = MacerParams { sigma: config.sigma, beta, gamma, lambda };
-            let logits = forward(images);
-            let parts = match cost_sensitive {
-                Some(cs) => macer_cs(logits.clone(), label_tensor, &sets(labels), params, cs.gamma_sensitive),
-                None => macer(logits.clone(), label_tensor, params),
-            };
-            (parts, logits)
-        }
-        &Objective::SmoothAdv { epsilon, attack_steps, cost_sensitive, .. } => {
-            let attack = L2Attack::pgd(epsilon * warmup, attack_steps);
-            let logits = forward(attack.attack(model, images, label_tensor, &noise));
-            let repeated: Vec<usize> = labels.iter().flat_map(|&y| std::iter::repeat_n(y, copies)).collect();
-            let repeated_tensor = int_tensor::<B>(&repeated, &device);
-            let parts = match cost_sensitive {
-                Some(cs) => gaussian_cs(flat(&logits), repeated_tensor, &sets(&repeated), cs.weight),
-                None => gaussian(flat(&logits), repeated_tensor),
-            };
-            (parts, logits)
-        }
-        &Objective::SmoothMix { attack_steps, attack_step_size, mix_weight, cost_sensitive, .. } => {
-            let attack = L2Attack { steps: attack_steps, step_size: attack_step_size, max_norm: None };
-            let adversarial = attack.attack(model, images.clone(), label_tensor.clone(), &noise);
-            let mix = Tensor::<B, 1>::random([b], Distribution::Uniform(0.0, 0.5), &device);
-            let mixed_images = images.clone() + (adversarial - images.clone()) * mix.clone().reshape([b, 1, 1, 1]);
-            let clean = forward(images);
-            let mixed = forward(mixed_images);
-            let weighted = cost_sensitive.map(|cs| (sets(labels), cs.weight));
-            let reweight = weighted.as_ref().map(|(sets, weight)| (sets, *weight));
-            (smoothmix(clean.clone(), mixed, label_tensor, mix, mix_weight * warmup, reweight), clean)
-        }
-    }
-}
-
 /// One epoch of one replica: its part of every batch.
 #[allow(clippy::too_many_arguments)]
 fn train_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
@@ -568,6 +490,7 @@ fn train_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         // Replicas on the CPU share one generator: the leader seeds it.
         B::seed(device, config.seed.wrapping_add(1 + epoch as u64));
     }
+    let method = Method::new(&config.objective, config.sigma, run.costs, epoch)?;
     let order = epoch_order(run.train.len(), config.seed, epoch);
     let augment = config.augment.unwrap_or_else(|| augment::is_default_for(run.train.shape()));
     let augment_seed = config.seed ^ 0xa06e_0000 ^ epoch as u64 ^ ((replica.rank as u64) << 32);
@@ -584,8 +507,9 @@ fn train_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         // means, each weighed by its share of the batch.
         let share = part.len() as f64 / chunk.len() as f64;
         let forward = batch::<B>(run.train, part, augment_rng.as_mut(), device).map(|(images, labels)| {
+            let draws = Draws::draw(&method, &images, config.noise);
+            let (parts, per_copy) = batch_loss(&model, &method, images, &labels, &draws);
             let label_tensor = int_tensor::<B>(&labels, device);
-            let (parts, per_copy) = batch_loss(&model, images, &labels, label_tensor.clone(), run, epoch);
             let [b, copies, m] = per_copy.dims();
             let predictions = per_copy.detach().mean_dim(1).reshape([b, m]).argmax(1).reshape([b]);
             let hits = scalar(predictions.equal(label_tensor).int().sum().float());

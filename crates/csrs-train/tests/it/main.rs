@@ -5,6 +5,7 @@ mod attack;
 mod losses;
 mod noise;
 mod normal;
+mod torch_oracle;
 mod training;
 
 /// The flex backend has one random generator per process: tests that draw
