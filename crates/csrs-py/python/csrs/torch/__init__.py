@@ -36,7 +36,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from . import _csrs
+from .. import _csrs
 
 
 def _numpy(x: Any) -> Any:
