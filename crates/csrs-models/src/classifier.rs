@@ -6,7 +6,7 @@ use burn::tensor::FloatDType;
 
 use crate::graph_net::GraphNet;
 use crate::nets::{BasicBlock, Bottleneck, CifarResnet, DigitsCnn, ImagenetResnet, Lenet5, Mlp};
-use crate::{Architecture, Family, ModelSpec, Result};
+use crate::{Architecture, Family, ModelError, ModelSpec, Result};
 
 /// (x − mean) / std per channel; constants, not parameters, rebuilt from the
 /// checkpoint's metadata.
@@ -137,6 +137,23 @@ impl<B: Backend> Classifier<B> {
     #[must_use]
     pub fn cast(self, dtype: FloatDType) -> Self {
         Classifier { normalize: self.normalize.cast(dtype), net: self.net.map(&mut Cast(dtype)) }
+    }
+
+    /// This classifier with the batch norm of its graph kept to the running
+    /// statistics in training too (neither normalising with the batch's nor
+    /// updating them), its scale and shift still learned: for fine-tuning
+    /// on batches too small or too unlike the original data to describe it.
+    ///
+    /// # Errors
+    /// [`ModelError::Spec`] for csrs's own architectures, whose batch norm
+    /// (burn's) always trains on batch statistics.
+    pub fn freeze_batch_norm(self) -> Result<Self> {
+        match self.net {
+            Net::Graph(net) => Ok(Classifier { normalize: self.normalize, net: Net::Graph(net.freeze_batch_norm()) }),
+            _ => Err(ModelError::Spec(
+                "freeze_batch_norm applies to imported networks; csrs's own architectures train batch norm on batch statistics".into(),
+            )),
+        }
     }
 
     /// Logits for a batch of images.

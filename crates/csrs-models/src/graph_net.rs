@@ -1,23 +1,35 @@
 //! A network read from a file, run on any burn backend by interpreting its
 //! [`Graph`] with burn's functional ops: what `--device cuda` runs for an
-//! ONNX model, and the same description the CPU engine compiles.
+//! ONNX model, what `csrs train` fine-tunes, and the same description the
+//! CPU engine compiles.
+//!
+//! On an autodiff backend (training) batch norm normalises with the batch's
+//! statistics and moves its running statistics towards them (momentum 0.1,
+//! as burn's and PyTorch's batch norm), unless frozen; elsewhere it uses
+//! the running statistics.
 
-use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
 use burn::tensor::ops::PaddedConvOptions;
 
-use crate::graph::{Activation, Graph, Op, Window};
+use crate::graph::{Activation, Graph, Op, Role, Window};
+use crate::stored::Stored;
+
+/// How far a training batch moves batch norm's running statistics.
+const MOMENTUM: f64 = 0.1;
 
 /// A network described by its graph, with its tensors as flat rows in the
 /// order of [`Graph::parameters_stored`]`(true)` (`tensors.0`, `tensors.1`,
 /// …), reshaped where they are used.
 #[derive(Module, Debug)]
 pub(crate) struct GraphNet<B: Backend> {
-    pub(crate) tensors: Vec<Param<Tensor<B, 1>>>,
+    pub(crate) tensors: Vec<Stored<B>>,
     #[module(skip)]
     graph: Graph,
+    /// Whether batch norm keeps to its running statistics in training too.
+    #[module(skip)]
+    frozen_batch_norm: bool,
 }
 
 /// A value of the batch: images `[b, c, h, w]` or flat `[b, features]`.
@@ -58,6 +70,22 @@ impl<B: Backend> Value<B> {
         }
     }
 
+    /// The mean and (biased) variance of each channel over the batch (and
+    /// the image's positions), `[c]` each.
+    fn moments(&self) -> (Tensor<B, 1>, Tensor<B, 1>) {
+        let columns = match self {
+            Value::Image(x) => {
+                let [b, c, h, w] = x.dims();
+                x.clone().swap_dims(0, 1).reshape([c, b * h * w])
+            }
+            Value::Flat(x) => x.clone().transpose(),
+        };
+        let [c, _] = columns.dims();
+        let mean = columns.clone().mean_dim(1);
+        let var = (columns - mean.clone()).powi_scalar(2).mean_dim(1);
+        (mean.reshape([c]), var.reshape([c]))
+    }
+
     fn map(self, f: impl Fn(Tensor<B, 4>) -> Tensor<B, 4>, g: impl Fn(Tensor<B, 2>) -> Tensor<B, 2>) -> Self {
         match self {
             Value::Image(x) => Value::Image(f(x)),
@@ -72,14 +100,28 @@ impl<B: Backend> GraphNet<B> {
         let tensors = graph
             .parameters_stored(true)
             .iter()
-            .map(|p| Param::from_tensor(Tensor::zeros([p.len()], device)))
+            .map(|p| {
+                let zeros = Tensor::zeros([p.len()], device);
+                match p.role {
+                    Role::Learned => Stored::learned(zeros),
+                    Role::Constant => Stored::constant(zeros),
+                    Role::Running => Stored::running(zeros),
+                }
+            })
             .collect();
-        GraphNet { tensors, graph: graph.clone() }
+        GraphNet { tensors, graph: graph.clone(), frozen_batch_norm: false }
+    }
+
+    /// This network with batch norm kept to its running statistics in
+    /// training too (its scale and shift still learned).
+    pub(crate) fn freeze_batch_norm(self) -> Self {
+        GraphNet { frozen_batch_norm: true, ..self }
     }
 
     /// `[b, c, h, w]` normalised images → `[b, n_classes]`.
     pub(crate) fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
-        let mut tensors = self.tensors.iter().map(Param::val);
+        let batch_statistics = B::ad_enabled(&x.device()) && !self.frozen_batch_norm;
+        let mut tensors = self.tensors.iter();
         let mut next = || tensors.next().expect("GraphNet::new: one tensor per parameter");
         // Each value is dropped after its last reader, so that the device
         // holds a few activations at a time, not every layer's.
@@ -96,8 +138,8 @@ impl<B: Backend> GraphNet<B> {
             let out = match &node.op {
                 Op::Conv2d(conv) => {
                     let [cout, cin_group, kh, kw] = <[usize; 4]>::try_from(conv.weight_shape()).expect("4-d");
-                    let weight = next().reshape([cout, cin_group, kh, kw]);
-                    let bias = conv.bias.then(&mut next);
+                    let weight = next().value().reshape([cout, cin_group, kh, kw]);
+                    let bias = conv.bias.then(|| next().value());
                     let [top, left, bottom, right] = conv.padding;
                     let options = PaddedConvOptions::asymmetric(
                         conv.stride,
@@ -109,13 +151,25 @@ impl<B: Backend> GraphNet<B> {
                     Value::Image(conv2d(x.image(), weight, bias, options))
                 }
                 Op::BatchNorm(bn) => {
-                    let (gamma, beta, mean, var) = (next(), next(), next(), next());
+                    let (gamma, beta) = (next().value(), next().value());
+                    let (running_mean, running_var) = (next(), next());
+                    let (mean, var) = if batch_statistics {
+                        let (mean, var) = x.moments();
+                        let step = |running: &Stored<B>, batch: Tensor<B, 1>| {
+                            running.update(running.value().mul_scalar(1.0 - MOMENTUM) + batch.mul_scalar(MOMENTUM));
+                        };
+                        step(running_mean, mean.clone().detach());
+                        step(running_var, var.clone().detach());
+                        (mean, var)
+                    } else {
+                        (running_mean.value(), running_var.value())
+                    };
                     let scale = gamma / (var + bn.epsilon).sqrt();
                     let shift = beta - mean * scale.clone();
                     x.affine(scale, shift, false)
                 }
                 Op::Affine(affine) => {
-                    let (scale, shift) = (next(), next());
+                    let (scale, shift) = (next().value(), next().value());
                     let per_value = affine.len > 1 && affine.len == node.shape.iter().product::<usize>();
                     x.affine(scale, shift, per_value && node.shape.len() == 3)
                 }
@@ -134,8 +188,8 @@ impl<B: Backend> GraphNet<B> {
                 }
                 Op::Flatten => Value::Flat(x.flat()),
                 Op::Linear(linear) => {
-                    let weight = next().reshape([linear.outputs, linear.inputs]);
-                    let bias = next().reshape([1, linear.outputs]);
+                    let weight = next().value().reshape([linear.outputs, linear.inputs]);
+                    let bias = next().value().reshape([1, linear.outputs]);
                     Value::Flat(x.flat().matmul(weight.transpose()) + bias)
                 }
                 Op::Binary(op) => {

@@ -46,6 +46,7 @@ pub mod graph;
 mod graph_net;
 pub mod interop;
 mod nets;
+mod stored;
 
 pub use architecture::{Architecture, Family, MAX_ACTIVATIONS, MAX_INPUT_ELEMENTS, MAX_PARAMETERS, ModelSpec};
 pub use checkpoint::{Checkpoint, CheckpointMeta, TrainingInfo};

@@ -282,6 +282,21 @@ pub enum Storage {
     TorchOnly,
 }
 
+/// What training does to a tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A weight: the optimiser learns it.
+    Learned,
+    /// A constant of arithmetic in the graph ([`Op::Affine`]), such as a
+    /// normalisation's mean and std: kept as it is. (An ONNX file does
+    /// not tell a learned tensor from a buffer; a layer of its own, such
+    /// as a convolution, is learned, a constant operand is not.)
+    Constant,
+    /// Batch norm's running statistics and batch count: updated by the
+    /// batches training sees, not by gradients.
+    Running,
+}
+
 /// One tensor of a network's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parameter {
@@ -293,6 +308,8 @@ pub struct Parameter {
     pub shape: Vec<usize>,
     /// How burn stores it.
     pub storage: Storage,
+    /// What training does to it.
+    pub role: Role,
 }
 
 impl Parameter {
@@ -328,40 +345,47 @@ impl Graph {
     /// do.
     pub fn parameters_stored(&self, flat: bool) -> Vec<Parameter> {
         let mut parameters = Vec::new();
-        let mut push = |name: &LayerName, torch: &str, burn: &str, shape: Vec<usize>, storage| {
+        let mut push = |name: &LayerName, torch: &str, burn: &str, shape: Vec<usize>, storage, role| {
             let (burn, storage) = if flat {
                 (format!("tensors.{}", parameters.len()), Storage::Flat)
             } else {
                 (format!("{}.{burn}", name.burn), storage)
             };
-            parameters.push(Parameter { torch: format!("{}.{torch}", name.torch), burn, shape, storage });
+            parameters.push(Parameter { torch: format!("{}.{torch}", name.torch), burn, shape, storage, role });
         };
         for node in &self.nodes {
             match &node.op {
                 Op::Conv2d(conv) => {
-                    push(&conv.name, "weight", "weight", conv.weight_shape(), Storage::Same);
+                    push(&conv.name, "weight", "weight", conv.weight_shape(), Storage::Same, Role::Learned);
                     if conv.bias {
-                        push(&conv.name, "bias", "bias", vec![conv.channels_out], Storage::Same);
+                        push(&conv.name, "bias", "bias", vec![conv.channels_out], Storage::Same, Role::Learned);
                     }
                 }
                 Op::BatchNorm(bn) => {
                     let c = bn.channels;
-                    push(&bn.name, "weight", "gamma", vec![c], Storage::Same);
-                    push(&bn.name, "bias", "beta", vec![c], Storage::Same);
-                    push(&bn.name, "running_mean", "running_mean", vec![c], Storage::Same);
-                    push(&bn.name, "running_var", "running_var", vec![c], Storage::Same);
+                    push(&bn.name, "weight", "gamma", vec![c], Storage::Same, Role::Learned);
+                    push(&bn.name, "bias", "beta", vec![c], Storage::Same, Role::Learned);
+                    push(&bn.name, "running_mean", "running_mean", vec![c], Storage::Same, Role::Running);
+                    push(&bn.name, "running_var", "running_var", vec![c], Storage::Same, Role::Running);
                     if !flat {
-                        push(&bn.name, "num_batches_tracked", "num_batches_tracked", vec![], Storage::TorchOnly);
+                        push(
+                            &bn.name,
+                            "num_batches_tracked",
+                            "num_batches_tracked",
+                            vec![],
+                            Storage::TorchOnly,
+                            Role::Running,
+                        );
                     }
                 }
                 Op::Affine(affine) => {
-                    push(&affine.name, "weight", "weight", vec![affine.len], Storage::Same);
-                    push(&affine.name, "bias", "bias", vec![affine.len], Storage::Same);
+                    push(&affine.name, "weight", "weight", vec![affine.len], Storage::Same, Role::Constant);
+                    push(&affine.name, "bias", "bias", vec![affine.len], Storage::Same, Role::Constant);
                 }
                 Op::Linear(linear) => {
                     let shape = vec![linear.outputs, linear.inputs];
-                    push(&linear.name, "weight", "weight", shape, Storage::Transposed);
-                    push(&linear.name, "bias", "bias", vec![linear.outputs], Storage::Same);
+                    push(&linear.name, "weight", "weight", shape, Storage::Transposed, Role::Learned);
+                    push(&linear.name, "bias", "bias", vec![linear.outputs], Storage::Same, Role::Learned);
                 }
                 Op::Activation(_)
                 | Op::MaxPool2d(_)

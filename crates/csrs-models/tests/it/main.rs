@@ -4,6 +4,7 @@ mod fuzz;
 mod graph;
 mod interop;
 mod precision;
+mod training;
 
 use std::path::Path;
 
