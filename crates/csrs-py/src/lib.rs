@@ -25,6 +25,7 @@ mod args;
 mod convert;
 mod cost;
 mod counters;
+mod dataset;
 mod report;
 mod smoothed;
 
@@ -72,6 +73,7 @@ fn counts(value: &Bound<'_, PyAny>, name: &str, length: Length<'_>) -> PyResult<
 fn _csrs(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_function(wrap_pyfunction!(certify_counts, module)?)?;
+    module.add_function(wrap_pyfunction!(dataset::load_dataset, module)?)?;
     module.add_class::<cost::CostMatrix>()?;
     module.add_class::<smoothed::Smoothed>()?;
     report::add(module)
