@@ -37,6 +37,7 @@ fn config(objective: Objective) -> TrainConfig {
         augment: None,
         seed: 0,
         replicas: 1,
+        freeze_batch_norm: false,
     }
 }
 
@@ -91,7 +92,7 @@ fn epoch(c: &mut Criterion) {
                     resume: false,
                     config_hash: "bench".into(),
                 };
-                train::<Autodiff<Flex>>(run, &Default::default(), &mut Quiet).unwrap();
+                train::<Autodiff<Flex>>(run, None, &Default::default(), &mut Quiet).unwrap();
             })
         });
     }

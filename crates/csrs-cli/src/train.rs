@@ -20,16 +20,17 @@ use serde::{Deserialize, Serialize};
 use crate::io::check_outputs;
 use crate::model::checkpoint_files;
 use crate::progress::Progress;
-use csrs_run::{DeviceChoice, OnBackend, on_backend};
+use csrs_run::{DeviceChoice, Import, OnBackend, is_foreign, is_onnx, load_model, on_backend};
 
 /// Train a model with one of the objectives of the paper and its
 /// baselines: gaussian, macer, smoothadv or smoothmix, each with an optional
 /// cost-sensitive part (gaussian-cs, the paper's macer-cs, ...).
 ///
 /// Everything comes from a TOML file (see configs/train/ and
-/// docs/training.md): the dataset, the architecture, the cost matrix (with
-/// a cost-sensitive objective), where to write the checkpoint, and the
-/// hyperparameters, under [objective] those of the method. A checkpoint is
+/// docs/training.md): the dataset, the network (a built-in `architecture`,
+/// or `model`: an ONNX file or a csrs checkpoint to fine-tune), the cost
+/// matrix (with a cost-sensitive objective), where to write the checkpoint,
+/// and the hyperparameters, under [objective] those of the method. A checkpoint is
 /// written after every epoch, with the optimiser's state, and one CSV line
 /// is appended to <out>.log.csv; <out>.config.toml holds the configuration
 /// as read; --resume continues from the last checkpoint. An existing run at
@@ -50,6 +51,11 @@ pub(crate) struct Args {
     /// cpu, or cuda[:N] when built with the cuda feature
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Start from this network instead of the configuration's `architecture`
+    /// or `model`: an ONNX file (.onnx) or a csrs checkpoint (its stem, as
+    /// `out` names one); written into <out>.config.toml as `model`
+    #[arg(long, value_name = "MODEL")]
+    from: Option<PathBuf>,
 }
 
 /// The parts of the configuration file that are not hyperparameters.
@@ -64,7 +70,12 @@ struct RunSetup {
     /// Folder of a dataset that is not embedded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     data_dir: Option<PathBuf>,
-    architecture: Architecture,
+    /// A built-in network, trained from burn's initialisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    architecture: Option<Architecture>,
+    /// A network to start from: an ONNX file or a csrs checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    model: Option<PathBuf>,
     /// The cost matrix of a cost-sensitive objective.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cost: Option<PathBuf>,
@@ -88,11 +99,23 @@ impl Args {
         let device: DeviceChoice = self.device.parse().map_err(|err: String| anyhow!("--device: {err}"))?;
         let text =
             std::fs::read_to_string(&self.config).with_context(|| format!("cannot read {}", self.config.display()))?;
-        let setup = parse(&text, self.resume, device).with_context(|| self.config.display().to_string())?;
+        let setup = parse(&text, self.from.as_deref(), self.resume, device)
+            .with_context(|| self.config.display().to_string())?;
         // Before any data is loaded: the run must not overwrite what is
-        // there, nor its own configuration or cost matrix.
-        let inputs: Vec<&Path> =
-            [Some(self.config.as_path()), setup.run.cost.as_deref()].into_iter().flatten().collect();
+        // there, nor its own configuration, cost matrix or starting network.
+        let start: Vec<PathBuf> = match &setup.run.model {
+            Some(model) if is_foreign(model) => vec![model.clone()],
+            Some(model) => {
+                let files = TrainingFiles::new(model);
+                vec![files.metadata(), files.weights()]
+            }
+            None => Vec::new(),
+        };
+        let inputs: Vec<&Path> = [Some(self.config.as_path()), setup.run.cost.as_deref()]
+            .into_iter()
+            .flatten()
+            .chain(start.iter().map(PathBuf::as_path))
+            .collect();
         let replace = self.force || self.resume;
         check_outputs(&TrainingFiles::new(&setup.run.out).outputs(), &inputs, replace)
             .map_err(|err| if replace { err } else { anyhow!("{err:#} (or --resume to continue that run)") })?;
@@ -101,13 +124,29 @@ impl Args {
 }
 
 /// Reads a configuration: the run's setup and the hyperparameters, from one
-/// table, each key checked by the type that owns it.
-fn parse(text: &str, resume: bool, device: DeviceChoice) -> anyhow::Result<Setup> {
-    let table: toml::Table = text.parse().map_err(|err: toml::de::Error| anyhow!("{}", err.message().trim()))?;
+/// table, each key checked by the type that owns it; `from` (`--from`) in
+/// place of its network.
+fn parse(text: &str, from: Option<&Path>, resume: bool, device: DeviceChoice) -> anyhow::Result<Setup> {
+    let mut table: toml::Table = text.parse().map_err(|err: toml::de::Error| anyhow!("{}", err.message().trim()))?;
+    if let Some(from) = from {
+        let path = from.to_str().ok_or_else(|| anyhow!("--from {}: expected a UTF-8 path", from.display()))?;
+        table.remove("architecture");
+        table.insert("model".into(), toml::Value::String(path.into()));
+    }
     let setup_keys = field_names::<RunSetup>();
     let (setup, hyperparameters): (toml::Table, toml::Table) =
         table.into_iter().partition(|(key, _)| setup_keys.contains(&key.as_str()));
     let run: RunSetup = deserialize(toml::Value::Table(setup))?;
+    match (&run.architecture, &run.model) {
+        (Some(_), Some(_)) => bail!("both `architecture` and `model` are set; a run starts from one network"),
+        (None, None) => bail!("missing `architecture` (a built-in network) or `model` (an ONNX file or a checkpoint)"),
+        (None, Some(model)) if is_foreign(model) && !is_onnx(model) => bail!(
+            "model {}: a PyTorch or safetensors file holds weights, not the network; import it first \
+             (csrs model import) and train from the checkpoint",
+            model.display()
+        ),
+        _ => {}
+    }
     let config: TrainConfig = deserialize(toml::Value::Table(hyperparameters))?;
     config.check()?;
     let method = config.objective.method_name();
@@ -121,7 +160,13 @@ fn parse(text: &str, resume: bool, device: DeviceChoice) -> anyhow::Result<Setup
         _ => {}
     }
     let dataset = run.dataset.parse()?;
-    Ok(Setup { run, dataset, config, hash: fingerprint(text.as_bytes()), resume, device })
+    // The hash of what decides the run: the text, and the network --from
+    // put in its place.
+    let hash = match from {
+        Some(from) => fingerprint(format!("{text}\n--from {}", from.display()).as_bytes()),
+        None => fingerprint(text.as_bytes()),
+    };
+    Ok(Setup { run, dataset, config, hash, resume, device })
 }
 
 impl Setup {
@@ -148,8 +193,39 @@ impl OnBackend for Setup {
             Some(path) => Some(CostMatrix::load(path, Some(train_set.n_classes()))?),
             None => None,
         };
-        let spec = model_spec(self.run.architecture, self.dataset, train_set.n_classes());
+        let n_classes = train_set.n_classes();
+        // The starting network is read before anything is written: a
+        // network that does not fit the data leaves no files behind.
+        let (spec, start, network) = match (&self.run.model, self.run.architecture) {
+            (Some(path), _) => {
+                let checkpoint =
+                    load_model::<Autodiff<B>>(path, Some(self.dataset), &Import::default(), Some(n_classes), &device)?;
+                let shape = train_set.shape();
+                let [c, h, w] = checkpoint.meta.spec.input_shape;
+                if [c, h, w] != [shape.channels, shape.height, shape.width] {
+                    bail!(
+                        "{}: the model takes {c}x{h}x{w} inputs, but {} images are {}x{}x{}",
+                        path.display(),
+                        self.dataset,
+                        shape.channels,
+                        shape.height,
+                        shape.width
+                    );
+                }
+                (checkpoint.meta.spec, Some(checkpoint.model), path.display().to_string())
+            }
+            (None, Some(architecture)) => {
+                (model_spec(architecture, self.dataset, n_classes), None, architecture.to_string())
+            }
+            (None, None) => unreachable!("parse: a run names its network"),
+        };
         spec.check()?;
+        if self.config.freeze_batch_norm && spec.graph.is_none() {
+            bail!(
+                "freeze_batch_norm applies to imported networks (`model`); {} trains batch norm on batch statistics",
+                spec.architecture
+            );
+        }
         let out = &self.run.out;
         let files = TrainingFiles::new(out);
         let log_path = files.log();
@@ -189,8 +265,7 @@ impl OnBackend for Setup {
             (k, DeviceChoice::Cuda(first)) => format!(", {k} replicas on cuda:{first} to cuda:{}", first + k - 1),
         };
         eprintln!(
-            "training {} with {} on {} ({} examples), sigma = {} ({} noise), {} epochs{replicas}",
-            self.run.architecture,
+            "training {network} with {} on {} ({} examples), sigma = {} ({} noise), {} epochs{replicas}",
             self.config.objective.method_name(),
             self.dataset,
             train_set.len(),
@@ -199,7 +274,7 @@ impl OnBackend for Setup {
             self.config.epochs
         );
         let mut observer = Reporter { log, log_path, epochs: self.config.epochs, progress: None };
-        train::<Autodiff<B>>(run, &device, &mut observer)?;
+        train::<Autodiff<B>>(run, start, &device, &mut observer)?;
         eprintln!("wrote {}", checkpoint_files(out));
         Ok(())
     }
@@ -294,13 +369,13 @@ mod tests {
         for entry in std::fs::read_dir(root.join("configs/train")).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
-            let setup =
-                parse(&text, false, DeviceChoice::Cpu).unwrap_or_else(|err| panic!("{}: {err:#}", path.display()));
+            let setup = parse(&text, None, false, DeviceChoice::Cpu)
+                .unwrap_or_else(|err| panic!("{}: {err:#}", path.display()));
             let classes = setup.dataset.class_names().map(|names| names.len());
             if let Some(cost) = &setup.run.cost {
                 CostMatrix::load(root.join(cost), classes).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
             }
-            let again = parse(&setup.resolved().unwrap(), false, DeviceChoice::Cpu).unwrap();
+            let again = parse(&setup.resolved().unwrap(), None, false, DeviceChoice::Cpu).unwrap();
             assert_eq!((again.run, again.config), (setup.run, setup.config), "{}", path.display());
             seen += 1;
         }
@@ -333,7 +408,7 @@ mod tests {
             (format!("nosie = 0.25\n{gaussian}"), "unknown field `nosie`"),
             (format!("noise = \"loud\"\n{gaussian}"), "noise: unknown noise \"loud\", expected gaussian or sound"),
         ] {
-            let err = match parse(&text, false, DeviceChoice::Cpu) {
+            let err = match parse(&text, None, false, DeviceChoice::Cpu) {
                 Ok(_) => panic!("accepted:\n{text}"),
                 Err(err) => format!("{err:#}"),
             };
@@ -402,7 +477,7 @@ mod fuzz {
         ) {
             let texts = shipped();
             for candidate in mutated(&texts[which % texts.len()], line, &value, cut) {
-                if let Err(err) = parse(&candidate, false, DeviceChoice::Cpu) {
+                if let Err(err) = parse(&candidate, None, false, DeviceChoice::Cpu) {
                     let message = format!("{err:#}");
                     prop_assert!(!message.contains('\n') && !message.is_empty(), "{message:?}");
                 }
@@ -411,7 +486,7 @@ mod fuzz {
 
         #[test]
         fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
-            if let Err(err) = parse(&text, false, DeviceChoice::Cpu) {
+            if let Err(err) = parse(&text, None, false, DeviceChoice::Cpu) {
                 let message = format!("{err:#}");
                 prop_assert!(!message.contains('\n'), "{message:?}");
             }

@@ -296,6 +296,11 @@ pub struct TrainConfig {
     /// before every step. 1 (the default) trains on one device.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub replicas: usize,
+    /// Keep the batch norm of an imported network to its running statistics
+    /// in training (its scale and shift still learned); left out, batch
+    /// norm trains on batch statistics.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub freeze_batch_norm: bool,
 }
 
 fn one() -> usize {
@@ -457,6 +462,7 @@ mod tests {
             augment: None,
             seed: 0,
             replicas,
+            freeze_batch_norm: false,
         }
     }
 

@@ -35,6 +35,7 @@
 //!     augment: None,
 //!     seed: 0,
 //!     replicas: 1,
+//!     freeze_batch_norm: false,
 //! };
 //! config.check()?;
 //! assert!(TrainConfig { batch_size: 0, ..config.clone() }.check().is_err());

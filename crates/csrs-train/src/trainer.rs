@@ -148,10 +148,20 @@ pub trait Observer {
 
 /// Trains, telling `observer` about each batch and each epoch.
 ///
+/// A new run starts from `start`, a model of `run.spec` (a network read
+/// from a file, another run's checkpoint), or else from burn's
+/// initialisation; a resumed run from its last checkpoint.
+///
 /// # Errors
-/// [`TrainError`]: an inconsistent configuration, a checkpoint that cannot be
-/// read or written, or a loss that became NaN (the last checkpoint is kept).
-pub fn train<B: AutodiffBackend>(run: TrainRun<'_>, device: &B::Device, observer: &mut impl Observer) -> Result<()> {
+/// [`TrainError`]: an inconsistent configuration, `freeze_batch_norm` for
+/// a built-in architecture, a checkpoint that cannot be read or written, or
+/// a loss that became NaN (the last checkpoint is kept).
+pub fn train<B: AutodiffBackend>(
+    run: TrainRun<'_>,
+    start: Option<Classifier<B>>,
+    device: &B::Device,
+    observer: &mut impl Observer,
+) -> Result<()> {
     run.config.check()?;
     Method::new(&run.config.objective, run.config.sigma, run.costs, 0)?;
     let decay = |weight_decay: f64| (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay as f32));
@@ -162,17 +172,18 @@ pub fn train<B: AutodiffBackend>(run: TrainRun<'_>, device: &B::Device, observer
                 .with_momentum(momentum)
                 .with_weight_decay(decay(weight_decay))
                 .init::<B, Classifier<B>>();
-            train_with(run, device, optim, observer)
+            train_with(run, start, device, optim, observer)
         }
         OptimizerConfig::Adam { weight_decay, .. } => {
             let optim = AdamConfig::new().with_weight_decay(decay(weight_decay)).init::<B, Classifier<B>>();
-            train_with(run, device, optim, observer)
+            train_with(run, start, device, optim, observer)
         }
     }
 }
 
 fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B> + Clone + Send>(
     run: TrainRun<'_>,
+    start: Option<Classifier<B>>,
     device: &B::Device,
     mut optim: O,
     observer: &mut impl Observer,
@@ -200,8 +211,13 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B> + Clone + Send>
         (checkpoint.model, done)
     } else {
         B::seed(device, config.seed);
-        (Classifier::<B>::init(&run.spec, device)?, 0)
+        let model = match start {
+            Some(model) => model,
+            None => Classifier::<B>::init(&run.spec, device)?,
+        };
+        (model, 0)
     };
+    let model = if config.freeze_batch_norm { model.freeze_batch_norm()? } else { model };
     let devices = replica_devices::<B>(device, config.replicas)?;
     let count = devices.len();
     if count == 1 {

@@ -5,6 +5,7 @@ mod certify;
 mod certify_counts;
 mod cost;
 mod files;
+mod finetune;
 mod model;
 mod onnx;
 mod plan;

@@ -27,6 +27,7 @@ fn config(epochs: usize) -> TrainConfig {
         augment: None,
         seed: 1,
         replicas: 1,
+        freeze_batch_norm: false,
     }
 }
 
@@ -56,7 +57,7 @@ fn run_training_for(
         config_hash: "test".into(),
     };
     let mut logs = Logs(Vec::new());
-    train::<B>(run, &Default::default(), &mut logs).unwrap();
+    train::<B>(run, None, &Default::default(), &mut logs).unwrap();
     logs.0
 }
 
