@@ -363,3 +363,21 @@ def test_sensitive_examples_weigh_more():
         assert heavier.classification.item() == pytest.approx(base.classification.item(), rel=1e-6)
     macer = call("macer", net, x, y, cost=PAIRWISE, gamma_sensitive=8.0, parts=True)
     assert macer.robustness_sensitive.item() > 0
+
+
+def test_a_vanishing_runner_up_leaves_the_gradient_finite():
+    """At β = 16 a runner-up of probability ~1e-44 (a float32 denormal) is
+    common in training; its margin is skipped, and its Φ⁻¹ must not bring
+    an infinite derivative that the mask of 0 would turn into NaN."""
+    linear = torch.nn.Linear(1, 3, bias=False)
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor([[0.0], [-6.25], [-50.0]]))
+    x = torch.ones(2, 1)
+    y = torch.zeros(2, dtype=torch.int64)
+    total = losses.macer(
+        linear, x, y, sigma=0.25, noise_copies=1, beta=16.0, lam=3.0, gamma=8.0, noise=torch.zeros(2, 1, 1)
+    )
+    runner_up = torch.softmax(16.0 * linear(x), dim=1)[0, 1].item()
+    assert 0.0 < runner_up < 1e-40
+    total.backward()
+    assert torch.isfinite(linear.weight.grad).all(), linear.weight.grad

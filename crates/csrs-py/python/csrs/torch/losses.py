@@ -307,10 +307,19 @@ def _soft_smoothed(logits: torch.Tensor, beta: float) -> torch.Tensor:
 
 
 def _safe_icdf(p: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Φ⁻¹(p) where p is in (0, 1), and whether it was: the placeholder ½
-    keeps NaN out of the gradients of the margins that are skipped."""
+    """Φ⁻¹(p) where p is in (0, 1), and whether it was, as csrs-train
+    computes it: the placeholder ½ keeps NaN out of the gradients of the
+    margins that are skipped, and p is taken as at least 1e-30, whose
+    Φ⁻¹ is about −11.5. Below that (a runner-up of probability 1e-44 is
+    no rarity at β = 16), 1/φ(Φ⁻¹(p)), the derivative, overflows float32,
+    and a masked margin's infinite gradient times its mask of 0 is NaN."""
     inside = (p > 0) & (p < 1)
-    return torch.special.ndtri(torch.where(inside, p, torch.full_like(p, 0.5))), inside
+    q = torch.where(inside, p, torch.full_like(p, 0.5))
+    fixed = q.detach()
+    root = torch.special.ndtri(fixed.clamp(min=1e-30))
+    density = torch.exp(-0.5 * root * root) / math.sqrt(2.0 * math.pi)
+    # The value is the root; the gradient in p is exactly 1/φ(root).
+    return root + (q - fixed) / density, inside
 
 
 def _hinge_sum(margin: torch.Tensor, mask: torch.Tensor, sigma: float, gamma: float) -> torch.Tensor:
