@@ -18,7 +18,10 @@ reads from ONNX:
   convolution, average pooling with and without counted padding, a concat
   on the channels, x * sigmoid(x), global average pooling, opset 18;
 - gemm: built node by node with onnx.helper: Gemm with transB = 0, alpha
-  and beta, MatMul plus Add, Sigmoid, Sub and Mul of tensors, opset 15.
+  and beta, MatMul plus Add, Sigmoid, Sub and Mul of tensors, opset 15;
+- dropout: a two-layer head with a Dropout node (ratio 0.3, an
+  initializer) between them, as torch.onnx.export writes it in training
+  mode and other exporters keep it, opset 17.
 
 It also writes `separable_external.onnx`, the separable net with its weights
 in `separable_external.data` beside it, and `refused_*.onnx`: files csrs
@@ -257,6 +260,44 @@ def gemm_fixture(out):
     write_expected(path, inputs, logits, fixed_batch=False)
 
 
+def dropout_fixture(out):
+    """Flatten, Gemm, Relu, Dropout (ratio 0.3, nothing at inference),
+    Gemm: the dropout csrs applies when it trains the network."""
+    rng = np.random.default_rng(17)
+    f = lambda *shape: (rng.standard_normal(shape) * 0.2).astype(np.float32)
+    fc1_w, fc1_b, fc2_w, fc2_b = f(32, 64), f(32), f(CLASSES, 32), f(CLASSES)
+    initializers = [
+        numpy_helper.from_array(a, n)
+        for a, n in [
+            (fc1_w, "fc1.weight"), (fc1_b, "fc1.bias"), (fc2_w, "fc2.weight"), (fc2_b, "fc2.bias"),
+            (np.array(0.3, np.float32), "ratio"),
+        ]
+    ]
+    nodes = [
+        helper.make_node("Flatten", ["input"], ["flat"], name="flatten", axis=1),
+        helper.make_node("Gemm", ["flat", "fc1.weight", "fc1.bias"], ["fc1"], name="fc1", transB=1),
+        helper.make_node("Relu", ["fc1"], ["relu"], name="relu"),
+        helper.make_node("Dropout", ["relu", "ratio"], ["dropped"], name="dropout"),
+        helper.make_node("Gemm", ["dropped", "fc2.weight", "fc2.bias"], ["logits"], name="fc2", transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "dropout",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", *SHAPE])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", CLASSES])],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    path = out / "dropout.onnx"
+    onnx.save(model, path)
+
+    inputs = torch.rand((BATCH, *SHAPE), generator=torch.Generator().manual_seed(17))
+    t = torch.from_numpy
+    logits = F.relu(inputs.flatten(1) @ t(fc1_w).T + t(fc1_b)) @ t(fc2_w).T + t(fc2_b)
+    write_expected(path, inputs, logits, fixed_batch=False)
+
+
 def refused_fixtures(out):
     """Small files csrs must refuse, each for one reason: an operator it
     does not run (Tanh), an attribute it does not support (MaxPool with
@@ -321,6 +362,7 @@ def main():
     export(Vgg(), "vgg", 17, out, dynamic=False)
     export(Separable(), "separable", 18, out, dynamic=True)
     gemm_fixture(out)
+    dropout_fixture(out)
     # The same network with its weights in a file beside it, as models over
     # protobuf's 2 GiB are saved.
     separable = onnx.load(out / "separable.onnx")

@@ -617,6 +617,14 @@ impl Compiler<'_> {
                 self.layouts.insert(ValueId(i + 1), layout);
                 Ok(i + 1)
             }
+            Op::Dropout { .. } => {
+                // Nothing at inference: the value is its input's.
+                let input = node.inputs[0];
+                let slot = self.slot(input)?;
+                self.slot_of.insert(ValueId(i + 1), slot);
+                self.layouts.insert(ValueId(i + 1), self.layout(input));
+                Ok(i + 1)
+            }
             Op::Linear(linear) => {
                 let input = node.inputs[0];
                 let (n_in, n_out) = (linear.inputs, linear.outputs);

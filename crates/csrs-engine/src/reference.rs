@@ -91,7 +91,7 @@ pub fn logits(graph: &Graph, weights: &HashMap<String, Vec<f32>>, input: &[f32])
                     .map(|c| c.iter().map(|&v| f64::from(v)).sum::<f64>() as f32 / plane as f32)
                     .collect()
             }
-            Op::Flatten => x.clone(),
+            Op::Flatten | Op::Dropout { .. } => x.clone(),
             Op::Linear(linear) => {
                 let weight = tensor(format!("{}.weight", linear.name.torch));
                 let bias = tensor(format!("{}.bias", linear.name.torch));

@@ -9,6 +9,7 @@
 //! the running statistics.
 
 use burn::prelude::*;
+use burn::tensor::Distribution;
 use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
 use burn::tensor::ops::PaddedConvOptions;
@@ -120,7 +121,8 @@ impl<B: Backend> GraphNet<B> {
 
     /// `[b, c, h, w]` normalised images → `[b, n_classes]`.
     pub(crate) fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
-        let batch_statistics = B::ad_enabled(&x.device()) && !self.frozen_batch_norm;
+        let training = B::ad_enabled(&x.device());
+        let batch_statistics = training && !self.frozen_batch_norm;
         let mut tensors = self.tensors.iter();
         let mut next = || tensors.next().expect("GraphNet::new: one tensor per parameter");
         // Each value is dropped after its last reader, so that the device
@@ -187,6 +189,10 @@ impl<B: Backend> GraphNet<B> {
                     Value::Flat(x.mean_dim(3).mean_dim(2).reshape([b, c]))
                 }
                 Op::Flatten => Value::Flat(x.flat()),
+                &Op::Dropout { ratio } if training && ratio > 0.0 => {
+                    x.map(move |x| dropout(x, ratio), move |x| dropout(x, ratio))
+                }
+                Op::Dropout { .. } => x,
                 Op::Linear(linear) => {
                     let weight = next().value().reshape([linear.outputs, linear.inputs]);
                     let bias = next().value().reshape([1, linear.outputs]);
@@ -217,6 +223,13 @@ impl<B: Backend> GraphNet<B> {
         }
         values.pop().flatten().expect("Graph::check: a network has layers").flat()
     }
+}
+
+/// `x` with each value zeroed with probability `ratio` (from the backend's
+/// generator) and the others scaled by 1 / (1 − ratio).
+fn dropout<B: Backend, const D: usize>(x: Tensor<B, D>, ratio: f64) -> Tensor<B, D> {
+    let kept = Tensor::<B, D>::random(x.shape(), Distribution::Bernoulli(1.0 - ratio), &x.device());
+    x * kept.div_scalar(1.0 - ratio)
 }
 
 fn activate<B: Backend, const D: usize>(x: Tensor<B, D>, activation: Activation) -> Tensor<B, D> {

@@ -12,6 +12,7 @@ use csrs_models::graph::{
     Activation, Affine, BatchNorm, Binary, Conv2d, GraphBuilder, LayerName, Linear, Op, ValueId, Window,
 };
 use onnx_ir::node::batch_norm::BatchNormConfig;
+use onnx_ir::node::dropout::DropoutInput;
 use onnx_ir::node::padding::{AutoPad, PaddingConfig2d};
 use onnx_ir::node::reshape::ReshapeInput;
 use onnx_ir::{ArgType, Argument, DType, Node, OnnxGraph, TensorData, TensorDataExt, ValueSource};
@@ -131,7 +132,16 @@ impl Converter<'_> {
         let out = node.outputs().first().ok_or("a node without outputs")?;
         let made = match node {
             Node::Constant(_) => return Ok(()),
-            Node::Dropout(_) | Node::Identity(_) => self.value(&node.inputs()[0])?,
+            Node::Identity(_) => self.value(&node.inputs()[0])?,
+            Node::Dropout(n) => match n.config.prob {
+                DropoutInput::Static(0.0) => self.value(&node.inputs()[0])?,
+                DropoutInput::Static(ratio) => {
+                    let x = self.value(&node.inputs()[0])?;
+                    let made = self.push(Op::Dropout { ratio }, &[x.id])?;
+                    Value { onnx: x.onnx, ..made }
+                }
+                DropoutInput::Runtime(_) => return Err("its ratio is computed, expected a constant".into()),
+            },
             Node::Relu(_) => self.activation(node, Activation::Relu)?,
             Node::Sigmoid(_) => self.activation(node, Activation::Sigmoid)?,
             Node::LeakyRelu(n) => self.activation(node, Activation::LeakyRelu { slope: n.config.alpha as f32 })?,

@@ -12,8 +12,8 @@
 //! (of two values of one shape, or of a value and a constant, which is how
 //! a normalisation appears; not a constant divided by a value), MaxPool, AveragePool (padding counted or not),
 //! GlobalAveragePool, Flatten, Reshape to `[batch, features]`, Gemm,
-//! MatMul, Concat (on the channels), Dropout and Identity (nothing at
-//! inference). Opsets 13 to 24 ([`OPSETS`]), at most [`MAX_NODES`] nodes;
+//! MatMul, Concat (on the channels), Dropout (applied in training, nothing
+//! at inference) and Identity. Opsets 13 to 24 ([`OPSETS`]), at most [`MAX_NODES`] nodes;
 //! the batch axis may be dynamic or fixed. Weights stored beside the file
 //! are read by csrs itself, only from the model file's folder.
 //!
@@ -33,6 +33,7 @@
 //! ```
 
 mod convert;
+mod dropout;
 mod external;
 mod file;
 mod names;
@@ -127,7 +128,8 @@ fn read_bytes(bytes: Vec<u8>, folder: &Path, input: [usize; 3]) -> Result<OnnxNe
     let names = names::FileNames::of(&model);
     // The parser is handed bytes, never a path, so that it reads no other
     // file: weights stored beside the model are copied in first.
-    let bytes = if external::inline(&mut model, folder, bytes.len() as u64)? == 0 {
+    let changed = external::inline(&mut model, folder, bytes.len() as u64)? + dropout::keep(&mut model);
+    let bytes = if changed == 0 {
         bytes
     } else {
         drop(bytes);

@@ -92,6 +92,7 @@ fn layer_of(op: &Op, index: usize) -> String {
         Op::AvgPool2d { .. } => format!("avg_pool.{index}"),
         Op::GlobalAvgPool => format!("global_avg_pool.{index}"),
         Op::Flatten => format!("flatten.{index}"),
+        Op::Dropout { .. } => format!("dropout.{index}"),
         Op::Binary(_) => format!("binary.{index}"),
         Op::Concat => format!("concat.{index}"),
     }
@@ -201,6 +202,10 @@ impl<'a> Writer<'a> {
                 self.push("Flatten", &format!("{name}.flatten"), vec![pooled], vec![Attribute::Int("axis", 1)])
             }
             Op::Flatten => self.push("Flatten", &name, inputs, vec![Attribute::Int("axis", 1)]),
+            &Op::Dropout { ratio } => {
+                let ratio = self.constant(format!("{name}.ratio"), &[], &[ratio as f32])?;
+                self.push("Dropout", &name, vec![x, ratio], vec![])
+            }
             Op::Linear(linear) => {
                 let weight = self.weight(&linear.name, "weight", &[linear.outputs, linear.inputs])?;
                 let bias = self.weight(&linear.name, "bias", &[linear.outputs])?;

@@ -12,7 +12,7 @@ use csrs_models::interop::from_tensors;
 use csrs_onnx::OnnxNetwork;
 use serde::Deserialize;
 
-const FIXTURES: [&str; 4] = ["wrn16_4", "vgg", "separable", "gemm"];
+const FIXTURES: [&str; 5] = ["wrn16_4", "vgg", "separable", "gemm", "dropout"];
 
 #[derive(Deserialize)]
 struct Expected {
@@ -114,6 +114,10 @@ fn the_fixtures_hold_every_operator_csrs_reads() {
                 Op::AvgPool2d { count_padding: false, .. } => "average pooling within the image",
                 Op::GlobalAvgPool => "global average pooling",
                 Op::Flatten => "flatten",
+                Op::Dropout { ratio } => {
+                    assert!((ratio - 0.3).abs() < 1e-6, "{name}: dropout ratio {ratio}");
+                    "dropout"
+                }
                 Op::Linear(_) => "linear",
                 Op::Binary(Binary::Add) => "add",
                 Op::Binary(Binary::Sub) => "sub",
@@ -142,6 +146,7 @@ fn the_fixtures_hold_every_operator_csrs_reads() {
         "average pooling within the image",
         "global average pooling",
         "flatten",
+        "dropout",
         "linear",
         "add",
         "sub",

@@ -11,7 +11,7 @@ fn fixture(name: &str) -> String {
 #[test]
 fn every_fixture_prints_pytorchs_logits_from_the_file_and_after_import() {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["wrn16_4", "vgg", "separable", "gemm"] {
+    for name in ["wrn16_4", "vgg", "separable", "gemm", "dropout"] {
         let (model, inputs) = (fixture(&format!("{name}.onnx")), fixture(&format!("{name}.json")));
         let expected = std::fs::read_to_string(&inputs).unwrap();
         let run = csrs(dir.path(), &["model", "logits", &model, "--inputs", &inputs], "");

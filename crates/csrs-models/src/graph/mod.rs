@@ -246,6 +246,13 @@ pub enum Op {
     GlobalAvgPool,
     /// `[c, h, w]` → `[c · h · w]`, channel-major as in PyTorch.
     Flatten,
+    /// Dropout: in training each value is zeroed with probability
+    /// `ratio` and the others scaled by 1 / (1 − ratio); at inference
+    /// (certification included) nothing.
+    Dropout {
+        /// The probability of zeroing a value, in [0, 1).
+        ratio: f64,
+    },
     /// A fully connected layer on a flat input.
     Linear(Linear),
     /// Elementwise arithmetic of its two inputs, of one shape.
@@ -392,6 +399,7 @@ impl Graph {
                 | Op::AvgPool2d { .. }
                 | Op::GlobalAvgPool
                 | Op::Flatten
+                | Op::Dropout { .. }
                 | Op::Binary(_)
                 | Op::Concat => {}
             }

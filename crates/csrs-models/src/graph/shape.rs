@@ -220,6 +220,10 @@ fn single_output_shape(op: &Op, input: &[usize]) -> Result<Vec<usize>, String> {
             Err(format!("leaky ReLU slope {slope}, expected a finite number"))
         }
         Op::Activation(_) => Ok(input.to_vec()),
+        Op::Dropout { ratio } if !(0.0..1.0).contains(ratio) => {
+            Err(format!("dropout ratio {ratio}, expected a number in [0, 1)"))
+        }
+        Op::Dropout { .. } => Ok(input.to_vec()),
         Op::MaxPool2d(window) | Op::AvgPool2d { window, .. } => {
             let input = image(input, "pooling")?;
             let [top, left, bottom, right] = window.padding;
@@ -260,6 +264,7 @@ impl fmt::Display for OpName<'_> {
             Op::AvgPool2d { .. } => "average pooling",
             Op::GlobalAvgPool => "global average pooling",
             Op::Flatten => "flatten",
+            Op::Dropout { .. } => "dropout",
             Op::Linear(_) => "a linear layer",
             Op::Binary(_) => "arithmetic",
             Op::Concat => "concat",

@@ -120,3 +120,26 @@ fn batch_norm_of_a_built_in_architecture_cannot_be_frozen() {
     let error = model.freeze_batch_norm().unwrap_err().to_string();
     assert!(error.contains("freeze_batch_norm applies to imported networks"), "{error}");
 }
+
+#[test]
+fn dropout_drops_in_training_and_does_nothing_at_inference() {
+    let name = |n: &str| LayerName { torch: n.into(), burn: n.into() };
+    let mut graph = GraphBuilder::new([1, 4, 4]);
+    let x = graph.push(Op::Flatten, &[ValueId::INPUT]).unwrap();
+    let x = graph.push(Op::Dropout { ratio: 0.5 }, &[x]).unwrap();
+    graph.push(Op::Linear(Linear { name: name("sum"), inputs: 16, outputs: 2 }), &[x]).unwrap();
+    let spec = ModelSpec { graph: Some(graph.finish()), mean: vec![0.0], std: vec![1.0], ..small_network() };
+    let weights = HashMap::from([("sum.weight".to_owned(), vec![1.0; 32]), ("sum.bias".to_owned(), vec![0.0; 2])]);
+    let model = from_tensors::<T>(&spec, &weights, &Default::default()).unwrap();
+    let ones = Tensor::<Flex, 4>::ones([400, 1, 4, 4], &Default::default());
+
+    let inference: Vec<f32> = model.valid().forward(ones.clone()).into_data().to_vec().unwrap();
+    assert!(inference.iter().all(|&v| v == 16.0), "nothing is dropped at inference");
+    // In training each of the 16 ones is kept with probability ½ and
+    // doubled: an even sum of mean 16.
+    let training: Vec<f32> = model.forward(Tensor::from_inner(ones)).into_data().to_vec().unwrap();
+    assert!(training.iter().all(|&v| v % 2.0 == 0.0 && (0.0..=32.0).contains(&v)), "{training:?}");
+    let mean = training.iter().sum::<f32>() / training.len() as f32;
+    assert!((mean - 16.0).abs() < 1.0, "mean {mean}");
+    assert!(training.iter().any(|&v| v != 16.0));
+}
