@@ -23,7 +23,8 @@
 #  4. one training epoch of configs/train/cifar10-gaussian.toml and
 #     cifar10-macer-cs.toml (ResNet-110, k = 16) on GPU_CHECK_TRAIN_IMAGES
 #     synthetic CIFAR-shaped images (default 5000), csrs against
-#     scripts/torch_train.py (the same objective and hyperparameters);
+#     scripts/torch_train.py (the same objective and hyperparameters, its
+#     loss from csrs.torch.losses: when GPU_CHECK_WHEEL names a csrs wheel);
 #  5. models exported by `csrs model export` loaded into PyTorch (strictly)
 #     with the same logits (scripts/check_export.py), and checkpoints saved
 #     in PyTorch's other formats and layouts imported with PyTorch's logits
@@ -102,6 +103,17 @@ wants() { [[ $steps == *" $1 "* ]]; }
 
 have_torch=false
 python3 -c "import torch; assert '$device' == 'cpu' or torch.cuda.is_available()" 2>/dev/null && have_torch=true
+
+# The csrs Python package, for the PyTorch steps that use it (4 and 6).
+have_package=false
+if $have_torch && [ -n "${GPU_CHECK_WHEEL:-}" ]; then
+    rm -rf "$out/python"
+    if python3 -m pip install --quiet --no-deps --no-index --target "$out/python" "$GPU_CHECK_WHEEL"; then
+        have_package=true
+    else
+        failed=$((failed + 1))
+    fi
+fi
 
 # 1. Sampling throughput, in each precision.
 for precision in $precisions; do
@@ -186,9 +198,9 @@ if wants train; then
             -e "s|^cost = \"|cost = \"$root/|" "$root/configs/train/cifar10-$method.toml" >"$out/train-$method.toml"
         step "train-$method" 400 "$csrs" train --config "$out/train-$method.toml" --device "$device" --force
         cat "$out/train-$method.log.csv" 2>/dev/null
-        if $have_torch; then
-            step "torch-train-$method" 400 python3 "$here/torch_train.py" "$method" "$device" \
-                $((train_images / 5 * 5)) --depth "${train_arch#cifar-resnet}"
+        if $have_package; then
+            step "torch-train-$method" 400 env PYTHONPATH="$out/python" python3 "$here/torch_train.py" "$method" \
+                "$device" $((train_images / 5 * 5)) --depth "${train_arch#cifar-resnet}"
         fi
     done
 fi
@@ -220,9 +232,7 @@ json.dump({"input_shape": [2, c, s, s], "inputs": [random.random() for _ in rang
 fi
 
 # 6. The Python package under PyTorch's own model, against Cohen's loop.
-if $have_torch && wants python && [ -n "${GPU_CHECK_WHEEL:-}" ]; then
-    rm -rf "$out/python"
-    python3 -m pip install --quiet --no-deps --no-index --target "$out/python" "$GPU_CHECK_WHEEL" || failed=$((failed + 1))
+if $have_package && wants python; then
     step python-smoothed 400 env PYTHONPATH="$out/python" python3 "$here/torch_smoothed.py" bench "$device" \
             $python_bench
 fi
