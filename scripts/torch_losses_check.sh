@@ -30,9 +30,10 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
+VENV="$(cd "$VENV" && pwd)"
 # The environment's programs first, as if it were activated: the package's
 # build backend (maturin) is found there.
-export PATH="$PWD/$VENV/bin:$PATH" VIRTUAL_ENV="$PWD/$VENV"
+export PATH="$VENV/bin:$PATH" VIRTUAL_ENV="$VENV"
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check install --quiet "$@"; }
 
 pip "$TORCH" numpy pytest "maturin>=1.9.4,<2"

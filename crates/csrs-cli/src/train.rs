@@ -470,7 +470,7 @@ mod fuzz {
 
         #[test]
         fn mutated_configs_never_panic(
-            which in 0..10usize,
+            which in 0..100usize,
             line in 0..40usize,
             value in value(),
             cut in 0.0..1.2f64,
