@@ -23,21 +23,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).parent))
+from builtin_architectures import ARCHITECTURES  # noqa: E402
 from check_export import network  # noqa: E402
 
-# Architecture, dataset, classes.
-ARCHITECTURES = [
-    ("mlp", "digits", None),
-    ("lenet5", "mnist-5k", None),
-    ("digits-cnn", "digits", None),
-    ("cifar-resnet20", "cifar10", None),
-    ("cifar-resnet32", "cifar10", None),
-    ("cifar-resnet44", "cifar10", None),
-    ("cifar-resnet56", "cifar10", None),
-    ("cifar-resnet110", "cifar10", None),
-    ("resnet18", "imagenette", "10"),
-    ("resnet50", "imagenette", "10"),
-]
 
 
 class Normalized(torch.nn.Module):

@@ -11,7 +11,7 @@ Models checked, each exported with `csrs model export CHECKPOINT --format onnx`:
 - networks after one epoch of `csrs train` with the gaussian objective
   (`model = "<start>"`), so that their weights and batch-norm statistics have
   moved away from where they started: the ONNX fixtures of
-  crates/csrs-onnx/tests/data (wrn16_4, vgg, separable, gemm: 1x8x8 inputs,
+  crates/csrs-onnx/tests/data (wrn16_4, vgg, separable, gemm, dropout: 1x8x8 inputs,
   10 classes) and digits-cnn, on digits; cifar-resnet20 and resnet50 (32x32),
   whose batch norm an initialised checkpoint leaves at mean 0, variance 1,
   scale 1 and shift 0, on a small CIFAR-10 of random images the script writes
@@ -57,6 +57,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+sys.path.insert(0, str(Path(__file__).parent))
+from builtin_architectures import ARCHITECTURES  # noqa: E402
+
 try:
     import onnx
 except ImportError:  # the checker is optional
@@ -67,19 +70,6 @@ SEED = 0
 BATCH = 3
 FIXTURES = Path(__file__).resolve().parent.parent / "crates" / "csrs-onnx" / "tests" / "data"
 
-# Built-in architecture, dataset, --classes.
-BUILTINS = [
-    ("mlp", "digits", None),
-    ("lenet5", "mnist-5k", None),
-    ("digits-cnn", "digits", None),
-    ("cifar-resnet20", "cifar10", None),
-    ("cifar-resnet32", "cifar10", None),
-    ("cifar-resnet44", "cifar10", None),
-    ("cifar-resnet56", "cifar10", None),
-    ("cifar-resnet110", "cifar10", None),
-    ("resnet18", "imagenette", "10"),
-    ("resnet50", "imagenette", "10"),
-]
 # Networks trained for one epoch before they are exported, and the dataset of
 # their training: the ONNX fixtures and digits-cnn on digits; two built-ins
 # with batch norm (of each block kind: basic with a 1x1 shortcut, bottleneck
@@ -94,6 +84,7 @@ TRAINED = [
     ("vgg", "fixture", "digits", 0.05),
     ("separable", "fixture", "digits", 0.05),
     ("gemm", "fixture", "digits", 0.05),
+    ("dropout", "fixture", "digits", 0.05),
     ("digits-cnn", "builtin", "digits", 0.05),
     ("cifar-resnet20", "builtin", "cifar10", 0.01),
     ("resnet50", "builtin", "cifar10", 0.01),
@@ -275,7 +266,7 @@ def main():
     work.mkdir(parents=True, exist_ok=True)
     rows = []
     try:
-        for arch, dataset, classes in BUILTINS:
+        for arch, dataset, classes in ARCHITECTURES:
             out = work / arch
             init = [csrs, "model", "init", "--arch", arch, "--dataset", dataset, "--out", out, "--seed", SEED, "--force"]
             try:

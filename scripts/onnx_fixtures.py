@@ -205,6 +205,23 @@ def write_expected(path, inputs, logits, fixed_batch):
     print(f"{path}: {path.stat().st_size} bytes")
 
 
+def save_graph(nodes, initializers, name, opset, out):
+    """Writes `out/<name>.onnx`: `nodes` from "input" (a batch of digits) to
+    "logits", of that opset, checked; returns its path."""
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", *SHAPE])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", CLASSES])],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    onnx.checker.check_model(model)
+    path = out / f"{name}.onnx"
+    onnx.save(model, path)
+    return path
+
+
 def gemm_fixture(out):
     """Conv, Relu, Flatten, MatMul + Add, Sigmoid, Sub, Mul and Div of
     tensors, Add of a constant and a tensor, Gemm with transB = 0: ONNX's own spelling of a linear layer, which
@@ -238,17 +255,7 @@ def gemm_fixture(out):
             "Gemm", ["ratio", "fc2.weight", "fc2.bias"], ["logits"], name="fc2", transB=0, alpha=0.5, beta=2.0
         ),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "gemm",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", *SHAPE])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", CLASSES])],
-        initializers,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
-    onnx.checker.check_model(model)
-    path = out / "gemm.onnx"
-    onnx.save(model, path)
+    path = save_graph(nodes, initializers, "gemm", 15, out)
 
     inputs = torch.rand((BATCH, *SHAPE), generator=torch.Generator().manual_seed(15))
     t = torch.from_numpy
@@ -280,17 +287,7 @@ def dropout_fixture(out):
         helper.make_node("Dropout", ["relu", "ratio"], ["dropped"], name="dropout"),
         helper.make_node("Gemm", ["dropped", "fc2.weight", "fc2.bias"], ["logits"], name="fc2", transB=1),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "dropout",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", *SHAPE])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", CLASSES])],
-        initializers,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    onnx.checker.check_model(model)
-    path = out / "dropout.onnx"
-    onnx.save(model, path)
+    path = save_graph(nodes, initializers, "dropout", 17, out)
 
     inputs = torch.rand((BATCH, *SHAPE), generator=torch.Generator().manual_seed(17))
     t = torch.from_numpy

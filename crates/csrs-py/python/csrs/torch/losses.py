@@ -46,7 +46,7 @@ Needs ``torch`` (not a dependency of the package).
 
 import math
 import numbers
-from typing import Any, Literal, NamedTuple, Optional, Sequence, Tuple, Union, overload
+from typing import Any, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -382,44 +382,6 @@ def _attack(
 # The objectives.
 
 
-@overload
-def gaussian(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    sigma: float,
-    cost: Optional[CostLike] = None,
-    weight: Optional[float] = None,
-    noise: Optional[torch.Tensor] = None,
-    parts: Literal[False] = False,
-) -> torch.Tensor: ...
-@overload
-def gaussian(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    sigma: float,
-    cost: Optional[CostLike] = None,
-    weight: Optional[float] = None,
-    noise: Optional[torch.Tensor] = None,
-    parts: Literal[True],
-) -> Parts: ...
-@overload
-def gaussian(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    sigma: float,
-    cost: Optional[CostLike] = None,
-    weight: Optional[float] = None,
-    noise: Optional[torch.Tensor] = None,
-    parts: bool,
-) -> Union[torch.Tensor, Parts]: ...
-
-
 def gaussian(
     model: torch.nn.Module,
     x: torch.Tensor,
@@ -456,56 +418,6 @@ def gaussian(
     logits = forward(x).reshape(x.shape[0], -1)
     result = _augmentation(logits, y, (_sets(costs, y), w) if costs is not None else None)
     return result if parts else result.total
-
-
-@overload
-def macer(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    sigma: float,
-    noise_copies: int,
-    beta: float,
-    lam: float,
-    gamma: float,
-    cost: Optional[CostLike] = None,
-    gamma_sensitive: Optional[float] = None,
-    noise: Optional[torch.Tensor] = None,
-    parts: Literal[False] = False,
-) -> torch.Tensor: ...
-@overload
-def macer(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    sigma: float,
-    noise_copies: int,
-    beta: float,
-    lam: float,
-    gamma: float,
-    cost: Optional[CostLike] = None,
-    gamma_sensitive: Optional[float] = None,
-    noise: Optional[torch.Tensor] = None,
-    parts: Literal[True],
-) -> Parts: ...
-@overload
-def macer(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    sigma: float,
-    noise_copies: int,
-    beta: float,
-    lam: float,
-    gamma: float,
-    cost: Optional[CostLike] = None,
-    gamma_sensitive: Optional[float] = None,
-    noise: Optional[torch.Tensor] = None,
-    parts: bool,
-) -> Union[torch.Tensor, Parts]: ...
 
 
 def macer(
@@ -594,53 +506,6 @@ def macer(
     return result if parts else result.total
 
 
-@overload
-def smoothadv(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    sigma: float,
-    noise_copies: int,
-    epsilon: float,
-    attack_steps: int,
-    cost: Optional[CostLike] = None,
-    weight: Optional[float] = None,
-    noise: Optional[torch.Tensor] = None,
-    parts: Literal[False] = False,
-) -> torch.Tensor: ...
-@overload
-def smoothadv(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    sigma: float,
-    noise_copies: int,
-    epsilon: float,
-    attack_steps: int,
-    cost: Optional[CostLike] = None,
-    weight: Optional[float] = None,
-    noise: Optional[torch.Tensor] = None,
-    parts: Literal[True],
-) -> Parts: ...
-@overload
-def smoothadv(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    sigma: float,
-    noise_copies: int,
-    epsilon: float,
-    attack_steps: int,
-    cost: Optional[CostLike] = None,
-    weight: Optional[float] = None,
-    noise: Optional[torch.Tensor] = None,
-    parts: bool,
-) -> Union[torch.Tensor, Parts]: ...
-
-
 def smoothadv(
     model: torch.nn.Module,
     x: torch.Tensor,
@@ -690,59 +555,6 @@ def smoothadv(
     flat = logits.reshape(repeated.shape[0], -1)
     result = _augmentation(flat, repeated, (_sets(costs, repeated), w) if costs is not None else None)
     return result if parts else result.total
-
-
-@overload
-def smoothmix(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    sigma: float,
-    noise_copies: int,
-    attack_steps: int,
-    attack_step_size: float,
-    mix_weight: float,
-    cost: Optional[CostLike] = None,
-    weight: Optional[float] = None,
-    noise: Optional[torch.Tensor] = None,
-    mix: Optional[torch.Tensor] = None,
-    parts: Literal[False] = False,
-) -> torch.Tensor: ...
-@overload
-def smoothmix(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    sigma: float,
-    noise_copies: int,
-    attack_steps: int,
-    attack_step_size: float,
-    mix_weight: float,
-    cost: Optional[CostLike] = None,
-    weight: Optional[float] = None,
-    noise: Optional[torch.Tensor] = None,
-    mix: Optional[torch.Tensor] = None,
-    parts: Literal[True],
-) -> Parts: ...
-@overload
-def smoothmix(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    sigma: float,
-    noise_copies: int,
-    attack_steps: int,
-    attack_step_size: float,
-    mix_weight: float,
-    cost: Optional[CostLike] = None,
-    weight: Optional[float] = None,
-    noise: Optional[torch.Tensor] = None,
-    mix: Optional[torch.Tensor] = None,
-    parts: bool,
-) -> Union[torch.Tensor, Parts]: ...
 
 
 def smoothmix(
