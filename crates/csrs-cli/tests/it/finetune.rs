@@ -91,6 +91,39 @@ fn an_onnx_network_is_fine_tuned_exported_and_certified() {
     assert_eq!(records.lines().filter(|line| !line.starts_with('#')).count(), 11, "a header and 10 records");
 }
 
+/// Every objective, cost-sensitive, trains a network read from ONNX (one
+/// with dropout, which trains dropping).
+#[test]
+fn every_objective_trains_an_imported_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let network = format!("model = \"{}\"", fixture("dropout.onnx"));
+    let cost = format!("cost = \"{}\"\n", cost());
+    for (name, objective) in [
+        ("gaussian", "method = \"gaussian\"\ncost_sensitive = { weight = 2.0 }"),
+        (
+            "macer",
+            "method = \"macer\"\nnoise_copies = 2\nbeta = 16.0\nlambda = 3.0\ngamma = 4.0\n\
+             cost_sensitive = { gamma_sensitive = 16.0 }",
+        ),
+        (
+            "smoothadv",
+            "method = \"smoothadv\"\nnoise_copies = 2\nepsilon = 0.5\nattack_steps = 2\n\
+             cost_sensitive = { weight = 2.0 }",
+        ),
+        (
+            "smoothmix",
+            "method = \"smoothmix\"\nnoise_copies = 2\nattack_steps = 2\nattack_step_size = 0.25\n\
+             mix_weight = 1.0\ncost_sensitive = { weight = 2.0 }",
+        ),
+    ] {
+        let text = config(&network, &format!("m/{name}"), 0.05, &cost, objective);
+        let run = train(dir.path(), &format!("{name}.toml"), &text, &[]);
+        assert_eq!(run.code, Some(0), "{name}: {}", run.stderr);
+        assert!(run.stderr.contains(&format!("with {name}-cs on digits")), "{name}: {}", run.stderr);
+        assert!(dir.path().join(format!("m/{name}.mpk")).exists(), "{name}");
+    }
+}
+
 /// With batch norm frozen and a learning rate too small to move a weight,
 /// the trained network computes what the file does: training starts from
 /// the file's weights, and leaves the running statistics alone.
