@@ -11,8 +11,8 @@ use burn::prelude::Backend;
 use csrs_artifacts::{TrainingFiles, write_atomically};
 use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split};
-use csrs_models::Architecture;
 use csrs_models::checkpoint::fingerprint;
+use csrs_models::{Architecture, CheckpointMeta};
 use csrs_records::{deserialize, field_names};
 use csrs_train::{EpochLog, Observer, TrainConfig, TrainRun, model_spec, train};
 use serde::{Deserialize, Serialize};
@@ -194,9 +194,15 @@ impl OnBackend for Setup {
             None => None,
         };
         let n_classes = train_set.n_classes();
+        let out = &self.run.out;
+        let files = TrainingFiles::new(out);
         // The starting network is read before anything is written: a
-        // network that does not fit the data leaves no files behind.
+        // network that does not fit the data leaves no files behind. A
+        // resumed run goes on from its own checkpoint, whatever became of
+        // the file it started from.
+        let resuming = self.resume && files.metadata().exists();
         let (spec, start, network) = match (&self.run.model, self.run.architecture) {
+            (Some(path), _) if resuming => (CheckpointMeta::read(out)?.spec, None, path.display().to_string()),
             (Some(path), _) => {
                 let checkpoint =
                     load_model::<Autodiff<B>>(path, Some(self.dataset), &Import::default(), Some(n_classes), &device)?;
@@ -226,8 +232,6 @@ impl OnBackend for Setup {
                 spec.architecture
             );
         }
-        let out = &self.run.out;
-        let files = TrainingFiles::new(out);
         let log_path = files.log();
         if let Some(parent) = log_path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;

@@ -124,6 +124,21 @@ fn every_objective_trains_an_imported_network() {
     }
 }
 
+/// A resumed run goes on from its own checkpoint: the file it started from
+/// may be gone.
+#[test]
+fn a_resumed_run_needs_only_its_own_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("dropout.onnx"), dir.path().join("start.onnx")).unwrap();
+    let text = config("model = \"start.onnx\"", "m/r", 0.05, "", GAUSSIAN);
+    let run = train(dir.path(), "r.toml", &text, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    std::fs::remove_file(dir.path().join("start.onnx")).unwrap();
+    let run = train(dir.path(), "r.toml", &text.replace("epochs = 1", "epochs = 2"), &["--resume"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("epoch 2/2: loss"), "{}", run.stderr);
+}
+
 /// With batch norm frozen and a learning rate too small to move a weight,
 /// the trained network computes what the file does: training starts from
 /// the file's weights, and leaves the running statistics alone.
