@@ -29,7 +29,7 @@ pub const MAX_ACTIVATIONS: u64 = 1 << 28;
 
 /// The values of tensors of these shapes, all together; `None` beyond a
 /// `u64`.
-fn total_values<'a>(shapes: impl Iterator<Item = &'a [usize]>) -> Option<u64> {
+pub(crate) fn total_values<'a>(shapes: impl Iterator<Item = &'a [usize]>) -> Option<u64> {
     let mut total = 0u64;
     for shape in shapes {
         let values = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64))?;

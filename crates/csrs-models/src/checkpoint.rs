@@ -16,7 +16,7 @@ use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use csrs_artifacts::TrainingFiles;
 use serde::{Deserialize, Serialize};
 
-use crate::{Classifier, ModelError, ModelSpec, Result};
+use crate::{Classifier, Denoiser, DenoiserSpec, ModelError, ModelSpec, Result};
 
 /// The metadata format this version writes and reads.
 const FORMAT: u32 = 1;
@@ -107,14 +107,7 @@ impl<B: Backend> Checkpoint<B> {
     /// # Errors
     /// [`ModelError::Io`] when a file cannot be written.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let files = TrainingFiles::new(path);
-        let (meta_path, weights_path) = (files.metadata(), files.weights());
-        let bytes = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
-            .record(self.model.clone().into_record(), ())
-            .map_err(|err| ModelError::Weights { path: weights_path.clone(), message: err.to_string() })?;
-        let meta = CheckpointMeta { checksum: checksum(&self.meta.spec, &bytes), ..self.meta.clone() };
-        write_atomically(&weights_path, &bytes)?;
-        write_atomically(&meta_path, &serde_json::to_vec_pretty(&meta).expect("metadata serializes"))
+        save_files(path, &self.model, &self.meta.spec, |checksum| CheckpointMeta { checksum, ..self.meta.clone() })
     }
 
     /// Reads a checkpoint; `expected_classes` is the class count the caller
@@ -127,36 +120,216 @@ impl<B: Backend> Checkpoint<B> {
     pub fn load(path: &Path, expected_classes: Option<usize>, device: &B::Device) -> Result<Self> {
         let files = TrainingFiles::new(path);
         let (meta_path, weights_path) = (files.metadata(), files.weights());
-        let meta = read_meta(&meta_path)?;
+        let meta: CheckpointMeta = read_meta(&meta_path)?;
         if let Some(expected) = expected_classes.filter(|&m| m != meta.spec.n_classes) {
             return Err(ModelError::ClassCount { path: meta_path, found: meta.spec.n_classes, expected });
         }
-        // The checksum first: edited metadata can describe a network far
-        // larger than memory, which must not be built to find out.
-        let bytes = read_at_most(&weights_path, MAX_WEIGHTS_BYTES, "a checkpoint's weights")?;
-        let bad = |message: String| ModelError::Weights { path: weights_path.clone(), message };
-        if checksum(&meta.spec, &bytes) != meta.checksum {
-            return Err(bad(format!(
-                "does not match {} (truncated, from another checkpoint, or the metadata was edited)",
-                meta_path.display()
-            )));
-        }
-        let fresh = Classifier::<B>::init(&meta.spec, device)
-            .map_err(|err| ModelError::Metadata { path: meta_path.clone(), message: err.to_string() })?;
-        let expected_shapes = ParamShapes::of(&fresh);
-        let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
-            .load(bytes, device)
-            .map_err(|err| bad(err.to_string().lines().next().unwrap_or_default().to_owned()))?;
-        let model = fresh.load_checked(&meta.spec, record).map_err(bad)?;
+        let fresh = |meta: &CheckpointMeta| Classifier::<B>::init(&meta.spec, device);
+        let model = load_weights(
+            &files,
+            &meta,
+            &meta.spec,
+            fresh,
+            |fresh, record| fresh.load_checked(&meta.spec, record),
+            device,
+        )?;
         // A consistent pair of files written by another version of a network
         // can still hold tensors of other shapes.
-        if ParamShapes::of(&model) != expected_shapes {
+        if ParamShapes::of(&model) != ParamShapes::of(&fresh(&meta)?) {
             let message =
                 format!("weight shapes differ from those of {} (written by another version?)", meta.spec.architecture);
-            return Err(bad(message));
+            return Err(ModelError::Weights { path: weights_path, message });
         }
         Ok(Checkpoint { meta, model })
     }
+}
+
+/// What a denoiser's `<stem>.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DenoiserMeta {
+    /// The metadata format version.
+    pub format: u32,
+    /// The denoiser's structure.
+    pub denoiser: DenoiserSpec,
+    /// The dataset whose images it denoises.
+    pub dataset: String,
+    /// How it was trained, if it was.
+    pub training: Option<TrainingInfo>,
+    /// The file it was imported from, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<String>,
+    /// FNV-1a of the spec (as JSON) and the weight bytes, in hex; written by
+    /// [`DenoiserCheckpoint::save`].
+    #[serde(default)]
+    pub checksum: String,
+}
+
+impl DenoiserMeta {
+    /// Metadata for a denoiser built from `denoiser` for `dataset`.
+    pub fn new(denoiser: DenoiserSpec, dataset: impl Into<String>) -> Self {
+        DenoiserMeta {
+            format: FORMAT,
+            denoiser,
+            dataset: dataset.into(),
+            training: None,
+            imported_from: None,
+            checksum: String::new(),
+        }
+    }
+
+    /// Reads only the metadata of the denoiser's checkpoint at `path`.
+    ///
+    /// # Errors
+    /// [`ModelError`] naming the file: missing, or not a denoiser's metadata.
+    pub fn read(path: &Path) -> Result<Self> {
+        read_meta(&TrainingFiles::new(path).metadata())
+    }
+}
+
+/// A denoiser with its metadata, in the files of a classifier's checkpoint
+/// (`<stem>.json`, `<stem>.mpk`), told apart by the metadata's `denoiser`
+/// key where a classifier's has `spec`.
+#[derive(Debug)]
+pub struct DenoiserCheckpoint<B: Backend> {
+    /// What the denoiser is.
+    pub meta: DenoiserMeta,
+    /// The denoiser.
+    pub model: Denoiser<B>,
+}
+
+impl<B: Backend> DenoiserCheckpoint<B> {
+    /// Writes `<stem>.json` and `<stem>.mpk`, each through a temporary file.
+    ///
+    /// # Errors
+    /// [`ModelError::Io`] when a file cannot be written.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        save_files(path, &self.model, &self.meta.denoiser, |checksum| DenoiserMeta { checksum, ..self.meta.clone() })
+    }
+
+    /// Reads a denoiser's checkpoint.
+    ///
+    /// # Errors
+    /// [`ModelError`] naming the file: missing, not a denoiser's metadata
+    /// (a classifier's is named as such), or weights that are truncated or
+    /// of another network.
+    pub fn load(path: &Path, device: &B::Device) -> Result<Self> {
+        let files = TrainingFiles::new(path);
+        let meta: DenoiserMeta = read_meta(&files.metadata())?;
+        let fresh = |meta: &DenoiserMeta| Denoiser::<B>::init(&meta.denoiser, device);
+        let model = load_weights(
+            &files,
+            &meta,
+            &meta.denoiser,
+            fresh,
+            |fresh, record| {
+                Denoiser::record_fits(&record, &meta.denoiser)?;
+                Ok(fresh.load_record(record))
+            },
+            device,
+        )?;
+        Ok(DenoiserCheckpoint { meta, model })
+    }
+}
+
+/// The metadata of either kind of checkpoint, with its checksum.
+trait Metadata: serde::de::DeserializeOwned {
+    /// What the other kind is called, and the key that tells it.
+    const OTHER: (&'static str, &'static str);
+
+    fn format(&self) -> u32;
+
+    fn checksum(&self) -> &str;
+
+    /// Checks what serde cannot: the spec's own rules and size limits.
+    fn check(&self) -> std::result::Result<(), String>;
+}
+
+impl Metadata for CheckpointMeta {
+    const OTHER: (&'static str, &'static str) = ("a denoiser's checkpoint (give it as --denoiser)", "denoiser");
+
+    fn format(&self) -> u32 {
+        self.format
+    }
+
+    fn checksum(&self) -> &str {
+        &self.checksum
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        self.spec.check().map_err(|err| err.to_string())?;
+        if self.class_names.len() != self.spec.n_classes {
+            return Err(format!("{} class names for {} classes", self.class_names.len(), self.spec.n_classes));
+        }
+        Ok(())
+    }
+}
+
+impl Metadata for DenoiserMeta {
+    const OTHER: (&'static str, &'static str) = ("a classifier's checkpoint, not a denoiser's", "spec");
+
+    fn format(&self) -> u32 {
+        self.format
+    }
+
+    fn checksum(&self) -> &str {
+        &self.checksum
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        self.denoiser.check().map_err(|err| err.to_string())
+    }
+}
+
+/// Writes `model`'s record and then its metadata, `meta` given the checksum
+/// of `spec` and the record, each through a temporary file.
+fn save_files<B: Backend, M: Module<B>, T: Serialize>(
+    path: &Path,
+    model: &M,
+    spec: &impl Serialize,
+    meta: impl FnOnce(String) -> T,
+) -> Result<()> {
+    let files = TrainingFiles::new(path);
+    let (meta_path, weights_path) = (files.metadata(), files.weights());
+    let bytes = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
+        .record(model.clone().into_record(), ())
+        .map_err(|err| ModelError::Weights { path: weights_path.clone(), message: err.to_string() })?;
+    let meta = meta(checksum(spec, &bytes));
+    write_atomically(&weights_path, &bytes)?;
+    write_atomically(&meta_path, &serde_json::to_vec_pretty(&meta).expect("metadata serializes"))
+}
+
+/// The model of `meta` with the weights of `files`: the checksum checked
+/// first (edited metadata can describe a network far larger than memory,
+/// which must not be built to find out), then a fresh model built and the
+/// record loaded into it by `load`, which refuses a record of another
+/// layout.
+fn load_weights<B: Backend, M: Module<B>, T>(
+    files: &TrainingFiles,
+    meta: &T,
+    spec: &impl Serialize,
+    fresh: impl FnOnce(&T) -> Result<M>,
+    load: impl FnOnce(M, M::Record) -> std::result::Result<M, String>,
+    device: &B::Device,
+) -> Result<M>
+where
+    T: Metadata,
+{
+    let (meta_path, weights_path) = (files.metadata(), files.weights());
+    let bytes = read_at_most(&weights_path, MAX_WEIGHTS_BYTES, "a checkpoint's weights")?;
+    let bad = |message: String| ModelError::Weights { path: weights_path.clone(), message };
+    if checksum(spec, &bytes) != meta.checksum() {
+        return Err(bad(format!(
+            "does not match {} (truncated, from another checkpoint, or the metadata was edited)",
+            meta_path.display()
+        )));
+    }
+    let fresh =
+        fresh(meta).map_err(|err| ModelError::Metadata { path: meta_path.clone(), message: err.to_string() })?;
+    let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
+        .load(bytes, device)
+        .map_err(|err| bad(err.to_string().lines().next().unwrap_or_default().to_owned()))?;
+    load(fresh, record).map_err(bad)
 }
 
 /// The largest metadata file read: 64 MiB, room for the names of millions
@@ -181,21 +354,24 @@ fn read_at_most(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>> 
     Ok(bytes)
 }
 
-/// Reads and checks a metadata file: its spec must pass
-/// [`ModelSpec::check`] (and so be within the size limits) before anything
-/// is built from it.
-fn read_meta(path: &Path) -> Result<CheckpointMeta> {
+/// Reads and checks a metadata file: its spec must pass its check (and so
+/// be within the size limits) before anything is built from it; the other
+/// kind of checkpoint is named as such.
+fn read_meta<T: Metadata>(path: &Path) -> Result<T> {
     let bytes = read_at_most(path, MAX_METADATA_BYTES, "a checkpoint's metadata")?;
     let bad = |message: String| ModelError::Metadata { path: path.to_owned(), message };
-    let meta: CheckpointMeta = serde_json::from_slice(&bytes).map_err(|err| bad(err.to_string()))?;
-    if meta.format != FORMAT {
-        return Err(bad(format!("format {}, expected {FORMAT}", meta.format)));
+    let meta: T = serde_json::from_slice(&bytes).map_err(|err| {
+        let (other, key) = T::OTHER;
+        let value: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
+        match value.as_ref().and_then(|v| v.get(key)) {
+            Some(_) => bad(format!("{other}")),
+            None => bad(err.to_string()),
+        }
+    })?;
+    if meta.format() != FORMAT {
+        return Err(bad(format!("format {}, expected {FORMAT}", meta.format())));
     }
-    meta.spec.check().map_err(|err| bad(err.to_string()))?;
-    if meta.class_names.len() != meta.spec.n_classes {
-        let message = format!("{} class names for {} classes", meta.class_names.len(), meta.spec.n_classes);
-        return Err(bad(message));
-    }
+    meta.check().map_err(bad)?;
     Ok(meta)
 }
 
@@ -213,7 +389,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 struct ParamShapes(Vec<Vec<usize>>);
 
 impl ParamShapes {
-    fn of<B: Backend>(model: &Classifier<B>) -> Self {
+    fn of<B: Backend>(model: &impl Module<B>) -> Self {
         let mut shapes = ParamShapes(Vec::new());
         model.visit(&mut shapes);
         shapes
@@ -227,7 +403,7 @@ impl<B: Backend> ModuleVisitor<B> for ParamShapes {
 }
 
 /// FNV-1a (64 bit) of the spec as JSON and the weight bytes, as hex.
-fn checksum(spec: &ModelSpec, weights: &[u8]) -> String {
+fn checksum(spec: &impl Serialize, weights: &[u8]) -> String {
     let spec = serde_json::to_vec(spec).expect("a spec serializes");
     fingerprint(spec.iter().chain(weights))
 }

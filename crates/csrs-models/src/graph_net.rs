@@ -98,19 +98,63 @@ impl<B: Backend> Value<B> {
 impl<B: Backend> GraphNet<B> {
     /// The network `graph` describes, with zeros for weights (to be loaded).
     pub(crate) fn new(graph: &Graph, device: &B::Device) -> Self {
+        Self::with(graph, |p| Tensor::zeros([p.len()], device))
+    }
+
+    /// The network `graph` describes, initialised to be trained: He's
+    /// normal initialisation (fan-in, ReLU gain) for the weights of
+    /// convolutions and linear layers, drawn from the backend's generator;
+    /// batch norm's scale and running variance 1; biases, shifts and
+    /// running means 0.
+    pub(crate) fn init(graph: &Graph, device: &B::Device) -> Self {
+        Self::with(graph, |p| {
+            let n = p.len();
+            if p.role == Role::Learned && p.shape.len() >= 2 {
+                let fan_in: usize = p.shape[1..].iter().product();
+                let std = (2.0 / fan_in as f64).sqrt();
+                Tensor::random([n], Distribution::Normal(0.0, std), device)
+            } else if (p.role == Role::Learned && p.torch.ends_with(".weight")) || p.torch.ends_with(".running_var") {
+                Tensor::ones([n], device)
+            } else {
+                Tensor::zeros([n], device)
+            }
+        })
+    }
+
+    /// The network `graph` describes, holding `values` (in
+    /// [`Graph::parameters_stored`]`(true)` order, each of its parameter's
+    /// length: the caller's to check).
+    pub(crate) fn holding(graph: &Graph, values: Vec<Vec<f32>>, device: &B::Device) -> Self {
+        let mut values = values.into_iter();
+        Self::with(graph, |p| {
+            let values = values.next().expect("one list of values per parameter");
+            Tensor::from_data(TensorData::new(values, [p.len()]), device)
+        })
+    }
+
+    fn with(graph: &Graph, mut value: impl FnMut(&crate::graph::Parameter) -> Tensor<B, 1>) -> Self {
         let tensors = graph
             .parameters_stored(true)
             .iter()
             .map(|p| {
-                let zeros = Tensor::zeros([p.len()], device);
+                let value = value(p);
                 match p.role {
-                    Role::Learned => Stored::learned(zeros),
-                    Role::Constant => Stored::constant(zeros),
-                    Role::Running => Stored::running(zeros),
+                    Role::Learned => Stored::learned(value),
+                    Role::Constant => Stored::constant(value),
+                    Role::Running => Stored::running(value),
                 }
             })
             .collect();
         GraphNet { tensors, graph: graph.clone(), frozen_batch_norm: false }
+    }
+
+    /// Every tensor's values, in [`Graph::parameters_stored`]`(true)`
+    /// order: PyTorch's layout, flat.
+    pub(crate) fn values(&self) -> Vec<Vec<f32>> {
+        self.tensors
+            .iter()
+            .map(|t| t.value().into_data().convert::<f32>().into_vec::<f32>().expect("f32 values"))
+            .collect()
     }
 
     /// This network with batch norm kept to its running statistics in
@@ -121,6 +165,16 @@ impl<B: Backend> GraphNet<B> {
 
     /// `[b, c, h, w]` normalised images → `[b, n_classes]`.
     pub(crate) fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.forward_value(x).flat()
+    }
+
+    /// `[b, c, h, w]` images → the images a denoiser's graph makes of them.
+    pub(crate) fn forward_image(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        self.forward_value(x).image()
+    }
+
+    /// The value the graph's last node makes of `x`.
+    fn forward_value(&self, x: Tensor<B, 4>) -> Value<B> {
         let training = B::ad_enabled(&x.device());
         let batch_statistics = training && !self.frozen_batch_norm;
         let mut tensors = self.tensors.iter();
@@ -221,7 +275,7 @@ impl<B: Backend> GraphNet<B> {
             }
             values.push(Some(out));
         }
-        values.pop().flatten().expect("Graph::check: a network has layers").flat()
+        values.pop().flatten().expect("Graph::check: a network has layers")
     }
 }
 

@@ -40,6 +40,8 @@
 mod architecture;
 pub mod checkpoint;
 mod classifier;
+mod denoised;
+mod denoiser;
 pub mod device;
 mod error;
 pub mod graph;
@@ -49,6 +51,8 @@ mod nets;
 mod stored;
 
 pub use architecture::{Architecture, Family, MAX_ACTIVATIONS, MAX_INPUT_ELEMENTS, MAX_PARAMETERS, ModelSpec};
-pub use checkpoint::{Checkpoint, CheckpointMeta, TrainingInfo};
+pub use checkpoint::{Checkpoint, CheckpointMeta, DenoiserCheckpoint, DenoiserMeta, TrainingInfo};
 pub use classifier::Classifier;
+pub use denoised::{denoised, denoised_spec};
+pub use denoiser::{Denoiser, DenoiserNet, DenoiserSpec, MAX_DNCNN_DEPTH, MAX_DNCNN_WIDTH};
 pub use error::{ModelError, Result};

@@ -70,6 +70,34 @@ impl Graph {
     }
 }
 
+impl Graph {
+    /// DnCNN (Zhang et al. 2017) on `[c, h, w]` images, as Salman et al.
+    /// put it in front of a classifier, PyTorch's names theirs: a 3×3
+    /// convolution to `width` channels with a bias and a ReLU
+    /// (`dncnn.0`), `depth − 2` blocks of a 3×3 convolution, batch norm
+    /// (ε = 10⁻⁴) and a ReLU, a 3×3 convolution back to `c` channels, and
+    /// the output is the input minus that: the layers estimate the noise
+    /// (residual learning), so an untrained denoiser is near the identity.
+    ///
+    /// `depth` is at least 2 and `width` at least 1
+    /// ([`DenoiserSpec::check`](crate::DenoiserSpec::check)).
+    pub fn dncnn(input: [usize; 3], depth: usize, width: usize) -> Self {
+        let mut g = Builder(GraphBuilder::new(input));
+        let layer = |i: usize| same(&format!("dncnn.{i}"));
+        let x = g.conv(ValueId::INPUT, layer(0), width, 3, 1, 1, true);
+        let mut y = g.push(RELU, &[x]);
+        for block in 0..depth - 2 {
+            let first = 2 + 3 * block;
+            y = g.conv(y, layer(first), width, 3, 1, 1, false);
+            y = g.push(Op::BatchNorm(BatchNorm { name: layer(first + 1), channels: width, epsilon: 1e-4 }), &[y]);
+            y = g.push(RELU, &[y]);
+        }
+        let noise = g.conv(y, layer(2 + 3 * (depth - 2)), input[0], 3, 1, 1, false);
+        g.push(Op::Binary(Binary::Sub), &[ValueId::INPUT, noise]);
+        g.0.finish()
+    }
+}
+
 /// A layer named the same in PyTorch and burn.
 fn same(name: &str) -> LayerName {
     LayerName { torch: name.to_owned(), burn: name.to_owned() }

@@ -262,6 +262,26 @@ pub enum Op {
     Concat,
 }
 
+impl Op {
+    /// The names of the layer whose tensors it reads, if it reads any.
+    pub fn name_mut(&mut self) -> Option<&mut LayerName> {
+        match self {
+            Op::Conv2d(Conv2d { name, .. })
+            | Op::BatchNorm(BatchNorm { name, .. })
+            | Op::Affine(Affine { name, .. })
+            | Op::Linear(Linear { name, .. }) => Some(name),
+            Op::Activation(_)
+            | Op::MaxPool2d(_)
+            | Op::AvgPool2d { .. }
+            | Op::GlobalAvgPool
+            | Op::Flatten
+            | Op::Dropout { .. }
+            | Op::Binary(_)
+            | Op::Concat => None,
+        }
+    }
+}
+
 /// One step of the network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {

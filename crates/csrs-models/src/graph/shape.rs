@@ -56,6 +56,29 @@ impl GraphBuilder {
         self.0.shape(value)
     }
 
+    /// Appends every node of `graph`, reading `input` where it reads its
+    /// input, with each layer's names under `prefix` (`prefix.conv1`); the
+    /// value its last node makes.
+    ///
+    /// # Errors
+    /// As [`GraphBuilder::push`]: `input` is not of the shape `graph` takes.
+    pub fn append(&mut self, graph: &Graph, input: ValueId, prefix: &str) -> Result<ValueId, String> {
+        if self.shape(input) != graph.input {
+            return Err(format!("a network taking {:?} reads {:?}", graph.input, self.shape(input)));
+        }
+        let mut made = vec![input];
+        for node in &graph.nodes {
+            let mut op = node.op.clone();
+            if let Some(name) = op.name_mut() {
+                name.torch = format!("{prefix}.{}", name.torch);
+                name.burn = format!("{prefix}.{}", name.burn);
+            }
+            let inputs: Vec<ValueId> = node.inputs.iter().map(|v| made[v.0]).collect();
+            made.push(self.push(op, &inputs)?);
+        }
+        Ok(*made.last().expect("made holds the input"))
+    }
+
     /// The graph built.
     pub fn finish(self) -> Graph {
         self.0
@@ -71,6 +94,32 @@ impl Graph {
     /// # Errors
     /// [`GraphError`] naming the first node that does not fit.
     pub fn check(&self) -> Result<(), GraphError> {
+        let last = self.check_layers()?;
+        if last.len() != 1 {
+            let message = format!("the last node makes {last:?}, expected flat logits [classes]");
+            return Err(GraphError { node: self.nodes.len() - 1, message });
+        }
+        Ok(())
+    }
+
+    /// Checks a denoiser's graph as [`Graph::check`] does a classifier's,
+    /// except that it ends in an image of its input's shape.
+    ///
+    /// # Errors
+    /// [`GraphError`] naming the first node that does not fit.
+    pub fn check_denoiser(&self) -> Result<(), GraphError> {
+        let last = self.check_layers()?;
+        if last != self.input {
+            let message =
+                format!("the last node makes {last:?}, expected an image of the input's shape {:?}", self.input);
+            return Err(GraphError { node: self.nodes.len() - 1, message });
+        }
+        Ok(())
+    }
+
+    /// Every node rebuilt and compared with what it states; the last one's
+    /// shape.
+    fn check_layers(&self) -> Result<&[usize], GraphError> {
         if self.input.contains(&0) {
             return Err(GraphError { node: 0, message: format!("input shape {:?} has an empty side", self.input) });
         }
@@ -85,11 +134,7 @@ impl Graph {
         }
         match self.nodes.last() {
             None => Err(GraphError { node: 0, message: "a network without layers".into() }),
-            Some(last) if last.shape.len() != 1 => Err(GraphError {
-                node: self.nodes.len() - 1,
-                message: format!("the last node makes {:?}, expected flat logits [classes]", last.shape),
-            }),
-            Some(_) => Ok(()),
+            Some(last) => Ok(&last.shape),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Building every architecture, and checkpoint round trips and failures.
 
+mod denoiser;
 mod fuzz;
 mod graph;
 mod interop;
