@@ -13,7 +13,8 @@ use csrs_sampling::{BLOCK, ClassCounter, Noise, NoiseKind, NoiseStream, Phase};
 use csrs_stats::Sigma;
 
 use csrs_run::{
-    Counting, DeviceChoice, Import, MAX_DRAWS, OnBackend, Precision, check_batch, class_counter, load_model, on_backend,
+    Counting, DeviceChoice, Import, MAX_DRAWS, OnBackend, Precision, check_batch, class_counter, load_denoised,
+    on_backend,
 };
 
 use crate::options::EngineChoice;
@@ -39,6 +40,9 @@ pub(crate) struct Args {
     /// A model to time instead of the architectures: a csrs checkpoint, or a PyTorch, safetensors or ONNX file (then --dataset is needed)
     #[arg(long, value_name = "PATH", conflicts_with = "arch")]
     model: Option<PathBuf>,
+    /// A denoiser put in front of --model, timed with it (denoised smoothing; as certify's --denoiser)
+    #[arg(long, value_name = "PATH", requires = "model")]
+    denoiser: Option<PathBuf>,
     /// Dataset of a foreign --model (input shape, classes); no data is read
     #[arg(long, value_name = "NAME", requires = "model")]
     dataset: Option<DatasetName>,
@@ -140,7 +144,14 @@ impl OnBackend for Args {
         let noise = self.noise.with_sigma(Sigma::new(0.25)?);
         let models: Vec<(String, Classifier<B>, ModelSpec)> = match &self.model {
             Some(path) => {
-                let checkpoint = load_model::<B>(path, self.dataset, &Import::default(), None, &device)?;
+                let checkpoint = load_denoised::<B>(
+                    path,
+                    self.denoiser.as_deref(),
+                    self.dataset,
+                    &Import::default(),
+                    None,
+                    &device,
+                )?;
                 let [c, h, w] = checkpoint.meta.spec.input_shape;
                 check_batch("--batch", self.batch, c * h * w)?;
                 vec![(path.display().to_string(), checkpoint.model, checkpoint.meta.spec)]

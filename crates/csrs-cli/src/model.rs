@@ -7,13 +7,19 @@ use anyhow::{Context, bail};
 use burn::prelude::*;
 use csrs_artifacts::TrainingFiles;
 use csrs_data::DatasetName;
-use csrs_models::interop::export_safetensors;
-use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Classifier};
+use csrs_models::interop::{export_denoiser_safetensors, export_safetensors};
+use csrs_models::{
+    Architecture, Checkpoint, CheckpointMeta, Classifier, Denoiser, DenoiserCheckpoint, DenoiserMeta, DenoiserNet,
+    DenoiserSpec,
+};
 use csrs_train::model_spec;
 
 use crate::io::check_outputs;
 use crate::options::ImportOptions;
-use csrs_run::{DeviceChoice, OnBackend, export_onnx, import_file, import_onnx, is_onnx, load_model, on_backend};
+use csrs_run::{
+    DeviceChoice, OnBackend, export_denoiser_onnx, export_onnx, import_file, import_onnx, is_onnx, load_model,
+    on_backend,
+};
 
 /// Create, inspect, import and export model checkpoints.
 #[derive(Debug, clap::Args)]
@@ -39,9 +45,15 @@ enum Command {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  csrs model init --arch digits-cnn --dataset digits --out models/digits-cnn")]
 struct InitArgs {
-    /// Architecture: mlp, lenet5, digits-cnn, cifar-resnet20/32/44/56/110, resnet18, resnet50
+    /// Architecture: mlp, lenet5, digits-cnn, cifar-resnet20/32/44/56/110, resnet18, resnet50; or dncnn, a denoiser of the dataset's images (for certify --denoiser; sized by --depth and --width)
     #[arg(long, value_name = "NAME")]
-    arch: Architecture,
+    arch: Network,
+    /// Convolutions of a dncnn denoiser, the first and last included [default: 17]
+    #[arg(long, value_name = "N")]
+    depth: Option<usize>,
+    /// Channels of a dncnn denoiser's hidden layers [default: 64]
+    #[arg(long, value_name = "N")]
+    width: Option<usize>,
     /// Dataset the model is for (sets the input shape, classes and normalisation)
     #[arg(long, value_name = "NAME")]
     dataset: DatasetName,
@@ -191,11 +203,38 @@ impl Args {
     }
 }
 
+/// What `model init --arch` names: a classifier, or a denoiser.
+#[derive(Debug, Clone, Copy)]
+enum Network {
+    Classifier(Architecture),
+    Dncnn,
+}
+
+impl std::str::FromStr for Network {
+    type Err = csrs_models::ModelError;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "dncnn" => Ok(Network::Dncnn),
+            name => name.parse().map(Network::Classifier),
+        }
+    }
+}
+
 impl OnBackend for InitArgs {
     type Output = ();
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
         check_outputs(&checkpoint_outputs(&self.out), &[] as &[&Path], self.force)?;
+        let arch = match self.arch {
+            Network::Dncnn => return self.init_denoiser::<B>(device),
+            Network::Classifier(arch) => arch,
+        };
+        for (flag, given) in [("depth", self.depth.is_some()), ("width", self.width.is_some())] {
+            if given {
+                bail!("--{flag} sizes a dncnn denoiser; --arch {arch} is a classifier");
+            }
+        }
         let class_names = match (self.dataset.class_names(), self.classes) {
             (Some(names), None) => names,
             (Some(names), Some(classes)) if names.len() == classes => names,
@@ -205,12 +244,33 @@ impl OnBackend for InitArgs {
             (None, Some(classes)) => (0..classes).map(|k| k.to_string()).collect(),
             (None, None) => bail!("{}: its classes are the folders of its data; give --classes N", self.dataset),
         };
-        let spec = model_spec(self.arch, self.dataset, class_names.len());
+        let spec = model_spec(arch, self.dataset, class_names.len());
         B::seed(&device, self.seed);
         let model = Classifier::<B>::init(&spec, &device)?;
         let checkpoint = Checkpoint { meta: CheckpointMeta::new(spec, self.dataset.as_str(), class_names), model };
         checkpoint.save(&self.out).with_context(|| format!("saving {}", self.out.display()))?;
-        eprintln!("wrote {} ({} for {}, untrained)", checkpoint_files(&self.out), self.arch, self.dataset);
+        eprintln!("wrote {} ({arch} for {}, untrained)", checkpoint_files(&self.out), self.dataset);
+        Ok(())
+    }
+}
+
+impl InitArgs {
+    /// A DnCNN for the dataset's images.
+    fn init_denoiser<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
+        if self.classes.is_some() {
+            bail!("--classes applies to classifiers; a dncnn denoiser makes images");
+        }
+        let network = DenoiserNet::Dncnn {
+            depth: self.depth.unwrap_or(DenoiserNet::DNCNN_DEPTH),
+            width: self.width.unwrap_or(DenoiserNet::DNCNN_WIDTH),
+        };
+        let shape = self.dataset.shape();
+        let spec = DenoiserSpec { input_shape: [shape.channels, shape.height, shape.width], network };
+        B::seed(&device, self.seed);
+        let model = Denoiser::<B>::init(&spec, &device)?;
+        let checkpoint = DenoiserCheckpoint { meta: DenoiserMeta::new(spec, self.dataset.as_str()), model };
+        checkpoint.save(&self.out).with_context(|| format!("saving {}", self.out.display()))?;
+        eprintln!("wrote {} (dncnn denoiser for {}, untrained)", checkpoint_files(&self.out), self.dataset);
         Ok(())
     }
 }
@@ -219,9 +279,12 @@ impl OnBackend for ShowArgs {
     type Output = ();
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
-        let checkpoint = Checkpoint::<B>::load(&self.checkpoint, None, &device)?;
-        let meta = &checkpoint.meta;
-        writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(meta)?)?;
+        let text = if DenoiserMeta::read(&self.checkpoint).is_ok() {
+            serde_json::to_string_pretty(&DenoiserCheckpoint::<B>::load(&self.checkpoint, &device)?.meta)?
+        } else {
+            serde_json::to_string_pretty(&Checkpoint::<B>::load(&self.checkpoint, None, &device)?.meta)?
+        };
+        writeln!(std::io::stdout(), "{text}")?;
         Ok(())
     }
 }
@@ -252,6 +315,9 @@ impl OnBackend for ExportArgs {
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
         check_outputs(&[&self.out], &checkpoint_outputs(&self.checkpoint), self.force)?;
+        if DenoiserMeta::read(&self.checkpoint).is_ok() {
+            return self.export_denoiser::<B>(device);
+        }
         let checkpoint = Checkpoint::<B>::load(&self.checkpoint, None, &device)?;
         let meta = &checkpoint.meta;
         let extra = [("dataset", meta.dataset.clone()), ("class_names", serde_json::to_string(&meta.class_names)?)];
@@ -264,6 +330,26 @@ impl OnBackend for ExportArgs {
             ExportFormat::Onnx => {
                 export_onnx(&checkpoint, &self.out)?;
                 eprintln!("wrote {} ({} as ONNX)", self.out.display(), spec.architecture);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ExportArgs {
+    fn export_denoiser<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
+        let checkpoint = DenoiserCheckpoint::<B>::load(&self.checkpoint, &device)?;
+        let meta = &checkpoint.meta;
+        let name = meta.denoiser.network.name();
+        match self.format {
+            ExportFormat::Safetensors => {
+                let extra = [("dataset", meta.dataset.clone())];
+                export_denoiser_safetensors(&checkpoint.model, &meta.denoiser, &extra, &self.out)?;
+                eprintln!("wrote {} ({name} denoiser with PyTorch key names)", self.out.display());
+            }
+            ExportFormat::Onnx => {
+                export_denoiser_onnx(&checkpoint, &self.out)?;
+                eprintln!("wrote {} ({name} denoiser as ONNX)", self.out.display());
             }
         }
         Ok(())

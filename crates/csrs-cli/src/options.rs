@@ -45,6 +45,9 @@ pub(crate) struct Options {
     /// Checkpoint (path with or without .json/.mpk), or a PyTorch checkpoint (.pth, .pth.tar, .pt), .safetensors or .onnx file, imported on the fly
     #[arg(long, value_name = "PATH")]
     pub(crate) model: Option<PathBuf>,
+    /// Denoiser put in front of --model (denoised smoothing): the base classifier is the model applied to the denoiser's output, f(D(x + noise)); a denoiser checkpoint (`model init --arch dncnn`, `train` with a denoiser objective), an ONNX file whose output is an image of its input's shape, or a PyTorch DnCNN (.pth)
+    #[arg(long, value_name = "PATH")]
+    pub(crate) denoiser: Option<PathBuf>,
     /// Architecture of a PyTorch or safetensors --model (default: the file's `arch` entry, when it has one)
     #[arg(long, value_name = "NAME")]
     pub(crate) arch: Option<Architecture>,
@@ -146,7 +149,7 @@ impl Options {
         let table: toml::Table =
             text.parse().map_err(|err: toml::de::Error| anyhow!("{}: {}", path.display(), err.message().trim()))?;
         let file: Options = deserialize(toml::Value::Table(table)).with_context(|| path.display().to_string())?;
-        let merged = prefer_first!(self, file; model, arch, mean, std, dataset, data_dir, cost, sigma, noise, n0, n, target_radius, radius_tolerance, alpha, batch, out, skip, max, shard, seed, device, precision, engine);
+        let merged = prefer_first!(self, file; model, denoiser, arch, mean, std, dataset, data_dir, cost, sigma, noise, n0, n, target_radius, radius_tolerance, alpha, batch, out, skip, max, shard, seed, device, precision, engine);
         Ok(Options { config: Some(path), ..merged })
     }
 
@@ -243,6 +246,7 @@ impl Options {
                 note: shard_note,
             },
             model: self.model.clone().ok_or_else(|| required("model"))?,
+            denoiser: self.denoiser.clone(),
             import: Import { arch: self.arch, mean: self.mean.clone(), std: self.std.clone() },
             dataset,
             data_dir: self.data_dir.clone(),
@@ -261,6 +265,7 @@ impl Options {
 pub(crate) struct RunSettings {
     pub(crate) run: csrs_run::RunSettings,
     pub(crate) model: PathBuf,
+    pub(crate) denoiser: Option<PathBuf>,
     pub(crate) import: Import,
     pub(crate) dataset: DatasetName,
     pub(crate) data_dir: Option<PathBuf>,
@@ -308,6 +313,7 @@ impl RunSettings {
         Ok(Source {
             model: &self.model,
             import: &self.import,
+            denoiser: self.denoiser.as_deref(),
             dataset: self.dataset,
             data_dir: self.data_dir.as_deref(),
             sigma: self.sigma,
@@ -325,6 +331,7 @@ impl RunSettings {
         Options {
             config: None,
             model: Some(self.model.clone()),
+            denoiser: self.denoiser.clone(),
             arch: self.import.arch,
             mean: self.import.mean.clone(),
             std: self.import.std.clone(),
@@ -367,6 +374,7 @@ mod tests {
         let odd = |name: &str| PathBuf::from(format!(r#"runs/"quoted" back\slash 'single' naïve 模型 {name}"#));
         let written = Options {
             model: Some(odd("model")),
+            denoiser: Some(odd("denoiser")),
             arch: Some(Architecture::CifarResnet20),
             mean: Some(vec![0.4914, 0.4822, 0.4465]),
             std: Some(vec![0.2023, 0.1994, 0.201]),

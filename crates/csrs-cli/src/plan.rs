@@ -8,7 +8,7 @@ use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
 use csrs_data::DatasetName;
 use csrs_report::radius_text;
-use csrs_run::{Counting, DeviceChoice, OnBackend, Precision, check_batch, class_counter, load_model, on_backend};
+use csrs_run::{Counting, DeviceChoice, OnBackend, Precision, check_batch, class_counter, load_denoised, on_backend};
 use csrs_sampling::BLOCK;
 use csrs_stats::plan::{MAX_DRAWS, Mode, draws_needed, max_radius, top_draws_needed};
 use csrs_stats::{Alpha, Sigma};
@@ -58,6 +58,9 @@ pub(crate) struct Args {
     /// A model to time instead: a quick run (2 seconds after one batch of warm-up) of noisy copies of one input, as certify would draw them
     #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
+    /// A denoiser put in front of --model, timed with it (denoised smoothing; as certify's --denoiser)
+    #[arg(long, value_name = "PATH", requires = "model")]
+    denoiser: Option<PathBuf>,
     /// Dataset of a PyTorch, safetensors or ONNX --model (its input shape and normalisation)
     #[arg(long, value_name = "NAME", requires = "model")]
     dataset: Option<DatasetName>,
@@ -85,6 +88,7 @@ impl Args {
         if let Some(model) = &self.model {
             let timing = Timing {
                 model: model.clone(),
+                denoiser: self.denoiser.clone(),
                 dataset: self.dataset,
                 import: std::mem::take(&mut self.import),
                 sigma: Sigma::new(self.sigma).context("--sigma")?,
@@ -174,6 +178,7 @@ const MAX_EXAMPLES: u64 = 1 << 32;
 /// A quick timing run of a model, drawing as `certify` would.
 struct Timing {
     model: PathBuf,
+    denoiser: Option<PathBuf>,
     dataset: Option<DatasetName>,
     import: ImportOptions,
     sigma: Sigma,
@@ -192,7 +197,8 @@ impl OnBackend for Timing {
         if self.batch < BLOCK as usize {
             bail!("--batch {}, expected at least {BLOCK} (one block of draws)", self.batch);
         }
-        let checkpoint = load_model::<B>(&self.model, self.dataset, &self.import.get(), None, &device)?;
+        let checkpoint =
+            load_denoised::<B>(&self.model, self.denoiser.as_deref(), self.dataset, &self.import.get(), None, &device)?;
         let spec = &checkpoint.meta.spec;
         check_batch("--batch", self.batch, spec.input_shape.iter().product())?;
         let mut counter = class_counter(checkpoint.model, spec, self.counting, device, self.batch)?;
@@ -228,6 +234,7 @@ mod tests {
             cost: None,
             samples_per_second: None,
             model: None,
+            denoiser: None,
             dataset: None,
             import: ImportOptions::default(),
             device: DeviceChoice::Cpu,

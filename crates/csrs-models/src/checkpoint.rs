@@ -364,7 +364,7 @@ fn read_meta<T: Metadata>(path: &Path) -> Result<T> {
         let (other, key) = T::OTHER;
         let value: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
         match value.as_ref().and_then(|v| v.get(key)) {
-            Some(_) => bad(format!("{other}")),
+            Some(_) => bad(other.to_owned()),
             None => bad(err.to_string()),
         }
     })?;

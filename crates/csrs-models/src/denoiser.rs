@@ -44,7 +44,10 @@ pub enum DenoiserNet {
 
 impl DenoiserNet {
     /// DnCNN as Salman et al. train it: 17 convolutions of 64 channels.
-    pub const DNCNN: DenoiserNet = DenoiserNet::Dncnn { depth: 17, width: 64 };
+    pub const DNCNN_DEPTH: usize = 17;
+
+    /// The channels of Salman et al.'s DnCNN's hidden layers.
+    pub const DNCNN_WIDTH: usize = 64;
 
     /// The name users type (`imported` for a network read from a file).
     pub fn name(&self) -> &'static str {

@@ -18,7 +18,7 @@ use onnx_ir::node::reshape::ReshapeInput;
 use onnx_ir::{ArgType, Argument, DType, Node, OnnxGraph, TensorData, TensorDataExt, ValueSource};
 
 use crate::names::FileNames;
-use crate::{OnnxNetwork, shown};
+use crate::{OnnxNetwork, Produces, shown};
 
 /// What the converter supports, for the message refusing anything else.
 const SUPPORTED: &str = "Conv, BatchNormalization, Relu, LeakyRelu, Sigmoid, Add, Sub, Mul, Div, MaxPool, \
@@ -48,7 +48,12 @@ struct Converter<'a> {
     batch: Option<usize>,
 }
 
-pub(crate) fn convert(graph: &OnnxGraph, names: &FileNames, input: [usize; 3]) -> Result<OnnxNetwork, String> {
+pub(crate) fn convert(
+    graph: &OnnxGraph,
+    names: &FileNames,
+    input: [usize; 3],
+    produces: Produces,
+) -> Result<OnnxNetwork, String> {
     let declared = graph_input(graph)?;
     let mut converter = Converter {
         names,
@@ -73,11 +78,23 @@ pub(crate) fn convert(graph: &OnnxGraph, names: &FileNames, input: [usize; 3]) -
     if value.id.0 != graph.nodes.len() || value.id == ValueId::INPUT {
         return Err(format!("the output {} is not the last value computed", output.name));
     }
-    if value.onnx.len() != 1 {
-        return Err(format!("the output {} has shape {:?} per example, expected [classes]", output.name, value.onnx));
-    }
-    if graph.outputs() < 2 {
-        return Err(format!("the output {} has {} logits, expected 2 or more", output.name, graph.outputs()));
+    match produces {
+        Produces::Logits if value.onnx.len() != 1 => {
+            return Err(format!(
+                "the output {} has shape {:?} per example, expected [classes]",
+                output.name, value.onnx
+            ));
+        }
+        Produces::Logits if graph.outputs() < 2 => {
+            return Err(format!("the output {} has {} logits, expected 2 or more", output.name, graph.outputs()));
+        }
+        Produces::Image if value.onnx != input => {
+            return Err(format!(
+                "the output {} has shape {:?} per example, expected the input's {input:?} (a denoiser)",
+                output.name, value.onnx
+            ));
+        }
+        Produces::Logits | Produces::Image => {}
     }
     Ok(OnnxNetwork { graph, weights: converter.weights })
 }

@@ -96,6 +96,29 @@ impl std::error::Error for OnnxError {}
 /// holds an operator, attribute or shape csrs does not run, weights that are
 /// not finite, or an input of another shape.
 pub fn read(path: &Path, input: [usize; 3]) -> Result<OnnxNetwork, OnnxError> {
+    read_as(path, input, Produces::Logits)
+}
+
+/// What a network's output must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Produces {
+    /// Logits `[batch, classes]`, at least 2: a classifier.
+    Logits,
+    /// Images of the input's shape: a denoiser.
+    Image,
+}
+
+/// Reads a denoiser in the ONNX file at `path`, as [`read`] reads a
+/// classifier: a network whose output is an image of its input's shape
+/// `input` (pixels in, pixels out).
+///
+/// # Errors
+/// As [`read`]; an output of another shape.
+pub fn read_denoiser(path: &Path, input: [usize; 3]) -> Result<OnnxNetwork, OnnxError> {
+    read_as(path, input, Produces::Image)
+}
+
+fn read_as(path: &Path, input: [usize; 3], produces: Produces) -> Result<OnnxNetwork, OnnxError> {
     let fail = |message: String| OnnxError { path: path.to_owned(), message: bounded(&message) };
     let too_large = || fail(format!("larger than {MAX_FILE_BYTES} bytes, the limit of an ONNX file"));
     // Resolved once: the file read is the one whose folder holds its data.
@@ -112,12 +135,12 @@ pub fn read(path: &Path, input: [usize; 3]) -> Result<OnnxNetwork, OnnxError> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large());
     }
-    read_bytes(bytes, folder, input).map_err(fail)
+    read_bytes(bytes, folder, input, produces).map_err(fail)
 }
 
 /// [`read`] on the bytes of a file in `folder` (canonical); the error is
 /// the message alone.
-fn read_bytes(bytes: Vec<u8>, folder: &Path, input: [usize; 3]) -> Result<OnnxNetwork, String> {
+fn read_bytes(bytes: Vec<u8>, folder: &Path, input: [usize; 3], produces: Produces) -> Result<OnnxNetwork, String> {
     if bytes.is_empty() {
         return Err("an empty file, expected an ONNX model".into());
     }
@@ -138,7 +161,7 @@ fn read_bytes(bytes: Vec<u8>, folder: &Path, input: [usize; 3]) -> Result<OnnxNe
     drop(model);
     let graph = guarded(|| onnx_ir::OnnxGraphBuilder::new().parse_bytes(&bytes).map_err(|err| not_onnx(&err)))?;
     drop(bytes);
-    guarded(std::panic::AssertUnwindSafe(|| convert::convert(&graph, &names, input)))
+    guarded(std::panic::AssertUnwindSafe(|| convert::convert(&graph, &names, input, produces)))
 }
 
 /// What `work` returns. The parser panics on some malformed files

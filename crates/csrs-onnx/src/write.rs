@@ -3,7 +3,7 @@
 //! A network trained or fine-tuned by csrs goes back to PyTorch and
 //! onnxruntime as an ONNX file: opset 17, input `input` of float32
 //! `[batch, c, h, w]` (the batch dynamic), output `logits` of
-//! `[batch, classes]`. The normalisation comes first (Sub and Div by
+//! `[batch, classes]` (a denoiser's: `denoised`, of the input's shape). The normalisation comes first (Sub and Div by
 //! `[1, c, 1, 1]` constants, left out where it does nothing), then one
 //! ONNX node per layer, named after it, with its tensors as initializers
 //! named by their PyTorch keys. Every node is one the reader accepts, so
@@ -40,8 +40,15 @@ pub fn encode(
     std: &[f32],
 ) -> Result<Vec<u8>, String> {
     let [channels, height, width] = graph.input;
-    let &[classes] = graph.nodes.last().map(|node| node.shape.as_slice()).unwrap_or_default() else {
-        return Err("the network's last layer does not give flat logits [classes]".into());
+    // A classifier's logits, or a denoiser's images.
+    let output = match graph.nodes.last().map(|node| node.shape.as_slice()).unwrap_or_default() {
+        shape @ [_] => ("logits", shape),
+        shape if shape == graph.input => ("denoised", shape),
+        _ => {
+            return Err(
+                "the network's last layer gives neither flat logits [classes] nor images of its input's shape".into()
+            );
+        }
     };
     if mean.len() != channels || std.len() != channels {
         return Err(format!("a normalisation of {} means and {} stds for {channels} channels", mean.len(), std.len()));
@@ -65,8 +72,8 @@ pub fn encode(
     // Every layer writes at least one node, and its last gives the layer's
     // value: the last node gives the logits, which no node reads.
     let last = writer.proto.node.last_mut().ok_or("a network without layers")?;
-    last.output = vec!["logits".into()];
-    writer.proto.output.push(value_info("logits", &[classes]));
+    last.output = vec![output.0.into()];
+    writer.proto.output.push(value_info(output.0, output.1));
 
     let mut model = ModelProto::new();
     model.ir_version = IR_VERSION;

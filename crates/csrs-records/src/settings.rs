@@ -19,6 +19,8 @@ use serde::Serialize;
 /// classifiers, draws or tests.
 const DECISIVE: &[&str] = &[
     "model",
+    // Denoised smoothing: another denoiser is another base classifier.
+    "denoiser",
     "arch",
     "mean",
     "std",

@@ -36,6 +36,8 @@ mod certify;
 #[cfg(feature = "models")]
 mod counter;
 #[cfg(feature = "models")]
+mod denoise;
+#[cfg(feature = "models")]
 pub mod device;
 mod examples;
 #[cfg(feature = "models")]
@@ -54,10 +56,12 @@ pub use certify::{Certify, certify};
 #[cfg(feature = "models")]
 pub use counter::{Counting, class_counter};
 #[cfg(feature = "models")]
+pub use denoise::{denoise, load_denoised, load_denoiser};
+#[cfg(feature = "models")]
 pub use device::{DeviceChoice, OnBackend, on_backend};
 pub use examples::Observer;
 #[cfg(feature = "models")]
-pub use export::export_onnx;
+pub use export::{export_denoiser_onnx, export_onnx};
 pub use grid::note_grid_distance;
 #[cfg(feature = "models")]
 pub use import::{Import, import_file, import_onnx, is_foreign, is_onnx, load_model};

@@ -10,6 +10,7 @@ use csrs_sampling::{ClassCounter, NoiseKind, Smoothed};
 use csrs_stats::Sigma;
 
 use crate::counter::{Counting, class_counter};
+use crate::denoise::{denoise, load_denoiser};
 use crate::examples::Observer;
 use crate::grid::note_grid_distance;
 use crate::import::{Import, load_model};
@@ -21,6 +22,8 @@ pub struct Source<'a> {
     /// A csrs checkpoint, or a foreign weights file read with `import`.
     pub model: &'a Path,
     pub import: &'a Import,
+    /// A denoiser put in front of the model (denoised smoothing).
+    pub denoiser: Option<&'a Path>,
     /// The dataset whose test split is certified.
     pub dataset: DatasetName,
     /// The folder of a dataset that is not embedded.
@@ -51,19 +54,26 @@ pub fn prepare<B: Backend>(
     observer: &mut dyn Observer,
 ) -> anyhow::Result<Prepared> {
     let dataset = csrs_data::load(source.dataset, Split::Test, source.data_dir)?;
-    let checkpoint =
-        load_model::<B>(source.model, Some(source.dataset), source.import, Some(dataset.n_classes()), &device)?;
-    let spec = &checkpoint.meta.spec;
     let shape = dataset.shape();
     let data_shape = [shape.channels, shape.height, shape.width];
-    if spec.input_shape != data_shape {
+    let checkpoint =
+        load_model::<B>(source.model, Some(source.dataset), source.import, Some(dataset.n_classes()), &device)?;
+    if checkpoint.meta.spec.input_shape != data_shape {
         bail!(
             "{}: the model takes {:?} inputs, but {} images are {data_shape:?}",
             source.model.display(),
-            spec.input_shape,
+            checkpoint.meta.spec.input_shape,
             source.dataset
         );
     }
+    let checkpoint = match source.denoiser {
+        Some(path) => {
+            let denoiser = load_denoiser::<B>(path, data_shape, source.dataset.as_str(), &device)?;
+            denoise(checkpoint, &denoiser, &device)?
+        }
+        None => checkpoint,
+    };
+    let spec = &checkpoint.meta.spec;
     let sigma = source.sigma.get();
     if let Some(training) = &checkpoint.meta.training
         && training.sigma != sigma

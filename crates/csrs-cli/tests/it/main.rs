@@ -4,6 +4,7 @@ mod analyze;
 mod certify;
 mod certify_counts;
 mod cost;
+mod denoise;
 mod files;
 mod finetune;
 mod model;

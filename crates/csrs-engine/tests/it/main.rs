@@ -334,3 +334,42 @@ fn specs_and_graphs_the_engine_cannot_run_are_refused() {
     // One channel: the NHWC order is CHW's, and the engine runs it.
     assert!(Engine::compile(&imported(graph), &HashMap::new()).is_ok());
 }
+
+/// A classifier behind a denoiser compiles into one program computing
+/// f(D(x)): for csrs's own classifiers (with their normalisation) and
+/// batch norm of real statistics in the denoiser.
+#[test]
+fn a_denoised_classifier_computes_the_classifier_of_the_denoisers_output() {
+    use csrs_models::{Denoiser, DenoiserNet, DenoiserSpec, denoised};
+    let device = Default::default();
+    for architecture in [Architecture::DigitsCnn, Architecture::CifarResnet20] {
+        let spec = spec(architecture);
+        B::seed(&device, 13);
+        let denoiser_spec =
+            DenoiserSpec { input_shape: spec.input_shape, network: DenoiserNet::Dncnn { depth: 4, width: 8 } };
+        let mut tensors: HashMap<String, Vec<f32>> = Denoiser::<B>::init(&denoiser_spec, &device)
+            .unwrap()
+            .torch_tensors(&denoiser_spec)
+            .into_iter()
+            .map(|(p, v)| (p.torch, v))
+            .collect();
+        for (name, values) in tensors.iter_mut().filter(|(name, _)| name.contains("running")) {
+            values
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, v)| *v += 0.1 + (i % 5) as f32 / 10.0 + name.len() as f32 / 100.0);
+        }
+        let denoiser = Denoiser::<B>::from_tensors(&denoiser_spec, &tensors, &device).unwrap();
+        let classifier = Classifier::<B>::init(&spec, &device).unwrap();
+        let (joined_spec, joined) = denoised((&denoiser, &denoiser_spec), (&classifier, &spec), &device).unwrap();
+        let engine = Engine::from_classifier(&joined, &joined_spec).unwrap();
+        let n = 3;
+        let x = images(&spec, n, 2);
+        let [c, h, w] = spec.input_shape;
+        let batch = Tensor::<B, 1>::from_floats(x.as_slice(), &device).reshape([n, c, h, w]);
+        let expected = classifier.forward(denoiser.forward(batch)).into_data().to_vec::<f32>().unwrap();
+        let found = engine_logits(&engine, &x, n);
+        let worst = found.iter().zip(&expected).map(|(a, b)| (a - b).abs() / b.abs().max(1.0)).fold(0.0, f32::max);
+        assert!(worst < 1e-5, "{architecture}: differs from f(D(x)) on burn by {worst}");
+    }
+}

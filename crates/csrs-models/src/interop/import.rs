@@ -8,7 +8,7 @@ use burn_store::{ModuleSnapshot, TensorSnapshot};
 
 use super::state_dict::StateDict;
 use crate::graph::{Graph, Parameter, Storage};
-use crate::{Classifier, ModelError, ModelSpec, Result};
+use crate::{Classifier, Denoiser, DenoiserNet, DenoiserSpec, ModelError, ModelSpec, Result};
 
 /// Where a network's state dict sits in a checkpoint: the dictionary entry
 /// that holds it (Cohen et al. and most training scripts: `state_dict`;
@@ -67,7 +67,7 @@ pub fn import<B: Backend>(state: &StateDict, spec: &ModelSpec, device: &B::Devic
     spec.check()?;
     let prefix = find_prefix(state, &Graph::of(spec))?;
     let parameters = spec.parameters();
-    check_keys(state, &prefix, &parameters, spec)?;
+    check_keys(state, &prefix, &parameters, spec.architecture.as_str())?;
 
     let bad = |message: String| ModelError::Import { path: state.path().to_owned(), message };
     let mut tensors = Vec::new();
@@ -87,6 +87,52 @@ pub fn import<B: Backend>(state: &StateDict, spec: &ModelSpec, device: &B::Devic
         tensors.push((parameter, values));
     }
     load(spec, tensors, device)
+}
+
+/// Reads a DnCNN denoiser (Salman et al.'s layout, [`Graph::dncnn`]) for
+/// images of `input_shape` from `state`, its depth and width read off the
+/// tensors.
+///
+/// # Errors
+/// [`ModelError::Import`] as [`import`] says, or no DnCNN in the file.
+pub fn import_denoiser<B: Backend>(
+    state: &StateDict,
+    input_shape: [usize; 3],
+    device: &B::Device,
+) -> Result<(DenoiserSpec, Denoiser<B>)> {
+    let bad = |message: String| ModelError::Import { path: state.path().to_owned(), message };
+    let probe = Graph::dncnn(input_shape, 2, 1);
+    let prefix = find_prefix(state, &probe)?;
+    let first = state.shape(&format!("{prefix}dncnn.0.weight")).unwrap_or_default();
+    let &[width, channels, 3, 3] = first.as_slice() else {
+        return Err(bad(format!(
+            "tensor {prefix}dncnn.0.weight has shape {first:?}, expected [width, {}, 3, 3]",
+            input_shape[0]
+        )));
+    };
+    if channels != input_shape[0] {
+        return Err(bad(format!("the denoiser reads {channels} channels, the images have {}", input_shape[0])));
+    }
+    // The convolutions after the first sit at 2, 5, 8, …: after the first
+    // ReLU, then after each block's batch norm and ReLU.
+    let later = (0..).take_while(|k| state.contains(&format!("{prefix}dncnn.{}.weight", 2 + 3 * k))).count();
+    let spec = DenoiserSpec { input_shape, network: DenoiserNet::Dncnn { depth: 1 + later, width } };
+    spec.check()?;
+    check_keys(state, &prefix, &spec.graph().parameters(), "dncnn")?;
+    let mut tensors = HashMap::new();
+    for parameter in spec.parameters() {
+        let key = format!("{prefix}{}", parameter.torch);
+        let shape = state.shape(&key).expect("checked above");
+        if shape != parameter.shape {
+            return Err(bad(format!(
+                "tensor {key} has shape {shape:?}, but dncnn expects {:?} there",
+                parameter.shape
+            )));
+        }
+        tensors.insert(parameter.torch, state.values(&key)?);
+    }
+    let denoiser = Denoiser::from_tensors(&spec, &tensors, device).map_err(|err| bad(err.to_string()))?;
+    Ok((spec, denoiser))
 }
 
 /// A classifier for `spec` holding `weights`, PyTorch's tensors by PyTorch
@@ -159,7 +205,7 @@ fn load<B: Backend>(
 
 /// Refuses a state dict whose keys under `prefix` are not exactly the
 /// network's.
-fn check_keys(state: &StateDict, prefix: &str, parameters: &[Parameter], spec: &ModelSpec) -> Result<()> {
+fn check_keys(state: &StateDict, prefix: &str, parameters: &[Parameter], network: &str) -> Result<()> {
     let expected: HashSet<&str> = parameters.iter().map(|p| p.torch.as_str()).collect();
     let missing: Vec<&str> = parameters
         .iter()
@@ -191,7 +237,7 @@ fn check_keys(state: &StateDict, prefix: &str, parameters: &[Parameter], spec: &
     }
     Err(ModelError::Import {
         path: state.path().to_owned(),
-        message: format!("does not fit {}: {}", spec.architecture, parts.join(", ")),
+        message: format!("does not fit {network}: {}", parts.join(", ")),
     })
 }
 

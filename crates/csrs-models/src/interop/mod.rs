@@ -7,6 +7,6 @@ mod export;
 mod import;
 mod state_dict;
 
-pub use export::{export_safetensors, torch_tensors};
-pub use import::{find_prefix, from_tensors, import};
+pub use export::{export_denoiser_safetensors, export_safetensors, torch_tensors};
+pub use import::{find_prefix, from_tensors, import, import_denoiser};
 pub use state_dict::{MAX_IMPORT_BYTES, StateDict};
