@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use csrs_artifacts::{CertificationFiles, Existing, check_output};
-use csrs_models::CheckpointMeta;
+use csrs_models::{CheckpointMeta, DenoiserMeta};
 use csrs_records::Unfinished;
 use csrs_report::{FigureFormat, Run, TableFormat, check_radii, comparison_table, draw, table};
 use csrs_sampling::NoiseKind;
@@ -97,7 +97,7 @@ impl Args {
 }
 
 /// A run's name from its settings: the model (its training method, for a
-/// csrs checkpoint that has one), σ (with "sound" for sound noise) and the
+/// csrs checkpoint that has one, and its denoiser's likewise), σ (with "sound" for sound noise) and the
 /// cost matrix; the file's name when the settings are not beside it.
 fn label_of(records: &Path) -> String {
     let stem = |path: &Path| path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
@@ -111,6 +111,17 @@ fn label_of(records: &Path) -> String {
             None => stem(model),
         },
     );
+    // Denoised smoothing: the denoiser by its objective, as the model.
+    let model = match options.denoiser.as_deref() {
+        Some(denoiser) => {
+            let name = match DenoiserMeta::read(denoiser).ok().and_then(|meta| meta.training) {
+                Some(training) => training.method,
+                None => stem(denoiser),
+            };
+            format!("{model} denoised by {name}")
+        }
+        None => model,
+    };
     let mut parts = vec![model];
     let sound = if options.noise == Some(NoiseKind::Sound) { " sound" } else { "" };
     parts.extend(options.sigma.map(|sigma| format!("σ = {sigma}{sound}")));

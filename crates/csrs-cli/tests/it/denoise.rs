@@ -58,6 +58,11 @@ fn a_denoiser_is_certified_in_front_of_a_classifier_and_exported_in_every_format
     let shown: serde_json::Value = serde_json::from_str(&ok(dir, &["model", "show", "m/dncnn"])).unwrap();
     assert_eq!(shown["denoiser"]["network"], serde_json::json!({"architecture": "dncnn", "depth": 3, "width": 8}));
 
+    // analyze's figure names the denoiser.
+    ok(dir, &["analyze", "denoised.tsv", "plain.tsv", "--plot", "f.svg"]);
+    let figure = std::fs::read_to_string(dir.join("f.svg")).unwrap();
+    assert!(figure.contains("cnn denoised by dncnn, σ = 0.25, digits-3-to-8"), "{figure}");
+
     // predict, bench and plan take it too.
     let predict = ["predict", "--model", "m/cnn", "--denoiser", "m/dncnn", "--dataset", "digits", "--sigma", "0.25"];
     ok(dir, &[&predict[..], &["--n", "200", "--max", "2", "--out", "p.tsv"]].concat());
