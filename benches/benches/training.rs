@@ -91,6 +91,7 @@ fn epoch(c: &mut Criterion) {
                     out: &out,
                     resume: false,
                     config_hash: "bench".into(),
+                    denoiser: None,
                 };
                 train::<Autodiff<Flex>>(run, None, &Default::default(), &mut Quiet).unwrap();
             })

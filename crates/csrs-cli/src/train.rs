@@ -12,9 +12,9 @@ use csrs_artifacts::{TrainingFiles, write_atomically};
 use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split};
 use csrs_models::checkpoint::fingerprint;
-use csrs_models::{Architecture, CheckpointMeta};
+use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Denoiser, DenoiserNet, DenoiserSpec};
 use csrs_records::{deserialize, field_names};
-use csrs_train::{EpochLog, Observer, TrainConfig, TrainRun, model_spec, train};
+use csrs_train::{Denoised, EpochLog, Observer, TrainConfig, TrainRun, Trainee, model_spec, train};
 use serde::{Deserialize, Serialize};
 
 use crate::io::check_outputs;
@@ -76,11 +76,53 @@ struct RunSetup {
     /// A network to start from: an ONNX file or a csrs checkpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     model: Option<PathBuf>,
+    /// The frozen classifier a denoiser is trained in front of (a csrs
+    /// checkpoint, or an ONNX, PyTorch or safetensors file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    classifier: Option<PathBuf>,
+    /// The denoiser a denoiser objective trains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    denoiser: Option<DenoiserArch>,
     /// The cost matrix of a cost-sensitive objective.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cost: Option<PathBuf>,
     /// The checkpoint's stem; the run's other files are named after it.
     out: PathBuf,
+}
+
+/// The denoiser of a denoiser run, by architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "arch", rename_all = "kebab-case", deny_unknown_fields)]
+enum DenoiserArch {
+    /// DnCNN (Salman et al.'s denoiser).
+    Dncnn {
+        /// Convolutions, the first and last included.
+        #[serde(default = "dncnn_depth")]
+        depth: usize,
+        /// Channels of the hidden layers.
+        #[serde(default = "dncnn_width")]
+        width: usize,
+    },
+}
+
+fn dncnn_depth() -> usize {
+    DenoiserNet::DNCNN_DEPTH
+}
+
+fn dncnn_width() -> usize {
+    DenoiserNet::DNCNN_WIDTH
+}
+
+impl DenoiserArch {
+    /// The denoiser for images of `dataset`.
+    fn spec(self, dataset: DatasetName) -> DenoiserSpec {
+        let shape = dataset.shape();
+        let DenoiserArch::Dncnn { depth, width } = self;
+        DenoiserSpec {
+            input_shape: [shape.channels, shape.height, shape.width],
+            network: DenoiserNet::Dncnn { depth, width },
+        }
+    }
 }
 
 /// A configuration file read and checked.
@@ -103,7 +145,7 @@ impl Args {
             .with_context(|| self.config.display().to_string())?;
         // Before any data is loaded: the run must not overwrite what is
         // there, nor its own configuration, cost matrix or starting network.
-        let start: Vec<PathBuf> = match &setup.run.model {
+        let start: Vec<PathBuf> = match setup.run.model.as_ref().or(setup.run.classifier.as_ref()) {
             Some(model) if is_foreign(model) => vec![model.clone()],
             Some(model) => {
                 let files = TrainingFiles::new(model);
@@ -137,19 +179,14 @@ fn parse(text: &str, from: Option<&Path>, resume: bool, device: DeviceChoice) ->
     let (setup, hyperparameters): (toml::Table, toml::Table) =
         table.into_iter().partition(|(key, _)| setup_keys.contains(&key.as_str()));
     let run: RunSetup = deserialize(toml::Value::Table(setup))?;
-    match (&run.architecture, &run.model) {
-        (Some(_), Some(_)) => bail!("both `architecture` and `model` are set; a run starts from one network"),
-        (None, None) => bail!("missing `architecture` (a built-in network) or `model` (an ONNX file or a checkpoint)"),
-        (None, Some(model)) if is_foreign(model) && !is_onnx(model) => bail!(
-            "model {}: a PyTorch or safetensors file holds weights, not the network; import it first \
-             (csrs model import) and train from the checkpoint",
-            model.display()
-        ),
-        _ => {}
-    }
     let config: TrainConfig = deserialize(toml::Value::Table(hyperparameters))?;
     config.check()?;
     let method = config.objective.method_name();
+    if config.objective.trains_denoiser() || run.classifier.is_some() || run.denoiser.is_some() {
+        check_denoiser_run(&run, &config)?;
+    } else {
+        check_network(&run)?;
+    }
     match (config.objective.is_cost_sensitive(), &run.cost) {
         (true, None) => bail!("method {method} needs a cost matrix: set `cost`"),
         (false, Some(_)) => {
@@ -167,6 +204,46 @@ fn parse(text: &str, from: Option<&Path>, resume: bool, device: DeviceChoice) ->
         None => fingerprint(text.as_bytes()),
     };
     Ok(Setup { run, dataset, config, hash, resume, device })
+}
+
+/// A denoiser's run: a denoiser objective, `classifier` and `denoiser`,
+/// and no network of a classifier's run.
+fn check_denoiser_run(run: &RunSetup, config: &TrainConfig) -> anyhow::Result<()> {
+    let method = config.objective.method_name();
+    if !config.objective.trains_denoiser() {
+        bail!(
+            "`classifier` and `denoiser` set up a denoiser's run, but method {method} trains a classifier \
+             (a denoiser trains with denoiser-mse, denoiser-stab or denoiser-macer)"
+        );
+    }
+    if run.classifier.is_none() || run.denoiser.is_none() {
+        bail!(
+            "method {method} trains a denoiser in front of a frozen classifier: set `classifier` (its file) and \
+             `denoiser` (e.g. {{ arch = \"dncnn\", depth = 17, width = 64 }})"
+        );
+    }
+    if run.architecture.is_some() || run.model.is_some() || config.freeze_batch_norm {
+        bail!(
+            "a denoiser's run trains its `denoiser` only: `architecture`, `model` and `freeze_batch_norm` \
+             belong to a classifier's run"
+        );
+    }
+    Ok(())
+}
+
+/// A classifier's run starts from one network: a built-in `architecture`,
+/// or `model`, an ONNX file or a checkpoint.
+fn check_network(run: &RunSetup) -> anyhow::Result<()> {
+    match (&run.architecture, &run.model) {
+        (Some(_), Some(_)) => bail!("both `architecture` and `model` are set; a run starts from one network"),
+        (None, None) => bail!("missing `architecture` (a built-in network) or `model` (an ONNX file or a checkpoint)"),
+        (None, Some(model)) if is_foreign(model) && !is_onnx(model) => bail!(
+            "model {}: a PyTorch or safetensors file holds weights, not the network; import it first \
+             (csrs model import) and train from the checkpoint",
+            model.display()
+        ),
+        _ => Ok(()),
+    }
 }
 
 impl Setup {
@@ -201,30 +278,54 @@ impl OnBackend for Setup {
         // resumed run goes on from its own checkpoint, whatever became of
         // the file it started from.
         let resuming = self.resume && files.metadata().exists();
-        let (spec, start, network) = match (&self.run.model, self.run.architecture) {
-            (Some(path), _) if resuming => (CheckpointMeta::read(out)?.spec, None, path.display().to_string()),
-            (Some(path), _) => {
-                let checkpoint =
-                    load_model::<Autodiff<B>>(path, Some(self.dataset), &Import::default(), Some(n_classes), &device)?;
-                let shape = train_set.shape();
-                let [c, h, w] = checkpoint.meta.spec.input_shape;
-                if [c, h, w] != [shape.channels, shape.height, shape.width] {
-                    bail!(
-                        "{}: the model takes {c}x{h}x{w} inputs, but {} images are {}x{}x{}",
-                        path.display(),
-                        self.dataset,
-                        shape.channels,
-                        shape.height,
-                        shape.width
-                    );
-                }
-                (checkpoint.meta.spec, Some(checkpoint.model), path.display().to_string())
-            }
-            (None, Some(architecture)) => {
-                (model_spec(architecture, self.dataset, n_classes), None, architecture.to_string())
-            }
-            (None, None) => unreachable!("parse: a run names its network"),
+        let data_shape = {
+            let shape = train_set.shape();
+            [shape.channels, shape.height, shape.width]
         };
+        let load = |path: &Path| -> anyhow::Result<Checkpoint<Autodiff<B>>> {
+            let checkpoint =
+                load_model::<Autodiff<B>>(path, Some(self.dataset), &Import::default(), Some(n_classes), &device)?;
+            let [c, h, w] = checkpoint.meta.spec.input_shape;
+            if [c, h, w] != data_shape {
+                let [dc, dh, dw] = data_shape;
+                bail!(
+                    "{}: the model takes {c}x{h}x{w} inputs, but {} images are {dc}x{dh}x{dw}",
+                    path.display(),
+                    self.dataset
+                );
+            }
+            Ok(checkpoint)
+        };
+        let (spec, start, network, denoiser) =
+            match (&self.run.model, self.run.architecture, &self.run.classifier, self.run.denoiser) {
+                (_, _, Some(path), Some(arch)) => {
+                    let classifier = load(path)?;
+                    let denoiser = arch.spec(self.dataset);
+                    denoiser.check()?;
+                    let frozen = classifier.model.frozen(&classifier.meta.spec)?;
+                    Autodiff::<B>::seed(&device, self.config.seed);
+                    let model = Denoiser::init(&denoiser, &device)?;
+                    let start = Trainee::Denoiser(Denoised { denoiser: model, classifier: frozen });
+                    let network = format!("a {} denoiser in front of {}", denoiser.network.name(), path.display());
+                    (classifier.meta.spec, Some(start), network, Some(denoiser))
+                }
+                (Some(path), ..) if resuming => {
+                    (CheckpointMeta::read(out)?.spec, None, path.display().to_string(), None)
+                }
+                (Some(path), ..) => {
+                    let checkpoint = load(path)?;
+                    (
+                        checkpoint.meta.spec,
+                        Some(Trainee::Classifier(checkpoint.model)),
+                        path.display().to_string(),
+                        None,
+                    )
+                }
+                (None, Some(architecture), ..) => {
+                    (model_spec(architecture, self.dataset, n_classes), None, architecture.to_string(), None)
+                }
+                _ => unreachable!("parse: a run names its network"),
+            };
         spec.check()?;
         if self.config.freeze_batch_norm && spec.graph.is_none() {
             bail!(
@@ -262,6 +363,7 @@ impl OnBackend for Setup {
             out,
             resume: self.resume,
             config_hash: self.hash.clone(),
+            denoiser,
         };
         let replicas = match (self.config.replicas, self.device) {
             (1, _) => String::new(),

@@ -156,6 +156,31 @@ impl<B: Backend> Classifier<B> {
         }
     }
 
+    /// This classifier as a fixed function in training, for a denoiser
+    /// trained in front of it: rebuilt from its graph (`spec` describes
+    /// it), with no gradient reaching its weights, batch norm on its
+    /// running statistics and dropout off, while gradients flow through it
+    /// to its input. Its weights and statistics stay bit for bit.
+    ///
+    /// # Errors
+    /// [`ModelError::Spec`]: the classifier does not hold what `spec`
+    /// describes.
+    pub fn frozen(self, spec: &ModelSpec) -> Result<Self> {
+        let device = self.normalize.mean.device();
+        let graph = ModelSpec {
+            architecture: Architecture::Imported,
+            graph: Some(crate::graph::Graph::of(spec)),
+            ..spec.clone()
+        };
+        let tensors = crate::interop::torch_tensors(&self, spec).map_err(ModelError::Spec)?;
+        let tensors = tensors.into_iter().map(|(parameter, values)| (parameter.torch, values)).collect();
+        let rebuilt = crate::interop::from_tensors::<B>(&graph, &tensors, &device)?;
+        match rebuilt.net {
+            Net::Graph(net) => Ok(Classifier { normalize: rebuilt.normalize, net: Net::Graph(net.frozen()) }),
+            _ => unreachable!("an imported spec builds a graph network"),
+        }
+    }
+
     /// Logits for a batch of images.
     ///
     /// `[batch, channels, height, width]` in [0, 1] → `[batch, n_classes]`.

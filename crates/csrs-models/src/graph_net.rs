@@ -28,9 +28,22 @@ pub(crate) struct GraphNet<B: Backend> {
     pub(crate) tensors: Vec<Stored<B>>,
     #[module(skip)]
     graph: Graph,
-    /// Whether batch norm keeps to its running statistics in training too.
+    /// What training does to it.
     #[module(skip)]
-    frozen_batch_norm: bool,
+    mode: Mode,
+}
+
+/// What training does to a graph network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Weights learned, batch norm on batch statistics, dropout drops.
+    Trained,
+    /// As `Trained`, but batch norm keeps to its running statistics.
+    FrozenBatchNorm,
+    /// Nothing moves: no gradient reaches its tensors, batch norm keeps
+    /// to its running statistics and dropout is off, so that it computes
+    /// as at inference while gradients flow through it to its input.
+    Frozen,
 }
 
 /// A value of the batch: images `[b, c, h, w]` or flat `[b, features]`.
@@ -145,7 +158,7 @@ impl<B: Backend> GraphNet<B> {
                 }
             })
             .collect();
-        GraphNet { tensors, graph: graph.clone(), frozen_batch_norm: false }
+        GraphNet { tensors, graph: graph.clone(), mode: Mode::Trained }
     }
 
     /// Every tensor's values, in [`Graph::parameters_stored`]`(true)`
@@ -160,7 +173,20 @@ impl<B: Backend> GraphNet<B> {
     /// This network with batch norm kept to its running statistics in
     /// training too (its scale and shift still learned).
     pub(crate) fn freeze_batch_norm(self) -> Self {
-        GraphNet { frozen_batch_norm: true, ..self }
+        GraphNet { mode: Mode::FrozenBatchNorm, ..self }
+    }
+
+    /// This network as a fixed function in training: see [`Mode::Frozen`].
+    pub(crate) fn frozen(self) -> Self {
+        let tensors = self
+            .tensors
+            .into_iter()
+            .map(|tensor| match tensor {
+                Stored::Param(param) => Stored::Param(param.set_require_grad(false)),
+                running => running,
+            })
+            .collect();
+        GraphNet { tensors, mode: Mode::Frozen, ..self }
     }
 
     /// `[b, c, h, w]` normalised images → `[b, n_classes]`.
@@ -175,8 +201,8 @@ impl<B: Backend> GraphNet<B> {
 
     /// The value the graph's last node makes of `x`.
     fn forward_value(&self, x: Tensor<B, 4>) -> Value<B> {
-        let training = B::ad_enabled(&x.device());
-        let batch_statistics = training && !self.frozen_batch_norm;
+        let training = B::ad_enabled(&x.device()) && self.mode != Mode::Frozen;
+        let batch_statistics = training && self.mode == Mode::Trained;
         let mut tensors = self.tensors.iter();
         let mut next = || tensors.next().expect("GraphNet::new: one tensor per parameter");
         // Each value is dropped after its last reader, so that the device

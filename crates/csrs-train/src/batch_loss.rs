@@ -15,8 +15,12 @@ use csrs_sampling::NoiseKind;
 
 use crate::attack::L2Attack;
 use crate::config::Objective;
-use crate::loss::{LossParts, MacerParams, SensitiveSets, gaussian, gaussian_cs, macer, macer_cs, smoothmix};
-use crate::noise::NoisyCopies;
+use crate::loss::{
+    LossParts, MacerParams, SensitiveSets, StabHinge, denoiser_mse, denoiser_stab, gaussian, gaussian_cs, macer,
+    macer_cs, smoothmix,
+};
+use crate::noise::{NoisyCopies, repeat_copies};
+use crate::trainee::{Denoised, Trainee};
 use crate::{Result, TrainError};
 
 /// A training method as one batch's loss needs it: the objective, σ, the
@@ -27,6 +31,8 @@ pub struct Method<'a> {
     sigma: f64,
     costs: Option<&'a CostMatrix>,
     warmup: f64,
+    /// Whether a denoiser objective is in its MSE warm-up.
+    mse: bool,
 }
 
 impl<'a> Method<'a> {
@@ -40,7 +46,7 @@ impl<'a> Method<'a> {
         if objective.is_cost_sensitive() != costs.is_some() {
             return Err(TrainError::CostMatrix { method: objective.method_name(), given: costs.is_some() });
         }
-        Ok(Method { objective, sigma, costs, warmup: objective.warmup(epoch) })
+        Ok(Method { objective, sigma, costs, warmup: objective.warmup(epoch), mse: objective.in_mse_warmup(epoch) })
     }
 }
 
@@ -65,12 +71,89 @@ impl<B: Backend> Draws<B> {
     }
 }
 
+/// [`batch_loss`] of a classifier or [`denoiser_loss`] of a denoiser,
+/// whichever `model` trains.
+///
+/// # Panics
+/// As they do.
+pub fn trainee_loss<B: AutodiffBackend>(
+    model: &Trainee<B>,
+    method: &Method<'_>,
+    images: Tensor<B, 4>,
+    labels: &[usize],
+    draws: &Draws<B>,
+) -> (LossParts<B>, Tensor<B, 3>) {
+    match model {
+        Trainee::Classifier(model) => batch_loss(model, method, images, labels, draws),
+        Trainee::Denoiser(model) => denoiser_loss(model, method, images, labels, draws),
+    }
+}
+
+/// The loss of a denoiser objective on `images` `[b, c, h, w]` of classes
+/// `labels` through the frozen classifier, and the classifier's logits of
+/// the denoised copies, `[b, copies, m]`: MSE (also in the warm-up of the
+/// others), stability against f(x), or MACER on the true classes.
+///
+/// # Panics
+/// For a classifier's objective (which [`crate::train`] refuses for a
+/// denoiser), or a label that is not a class of the cost matrix.
+pub fn denoiser_loss<B: AutodiffBackend>(
+    model: &Denoised<B>,
+    method: &Method<'_>,
+    images: Tensor<B, 4>,
+    labels: &[usize],
+    draws: &Draws<B>,
+) -> (LossParts<B>, Tensor<B, 3>) {
+    let device = images.device();
+    let b = labels.len();
+    let copies = method.objective.copies();
+    let label_tensor = int_tensor::<B>(labels, &device);
+    let sets =
+        || SensitiveSets::<B>::new(method.costs.expect("Method::new: a -cs objective has its matrix"), labels, &device);
+    let denoised = model.denoiser.forward(draws.noise.of(images.clone()));
+    let logits = model.classifier.forward(denoised.clone());
+    let m = logits.dims()[1];
+    let logits = logits.reshape([b, copies, m]);
+    if method.mse {
+        return (denoiser_mse(denoised, repeat_copies(images, copies)), logits);
+    }
+    let parts = match method.objective {
+        Objective::DenoiserMse => denoiser_mse(denoised, repeat_copies(images, copies)),
+        Objective::DenoiserStab { cost_sensitive, .. } => {
+            let clean = model.classifier.forward(images).argmax(1).reshape([b]);
+            let hinge = cost_sensitive.map(|cs| StabHinge {
+                beta: cs.beta,
+                lambda: cs.lambda,
+                gamma_sensitive: cs.gamma_sensitive,
+            });
+            let sets = hinge.map(|_| sets());
+            let cost_sensitive = hinge.zip(sets.as_ref()).map(|(hinge, sets)| (label_tensor, sets, hinge));
+            denoiser_stab(logits.clone(), clean, method.sigma, cost_sensitive)
+        }
+        &Objective::DenoiserMacer { beta, lambda, gamma, cost_sensitive, .. } => {
+            let params = MacerParams { sigma: method.sigma, beta, gamma, lambda };
+            match cost_sensitive {
+                Some(cs) => macer_cs(logits.clone(), label_tensor, &sets(), params, cs.gamma_sensitive),
+                None => macer(logits.clone(), label_tensor, params),
+            }
+        }
+        Objective::Gaussian { .. }
+        | Objective::Macer { .. }
+        | Objective::SmoothAdv { .. }
+        | Objective::SmoothMix { .. } => {
+            unreachable!("train refuses a classifier's objective for a denoiser")
+        }
+    };
+    (parts, logits)
+}
+
 /// The loss of `method` on `images` `[b, c, h, w]` of classes `labels`, and
 /// the logits of the noisy copies it trained on, `[b, copies, m]`.
 ///
 /// # Panics
-/// If a label is not a class of the cost matrix, or SmoothMix's draws have
-/// no `mix`.
+/// If a label is not a class of the cost matrix, SmoothMix's draws have
+/// no `mix`, or the objective is a denoiser's (which [`crate::train`]
+/// refuses for a classifier).
 pub fn batch_loss<B: AutodiffBackend>(
     model: &Classifier<B>,
     method: &Method<'_>,
@@ -133,6 +216,9 @@ pub fn batch_loss<B: AutodiffBackend>(
             let weighted = cost_sensitive.map(|cs| (sets(labels), cs.weight));
             let reweight = weighted.as_ref().map(|(sets, weight)| (sets, *weight));
             (smoothmix(clean.clone(), mixed, label_tensor, mix, mix_weight * method.warmup, reweight), clean)
+        }
+        Objective::DenoiserMse | Objective::DenoiserStab { .. } | Objective::DenoiserMacer { .. } => {
+            unreachable!("train refuses a denoiser's objective for a classifier")
         }
     }
 }

@@ -63,6 +63,61 @@ pub enum Objective {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cost_sensitive: Option<Reweighting>,
     },
+    /// A denoiser in front of a frozen classifier, trained to give back
+    /// the clean image: mean ‖D(x + δ) − x‖² per pixel (Salman et al.'s
+    /// MSE objective).
+    #[serde(rename = "denoiser-mse")]
+    DenoiserMse,
+    /// A denoiser trained so that the frozen classifier f keeps its clean
+    /// prediction: cross-entropy of f(D(x + δ)) against f(x) (Salman et
+    /// al.'s stability objective), on `noise_copies` copies; with
+    /// `cost_sensitive`, plus the paper's cost-sensitive hinge of
+    /// macer-cs on the sensitive examples through f ∘ D
+    /// (denoiser-stab-cs).
+    #[serde(rename = "denoiser-stab")]
+    DenoiserStab {
+        /// Noisy copies per example (1 in Salman et al.'s).
+        noise_copies: usize,
+        /// Epochs of the MSE objective first (a warm-up; none: none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mse_epochs: Option<usize>,
+        /// The cost-sensitive hinge (denoiser-stab-cs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cost_sensitive: Option<StabSensitive>,
+    },
+    /// MACER through the frozen classifier: the soft smoothed classifier of
+    /// f ∘ D trained on the true classes, with MACER's hinge; with
+    /// `cost_sensitive`, the paper's cost-sensitive MACER (denoiser-macer-cs).
+    #[serde(rename = "denoiser-macer")]
+    DenoiserMacer {
+        /// Noisy copies k per example.
+        noise_copies: usize,
+        /// Inverse temperature β of the soft smoothed classifier.
+        beta: f64,
+        /// Weight λ of the robustness term.
+        lambda: f64,
+        /// Hinge margin γ (γ₂, on normal examples, for the -cs form).
+        gamma: f64,
+        /// Epochs of the MSE objective first (a warm-up; none: none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mse_epochs: Option<usize>,
+        /// The paper's cost-sensitive hinge (denoiser-macer-cs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cost_sensitive: Option<MacerSensitive>,
+    },
+}
+
+/// The cost-sensitive part of denoiser-stab-cs: macer-cs's hinge on the
+/// sensitive examples, from the soft smoothed classifier of f ∘ D.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StabSensitive {
+    /// Inverse temperature β of the soft smoothed classifier.
+    pub beta: f64,
+    /// Weight λ of the hinge.
+    pub lambda: f64,
+    /// Hinge margin γ₁ on sensitive examples.
+    pub gamma_sensitive: f64,
 }
 
 /// The cost-sensitive part of gaussian-cs, smoothadv-cs and smoothmix-cs:
@@ -92,6 +147,9 @@ impl Objective {
             Objective::Macer { .. } => "macer",
             Objective::SmoothAdv { .. } => "smoothadv",
             Objective::SmoothMix { .. } => "smoothmix",
+            Objective::DenoiserMse => "denoiser-mse",
+            Objective::DenoiserStab { .. } => "denoiser-stab",
+            Objective::DenoiserMacer { .. } => "denoiser-macer",
         };
         if self.is_cost_sensitive() { format!("{name}-cs") } else { name.to_owned() }
     }
@@ -99,10 +157,31 @@ impl Objective {
     /// Whether the objective needs a cost matrix.
     pub fn is_cost_sensitive(&self) -> bool {
         match self {
-            Objective::Macer { cost_sensitive, .. } => cost_sensitive.is_some(),
+            Objective::Macer { cost_sensitive, .. } | Objective::DenoiserMacer { cost_sensitive, .. } => {
+                cost_sensitive.is_some()
+            }
             Objective::Gaussian { cost_sensitive }
             | Objective::SmoothAdv { cost_sensitive, .. }
             | Objective::SmoothMix { cost_sensitive, .. } => cost_sensitive.is_some(),
+            Objective::DenoiserStab { cost_sensitive, .. } => cost_sensitive.is_some(),
+            Objective::DenoiserMse => false,
+        }
+    }
+
+    /// Whether it trains a denoiser in front of a frozen classifier rather
+    /// than a classifier.
+    pub fn trains_denoiser(&self) -> bool {
+        matches!(self, Objective::DenoiserMse | Objective::DenoiserStab { .. } | Objective::DenoiserMacer { .. })
+    }
+
+    /// Whether epoch `epoch` (from 0) of a denoiser objective is still in
+    /// its MSE warm-up.
+    pub fn in_mse_warmup(&self, epoch: usize) -> bool {
+        match self {
+            Objective::DenoiserStab { mse_epochs, .. } | Objective::DenoiserMacer { mse_epochs, .. } => {
+                mse_epochs.is_some_and(|epochs| epoch < epochs)
+            }
+            _ => false,
         }
     }
 
@@ -110,10 +189,12 @@ impl Objective {
     /// 1 for Gaussian augmentation.
     pub fn copies(&self) -> usize {
         match self {
-            Objective::Gaussian { .. } => 1,
+            Objective::Gaussian { .. } | Objective::DenoiserMse => 1,
             Objective::Macer { noise_copies, .. }
             | Objective::SmoothAdv { noise_copies, .. }
-            | Objective::SmoothMix { noise_copies, .. } => *noise_copies,
+            | Objective::SmoothMix { noise_copies, .. }
+            | Objective::DenoiserStab { noise_copies, .. }
+            | Objective::DenoiserMacer { noise_copies, .. } => *noise_copies,
         }
     }
 
@@ -173,6 +254,33 @@ impl Objective {
                 ];
                 numbers.extend(warmup_epochs.map(|epochs| AtLeastOne("objective.warmup_epochs", epochs)));
                 numbers.extend(reweighting(cost_sensitive));
+                numbers
+            }
+            Objective::DenoiserMse => Vec::new(),
+            Objective::DenoiserStab { noise_copies, mse_epochs, cost_sensitive } => {
+                let mut numbers = vec![AtLeastOne("objective.noise_copies", *noise_copies)];
+                numbers.extend(mse_epochs.map(|epochs| AtLeastOne("objective.mse_epochs", epochs)));
+                if let Some(cs) = cost_sensitive {
+                    numbers.extend([
+                        Positive("objective.cost_sensitive.beta", cs.beta),
+                        NonNegative("objective.cost_sensitive.lambda", cs.lambda),
+                        NonNegative("objective.cost_sensitive.gamma_sensitive", cs.gamma_sensitive),
+                    ]);
+                }
+                numbers
+            }
+            Objective::DenoiserMacer { noise_copies, beta, lambda, gamma, mse_epochs, cost_sensitive } => {
+                let mut numbers = vec![
+                    AtLeastOne("objective.noise_copies", *noise_copies),
+                    Positive("objective.beta", *beta),
+                    NonNegative("objective.lambda", *lambda),
+                    NonNegative("objective.gamma", *gamma),
+                ];
+                numbers.extend(mse_epochs.map(|epochs| AtLeastOne("objective.mse_epochs", epochs)));
+                numbers.extend(
+                    cost_sensitive
+                        .map(|cs| NonNegative("objective.cost_sensitive.gamma_sensitive", cs.gamma_sensitive)),
+                );
                 numbers
             }
         }

@@ -21,6 +21,15 @@ pub enum TrainError {
         /// Whether a matrix was given.
         given: bool,
     },
+    /// A classifier's objective for a denoiser, or a denoiser's for a
+    /// classifier.
+    #[error("method {method} {message}")]
+    Objective {
+        /// The method, e.g. `denoiser-mse`.
+        method: String,
+        /// What it trains, and what the run does.
+        message: &'static str,
+    },
     /// The loss became NaN or infinite.
     #[error("the loss is not finite at epoch {epoch}, batch {batch}; the last checkpoint is kept (try a smaller lr)")]
     NotFinite {

@@ -53,11 +53,13 @@ mod error;
 pub mod loss;
 pub mod noise;
 pub mod normal;
+mod trainee;
 mod trainer;
 
 pub use config::{
     ConfigError, MAX_COPIES_PER_STEP, MAX_REPLICAS, MacerSensitive, Objective, OptimizerConfig, Reweighting, Schedule,
-    TrainConfig,
+    StabSensitive, TrainConfig,
 };
 pub use error::{Result, TrainError};
+pub use trainee::{Denoised, Trainee};
 pub use trainer::{EpochLog, Observer, TrainRun, model_spec, train};

@@ -239,21 +239,8 @@ pub fn macer_cs<B: Backend>(
     let batch = labels.dims()[0] as f64;
     let classification = smoothed_cross_entropy(logits.clone(), labels.clone()).div_scalar(batch);
     let p_beta = soft_smoothed(logits, params.beta);
-
-    let harmful = p_beta.clone().mask_fill(sets.harmful.clone().bool_not(), -1.0).max_dim(1).squeeze_dim::<1>(1);
-    let of_label = p_beta.clone().gather(1, labels.clone().unsqueeze_dim(1)).squeeze_dim::<1>(1);
-    let most_probable = p_beta.clone().max_dim(1).squeeze_dim::<1>(1);
-    let top = most_probable.mask_where(sets.seedwise.clone(), of_label);
-    let (z_top, ok_top) = safe_icdf(top);
-    let (z_harmful, ok_harmful) = safe_icdf(harmful);
-    let margin_cs = z_top - z_harmful;
-    let selected_cs = sets
-        .sensitive
-        .clone()
-        .bool_and(ok_top)
-        .bool_and(ok_harmful)
-        .bool_and(margin_cs.clone().abs().lower_elem(gamma_sensitive));
-    let sensitive = hinge_sum(margin_cs, selected_cs, params.sigma, gamma_sensitive).mul_scalar(params.lambda / batch);
+    let sensitive = cost_sensitive_hinge(p_beta.clone(), labels.clone(), sets, params.sigma, gamma_sensitive)
+        .mul_scalar(params.lambda / batch);
 
     let (margin, selected) = macer_margin(p_beta, labels, params.gamma);
     let selected = selected.bool_and(sets.sensitive.clone().bool_not());
@@ -264,4 +251,88 @@ pub fn macer_cs<B: Backend>(
         robustness_sensitive: sensitive,
         robustness_normal: normal,
     }
+}
+
+/// The paper's cost-sensitive hinge, summed over the sensitive examples:
+/// (σ/2)(γ₁ − m_cs) wherever |m_cs| < γ₁, with
+/// m_cs = Φ⁻¹(p̂^β_top) − Φ⁻¹(max_{k∈Ω_y} p̂^β_k) (top = y for seedwise
+/// rows, the most probable class otherwise), from the soft smoothed
+/// classifier `p_beta` `[b, m]`.
+fn cost_sensitive_hinge<B: Backend>(
+    p_beta: Tensor<B, 2>,
+    labels: Tensor<B, 1, Int>,
+    sets: &SensitiveSets<B>,
+    sigma: f64,
+    gamma_sensitive: f64,
+) -> Tensor<B, 1> {
+    let harmful = p_beta.clone().mask_fill(sets.harmful.clone().bool_not(), -1.0).max_dim(1).squeeze_dim::<1>(1);
+    let of_label = p_beta.clone().gather(1, labels.unsqueeze_dim(1)).squeeze_dim::<1>(1);
+    let most_probable = p_beta.max_dim(1).squeeze_dim::<1>(1);
+    let top = most_probable.mask_where(sets.seedwise.clone(), of_label);
+    let (z_top, ok_top) = safe_icdf(top);
+    let (z_harmful, ok_harmful) = safe_icdf(harmful);
+    let margin_cs = z_top - z_harmful;
+    let selected = sets
+        .sensitive
+        .clone()
+        .bool_and(ok_top)
+        .bool_and(ok_harmful)
+        .bool_and(margin_cs.clone().abs().lower_elem(gamma_sensitive));
+    hinge_sum(margin_cs, selected, sigma, gamma_sensitive)
+}
+
+/// Salman et al.'s MSE objective for a denoiser: the mean of
+/// (D(x + δ) − x)² over every value of every copy, from the denoised
+/// copies and the clean images repeated as they are, both `[n, c, h, w]`.
+pub fn denoiser_mse<B: Backend>(denoised: Tensor<B, 4>, clean: Tensor<B, 4>) -> LossParts<B> {
+    let device = denoised.device();
+    let mse = (denoised - clean).powi_scalar(2).mean();
+    LossParts {
+        total: mse.clone(),
+        classification: mse,
+        robustness_sensitive: scalar_zero(&device),
+        robustness_normal: scalar_zero(&device),
+    }
+}
+
+/// Salman et al.'s stability objective for a denoiser: the mean
+/// cross-entropy of the frozen classifier on the denoised copies against
+/// its class for the clean image, from `logits` `[b, k, m]` of f(D(x + δ_j))
+/// and `clean` `[b]`, f(x)'s classes. With `cost_sensitive` (the true
+/// classes `labels`, their sets, and β, λ, γ₁), plus λ times the paper's
+/// cost-sensitive hinge of the soft smoothed f ∘ D per example
+/// (denoiser-stab-cs).
+pub fn denoiser_stab<B: Backend>(
+    logits: Tensor<B, 3>,
+    clean: Tensor<B, 1, Int>,
+    sigma: f64,
+    cost_sensitive: Option<(Tensor<B, 1, Int>, &SensitiveSets<B>, StabHinge)>,
+) -> LossParts<B> {
+    let [b, copies, m] = logits.dims();
+    let targets = clean.reshape([b, 1]).repeat_dim(1, copies).reshape([b * copies]);
+    let classification = cross_entropy(logits.clone().reshape([b * copies, m]), targets).mean();
+    let sensitive = match cost_sensitive {
+        Some((labels, sets, hinge)) => {
+            let p_beta = soft_smoothed(logits, hinge.beta);
+            cost_sensitive_hinge(p_beta, labels, sets, sigma, hinge.gamma_sensitive).mul_scalar(hinge.lambda / b as f64)
+        }
+        None => scalar_zero(&classification.device()),
+    };
+    LossParts {
+        total: classification.clone() + sensitive.clone(),
+        robustness_normal: scalar_zero(&classification.device()),
+        classification,
+        robustness_sensitive: sensitive,
+    }
+}
+
+/// The cost-sensitive hinge's hyperparameters in denoiser-stab-cs.
+#[derive(Debug, Clone, Copy)]
+pub struct StabHinge {
+    /// Inverse temperature β of the soft smoothed classifier.
+    pub beta: f64,
+    /// Weight λ of the hinge.
+    pub lambda: f64,
+    /// Hinge margin γ₁.
+    pub gamma_sensitive: f64,
 }

@@ -54,7 +54,7 @@ impl<B: Backend> NoisyCopies<B> {
 }
 
 /// Each image `copies` times in a row: `[b, c, h, w]` → `[b · copies, c, h, w]`.
-fn repeat_copies<B: Backend>(images: Tensor<B, 4>, copies: usize) -> Tensor<B, 4> {
+pub(crate) fn repeat_copies<B: Backend>(images: Tensor<B, 4>, copies: usize) -> Tensor<B, 4> {
     let [b, c, h, w] = images.dims();
     images.reshape([b, 1, c, h, w]).repeat_dim(1, copies).reshape([b * copies, c, h, w])
 }

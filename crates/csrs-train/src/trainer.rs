@@ -23,14 +23,18 @@ use csrs_artifacts::TrainingFiles;
 use csrs_cost::CostMatrix;
 use csrs_data::{Dataset, DatasetName, shuffle};
 use csrs_models::checkpoint::{fingerprint, write_atomically};
-use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Classifier, ModelSpec, TrainingInfo};
+use csrs_models::{
+    Architecture, Checkpoint, CheckpointMeta, Classifier, DenoiserCheckpoint, DenoiserMeta, DenoiserSpec, ModelSpec,
+    TrainingInfo,
+};
 use rand_xoshiro::SplitMix64;
 use rand_xoshiro::rand_core::SeedableRng;
 
 use crate::augment::{self, crop_and_flip};
-use crate::batch_loss::{Draws, Method, batch_loss, int_tensor};
+use crate::batch_loss::{Draws, Method, int_tensor, trainee_loss};
 use crate::config::{OptimizerConfig, TrainConfig};
 use crate::noise::NoisyCopies;
+use crate::trainee::{Denoised, Trainee};
 use crate::{Result, TrainError};
 
 /// What one epoch did, for the training log.
@@ -100,6 +104,9 @@ pub struct TrainRun<'a> {
     pub resume: bool,
     /// Hash of the resolved configuration, stored in the checkpoint.
     pub config_hash: String,
+    /// The denoiser a denoiser run trains (its checkpoint's spec; `spec`
+    /// is then the frozen classifier's); `None` for a classifier's run.
+    pub denoiser: Option<DenoiserSpec>,
 }
 
 /// The spec of `architecture` for images of `dataset`: its input shape and
@@ -148,42 +155,62 @@ pub trait Observer {
 
 /// Trains, telling `observer` about each batch and each epoch.
 ///
-/// A new run starts from `start`, a model of `run.spec` (a network read
-/// from a file, another run's checkpoint), or else from burn's
-/// initialisation; a resumed run from its last checkpoint.
+/// A classifier's run starts from `start`, a model of `run.spec` (a
+/// network read from a file, another run's checkpoint), or else from
+/// burn's initialisation. A denoiser's run (`run.denoiser`) starts from
+/// `start`, its denoiser and the frozen classifier it trains in front of.
+/// A resumed run goes on from its last checkpoint (a denoiser's with the
+/// classifier of `start`).
 ///
 /// # Errors
-/// [`TrainError`]: an inconsistent configuration, `freeze_batch_norm` for
-/// a built-in architecture, a checkpoint that cannot be read or written, or
-/// a loss that became NaN (the last checkpoint is kept).
+/// [`TrainError`]: an inconsistent configuration, an objective of the other
+/// kind of run, `freeze_batch_norm` for a built-in architecture or a
+/// denoiser, a checkpoint that cannot be read or written, or a loss that
+/// became NaN (the last checkpoint is kept).
+///
+/// # Panics
+/// A denoiser's run without its `start`.
 pub fn train<B: AutodiffBackend>(
     run: TrainRun<'_>,
-    start: Option<Classifier<B>>,
+    start: Option<Trainee<B>>,
     device: &B::Device,
     observer: &mut impl Observer,
 ) -> Result<()> {
     run.config.check()?;
-    Method::new(&run.config.objective, run.config.sigma, run.costs, 0)?;
+    let objective = &run.config.objective;
+    let denoising = run.denoiser.is_some();
+    if objective.trains_denoiser() != denoising {
+        let message = if denoising {
+            "trains a classifier; a denoiser trains with denoiser-mse, denoiser-stab or denoiser-macer"
+        } else {
+            "trains a denoiser in front of a frozen classifier; give the run a classifier and a denoiser"
+        };
+        return Err(TrainError::Objective { method: objective.method_name(), message });
+    }
+    assert_eq!(denoising, matches!(start, Some(Trainee::Denoiser(_))), "a denoiser's run starts from its denoiser");
+    if denoising && run.config.freeze_batch_norm {
+        let message = "applies to an imported classifier being trained; a denoiser's classifier is frozen whole";
+        return Err(TrainError::Objective { method: "freeze_batch_norm".into(), message });
+    }
+    Method::new(objective, run.config.sigma, run.costs, 0)?;
     let decay = |weight_decay: f64| (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay as f32));
     match run.config.optimizer {
         OptimizerConfig::Sgd { momentum, weight_decay, .. } => {
             let momentum = (momentum > 0.0).then_some(MomentumConfig { momentum, dampening: 0.0, nesterov: false });
-            let optim = SgdConfig::new()
-                .with_momentum(momentum)
-                .with_weight_decay(decay(weight_decay))
-                .init::<B, Classifier<B>>();
+            let optim =
+                SgdConfig::new().with_momentum(momentum).with_weight_decay(decay(weight_decay)).init::<B, Trainee<B>>();
             train_with(run, start, device, optim, observer)
         }
         OptimizerConfig::Adam { weight_decay, .. } => {
-            let optim = AdamConfig::new().with_weight_decay(decay(weight_decay)).init::<B, Classifier<B>>();
+            let optim = AdamConfig::new().with_weight_decay(decay(weight_decay)).init::<B, Trainee<B>>();
             train_with(run, start, device, optim, observer)
         }
     }
 }
 
-fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B> + Clone + Send>(
+fn train_with<B: AutodiffBackend, O: Optimizer<Trainee<B>, B> + Clone + Send>(
     run: TrainRun<'_>,
-    start: Option<Classifier<B>>,
+    start: Option<Trainee<B>>,
     device: &B::Device,
     mut optim: O,
     observer: &mut impl Observer,
@@ -192,8 +219,18 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B> + Clone + Send>
     let recorder = NamedMpkBytesRecorder::<FullPrecisionSettings>::new();
     let files = TrainingFiles::new(run.out);
     let (model, first_epoch) = if run.resume && files.metadata().exists() {
-        let checkpoint = Checkpoint::<B>::load(run.out, Some(run.spec.n_classes), device)?;
-        let training = checkpoint.meta.training.as_ref();
+        let (model, training) = match start {
+            Some(Trainee::Denoiser(start)) => {
+                let checkpoint = DenoiserCheckpoint::<B>::load(run.out, device)?;
+                let model = Trainee::Denoiser(Denoised { denoiser: checkpoint.model, classifier: start.classifier });
+                (model, checkpoint.meta.training)
+            }
+            _ => {
+                let checkpoint = Checkpoint::<B>::load(run.out, Some(run.spec.n_classes), device)?;
+                (Trainee::Classifier(checkpoint.model), checkpoint.meta.training)
+            }
+        };
+        let training = training.as_ref();
         let done = training.map_or(0, |t| t.epoch);
         let state_path = files.optimizer(done);
         let bytes = std::fs::read(&state_path).map_err(|error| TrainError::Io { path: state_path.clone(), error })?;
@@ -208,16 +245,19 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Classifier<B>, B> + Clone + Send>
             .map_err(|err| TrainError::OptimizerState { path: state_path.clone(), message: first_line(&err) })?;
         optim = optim.load_record(record);
         observer.resuming(done)?;
-        (checkpoint.model, done)
+        (model, done)
     } else {
         B::seed(device, config.seed);
         let model = match start {
             Some(model) => model,
-            None => Classifier::<B>::init(&run.spec, device)?,
+            None => Trainee::Classifier(Classifier::<B>::init(&run.spec, device)?),
         };
         (model, 0)
     };
-    let model = if config.freeze_batch_norm { model.freeze_batch_norm()? } else { model };
+    let model = match model {
+        Trainee::Classifier(model) if config.freeze_batch_norm => Trainee::Classifier(model.freeze_batch_norm()?),
+        model => model,
+    };
     let devices = replica_devices::<B>(device, config.replicas)?;
     let count = devices.len();
     if count == 1 {
@@ -265,9 +305,9 @@ fn or_abort<T>(replica: impl FnOnce() -> T) -> T {
 
 /// The epochs from `first_epoch` of one replica; the leader evaluates and
 /// writes the checkpoint after each.
-fn epochs<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
+fn epochs<B: AutodiffBackend, O: Optimizer<Trainee<B>, B>>(
     replica: Replica,
-    mut model: Classifier<B>,
+    mut model: Trainee<B>,
     mut optim: O,
     run: &TrainRun<'_>,
     first_epoch: usize,
@@ -300,8 +340,8 @@ fn epochs<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
 
 /// The end of an epoch: the noisy test accuracy, the observer's report, the
 /// optimiser's state and the checkpoint.
-fn save_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
-    model: &Classifier<B>,
+fn save_epoch<B: AutodiffBackend, O: Optimizer<Trainee<B>, B>>(
+    model: &Trainee<B>,
     optim: &O,
     run: &TrainRun<'_>,
     mut log: EpochLog,
@@ -324,8 +364,7 @@ fn save_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         .record(optim.to_record(), ())
         .map_err(|err| TrainError::OptimizerState { path: state_path.clone(), message: first_line(&err) })?;
     write_atomically(&state_path, &state)?;
-    let mut meta = CheckpointMeta::new(run.spec.clone(), run.dataset.clone(), run.class_names.clone());
-    meta.training = Some(TrainingInfo {
+    let training = Some(TrainingInfo {
         sigma: config.sigma,
         method: config.objective.method_name(),
         epoch: epoch + 1,
@@ -333,7 +372,20 @@ fn save_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         optimizer_fingerprint: Some(fingerprint(&state)),
         noise: Some(config.noise.as_str().to_owned()),
     });
-    Checkpoint { meta, model: model.valid() }.save(run.out)?;
+    match (model.valid(), &run.denoiser) {
+        (Trainee::Denoiser(model), Some(spec)) => {
+            let meta = DenoiserMeta { training, ..DenoiserMeta::new(spec.clone(), run.dataset.clone()) };
+            DenoiserCheckpoint { meta, model: model.denoiser }.save(run.out)?;
+        }
+        (Trainee::Classifier(model), None) => {
+            let meta = CheckpointMeta {
+                training,
+                ..CheckpointMeta::new(run.spec.clone(), run.dataset.clone(), run.class_names.clone())
+            };
+            Checkpoint { meta, model }.save(run.out)?;
+        }
+        _ => unreachable!("train: a denoiser's run trains a denoiser"),
+    }
     let _ = std::fs::remove_file(files.optimizer(epoch));
     Ok(())
 }
@@ -491,8 +543,8 @@ fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
 
 /// One epoch of one replica: its part of every batch.
 #[allow(clippy::too_many_arguments)]
-fn train_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
-    mut model: Classifier<B>,
+fn train_epoch<B: AutodiffBackend, O: Optimizer<Trainee<B>, B>>(
+    mut model: Trainee<B>,
     optim: &mut O,
     run: &TrainRun<'_>,
     epoch: usize,
@@ -500,7 +552,7 @@ fn train_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
     replica: Replica,
     device: &B::Device,
     observer: &mut impl Observer,
-) -> Result<(Classifier<B>, EpochLog)> {
+) -> Result<(Trainee<B>, EpochLog)> {
     let config = run.config;
     if replica.leads() {
         // Replicas on the CPU share one generator: the leader seeds it.
@@ -524,7 +576,7 @@ fn train_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
         let share = part.len() as f64 / chunk.len() as f64;
         let forward = batch::<B>(run.train, part, augment_rng.as_mut(), device).map(|(images, labels)| {
             let draws = Draws::draw(&method, &images, config.noise);
-            let (parts, per_copy) = batch_loss(&model, &method, images, &labels, &draws);
+            let (parts, per_copy) = trainee_loss(&model, &method, images, &labels, &draws);
             let label_tensor = int_tensor::<B>(&labels, device);
             let [b, copies, m] = per_copy.dims();
             let predictions = per_copy.detach().mean_dim(1).reshape([b, m]).argmax(1).reshape([b]);
@@ -581,7 +633,7 @@ fn train_epoch<B: AutodiffBackend, O: Optimizer<Classifier<B>, B>>(
 /// Accuracy of the base classifier on one noisy copy of every test example,
 /// overall and on sensitive examples.
 fn noisy_accuracy<B: Backend>(
-    model: &Classifier<B>,
+    model: &Trainee<B>,
     run: &TrainRun<'_>,
     epoch: usize,
     device: &B::Device,

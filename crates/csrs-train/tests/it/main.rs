@@ -2,6 +2,7 @@
 //! attack's guarantees, and short training runs.
 
 mod attack;
+mod denoiser;
 mod losses;
 mod noise;
 mod normal;

@@ -55,6 +55,7 @@ fn run_training_for(
         out,
         resume,
         config_hash: "test".into(),
+        denoiser: None,
     };
     let mut logs = Logs(Vec::new());
     train::<B>(run, None, &Default::default(), &mut logs).unwrap();
