@@ -11,4 +11,5 @@ mod model;
 mod onnx;
 mod plan;
 mod train;
+mod train_denoiser;
 mod util;
