@@ -32,6 +32,25 @@ def test_a_module_on_the_cpu_classifies_csrs_noise():
     assert same.certify(x.numpy(), 1, batch=400, **OPTIONS) == results[0]
 
 
+def test_a_denoiser_in_front_of_a_classifier_is_one_sequential_module():
+    """Denoised smoothing: the base classifier f(D(x + noise)) is
+    ``torch.nn.Sequential(denoiser, classifier)``, and certifies as that
+    function of the noisy input does."""
+    denoiser = torch.nn.Linear(3, 3)
+    with torch.no_grad():
+        denoiser.weight.copy_(-torch.eye(3))
+        denoiser.bias.copy_(torch.tensor([0.2, 0.0, 0.0]))
+    base = torch.nn.Sequential(denoiser.eval(), module())
+    smoothed = csrs.torch.Smoothed(base, num_classes=2, sigma=0.5, seed=5)
+    x = torch.tensor([0.4, 0.0, 0.0])
+    result = smoothed.certify(x, 1, batch=500, **OPTIONS)
+    same = csrs.Smoothed(lambda b: (0.2 - b[:, 0] > 0).astype(np.int64), num_classes=2, sigma=0.5, seed=5)
+    assert same.certify(x.numpy(), 1, batch=500, **OPTIONS) == result
+    # The denoiser decides: class 0 behind it, class 1 without it.
+    alone = csrs.torch.Smoothed(module(), num_classes=2, sigma=0.5, seed=5).certify(x, 1, batch=500, **OPTIONS)
+    assert (result["predicted"], alone["predicted"]) == (0, 1)
+
+
 def test_tensors_certify_as_a_dataset(tmp_path):
     smoothed = csrs.torch.Smoothed(module(), num_classes=2, sigma=0.5)
     inputs = torch.zeros(4, 3)

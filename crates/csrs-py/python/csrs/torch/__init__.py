@@ -25,6 +25,12 @@ input, so certificates keep their meaning; the precision is part of the
 model's name in a run's settings, so records of one are not resumed with
 another.
 
+Denoised smoothing (a classifier trained on clean images, behind a
+denoiser): pass ``torch.nn.Sequential(denoiser, classifier)`` as the model.
+The base classifier is then f(D(x + noise)), one module on one device, and
+certificates are of that function, as ``csrs certify --denoiser`` makes them
+for csrs's own networks.
+
 Needs ``torch`` (not a dependency of the package).
 """
 
