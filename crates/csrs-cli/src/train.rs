@@ -24,7 +24,10 @@ use csrs_run::{DeviceChoice, Import, OnBackend, is_foreign, is_onnx, load_model,
 
 /// Train a model with one of the objectives of the paper and its
 /// baselines: gaussian, macer, smoothadv or smoothmix, each with an optional
-/// cost-sensitive part (gaussian-cs, the paper's macer-cs, ...).
+/// cost-sensitive part (gaussian-cs, the paper's macer-cs, ...); or a
+/// denoiser in front of a frozen classifier (`classifier` and `denoiser`
+/// in place of the network): denoiser-mse, denoiser-stab or denoiser-macer,
+/// the last two with an optional cost-sensitive part.
 ///
 /// Everything comes from a TOML file (see configs/train/ and
 /// docs/training.md): the dataset, the network (a built-in `architecture`,

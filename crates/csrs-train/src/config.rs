@@ -515,8 +515,14 @@ impl TrainConfig {
     /// # Errors
     /// The first number that cannot be used.
     pub fn check(&self) -> Result<(), ConfigError> {
+        // σ = 0 with gaussian is training on clean images (a classifier for
+        // denoised smoothing); every other objective smooths with σ.
+        let sigma = match self.objective {
+            Objective::Gaussian { .. } => Number::NonNegative("sigma", self.sigma),
+            _ => Number::Positive("sigma", self.sigma),
+        };
         let mut numbers = vec![
-            Number::Positive("sigma", self.sigma),
+            sigma,
             Number::AtLeastOne("epochs", self.epochs),
             Number::AtLeastOne("batch_size", self.batch_size),
             Number::AtLeastOne("replicas", self.replicas),

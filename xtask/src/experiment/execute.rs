@@ -6,7 +6,6 @@
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::num::NonZeroUsize;
-use std::ops::Range;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::process::Command;
@@ -84,7 +83,8 @@ pub(super) fn schedule_on<S: Sync>(
 }
 
 /// Runs every step through `execute`, at most `jobs` at once: a chain's
-/// certifications once its training succeeded, and otherwise in the grid's
+/// certifications once its training succeeded, a chain that comes after
+/// another once that one's training succeeded, and otherwise in the grid's
 /// order (so one job runs the steps as listed). After a failure no step
 /// starts; the running ones finish, and the error names the failed steps.
 fn schedule<S: Sync>(
@@ -93,13 +93,22 @@ fn schedule<S: Sync>(
     execute: impl Fn(&S) -> anyhow::Result<()> + Sync,
 ) -> anyhow::Result<()> {
     // Every step in order, with the steps its success makes ready.
-    let mut steps: Vec<(&S, Range<usize>)> = Vec::new();
-    let mut ready = BTreeSet::new();
+    let mut steps: Vec<(&S, Vec<usize>)> = Vec::new();
+    let mut trains = Vec::with_capacity(chains.len());
     for chain in chains {
         let train = steps.len();
-        ready.insert(train);
-        steps.push((&chain.train, train + 1..train + 1 + chain.certify.len()));
-        steps.extend(chain.certify.iter().map(|step| (step, 0..0)));
+        trains.push(train);
+        steps.push((&chain.train, (train + 1..train + 1 + chain.certify.len()).collect()));
+        steps.extend(chain.certify.iter().map(|step| (step, Vec::new())));
+    }
+    let mut ready = BTreeSet::new();
+    for (chain, &train) in chains.iter().zip(&trains) {
+        match chain.after {
+            Some(before) => steps[trains[before]].1.push(train),
+            None => {
+                ready.insert(train);
+            }
+        }
     }
     let mut failures = Vec::new();
     let (finished, results) = mpsc::channel();
@@ -125,7 +134,7 @@ fn schedule<S: Sync>(
             let (step, result) = results.recv().expect("a running step reports");
             running -= 1;
             match result {
-                Ok(()) => ready.extend(steps[step].1.clone()),
+                Ok(()) => ready.extend(steps[step].1.iter().copied()),
                 Err(err) => failures.push(format!("{err:#}")),
             }
         }
@@ -181,10 +190,21 @@ mod tests {
         jobs: usize,
         failing: Option<usize>,
     ) -> (anyhow::Result<()>, Vec<(&'static str, usize)>, usize) {
+        record_after(runs, certifications, jobs, failing, |_| None)
+    }
+
+    /// [`record`], each chain after the chain `after` says.
+    fn record_after(
+        runs: usize,
+        certifications: usize,
+        jobs: usize,
+        failing: Option<usize>,
+        after: impl Fn(usize) -> Option<usize>,
+    ) -> (anyhow::Result<()>, Vec<(&'static str, usize)>, usize) {
         let chains: Vec<Chain<usize>> = (0..runs)
             .map(|run| {
                 let train = run * (certifications + 1);
-                Chain { train, certify: (train + 1..=train + certifications).collect() }
+                Chain { train, certify: (train + 1..=train + certifications).collect(), after: after(run) }
             })
             .collect();
         let events = Mutex::new(Vec::new());
@@ -230,9 +250,26 @@ mod tests {
         assert!((2..=3).contains(&most), "{most} at once");
     }
 
+    /// A denoiser's chain comes before its classifier's in the grid, and
+    /// starts only once the classifier is trained, however many jobs run.
+    #[test]
+    fn a_chain_after_another_waits_for_its_training() {
+        for jobs in [1, 3] {
+            // Chains 0 and 1 come after chain 2.
+            let (result, events, _) = record_after(3, 1, jobs, None, |run| (run < 2).then_some(2));
+            result.unwrap();
+            let at = |event: (&str, usize)| events.iter().position(|e| *e == event).unwrap();
+            for train in [0, 2] {
+                assert!(at(("start", train)) > at(("end", 4)), "{jobs} jobs: {events:?}");
+            }
+            assert_eq!(events.len(), 2 * 6);
+        }
+    }
+
     #[test]
     fn each_device_runs_one_step_at_a_time_unless_jobs_say_more() {
-        let chains: Vec<Chain<usize>> = (0..6).map(|run| Chain { train: run, certify: Vec::new() }).collect();
+        let chains: Vec<Chain<usize>> =
+            (0..6).map(|run| Chain { train: run, certify: Vec::new(), after: None }).collect();
         for (devices, jobs, per_device) in [(&["cuda:0", "cuda:1"][..], 2, 1), (&["cuda:0", "cuda:1"][..], 4, 2)] {
             let devices: Vec<String> = devices.iter().map(|d| (*d).to_owned()).collect();
             // Steps running on each device now, and the most at once.

@@ -36,6 +36,27 @@ pub(super) struct Grid {
     pub(super) device: String,
     #[serde(rename = "dataset")]
     pub(super) datasets: Vec<DatasetGrid>,
+    /// The denoiser of the grid's `denoiser-*` methods.
+    #[serde(default)]
+    denoiser: Option<DenoiserGrid>,
+}
+
+/// How a grid's denoisers are trained: in front of which method's model,
+/// and which network.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DenoiserGrid {
+    /// The method whose model (at the same dataset and σ) each denoiser is
+    /// trained in front of, frozen, and certified with.
+    classifier: String,
+    /// The denoiser, as a training configuration's `denoiser` table.
+    network: Table,
+}
+
+/// Whether a method trains a denoiser (in front of the grid's classifier)
+/// rather than a classifier.
+fn is_denoiser(method: &str) -> bool {
+    method.starts_with("denoiser-")
 }
 
 fn cpu() -> String {
@@ -79,6 +100,9 @@ pub(super) struct Run<'a> {
     pub(super) cost: Option<&'a (String, String)>,
     /// Relative to the project root, like every path of a step.
     pub(super) dir: PathBuf,
+    /// For a denoiser's run, the run (its index) whose model it is trained
+    /// in front of and certified with.
+    pub(super) classifier: Option<usize>,
 }
 
 impl Run<'_> {
@@ -112,6 +136,17 @@ pub(super) fn parse(text: &str, path: &Path) -> anyhow::Result<Grid> {
             "method {method}: a [method.{method}] table with a cost_sensitive part goes with a name ending in -cs, and only then"
         );
     }
+    if let Some(method) = grid.methods.iter().find(|m| is_denoiser(m)) {
+        let Some(denoiser) = &grid.denoiser else {
+            bail!("method {method} trains a denoiser: the grid needs a [denoiser] table (its classifier and network)");
+        };
+        let classifier = &denoiser.classifier;
+        if !grid.methods.contains(classifier) || is_denoiser(classifier) || classifier.ends_with("-cs") {
+            bail!(
+                "[denoiser] classifier = {classifier:?}: expected one of the grid's methods that trains a classifier for no cost matrix"
+            );
+        }
+    }
     Ok(grid)
 }
 
@@ -124,10 +159,22 @@ pub(super) fn runs<'a>(grid: &'a Grid, out: &Path) -> Vec<Run<'a>> {
                 let costs: Vec<Option<&(String, String)>> =
                     if method.ends_with("-cs") { dataset.costs.iter().map(Some).collect() } else { vec![None] };
                 for cost in costs {
-                    let mut run = Run { dataset, sigma, method, cost, dir: PathBuf::new() };
+                    let mut run = Run { dataset, sigma, method, cost, dir: PathBuf::new(), classifier: None };
                     run.dir = out.join(&dataset.name).join(format!("sigma-{sigma}")).join(run.label());
                     runs.push(run);
                 }
+            }
+        }
+    }
+    if let Some(denoiser) = &grid.denoiser {
+        for i in 0..runs.len() {
+            if is_denoiser(runs[i].method) {
+                let (name, sigma) = (&runs[i].dataset.name, runs[i].sigma);
+                runs[i].classifier = runs.iter().position(|classifier| {
+                    classifier.method == denoiser.classifier
+                        && classifier.dataset.name == *name
+                        && classifier.sigma == sigma
+                });
             }
         }
     }
@@ -139,8 +186,14 @@ pub(super) fn runs<'a>(grid: &'a Grid, out: &Path) -> Vec<Run<'a>> {
 /// without its `-cs`, unless the table names it).
 ///
 /// A method's table may hold tables named `"sigma=S"`: hyperparameters for
-/// noise level S only (MACER's lambda depends on sigma in the paper).
-pub(super) fn train_config(grid: &Grid, run: &Run<'_>) -> String {
+/// noise level S only (MACER's lambda depends on sigma in the paper); and a
+/// table `train`, top-level settings of this method's runs over the grid's
+/// (e.g. `sigma = 0.0`, a classifier trained on clean images for denoised
+/// smoothing, certified at the grid's σ; a denoiser's own optimiser).
+///
+/// A denoiser's run trains in front of the model of `classifier` (its
+/// run's), with the grid's `[denoiser]` network.
+pub(super) fn train_config(grid: &Grid, run: &Run<'_>, classifier: Option<&Run<'_>>) -> String {
     let mut config = grid.train.clone();
     let objective_method = run.method.trim_end_matches("-cs").to_owned();
     let mut objective = Table::from_iter([("method".to_owned(), Value::String(objective_method))]);
@@ -150,6 +203,7 @@ pub(super) fn train_config(grid: &Grid, run: &Run<'_>) -> String {
             match (key.strip_prefix("sigma="), value) {
                 (Some(_), Value::Table(at_sigma)) if *key == own_sigma => objective.extend(at_sigma.clone()),
                 (Some(_), _) => {}
+                (None, Value::Table(train)) if key == "train" => config.extend(train.clone()),
                 (None, value) => {
                     objective.insert(key.clone(), value.clone());
                 }
@@ -162,8 +216,16 @@ pub(super) fn train_config(grid: &Grid, run: &Run<'_>) -> String {
         config.insert("data_dir".into(), Value::String(dir.clone()));
     }
     config.insert("dataset".into(), Value::String(run.dataset.name.clone()));
-    config.insert("architecture".into(), Value::String(run.dataset.architecture.clone()));
-    config.insert("sigma".into(), Value::Float(run.sigma));
+    match (classifier, &grid.denoiser) {
+        (Some(classifier), Some(denoiser)) => {
+            config.insert("classifier".into(), Value::String(classifier.model().stem().display().to_string()));
+            config.insert("denoiser".into(), Value::Table(denoiser.network.clone()));
+        }
+        _ => {
+            config.insert("architecture".into(), Value::String(run.dataset.architecture.clone()));
+        }
+    }
+    config.entry("sigma").or_insert(Value::Float(run.sigma));
     config.insert("out".into(), Value::String(run.model().stem().display().to_string()));
     if let Some((_, file)) = run.cost {
         config.insert("cost".into(), Value::String(file.clone()));
@@ -199,7 +261,7 @@ mod tests {
             ["gaussian", "gaussian-cs-pair38", "gaussian-cs-seed3", "macer", "macer-cs-pair38", "macer-cs-seed3"]
         );
         for run in &runs {
-            let config: Table = train_config(&grid, run).parse().unwrap();
+            let config: Table = train_config(&grid, run, None).parse().unwrap();
             let objective = config["objective"].as_table().unwrap();
             let method = objective["method"].as_str().unwrap();
             assert_eq!(method, run.method.trim_end_matches("-cs"));

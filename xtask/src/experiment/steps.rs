@@ -45,26 +45,32 @@ impl Step {
 }
 
 /// A run's steps: its training, then its certifications, which read the
-/// model it writes.
+/// model it writes; and the chain (by index) whose training must end before
+/// this one's starts (a denoiser's, in front of that chain's model).
 pub(super) struct Chain<S> {
     pub(super) train: S,
     pub(super) certify: Vec<S>,
+    pub(super) after: Option<usize>,
 }
 
+/// One chain per run, in the runs' order.
 pub(super) fn chains(grid: &Grid, runs: &[Run<'_>]) -> Vec<Chain<Step>> {
     runs.iter()
         .map(|run| {
+            let classifier = run.classifier.map(|i| &runs[i]);
             let certify: Vec<Step> =
-                certified_costs(run).map(|(cost, file)| certify_step(grid, run, cost, file)).collect();
-            Chain { train: train_step(grid, run, &certify), certify }
+                certified_costs(run).map(|(cost, file)| certify_step(grid, run, classifier, cost, file)).collect();
+            Chain { train: train_step(grid, run, classifier, &certify), certify, after: run.classifier }
         })
         .collect()
 }
 
 /// The `csrs train` step of a run, whose outputs include everything its
-/// certifications (`certify`) leave.
-fn train_step(grid: &Grid, run: &Run<'_>, certify: &[Step]) -> Step {
-    let config = train_config(grid, run);
+/// certifications (`certify`) leave. A denoiser's key holds its
+/// classifier's configuration too: another classifier, another denoiser.
+fn train_step(grid: &Grid, run: &Run<'_>, classifier: Option<&Run<'_>>, certify: &[Step]) -> Step {
+    let config = train_config(grid, run, classifier);
+    let trained_for = classifier.map_or(String::new(), |classifier| train_config(grid, classifier, None));
     let config_path = run.dir.join("train.toml");
     let args = vec!["train".to_owned(), "--config".to_owned(), config_path.display().to_string()];
     let model = run.model();
@@ -77,7 +83,7 @@ fn train_step(grid: &Grid, run: &Run<'_>, certify: &[Step]) -> Step {
         args,
         // The kind of device is part of what a model is (its noise comes
         // from the device's generator): training elsewhere starts again.
-        key: format!("{config}{}", device_args(device_kind(&grid.device)).join(" ")),
+        key: format!("{config}{trained_for}{}", device_args(device_kind(&grid.device)).join(" ")),
         key_path: config_path.with_extension("key"),
         outputs,
         checkpoint: model.metadata(),
@@ -91,15 +97,19 @@ fn device_args(device: &str) -> Vec<String> {
     if device == "cpu" { Vec::new() } else { vec!["--device".into(), device.to_owned()] }
 }
 
-/// The `csrs certify` step of a run against one cost matrix; its key is its
-/// command line.
-fn certify_step(grid: &Grid, run: &Run<'_>, cost: &str, cost_file: &str) -> Step {
+/// The `csrs certify` step of a run against one cost matrix (a denoiser's
+/// in front of its classifier's model); its key is its command line.
+fn certify_step(grid: &Grid, run: &Run<'_>, classifier: Option<&Run<'_>>, cost: &str, cost_file: &str) -> Step {
     let certification = run.certification(cost);
     let records = certification.records();
-    let mut args: Vec<String> = vec![
-        "certify".into(),
-        "--model".into(),
-        run.model().stem().display().to_string(),
+    let model = |run: &Run<'_>| run.model().stem().display().to_string();
+    let mut args: Vec<String> = match classifier {
+        Some(classifier) => {
+            vec!["certify".into(), "--model".into(), model(classifier), "--denoiser".into(), model(run)]
+        }
+        None => vec!["certify".into(), "--model".into(), model(run)],
+    };
+    args.extend::<[String; 10]>([
         "--dataset".into(),
         run.dataset.name.clone(),
         "--cost".into(),
@@ -110,7 +120,7 @@ fn certify_step(grid: &Grid, run: &Run<'_>, cost: &str, cost_file: &str) -> Step
         run.dataset.skip.to_string(),
         "--out".into(),
         records.display().to_string(),
-    ];
+    ]);
     if let Some(dir) = &run.dataset.data_dir {
         args.extend(["--data-dir".into(), dir.clone()]);
     }
@@ -222,8 +232,12 @@ pub(super) fn status_line(word: &str, step: &Step, action: Action, device: &str)
 /// order: `done`, `resume` or `run`, and the command.
 pub(super) fn plan(root: &Path, chains: &[Chain<Step>], device: &str) -> Vec<String> {
     let mut lines = Vec::new();
+    let mut trains = Vec::with_capacity(chains.len());
     for chain in chains {
-        let train = decide(root, &chain.train);
+        // A classifier trained again makes its denoisers' trainings stale.
+        let retrained = chain.after.is_some_and(|i| trains.get(i) == Some(&Action::Run));
+        let train = if retrained { Action::Run } else { decide(root, &chain.train) };
+        trains.push(train);
         lines.push(status_line(train.word(), &chain.train, train, device));
         for step in &chain.certify {
             // Training from scratch removes the certifications.
@@ -270,7 +284,7 @@ mod tests {
 
         // lambda follows sigma for macer; the other methods have none.
         for run in &runs {
-            let config: Table = train_config(&grid, run).parse().unwrap();
+            let config: Table = train_config(&grid, run, None).parse().unwrap();
             let lambda = config["objective"].get("lambda").and_then(Value::as_float);
             let expected = match (run.method, run.sigma) {
                 ("macer", 0.25) => Some(12.0),
