@@ -110,3 +110,29 @@ fn a_denoiser_must_make_the_classifiers_input() {
     let err = denoised_spec(&dncnn([3, 8, 8], 3, 4), &classifier).unwrap_err().to_string();
     assert_eq!(err, "the denoiser makes [3, 8, 8] images, the classifier takes [1, 8, 8]");
 }
+
+/// Salman et al.'s DnCNN as their training script saves it (a PyTorch zip
+/// checkpoint, `state_dict` beside `arch` and `optimizer`): csrs reads its
+/// depth and width off the tensors and makes PyTorch's images of four
+/// inputs, batch norm's statistics included.
+#[test]
+fn a_pytorch_dncnn_gives_pytorchs_images() {
+    use csrs_models::interop::{StateDict, import_denoiser};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pytorch");
+    let state = StateDict::read(&dir.join("dncnn_salman_format.pth.tar")).unwrap();
+    let (spec, denoiser) = import_denoiser::<B>(&state, [1, 8, 8], &Default::default()).unwrap();
+    assert_eq!(spec.network, DenoiserNet::Dncnn { depth: 4, width: 8 });
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("dncnn_expected.json")).unwrap()).unwrap();
+    let floats = |key: &str| -> Vec<f32> {
+        expected[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()
+    };
+    let inputs = burn::tensor::Tensor::<B, 1>::from_floats(floats("inputs").as_slice(), &Default::default());
+    let found = denoiser.forward(inputs.reshape([4, 1, 8, 8])).into_data().to_vec::<f32>().unwrap();
+    assert_close(found, floats("outputs"), "the PyTorch DnCNN");
+
+    // A classifier's state dict is not a DnCNN.
+    let resnet = StateDict::read(&dir.join("cifar_resnet20_macer_format.pth")).unwrap();
+    let err = import_denoiser::<B>(&resnet, [3, 32, 32], &Default::default()).unwrap_err().to_string();
+    assert!(err.contains("unknown layout: no tensor dncnn.0.weight"), "{err}");
+}
