@@ -508,6 +508,8 @@ mod tests {
                 smoothadv.replace("epsilon = 0.5", "epsilon = -0.5"),
                 "objective.epsilon is -0.5, expected a finite number > 0",
             ),
+            // Clean training is gaussian's alone.
+            (smoothadv.replace("sigma = 0.25", "sigma = 0.0"), "sigma is 0, expected a finite number > 0"),
             (without(&smoothadv, "cost ="), "method smoothadv-cs needs a cost matrix: set `cost`"),
             (
                 format!("cost = \"configs/costs/digits-3-to-8.toml\"\n{gaussian}"),

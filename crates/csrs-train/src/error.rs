@@ -30,6 +30,15 @@ pub enum TrainError {
         /// What it trains, and what the run does.
         message: &'static str,
     },
+    /// A checkpoint to resume from that holds another network than the
+    /// run's configuration describes.
+    #[error("{}: {message}; resume with the configuration that started the run, or start over", path.display())]
+    Resume {
+        /// The checkpoint's metadata.
+        path: PathBuf,
+        /// What differs.
+        message: String,
+    },
     /// The loss became NaN or infinite.
     #[error("the loss is not finite at epoch {epoch}, batch {batch}; the last checkpoint is kept (try a smaller lr)")]
     NotFinite {

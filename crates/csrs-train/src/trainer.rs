@@ -219,14 +219,26 @@ fn train_with<B: AutodiffBackend, O: Optimizer<Trainee<B>, B> + Clone + Send>(
     let recorder = NamedMpkBytesRecorder::<FullPrecisionSettings>::new();
     let files = TrainingFiles::new(run.out);
     let (model, first_epoch) = if run.resume && files.metadata().exists() {
+        // The checkpoint's network is the one the run goes on with, and the
+        // configuration's the one its next checkpoint names: they must agree.
+        let other = |what: &str| TrainError::Resume {
+            path: files.metadata(),
+            message: format!("the checkpoint holds another {what} than the configuration describes"),
+        };
         let (model, training) = match start {
             Some(Trainee::Denoiser(start)) => {
                 let checkpoint = DenoiserCheckpoint::<B>::load(run.out, device)?;
+                if run.denoiser.as_ref() != Some(&checkpoint.meta.denoiser) {
+                    return Err(other("denoiser"));
+                }
                 let model = Trainee::Denoiser(Denoised { denoiser: checkpoint.model, classifier: start.classifier });
                 (model, checkpoint.meta.training)
             }
             _ => {
                 let checkpoint = Checkpoint::<B>::load(run.out, Some(run.spec.n_classes), device)?;
+                if checkpoint.meta.spec != run.spec {
+                    return Err(other("network"));
+                }
                 (Trainee::Classifier(checkpoint.model), checkpoint.meta.training)
             }
         };

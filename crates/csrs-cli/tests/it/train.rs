@@ -107,7 +107,7 @@ fn bad_training_configurations() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         (config(2, "").replace("method = \"gaussian\"", "method = \"macer-xl\""), "unknown variant `macer-xl`"),
-        (config(2, "").replace("sigma = 0.25", "sigma = -1"), "sigma is -1, expected a finite number > 0"),
+        (config(2, "").replace("sigma = 0.25", "sigma = -1"), "sigma is -1, expected a finite number >= 0"),
         (config(0, ""), "epochs is 0, expected at least 1"),
         (config(2, "nosie = 3\n"), "unknown field `nosie`"),
         (config(2, "noise = 3\n"), "noise: invalid type: integer `3`, expected a string"),

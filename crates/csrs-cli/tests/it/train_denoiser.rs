@@ -94,6 +94,16 @@ fn a_denoiser_run_resumes() {
     assert!(run.stderr.contains("epoch 2/2: loss"), "{}", run.stderr);
     let log = std::fs::read_to_string(dir.join("m/d.log.csv")).unwrap();
     assert_eq!(log.lines().count(), 1 + 2, "{log}");
+    // Another denoiser in the configuration: refused, the checkpoint kept.
+    let checkpoint = std::fs::read(dir.join("m/d.mpk")).unwrap();
+    let run = train(dir, "r.toml", &config("m/d", 3, "", objective).replace("width = 8", "width = 16"), &["--resume"]);
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr.contains("the checkpoint holds another denoiser than the configuration describes"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read(dir.join("m/d.mpk")).unwrap(), checkpoint);
 }
 
 #[test]
