@@ -209,3 +209,46 @@ fn write(path: &Path, network: &OnnxNetwork, channels: usize) {
         csrs_onnx::encode(&network.graph, &network.weights, &vec![0.0; channels], &vec![1.0; channels]).unwrap();
     std::fs::write(path, bytes).unwrap();
 }
+
+/// A denoiser in front of an ONNX classifier (the VGG fixture) is one
+/// program for the engine and one network for burn, each computing f(D(x))
+/// to 1e-5; and a denoiser written as ONNX reads back as a denoiser, to
+/// its images, and is refused as a classifier.
+#[test]
+fn an_onnx_classifier_behind_a_denoiser_computes_the_classifier_of_the_denoised_images() {
+    use csrs_models::{Denoiser, DenoiserNet, DenoiserSpec, denoised};
+    let (network, expected) = fixture("vgg");
+    let spec = network.spec(None, None);
+    let device = Default::default();
+    Flex::seed(&device, 2);
+    let classifier = from_tensors::<Flex>(&spec, &network.weights, &device).unwrap();
+    let denoiser_spec = DenoiserSpec { input_shape: [1, 8, 8], network: DenoiserNet::Dncnn { depth: 4, width: 8 } };
+    let denoiser = Denoiser::<Flex>::init(&denoiser_spec, &device).unwrap();
+    let (joined_spec, joined) = denoised((&denoiser, &denoiser_spec), (&classifier, &spec), &device).unwrap();
+    let [b, c, h, w] = expected.input_shape;
+    let x = Tensor::<Flex, 1>::from_floats(expected.inputs.as_slice(), &device).reshape([b, c, h, w]);
+    let direct = classifier.forward(denoiser.forward(x.clone())).into_data().to_vec::<f32>().unwrap();
+    let close = |found: &[f32], what: &str| {
+        let worst = found.iter().zip(&direct).map(|(a, e)| (a - e).abs() / e.abs().max(1.0)).fold(0.0, f32::max);
+        assert!(worst < 1e-5, "{what}: differs from f(D(x)) by {worst}");
+    };
+    let engine = Engine::from_classifier(&joined, &joined_spec).unwrap();
+    let mut logits = vec![0.0; b * engine.n_classes()];
+    engine.run(&mut Workspace::default(), &expected.inputs, b, &mut logits);
+    close(&logits, "the engine");
+    close(&joined.forward(x.clone()).into_data().to_vec::<f32>().unwrap(), "burn");
+
+    let tensors = denoiser.torch_tensors(&denoiser_spec).into_iter().map(|(p, values)| (p.torch, values)).collect();
+    let bytes = csrs_onnx::encode(&denoiser_spec.graph(), &tensors, &[0.0], &[1.0]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dncnn.onnx");
+    std::fs::write(&path, bytes).unwrap();
+    let read = csrs_onnx::read_denoiser(&path, [1, 8, 8]).unwrap();
+    let read_spec = DenoiserSpec { input_shape: [1, 8, 8], network: DenoiserNet::Imported { graph: read.graph } };
+    let read = Denoiser::<Flex>::from_tensors(&read_spec, &read.weights, &device).unwrap();
+    let (a, e) = (read.forward(x.clone()).into_data().to_vec::<f32>().unwrap(), denoiser.forward(x).into_data());
+    let worst = a.iter().zip(e.to_vec::<f32>().unwrap()).map(|(a, e)| (a - e).abs()).fold(0.0, f32::max);
+    assert!(worst < 1e-5, "the denoiser read back differs by {worst}");
+    let err = csrs_onnx::read(&path, [1, 8, 8]).unwrap_err().to_string();
+    assert!(err.ends_with("has shape [1, 8, 8] per example, expected [classes]"), "{err}");
+}
