@@ -38,12 +38,15 @@ enum Command {
 }
 
 /// Create a randomly initialised checkpoint (<OUT>.json and <OUT>.mpk) for a
-/// dataset, so certification can run end to end before any training.
+/// dataset, so certification can run end to end before any training; with
+/// --arch dncnn, a denoiser of the dataset's images (He's initialisation),
+/// for `certify --denoiser` or to train further.
 ///
 /// An existing checkpoint at <OUT> is refused unless --force; each file is
 /// written whole or not at all.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  csrs model init --arch digits-cnn --dataset digits --out models/digits-cnn")]
+#[command(after_help = "Examples:\n  csrs model init --arch digits-cnn --dataset digits --out models/digits-cnn\n  \
+                  csrs model init --arch dncnn --depth 5 --width 32 --dataset digits --out models/digits-dncnn")]
 struct InitArgs {
     /// Architecture: mlp, lenet5, digits-cnn, cifar-resnet20/32/44/56/110, resnet18, resnet50; or dncnn, a denoiser of the dataset's images (for certify --denoiser; sized by --depth and --width)
     #[arg(long, value_name = "NAME")]
@@ -129,14 +132,16 @@ struct ImportArgs {
 /// model's layout (e.g. conv1.weight, layer1.0.bn1.running_mean, fc.bias),
 /// loadable with `net.load_state_dict(safetensors.torch.load_file(FILE))`;
 /// the normalisation (mean, std) and the architecture are in the file's
-/// metadata. Built-in architectures only: an imported network's layout is
-/// not PyTorch's.
+/// metadata. Built-in architectures and DnCNN denoisers (Salman et al.'s
+/// names, `dncnn.0.weight`, …) only: an imported network's layout is not
+/// PyTorch's.
 ///
 /// --format onnx: the whole network, any checkpoint (built-in or imported):
 /// an ONNX model of opset 17 taking `input`, pixels in [0, 1] as
 /// [batch, c, h, w] with the batch dynamic, and giving `logits`
-/// [batch, classes]; the normalisation is its first nodes, and the weights
-/// are named by their PyTorch keys.
+/// [batch, classes] (a denoiser: `denoised`, images of the input's shape);
+/// the normalisation is its first nodes, and the weights are named by their
+/// PyTorch keys.
 ///
 /// An existing --out file is refused unless --force (the model's own files
 /// always are); it is written whole or not at all.
