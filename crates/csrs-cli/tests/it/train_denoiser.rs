@@ -111,10 +111,13 @@ fn denoiser_runs_that_cannot_be_are_refused_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     classifier(dir);
-    let run = csrs(dir, &["model", "init", "--arch", "lenet5", "--dataset", "mnist-5k", "--out", "m/mnist"], "");
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    for (arch, dataset, out) in [("lenet5", "mnist-5k", "m/mnist"), ("mlp", "ham10000", "m/seven")] {
+        let run = csrs(dir, &["model", "init", "--arch", arch, "--dataset", dataset, "--out", out], "");
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+    }
     let mse = "method = \"denoiser-mse\"";
-    let cases: [(String, &str); 6] = [
+    let cases: [(String, &str); 7] = [
+        (config("m/x", 1, "", mse).replace("\"m/cnn\"", "\"m/seven\""), "m/seven.json has 7 classes, expected 10"),
         (config("m/x", 1, "", "method = \"gaussian\""), "but method gaussian trains a classifier"),
         (
             config("m/x", 1, "", mse).replace("classifier = \"m/cnn\"\n", ""),
