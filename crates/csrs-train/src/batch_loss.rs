@@ -16,8 +16,8 @@ use csrs_sampling::NoiseKind;
 use crate::attack::L2Attack;
 use crate::config::Objective;
 use crate::loss::{
-    LossParts, MacerParams, SensitiveSets, StabHinge, denoiser_mse, denoiser_stab, gaussian, gaussian_cs, macer,
-    macer_cs, smoothmix,
+    LossParts, MacerParams, SensitiveSets, denoiser_mse, denoiser_stab, gaussian, gaussian_cs, macer, macer_cs,
+    smoothmix,
 };
 use crate::noise::{NoisyCopies, repeat_copies};
 use crate::trainee::{Denoised, Trainee};
@@ -121,11 +121,7 @@ pub fn denoiser_loss<B: AutodiffBackend>(
         Objective::DenoiserMse => denoiser_mse(denoised, repeat_copies(images, copies)),
         Objective::DenoiserStab { cost_sensitive, .. } => {
             let clean = model.classifier.forward(images).argmax(1).reshape([b]);
-            let hinge = cost_sensitive.map(|cs| StabHinge {
-                beta: cs.beta,
-                lambda: cs.lambda,
-                gamma_sensitive: cs.gamma_sensitive,
-            });
+            let hinge = *cost_sensitive;
             let sets = hinge.map(|_| sets());
             let cost_sensitive = hinge.zip(sets.as_ref()).map(|(hinge, sets)| (label_tensor, sets, hinge));
             denoiser_stab(logits.clone(), clean, method.sigma, cost_sensitive)

@@ -7,6 +7,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, softmax};
 use csrs_cost::CostMatrix;
 
+use crate::config::StabSensitive;
 use crate::normal::icdf;
 
 /// A loss and its parts, each already divided by the batch size.
@@ -306,7 +307,7 @@ pub fn denoiser_stab<B: Backend>(
     logits: Tensor<B, 3>,
     clean: Tensor<B, 1, Int>,
     sigma: f64,
-    cost_sensitive: Option<(Tensor<B, 1, Int>, &SensitiveSets<B>, StabHinge)>,
+    cost_sensitive: Option<(Tensor<B, 1, Int>, &SensitiveSets<B>, StabSensitive)>,
 ) -> LossParts<B> {
     let [b, copies, m] = logits.dims();
     let targets = clean.reshape([b, 1]).repeat_dim(1, copies).reshape([b * copies]);
@@ -324,15 +325,4 @@ pub fn denoiser_stab<B: Backend>(
         classification,
         robustness_sensitive: sensitive,
     }
-}
-
-/// The cost-sensitive hinge's hyperparameters in denoiser-stab-cs.
-#[derive(Debug, Clone, Copy)]
-pub struct StabHinge {
-    /// Inverse temperature β of the soft smoothed classifier.
-    pub beta: f64,
-    /// Weight λ of the hinge.
-    pub lambda: f64,
-    /// Hinge margin γ₁.
-    pub gamma_sensitive: f64,
 }

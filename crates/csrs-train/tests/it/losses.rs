@@ -5,7 +5,10 @@ use burn::backend::{Autodiff, Flex};
 use burn::prelude::*;
 use csrs_cost::CostMatrix;
 use csrs_stats::normal_ppf;
-use csrs_train::loss::{MacerParams, SensitiveSets, gaussian, gaussian_cs, macer, macer_cs, smoothmix};
+use csrs_train::StabSensitive;
+use csrs_train::loss::{
+    MacerParams, SensitiveSets, denoiser_mse, denoiser_stab, gaussian, gaussian_cs, macer, macer_cs, smoothmix,
+};
 
 type B = Autodiff<Flex>;
 
@@ -103,6 +106,41 @@ fn macer_cs_splits_sensitive_and_normal_examples() {
     assert_near(value(parts.robustness_sensitive), PARAMS.lambda * sensitive / 3.0, "sensitive hinge");
     assert_near(value(parts.robustness_normal), PARAMS.lambda * normal.unwrap_or(0.0) / 3.0, "normal hinge");
     assert_near(value(parts.total), (ce + PARAMS.lambda * (sensitive + normal.unwrap_or(0.0))) / 3.0, "total");
+}
+
+/// denoiser-stab: the mean cross-entropy of every copy against the clean
+/// classes given (not the labels); denoiser-stab-cs adds macer-cs's hinge
+/// on the sensitive examples, of the true labels.
+#[test]
+fn denoiser_stability_and_its_cost_sensitive_hinge_match_their_definition() {
+    let clean = [1usize, 1, 2];
+    let clean_tensor = Tensor::<B, 1, Int>::from_ints(clean.map(|y| y as i32), &Default::default());
+    let ce: f64 =
+        (0..3).flat_map(|i| (0..2).map(move |j| -softmax(&LOGITS[i][j], 1.0)[clean[i]].ln())).sum::<f64>() / 6.0;
+    let parts = denoiser_stab(logits3(), clean_tensor.clone(), PARAMS.sigma, None);
+    assert_near(value(parts.total), ce, "stability");
+
+    let costs = CostMatrix::from_rows(vec![vec![0.0, 0.0, 1.0], vec![1.0, 0.0, 1.0], vec![0.0, 0.0, 0.0]]).unwrap();
+    let sets = SensitiveSets::<B>::new(&costs, &LABELS, &Default::default());
+    let hinge = StabSensitive { beta: PARAMS.beta, lambda: 2.0, gamma_sensitive: 16.0 };
+    let cs_hinge = |i: usize, top_is_label: bool| {
+        let p = smoothed(&LOGITS[i], hinge.beta);
+        let harmful = costs.sensitive_set(LABELS[i]).iter().map(|&k| p[k]).fold(f64::NEG_INFINITY, f64::max);
+        let top = if top_is_label { p[LABELS[i]] } else { p.iter().fold(0.0f64, |a, &b| a.max(b)) };
+        PARAMS.sigma / 2.0 * (hinge.gamma_sensitive - (normal_ppf(top) - normal_ppf(harmful)))
+    };
+    let sensitive = hinge.lambda * (cs_hinge(0, false) + cs_hinge(1, true)) / 3.0;
+    let parts = denoiser_stab(logits3(), clean_tensor, PARAMS.sigma, Some((labels(), &sets, hinge)));
+    assert_near(value(parts.robustness_sensitive), sensitive, "the cost-sensitive hinge");
+    assert_near(value(parts.total), ce + sensitive, "denoiser-stab-cs");
+}
+
+#[test]
+fn denoiser_mse_is_the_mean_squared_error_per_value() {
+    let device = Default::default();
+    let denoised = Tensor::<B, 1>::from_floats([0.5, 0.25, 1.0, 0.0], &device).reshape([2, 1, 1, 2]);
+    let clean = Tensor::<B, 1>::from_floats([0.0, 0.25, 0.5, 0.5], &device).reshape([2, 1, 1, 2]);
+    assert_near(value(denoiser_mse(denoised, clean).total), (0.25 + 0.0 + 0.25 + 0.25) / 4.0, "mse");
 }
 
 #[test]
