@@ -1,6 +1,8 @@
 //! The compiled engine against burn's forward pass, PyTorch's logits and
 //! the plain reference interpreter, for every architecture.
 
+mod random_graphs;
+
 use std::collections::HashMap;
 use std::path::Path;
 
