@@ -276,6 +276,61 @@ mod tests {
         }
     }
 
+    /// A denoiser's run trains in front of its σ's classifier run, with the
+    /// grid's network, and is certified with it; a method's `train` table
+    /// sets its own training σ and optimiser.
+    #[test]
+    fn denoiser_runs_train_in_front_of_their_classifier() {
+        let grid = shipped("denoised-cpu.toml");
+        let runs = runs(&grid, Path::new("out"));
+        assert_eq!(runs.len(), 2 * 6);
+        for run in &runs {
+            let classifier = run.classifier.map(|i| &runs[i]);
+            let config: Table = train_config(&grid, run, classifier).parse().unwrap();
+            match classifier {
+                Some(classifier) => {
+                    assert!(run.method.starts_with("denoiser-"));
+                    assert_eq!((classifier.method, classifier.sigma), ("clean", run.sigma));
+                    let stem = classifier.model().stem().display().to_string();
+                    assert_eq!(config["classifier"].as_str(), Some(stem.as_str()));
+                    assert_eq!(config["denoiser"]["arch"].as_str(), Some("dncnn"));
+                    assert!(!config.contains_key("architecture"));
+                    assert_eq!(config["optimizer"]["kind"].as_str(), Some("adam"));
+                    assert_eq!(config["sigma"].as_float(), Some(run.sigma));
+                }
+                None => {
+                    assert!(!run.method.starts_with("denoiser-"));
+                    assert_eq!(config["architecture"].as_str(), Some("digits-cnn"));
+                    let sigma = if run.method == "clean" { 0.0 } else { run.sigma };
+                    assert_eq!(config["sigma"].as_float(), Some(sigma), "{}", run.method);
+                }
+            }
+            assert!(!config["objective"].as_table().unwrap().contains_key("train"));
+        }
+        let path = project_root().join("configs/experiments/denoised-cpu.toml");
+        let text = fs::read_to_string(&path).unwrap();
+        for (edited, message) in [
+            (
+                text.replace("classifier = \"clean\"", "classifier = \"gaussian-cs\""),
+                "[denoiser] classifier = \"gaussian-cs\"",
+            ),
+            (text.replace("[denoiser]\n", "[unused]\n"), "unknown field `unused`"),
+            (
+                text.lines()
+                    .filter(|l| {
+                        !l.starts_with("[denoiser]") && !l.starts_with("classifier =") && !l.starts_with("network =")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                "method denoiser-stab trains a denoiser: the grid needs a [denoiser] table",
+            ),
+        ] {
+            assert_ne!(edited, text);
+            let err = parse(&edited, &path).unwrap_err().to_string();
+            assert!(err.contains(message), "{err}");
+        }
+    }
+
     #[test]
     fn malformed_grids_are_refused_naming_the_key() {
         let path = project_root().join("configs/experiments/cs-cpu.toml");
