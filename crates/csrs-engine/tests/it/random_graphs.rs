@@ -89,7 +89,7 @@ fn graph(input: [usize; 3], layers: &[Layer], global_head: bool, classes: usize)
         let pushed = match layer {
             &Layer::Conv { out, kernel, stride, padding, dilation, groups, bias } => {
                 // Groups that divide the input's channels; as many outputs per group as asked.
-                let groups = (1..=groups).rev().find(|g| channels % g == 0).unwrap_or(1);
+                let groups = (1..=groups).rev().find(|g| channels.is_multiple_of(*g)).unwrap_or(1);
                 let conv = Conv2d {
                     name: name(i),
                     channels_in: channels,
