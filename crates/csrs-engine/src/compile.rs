@@ -11,6 +11,7 @@ use csrs_models::ModelSpec;
 use csrs_models::graph::{Activation, Binary, Graph, Op, ValueId, Window};
 
 use crate::Engine;
+use crate::gemm::Packed;
 
 /// Why a network cannot be compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,8 +81,13 @@ pub(crate) struct Conv {
     pub(crate) groups: usize,
     /// For each group, `[kh · kw · channels_in / groups, channels_out /
     /// groups]` with rows ordered (ky, kx, input channel) like the im2col
-    /// columns; a depthwise convolution's is `[kh · kw, channels]`.
+    /// columns; a depthwise convolution's is `[kh · kw, channels]`. Once
+    /// compiled, a convolution computed as a matrix product keeps its
+    /// weights in [`Conv::packed`] only, and this is empty.
     pub(crate) weight: Vec<f32>,
+    /// Each group's weight matrix in the panels the matrix product reads
+    /// ([`Conv::pack`]); empty for a convolution computed directly.
+    pub(crate) packed: Vec<Packed>,
     pub(crate) bias: Vec<f32>,
 }
 
@@ -161,6 +167,22 @@ impl Conv {
         }
     }
 
+    /// Whether the convolution is a matrix product (of im2col rows, or of
+    /// the pixels themselves) rather than computed directly.
+    pub(crate) fn is_product(&self) -> bool {
+        !(self.is_planar() || self.is_depthwise())
+    }
+
+    /// Moves a matrix product's folded weights into panels, once every
+    /// batch norm has been folded in.
+    fn pack(&mut self) {
+        if self.is_product() {
+            let (depth, columns) = (self.depth(), self.group_channels_out());
+            let weight = std::mem::take(&mut self.weight);
+            self.packed = weight.chunks_exact(depth * columns).map(|group| Packed::new(group, depth, columns)).collect();
+        }
+    }
+
     /// Multiplies output channel `co` by `scale` and adds `shift` (a batch
     /// norm or affine map after the convolution, folded in).
     fn fold(&mut self, co: usize, scale: f32, shift: f32) {
@@ -196,7 +218,7 @@ pub(crate) enum Step {
         output: usize,
         inputs: usize,
         outputs: usize,
-        weight: Vec<f32>,
+        weight: Packed,
         bias: Vec<f32>,
         activation: Option<Activation>,
     },
@@ -349,6 +371,11 @@ pub(crate) fn compile(
         c.steps.iter().map(|s| if let Step::Conv(conv) = s { conv.col_size() } else { 0 }).max().unwrap_or(0);
     let col_size = col_size.max(COL_GROUP);
     let mut steps = c.steps;
+    for step in &mut steps {
+        if let Step::Conv(conv) = step {
+            conv.pack();
+        }
+    }
     let (slot_sizes, output) = share_buffers(&mut steps, &c.slot_sizes, output);
     Ok(Engine {
         steps,
@@ -476,6 +503,7 @@ impl Compiler<'_> {
                     dilation: conv.dilation,
                     groups: conv.groups,
                     weight: vec![0.0; torch.len()],
+                    packed: Vec::new(),
                     bias,
                 };
                 // [cout, cin / groups, ky, kx] → rows (ky, kx, ci) of the
@@ -650,7 +678,7 @@ impl Compiler<'_> {
                     output: self.new_slot(ValueId(end + 1)),
                     inputs: n_in,
                     outputs: n_out,
-                    weight,
+                    weight: Packed::new(&weight, n_in, n_out),
                     bias,
                     activation,
                 };

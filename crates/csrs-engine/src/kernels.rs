@@ -1,10 +1,10 @@
 //! The steps' computations on NHWC buffers of a whole batch.
 
 use csrs_models::graph::{Activation, Window};
-use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
+use pulp::Simd;
 
 use crate::compile::{Conv, Pooling, Step};
+use crate::gemm::{Rows, gemm};
 
 /// Runs `step` on the first `batch` examples of the workspace's slots.
 ///
@@ -13,7 +13,7 @@ use crate::compile::{Conv, Pooling, Step};
 /// for the widest vector instructions the processor has (AVX-512 or AVX2
 /// with FMA), chosen at run time.
 #[inline(always)]
-pub(crate) fn run(step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: usize) {
+pub(crate) fn run<S: Simd>(simd: S, step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: usize) {
     // The output buffer leaves the slot list while the step reads the
     // others, so inputs and output can be borrowed at once.
     let output = match step {
@@ -29,7 +29,7 @@ pub(crate) fn run(step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: u
     let mut out = std::mem::take(&mut slots[output]);
     let slots_in: &[Vec<f32>] = slots;
     match step {
-        Step::Conv(conv) => convolution(conv, slots_in, col, &mut out, batch),
+        Step::Conv(conv) => convolution(simd, conv, slots_in, col, &mut out, batch),
         &Step::Pool { input, input_hwc, output_hw, window, pooling, .. } => {
             pool(&slots_in[input], &mut out, batch, input_hwc, output_hw, window, pooling);
         }
@@ -50,10 +50,8 @@ pub(crate) fn run(step: &Step, slots: &mut [Vec<f32>], col: &mut [f32], batch: u
             for row in y.chunks_exact_mut(*outputs) {
                 row.copy_from_slice(bias);
             }
-            let x = ArrayView2::from_shape((batch, *inputs), &slots_in[*input][..batch * inputs]).expect("sized");
-            let w = ArrayView2::from_shape((*inputs, *outputs), weight).expect("sized");
-            let mut y_matrix = ArrayViewMut2::from_shape((batch, *outputs), &mut *y).expect("sized");
-            general_mat_mul(1.0, &x, &w, 1.0, &mut y_matrix);
+            let x = Rows { values: &slots_in[*input][..batch * inputs], rows: batch, stride: *inputs };
+            gemm(simd, x, weight, y, *outputs);
             activate(y, *activation);
         }
         // Elementwise steps run over the batch's values (buffers are shared
@@ -116,7 +114,7 @@ fn activate(values: &mut [f32], activation: Option<Activation>) {
 /// ([`planar_convolution`]), a depthwise one tap by tap
 /// ([`depthwise_convolution`]).
 #[inline(always)]
-fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32], batch: usize) {
+fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32], batch: usize) {
     let [h, w, cin] = conv.input_hwc;
     let [oh, ow, cout] = conv.output_hwc;
     // A pixel of the output buffer holds `pixel` values, this
@@ -147,27 +145,19 @@ fn convolution(conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32]
         } else if conv.is_depthwise() {
             depthwise_convolution(conv, x, y);
         } else if conv.is_pointwise() {
-            let patches = ArrayView2::from_shape((images * rows, depth), x).expect("sized");
-            let weight = ArrayView2::from_shape((depth, cout), &conv.weight).expect("sized");
-            let mut y_matrix =
-                ArrayViewMut2::from_shape((images * rows, cout).strides((pixel, 1)), &mut y[offset..]).expect("sized");
-            general_mat_mul(1.0, &patches, &weight, 1.0, &mut y_matrix);
+            let pixels = Rows { values: x, rows: images * rows, stride: depth };
+            gemm(simd, pixels, &conv.packed[0], &mut y[offset..], pixel);
         } else {
             let (cin_group, cout_group) = (conv.group_channels_in(), conv.group_channels_out());
-            for g in 0..conv.groups {
+            for (g, weight) in conv.packed.iter().enumerate() {
                 let col = &mut col[..images * rows * depth];
                 for (image, col) in x.chunks_exact(in_len).zip(col.chunks_exact_mut(rows * depth)) {
                     im2col(image, conv, g * cin_group, col);
                 }
-                let patches = ArrayView2::from_shape((images * rows, depth), &col[..]).expect("sized");
-                let weight = &conv.weight[g * depth * cout_group..][..depth * cout_group];
-                let weight = ArrayView2::from_shape((depth, cout_group), weight).expect("sized");
+                let patches = Rows { values: col, rows: images * rows, stride: depth };
                 // The group's output channels, a column block of the
                 // output's [pixels, cout] rows.
-                let y_group = &mut y[offset + g * cout_group..];
-                let mut y_matrix =
-                    ArrayViewMut2::from_shape((images * rows, cout_group).strides((pixel, 1)), y_group).expect("sized");
-                general_mat_mul(1.0, &patches, &weight, 1.0, &mut y_matrix);
+                gemm(simd, patches, weight, &mut y[offset + g * cout_group..], pixel);
             }
         }
         if pixel == cout {

@@ -46,6 +46,7 @@
 //! ```
 
 mod compile;
+mod gemm;
 mod kernels;
 pub mod reference;
 
@@ -192,11 +193,11 @@ impl pulp::WithSimd for Forward<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) {
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
         let Forward { engine, workspace, images, batch } = self;
         engine.normalize_into(&mut workspace.slots[0], images, batch);
         for step in &engine.steps {
-            kernels::run(step, &mut workspace.slots, &mut workspace.col, batch);
+            kernels::run(simd, step, &mut workspace.slots, &mut workspace.col, batch);
         }
     }
 }
