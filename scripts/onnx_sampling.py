@@ -7,7 +7,9 @@ noise added, forward, arg-max, counts) on one network, 2 threads each.
     python scripts/onnx_sampling.py eager NAME N BATCH
 
 NAME is wrn16_4 (the ONNX test fixture's WideResNet-16-4 with its weights,
-1x8x8 inputs) or resnet110 (He et al.'s CIFAR ResNet-110, 3x32x32, seeded).
+1x8x8 inputs), resnet110 (He et al.'s CIFAR ResNet-110, 3x32x32, seeded),
+vgg11 (VGG-11 with batch norm for 3x32x32 inputs, seeded) or resnet18 (He et
+al.'s ImageNet ResNet-18, 3x224x224, seeded).
 `export` writes the network as ONNX (dynamic batch axis, opset 17); `ort`
 times ONNX Runtime's CPU session on a file; `eager` times PyTorch on the
 module itself. Prints samples/s like scripts/torch_sampling.py.
@@ -18,6 +20,7 @@ import time
 
 import numpy as np
 import torch
+import torch.nn as nn
 
 from onnx_fixtures import WideResNet, seeded
 from torch_sampling import CifarResNet
@@ -26,13 +29,61 @@ THREADS = 2
 SIGMA = 0.25
 
 
+def vgg11():
+    """VGG-11 with batch norm as CIFAR users train it: 3x3 convolutions of
+    64..512 channels, five max pools, one linear layer."""
+    layers, channels = [], 3
+    for width in [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]:
+        if width == "M":
+            layers.append(nn.MaxPool2d(2))
+        else:
+            layers += [nn.Conv2d(channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU()]
+            channels = width
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(512, 10))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, i, o, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(i, o, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(o)
+        self.conv2 = nn.Conv2d(o, o, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(o)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or i != o:
+            self.shortcut = nn.Sequential(nn.Conv2d(i, o, 1, stride, bias=False), nn.BatchNorm2d(o))
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
+
+
+def resnet18():
+    """He et al.'s ImageNet ResNet-18: a 7x7 stride-2 stem and a max pool,
+    four stages of two basic blocks (64..512 channels), 1000 classes."""
+    stages, channels = [], 64
+    for width, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+        stages += [BasicBlock(channels, width, stride), BasicBlock(width, width, 1)]
+        channels = width
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
+        *stages, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 1000),
+    )
+
+
 def module(name):
     if name == "wrn16_4":
         return seeded(WideResNet(), name)[0], (1, 8, 8)
     if name == "resnet110":
         torch.manual_seed(110)
         return CifarResNet(110).eval(), (3, 32, 32)
-    raise SystemExit(f"unknown network {name}, expected wrn16_4 or resnet110")
+    if name == "vgg11":
+        torch.manual_seed(11)
+        return vgg11().eval(), (3, 32, 32)
+    if name == "resnet18":
+        torch.manual_seed(18)
+        return resnet18().eval(), (3, 224, 224)
+    raise SystemExit(f"unknown network {name}, expected wrn16_4, resnet110, vgg11 or resnet18")
 
 
 def export(name, out):

@@ -29,19 +29,26 @@ use pulp::Simd;
 /// AVX2 ones.
 pub(crate) const PANEL: usize = 16;
 
+/// Values of the shared dimension the micro-kernel takes at a time: each
+/// row's next `STEP` values of `A` are copied into a small array on the
+/// stack (one vector load and store), from which the kernel broadcasts them
+/// at indices known at compile time, so its loop has no bounds check and
+/// its sums stay in registers.
+const STEP: usize = 16;
+
 /// The longest stretch of the shared dimension one pass of the kernel
-/// covers (see the module's documentation).
+/// covers (see the module's documentation); a multiple of [`STEP`].
 const DEPTH_BLOCK: usize = 256;
 
 /// A constant `[depth, columns]` matrix (a layer's weights, rows ordered
 /// as `A`'s columns) in panels of [`PANEL`] columns: panel `p` holds, row
 /// after row, columns `p · PANEL ..` of that row, zeros past the last
-/// column.
+/// column and in the rows past `depth` up to a multiple of [`STEP`].
 #[derive(Debug, Clone)]
 pub(crate) struct Packed {
     depth: usize,
     columns: usize,
-    values: Vec<f32>,
+    values: Vec<[f32; PANEL]>,
 }
 
 impl Packed {
@@ -49,26 +56,33 @@ impl Packed {
     pub(crate) fn new(matrix: &[f32], depth: usize, columns: usize) -> Self {
         assert_eq!(matrix.len(), depth * columns, "a [{depth}, {columns}] matrix");
         let panels = columns.div_ceil(PANEL);
-        let mut values = vec![0.0; panels * depth * PANEL];
-        for (p, panel) in values.chunks_exact_mut(depth * PANEL).enumerate() {
+        let rows = Self::rows(depth);
+        let mut values = vec![[0.0; PANEL]; panels * rows];
+        for (p, panel) in values.chunks_exact_mut(rows).enumerate() {
             let first = p * PANEL;
             let width = PANEL.min(columns - first);
-            for (row, packed) in matrix.chunks_exact(columns).zip(panel.chunks_exact_mut(PANEL)) {
+            for (row, packed) in matrix.chunks_exact(columns).zip(panel) {
                 packed[..width].copy_from_slice(&row[first..first + width]);
             }
         }
         Self { depth, columns, values }
     }
 
-    /// Rows `rows` of panel `p`.
+    /// Rows of each panel: `depth` rounded up to a multiple of [`STEP`].
+    fn rows(depth: usize) -> usize {
+        depth.div_ceil(STEP) * STEP
+    }
+
+    /// The rows of panel `p` from `first` (a multiple of [`STEP`]) on, in
+    /// steps.
     #[inline(always)]
-    fn panel(&self, p: usize, rows: std::ops::Range<usize>) -> &[f32] {
-        let panel = &self.values[p * self.depth * PANEL..][..self.depth * PANEL];
-        &panel[rows.start * PANEL..rows.end * PANEL]
+    fn panel(&self, p: usize, first: usize) -> &[[[f32; PANEL]; STEP]] {
+        let rows = Self::rows(self.depth);
+        self.values[p * rows..][first..rows].as_chunks().0
     }
 }
 
-/// A row-major matrix read in place: row `i` is `values[i · stride..][..width]`.
+/// A row-major matrix read in place: row `i` is `values[i · stride..]`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Rows<'a> {
     pub(crate) values: &'a [f32],
@@ -76,15 +90,15 @@ pub(crate) struct Rows<'a> {
     pub(crate) stride: usize,
 }
 
-/// `C += A · B`: `a` has `b.depth()` columns, `c` holds `a.rows` rows of
-/// `b.columns()` values each, `c_stride` apart.
+/// `C += A · B`: `a` has `b`'s depth of columns, `c` holds `a.rows` rows
+/// of `b`'s columns, `c_stride` apart.
 #[inline(always)]
 pub(crate) fn gemm<S: Simd>(simd: S, a: Rows<'_>, b: &Packed, c: &mut [f32], c_stride: usize) {
     if a.rows == 0 || b.columns == 0 {
         return;
     }
     let blocks = b.depth.div_ceil(DEPTH_BLOCK).max(1);
-    let block = b.depth.div_ceil(blocks);
+    let block = b.depth.div_ceil(blocks).div_ceil(STEP) * STEP;
     let mut start = 0;
     while start < b.depth {
         let end = (start + block).min(b.depth);
@@ -111,73 +125,115 @@ fn sweep<S: Simd, const MR: usize, const P: usize, const V: usize>(
     c_stride: usize,
 ) {
     let panels = b.columns.div_ceil(PANEL);
+    let steps = (depth.end - depth.start).div_ceil(STEP);
     let mut first_row = 0;
     while first_row < a.rows {
         // A tile past the last row reads the last row again and drops the
         // sums: the kernel stays fully unrolled.
-        let rows: [&[f32]; MR] = std::array::from_fn(|i| {
-            let row = (first_row + i).min(a.rows - 1);
-            &a.values[row * a.stride..][depth.clone()]
-        });
-        let valid_rows = MR.min(a.rows - first_row);
+        let mut rows: [&[f32]; MR] = [&[]; MR];
+        for (i, row) in rows.iter_mut().enumerate() {
+            *row = &a.values[(first_row + i).min(a.rows - 1) * a.stride..][depth.clone()];
+        }
+        let at = Tile { first_row, rows: MR.min(a.rows - first_row), first_column: 0, columns: b.columns };
         let mut p = 0;
         while p + P <= panels {
-            let b_panels: [&[f32]; P] = std::array::from_fn(|q| b.panel(p + q, depth.clone()));
-            tile::<S, MR, P, V>(simd, rows, b_panels, c, c_stride, first_row, valid_rows, p * PANEL, b.columns);
+            let mut b_panels: [&[[[f32; PANEL]; STEP]]; P] = [&[]; P];
+            for (q, panel) in b_panels.iter_mut().enumerate() {
+                *panel = &b.panel(p + q, depth.start)[..steps];
+            }
+            tile::<S, MR, P, V>(simd, rows, b_panels, c, c_stride, Tile { first_column: p * PANEL, ..at });
             p += P;
         }
         while p < panels {
-            tile::<S, MR, 1, V>(simd, rows, [b.panel(p, depth.clone())], c, c_stride, first_row, valid_rows, p * PANEL, b.columns);
+            let b_panel = &b.panel(p, depth.start)[..steps];
+            tile::<S, MR, 1, V>(simd, rows, [b_panel], c, c_stride, Tile { first_column: p * PANEL, ..at });
             p += 1;
         }
         first_row += MR;
     }
 }
 
-/// The micro-kernel: the `MR × (P · PANEL)` block of `C` at
-/// (`first_row`, `first_column`) plus `rows · panels`, of which
-/// `valid_rows` rows and the columns before `columns` are stored.
-#[allow(clippy::too_many_arguments)]
+/// Where a tile's sums go: rows `first_row..first_row + rows` of `C` (a
+/// tile past the last row has fewer than its height), its columns from
+/// `first_column` up to `C`'s `columns`.
+#[derive(Debug, Clone, Copy)]
+struct Tile {
+    first_row: usize,
+    rows: usize,
+    first_column: usize,
+    columns: usize,
+}
+
+/// The micro-kernel: adds `rows · panels` (`MR × P · PANEL`) onto the
+/// tile `at` of `C`.
 #[inline(always)]
 fn tile<S: Simd, const MR: usize, const P: usize, const V: usize>(
     simd: S,
     rows: [&[f32]; MR],
-    panels: [&[f32]; P],
+    panels: [&[[[f32; PANEL]; STEP]]; P],
     c: &mut [f32],
     c_stride: usize,
-    first_row: usize,
-    valid_rows: usize,
-    first_column: usize,
-    columns: usize,
+    at: Tile,
 ) {
     let lanes = S::F32_LANES;
-    let depth = rows[0].len();
     let zero = simd.splat_f32s(0.0);
     let mut sums = [[[zero; V]; P]; MR];
-    for k in 0..depth {
-        let b: [[S::f32s; V]; P] = std::array::from_fn(|q| {
-            let row = &panels[q][k * PANEL..][..PANEL];
-            std::array::from_fn(|v| S::as_simd_f32s(&row[v * lanes..][..lanes]).0[0])
-        });
-        for (sums, row) in sums.iter_mut().zip(&rows) {
-            let a = simd.splat_f32s(row[k]);
-            for (sums, b) in sums.iter_mut().zip(&b) {
-                for (sum, &b) in sums.iter_mut().zip(b) {
-                    *sum = simd.mul_add_f32s(a, b, *sum);
+    let mut a = [[0.0; STEP]; MR];
+    for step in 0..panels[0].len() {
+        // The next STEP values of each row, zeros past its end (where the
+        // panels' rows are zeros too). (Loops, not `array::from_fn`, whose
+        // closures would be compiled apart from the dispatched
+        // instructions.)
+        let k = step * STEP;
+        for (a, row) in a.iter_mut().zip(&rows) {
+            match row.get(k..k + STEP) {
+                Some(values) => a.copy_from_slice(values),
+                None => {
+                    let tail = row.get(k..).unwrap_or_default();
+                    a.fill(0.0);
+                    a[..tail.len()].copy_from_slice(tail);
+                }
+            }
+        }
+        for kk in 0..STEP {
+            let mut b = [[zero; V]; P];
+            for (b, panel) in b.iter_mut().zip(&panels) {
+                let (vectors, _) = S::as_simd_f32s(&panel[step][kk]);
+                b.copy_from_slice(&vectors[..V]);
+            }
+            for (sums, a) in sums.iter_mut().zip(&a) {
+                let a = simd.splat_f32s(a[kk]);
+                for (sums, b) in sums.iter_mut().zip(&b) {
+                    for (sum, &b) in sums.iter_mut().zip(b) {
+                        *sum = simd.mul_add_f32s(a, b, *sum);
+                    }
                 }
             }
         }
     }
-    let width = (P * PANEL).min(columns - first_column);
-    for (i, sums) in sums.iter().enumerate().take(valid_rows) {
-        let out = &mut c[(first_row + i) * c_stride + first_column..][..width];
-        for (chunk, &sum) in out.chunks_mut(lanes).zip(sums.iter().flatten()) {
-            if chunk.len() == lanes {
-                let (vector, _) = S::as_mut_simd_f32s(chunk);
-                vector[0] = simd.add_f32s(vector[0], sum);
-            } else {
-                let partial = simd.add_f32s(simd.partial_load_f32s(chunk), sum);
-                simd.partial_store_f32s(chunk, partial);
+    // Every index into `sums` is known at compile time, here too: one the
+    // compiler could not resolve would keep the sums in memory, stored at
+    // every step of the loop above.
+    let width = (P * PANEL).min(at.columns - at.first_column);
+    'rows: for i in 0..MR {
+        if i >= at.rows {
+            break;
+        }
+        let out = &mut c[(at.first_row + i) * c_stride + at.first_column..][..width];
+        for q in 0..P {
+            for v in 0..V {
+                let first = q * PANEL + v * lanes;
+                if first >= width {
+                    continue 'rows;
+                }
+                let chunk = &mut out[first..(first + lanes).min(width)];
+                if chunk.len() == lanes {
+                    let (vector, _) = S::as_mut_simd_f32s(chunk);
+                    vector[0] = simd.add_f32s(vector[0], sums[i][q][v]);
+                } else {
+                    let partial = simd.add_f32s(simd.partial_load_f32s(chunk), sums[i][q][v]);
+                    simd.partial_store_f32s(chunk, partial);
+                }
             }
         }
     }
