@@ -181,17 +181,17 @@ fn tile<S: Simd, const MR: usize, const P: usize, const V: usize>(
     let mut a = [[0.0; STEP]; MR];
     for step in 0..panels[0].len() {
         // The next STEP values of each row, zeros past its end (where the
-        // panels' rows are zeros too). (Loops, not `array::from_fn`, whose
-        // closures would be compiled apart from the dispatched
-        // instructions.)
+        // panels' rows are zeros too). Nothing here may become a function
+        // call (a closure of `array::from_fn`, a `memcpy` of unknown
+        // length): the sums would be saved and restored around it.
         let k = step * STEP;
         for (a, row) in a.iter_mut().zip(&rows) {
             match row.get(k..k + STEP) {
                 Some(values) => a.copy_from_slice(values),
                 None => {
-                    let tail = row.get(k..).unwrap_or_default();
-                    a.fill(0.0);
-                    a[..tail.len()].copy_from_slice(tail);
+                    for (j, value) in a.iter_mut().enumerate() {
+                        *value = row.get(k + j).copied().unwrap_or(0.0);
+                    }
                 }
             }
         }
