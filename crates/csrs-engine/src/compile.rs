@@ -11,7 +11,7 @@ use csrs_models::ModelSpec;
 use csrs_models::graph::{Activation, Binary, Graph, Op, ValueId, Window};
 
 use crate::Engine;
-use crate::gemm::Packed;
+use crate::gemm::{Packed, STEP};
 
 /// Why a network cannot be compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +88,9 @@ pub(crate) struct Conv {
     /// Each group's weight matrix in the panels the matrix product reads
     /// ([`Conv::pack`]); empty for a convolution computed directly.
     pub(crate) packed: Vec<Packed>,
+    /// For a convolution read through [`crate::gemm::Windows`], where each
+    /// run of [`STEP`] rows of the weights reads in the padded window.
+    pub(crate) window_steps: Vec<usize>,
     pub(crate) bias: Vec<f32>,
 }
 
@@ -162,9 +165,19 @@ impl Conv {
         } else if self.is_planar() {
             let [ph, pw] = self.padded_hw();
             cin * (ph * pw + self.kernel[1] - 1) + cout * oh * pw
+        } else if self.is_windowed() {
+            let [ph, pw] = self.padded_hw();
+            ph * pw * cin
         } else {
             oh * ow * self.depth()
         }
+    }
+
+    /// A matrix product of the padded input's windows, read in place
+    /// ([`crate::gemm::Windows`]): every run of [`STEP`] input channels of
+    /// a tap is contiguous.
+    pub(crate) fn is_windowed(&self) -> bool {
+        self.is_product() && !self.is_pointwise() && self.groups == 1 && self.input_hwc[2] % STEP == 0
     }
 
     /// Whether the convolution is a matrix product (of im2col rows, or of
@@ -179,7 +192,19 @@ impl Conv {
         if self.is_product() {
             let (depth, columns) = (self.depth(), self.group_channels_out());
             let weight = std::mem::take(&mut self.weight);
-            self.packed = weight.chunks_exact(depth * columns).map(|group| Packed::new(group, depth, columns)).collect();
+            self.packed =
+                weight.chunks_exact(depth * columns).map(|group| Packed::new(group, depth, columns)).collect();
+        }
+        if self.is_windowed() {
+            let [_, pw] = self.padded_hw();
+            let ([kw, cin], [dh, dw]) = ([self.kernel[1], self.input_hwc[2]], self.dilation);
+            self.window_steps = (0..self.depth())
+                .step_by(STEP)
+                .map(|k| {
+                    let (tap, channel) = (k / cin, k % cin);
+                    ((tap / kw * dh) * pw + tap % kw * dw) * cin + channel
+                })
+                .collect();
         }
     }
 
@@ -504,6 +529,7 @@ impl Compiler<'_> {
                     groups: conv.groups,
                     weight: vec![0.0; torch.len()],
                     packed: Vec::new(),
+                    window_steps: Vec::new(),
                     bias,
                 };
                 // [cout, cin / groups, ky, kx] → rows (ky, kx, ci) of the

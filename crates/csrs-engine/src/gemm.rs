@@ -34,7 +34,7 @@ pub(crate) const PANEL: usize = 16;
 /// stack (one vector load and store), from which the kernel broadcasts them
 /// at indices known at compile time, so its loop has no bounds check and
 /// its sums stay in registers.
-const STEP: usize = 16;
+pub(crate) const STEP: usize = 16;
 
 /// The longest stretch of the shared dimension one pass of the kernel
 /// covers (see the module's documentation); a multiple of [`STEP`].
@@ -82,7 +82,16 @@ impl Packed {
     }
 }
 
-/// A row-major matrix read in place: row `i` is `values[i · stride..]`.
+/// Where the kernel reads `A`: row `r`'s values `k..k + STEP` (`k` a
+/// multiple of [`STEP`]) start at `values()[start(r) + column(k)]`.
+pub(crate) trait Source {
+    fn rows(&self) -> usize;
+    fn values(&self) -> &[f32];
+    fn start(&self, row: usize) -> usize;
+    fn column(&self, k: usize) -> usize;
+}
+
+/// A row-major matrix read in place: row `r` is `values[r · stride..]`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Rows<'a> {
     pub(crate) values: &'a [f32],
@@ -90,11 +99,72 @@ pub(crate) struct Rows<'a> {
     pub(crate) stride: usize,
 }
 
-/// `C += A · B`: `a` has `b`'s depth of columns, `c` holds `a.rows` rows
+impl Source for Rows<'_> {
+    #[inline(always)]
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    #[inline(always)]
+    fn values(&self) -> &[f32] {
+        self.values
+    }
+    #[inline(always)]
+    fn start(&self, row: usize) -> usize {
+        row * self.stride
+    }
+    #[inline(always)]
+    fn column(&self, k: usize) -> usize {
+        k
+    }
+}
+
+/// The im2col matrix of a convolution without the copy: row `r` is output
+/// pixel `r` of zero-padded NHWC images, column `k` (tap, input channel)
+/// the input value under it. Each run of [`STEP`] columns lies within one
+/// tap's channels, contiguous in memory, at `steps[k / STEP]` from the
+/// window's top-left value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Windows<'a> {
+    /// Padded images, `padded_hw · channels` values each.
+    pub(crate) values: &'a [f32],
+    pub(crate) images: usize,
+    /// Output height and width.
+    pub(crate) output_hw: [usize; 2],
+    /// The padded input's height and width.
+    pub(crate) padded_hw: [usize; 2],
+    pub(crate) stride: [usize; 2],
+    pub(crate) channels: usize,
+    pub(crate) steps: &'a [usize],
+}
+
+impl Source for Windows<'_> {
+    #[inline(always)]
+    fn rows(&self) -> usize {
+        self.images * self.output_hw[0] * self.output_hw[1]
+    }
+    #[inline(always)]
+    fn values(&self) -> &[f32] {
+        self.values
+    }
+    #[inline(always)]
+    fn start(&self, row: usize) -> usize {
+        let [oh, ow] = self.output_hw;
+        let [ph, pw] = self.padded_hw;
+        let (image, pixel) = (row / (oh * ow), row % (oh * ow));
+        let (y, x) = (pixel / ow * self.stride[0], pixel % ow * self.stride[1]);
+        ((image * ph + y) * pw + x) * self.channels
+    }
+    #[inline(always)]
+    fn column(&self, k: usize) -> usize {
+        self.steps[k / STEP]
+    }
+}
+
+/// `C += A · B`: `a` has `b`'s depth of columns, `c` holds `a.rows()` rows
 /// of `b`'s columns, `c_stride` apart.
 #[inline(always)]
-pub(crate) fn gemm<S: Simd>(simd: S, a: Rows<'_>, b: &Packed, c: &mut [f32], c_stride: usize) {
-    if a.rows == 0 || b.columns == 0 {
+pub(crate) fn gemm<S: Simd>(simd: S, a: &impl Source, b: &Packed, c: &mut [f32], c_stride: usize) {
+    if a.rows() == 0 || b.columns == 0 {
         return;
     }
     let blocks = b.depth.div_ceil(DEPTH_BLOCK).max(1);
@@ -118,7 +188,7 @@ pub(crate) fn gemm<S: Simd>(simd: S, a: Rows<'_>, b: &Packed, c: &mut [f32], c_s
 #[inline(always)]
 fn sweep<S: Simd, const MR: usize, const P: usize, const V: usize>(
     simd: S,
-    a: Rows<'_>,
+    a: &impl Source,
     b: &Packed,
     depth: std::ops::Range<usize>,
     c: &mut [f32],
@@ -127,30 +197,39 @@ fn sweep<S: Simd, const MR: usize, const P: usize, const V: usize>(
     let panels = b.columns.div_ceil(PANEL);
     let steps = (depth.end - depth.start).div_ceil(STEP);
     let mut first_row = 0;
-    while first_row < a.rows {
+    while first_row < a.rows() {
         // A tile past the last row reads the last row again and drops the
         // sums: the kernel stays fully unrolled.
-        let mut rows: [&[f32]; MR] = [&[]; MR];
-        for (i, row) in rows.iter_mut().enumerate() {
-            *row = &a.values[(first_row + i).min(a.rows - 1) * a.stride..][depth.clone()];
+        let mut starts = [0; MR];
+        for (i, start) in starts.iter_mut().enumerate() {
+            *start = a.start((first_row + i).min(a.rows() - 1));
         }
-        let at = Tile { first_row, rows: MR.min(a.rows - first_row), first_column: 0, columns: b.columns };
+        let rows = TileRows { starts, depth: depth.clone() };
+        let at = Tile { first_row, rows: MR.min(a.rows() - first_row), first_column: 0, columns: b.columns };
         let mut p = 0;
         while p + P <= panels {
             let mut b_panels: [&[[[f32; PANEL]; STEP]]; P] = [&[]; P];
             for (q, panel) in b_panels.iter_mut().enumerate() {
                 *panel = &b.panel(p + q, depth.start)[..steps];
             }
-            tile::<S, MR, P, V>(simd, rows, b_panels, c, c_stride, Tile { first_column: p * PANEL, ..at });
+            tile::<S, MR, P, V>(simd, a, &rows, b_panels, c, c_stride, Tile { first_column: p * PANEL, ..at });
             p += P;
         }
         while p < panels {
             let b_panel = &b.panel(p, depth.start)[..steps];
-            tile::<S, MR, 1, V>(simd, rows, [b_panel], c, c_stride, Tile { first_column: p * PANEL, ..at });
+            tile::<S, MR, 1, V>(simd, a, &rows, [b_panel], c, c_stride, Tile { first_column: p * PANEL, ..at });
             p += 1;
         }
         first_row += MR;
     }
+}
+
+/// A tile's rows of `A`: where each starts, and the block of the shared
+/// dimension the kernel reads.
+#[derive(Debug, Clone)]
+struct TileRows<const MR: usize> {
+    starts: [usize; MR],
+    depth: std::ops::Range<usize>,
 }
 
 /// Where a tile's sums go: rows `first_row..first_row + rows` of `C` (a
@@ -169,7 +248,8 @@ struct Tile {
 #[inline(always)]
 fn tile<S: Simd, const MR: usize, const P: usize, const V: usize>(
     simd: S,
-    rows: [&[f32]; MR],
+    a_source: &impl Source,
+    rows: &TileRows<MR>,
     panels: [&[[[f32; PANEL]; STEP]]; P],
     c: &mut [f32],
     c_stride: usize,
@@ -179,18 +259,21 @@ fn tile<S: Simd, const MR: usize, const P: usize, const V: usize>(
     let zero = simd.splat_f32s(0.0);
     let mut sums = [[[zero; V]; P]; MR];
     let mut a = [[0.0; STEP]; MR];
+    let values = a_source.values();
     for step in 0..panels[0].len() {
-        // The next STEP values of each row, zeros past its end (where the
-        // panels' rows are zeros too). Nothing here may become a function
-        // call (a closure of `array::from_fn`, a `memcpy` of unknown
-        // length): the sums would be saved and restored around it.
-        let k = step * STEP;
-        for (a, row) in a.iter_mut().zip(&rows) {
-            match row.get(k..k + STEP) {
-                Some(values) => a.copy_from_slice(values),
-                None => {
+        // The next STEP values of each row, zeros past the block's end
+        // (where the panels' rows are zeros too). Nothing here may become a
+        // function call (a closure of `array::from_fn`, a `memcpy` of
+        // unknown length): the sums would be saved and restored around it.
+        let k = rows.depth.start + step * STEP;
+        let (column, valid) = (a_source.column(k), STEP.min(rows.depth.end - k));
+        for (a, &start) in a.iter_mut().zip(&rows.starts) {
+            let at = start + column;
+            match values.get(at..at + STEP) {
+                Some(row) if valid == STEP => a.copy_from_slice(row),
+                _ => {
                     for (j, value) in a.iter_mut().enumerate() {
-                        *value = row.get(k + j).copied().unwrap_or(0.0);
+                        *value = if j < valid { values[at + j] } else { 0.0 };
                     }
                 }
             }
@@ -265,9 +348,12 @@ mod tests {
                         }
                     }
                     let rows = Rows { values: &a, rows: m, stride: depth + 2 };
-                    gemm(simd, rows, &Packed::new(&w, depth, n), &mut c, stride);
+                    gemm(simd, &rows, &Packed::new(&w, depth, n), &mut c, stride);
                     for (index, (got, want)) in c.iter().zip(&expected).enumerate() {
-                        assert!((got - want).abs() <= 1e-4 * (1.0 + want.abs()), "{m}×{depth}×{n} at {index}: {got} vs {want}");
+                        assert!(
+                            (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                            "{m}×{depth}×{n} at {index}: {got} vs {want}"
+                        );
                     }
                 }
             }

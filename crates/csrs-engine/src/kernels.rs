@@ -4,7 +4,7 @@ use csrs_models::graph::{Activation, Window};
 use pulp::Simd;
 
 use crate::compile::{Conv, Pooling, Step};
-use crate::gemm::{Rows, gemm};
+use crate::gemm::{Rows, Windows, gemm};
 
 /// Runs `step` on the first `batch` examples of the workspace's slots.
 ///
@@ -51,7 +51,7 @@ pub(crate) fn run<S: Simd>(simd: S, step: &Step, slots: &mut [Vec<f32>], col: &m
                 row.copy_from_slice(bias);
             }
             let x = Rows { values: &slots_in[*input][..batch * inputs], rows: batch, stride: *inputs };
-            gemm(simd, x, weight, y, *outputs);
+            gemm(simd, &x, weight, y, *outputs);
             activate(y, *activation);
         }
         // Elementwise steps run over the batch's values (buffers are shared
@@ -125,7 +125,7 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
     let rows = oh * ow;
     let depth = conv.depth();
     let direct = conv.is_pointwise() || conv.is_planar() || conv.is_depthwise();
-    let group = if direct { batch } else { (col.len() / (rows * depth)).clamp(1, batch) };
+    let group = if direct { batch } else { (col.len() / conv.col_size()).clamp(1, batch) };
     let mut first = 0;
     while first < batch {
         let images = group.min(batch - first);
@@ -146,7 +146,23 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
             depthwise_convolution(conv, x, y);
         } else if conv.is_pointwise() {
             let pixels = Rows { values: x, rows: images * rows, stride: depth };
-            gemm(simd, pixels, &conv.packed[0], &mut y[offset..], pixel);
+            gemm(simd, &pixels, &conv.packed[0], &mut y[offset..], pixel);
+        } else if conv.is_windowed() {
+            let padded_len = conv.col_size();
+            let padded = &mut col[..images * padded_len];
+            for (image, padded) in x.chunks_exact(in_len).zip(padded.chunks_exact_mut(padded_len)) {
+                pad(image, conv, padded);
+            }
+            let windows = Windows {
+                values: padded,
+                images,
+                output_hw: [oh, ow],
+                padded_hw: conv.padded_hw(),
+                stride: conv.stride,
+                channels: cin,
+                steps: &conv.window_steps,
+            };
+            gemm(simd, &windows, &conv.packed[0], &mut y[offset..], pixel);
         } else {
             let (cin_group, cout_group) = (conv.group_channels_in(), conv.group_channels_out());
             for (g, weight) in conv.packed.iter().enumerate() {
@@ -157,7 +173,7 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
                 let patches = Rows { values: col, rows: images * rows, stride: depth };
                 // The group's output channels, a column block of the
                 // output's [pixels, cout] rows.
-                gemm(simd, patches, weight, &mut y[offset + g * cout_group..], pixel);
+                gemm(simd, &patches, weight, &mut y[offset + g * cout_group..], pixel);
             }
         }
         if pixel == cout {
@@ -255,6 +271,27 @@ fn planar_convolution(conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]
                 }
             }
         }
+    }
+}
+
+/// Copies the NHWC image `x` into `padded`, inside the convolution's
+/// zero border.
+#[inline(always)]
+fn pad(x: &[f32], conv: &Conv, padded: &mut [f32]) {
+    let [h, w, c] = conv.input_hwc;
+    let [top, left, _, _] = conv.padding;
+    let [_, pw] = conv.padded_hw();
+    let row_len = pw * c;
+    let (above, rest) = padded.split_at_mut(top * row_len);
+    above.fill(0.0);
+    let (inside, below) = rest.split_at_mut(h * row_len);
+    below.fill(0.0);
+    for (row, source) in inside.chunks_exact_mut(row_len).zip(x.chunks_exact(w * c)) {
+        let (before, row) = row.split_at_mut(left * c);
+        before.fill(0.0);
+        let (row, after) = row.split_at_mut(w * c);
+        row.copy_from_slice(source);
+        after.fill(0.0);
     }
 }
 
