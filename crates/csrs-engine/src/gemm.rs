@@ -160,26 +160,54 @@ impl Source for Windows<'_> {
     }
 }
 
-/// `C += A · B`: `a` has `b`'s depth of columns, `c` holds `a.rows()` rows
-/// of `b`'s columns, `c_stride` apart.
+/// Where the product goes, and what is added to it: `C = bias + residual
+/// + A · B`, then ReLU if asked. The bias (one per column) and the residual
+/// (laid out like `C`) are added when the first block of the shared
+/// dimension is stored, the ReLU when the last one is, so `C` is written
+/// once per block and read only between blocks.
+pub(crate) struct Output<'a> {
+    pub(crate) values: &'a mut [f32],
+    /// Between the starts of two rows of `values` (and of `residual`).
+    pub(crate) stride: usize,
+    pub(crate) bias: &'a [f32],
+    pub(crate) residual: Option<&'a [f32]>,
+    pub(crate) relu: bool,
+}
+
+/// `C = bias + residual + A · B` (see [`Output`]): `a` has `b`'s depth of
+/// columns, `c` has `a.rows()` rows of `b`'s columns.
 #[inline(always)]
-pub(crate) fn gemm<S: Simd>(simd: S, a: &impl Source, b: &Packed, c: &mut [f32], c_stride: usize) {
+pub(crate) fn gemm<S: Simd>(simd: S, a: &impl Source, b: &Packed, c: Output<'_>) {
     if a.rows() == 0 || b.columns == 0 {
         return;
     }
     let blocks = b.depth.div_ceil(DEPTH_BLOCK).max(1);
     let block = b.depth.div_ceil(blocks).div_ceil(STEP) * STEP;
+    let Output { values, stride, bias, residual, relu } = c;
     let mut start = 0;
-    while start < b.depth {
+    loop {
         let end = (start + block).min(b.depth);
+        let last = end == b.depth;
+        let store = Store { stride, first: (start == 0).then_some((bias, residual)), relu: relu && last };
         match S::F32_LANES {
-            16 => sweep::<S, 12, 2, 1>(simd, a, b, start..end, c, c_stride),
-            8 => sweep::<S, 6, 1, 2>(simd, a, b, start..end, c, c_stride),
-            4 => sweep::<S, 3, 1, 4>(simd, a, b, start..end, c, c_stride),
-            _ => sweep::<S, 4, 1, 16>(simd, a, b, start..end, c, c_stride),
+            16 => sweep::<S, 12, 2, 1>(simd, a, b, start..end, values, &store),
+            8 => sweep::<S, 6, 1, 2>(simd, a, b, start..end, values, &store),
+            4 => sweep::<S, 3, 1, 4>(simd, a, b, start..end, values, &store),
+            _ => sweep::<S, 4, 1, 16>(simd, a, b, start..end, values, &store),
+        }
+        if last {
+            break;
         }
         start = end;
     }
+}
+
+/// How one block's sums are stored: onto `C`, or, for the first block,
+/// onto the bias and residual; then ReLU, after the last block.
+struct Store<'a> {
+    stride: usize,
+    first: Option<(&'a [f32], Option<&'a [f32]>)>,
+    relu: bool,
 }
 
 /// One block `depth` of the shared dimension: every tile of `MR` rows and
@@ -192,7 +220,7 @@ fn sweep<S: Simd, const MR: usize, const P: usize, const V: usize>(
     b: &Packed,
     depth: std::ops::Range<usize>,
     c: &mut [f32],
-    c_stride: usize,
+    store: &Store<'_>,
 ) {
     let panels = b.columns.div_ceil(PANEL);
     let steps = (depth.end - depth.start).div_ceil(STEP);
@@ -212,12 +240,12 @@ fn sweep<S: Simd, const MR: usize, const P: usize, const V: usize>(
             for (q, panel) in b_panels.iter_mut().enumerate() {
                 *panel = &b.panel(p + q, depth.start)[..steps];
             }
-            tile::<S, MR, P, V>(simd, a, &rows, b_panels, c, c_stride, Tile { first_column: p * PANEL, ..at });
+            tile::<S, MR, P, V>(simd, a, &rows, b_panels, c, store, Tile { first_column: p * PANEL, ..at });
             p += P;
         }
         while p < panels {
             let b_panel = &b.panel(p, depth.start)[..steps];
-            tile::<S, MR, 1, V>(simd, a, &rows, [b_panel], c, c_stride, Tile { first_column: p * PANEL, ..at });
+            tile::<S, MR, 1, V>(simd, a, &rows, [b_panel], c, store, Tile { first_column: p * PANEL, ..at });
             p += 1;
         }
         first_row += MR;
@@ -252,7 +280,7 @@ fn tile<S: Simd, const MR: usize, const P: usize, const V: usize>(
     rows: &TileRows<MR>,
     panels: [&[[[f32; PANEL]; STEP]]; P],
     c: &mut [f32],
-    c_stride: usize,
+    store: &Store<'_>,
     at: Tile,
 ) {
     let lanes = S::F32_LANES;
@@ -302,20 +330,38 @@ fn tile<S: Simd, const MR: usize, const P: usize, const V: usize>(
         if i >= at.rows {
             break;
         }
-        let out = &mut c[(at.first_row + i) * c_stride + at.first_column..][..width];
+        let row = (at.first_row + i) * store.stride + at.first_column;
+        let out = &mut c[row..][..width];
         for q in 0..P {
             for v in 0..V {
                 let first = q * PANEL + v * lanes;
                 if first >= width {
                     continue 'rows;
                 }
-                let chunk = &mut out[first..(first + lanes).min(width)];
-                if chunk.len() == lanes {
-                    let (vector, _) = S::as_mut_simd_f32s(chunk);
-                    vector[0] = simd.add_f32s(vector[0], sums[i][q][v]);
+                let columns = first..(first + lanes).min(width);
+                let full = columns.len() == lanes;
+                let load = |values: &[f32]| {
+                    if full { S::as_simd_f32s(values).0[0] } else { simd.partial_load_f32s(values) }
+                };
+                let base = match store.first {
+                    None => load(&out[columns.clone()]),
+                    Some((bias, residual)) => {
+                        let bias = load(&bias[at.first_column..][columns.clone()]);
+                        match residual {
+                            Some(residual) => simd.add_f32s(bias, load(&residual[row..][columns.clone()])),
+                            None => bias,
+                        }
+                    }
+                };
+                let mut value = simd.add_f32s(base, sums[i][q][v]);
+                if store.relu {
+                    value = simd.max_f32s(value, zero);
+                }
+                let chunk = &mut out[columns];
+                if full {
+                    S::as_mut_simd_f32s(chunk).0[0] = value;
                 } else {
-                    let partial = simd.add_f32s(simd.partial_load_f32s(chunk), sums[i][q][v]);
-                    simd.partial_store_f32s(chunk, partial);
+                    simd.partial_store_f32s(chunk, value);
                 }
             }
         }
@@ -326,29 +372,37 @@ fn tile<S: Simd, const MR: usize, const P: usize, const V: usize>(
 mod tests {
     use super::*;
 
-    /// The product of every tile shape, edge and depth block against a
-    /// plain triple loop, under each instruction set the processor has.
+    /// The product with bias, residual and ReLU, of every tile shape, edge
+    /// and number of depth blocks, against a plain triple loop, under each instruction set the processor has.
     #[test]
     fn products_match_the_plain_sum() {
         struct Check;
         impl pulp::WithSimd for Check {
             type Output = ();
             fn with_simd<S: Simd>(self, simd: S) {
-                for (m, depth, n) in [(1, 1, 1), (5, 3, 7), (13, 9, 16), (25, 300, 33), (12, 520, 64), (40, 27, 48)] {
+                for (m, depth, n) in
+                    [(1, 1, 1), (5, 3, 7), (13, 9, 16), (25, 300, 33), (12, 520, 64), (40, 27, 48), (7, 600, 20)]
+                {
                     let a: Vec<f32> = (0..m * (depth + 2)).map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0).collect();
                     let w: Vec<f32> = (0..depth * n).map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0).collect();
                     let stride = n + 3;
+                    let bias: Vec<f32> = (0..n).map(|j| j as f32 - 2.0).collect();
+                    let residual: Vec<f32> = (0..m * stride).map(|i| (i % 5) as f32 - 1.0).collect();
+                    let relu = m % 2 == 1;
+                    // Values between the rows stay as they are.
                     let mut c: Vec<f32> = (0..m * stride).map(|i| i as f32).collect();
                     let mut expected = c.clone();
                     for i in 0..m {
                         for j in 0..n {
                             let sum: f64 =
                                 (0..depth).map(|k| f64::from(a[i * (depth + 2) + k]) * f64::from(w[k * n + j])).sum();
-                            expected[i * stride + j] += sum as f32;
+                            let value = bias[j] + residual[i * stride + j] + sum as f32;
+                            expected[i * stride + j] = if relu { value.max(0.0) } else { value };
                         }
                     }
                     let rows = Rows { values: &a, rows: m, stride: depth + 2 };
-                    gemm(simd, &rows, &Packed::new(&w, depth, n), &mut c, stride);
+                    let output = Output { values: &mut c, stride, bias: &bias, residual: Some(&residual), relu };
+                    gemm(simd, &rows, &Packed::new(&w, depth, n), output);
                     for (index, (got, want)) in c.iter().zip(&expected).enumerate() {
                         assert!(
                             (got - want).abs() <= 1e-4 * (1.0 + want.abs()),

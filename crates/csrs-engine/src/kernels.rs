@@ -4,7 +4,7 @@ use csrs_models::graph::{Activation, Window};
 use pulp::Simd;
 
 use crate::compile::{Conv, Pooling, Step};
-use crate::gemm::{Rows, Windows, gemm};
+use crate::gemm::{Output, Rows, Windows, gemm};
 
 /// Runs `step` on the first `batch` examples of the workspace's slots.
 ///
@@ -47,12 +47,12 @@ pub(crate) fn run<S: Simd>(simd: S, step: &Step, slots: &mut [Vec<f32>], col: &m
         }
         Step::Linear { input, inputs, outputs, weight, bias, activation, .. } => {
             let y = &mut out[..batch * outputs];
-            for row in y.chunks_exact_mut(*outputs) {
-                row.copy_from_slice(bias);
-            }
             let x = Rows { values: &slots_in[*input][..batch * inputs], rows: batch, stride: *inputs };
-            gemm(simd, &x, weight, y, *outputs);
-            activate(y, *activation);
+            let relu = *activation == Some(Activation::Relu);
+            gemm(simd, &x, weight, Output { values: y, stride: *outputs, bias, residual: None, relu });
+            if !relu {
+                activate(y, *activation);
+            }
         }
         // Elementwise steps run over the batch's values (buffers are shared
         // by values of several sizes, each holding its examples from the
@@ -104,49 +104,57 @@ fn activate(values: &mut [f32], activation: Option<Activation>) {
     }
 }
 
-/// A convolution, a group of images at a time: output = bias (+ residual),
-/// plus the convolution proper, then the activation. Most convolutions are
-/// im2col(x) · W per channel group, with images grouped so that one matrix
-/// product has enough rows to run at speed while the im2col matrix stays in
-/// cache (small layers such as LeNet's would otherwise be dominated by
-/// per-product overhead); a 1×1 convolution with stride 1 multiplies the
-/// whole batch at once; a first layer of few channels runs plane by plane
-/// ([`planar_convolution`]), a depthwise one tap by tap
-/// ([`depthwise_convolution`]).
+/// A convolution, a group of images at a time: output = bias (+ residual)
+/// + the convolution proper, then the activation. Most convolutions are
+/// matrix products ([`gemm`], which adds the bias and residual and applies
+/// a ReLU as it stores): of the zero-padded input's windows read in place
+/// when every tap's channels are whole runs of the kernel's
+/// ([`Windows`]), of the pixels themselves for a 1×1 convolution with
+/// stride 1, otherwise of an im2col matrix per channel group, with images
+/// grouped so that one product has enough rows to run at speed while its
+/// matrix stays in cache. A first layer of few channels runs plane by
+/// plane ([`planar_convolution`]), a depthwise one tap by tap
+/// ([`depthwise_convolution`]); these add onto the bias and residual,
+/// filled first.
 #[inline(always)]
 fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32], batch: usize) {
     let [h, w, cin] = conv.input_hwc;
     let [oh, ow, cout] = conv.output_hwc;
     // A pixel of the output buffer holds `pixel` values, this
     // convolution's `cout` from `offset` (all of them, unless it writes its
-    // part of a concat).
+    // part of a concat; a convolution with a residual writes all of them).
     let [pixel, offset] = conv.output_pixel;
     let (in_len, out_len) = (h * w * cin, oh * ow * pixel);
     let rows = oh * ow;
     let depth = conv.depth();
     let direct = conv.is_pointwise() || conv.is_planar() || conv.is_depthwise();
     let group = if direct { batch } else { (col.len() / conv.col_size()).clamp(1, batch) };
+    let relu = conv.is_product() && conv.activation == Some(Activation::Relu);
     let mut first = 0;
     while first < batch {
         let images = group.min(batch - first);
         let y = &mut out[first * out_len..(first + images) * out_len];
-        match conv.residual {
-            Some(residual) => {
-                let r = &slots[residual][first * out_len..(first + images) * out_len];
-                for (y, r) in y.chunks_exact_mut(cout).zip(r.chunks_exact(cout)) {
-                    y.iter_mut().zip(r).zip(&conv.bias).for_each(|((y, r), b)| *y = r + b);
+        let residual = conv.residual.map(|slot| &slots[slot][first * out_len..(first + images) * out_len]);
+        let x = &slots[conv.input][first * in_len..(first + images) * in_len];
+        if !conv.is_product() {
+            match residual {
+                Some(r) => {
+                    for (y, r) in y.chunks_exact_mut(cout).zip(r.chunks_exact(cout)) {
+                        y.iter_mut().zip(r).zip(&conv.bias).for_each(|((y, r), b)| *y = r + b);
+                    }
+                }
+                None => {
+                    y.chunks_exact_mut(pixel).for_each(|row| row[offset..offset + cout].copy_from_slice(&conv.bias));
                 }
             }
-            None => y.chunks_exact_mut(pixel).for_each(|row| row[offset..offset + cout].copy_from_slice(&conv.bias)),
         }
-        let x = &slots[conv.input][first * in_len..(first + images) * in_len];
         if conv.is_planar() {
             planar_convolution(conv, x, col, y);
         } else if conv.is_depthwise() {
             depthwise_convolution(conv, x, y);
         } else if conv.is_pointwise() {
             let pixels = Rows { values: x, rows: images * rows, stride: depth };
-            gemm(simd, &pixels, &conv.packed[0], &mut y[offset..], pixel);
+            gemm(simd, &pixels, &conv.packed[0], output(conv, y, residual, 0..cout, relu));
         } else if conv.is_windowed() {
             let padded_len = conv.col_size();
             let padded = &mut col[..images * padded_len];
@@ -162,7 +170,7 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
                 channels: cin,
                 steps: &conv.window_steps,
             };
-            gemm(simd, &windows, &conv.packed[0], &mut y[offset..], pixel);
+            gemm(simd, &windows, &conv.packed[0], output(conv, y, residual, 0..cout, relu));
         } else {
             let (cin_group, cout_group) = (conv.group_channels_in(), conv.group_channels_out());
             for (g, weight) in conv.packed.iter().enumerate() {
@@ -171,17 +179,37 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
                     im2col(image, conv, g * cin_group, col);
                 }
                 let patches = Rows { values: col, rows: images * rows, stride: depth };
-                // The group's output channels, a column block of the
-                // output's [pixels, cout] rows.
-                gemm(simd, &patches, weight, &mut y[offset + g * cout_group..], pixel);
+                gemm(simd, &patches, weight, output(conv, y, residual, g * cout_group..(g + 1) * cout_group, relu));
             }
         }
-        if pixel == cout {
-            activate(y, conv.activation);
-        } else {
-            y.chunks_exact_mut(pixel).for_each(|row| activate(&mut row[offset..offset + cout], conv.activation));
+        if !relu {
+            if pixel == cout {
+                activate(y, conv.activation);
+            } else {
+                y.chunks_exact_mut(pixel).for_each(|row| activate(&mut row[offset..offset + cout], conv.activation));
+            }
         }
         first += images;
+    }
+}
+
+/// Where a product of `conv` writes output channels `columns` (a
+/// column block of the output's rows of `pixel` values), and what it adds.
+#[inline(always)]
+fn output<'a>(
+    conv: &'a Conv,
+    y: &'a mut [f32],
+    residual: Option<&'a [f32]>,
+    columns: std::ops::Range<usize>,
+    relu: bool,
+) -> Output<'a> {
+    let [pixel, offset] = conv.output_pixel;
+    Output {
+        values: &mut y[offset + columns.start..],
+        stride: pixel,
+        bias: &conv.bias[columns.clone()],
+        residual: residual.map(|r| &r[columns.start..]),
+        relu,
     }
 }
 
