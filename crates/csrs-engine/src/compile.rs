@@ -177,7 +177,7 @@ impl Conv {
     /// ([`crate::gemm::Windows`]): every run of [`STEP`] input channels of
     /// a tap is contiguous.
     pub(crate) fn is_windowed(&self) -> bool {
-        self.is_product() && !self.is_pointwise() && self.groups == 1 && self.input_hwc[2] % STEP == 0
+        self.is_product() && !self.is_pointwise() && self.groups == 1 && self.input_hwc[2].is_multiple_of(STEP)
     }
 
     /// Whether the convolution is a matrix product (of im2col rows, or of

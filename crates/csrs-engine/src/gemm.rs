@@ -1,8 +1,8 @@
-//! The engine's matrix product: `C += A · B` where `B` is a layer's
-//! constant weights, packed once at compile time ([`Packed`]), and `A` is
-//! read in place, row by row (an im2col matrix, or the NHWC activation of a
-//! 1×1 convolution or a linear layer), so that nothing is copied at run
-//! time.
+//! The engine's matrix product: `C = bias + residual + A · B`, then ReLU
+//! ([`Output`]), where `B` is a layer's constant weights, packed once at
+//! compile time ([`Packed`]), and `A` is read in place ([`Source`]): the
+//! NHWC activation of a 1×1 convolution or a linear layer, the windows of a
+//! zero-padded input, or an im2col matrix.
 //!
 //! The work is done by a register-blocked micro-kernel over a tile of `MR`
 //! rows and one or two panels of [`PANEL`] columns: for each step along the
@@ -30,10 +30,11 @@ use pulp::Simd;
 pub(crate) const PANEL: usize = 16;
 
 /// Values of the shared dimension the micro-kernel takes at a time: each
-/// row's next `STEP` values of `A` are copied into a small array on the
-/// stack (one vector load and store), from which the kernel broadcasts them
-/// at indices known at compile time, so its loop has no bounds check and
-/// its sums stay in registers.
+/// row's next `STEP` values of `A` are taken as a reference to an array,
+/// from which the kernel broadcasts them at indices known at compile time,
+/// so its loop has no bounds check and its sums stay in registers. A
+/// window's runs lie within one tap's channels, so windows are read in
+/// place when the input's channels are a multiple of it.
 pub(crate) const STEP: usize = 16;
 
 /// The longest stretch of the shared dimension one pass of the kernel
@@ -87,7 +88,9 @@ impl Packed {
 pub(crate) trait Source {
     fn rows(&self) -> usize;
     fn values(&self) -> &[f32];
-    fn start(&self, row: usize) -> usize;
+    /// `start(first + i)` into each `starts[i]`, the last row's for rows
+    /// past it.
+    fn starts(&self, first: usize, starts: &mut [usize]);
     fn column(&self, k: usize) -> usize;
 }
 
@@ -109,8 +112,10 @@ impl Source for Rows<'_> {
         self.values
     }
     #[inline(always)]
-    fn start(&self, row: usize) -> usize {
-        row * self.stride
+    fn starts(&self, first: usize, starts: &mut [usize]) {
+        for (i, start) in starts.iter_mut().enumerate() {
+            *start = (first + i).min(self.rows - 1) * self.stride;
+        }
     }
     #[inline(always)]
     fn column(&self, k: usize) -> usize {
@@ -146,13 +151,29 @@ impl Source for Windows<'_> {
     fn values(&self) -> &[f32] {
         self.values
     }
+    /// One division for the first row, then a walk along the output's
+    /// rows and images.
     #[inline(always)]
-    fn start(&self, row: usize) -> usize {
+    fn starts(&self, first: usize, starts: &mut [usize]) {
         let [oh, ow] = self.output_hw;
         let [ph, pw] = self.padded_hw;
-        let (image, pixel) = (row / (oh * ow), row % (oh * ow));
-        let (y, x) = (pixel / ow * self.stride[0], pixel % ow * self.stride[1]);
-        ((image * ph + y) * pw + x) * self.channels
+        let [sh, sw] = self.stride;
+        let (mut image, pixel) = (first / (oh * ow), first % (oh * ow));
+        let (mut oy, mut ox) = (pixel / ow, pixel % ow);
+        let mut last = 0;
+        for (i, start) in starts.iter_mut().enumerate() {
+            if first + i < self.rows() {
+                last = ((image * ph + oy * sh) * pw + ox * sw) * self.channels;
+                ox += 1;
+                if ox == ow {
+                    (ox, oy) = (0, oy + 1);
+                    if oy == oh {
+                        (oy, image) = (0, image + 1);
+                    }
+                }
+            }
+            *start = last;
+        }
     }
     #[inline(always)]
     fn column(&self, k: usize) -> usize {
@@ -160,9 +181,9 @@ impl Source for Windows<'_> {
     }
 }
 
-/// Where the product goes, and what is added to it: `C = bias + residual
-/// + A · B`, then ReLU if asked. The bias (one per column) and the residual
-/// (laid out like `C`) are added when the first block of the shared
+/// Where the product goes, and what is added to it: the bias (one per
+/// column), the residual (laid out like `C`) and the product, then ReLU if
+/// asked. Bias and residual are added when the first block of the shared
 /// dimension is stored, the ReLU when the last one is, so `C` is written
 /// once per block and read only between blocks.
 pub(crate) struct Output<'a> {
@@ -229,9 +250,7 @@ fn sweep<S: Simd, const MR: usize, const P: usize, const V: usize>(
         // A tile past the last row reads the last row again and drops the
         // sums: the kernel stays fully unrolled.
         let mut starts = [0; MR];
-        for (i, start) in starts.iter_mut().enumerate() {
-            *start = a.start((first_row + i).min(a.rows() - 1));
-        }
+        a.starts(first_row, &mut starts);
         let rows = TileRows { starts, depth: depth.clone() };
         let at = Tile { first_row, rows: MR.min(a.rows() - first_row), first_column: 0, columns: b.columns };
         let mut p = 0;
@@ -260,6 +279,31 @@ struct TileRows<const MR: usize> {
     depth: std::ops::Range<usize>,
 }
 
+/// One run of STEP values of the shared dimension: `sums[i] += a[i][k] ·
+/// b[k]` for each `k`.
+#[inline(always)]
+fn accumulate<S: Simd, const MR: usize, const P: usize, const V: usize>(
+    simd: S,
+    sums: &mut [[[S::f32s; V]; P]; MR],
+    a: [&[f32; STEP]; MR],
+    b: [&[[f32; PANEL]; STEP]; P],
+) {
+    for kk in 0..STEP {
+        let mut vectors = [[simd.splat_f32s(0.0); V]; P];
+        for (vectors, panel) in vectors.iter_mut().zip(&b) {
+            vectors.copy_from_slice(&S::as_simd_f32s(&panel[kk]).0[..V]);
+        }
+        for (sums, a) in sums.iter_mut().zip(a) {
+            let a = simd.splat_f32s(a[kk]);
+            for (sums, b) in sums.iter_mut().zip(&vectors) {
+                for (sum, &b) in sums.iter_mut().zip(b) {
+                    *sum = simd.mul_add_f32s(a, b, *sum);
+                }
+            }
+        }
+    }
+}
+
 /// Where a tile's sums go: rows `first_row..first_row + rows` of `C` (a
 /// tile past the last row has fewer than its height), its columns from
 /// `first_column` up to `C`'s `columns`.
@@ -271,8 +315,9 @@ struct Tile {
     columns: usize,
 }
 
-/// The micro-kernel: adds `rows · panels` (`MR × P · PANEL`) onto the
-/// tile `at` of `C`.
+/// The micro-kernel: stores `rows · panels` (`MR × P · PANEL`) into the
+/// tile `at` of `C`, as `store` says.
+#[allow(clippy::needless_range_loop, reason = "indices known at compile time keep the sums in registers")]
 #[inline(always)]
 fn tile<S: Simd, const MR: usize, const P: usize, const V: usize>(
     simd: S,
@@ -286,45 +331,37 @@ fn tile<S: Simd, const MR: usize, const P: usize, const V: usize>(
     let lanes = S::F32_LANES;
     let zero = simd.splat_f32s(0.0);
     let mut sums = [[[zero; V]; P]; MR];
-    let mut a = [[0.0; STEP]; MR];
+    // A row's next STEP values are read in place, through a reference to
+    // an array (so the kernel's indices are known at compile time and need
+    // no check). A last run that ends before STEP values is copied, zeros
+    // after it, into `tails` (the panels' rows past the block are zeros
+    // too), without a function call (a `memcpy` of unknown length), around
+    // which the sums would be saved and restored.
     let values = a_source.values();
-    for step in 0..panels[0].len() {
-        // The next STEP values of each row, zeros past the block's end
-        // (where the panels' rows are zeros too). Nothing here may become a
-        // function call (a closure of `array::from_fn`, a `memcpy` of
-        // unknown length): the sums would be saved and restored around it.
+    let length = rows.depth.end - rows.depth.start;
+    let mut tails = [[0.0; STEP]; MR];
+    for (step, b) in panels[0].iter().enumerate().map(|(step, _)| (step, panels.map(|panel| &panel[step]))) {
         let k = rows.depth.start + step * STEP;
-        let (column, valid) = (a_source.column(k), STEP.min(rows.depth.end - k));
-        for (a, &start) in a.iter_mut().zip(&rows.starts) {
-            let at = start + column;
-            match values.get(at..at + STEP) {
-                Some(row) if valid == STEP => a.copy_from_slice(row),
-                _ => {
-                    for (j, value) in a.iter_mut().enumerate() {
-                        *value = if j < valid { values[at + j] } else { 0.0 };
-                    }
+        let column = a_source.column(k);
+        let mut a: [&[f32; STEP]; MR] = [&[0.0; STEP]; MR];
+        if (step + 1) * STEP <= length {
+            for (a, &start) in a.iter_mut().zip(&rows.starts) {
+                *a = values[start + column..][..STEP].try_into().expect("STEP values");
+            }
+        } else {
+            let valid = length - step * STEP;
+            for ((a, tail), &start) in a.iter_mut().zip(&mut tails).zip(&rows.starts) {
+                for (j, value) in tail.iter_mut().enumerate() {
+                    *value = if j < valid { values[start + column + j] } else { 0.0 };
                 }
+                *a = tail;
             }
         }
-        for kk in 0..STEP {
-            let mut b = [[zero; V]; P];
-            for (b, panel) in b.iter_mut().zip(&panels) {
-                let (vectors, _) = S::as_simd_f32s(&panel[step][kk]);
-                b.copy_from_slice(&vectors[..V]);
-            }
-            for (sums, a) in sums.iter_mut().zip(&a) {
-                let a = simd.splat_f32s(a[kk]);
-                for (sums, b) in sums.iter_mut().zip(&b) {
-                    for (sum, &b) in sums.iter_mut().zip(b) {
-                        *sum = simd.mul_add_f32s(a, b, *sum);
-                    }
-                }
-            }
-        }
+        accumulate(simd, &mut sums, a, b);
     }
-    // Every index into `sums` is known at compile time, here too: one the
-    // compiler could not resolve would keep the sums in memory, stored at
-    // every step of the loop above.
+    // Every index into `sums` is known at compile time, here too (hence the
+    // index loops): one the compiler could not resolve would keep the sums
+    // in memory, stored at every step of the loop above.
     let width = (P * PANEL).min(at.columns - at.first_column);
     'rows: for i in 0..MR {
         if i >= at.rows {

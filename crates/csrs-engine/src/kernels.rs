@@ -104,15 +104,15 @@ fn activate(values: &mut [f32], activation: Option<Activation>) {
     }
 }
 
-/// A convolution, a group of images at a time: output = bias (+ residual)
-/// + the convolution proper, then the activation. Most convolutions are
-/// matrix products ([`gemm`], which adds the bias and residual and applies
-/// a ReLU as it stores): of the zero-padded input's windows read in place
-/// when every tap's channels are whole runs of the kernel's
-/// ([`Windows`]), of the pixels themselves for a 1×1 convolution with
-/// stride 1, otherwise of an im2col matrix per channel group, with images
-/// grouped so that one product has enough rows to run at speed while its
-/// matrix stays in cache. A first layer of few channels runs plane by
+/// A convolution, a group of images at a time: the bias, plus the
+/// residual if any, plus the convolution proper, then the activation. Most
+/// convolutions are matrix products ([`gemm`], which adds the bias and
+/// residual and applies a ReLU as it stores): of the zero-padded input's
+/// windows, read in place when every tap's channels are whole runs of the
+/// kernel's ([`Windows`]); of the pixels themselves for a 1×1 convolution
+/// with stride 1; otherwise of an im2col matrix per channel group, with
+/// images grouped so that one product has enough rows to run at speed while
+/// its matrix stays in cache. A first layer of few channels runs plane by
 /// plane ([`planar_convolution`]), a depthwise one tap by tap
 /// ([`depthwise_convolution`]); these add onto the bias and residual,
 /// filled first.
