@@ -16,12 +16,18 @@ use anyhow::{Context, anyhow, bail};
 use crate::bench_vs_torch::{csrs_rate, output_of, script_value};
 use crate::{asks_for_help, cargo, project_root};
 
-const USAGE: &str = "usage: cargo xtask bench-vs-onnx [--networks wrn16_4,resnet110] \
+const USAGE: &str = "usage: cargo xtask bench-vs-onnx [--networks wrn16_4,resnet110,vgg11,resnet18] \
 [--onnx FILE --dataset NAME] [--batch 400] [--rounds 2] [--python python3]";
 
-/// The script's name of a network, the dataset whose images it takes, and
-/// draws per measurement.
-const NETWORKS: [(&str, &str, u64); 2] = [("wrn16_4", "digits", 20_000), ("resnet110", "cifar10", 400)];
+/// The script's name of a network, the dataset whose images it takes,
+/// draws per measurement, and the largest batch it is timed with (ResNet-18
+/// on 224×224 images: 100, csrs's smallest, one block of draws).
+const NETWORKS: [(&str, &str, u64, u64); 4] = [
+    ("wrn16_4", "digits", 20_000, u64::MAX),
+    ("resnet110", "cifar10", 400, u64::MAX),
+    ("vgg11", "cifar10", 2_000, u64::MAX),
+    ("resnet18", "imagenet", 300, 100),
+];
 
 struct Options {
     networks: Vec<String>,
@@ -34,7 +40,7 @@ struct Options {
 
 fn options(args: &[String]) -> anyhow::Result<Options> {
     let mut options = Options {
-        networks: vec!["wrn16_4".into(), "resnet110".into()],
+        networks: NETWORKS.iter().map(|(name, ..)| (*name).to_owned()).collect(),
         file: None,
         batch: 400,
         rounds: 2,
@@ -99,10 +105,10 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         options.batch, options.rounds
     );
 
-    // (label, file, dataset, draws, the PyTorch module's name)
-    let mut runs: Vec<(String, PathBuf, String, u64, Option<&str>)> = Vec::new();
+    // (label, file, dataset, draws, batch, the PyTorch module's name)
+    let mut runs: Vec<(String, PathBuf, String, u64, u64, Option<&str>)> = Vec::new();
     for network in &options.networks {
-        let &(name, dataset, draws) = NETWORKS.iter().find(|(n, ..)| n == network).expect("checked");
+        let &(name, dataset, draws, batch) = NETWORKS.iter().find(|(n, ..)| n == network).expect("checked");
         let file = if name == "wrn16_4" {
             root.join("crates/csrs-onnx/tests/data/wrn16_4.onnx")
         } else {
@@ -110,17 +116,17 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             output_of(Command::new(&options.python).arg(&script).args(["export", name]).arg(&file))?;
             file
         };
-        runs.push((name.to_owned(), file, dataset.to_owned(), draws, Some(name)));
+        runs.push((name.to_owned(), file, dataset.to_owned(), draws, batch.min(options.batch), Some(name)));
     }
     if let Some((file, dataset)) = &options.file {
-        runs.push((file.display().to_string(), file.clone(), dataset.clone(), 2_000, None));
+        runs.push((file.display().to_string(), file.clone(), dataset.clone(), 2_000, options.batch, None));
     }
 
-    println!("| network | csrs samples/s | onnxruntime | PyTorch eager | csrs / onnxruntime | csrs / eager |");
-    println!("|---|---|---|---|---|---|");
-    for (label, file, dataset, draws, module) in runs {
-        let draws = draws.max(options.batch).to_string();
-        let batch = options.batch.to_string();
+    println!("| network | batch | csrs samples/s | onnxruntime | PyTorch eager | csrs / onnxruntime | csrs / eager |");
+    println!("|---|---|---|---|---|---|---|");
+    for (label, file, dataset, draws, batch, module) in runs {
+        let draws = draws.max(batch).to_string();
+        let batch = batch.to_string();
         let (mut ours, mut ort, mut eager) = (0.0f64, 0.0f64, 0.0f64);
         for _ in 0..options.rounds {
             let file_arg = file.display().to_string();
@@ -138,7 +144,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         } else {
             ("-".to_owned(), "-".to_owned())
         };
-        println!("| {label} | {ours:.0} | {ort:.0} | {eager_rate} | {:.2}x | {eager_ratio} |", ours / ort);
+        println!("| {label} | {batch} | {ours:.0} | {ort:.0} | {eager_rate} | {:.2}x | {eager_ratio} |", ours / ort);
     }
     Ok(())
 }
@@ -163,6 +169,7 @@ mod tests {
         assert!(err.starts_with("--onnx and --dataset go together"), "{err}");
         let err = options(&args(&["--networks", "vgg16"])).err().unwrap().to_string();
         assert!(err.starts_with("unknown network vgg16"), "{err}");
+        assert_eq!(options(&[]).unwrap().networks, ["wrn16_4", "resnet110", "vgg11", "resnet18"]);
     }
 
     #[test]
