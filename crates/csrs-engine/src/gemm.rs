@@ -340,7 +340,11 @@ fn tile<S: Simd, const MR: usize, const P: usize, const V: usize>(
     let values = a_source.values();
     let length = rows.depth.end - rows.depth.start;
     let mut tails = [[0.0; STEP]; MR];
-    for (step, b) in panels[0].iter().enumerate().map(|(step, _)| (step, panels.map(|panel| &panel[step]))) {
+    for step in 0..panels[0].len() {
+        let mut b: [&[[f32; PANEL]; STEP]; P] = [&panels[0][step]; P];
+        for (b, panel) in b.iter_mut().zip(&panels) {
+            *b = &panel[step];
+        }
         let k = rows.depth.start + step * STEP;
         let column = a_source.column(k);
         let mut a: [&[f32; STEP]; MR] = [&[0.0; STEP]; MR];
