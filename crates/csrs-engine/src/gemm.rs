@@ -211,10 +211,10 @@ pub(crate) fn gemm<S: Simd>(simd: S, a: &impl Source, b: &Packed, c: Output<'_>)
         let last = end == b.depth;
         let store = Store { stride, first: (start == 0).then_some((bias, residual)), relu: relu && last };
         match S::F32_LANES {
-            16 => sweep::<S, 12, 2, 1>(simd, a, b, start..end, values, &store),
-            8 => sweep::<S, 6, 1, 2>(simd, a, b, start..end, values, &store),
-            4 => sweep::<S, 3, 1, 4>(simd, a, b, start..end, values, &store),
-            _ => sweep::<S, 4, 1, 16>(simd, a, b, start..end, values, &store),
+            16 => depth_block::<S, 12, 2, 1>(simd, a, b, start..end, values, &store),
+            8 => depth_block::<S, 6, 1, 2>(simd, a, b, start..end, values, &store),
+            4 => depth_block::<S, 3, 1, 4>(simd, a, b, start..end, values, &store),
+            _ => depth_block::<S, 4, 1, 16>(simd, a, b, start..end, values, &store),
         }
         if last {
             break;
@@ -231,11 +231,31 @@ struct Store<'a> {
     relu: bool,
 }
 
+/// One block `depth` of the shared dimension, with a kernel that has no
+/// code for a last run shorter than STEP when there is none (the sums stay
+/// in registers from one run to the next only in a loop without that
+/// branch).
+#[inline(always)]
+fn depth_block<S: Simd, const MR: usize, const P: usize, const V: usize>(
+    simd: S,
+    a: &impl Source,
+    b: &Packed,
+    depth: std::ops::Range<usize>,
+    c: &mut [f32],
+    store: &Store<'_>,
+) {
+    if (depth.end - depth.start).is_multiple_of(STEP) {
+        sweep::<S, MR, P, V, false>(simd, a, b, depth, c, store);
+    } else {
+        sweep::<S, MR, P, V, true>(simd, a, b, depth, c, store);
+    }
+}
+
 /// One block `depth` of the shared dimension: every tile of `MR` rows and
 /// `P` panels (`V` vectors per panel), then the remaining panels one at a
 /// time.
 #[inline(always)]
-fn sweep<S: Simd, const MR: usize, const P: usize, const V: usize>(
+fn sweep<S: Simd, const MR: usize, const P: usize, const V: usize, const TAIL: bool>(
     simd: S,
     a: &impl Source,
     b: &Packed,
@@ -259,12 +279,12 @@ fn sweep<S: Simd, const MR: usize, const P: usize, const V: usize>(
             for (q, panel) in b_panels.iter_mut().enumerate() {
                 *panel = &b.panel(p + q, depth.start)[..steps];
             }
-            tile::<S, MR, P, V>(simd, a, &rows, b_panels, c, store, Tile { first_column: p * PANEL, ..at });
+            tile::<S, MR, P, V, TAIL>(simd, a, &rows, b_panels, c, store, Tile { first_column: p * PANEL, ..at });
             p += P;
         }
         while p < panels {
             let b_panel = &b.panel(p, depth.start)[..steps];
-            tile::<S, MR, 1, V>(simd, a, &rows, [b_panel], c, store, Tile { first_column: p * PANEL, ..at });
+            tile::<S, MR, 1, V, TAIL>(simd, a, &rows, [b_panel], c, store, Tile { first_column: p * PANEL, ..at });
             p += 1;
         }
         first_row += MR;
@@ -277,6 +297,15 @@ fn sweep<S: Simd, const MR: usize, const P: usize, const V: usize>(
 struct TileRows<const MR: usize> {
     starts: [usize; MR],
     depth: std::ops::Range<usize>,
+}
+
+/// The values of a vector, or of its first lanes (zeros after). (A
+/// function, not a closure: closures are compiled apart from the
+/// dispatched instructions, and a call makes the sums leave their
+/// registers.)
+#[inline(always)]
+fn load<S: Simd>(simd: S, values: &[f32]) -> S::f32s {
+    if values.len() == S::F32_LANES { S::as_simd_f32s(values).0[0] } else { simd.partial_load_f32s(values) }
 }
 
 /// One run of STEP values of the shared dimension: `sums[i] += a[i][k] ·
@@ -319,7 +348,7 @@ struct Tile {
 /// tile `at` of `C`, as `store` says.
 #[allow(clippy::needless_range_loop, reason = "indices known at compile time keep the sums in registers")]
 #[inline(always)]
-fn tile<S: Simd, const MR: usize, const P: usize, const V: usize>(
+fn tile<S: Simd, const MR: usize, const P: usize, const V: usize, const TAIL: bool>(
     simd: S,
     a_source: &impl Source,
     rows: &TileRows<MR>,
@@ -348,7 +377,7 @@ fn tile<S: Simd, const MR: usize, const P: usize, const V: usize>(
         let k = rows.depth.start + step * STEP;
         let column = a_source.column(k);
         let mut a: [&[f32; STEP]; MR] = [&[0.0; STEP]; MR];
-        if (step + 1) * STEP <= length {
+        if !TAIL || (step + 1) * STEP <= length {
             for (a, &start) in a.iter_mut().zip(&rows.starts) {
                 *a = values[start + column..][..STEP].try_into().expect("STEP values");
             }
@@ -381,15 +410,12 @@ fn tile<S: Simd, const MR: usize, const P: usize, const V: usize>(
                 }
                 let columns = first..(first + lanes).min(width);
                 let full = columns.len() == lanes;
-                let load = |values: &[f32]| {
-                    if full { S::as_simd_f32s(values).0[0] } else { simd.partial_load_f32s(values) }
-                };
                 let base = match store.first {
-                    None => load(&out[columns.clone()]),
+                    None => load(simd, &out[columns.clone()]),
                     Some((bias, residual)) => {
-                        let bias = load(&bias[at.first_column..][columns.clone()]);
+                        let bias = load(simd, &bias[at.first_column..][columns.clone()]);
                         match residual {
-                            Some(residual) => simd.add_f32s(bias, load(&residual[row..][columns.clone()])),
+                            Some(residual) => simd.add_f32s(bias, load(simd, &residual[row..][columns.clone()])),
                             None => bias,
                         }
                     }
