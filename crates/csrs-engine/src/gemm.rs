@@ -265,29 +265,32 @@ fn sweep<S: Simd, const MR: usize, const P: usize, const V: usize, const TAIL: b
 ) {
     let panels = b.columns.div_ceil(PANEL);
     let steps = (depth.end - depth.start).div_ceil(STEP);
-    let mut first_row = 0;
-    while first_row < a.rows() {
-        // A tile past the last row reads the last row again and drops the
-        // sums: the kernel stays fully unrolled.
-        let mut starts = [0; MR];
-        a.starts(first_row, &mut starts);
-        let rows = TileRows { starts, depth: depth.clone() };
-        let at = Tile { first_row, rows: MR.min(a.rows() - first_row), first_column: 0, columns: b.columns };
-        let mut p = 0;
-        while p + P <= panels {
-            let mut b_panels: [&[[[f32; PANEL]; STEP]]; P] = [&[]; P];
-            for (q, panel) in b_panels.iter_mut().enumerate() {
-                *panel = &b.panel(p + q, depth.start)[..steps];
+    // Column tiles outside, row tiles inside: a tile's panels of `B` (one
+    // block of them, 32 KiB) stay in L1 while the kernel walks down `A`,
+    // which streams from L2.
+    let mut p = 0;
+    while p < panels {
+        let wide = p + P <= panels;
+        let mut b_panels: [&[[[f32; PANEL]; STEP]]; P] = [&[]; P];
+        for (q, panel) in b_panels.iter_mut().enumerate().take(if wide { P } else { 1 }) {
+            *panel = &b.panel(p + q, depth.start)[..steps];
+        }
+        let mut first_row = 0;
+        while first_row < a.rows() {
+            // A tile past the last row reads the last row again and drops
+            // the sums: the kernel stays fully unrolled.
+            let mut starts = [0; MR];
+            a.starts(first_row, &mut starts);
+            let rows = TileRows { starts, depth: depth.clone() };
+            let at = Tile { first_row, rows: MR.min(a.rows() - first_row), first_column: p * PANEL, columns: b.columns };
+            if wide {
+                tile::<S, MR, P, V, TAIL>(simd, a, &rows, b_panels, c, store, at);
+            } else {
+                tile::<S, MR, 1, V, TAIL>(simd, a, &rows, [b_panels[0]], c, store, at);
             }
-            tile::<S, MR, P, V, TAIL>(simd, a, &rows, b_panels, c, store, Tile { first_column: p * PANEL, ..at });
-            p += P;
+            first_row += MR;
         }
-        while p < panels {
-            let b_panel = &b.panel(p, depth.start)[..steps];
-            tile::<S, MR, 1, V, TAIL>(simd, a, &rows, [b_panel], c, store, Tile { first_column: p * PANEL, ..at });
-            p += 1;
-        }
-        first_row += MR;
+        p += if wide { P } else { 1 };
     }
 }
 
