@@ -26,7 +26,7 @@ const NETWORKS: [(&str, &str, u64, u64); 4] = [
     ("wrn16_4", "digits", 20_000, u64::MAX),
     ("resnet110", "cifar10", 400, u64::MAX),
     ("vgg11", "cifar10", 2_000, u64::MAX),
-    ("resnet18", "imagenet", 300, 100),
+    ("resnet18", "imagenet", 600, 100),
 ];
 
 struct Options {
