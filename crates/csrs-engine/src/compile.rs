@@ -12,6 +12,7 @@ use csrs_models::graph::{Activation, Binary, Graph, Op, ValueId, Window};
 
 use crate::Engine;
 use crate::gemm::{Packed, STEP};
+use crate::winograd::Winograd;
 
 /// Why a network cannot be compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +53,11 @@ impl fmt::Display for CompileError {
 
 impl std::error::Error for CompileError {}
 
+/// The environment variable that, set to `off`, makes every convolution
+/// take the direct product instead of Winograd's transforms: the plain path,
+/// to compare speed and results against.
+pub const PLAIN_PATH: &str = "CSRS_ENGINE_WINOGRAD";
+
 /// The im2col buffer holds at least this many values, so that the images
 /// of small layers are multiplied a group at a time.
 const COL_GROUP: usize = 256 * 1024;
@@ -91,6 +97,9 @@ pub(crate) struct Conv {
     /// For a convolution read through [`crate::gemm::Windows`], where each
     /// run of [`STEP`] rows of the weights reads in the padded window.
     pub(crate) window_steps: Vec<usize>,
+    /// A 3×3 stride-1 convolution computed by Winograd's F(2×2, 3×3)
+    /// ([`Winograd::applies`]), unless the engine is told not to.
+    pub(crate) winograd: Option<Box<Winograd>>,
     pub(crate) bias: Vec<f32>,
 }
 
@@ -165,6 +174,8 @@ impl Conv {
         } else if self.is_planar() {
             let [ph, pw] = self.padded_hw();
             cin * (ph * pw + self.kernel[1] - 1) + cout * oh * pw
+        } else if let Some(winograd) = &self.winograd {
+            winograd.scratch_len(1)
         } else if self.is_windowed() {
             let [ph, pw] = self.padded_hw();
             ph * pw * cin
@@ -188,7 +199,14 @@ impl Conv {
 
     /// Moves a matrix product's folded weights into panels, once every
     /// batch norm has been folded in.
-    fn pack(&mut self) {
+    fn pack(&mut self, winograd: bool) {
+        let [oh, ow, cout] = self.output_hwc;
+        let cin = self.input_hwc[2];
+        if winograd && Winograd::applies(self.kernel, self.stride, self.dilation, self.groups, cin, cout, [oh, ow]) {
+            self.winograd = Some(Box::new(Winograd::new(&self.weight, cin, cout, [oh, ow])));
+            self.weight = Vec::new();
+            return;
+        }
         if self.is_product() {
             let (depth, columns) = (self.depth(), self.group_channels_out());
             let weight = std::mem::take(&mut self.weight);
@@ -390,17 +408,17 @@ pub(crate) fn compile(
     if c.layout(last) != Layout::Natural {
         return Err(CompileError::Unsupported("logits that are a flattened image of more than one pixel".into()));
     }
-    // At least one image's patches, and room to group small layers' images
-    // (256 Ki values, 1 MiB: about an L2 cache).
-    let col_size =
-        c.steps.iter().map(|s| if let Step::Conv(conv) = s { conv.col_size() } else { 0 }).max().unwrap_or(0);
-    let col_size = col_size.max(COL_GROUP);
     let mut steps = c.steps;
+    let winograd = std::env::var_os(PLAIN_PATH).is_none_or(|value| value != "off");
     for step in &mut steps {
         if let Step::Conv(conv) = step {
-            conv.pack();
+            conv.pack(winograd);
         }
     }
+    // At least one image's patches, and room to group small layers' images
+    // (256 Ki values, 1 MiB: about an L2 cache).
+    let col_size = steps.iter().map(|s| if let Step::Conv(conv) = s { conv.col_size() } else { 0 }).max().unwrap_or(0);
+    let col_size = col_size.max(COL_GROUP);
     let (slot_sizes, output) = share_buffers(&mut steps, &c.slot_sizes, output);
     Ok(Engine {
         steps,
@@ -530,6 +548,7 @@ impl Compiler<'_> {
                     weight: vec![0.0; torch.len()],
                     packed: Vec::new(),
                     window_steps: Vec::new(),
+                    winograd: None,
                     bias,
                 };
                 // [cout, cin / groups, ky, kx] → rows (ky, kx, ci) of the

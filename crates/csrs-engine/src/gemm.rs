@@ -190,7 +190,7 @@ pub(crate) struct Output<'a> {
     pub(crate) values: &'a mut [f32],
     /// Between the starts of two rows of `values` (and of `residual`).
     pub(crate) stride: usize,
-    pub(crate) bias: &'a [f32],
+    pub(crate) bias: Option<&'a [f32]>,
     pub(crate) residual: Option<&'a [f32]>,
     pub(crate) relu: bool,
 }
@@ -209,7 +209,7 @@ pub(crate) fn gemm<S: Simd>(simd: S, a: &impl Source, b: &Packed, c: Output<'_>)
     loop {
         let end = (start + block).min(b.depth);
         let last = end == b.depth;
-        let store = Store { stride, first: (start == 0).then_some((bias, residual)), relu: relu && last };
+        let store = Store { stride, first: (start == 0).then_some(Addends { bias, residual }), relu: relu && last };
         match S::F32_LANES {
             16 => depth_block::<S, 12, 2, 1>(simd, a, b, start..end, values, &store),
             8 => depth_block::<S, 6, 1, 2>(simd, a, b, start..end, values, &store),
@@ -227,8 +227,15 @@ pub(crate) fn gemm<S: Simd>(simd: S, a: &impl Source, b: &Packed, c: Output<'_>)
 /// onto the bias and residual; then ReLU, after the last block.
 struct Store<'a> {
     stride: usize,
-    first: Option<(&'a [f32], Option<&'a [f32]>)>,
+    first: Option<Addends<'a>>,
     relu: bool,
+}
+
+/// What the first block's sums are added to.
+#[derive(Clone, Copy)]
+struct Addends<'a> {
+    bias: Option<&'a [f32]>,
+    residual: Option<&'a [f32]>,
 }
 
 /// One block `depth` of the shared dimension, with a kernel that has no
@@ -282,7 +289,8 @@ fn sweep<S: Simd, const MR: usize, const P: usize, const V: usize, const TAIL: b
             let mut starts = [0; MR];
             a.starts(first_row, &mut starts);
             let rows = TileRows { starts, depth: depth.clone() };
-            let at = Tile { first_row, rows: MR.min(a.rows() - first_row), first_column: p * PANEL, columns: b.columns };
+            let at =
+                Tile { first_row, rows: MR.min(a.rows() - first_row), first_column: p * PANEL, columns: b.columns };
             if wide {
                 tile::<S, MR, P, V, TAIL>(simd, a, &rows, b_panels, c, store, at);
             } else {
@@ -415,8 +423,11 @@ fn tile<S: Simd, const MR: usize, const P: usize, const V: usize, const TAIL: bo
                 let full = columns.len() == lanes;
                 let base = match store.first {
                     None => load(simd, &out[columns.clone()]),
-                    Some((bias, residual)) => {
-                        let bias = load(simd, &bias[at.first_column..][columns.clone()]);
+                    Some(Addends { bias, residual }) => {
+                        let bias = match bias {
+                            Some(bias) => load(simd, &bias[at.first_column..][columns.clone()]),
+                            None => zero,
+                        };
                         match residual {
                             Some(residual) => simd.add_f32s(bias, load(simd, &residual[row..][columns.clone()])),
                             None => bias,
@@ -471,7 +482,7 @@ mod tests {
                         }
                     }
                     let rows = Rows { values: &a, rows: m, stride: depth + 2 };
-                    let output = Output { values: &mut c, stride, bias: &bias, residual: Some(&residual), relu };
+                    let output = Output { values: &mut c, stride, bias: Some(&bias), residual: Some(&residual), relu };
                     gemm(simd, &rows, &Packed::new(&w, depth, n), output);
                     for (index, (got, want)) in c.iter().zip(&expected).enumerate() {
                         assert!(

@@ -5,6 +5,7 @@ use pulp::Simd;
 
 use crate::compile::{Conv, Pooling, Step};
 use crate::gemm::{Output, Rows, Windows, gemm};
+use crate::winograd;
 
 /// Runs `step` on the first `batch` examples of the workspace's slots.
 ///
@@ -49,7 +50,7 @@ pub(crate) fn run<S: Simd>(simd: S, step: &Step, slots: &mut [Vec<f32>], col: &m
             let y = &mut out[..batch * outputs];
             let x = Rows { values: &slots_in[*input][..batch * inputs], rows: batch, stride: *inputs };
             let relu = *activation == Some(Activation::Relu);
-            gemm(simd, &x, weight, Output { values: y, stride: *outputs, bias, residual: None, relu });
+            gemm(simd, &x, weight, Output { values: y, stride: *outputs, bias: Some(bias), residual: None, relu });
             if !relu {
                 activate(y, *activation);
             }
@@ -128,7 +129,11 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
     let rows = oh * ow;
     let depth = conv.depth();
     let direct = conv.is_pointwise() || conv.is_planar() || conv.is_depthwise();
-    let group = if direct { batch } else { (col.len() / conv.col_size()).clamp(1, batch) };
+    let group = match &conv.winograd {
+        Some(winograd) => winograd.images_in(col.len()).clamp(1, batch),
+        None if direct => batch,
+        None => (col.len() / conv.col_size()).clamp(1, batch),
+    };
     let relu = conv.is_product() && conv.activation == Some(Activation::Relu);
     let mut first = 0;
     while first < batch {
@@ -148,7 +153,27 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
                 }
             }
         }
-        if conv.is_planar() {
+        if let Some(winograd) = &conv.winograd {
+            let [ph, pw] = winograd.padded_hw;
+            let (padded, scratch) = col.split_at_mut(images * ph * pw * cin);
+            for (image, padded) in x.chunks_exact(in_len).zip(padded.chunks_exact_mut(ph * pw * cin)) {
+                pad(image, conv, [ph, pw], padded);
+            }
+            let bias = &conv.bias;
+            winograd::convolve(
+                simd,
+                winograd,
+                padded,
+                scratch,
+                images,
+                [oh, ow],
+                conv.output_pixel,
+                bias,
+                residual,
+                relu,
+                y,
+            );
+        } else if conv.is_planar() {
             planar_convolution(conv, x, col, y);
         } else if conv.is_depthwise() {
             depthwise_convolution(conv, x, y);
@@ -159,7 +184,7 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
             let padded_len = conv.col_size();
             let padded = &mut col[..images * padded_len];
             for (image, padded) in x.chunks_exact(in_len).zip(padded.chunks_exact_mut(padded_len)) {
-                pad(image, conv, padded);
+                pad(image, conv, conv.padded_hw(), padded);
             }
             let windows = Windows {
                 values: padded,
@@ -207,7 +232,7 @@ fn output<'a>(
     Output {
         values: &mut y[offset + columns.start..],
         stride: pixel,
-        bias: &conv.bias[columns.clone()],
+        bias: Some(&conv.bias[columns.clone()]),
         residual: residual.map(|r| &r[columns.start..]),
         relu,
     }
@@ -302,15 +327,15 @@ fn planar_convolution(conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]
     }
 }
 
-/// Copies the NHWC image `x` into `padded`, inside the convolution's
-/// zero border.
+/// Copies the NHWC image `x` into `padded` (`padded_hw` pixels), inside
+/// the convolution's zero border (and zeros below and right of it, to
+/// `padded_hw`).
 #[inline(always)]
-fn pad(x: &[f32], conv: &Conv, padded: &mut [f32]) {
+fn pad(x: &[f32], conv: &Conv, [ph, pw]: [usize; 2], padded: &mut [f32]) {
     let [h, w, c] = conv.input_hwc;
     let [top, left, _, _] = conv.padding;
-    let [_, pw] = conv.padded_hw();
     let row_len = pw * c;
-    let (above, rest) = padded.split_at_mut(top * row_len);
+    let (above, rest) = padded[..ph * row_len].split_at_mut(top * row_len);
     above.fill(0.0);
     let (inside, below) = rest.split_at_mut(h * row_len);
     below.fill(0.0);

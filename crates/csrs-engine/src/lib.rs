@@ -49,6 +49,7 @@ mod compile;
 mod gemm;
 mod kernels;
 pub mod reference;
+mod winograd;
 
 use std::collections::HashMap;
 
@@ -57,7 +58,7 @@ use csrs_models::graph::Graph;
 use csrs_models::interop::torch_tensors;
 use csrs_models::{Classifier, ModelSpec};
 
-pub use compile::CompileError;
+pub use compile::{CompileError, PLAIN_PATH};
 
 /// A compiled network: the steps, their weights, and the input
 /// normalisation.

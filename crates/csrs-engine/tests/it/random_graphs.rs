@@ -4,8 +4,10 @@
 //! maps of every width; every activation; max and average pooling, padding
 //! counted or not; dropout; arithmetic of two values; concat; global
 //! pooling, flatten and linear layers), on odd sizes, with weights and
-//! batch-norm statistics of every sign. Whatever the engine folds, fuses
-//! or shares, it must compute what the graph says.
+//! batch-norm statistics of every sign; and stacks of 3×3 convolutions
+//! wide enough for Winograd's transforms, on image sizes that leave tiles
+//! overhanging. Whatever the engine folds, fuses, shares or transforms, it
+//! must compute what the graph says.
 
 use std::collections::HashMap;
 
@@ -180,6 +182,57 @@ fn weights(graph: &Graph, seed: u64) -> HashMap<String, Vec<f32>> {
         .collect()
 }
 
+/// The engine's logits of `batch` inputs against the reference
+/// interpreter's, within 1e-4 of the largest logit.
+fn matches_the_reference(
+    input: [usize; 3],
+    layers: &[Layer],
+    global_head: bool,
+    classes: usize,
+    seed: u64,
+    batch: usize,
+) -> Result<(), TestCaseError> {
+    let graph = graph(input, layers, global_head, classes);
+    let weights = weights(&graph, seed);
+    let spec = ModelSpec {
+        architecture: Architecture::Imported,
+        n_classes: classes,
+        input_shape: input,
+        mean: vec![0.0; input[0]],
+        std: vec![1.0; input[0]],
+        graph: Some(graph.clone()),
+    };
+    let engine = Engine::compile(&spec, &weights).unwrap();
+    let len: usize = input.iter().product();
+    let images: Vec<f32> =
+        (0..batch * len).map(|i| ((i * 7919 + seed as usize % 1000) % 997) as f32 / 498.0 - 1.0).collect();
+    let mut logits = vec![0.0; batch * classes];
+    engine.run(&mut Workspace::default(), &images, batch, &mut logits);
+    for example in 0..batch {
+        let expected = reference::logits(&graph, &weights, &images[example * len..(example + 1) * len]);
+        let found = &logits[example * classes..(example + 1) * classes];
+        let scale = expected.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        let worst = found.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        prop_assert!(worst <= 1e-4 * scale, "example {example}: differs by {worst} (scale {scale}) on {graph:?}");
+    }
+    Ok(())
+}
+
+/// Layers of the networks Winograd's transforms compute: 3×3 stride-1
+/// convolutions of 32 to 64 channels (any padding, odd image sizes, so
+/// that tiles overhang the output), between batch norms, activations and
+/// residual adds.
+fn winograd_layer() -> impl Strategy<Value = Layer> {
+    prop_oneof![
+        4 => (prop_oneof![Just(32usize), Just(48), Just(64)], [0..=2usize, 0..=2, 0..=2, 0..=2], any::<bool>()).prop_map(
+            |(out, padding, bias)| Layer::Conv { out, kernel: [3, 3], stride: [1, 1], padding, dilation: [1, 1], groups: 1, bias }
+        ),
+        1 => Just(Layer::BatchNorm),
+        1 => (0..3usize).prop_map(Layer::Activation),
+        1 => (0..4usize, 0..8usize).prop_map(|(op, other)| Layer::Binary { op, other }),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
@@ -192,28 +245,25 @@ proptest! {
         seed in any::<u64>(),
         batch in 1..=3usize,
     ) {
-        let input = [input.0, input.1, input.2];
-        let graph = graph(input, &layers, global_head, classes);
-        let weights = weights(&graph, seed);
-        let spec = ModelSpec {
-            architecture: Architecture::Imported,
-            n_classes: classes,
-            input_shape: input,
-            mean: vec![0.0; input[0]],
-            std: vec![1.0; input[0]],
-            graph: Some(graph.clone()),
-        };
-        let engine = Engine::compile(&spec, &weights).unwrap();
-        let len: usize = input.iter().product();
-        let images: Vec<f32> = (0..batch * len).map(|i| ((i * 7919 + seed as usize % 1000) % 997) as f32 / 498.0 - 1.0).collect();
-        let mut logits = vec![0.0; batch * classes];
-        engine.run(&mut Workspace::default(), &images, batch, &mut logits);
-        for example in 0..batch {
-            let expected = reference::logits(&graph, &weights, &images[example * len..(example + 1) * len]);
-            let found = &logits[example * classes..(example + 1) * classes];
-            let scale = expected.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-            let worst = found.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-            prop_assert!(worst <= 1e-4 * scale, "example {example}: differs by {worst} (scale {scale}) on {graph:?}");
-        }
+        matches_the_reference([input.0, input.1, input.2], &layers, global_head, classes, seed, batch)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn winograd_convolutions_compute_what_the_reference_interpreter_does(
+        input in (1..=3usize, 6..=13usize, 6..=13usize),
+        layers in proptest::collection::vec(winograd_layer(), 2..=6),
+        classes in 2..=5usize,
+        seed in any::<u64>(),
+        batch in 1..=3usize,
+    ) {
+        // A first 3×3 convolution to 32 channels, so that those after it
+        // have enough.
+        let first = Layer::Conv { out: 32, kernel: [3, 3], stride: [1, 1], padding: [1; 4], dilation: [1, 1], groups: 1, bias: true };
+        let layers: Vec<Layer> = std::iter::once(first).chain(layers).collect();
+        matches_the_reference([input.0, input.1, input.2], &layers, true, classes, seed, batch)?;
     }
 }
