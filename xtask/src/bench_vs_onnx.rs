@@ -105,8 +105,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         options.batch, options.rounds
     );
 
-    // (label, file, dataset, draws, batch, the PyTorch module's name)
-    let mut runs: Vec<(String, PathBuf, String, u64, u64, Option<&str>)> = Vec::new();
+    let mut runs: Vec<Run> = Vec::new();
     for network in &options.networks {
         let &(name, dataset, draws, batch) = NETWORKS.iter().find(|(n, ..)| n == network).expect("checked");
         let file = if name == "wrn16_4" {
@@ -116,15 +115,17 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             output_of(Command::new(&options.python).arg(&script).args(["export", name]).arg(&file))?;
             file
         };
-        runs.push((name.to_owned(), file, dataset.to_owned(), draws, batch.min(options.batch), Some(name)));
+        let (label, dataset, batch) = (name.to_owned(), dataset.to_owned(), batch.min(options.batch));
+        runs.push(Run { label, file, dataset, draws, batch, module: Some(name) });
     }
     if let Some((file, dataset)) = &options.file {
-        runs.push((file.display().to_string(), file.clone(), dataset.clone(), 2_000, options.batch, None));
+        let (label, dataset) = (file.display().to_string(), dataset.clone());
+        runs.push(Run { label, file: file.clone(), dataset, draws: 2_000, batch: options.batch, module: None });
     }
 
     println!("| network | batch | csrs samples/s | onnxruntime | PyTorch eager | csrs / onnxruntime | csrs / eager |");
     println!("|---|---|---|---|---|---|---|");
-    for (label, file, dataset, draws, batch, module) in runs {
+    for Run { label, file, dataset, draws, batch, module } in runs {
         let draws = draws.max(batch).to_string();
         let batch = batch.to_string();
         let (mut ours, mut ort, mut eager) = (0.0f64, 0.0f64, 0.0f64);
@@ -147,6 +148,17 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         println!("| {label} | {batch} | {ours:.0} | {ort:.0} | {eager_rate} | {:.2}x | {eager_ratio} |", ours / ort);
     }
     Ok(())
+}
+
+/// One network to time: its label, file, the dataset of its inputs, draws
+/// per measurement, batch, and the PyTorch module it was exported from.
+struct Run {
+    label: String,
+    file: PathBuf,
+    dataset: String,
+    draws: u64,
+    batch: u64,
+    module: Option<&'static str>,
 }
 
 /// The `samples/s=` field of a script's line.
