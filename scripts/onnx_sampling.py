@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 
 from onnx_fixtures import WideResNet, seeded
-from torch_sampling import CifarResNet
+from torch_sampling import Block, CifarResNet
 
 THREADS = 2
 SIGMA = 0.25
@@ -42,28 +42,14 @@ def vgg11():
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(512, 10))
 
 
-class BasicBlock(nn.Module):
-    def __init__(self, i, o, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(i, o, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(o)
-        self.conv2 = nn.Conv2d(o, o, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(o)
-        self.shortcut = nn.Sequential()
-        if stride != 1 or i != o:
-            self.shortcut = nn.Sequential(nn.Conv2d(i, o, 1, stride, bias=False), nn.BatchNorm2d(o))
-
-    def forward(self, x):
-        y = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
-
-
 def resnet18():
     """He et al.'s ImageNet ResNet-18: a 7x7 stride-2 stem and a max pool,
-    four stages of two basic blocks (64..512 channels), 1000 classes."""
+    four stages of two basic blocks (64..512 channels, the CIFAR ResNets'
+    block: 1x1 convolutions on the shortcuts that change shape), 1000
+    classes."""
     stages, channels = [], 64
     for width, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
-        stages += [BasicBlock(channels, width, stride), BasicBlock(width, width, 1)]
+        stages += [Block(channels, width, stride), Block(width, width, 1)]
         channels = width
     return nn.Sequential(
         nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1),

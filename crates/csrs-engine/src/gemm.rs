@@ -211,10 +211,10 @@ pub(crate) fn gemm<S: Simd>(simd: S, a: &impl Source, b: &Packed, c: Output<'_>)
         let last = end == b.depth;
         let store = Store { stride, first: (start == 0).then_some(Addends { bias, residual }), relu: relu && last };
         match S::F32_LANES {
-            16 => depth_block::<S, 12, 2, 1>(simd, a, b, start..end, values, &store),
-            8 => depth_block::<S, 6, 1, 2>(simd, a, b, start..end, values, &store),
-            4 => depth_block::<S, 3, 1, 4>(simd, a, b, start..end, values, &store),
-            _ => depth_block::<S, 4, 1, 16>(simd, a, b, start..end, values, &store),
+            16 => sweep::<S, 12, 2, 1>(simd, a, b, start..end, values, &store),
+            8 => sweep::<S, 6, 1, 2>(simd, a, b, start..end, values, &store),
+            4 => sweep::<S, 3, 1, 4>(simd, a, b, start..end, values, &store),
+            _ => sweep::<S, 4, 1, 16>(simd, a, b, start..end, values, &store),
         }
         if last {
             break;
@@ -238,31 +238,13 @@ struct Addends<'a> {
     residual: Option<&'a [f32]>,
 }
 
-/// One block `depth` of the shared dimension, with a kernel that has no
-/// code for a last run shorter than STEP when there is none (the sums stay
-/// in registers from one run to the next only in a loop without that
-/// branch).
-#[inline(always)]
-fn depth_block<S: Simd, const MR: usize, const P: usize, const V: usize>(
-    simd: S,
-    a: &impl Source,
-    b: &Packed,
-    depth: std::ops::Range<usize>,
-    c: &mut [f32],
-    store: &Store<'_>,
-) {
-    if (depth.end - depth.start).is_multiple_of(STEP) {
-        sweep::<S, MR, P, V, false>(simd, a, b, depth, c, store);
-    } else {
-        sweep::<S, MR, P, V, true>(simd, a, b, depth, c, store);
-    }
-}
-
 /// One block `depth` of the shared dimension: every tile of `MR` rows and
 /// `P` panels (`V` vectors per panel), then the remaining panels one at a
-/// time.
+/// time; with a kernel that has no code for a last run shorter than STEP
+/// when the block has none (the sums stay in registers from one run to the
+/// next only in a loop without that branch).
 #[inline(always)]
-fn sweep<S: Simd, const MR: usize, const P: usize, const V: usize, const TAIL: bool>(
+fn sweep<S: Simd, const MR: usize, const P: usize, const V: usize>(
     simd: S,
     a: &impl Source,
     b: &Packed,
@@ -272,6 +254,7 @@ fn sweep<S: Simd, const MR: usize, const P: usize, const V: usize, const TAIL: b
 ) {
     let panels = b.columns.div_ceil(PANEL);
     let steps = (depth.end - depth.start).div_ceil(STEP);
+    let tail = !(depth.end - depth.start).is_multiple_of(STEP);
     // Column tiles outside, row tiles inside: a tile's panels of `B` (one
     // block of them, 32 KiB) stay in L1 while the kernel walks down `A`,
     // which streams from L2.
@@ -291,10 +274,11 @@ fn sweep<S: Simd, const MR: usize, const P: usize, const V: usize, const TAIL: b
             let rows = TileRows { starts, depth: depth.clone() };
             let at =
                 Tile { first_row, rows: MR.min(a.rows() - first_row), first_column: p * PANEL, columns: b.columns };
-            if wide {
-                tile::<S, MR, P, V, TAIL>(simd, a, &rows, b_panels, c, store, at);
-            } else {
-                tile::<S, MR, 1, V, TAIL>(simd, a, &rows, [b_panels[0]], c, store, at);
+            match (wide, tail) {
+                (true, false) => tile::<S, MR, P, V, false>(simd, a, &rows, b_panels, c, store, at),
+                (true, true) => tile::<S, MR, P, V, true>(simd, a, &rows, b_panels, c, store, at),
+                (false, false) => tile::<S, MR, 1, V, false>(simd, a, &rows, [b_panels[0]], c, store, at),
+                (false, true) => tile::<S, MR, 1, V, true>(simd, a, &rows, [b_panels[0]], c, store, at),
             }
             first_row += MR;
         }
