@@ -5,7 +5,7 @@ use burn::tensor::TensorData;
 use csrs_models::Classifier;
 
 use crate::device_noise;
-use crate::philox::{Block, draw_batch};
+use crate::philox::{Block, Part, draw_batch};
 use crate::{BLOCK, ClassCounter, Draws, Forward, Noise, NoiseStream, Phase, Result, SamplingError, SeededBlock};
 
 /// Runs a network on batches of noisy copies of one input.
@@ -99,7 +99,7 @@ impl<B: Backend, M: Forward<B>> ClassCounter for BurnCounter<B, M> {
                 }
                 None => {
                     let mut images = vec![0.0; total * len];
-                    draw_batch(&bases, draws, batch, &mut images);
+                    draw_batch(&bases, draws, &Part::whole(batch, draws), &mut images);
                     Tensor::from_data(TensorData::new(images, [total, c, h, w]), &self.device)
                 }
             };

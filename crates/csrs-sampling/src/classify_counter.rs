@@ -2,7 +2,7 @@
 //! (its Philox streams, as [`NativeCounter`](crate::NativeCounter) does)
 //! and the model only classifies them, a batch at a time.
 
-use crate::philox::{Block, draw_batch};
+use crate::philox::{Block, Part, draw_batch};
 use crate::{BLOCK, ClassCounter, Draws, Noise, NoiseStream, Phase, Result, SamplingError};
 
 /// A base classifier of another framework, called on a batch of inputs.
@@ -70,7 +70,7 @@ impl<F: Classify> ClassCounter for ClassifyCounter<F> {
         for batch in Block::all(draws).chunks(self.blocks_per_batch as usize) {
             let total: usize = batch.iter().map(|block| block.size(draws)).sum();
             let mut images = vec![0.0; total * self.input_len];
-            draw_batch(&bases, draws, batch, &mut images);
+            draw_batch(&bases, draws, &Part::whole(batch, draws), &mut images);
             let mut classes = classes(&mut self.classify, self.n_classes, images, total)?.into_iter();
             for block in batch {
                 for class in classes.by_ref().take(block.size(draws)) {

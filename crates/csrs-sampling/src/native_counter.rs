@@ -5,7 +5,7 @@
 use csrs_engine::{Engine, Workspace};
 
 use crate::noise::Base;
-use crate::philox::{Block, draw_batch};
+use crate::philox::{Block, Part, draw_batch};
 use crate::{BLOCK, ClassCounter, Draws, Noise, NoiseStream, Phase, Result, SamplingError};
 
 /// A [`ClassCounter`] running a compiled [`Engine`] on the CPU threads.
@@ -74,15 +74,15 @@ impl ClassCounter for NativeCounter {
         let engine = &self.engine;
         let inputs = Inputs { bases: &bases, draws };
         for batch in blocks.chunks(self.blocks_per_batch as usize) {
+            let shares = Part::shares(batch, draws, self.workers.len());
             std::thread::scope(|scope| {
-                let per_worker = batch.len().div_ceil(self.workers.len());
-                let mut parts = batch.chunks(per_worker).zip(&mut self.workers).peekable();
-                while let Some((part, worker)) = parts.next() {
-                    let mut work = move || worker.count_blocks(engine, inputs, part);
-                    if parts.peek().is_none() {
-                        work();
+                let mut work = shares.iter().zip(&mut self.workers).filter(|(share, _)| !share.is_empty()).peekable();
+                while let Some((share, worker)) = work.next() {
+                    let mut count = move || worker.count_parts(engine, inputs, share);
+                    if work.peek().is_none() {
+                        count();
                     } else {
-                        scope.spawn(work);
+                        scope.spawn(count);
                     }
                 }
             });
@@ -127,19 +127,19 @@ struct Inputs<'a> {
 }
 
 impl Worker {
-    /// Draws, classifies and counts `blocks`, into the counts of their
+    /// Draws, classifies and counts `parts`, into the counts of their
     /// inputs.
-    fn count_blocks(&mut self, engine: &Engine, inputs: Inputs<'_>, blocks: &[Block]) {
+    fn count_parts(&mut self, engine: &Engine, inputs: Inputs<'_>, parts: &[Part]) {
         let m = engine.n_classes();
-        let total: usize = blocks.iter().map(|block| block.size(inputs.draws)).sum();
+        let total: usize = parts.iter().map(|part| part.len).sum();
         self.images.resize(total * engine.input_len(), 0.0);
         self.logits.resize(total * m, 0.0);
-        draw_batch(inputs.bases, inputs.draws, blocks, &mut self.images);
+        draw_batch(inputs.bases, inputs.draws, parts, &mut self.images);
         engine.run(&mut self.workspace, &self.images, total, &mut self.logits);
         let mut logits = self.logits.chunks_exact(m);
-        for block in blocks {
-            let counts = &mut self.counts[block.input * m..][..m];
-            for logits in logits.by_ref().take(block.size(inputs.draws)) {
+        for part in parts {
+            let counts = &mut self.counts[part.block.input * m..][..m];
+            for logits in logits.by_ref().take(part.len) {
                 counts[arg_max(logits)] += 1;
             }
         }

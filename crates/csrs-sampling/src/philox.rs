@@ -32,15 +32,25 @@ fn bump(k: [u32; 2]) -> [u32; 2] {
     [k[0].wrapping_add(W0), k[1].wrapping_add(W1)]
 }
 
-/// Writes block `block` of a phase's `n` draws, noisy copies of `base`, into
-/// `out` (exactly its size): the stream keyed by the block's seed
-/// ([`NoiseStream::block_seed`]) from its first draw.
-fn draw_block(base: Base<'_>, n: u64, (stream, phase): (NoiseStream, Phase), block: u64, out: &mut [f32]) {
-    debug_assert_eq!(out.len(), block_draws(n, block) * base.len());
+/// Writes draws `first..` of block `block` of a phase's `n` draws, noisy
+/// copies of `base`, into `out` (as many draws as it holds): the stream
+/// keyed by the block's seed ([`NoiseStream::block_seed`]) from draw
+/// `first` (a multiple of 4, so that a part starts on a whole Philox output).
+fn draw_block(
+    base: Base<'_>,
+    n: u64,
+    (stream, phase): (NoiseStream, Phase),
+    block: u64,
+    first: usize,
+    out: &mut [f32],
+) {
+    debug_assert!(first.is_multiple_of(4));
+    debug_assert!(first * base.len() + out.len() <= block_draws(n, block) * base.len());
     let seed = stream.block_seed(phase, block);
+    let first = (first * base.len()) as u64;
     match base {
-        Base::Values { input, scale } => add_gaussian(seed, 0, scale, input, out),
-        Base::Grid { input, noise } => add_grid_offsets(seed, 0, noise, input, out),
+        Base::Values { input, scale } => add_gaussian(seed, first, scale, input, out),
+        Base::Grid { input, noise } => add_grid_offsets(seed, first, noise, input, out),
     }
 }
 
@@ -76,14 +86,61 @@ impl Block {
     }
 }
 
-/// Writes `blocks`, noisy copies of their inputs (`bases`, one per entry of
+/// Draws `first..first + len` of a block: a block, or the part of one that
+/// falls to one worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Part {
+    pub(crate) block: Block,
+    pub(crate) first: usize,
+    pub(crate) len: usize,
+}
+
+impl Part {
+    /// Each of `blocks`, whole.
+    pub(crate) fn whole(blocks: &[Block], draws: &[Draws<'_>]) -> Vec<Part> {
+        blocks.iter().map(|&block| Part { block, first: 0, len: block.size(draws) }).collect()
+    }
+
+    /// The draws of `blocks`, one after the other, cut into `n` shares of
+    /// nearly equal size (each cut on a multiple of 4 draws into its
+    /// block): every worker has work even when a batch holds fewer blocks
+    /// than there are workers.
+    #[cfg(feature = "models")]
+    pub(crate) fn shares(blocks: &[Block], draws: &[Draws<'_>], n: usize) -> Vec<Vec<Part>> {
+        let total: usize = blocks.iter().map(|block| block.size(draws)).sum();
+        let quota = total.div_ceil(n).next_multiple_of(4);
+        let mut shares = vec![Vec::new(); n];
+        let (mut share, mut room) = (0, quota);
+        for &block in blocks {
+            let (mut first, size) = (0, block.size(draws));
+            while first < size {
+                let last = share + 1 == n;
+                let mut len = size - first;
+                if !last && len > room {
+                    len = room / 4 * 4;
+                }
+                if len > 0 {
+                    shares[share].push(Part { block, first, len });
+                    (first, room) = (first + len, room.saturating_sub(len));
+                }
+                // The rest of the block does not fit: the next share.
+                if !last && first < size && size - first > room {
+                    (share, room) = (share + 1, quota);
+                }
+            }
+        }
+        shares
+    }
+}
+
+/// Writes `parts`, noisy copies of their inputs (`bases`, one per entry of
 /// `draws`), into `out` one after the other ([`draw_block`] each).
-pub(crate) fn draw_batch(bases: &[Base<'_>], draws: &[Draws<'_>], blocks: &[Block], out: &mut [f32]) {
+pub(crate) fn draw_batch(bases: &[Base<'_>], draws: &[Draws<'_>], parts: &[Part], out: &mut [f32]) {
     let mut at = 0;
-    for &block in blocks {
-        let (d, base) = (&draws[block.input], bases[block.input]);
-        let end = at + block.size(draws) * base.len();
-        draw_block(base, d.n, (d.stream, d.phase), block.index, &mut out[at..end]);
+    for part in parts {
+        let (d, base) = (&draws[part.block.input], bases[part.block.input]);
+        let end = at + part.len * base.len();
+        draw_block(base, d.n, (d.stream, d.phase), part.block.index, part.first, &mut out[at..end]);
         at = end;
     }
 }
@@ -384,5 +441,39 @@ mod tests {
         let mut part = vec![0.0; 30];
         add_grid_offsets(9, 40, &noise, &base, &mut part);
         assert_eq!(part, copies[40..70]);
+    }
+
+    /// Shares cover every draw of every block once, in order, cut on
+    /// multiples of 4 into a block, no share above the quota but the last;
+    /// one block goes to two workers.
+    #[cfg(feature = "models")]
+    #[test]
+    fn shares_cut_the_draws_evenly_on_whole_philox_outputs() {
+        let stream = NoiseStream::new(3, 0);
+        let draws = [
+            Draws { input: &[], n: 250, stream, phase: Phase::Estimation },
+            Draws { input: &[], n: 130, stream, phase: Phase::Estimation },
+        ];
+        let blocks = Block::all(&draws);
+        for n in 1..=5 {
+            let shares = Part::shares(&blocks, &draws, n);
+            assert_eq!(shares.len(), n);
+            let quota = 380usize.div_ceil(n).next_multiple_of(4);
+            let mut expected = blocks.iter().flat_map(|&block| (0..block.size(&draws)).map(move |j| (block, j)));
+            for (i, share) in shares.iter().enumerate() {
+                let size: usize = share.iter().map(|part| part.len).sum();
+                assert!(i + 1 == n || size <= quota, "{n} workers: share {i} holds {size}, quota {quota}");
+                for part in share {
+                    assert!(part.first.is_multiple_of(4) && part.len > 0, "{part:?}");
+                    for j in part.first..part.first + part.len {
+                        assert_eq!(expected.next(), Some((part.block, j)));
+                    }
+                }
+            }
+            assert_eq!(expected.next(), None);
+        }
+        let one = [Block { input: 0, index: 0 }];
+        let halves: Vec<usize> = Part::shares(&one, &draws, 2).iter().map(|share| share[0].len).collect();
+        assert_eq!(halves, [52, 48]);
     }
 }
