@@ -17,11 +17,12 @@
 //! | AVX2 + FMA (`x86-v3`) | 8 | 6 × 16 | 12 of 16 |
 //! | others (portable) | 1–4 | 4 × 16 | the compiler's choice |
 //!
-//! The shared dimension is cut into blocks of at most [`DEPTH_BLOCK`]: the
-//! tile's rows of `A` for one block (12 × 256 values, 12 KiB) stay in the
-//! L1 cache while the kernel walks across `B`'s panels, and one block of
-//! `B` (256 × 512 values, 512 KiB for the widest layers) stays in L2 while
-//! the kernel walks down `A`.
+//! The shared dimension is cut into blocks of at most [`DEPTH_BLOCK`]; in
+//! each, the kernel takes the tiles column by column: one tile's panels of
+//! `B` for the block (256 × 32 values, 32 KiB) stay in the L1 cache while
+//! the kernel walks down `A`, whose rows for the block stream from L2
+//! (blocks of 128 and 576, and rows outside, columns inside, measured
+//! slower; docs/performance.md).
 
 use pulp::Simd;
 
