@@ -156,10 +156,7 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
         if let Some(winograd) = &conv.winograd {
             let [ph, pw] = winograd.padded_hw;
             let (padded, scratch) = col.split_at_mut(images * ph * pw * cin);
-            for (image, padded) in x.chunks_exact(in_len).zip(padded.chunks_exact_mut(ph * pw * cin)) {
-                pad(image, conv, [ph, pw], padded);
-            }
-            let bias = &conv.bias;
+            pad(x, conv, [ph, pw], padded);
             winograd::convolve(
                 simd,
                 winograd,
@@ -168,7 +165,7 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
                 images,
                 [oh, ow],
                 conv.output_pixel,
-                bias,
+                &conv.bias,
                 residual,
                 relu,
                 y,
@@ -183,9 +180,7 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
         } else if conv.is_windowed() {
             let padded_len = conv.col_size();
             let padded = &mut col[..images * padded_len];
-            for (image, padded) in x.chunks_exact(in_len).zip(padded.chunks_exact_mut(padded_len)) {
-                pad(image, conv, conv.padded_hw(), padded);
-            }
+            pad(x, conv, conv.padded_hw(), padded);
             let windows = Windows {
                 values: padded,
                 images,
@@ -327,15 +322,24 @@ fn planar_convolution(conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]
     }
 }
 
-/// Copies the NHWC image `x` into `padded` (`padded_hw` pixels), inside
-/// the convolution's zero border (and zeros below and right of it, to
-/// `padded_hw`).
+/// Copies each NHWC image of `x` into its image of `padded` (`padded_hw`
+/// pixels each), inside the convolution's zero border (and zeros below and
+/// right of it, to `padded_hw`).
 #[inline(always)]
 fn pad(x: &[f32], conv: &Conv, [ph, pw]: [usize; 2], padded: &mut [f32]) {
     let [h, w, c] = conv.input_hwc;
+    for (x, padded) in x.chunks_exact(h * w * c).zip(padded.chunks_exact_mut(ph * pw * c)) {
+        pad_image(x, conv, pw, padded);
+    }
+}
+
+/// [`pad`] for one image.
+#[inline(always)]
+fn pad_image(x: &[f32], conv: &Conv, pw: usize, padded: &mut [f32]) {
+    let [h, w, c] = conv.input_hwc;
     let [top, left, _, _] = conv.padding;
     let row_len = pw * c;
-    let (above, rest) = padded[..ph * row_len].split_at_mut(top * row_len);
+    let (above, rest) = padded.split_at_mut(top * row_len);
     above.fill(0.0);
     let (inside, below) = rest.split_at_mut(h * row_len);
     below.fill(0.0);
