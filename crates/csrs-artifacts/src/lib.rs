@@ -80,6 +80,31 @@ impl TrainingFiles {
         with_suffix(&self.stem, &format!(".optim-{epochs}.{}", Self::WEIGHTS))
     }
 
+    /// The optimiser states on disk, with their epochs, in no set order. A
+    /// run stopped between writing one epoch's state and removing the one
+    /// before leaves two; a run that goes on must remove the older one.
+    pub fn optimizer_states(&self) -> Vec<(usize, PathBuf)> {
+        let (Some(folder), Some(stem)) = (self.stem.parent(), self.stem.file_name().and_then(OsStr::to_str)) else {
+            return Vec::new();
+        };
+        let prefix = format!("{stem}.optim-");
+        let suffix = format!(".{}", Self::WEIGHTS);
+        let folder = if folder.as_os_str().is_empty() { Path::new(".") } else { folder };
+        let Ok(entries) = std::fs::read_dir(folder) else { return Vec::new() };
+        entries
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name().into_string().ok()?;
+                let epochs = name.strip_prefix(&prefix)?.strip_suffix(&suffix)?;
+                // Digits only: `parse` would also take a sign.
+                if !epochs.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                let epochs = epochs.parse().ok()?;
+                Some((epochs, self.optimizer(epochs)))
+            })
+            .collect()
+    }
+
     /// The per-epoch log (CSV).
     pub fn log(&self) -> PathBuf {
         with_suffix(&self.stem, ".log.csv")
@@ -158,6 +183,21 @@ mod tests {
         assert_eq!(expected.optimizer(3), Path::new("runs/model.optim-3.mpk"));
         assert_eq!(expected.log(), Path::new("runs/model.log.csv"));
         assert_eq!(expected.resolved_config(), Path::new("runs/model.config.toml"));
+    }
+
+    #[test]
+    fn the_optimizer_states_on_disk_are_found_by_epoch() {
+        let folder = std::env::temp_dir().join(format!("csrs-artifacts-states-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let files = TrainingFiles::new(&folder.join("m.v2"));
+        for name in ["m.v2.optim-1.mpk", "m.v2.optim-12.mpk", "m.v2.optim-x.mpk", "m.v2.optim-+3.mpk", "n.optim-2.mpk"]
+        {
+            std::fs::write(folder.join(name), b"").unwrap();
+        }
+        let mut found = files.optimizer_states();
+        found.sort();
+        std::fs::remove_dir_all(&folder).unwrap();
+        assert_eq!(found, [(1, files.optimizer(1)), (12, files.optimizer(12))]);
     }
 
     #[test]

@@ -398,7 +398,13 @@ fn save_epoch<B: AutodiffBackend, O: Optimizer<Trainee<B>, B>>(
         }
         _ => unreachable!("train: a denoiser's run trains a denoiser"),
     }
-    let _ = std::fs::remove_file(files.optimizer(epoch));
+    // Every older state goes, not only the last epoch's: a run stopped
+    // between the write above and this removal left two.
+    for (older, path) in files.optimizer_states() {
+        if older != epoch + 1 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
     Ok(())
 }
 
