@@ -12,6 +12,7 @@ use csrs_models::graph::{Activation, Binary, Graph, Op, ValueId, Window};
 
 use crate::Engine;
 use crate::gemm::{Packed, STEP};
+use crate::pixelwise::{Geometry, Pixelwise};
 use crate::winograd::Winograd;
 
 /// Why a network cannot be compiled.
@@ -100,12 +101,14 @@ pub(crate) struct Conv {
     /// A 3×3 stride-1 convolution computed by Winograd's F(2×2, 3×3)
     /// ([`Winograd::applies`]), unless the engine is told not to.
     pub(crate) winograd: Option<Box<Winograd>>,
+    /// A small output computed one pixel at a time ([`Pixelwise::applies`]).
+    pub(crate) pixelwise: Option<Box<Pixelwise>>,
     pub(crate) bias: Vec<f32>,
 }
 
-/// Input channels up to which a stride-1 convolution runs plane by plane
-/// ([`Conv::is_planar`]).
-const PLANAR_CHANNELS: usize = 3;
+/// Input channels up to which a stride-1 convolution runs pixel by pixel
+/// ([`Conv::is_few_channel`]).
+const FEW_CHANNELS: usize = 3;
 
 impl Conv {
     /// A 1×1 convolution with stride 1: the activation is its own im2col.
@@ -121,13 +124,13 @@ impl Conv {
 
     /// A stride-1 convolution of few input channels (a network's first
     /// layer): its im2col rows would be copies of a few values each, so it
-    /// runs directly, one padded input plane and one output plane at a time.
-    pub(crate) fn is_planar(&self) -> bool {
+    /// runs directly, a vector of an output pixel's channels at a time.
+    pub(crate) fn is_few_channel(&self) -> bool {
         self.groups == 1
             && self.stride == [1, 1]
             && self.dilation == [1, 1]
             && self.kernel != [1, 1]
-            && self.input_hwc[2] <= PLANAR_CHANNELS
+            && self.input_hwc[2] <= FEW_CHANNELS
     }
 
     /// Input channels each output channel reads.
@@ -156,24 +159,20 @@ impl Conv {
         (group * self.depth() + row) * per_group + co % per_group
     }
 
-    /// The padded input planes' height and width; an output plane has rows
-    /// of the padded width (its last `kw - 1` columns unused).
+    /// The zero-padded input's height and width.
     pub(crate) fn padded_hw(&self) -> [usize; 2] {
         let [h, w, _] = self.input_hwc;
         let [top, left, bottom, right] = self.padding;
         [h + top + bottom, w + left + right]
     }
 
-    /// Values of one image's scratch: its im2col matrix, or its padded input
-    /// planes and output planes; 0 when none is needed.
+    /// Values of one image's scratch: its im2col matrix, its padded input,
+    /// or Winograd's transforms; 0 when none is needed.
     pub(crate) fn col_size(&self) -> usize {
-        let [oh, ow, cout] = self.output_hwc;
+        let [oh, ow, _] = self.output_hwc;
         let cin = self.input_hwc[2];
-        if self.is_pointwise() || self.is_depthwise() {
+        if self.is_pointwise() || self.is_depthwise() || self.is_few_channel() || self.pixelwise.is_some() {
             0
-        } else if self.is_planar() {
-            let [ph, pw] = self.padded_hw();
-            cin * (ph * pw + self.kernel[1] - 1) + cout * oh * pw
         } else if let Some(winograd) = &self.winograd {
             winograd.scratch_len(1)
         } else if self.is_windowed() {
@@ -194,7 +193,7 @@ impl Conv {
     /// Whether the convolution is a matrix product (of im2col rows, or of
     /// the pixels themselves) rather than computed directly.
     pub(crate) fn is_product(&self) -> bool {
-        !(self.is_planar() || self.is_depthwise())
+        !(self.is_few_channel() || self.is_depthwise())
     }
 
     /// Moves a matrix product's folded weights into panels, once every
@@ -205,6 +204,11 @@ impl Conv {
         if winograd && Winograd::applies(self.kernel, self.stride, self.dilation, self.groups, cin, cout, [oh, ow]) {
             self.winograd = Some(Box::new(Winograd::new(&self.weight, cin, cout, [oh, ow])));
             self.weight = Vec::new();
+            return;
+        }
+        if self.is_product() && !self.is_pointwise() && Pixelwise::applies(&self.geometry(), self.groups) {
+            let weight = std::mem::take(&mut self.weight);
+            self.pixelwise = Some(Box::new(Pixelwise::new(&weight, cout, &self.geometry())));
             return;
         }
         if self.is_product() {
@@ -223,6 +227,19 @@ impl Conv {
                     ((tap / kw * dh) * pw + tap % kw * dw) * cin + channel
                 })
                 .collect();
+        }
+    }
+
+    fn geometry(&self) -> Geometry {
+        let [oh, ow, _] = self.output_hwc;
+        let [top, left, _, _] = self.padding;
+        Geometry {
+            input_hwc: self.input_hwc,
+            output_hw: [oh, ow],
+            kernel: self.kernel,
+            stride: self.stride,
+            dilation: self.dilation,
+            padding: [top, left],
         }
     }
 
@@ -548,6 +565,7 @@ impl Compiler<'_> {
                     weight: vec![0.0; torch.len()],
                     packed: Vec::new(),
                     window_steps: Vec::new(),
+                    pixelwise: None,
                     winograd: None,
                     bias,
                 };

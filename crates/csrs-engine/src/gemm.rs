@@ -60,7 +60,8 @@ impl Packed {
         let panels = columns.div_ceil(PANEL);
         let rows = Self::rows(depth);
         let mut values = vec![[0.0; PANEL]; panels * rows];
-        for (p, panel) in values.chunks_exact_mut(rows).enumerate() {
+        // (No rows, no values: a pixel whose taps all fall in the padding.)
+        for (p, panel) in values.chunks_exact_mut(rows.max(1)).enumerate() {
             let first = p * PANEL;
             let width = PANEL.min(columns - first);
             for (row, packed) in matrix.chunks_exact(columns).zip(panel) {
@@ -174,6 +175,38 @@ impl Source for Windows<'_> {
                 }
             }
             *start = last;
+        }
+    }
+    #[inline(always)]
+    fn column(&self, k: usize) -> usize {
+        self.steps[k / STEP]
+    }
+}
+
+/// Rows at a fixed stride, each read in runs of [`STEP`] values from
+/// offsets of its own: row `r`'s run `k / STEP` starts at `r · stride +
+/// steps[k / STEP]` (the taps of one output pixel, inside each image).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Gather<'a> {
+    pub(crate) values: &'a [f32],
+    pub(crate) rows: usize,
+    pub(crate) stride: usize,
+    pub(crate) steps: &'a [usize],
+}
+
+impl Source for Gather<'_> {
+    #[inline(always)]
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    #[inline(always)]
+    fn values(&self) -> &[f32] {
+        self.values
+    }
+    #[inline(always)]
+    fn starts(&self, first: usize, starts: &mut [usize]) {
+        for (i, start) in starts.iter_mut().enumerate() {
+            *start = (first + i).min(self.rows - 1) * self.stride;
         }
     }
     #[inline(always)]
@@ -300,8 +333,18 @@ struct TileRows<const MR: usize> {
 /// dispatched instructions, and a call makes the sums leave their
 /// registers.)
 #[inline(always)]
-fn load<S: Simd>(simd: S, values: &[f32]) -> S::f32s {
+pub(crate) fn load<S: Simd>(simd: S, values: &[f32]) -> S::f32s {
     if values.len() == S::F32_LANES { S::as_simd_f32s(values).0[0] } else { simd.partial_load_f32s(values) }
+}
+
+/// Stores a vector into `values`, or its first lanes into a shorter one.
+#[inline(always)]
+pub(crate) fn store_vector<S: Simd>(simd: S, values: &mut [f32], value: S::f32s) {
+    if values.len() == S::F32_LANES {
+        S::as_mut_simd_f32s(values).0[0] = value;
+    } else {
+        simd.partial_store_f32s(values, value);
+    }
 }
 
 /// One run of STEP values of the shared dimension: `sums[i] += a[i][k] ·
@@ -405,7 +448,6 @@ fn tile<S: Simd, const MR: usize, const P: usize, const V: usize, const TAIL: bo
                     continue 'rows;
                 }
                 let columns = first..(first + lanes).min(width);
-                let full = columns.len() == lanes;
                 let base = match store.first {
                     None => load(simd, &out[columns.clone()]),
                     Some(Addends { bias, residual }) => {
@@ -423,12 +465,7 @@ fn tile<S: Simd, const MR: usize, const P: usize, const V: usize, const TAIL: bo
                 if store.relu {
                     value = simd.max_f32s(value, zero);
                 }
-                let chunk = &mut out[columns];
-                if full {
-                    S::as_mut_simd_f32s(chunk).0[0] = value;
-                } else {
-                    simd.partial_store_f32s(chunk, value);
-                }
+                store_vector(simd, &mut out[columns], value);
             }
         }
     }

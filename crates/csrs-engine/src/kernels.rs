@@ -4,8 +4,8 @@ use csrs_models::graph::{Activation, Window};
 use pulp::Simd;
 
 use crate::compile::{Conv, Pooling, Step};
-use crate::gemm::{Output, Rows, Windows, gemm};
-use crate::winograd;
+use crate::gemm::{Output, Rows, Windows, gemm, load, store_vector};
+use crate::{pixelwise, winograd};
 
 /// Runs `step` on the first `batch` examples of the workspace's slots.
 ///
@@ -114,7 +114,7 @@ fn activate(values: &mut [f32], activation: Option<Activation>) {
 /// with stride 1; otherwise of an im2col matrix per channel group, with
 /// images grouped so that one product has enough rows to run at speed while
 /// its matrix stays in cache. A first layer of few channels runs plane by
-/// plane ([`planar_convolution`]), a depthwise one tap by tap
+/// pixel ([`few_channel_convolution`]), a depthwise one tap by tap
 /// ([`depthwise_convolution`]); these add onto the bias and residual,
 /// filled first.
 #[inline(always)]
@@ -128,7 +128,7 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
     let (in_len, out_len) = (h * w * cin, oh * ow * pixel);
     let rows = oh * ow;
     let depth = conv.depth();
-    let direct = conv.is_pointwise() || conv.is_planar() || conv.is_depthwise();
+    let direct = conv.is_pointwise() || conv.is_few_channel() || conv.is_depthwise() || conv.pixelwise.is_some();
     let group = match &conv.winograd {
         Some(winograd) => winograd.images_in(col.len()).clamp(1, batch),
         None if direct => batch,
@@ -170,8 +170,11 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
                 relu,
                 y,
             );
-        } else if conv.is_planar() {
-            planar_convolution(conv, x, col, y);
+        } else if let Some(pixelwise) = &conv.pixelwise {
+            let bias = &conv.bias;
+            pixelwise::convolve(simd, pixelwise, x, [images, in_len], conv.output_pixel, bias, residual, relu, y);
+        } else if conv.is_few_channel() {
+            few_channel_convolution(simd, conv, x, y);
         } else if conv.is_depthwise() {
             depthwise_convolution(conv, x, y);
         } else if conv.is_pointwise() {
@@ -272,51 +275,47 @@ fn depthwise_convolution(conv: &Conv, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// Adds a stride-1 convolution of few input channels of the images `x` onto
-/// `y`, an image at a time: its channels are copied into zero-padded planes,
-/// and each output plane is a sum of `cin · kh · kw` shifted input planes
-/// times one weight each. With output rows as wide as the padded input rows,
-/// each shift is one contiguous multiply-add over the whole plane, which
-/// vectorises fully (the columns past the output's width are computed and
-/// dropped).
+/// Adds a convolution of few input channels (a network's first layer) of
+/// the images `x` onto `y`, pixel by pixel: a vector of an output pixel's
+/// channels stays in a register while each of its taps inside the image
+/// adds its input values times their rows of weights. (An im2col row would
+/// be a copy of a few values per tap, and a product on it too shallow to
+/// pay; planes of outputs would have to be scattered into NHWC.)
 #[inline(always)]
-fn planar_convolution(conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]) {
+fn few_channel_convolution<S: Simd>(simd: S, conv: &Conv, x: &[f32], y: &mut [f32]) {
     let [h, w, cin] = conv.input_hwc;
     let [oh, ow, cout] = conv.output_hwc;
+    let [pixel, offset] = conv.output_pixel;
     let [kh, kw] = conv.kernel;
+    let [sh, sw] = conv.stride;
+    let [dh, dw] = conv.dilation;
     let [top, left, _, _] = conv.padding;
-    let [ph, pw] = conv.padded_hw();
-    let (plane_in, plane_out) = (ph * pw + kw - 1, oh * pw);
-    let (planes, sums) = scratch.split_at_mut(cin * plane_in);
-    let sums = &mut sums[..cout * plane_out];
-    // The borders stay zero: only the inside is written, image after image.
-    planes.fill(0.0);
-    let [pixel_len, offset] = conv.output_pixel;
-    let (in_len, out_len) = (h * w * cin, oh * ow * pixel_len);
-    for (x, y) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
-        for (pixel, values) in x.chunks_exact(cin).enumerate() {
-            let at = (pixel / w + top) * pw + pixel % w + left;
-            for (channel, &value) in values.iter().enumerate() {
-                planes[channel * plane_in + at] = value;
-            }
-        }
-        for (co, sum) in sums.chunks_exact_mut(plane_out).enumerate() {
-            sum.fill(0.0);
-            for (ci, plane) in planes.chunks_exact(plane_in).enumerate() {
+    let lanes = S::F32_LANES;
+    for (x, y) in x.chunks_exact(h * w * cin).zip(y.chunks_exact_mut(oh * ow * pixel)) {
+        for (p, out) in y.chunks_exact_mut(pixel).enumerate() {
+            let (oy, ox) = (p / ow, p % ow);
+            let out = &mut out[offset..offset + cout];
+            for first in (0..cout).step_by(lanes) {
+                let columns = first..(first + lanes).min(cout);
+                let mut sum = load(simd, &out[columns.clone()]);
                 for ky in 0..kh {
+                    let iy = (oy * sh + ky * dh).wrapping_sub(top);
+                    if iy >= h {
+                        continue;
+                    }
                     for kx in 0..kw {
-                        let weight = conv.weight[((ky * kw + kx) * cin + ci) * cout + co];
-                        let shifted = &plane[ky * pw + kx..][..plane_out];
-                        sum.iter_mut().zip(shifted).for_each(|(s, &v)| *s = v.mul_add(weight, *s));
+                        let ix = (ox * sw + kx * dw).wrapping_sub(left);
+                        if ix >= w {
+                            continue;
+                        }
+                        let tap = (ky * kw + kx) * cin;
+                        for (ci, &value) in x[(iy * w + ix) * cin..][..cin].iter().enumerate() {
+                            let weights = load(simd, &conv.weight[(tap + ci) * cout..][columns.clone()]);
+                            sum = simd.mul_add_f32s(simd.splat_f32s(value), weights, sum);
+                        }
                     }
                 }
-            }
-        }
-        for (co, sum) in sums.chunks_exact(plane_out).enumerate() {
-            for (oy, row) in sum.chunks_exact(pw).enumerate() {
-                for (ox, &v) in row[..ow].iter().enumerate() {
-                    y[(oy * ow + ox) * pixel_len + offset + co] += v;
-                }
+                store_vector(simd, &mut out[columns], sum);
             }
         }
     }

@@ -48,6 +48,7 @@
 mod compile;
 mod gemm;
 mod kernels;
+mod pixelwise;
 pub mod reference;
 mod winograd;
 

@@ -111,7 +111,7 @@ impl Winograd {
             && cin.is_multiple_of(STEP)
             && cout.is_multiple_of(PANEL)
             && cin.min(cout) >= MIN_CHANNELS
-            && output_hw.iter().all(|&side| side >= 4)
+            && output_hw.iter().all(|&side| side > 4)
     }
 
     /// Values of the scratch for `images` images: their padded inputs,

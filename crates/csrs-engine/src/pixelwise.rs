@@ -1,0 +1,125 @@
+//! Convolutions of small outputs, one matrix product per output pixel.
+//!
+//! On a small output most pixels lie on the border, and a border pixel's
+//! window reaches into the zero padding: a 3×3 convolution with padding 1
+//! on a 2×2 output has 4 of its 9 taps inside the image at every pixel, so
+//! the windowed product would spend 5 of every 9 multiplications on zeros.
+//! Here each output pixel is one product over the batch: its rows are the
+//! images, its shared dimension only the taps inside the image, read in
+//! place from the unpadded input ([`Gather`]), and its weights the rows of
+//! those taps, packed at compile time once per set of taps (pixels on the
+//! same border share one). Nothing is padded or copied at run time.
+
+use pulp::Simd;
+
+use crate::gemm::{Gather, Output, Packed, STEP, gemm};
+
+/// Output pixels up to which a convolution is computed pixel by pixel: the
+/// layers whose borders are most of them.
+const MAX_PIXELS: usize = 64;
+
+/// A convolution's weights for each set of taps inside the image, and the
+/// taps of each output pixel.
+#[derive(Debug, Clone)]
+pub(crate) struct Pixelwise {
+    /// The rows (tap, input channel) of the taps of one set, packed.
+    weights: Vec<Packed>,
+    /// Row-major over the output, each pixel's taps.
+    pixels: Vec<Taps>,
+}
+
+/// The taps of one output pixel inside the image.
+#[derive(Debug, Clone)]
+struct Taps {
+    /// Which of [`Pixelwise::weights`] they multiply.
+    weights: usize,
+    /// Where each run of [`STEP`] of the pixel's row starts in an image.
+    steps: Vec<usize>,
+}
+
+/// A convolution's geometry, as [`crate::compile::Conv`] holds it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Geometry {
+    pub(crate) input_hwc: [usize; 3],
+    pub(crate) output_hw: [usize; 2],
+    pub(crate) kernel: [usize; 2],
+    pub(crate) stride: [usize; 2],
+    pub(crate) dilation: [usize; 2],
+    /// Top and left padding.
+    pub(crate) padding: [usize; 2],
+}
+
+impl Pixelwise {
+    /// Whether a matrix product of this output, without groups and with
+    /// input channels in whole runs, is computed pixel by pixel.
+    pub(crate) fn applies(geometry: &Geometry, groups: usize) -> bool {
+        let [oh, ow] = geometry.output_hw;
+        groups == 1 && geometry.input_hwc[2].is_multiple_of(STEP) && oh * ow <= MAX_PIXELS
+    }
+
+    /// Packs `weight` (rows (ky, kx, input channel), `cout` columns, as
+    /// [`crate::compile::Conv::weight`]) for each set of taps.
+    pub(crate) fn new(weight: &[f32], cout: usize, geometry: &Geometry) -> Self {
+        let [h, w, cin] = geometry.input_hwc;
+        let [oh, ow] = geometry.output_hw;
+        let [kh, kw] = geometry.kernel;
+        let [sh, sw] = geometry.stride;
+        let [dh, dw] = geometry.dilation;
+        let [top, left] = geometry.padding;
+        let mut sets: Vec<Vec<usize>> = Vec::new();
+        let mut weights = Vec::new();
+        let mut pixels = Vec::with_capacity(oh * ow);
+        for (oy, ox) in (0..oh).flat_map(|oy| (0..ow).map(move |ox| (oy, ox))) {
+            // Taps inside the image, and where each starts in it.
+            let (mut taps, mut steps) = (Vec::new(), Vec::new());
+            for (ky, kx) in (0..kh).flat_map(|ky| (0..kw).map(move |kx| (ky, kx))) {
+                let iy = (oy * sh + ky * dh).wrapping_sub(top);
+                let ix = (ox * sw + kx * dw).wrapping_sub(left);
+                if iy < h && ix < w {
+                    taps.push(ky * kw + kx);
+                    steps.extend((0..cin).step_by(STEP).map(|channel| (iy * w + ix) * cin + channel));
+                }
+            }
+            let set = sets.iter().position(|set| *set == taps).unwrap_or_else(|| {
+                let rows: Vec<f32> =
+                    taps.iter().flat_map(|tap| &weight[tap * cin * cout..(tap + 1) * cin * cout]).copied().collect();
+                weights.push(Packed::new(&rows, taps.len() * cin, cout));
+                sets.push(taps);
+                sets.len() - 1
+            });
+            pixels.push(Taps { weights: set, steps });
+        }
+        Self { weights, pixels }
+    }
+}
+
+/// The output pixels `out` (`images` images, each `pixel` values per output
+/// pixel with this convolution's channels from `offset`) of the unpadded
+/// images `x` (`in_len` values each): bias, plus residual (laid out like
+/// `out`), plus the convolution, then ReLU if asked.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn convolve<S: Simd>(
+    simd: S,
+    pixelwise: &Pixelwise,
+    x: &[f32],
+    [images, in_len]: [usize; 2],
+    [pixel, offset]: [usize; 2],
+    bias: &[f32],
+    residual: Option<&[f32]>,
+    relu: bool,
+    out: &mut [f32],
+) {
+    let image_len = pixelwise.pixels.len() * pixel;
+    for (p, taps) in pixelwise.pixels.iter().enumerate() {
+        let rows = Gather { values: x, rows: images, stride: in_len, steps: &taps.steps };
+        let output = Output {
+            values: &mut out[p * pixel + offset..],
+            stride: image_len,
+            bias: Some(bias),
+            residual: residual.map(|r| &r[p * pixel..]),
+            relu,
+        };
+        gemm(simd, &rows, &pixelwise.weights[taps.weights], output);
+    }
+}
