@@ -31,6 +31,12 @@ const POSITIONS: usize = 16;
 /// within L2 with the input it reads.
 const BLOCK_VALUES: usize = 128 * 1024;
 
+/// Values between the ends of two positions' matrices in the scratch: a
+/// cache line, so that the 16 positions a transform reads or writes at once
+/// do not all fall in one set of the L1 cache (matrices of a power-of-two
+/// size apart would, and evict each other).
+const SKEW: usize = 16;
+
 /// The fewest input and output channels for which the transforms pay: on
 /// 16 channels the products are too short (depth 16) to outrun the direct
 /// product, which reads the padded input in place. Measured with `csrs
@@ -119,7 +125,7 @@ impl Winograd {
     pub(crate) fn scratch_len(&self, images: usize) -> usize {
         let [ph, pw] = self.padded_hw;
         let [cin, cout] = self.channels;
-        images * ph * pw * cin + POSITIONS * self.block * (cin + cout)
+        images * ph * pw * cin + POSITIONS * (self.block * (cin + cout) + 2 * SKEW)
     }
 
     /// Images whose padded inputs fit in `scratch` with one block.
@@ -153,7 +159,10 @@ pub(crate) fn convolve<S: Simd>(
     let [ph, pw] = winograd.padded_hw;
     let [oh, ow] = output_hw;
     let lanes = S::F32_LANES;
-    let (inputs, products) = scratch.split_at_mut(POSITIONS * winograd.block * cin);
+    // Where each position's matrix of transformed tiles and of products
+    // starts.
+    let (in_stride, out_stride) = (winograd.block * cin + SKEW, winograd.block * cout + SKEW);
+    let (inputs, products) = scratch.split_at_mut(POSITIONS * in_stride);
     let tiles = images * th * tw;
     let mut first = 0;
     while first < tiles {
@@ -172,16 +181,15 @@ pub(crate) fn convolve<S: Simd>(
                 }
                 let v = input_transform(simd, d);
                 for (position, value) in v.iter().flatten().enumerate() {
-                    let at = (position * winograd.block + t) * cin + j;
+                    let at = position * in_stride + t * cin + j;
                     S::as_mut_simd_f32s(&mut inputs[at..at + lanes]).0[0] = *value;
                 }
             }
         }
         // M = V · U at each position: [tiles, cout].
         for (position, weight) in winograd.weights.iter().enumerate() {
-            let v =
-                Rows { values: &inputs[position * winograd.block * cin..][..count * cin], rows: count, stride: cin };
-            let m = &mut products[position * winograd.block * cout..][..count * cout];
+            let v = Rows { values: &inputs[position * in_stride..][..count * cin], rows: count, stride: cin };
+            let m = &mut products[position * out_stride..][..count * cout];
             gemm(simd, &v, weight, Output { values: m, stride: cout, bias: None, residual: None, relu: false });
         }
         // Aᵀ M A, onto bias and residual, into the pixels inside the image.
@@ -191,7 +199,7 @@ pub(crate) fn convolve<S: Simd>(
             for j in (0..cout).step_by(lanes) {
                 let mut m = [[simd.splat_f32s(0.0); 4]; 4];
                 for (position, value) in m.iter_mut().flatten().enumerate() {
-                    let at = (position * winograd.block + t) * cout + j;
+                    let at = position * out_stride + t * cout + j;
                     *value = S::as_simd_f32s(&products[at..at + lanes]).0[0];
                 }
                 let block = output_transform(simd, m);
