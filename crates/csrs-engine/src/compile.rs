@@ -426,6 +426,15 @@ pub(crate) fn compile(
         return Err(CompileError::Unsupported("logits that are a flattened image of more than one pixel".into()));
     }
     let mut steps = c.steps;
+    let largest_weights = steps
+        .iter()
+        .map(|step| match step {
+            Step::Conv(conv) => conv.weight.len(),
+            Step::Linear { inputs, outputs, .. } => inputs * outputs,
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0);
     let winograd = std::env::var_os(PLAIN_PATH).is_none_or(|value| value != "off");
     for step in &mut steps {
         if let Step::Conv(conv) = step {
@@ -437,6 +446,7 @@ pub(crate) fn compile(
     let col_size = steps.iter().map(|s| if let Step::Conv(conv) = s { conv.col_size() } else { 0 }).max().unwrap_or(0);
     let col_size = col_size.max(COL_GROUP);
     let (slot_sizes, output) = share_buffers(&mut steps, &c.slot_sizes, output);
+    let group = group(&slot_sizes, largest_weights);
     Ok(Engine {
         steps,
         slot_sizes,
@@ -446,7 +456,35 @@ pub(crate) fn compile(
         mean: spec.mean.clone(),
         std: spec.std.clone(),
         col_size,
+        group,
     })
+}
+
+/// Values of all the buffers of one group of examples, at most: 256 Ki
+/// values, 1 MiB, half the L2 cache of the machine the rule was measured
+/// on (docs/performance.md).
+const GROUP_VALUES: usize = 256 * 1024;
+
+/// The fewest examples of a group: a product with a row per example
+/// ([`crate::pixelwise`]) needs rows enough to run at speed.
+const MIN_GROUP: usize = 16;
+
+/// Weights of one layer beyond which a network is run a whole batch at a
+/// time: 256 Ki values, 1 MiB.
+const CACHED_WEIGHTS: usize = 256 * 1024;
+
+/// Examples that go through the whole network together, one group after
+/// another: as many as keep every buffer within [`GROUP_VALUES`], so that
+/// each layer reads the last one's output from the cache rather than from
+/// memory (ResNet-110 gained 9%), and at least [`MIN_GROUP`]. A network
+/// with a layer of more than [`CACHED_WEIGHTS`] weights runs the whole
+/// batch instead: its weights, read from memory once per group, would cost
+/// more than its activations (VGG-11 lost 20% in groups of 16).
+fn group(slot_sizes: &[usize], largest_weights: usize) -> usize {
+    if largest_weights > CACHED_WEIGHTS {
+        return usize::MAX;
+    }
+    (GROUP_VALUES / slot_sizes.iter().sum::<usize>().max(1)).max(MIN_GROUP)
 }
 
 /// Per-channel `(scale, shift)` of a batch norm or of an affine map on a

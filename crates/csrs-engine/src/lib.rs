@@ -76,6 +76,9 @@ pub struct Engine {
     std: Vec<f32>,
     /// The largest im2col matrix of one image.
     col_size: usize,
+    /// Examples that go through the whole network together, a group after
+    /// another ([`compile::group`]).
+    group: usize,
 }
 
 /// The buffers of one thread: every slot for up to `capacity` examples,
@@ -118,9 +121,10 @@ impl Engine {
     }
 
     /// Values a [`Workspace`] holds for batches of `batch` examples: its
-    /// buffers and the im2col matrix (4 bytes each).
+    /// buffers for one group of examples (see `Engine::group`) and the
+    /// im2col matrix (4 bytes each).
     pub fn workspace_len(&self, batch: usize) -> usize {
-        self.slot_sizes.iter().sum::<usize>() * batch + self.col_size
+        self.slot_sizes.iter().sum::<usize>() * batch.min(self.group) + self.col_size
     }
 
     /// Values per input image, C·H·W.
@@ -138,12 +142,16 @@ impl Engine {
         let len = self.input_len();
         assert_eq!(images.len(), batch * len, "images of {batch} examples");
         assert_eq!(logits.len(), batch * self.n_classes, "logits of {batch} examples");
-        self.prepare(workspace, batch);
-        pulp::Arch::new().dispatch(Forward { engine: self, workspace: &mut *workspace, images, batch });
-        logits.copy_from_slice(&workspace.slots[self.output][..batch * self.n_classes]);
+        let group = self.group.min(batch).max(1);
+        self.prepare(workspace, group);
+        for (images, logits) in images.chunks(group * len).zip(logits.chunks_mut(group * self.n_classes)) {
+            let batch = logits.len() / self.n_classes;
+            pulp::Arch::new().dispatch(Forward { engine: self, workspace: &mut *workspace, images, batch });
+            logits.copy_from_slice(&workspace.slots[self.output][..batch * self.n_classes]);
+        }
     }
 
-    /// Sizes the workspace's buffers for `batch` examples: once for a
+    /// Sizes the workspace's buffers for groups of `batch` examples: once for a
     /// workspace that stays with this engine, again if it was last used by
     /// another one.
     fn prepare(&self, workspace: &mut Workspace, batch: usize) {
