@@ -106,10 +106,6 @@ pub(crate) struct Conv {
     pub(crate) bias: Vec<f32>,
 }
 
-/// Input channels up to which a stride-1 convolution runs pixel by pixel
-/// ([`Conv::is_few_channel`]).
-const FEW_CHANNELS: usize = 3;
-
 impl Conv {
     /// A 1×1 convolution with stride 1: the activation is its own im2col.
     pub(crate) fn is_pointwise(&self) -> bool {
@@ -120,17 +116,6 @@ impl Conv {
     /// time, without im2col.
     pub(crate) fn is_depthwise(&self) -> bool {
         self.groups > 1 && self.groups == self.input_hwc[2] && self.groups == self.output_hwc[2]
-    }
-
-    /// A stride-1 convolution of few input channels (a network's first
-    /// layer): its im2col rows would be copies of a few values each, so it
-    /// runs directly, a vector of an output pixel's channels at a time.
-    pub(crate) fn is_few_channel(&self) -> bool {
-        self.groups == 1
-            && self.stride == [1, 1]
-            && self.dilation == [1, 1]
-            && self.kernel != [1, 1]
-            && self.input_hwc[2] <= FEW_CHANNELS
     }
 
     /// Input channels each output channel reads.
@@ -171,7 +156,7 @@ impl Conv {
     pub(crate) fn col_size(&self) -> usize {
         let [oh, ow, _] = self.output_hwc;
         let cin = self.input_hwc[2];
-        if self.is_pointwise() || self.is_depthwise() || self.is_few_channel() || self.pixelwise.is_some() {
+        if self.is_pointwise() || self.is_depthwise() || self.pixelwise.is_some() {
             0
         } else if let Some(winograd) = &self.winograd {
             winograd.scratch_len(1)
@@ -193,7 +178,7 @@ impl Conv {
     /// Whether the convolution is a matrix product (of im2col rows, or of
     /// the pixels themselves) rather than computed directly.
     pub(crate) fn is_product(&self) -> bool {
-        !(self.is_few_channel() || self.is_depthwise())
+        !self.is_depthwise()
     }
 
     /// Moves a matrix product's folded weights into panels, once every

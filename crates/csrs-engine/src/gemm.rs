@@ -333,13 +333,13 @@ struct TileRows<const MR: usize> {
 /// dispatched instructions, and a call makes the sums leave their
 /// registers.)
 #[inline(always)]
-pub(crate) fn load<S: Simd>(simd: S, values: &[f32]) -> S::f32s {
+fn load<S: Simd>(simd: S, values: &[f32]) -> S::f32s {
     if values.len() == S::F32_LANES { S::as_simd_f32s(values).0[0] } else { simd.partial_load_f32s(values) }
 }
 
 /// Stores a vector into `values`, or its first lanes into a shorter one.
 #[inline(always)]
-pub(crate) fn store_vector<S: Simd>(simd: S, values: &mut [f32], value: S::f32s) {
+fn store_vector<S: Simd>(simd: S, values: &mut [f32], value: S::f32s) {
     if values.len() == S::F32_LANES {
         S::as_mut_simd_f32s(values).0[0] = value;
     } else {

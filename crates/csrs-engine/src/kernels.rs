@@ -4,7 +4,7 @@ use csrs_models::graph::{Activation, Window};
 use pulp::Simd;
 
 use crate::compile::{Conv, Pooling, Step};
-use crate::gemm::{Output, Rows, Windows, gemm, load, store_vector};
+use crate::gemm::{Output, Rows, Windows, gemm};
 use crate::{pixelwise, winograd};
 
 /// Runs `step` on the first `batch` examples of the workspace's slots.
@@ -110,13 +110,14 @@ fn activate(values: &mut [f32], activation: Option<Activation>) {
 /// convolutions are matrix products ([`gemm`], which adds the bias and
 /// residual and applies a ReLU as it stores): of the zero-padded input's
 /// windows, read in place when every tap's channels are whole runs of the
-/// kernel's ([`Windows`]); of the pixels themselves for a 1×1 convolution
-/// with stride 1; otherwise of an im2col matrix per channel group, with
-/// images grouped so that one product has enough rows to run at speed while
-/// its matrix stays in cache. A first layer of few channels runs plane by
-/// pixel ([`few_channel_convolution`]), a depthwise one tap by tap
-/// ([`depthwise_convolution`]); these add onto the bias and residual,
-/// filled first.
+/// kernel's ([`Windows`]); one per output pixel for a small output
+/// ([`pixelwise`]); of Winograd's transforms ([`winograd`]); of the pixels
+/// themselves for a 1×1 convolution with stride 1; otherwise of an im2col
+/// matrix per channel group (a first layer of few channels too: its short
+/// rows cost less than any direct loop measured), with images grouped so
+/// that one product has enough rows to run at speed while its matrix stays
+/// in cache. A depthwise convolution runs tap by tap
+/// ([`depthwise_convolution`]), onto the bias and residual, filled first.
 #[inline(always)]
 fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32], batch: usize) {
     let [h, w, cin] = conv.input_hwc;
@@ -128,7 +129,7 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
     let (in_len, out_len) = (h * w * cin, oh * ow * pixel);
     let rows = oh * ow;
     let depth = conv.depth();
-    let direct = conv.is_pointwise() || conv.is_few_channel() || conv.is_depthwise() || conv.pixelwise.is_some();
+    let direct = conv.is_pointwise() || conv.is_depthwise() || conv.pixelwise.is_some();
     let group = match &conv.winograd {
         Some(winograd) => winograd.images_in(col.len()).clamp(1, batch),
         None if direct => batch,
@@ -173,8 +174,6 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
         } else if let Some(pixelwise) = &conv.pixelwise {
             let bias = &conv.bias;
             pixelwise::convolve(simd, pixelwise, x, [images, in_len], conv.output_pixel, bias, residual, relu, y);
-        } else if conv.is_few_channel() {
-            few_channel_convolution(simd, conv, x, y);
         } else if conv.is_depthwise() {
             depthwise_convolution(conv, x, y);
         } else if conv.is_pointwise() {
@@ -270,52 +269,6 @@ fn depthwise_convolution(conv: &Conv, x: &[f32], y: &mut [f32]) {
                         }
                     }
                 }
-            }
-        }
-    }
-}
-
-/// Adds a convolution of few input channels (a network's first layer) of
-/// the images `x` onto `y`, pixel by pixel: a vector of an output pixel's
-/// channels stays in a register while each of its taps inside the image
-/// adds its input values times their rows of weights. (An im2col row would
-/// be a copy of a few values per tap, and a product on it too shallow to
-/// pay; planes of outputs would have to be scattered into NHWC.)
-#[inline(always)]
-fn few_channel_convolution<S: Simd>(simd: S, conv: &Conv, x: &[f32], y: &mut [f32]) {
-    let [h, w, cin] = conv.input_hwc;
-    let [oh, ow, cout] = conv.output_hwc;
-    let [pixel, offset] = conv.output_pixel;
-    let [kh, kw] = conv.kernel;
-    let [sh, sw] = conv.stride;
-    let [dh, dw] = conv.dilation;
-    let [top, left, _, _] = conv.padding;
-    let lanes = S::F32_LANES;
-    for (x, y) in x.chunks_exact(h * w * cin).zip(y.chunks_exact_mut(oh * ow * pixel)) {
-        for (p, out) in y.chunks_exact_mut(pixel).enumerate() {
-            let (oy, ox) = (p / ow, p % ow);
-            let out = &mut out[offset..offset + cout];
-            for first in (0..cout).step_by(lanes) {
-                let columns = first..(first + lanes).min(cout);
-                let mut sum = load(simd, &out[columns.clone()]);
-                for ky in 0..kh {
-                    let iy = (oy * sh + ky * dh).wrapping_sub(top);
-                    if iy >= h {
-                        continue;
-                    }
-                    for kx in 0..kw {
-                        let ix = (ox * sw + kx * dw).wrapping_sub(left);
-                        if ix >= w {
-                            continue;
-                        }
-                        let tap = (ky * kw + kx) * cin;
-                        for (ci, &value) in x[(iy * w + ix) * cin..][..cin].iter().enumerate() {
-                            let weights = load(simd, &conv.weight[(tap + ci) * cout..][columns.clone()]);
-                            sum = simd.mul_add_f32s(simd.splat_f32s(value), weights, sum);
-                        }
-                    }
-                }
-                store_vector(simd, &mut out[columns], sum);
             }
         }
     }

@@ -7,16 +7,18 @@
 //!
 //! - batch norm folded into the preceding convolution's weights and bias;
 //! - the bias, the ReLU and a residual add fused into the convolution's
-//!   output (the output is filled with bias and residual, the matrix product
-//!   adds onto it, then one ReLU pass);
-//! - activations kept NHWC, so a convolution is one matrix product per image
-//!   (im2col rows of (ky, kx, channel), or the activation itself for a 1×1
-//!   convolution), a first layer of few channels plane by plane, and a
-//!   flatten needs no copy (the following linear layer's
-//!   columns are permuted at compile time);
+//!   output (the matrix product stores bias + residual + its sums, through
+//!   the ReLU);
+//! - activations kept NHWC, so a convolution is a matrix product (of the
+//!   windows of the padded input, of im2col rows of (ky, kx, channel), of
+//!   the activation itself for a 1×1 convolution, one per output pixel for
+//!   a small output, or Winograd's), and a flatten needs no copy (the
+//!   following linear layer's columns are permuted at compile time);
 //! - values whose lives do not overlap share one buffer (a ResNet needs
-//!   three or four), each sized once per [`Workspace`]; [`Engine::run`]
-//!   allocates nothing after the first batch of a given size.
+//!   three or four), each sized once per [`Workspace`] for a group of
+//!   examples that fits in the cache; [`Engine::run`] takes a batch through
+//!   the network a group at a time and allocates nothing after its first
+//!   batch.
 //!
 //! [`reference`](mod@reference) is a plain NCHW interpreter of the
 //! unrewritten graph, the oracle of the tests.
