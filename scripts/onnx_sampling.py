@@ -7,8 +7,8 @@ noise added, forward, arg-max, counts) on one network, 2 threads each.
     python scripts/onnx_sampling.py eager NAME N BATCH
 
 NAME is wrn16_4 (the ONNX test fixture's WideResNet-16-4 with its weights,
-1x8x8 inputs), resnet110 (He et al.'s CIFAR ResNet-110, 3x32x32, seeded),
-vgg11 (VGG-11 with batch norm for 3x32x32 inputs, seeded) or resnet18 (He et
+1x8x8 inputs), lenet5 (LeNet-5, 1x28x28, seeded), resnet20 and resnet110
+(He et al.'s CIFAR ResNets, 3x32x32, seeded), vgg11 (VGG-11 with batch norm for 3x32x32 inputs, seeded) or resnet18 (He et
 al.'s ImageNet ResNet-18, 3x224x224, seeded).
 `export` writes the network as ONNX (dynamic batch axis, opset 17); `ort`
 times ONNX Runtime's CPU session on a file; `eager` times PyTorch on the
@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 
 from onnx_fixtures import WideResNet, seeded
-from torch_sampling import Block, CifarResNet
+from torch_sampling import Block, CifarResNet, LeNet
 
 THREADS = 2
 SIGMA = 0.25
@@ -60,6 +60,12 @@ def resnet18():
 def module(name):
     if name == "wrn16_4":
         return seeded(WideResNet(), name)[0], (1, 8, 8)
+    if name == "lenet5":
+        torch.manual_seed(5)
+        return LeNet().eval(), (1, 28, 28)
+    if name == "resnet20":
+        torch.manual_seed(20)
+        return CifarResNet(20).eval(), (3, 32, 32)
     if name == "resnet110":
         torch.manual_seed(110)
         return CifarResNet(110).eval(), (3, 32, 32)
@@ -69,7 +75,7 @@ def module(name):
     if name == "resnet18":
         torch.manual_seed(18)
         return resnet18().eval(), (3, 224, 224)
-    raise SystemExit(f"unknown network {name}, expected wrn16_4, resnet110, vgg11 or resnet18")
+    raise SystemExit(f"unknown network {name}, expected wrn16_4, lenet5, resnet20, resnet110, vgg11 or resnet18")
 
 
 def export(name, out):

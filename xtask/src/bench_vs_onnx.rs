@@ -16,14 +16,16 @@ use anyhow::{Context, anyhow, bail};
 use crate::bench_vs_torch::{csrs_rate, output_of, script_value};
 use crate::{asks_for_help, cargo, project_root};
 
-const USAGE: &str = "usage: cargo xtask bench-vs-onnx [--networks wrn16_4,resnet110,vgg11,resnet18] \
+const USAGE: &str = "usage: cargo xtask bench-vs-onnx [--networks wrn16_4,lenet5,resnet20,resnet110,vgg11,resnet18] \
 [--onnx FILE --dataset NAME] [--batch 400] [--rounds 2] [--python python3]";
 
 /// The script's name of a network, the dataset whose images it takes,
 /// draws per measurement, and the largest batch it is timed with (ResNet-18
 /// on 224×224 images: 100, csrs's smallest, one block of draws).
-const NETWORKS: [(&str, &str, u64, u64); 4] = [
+const NETWORKS: [(&str, &str, u64, u64); 6] = [
     ("wrn16_4", "digits", 20_000, u64::MAX),
+    ("lenet5", "mnist", 20_000, u64::MAX),
+    ("resnet20", "cifar10", 2_000, u64::MAX),
     ("resnet110", "cifar10", 400, u64::MAX),
     ("vgg11", "cifar10", 2_000, u64::MAX),
     ("resnet18", "imagenet", 600, 100),
@@ -181,7 +183,7 @@ mod tests {
         assert!(err.starts_with("--onnx and --dataset go together"), "{err}");
         let err = options(&args(&["--networks", "vgg16"])).err().unwrap().to_string();
         assert!(err.starts_with("unknown network vgg16"), "{err}");
-        assert_eq!(options(&[]).unwrap().networks, ["wrn16_4", "resnet110", "vgg11", "resnet18"]);
+        assert_eq!(options(&[]).unwrap().networks, ["wrn16_4", "lenet5", "resnet20", "resnet110", "vgg11", "resnet18"]);
     }
 
     #[test]

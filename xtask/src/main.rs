@@ -44,7 +44,7 @@ tasks:
                     csrs's sampling throughput against PyTorch's (eager and
                     TorchScript-tuned) on the same models, alternating in one
                     run; needs PyTorch (not part of CI)
-  bench-vs-onnx [--networks wrn16_4,resnet110,vgg11,resnet18] [--onnx FILE --dataset NAME]
+  bench-vs-onnx [--networks wrn16_4,lenet5,resnet20,resnet110,vgg11,resnet18] [--onnx FILE --dataset NAME]
                 [--batch 400] [--rounds 2] [--python PYTHON]
                     csrs's engine against ONNX Runtime's CPU session on the
                     same ONNX file (and PyTorch eager on the module exported
