@@ -12,7 +12,7 @@ use csrs_models::graph::{Activation, Binary, Graph, Op, ValueId, Window};
 
 use crate::Engine;
 use crate::gemm::{Packed, STEP};
-use crate::pixelwise::{Geometry, Pixelwise};
+use crate::pixelwise::Pixelwise;
 use crate::winograd::Winograd;
 
 /// Why a network cannot be compiled.
@@ -191,9 +191,9 @@ impl Conv {
             self.weight = Vec::new();
             return;
         }
-        if self.is_product() && !self.is_pointwise() && Pixelwise::applies(&self.geometry(), self.groups) {
+        if Pixelwise::applies(self) {
             let weight = std::mem::take(&mut self.weight);
-            self.pixelwise = Some(Box::new(Pixelwise::new(&weight, cout, &self.geometry())));
+            self.pixelwise = Some(Box::new(Pixelwise::new(&weight, self)));
             return;
         }
         if self.is_product() {
@@ -212,19 +212,6 @@ impl Conv {
                     ((tap / kw * dh) * pw + tap % kw * dw) * cin + channel
                 })
                 .collect();
-        }
-    }
-
-    fn geometry(&self) -> Geometry {
-        let [oh, ow, _] = self.output_hwc;
-        let [top, left, _, _] = self.padding;
-        Geometry {
-            input_hwc: self.input_hwc,
-            output_hw: [oh, ow],
-            kernel: self.kernel,
-            stride: self.stride,
-            dilation: self.dilation,
-            padding: [top, left],
         }
     }
 

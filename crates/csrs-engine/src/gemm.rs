@@ -183,31 +183,27 @@ impl Source for Windows<'_> {
     }
 }
 
-/// Rows at a fixed stride, each read in runs of [`STEP`] values from
-/// offsets of its own: row `r`'s run `k / STEP` starts at `r · stride +
-/// steps[k / STEP]` (the taps of one output pixel, inside each image).
+/// [`Rows`] read in runs of [`STEP`] values from offsets of their own: row
+/// `r`'s run `k / STEP` starts at `r · stride + steps[k / STEP]` (the taps
+/// of one output pixel, inside each image).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Gather<'a> {
-    pub(crate) values: &'a [f32],
-    pub(crate) rows: usize,
-    pub(crate) stride: usize,
+    pub(crate) rows: Rows<'a>,
     pub(crate) steps: &'a [usize],
 }
 
 impl Source for Gather<'_> {
     #[inline(always)]
     fn rows(&self) -> usize {
-        self.rows
+        self.rows.rows
     }
     #[inline(always)]
     fn values(&self) -> &[f32] {
-        self.values
+        self.rows.values
     }
     #[inline(always)]
     fn starts(&self, first: usize, starts: &mut [usize]) {
-        for (i, start) in starts.iter_mut().enumerate() {
-            *start = (first + i).min(self.rows - 1) * self.stride;
-        }
+        self.rows.starts(first, starts);
     }
     #[inline(always)]
     fn column(&self, k: usize) -> usize {

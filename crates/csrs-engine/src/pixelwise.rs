@@ -12,7 +12,8 @@
 
 use pulp::Simd;
 
-use crate::gemm::{Gather, Output, Packed, STEP, gemm};
+use crate::compile::Conv;
+use crate::gemm::{Gather, Output, Packed, Rows, STEP, gemm};
 
 /// Output pixels up to which a convolution is computed pixel by pixel: the
 /// layers whose borders are most of them.
@@ -37,35 +38,28 @@ struct Taps {
     steps: Vec<usize>,
 }
 
-/// A convolution's geometry, as [`crate::compile::Conv`] holds it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Geometry {
-    pub(crate) input_hwc: [usize; 3],
-    pub(crate) output_hw: [usize; 2],
-    pub(crate) kernel: [usize; 2],
-    pub(crate) stride: [usize; 2],
-    pub(crate) dilation: [usize; 2],
-    /// Top and left padding.
-    pub(crate) padding: [usize; 2],
-}
-
 impl Pixelwise {
-    /// Whether a matrix product of this output, without groups and with
-    /// input channels in whole runs, is computed pixel by pixel.
-    pub(crate) fn applies(geometry: &Geometry, groups: usize) -> bool {
-        let [oh, ow] = geometry.output_hw;
-        groups == 1 && geometry.input_hwc[2].is_multiple_of(STEP) && oh * ow <= MAX_PIXELS
+    /// Whether a convolution computed as a matrix product (not a 1×1 one
+    /// with stride 1, which reads its input as it is) is computed pixel by
+    /// pixel: no groups, input channels in whole runs, a small output.
+    pub(crate) fn applies(conv: &Conv) -> bool {
+        let [oh, ow, _] = conv.output_hwc;
+        conv.is_product()
+            && !conv.is_pointwise()
+            && conv.groups == 1
+            && conv.input_hwc[2].is_multiple_of(STEP)
+            && oh * ow <= MAX_PIXELS
     }
 
-    /// Packs `weight` (rows (ky, kx, input channel), `cout` columns, as
-    /// [`crate::compile::Conv::weight`]) for each set of taps.
-    pub(crate) fn new(weight: &[f32], cout: usize, geometry: &Geometry) -> Self {
-        let [h, w, cin] = geometry.input_hwc;
-        let [oh, ow] = geometry.output_hw;
-        let [kh, kw] = geometry.kernel;
-        let [sh, sw] = geometry.stride;
-        let [dh, dw] = geometry.dilation;
-        let [top, left] = geometry.padding;
+    /// Packs `weight` (rows (ky, kx, input channel), a column per output
+    /// channel, as [`Conv::weight`]) for each set of taps of `conv`.
+    pub(crate) fn new(weight: &[f32], conv: &Conv) -> Self {
+        let [h, w, cin] = conv.input_hwc;
+        let [oh, ow, cout] = conv.output_hwc;
+        let [kh, kw] = conv.kernel;
+        let [sh, sw] = conv.stride;
+        let [dh, dw] = conv.dilation;
+        let [top, left, _, _] = conv.padding;
         let mut sets: Vec<Vec<usize>> = Vec::new();
         let mut weights = Vec::new();
         let mut pixels = Vec::with_capacity(oh * ow);
@@ -112,7 +106,7 @@ pub(crate) fn convolve<S: Simd>(
 ) {
     let image_len = pixelwise.pixels.len() * pixel;
     for (p, taps) in pixelwise.pixels.iter().enumerate() {
-        let rows = Gather { values: x, rows: images, stride: in_len, steps: &taps.steps };
+        let rows = Gather { rows: Rows { values: x, rows: images, stride: in_len }, steps: &taps.steps };
         let output = Output {
             values: &mut out[p * pixel + offset..],
             stride: image_len,
