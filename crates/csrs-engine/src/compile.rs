@@ -11,7 +11,7 @@ use csrs_models::ModelSpec;
 use csrs_models::graph::{Activation, Binary, Graph, Op, ValueId, Window};
 
 use crate::Engine;
-use crate::gemm::{Packed, STEP};
+use crate::gemm::{PANEL, Packed, STEP};
 use crate::pixelwise::Pixelwise;
 use crate::winograd::Winograd;
 
@@ -62,6 +62,10 @@ pub const PLAIN_PATH: &str = "CSRS_ENGINE_WINOGRAD";
 /// The im2col buffer holds at least this many values, so that the images
 /// of small layers are multiplied a group at a time.
 const COL_GROUP: usize = 256 * 1024;
+
+/// Input channels up to which a convolution may run plane by plane
+/// ([`Conv::is_planar`]).
+const PLANAR_CHANNELS: usize = 3;
 
 /// A convolution with its folded batch norm and fused epilogue, on NHWC
 /// activations.
@@ -118,6 +122,21 @@ impl Conv {
         self.groups > 1 && self.groups == self.input_hwc[2] && self.groups == self.output_hwc[2]
     }
 
+    /// A stride-1 convolution of few input channels (a network's first
+    /// layer) and fewer output channels than a panel of the matrix
+    /// product's: it runs directly, one padded input plane and one output
+    /// plane at a time, in vectors of pixels. (With a panel's worth of
+    /// output channels or more, the im2col product, in vectors of channels,
+    /// measured faster: docs/performance.md.)
+    pub(crate) fn is_planar(&self) -> bool {
+        self.groups == 1
+            && self.stride == [1, 1]
+            && self.dilation == [1, 1]
+            && self.kernel != [1, 1]
+            && self.input_hwc[2] <= PLANAR_CHANNELS
+            && self.output_hwc[2] < PANEL
+    }
+
     /// Input channels each output channel reads.
     pub(crate) fn group_channels_in(&self) -> usize {
         self.input_hwc[2] / self.groups
@@ -144,20 +163,24 @@ impl Conv {
         (group * self.depth() + row) * per_group + co % per_group
     }
 
-    /// The zero-padded input's height and width.
+    /// The zero-padded input's height and width; a planar output plane has
+    /// rows of the padded width (its last `kw - 1` columns unused).
     pub(crate) fn padded_hw(&self) -> [usize; 2] {
         let [h, w, _] = self.input_hwc;
         let [top, left, bottom, right] = self.padding;
         [h + top + bottom, w + left + right]
     }
 
-    /// Values of one image's scratch: its im2col matrix, its padded input,
-    /// or Winograd's transforms; 0 when none is needed.
+    /// Values of one image's scratch: its im2col matrix, its padded input
+    /// (and output planes), or Winograd's transforms; 0 when none is needed.
     pub(crate) fn col_size(&self) -> usize {
         let [oh, ow, _] = self.output_hwc;
         let cin = self.input_hwc[2];
         if self.is_pointwise() || self.is_depthwise() || self.pixelwise.is_some() {
             0
+        } else if self.is_planar() {
+            let [ph, pw] = self.padded_hw();
+            cin * (ph * pw + self.kernel[1] - 1) + self.output_hwc[2] * oh * pw
         } else if let Some(winograd) = &self.winograd {
             winograd.scratch_len(1)
         } else if self.is_windowed() {
@@ -178,7 +201,7 @@ impl Conv {
     /// Whether the convolution is a matrix product (of im2col rows, or of
     /// the pixels themselves) rather than computed directly.
     pub(crate) fn is_product(&self) -> bool {
-        !self.is_depthwise()
+        !(self.is_planar() || self.is_depthwise())
     }
 
     /// Moves a matrix product's folded weights into panels, once every

@@ -113,11 +113,12 @@ fn activate(values: &mut [f32], activation: Option<Activation>) {
 /// kernel's ([`Windows`]); one per output pixel for a small output
 /// ([`pixelwise`]); of Winograd's transforms ([`winograd`]); of the pixels
 /// themselves for a 1×1 convolution with stride 1; otherwise of an im2col
-/// matrix per channel group (a first layer of few channels too: its short
-/// rows cost less than any direct loop measured), with images grouped so
-/// that one product has enough rows to run at speed while its matrix stays
-/// in cache. A depthwise convolution runs tap by tap
-/// ([`depthwise_convolution`]), onto the bias and residual, filled first.
+/// matrix per channel group, with images grouped so that one product has
+/// enough rows to run at speed while its matrix stays in cache. A first
+/// layer of few channels in and out runs plane by plane
+/// ([`planar_convolution`]), a depthwise one tap by tap
+/// ([`depthwise_convolution`]); these add onto the bias and residual,
+/// filled first.
 #[inline(always)]
 fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32], out: &mut [f32], batch: usize) {
     let [h, w, cin] = conv.input_hwc;
@@ -129,7 +130,7 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
     let (in_len, out_len) = (h * w * cin, oh * ow * pixel);
     let rows = oh * ow;
     let depth = conv.depth();
-    let direct = conv.is_pointwise() || conv.is_depthwise() || conv.pixelwise.is_some();
+    let direct = conv.is_pointwise() || conv.is_planar() || conv.is_depthwise() || conv.pixelwise.is_some();
     let group = match &conv.winograd {
         Some(winograd) => winograd.images_in(col.len()).clamp(1, batch),
         None if direct => batch,
@@ -174,6 +175,8 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
         } else if let Some(pixelwise) = &conv.pixelwise {
             let bias = &conv.bias;
             pixelwise::convolve(simd, pixelwise, x, [images, in_len], conv.output_pixel, bias, residual, relu, y);
+        } else if conv.is_planar() {
+            planar_convolution(conv, x, col, y);
         } else if conv.is_depthwise() {
             depthwise_convolution(conv, x, y);
         } else if conv.is_pointwise() {
@@ -268,6 +271,56 @@ fn depthwise_convolution(conv: &Conv, x: &[f32], y: &mut [f32]) {
                             *d = s.mul_add(*k, *d);
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Adds a stride-1 convolution of few input channels of the images `x` onto
+/// `y`, an image at a time: its channels are copied into zero-padded planes,
+/// and each output plane is a sum of `cin · kh · kw` shifted input planes
+/// times one weight each. With output rows as wide as the padded input rows,
+/// each shift is one contiguous multiply-add over the whole plane, which
+/// vectorises fully (the columns past the output's width are computed and
+/// dropped).
+#[inline(always)]
+fn planar_convolution(conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]) {
+    let [h, w, cin] = conv.input_hwc;
+    let [oh, ow, cout] = conv.output_hwc;
+    let [kh, kw] = conv.kernel;
+    let [top, left, _, _] = conv.padding;
+    let [ph, pw] = conv.padded_hw();
+    let (plane_in, plane_out) = (ph * pw + kw - 1, oh * pw);
+    let (planes, sums) = scratch.split_at_mut(cin * plane_in);
+    let sums = &mut sums[..cout * plane_out];
+    // The borders stay zero: only the inside is written, image after image.
+    planes.fill(0.0);
+    let [pixel_len, offset] = conv.output_pixel;
+    let (in_len, out_len) = (h * w * cin, oh * ow * pixel_len);
+    for (x, y) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
+        for (pixel, values) in x.chunks_exact(cin).enumerate() {
+            let at = (pixel / w + top) * pw + pixel % w + left;
+            for (channel, &value) in values.iter().enumerate() {
+                planes[channel * plane_in + at] = value;
+            }
+        }
+        for (co, sum) in sums.chunks_exact_mut(plane_out).enumerate() {
+            sum.fill(0.0);
+            for (ci, plane) in planes.chunks_exact(plane_in).enumerate() {
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let weight = conv.weight[((ky * kw + kx) * cin + ci) * cout + co];
+                        let shifted = &plane[ky * pw + kx..][..plane_out];
+                        sum.iter_mut().zip(shifted).for_each(|(s, &v)| *s = v.mul_add(weight, *s));
+                    }
+                }
+            }
+        }
+        for (co, sum) in sums.chunks_exact(plane_out).enumerate() {
+            for (oy, row) in sum.chunks_exact(pw).enumerate() {
+                for (ox, &v) in row[..ow].iter().enumerate() {
+                    y[(oy * ow + ox) * pixel_len + offset + co] += v;
                 }
             }
         }
