@@ -174,13 +174,13 @@ impl Conv {
     /// Values of one image's scratch: its im2col matrix, its padded input
     /// (and output planes), or Winograd's transforms; 0 when none is needed.
     pub(crate) fn col_size(&self) -> usize {
-        let [oh, ow, _] = self.output_hwc;
+        let [oh, ow, cout] = self.output_hwc;
         let cin = self.input_hwc[2];
         if self.is_pointwise() || self.is_depthwise() || self.pixelwise.is_some() {
             0
         } else if self.is_planar() {
             let [ph, pw] = self.padded_hw();
-            cin * (ph * pw + self.kernel[1] - 1) + self.output_hwc[2] * oh * pw
+            cin * (ph * pw + self.kernel[1] - 1) + cout * oh * pw
         } else if let Some(winograd) = &self.winograd {
             winograd.scratch_len(1)
         } else if self.is_windowed() {

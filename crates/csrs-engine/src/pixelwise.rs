@@ -39,16 +39,12 @@ struct Taps {
 }
 
 impl Pixelwise {
-    /// Whether a convolution computed as a matrix product (not a 1×1 one
-    /// with stride 1, which reads its input as it is) is computed pixel by
-    /// pixel: no groups, input channels in whole runs, a small output.
+    /// Whether a convolution whose windows the product could read in place
+    /// ([`Conv::is_windowed`]: input channels in whole runs) is computed
+    /// pixel by pixel instead: when its output is small.
     pub(crate) fn applies(conv: &Conv) -> bool {
         let [oh, ow, _] = conv.output_hwc;
-        conv.is_product()
-            && !conv.is_pointwise()
-            && conv.groups == 1
-            && conv.input_hwc[2].is_multiple_of(STEP)
-            && oh * ow <= MAX_PIXELS
+        conv.is_windowed() && oh * ow <= MAX_PIXELS
     }
 
     /// Packs `weight` (rows (ky, kx, input channel), a column per output

@@ -272,7 +272,7 @@ fn a_concat_of_every_kind_of_convolution_equals_the_reference() {
     let mut g = GraphBuilder::new([2, 6, 6]);
     let x = ValueId::INPUT;
     let parts = [
-        g.push(Op::Conv2d(conv("few_channels", [2, 3], [3, 3], [1; 4], [1, 1], 1)), &[x]).unwrap(),
+        g.push(Op::Conv2d(conv("planar", [2, 3], [3, 3], [1; 4], [1, 1], 1)), &[x]).unwrap(),
         g.push(Op::Conv2d(conv("depthwise", [2, 2], [3, 3], [1; 4], [1, 1], 2)), &[x]).unwrap(),
         g.push(Op::Conv2d(conv("pointwise", [2, 4], [1, 1], [0; 4], [1, 1], 1)), &[x]).unwrap(),
         g.push(Op::Conv2d(conv("grouped", [2, 4], [3, 2], [2, 1, 2, 0], [2, 1], 2)), &[x]).unwrap(),
