@@ -102,8 +102,9 @@ pub(crate) struct Conv {
     /// For a convolution read through [`crate::gemm::Windows`], where each
     /// run of [`STEP`] rows of the weights reads in the padded window.
     pub(crate) window_steps: Vec<usize>,
-    /// A 3×3 stride-1 convolution computed by Winograd's F(2×2, 3×3)
-    /// ([`Winograd::applies`]), unless the engine is told not to.
+    /// A 3×3 stride-1 convolution computed by Winograd's F(2×2, 3×3) or
+    /// F(4×4, 3×3) ([`Winograd::applies`]), unless the engine is told not
+    /// to.
     pub(crate) winograd: Option<Box<Winograd>>,
     /// A small output computed one pixel at a time ([`Pixelwise::applies`]).
     pub(crate) pixelwise: Option<Box<Pixelwise>>,
