@@ -38,14 +38,6 @@ const BLOCK_VALUES: usize = 128 * 1024;
 /// size apart would, and evict each other).
 const SKEW: usize = 16;
 
-/// The fewest input and output channels for which the transforms pay: on
-/// 16 channels the products are too short (depth 16) to outrun the direct
-/// product, which reads the padded input in place. Measured with `csrs
-/// bench` on ResNet-110 (16, 32 and 64 channels): every 3×3 layer by
-/// Winograd 404 samples/s, none 432–486, those of 32 and more channels
-/// 456–477, of 64 and more 467–471 (docs/performance.md).
-const MIN_CHANNELS: usize = 32;
-
 /// The most input and output channels, together, of a layer computed by
 /// F(4×4, 3×3): its 36 matrices of weights are read once per block of
 /// tiles, and on wider layers the blocks are too short to pay for them.
@@ -167,8 +159,14 @@ impl Winograd {
 
     /// Whether a convolution of this shape is computed this way: 3×3,
     /// stride 1, no dilation or groups, channels in whole runs and panels,
-    /// at least [`MIN_CHANNELS`] in and out, and images of at least 4×4
-    /// outputs (smaller ones have more tile padding than tiles).
+    /// and images of more than 4×4 outputs (the per-pixel product of
+    /// [`crate::pixelwise`] measured faster on 4×4).
+    ///
+    /// Layers of 16 channels pay too, since F(4×4, 3×3): on ResNet-110
+    /// (`csrs bench`, samples/s), its 16-channel layers by the direct
+    /// product 624–642, by Winograd 659–677; ResNet-20 3 564–3 712 →
+    /// 3 790–3 921. (By F(2×2, 3×3) alone, they had measured slower than
+    /// the direct product: docs/performance.md.)
     pub(crate) fn applies(
         kernel: [usize; 2],
         stride: [usize; 2],
@@ -184,7 +182,7 @@ impl Winograd {
             && groups == 1
             && cin.is_multiple_of(STEP)
             && cout.is_multiple_of(PANEL)
-            && cin.min(cout) >= MIN_CHANNELS
+            && cin.min(cout) > 0
             && output_hw.iter().all(|&side| side > 4)
     }
 
@@ -466,7 +464,7 @@ mod tests {
         impl pulp::WithSimd for Check {
             type Output = ();
             fn with_simd<S: Simd>(self, simd: S) {
-                let (cin, cout) = (32, 32);
+                let (cin, cout) = (16, 32);
                 for (output_hw, tiling) in
                     [([6, 6], Tiling::F2), ([5, 5], Tiling::F2), ([8, 8], Tiling::F4), ([11, 9], Tiling::F4)]
                 {
