@@ -13,7 +13,7 @@ use csrs_models::graph::{Activation, Binary, Graph, Op, ValueId, Window};
 use crate::Engine;
 use crate::gemm::{PANEL, Packed, STEP};
 use crate::pixelwise::Pixelwise;
-use crate::winograd::Winograd;
+use crate::winograd::{Shape, Winograd};
 
 /// Why a network cannot be compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,7 +183,7 @@ impl Conv {
             let [ph, pw] = self.padded_hw();
             cin * (ph * pw + self.kernel[1] - 1) + cout * oh * pw
         } else if let Some(winograd) = &self.winograd {
-            winograd.scratch_len(1)
+            winograd.scratch_len()
         } else if self.is_windowed() {
             let [ph, pw] = self.padded_hw();
             ph * pw * cin
@@ -209,9 +209,11 @@ impl Conv {
     /// batch norm has been folded in.
     fn pack(&mut self, winograd: bool) {
         let [oh, ow, cout] = self.output_hwc;
-        let cin = self.input_hwc[2];
+        let [h, w, cin] = self.input_hwc;
         if winograd && Winograd::applies(self.kernel, self.stride, self.dilation, self.groups, cin, cout, [oh, ow]) {
-            self.winograd = Some(Box::new(Winograd::new(&self.weight, cin, cout, [oh, ow])));
+            let [top, left, _, _] = self.padding;
+            let shape = Shape { input_hw: [h, w], output_hw: [oh, ow], before: [top, left], channels: [cin, cout] };
+            self.winograd = Some(Box::new(Winograd::new(&self.weight, shape)));
             self.weight = Vec::new();
             return;
         }

@@ -130,12 +130,12 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
     let (in_len, out_len) = (h * w * cin, oh * ow * pixel);
     let rows = oh * ow;
     let depth = conv.depth();
-    let direct = conv.is_pointwise() || conv.is_planar() || conv.is_depthwise() || conv.pixelwise.is_some();
-    let group = match &conv.winograd {
-        Some(winograd) => winograd.images_in(col.len()).clamp(1, batch),
-        None if direct => batch,
-        None => (col.len() / conv.col_size()).clamp(1, batch),
-    };
+    let whole_batch = conv.is_pointwise()
+        || conv.is_planar()
+        || conv.is_depthwise()
+        || conv.pixelwise.is_some()
+        || conv.winograd.is_some();
+    let group = if whole_batch { batch } else { (col.len() / conv.col_size()).clamp(1, batch) };
     let relu = conv.is_product() && conv.activation == Some(Activation::Relu);
     let mut first = 0;
     while first < batch {
@@ -156,14 +156,11 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
             }
         }
         if let Some(winograd) = &conv.winograd {
-            let [ph, pw] = winograd.padded_hw;
-            let (padded, scratch) = col.split_at_mut(images * ph * pw * cin);
-            pad(x, conv, [ph, pw], padded);
             winograd::convolve(
                 simd,
                 winograd,
-                padded,
-                scratch,
+                x,
+                col,
                 images,
                 [oh, ow],
                 conv.output_pixel,

@@ -11,7 +11,8 @@
 //! over input channels. The filters are transformed once, at compile time:
 //! `U = G g Gᵀ`, one matrix of `[input channels, output channels]` per
 //! position of the tile, packed for the kernel like any layer's weights. At
-//! run time a block of tiles is transformed (`V = Bᵀ d B`, one matrix of
+//! run time a block of tiles, read in place from the unpadded input (zeros
+//! where a tile overhangs it), is transformed (`V = Bᵀ d B`, one matrix of
 //! `[tiles, input channels]` per position), multiplied (a product `M = V ·
 //! U` by [`gemm`] per position), and transformed back (`Aᵀ M A`), with the
 //! bias, residual and ReLU added as the pixels are written. Channels are
@@ -27,10 +28,14 @@ use pulp::Simd;
 
 use crate::gemm::{Output, PANEL, Packed, Rows, STEP, gemm};
 
-/// Values of the transformed tiles and products one block of tiles takes at
-/// most (the block is smaller for wide layers): 128 Ki values, 512 KiB,
+/// Values of the transformed tiles and products one block of tiles takes
+/// (about; the block is smaller for wide layers): 128 Ki values, 512 KiB,
 /// within L2 with the input it reads.
 const BLOCK_VALUES: usize = 128 * 1024;
+
+/// A block's tiles are a multiple of this, so that the products' row tiles
+/// are whole.
+const BLOCK_ROWS: usize = 12;
 
 /// Values between the ends of two positions' matrices in the scratch: a
 /// cache line, so that the positions a transform reads or writes at once
@@ -99,19 +104,33 @@ pub(crate) struct Winograd {
     weights: Vec<Packed>,
     /// Output blocks down and across an image.
     tiles_hw: [usize; 2],
-    /// The zero-padded input the tiles read: the convolution's padding,
-    /// and zeros below and right so that every tile is whole.
-    pub(crate) padded_hw: [usize; 2],
+    /// The input's height and width.
+    input_hw: [usize; 2],
+    /// The convolution's padding above and left of the input: tiles start
+    /// that far up and left of it, and read zeros wherever they overhang
+    /// it (the padding, and what the last tiles take past the output).
+    before: [usize; 2],
     /// Tiles per block.
     block: usize,
     channels: [usize; 2],
+}
+
+/// What [`Winograd::new`] needs to know of the convolution's shape.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    pub(crate) input_hw: [usize; 2],
+    pub(crate) output_hw: [usize; 2],
+    /// The padding above and left of the input.
+    pub(crate) before: [usize; 2],
+    pub(crate) channels: [usize; 2],
 }
 
 impl Winograd {
     /// Transforms the weights of a 3×3 stride-1 convolution: `weight` has
     /// rows (ky, kx, input channel) and `cout` columns, as
     /// [`crate::compile::Conv::weight`].
-    pub(crate) fn new(weight: &[f32], cin: usize, cout: usize, output_hw: [usize; 2]) -> Self {
+    pub(crate) fn new(weight: &[f32], shape: Shape) -> Self {
+        let Shape { input_hw, output_hw, before, channels: [cin, cout] } = shape;
         let tiling = Self::tiling(output_hw, cin + cout);
         let g_matrix = tiling.g();
         let (side, positions) = (tiling.tile(), tiling.positions());
@@ -135,12 +154,14 @@ impl Winograd {
         let [oh, ow] = output_hw;
         let m = tiling.block();
         let tiles_hw = [oh.div_ceil(m), ow.div_ceil(m)];
-        let block = (BLOCK_VALUES / (positions * (cin + cout))).max(1);
+        // Whole tiles of the kernel's rows (12 with AVX-512, 6 with AVX2).
+        let block = (BLOCK_VALUES / (positions * (cin + cout))).div_ceil(BLOCK_ROWS).max(1) * BLOCK_ROWS;
         Self {
             tiling,
             weights: transformed.iter().map(|u| Packed::new(u, cin, cout)).collect(),
             tiles_hw,
-            padded_hw: [m * tiles_hw[0] + 2, m * tiles_hw[1] + 2],
+            input_hw,
+            before,
             block,
             channels: [cin, cout],
         }
@@ -186,31 +207,23 @@ impl Winograd {
             && output_hw.iter().all(|&side| side > 4)
     }
 
-    /// Values of the scratch for `images` images: their padded inputs,
-    /// then one block's transformed tiles and products.
-    pub(crate) fn scratch_len(&self, images: usize) -> usize {
-        let [ph, pw] = self.padded_hw;
+    /// Values of the scratch: one block's transformed tiles and products.
+    pub(crate) fn scratch_len(&self) -> usize {
         let [cin, cout] = self.channels;
-        images * ph * pw * cin + self.tiling.positions() * (self.block * (cin + cout) + 2 * SKEW)
-    }
-
-    /// Images whose padded inputs fit in `scratch` with one block.
-    pub(crate) fn images_in(&self, scratch: usize) -> usize {
-        let [ph, pw] = self.padded_hw;
-        (scratch - self.scratch_len(0)) / (ph * pw * self.channels[0])
+        self.tiling.positions() * (self.block * (cin + cout) + 2 * SKEW)
     }
 }
 
 /// The output pixels `out` (`images` images of `output_hw` pixels, each
 /// `pixel` values with this convolution's channels from `offset`) of the
-/// padded inputs `padded`: bias, plus residual (laid out like `out`), plus
+/// NHWC images `input`: bias, plus residual (laid out like `out`), plus
 /// the convolution, then ReLU if asked.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn convolve<S: Simd>(
     simd: S,
     winograd: &Winograd,
-    padded: &[f32],
+    input: &[f32],
     scratch: &mut [f32],
     images: usize,
     output_hw: [usize; 2],
@@ -220,7 +233,7 @@ pub(crate) fn convolve<S: Simd>(
     relu: bool,
     out: &mut [f32],
 ) {
-    let io = Io { padded, scratch, images, output_hw, pixel, bias, residual, relu, out };
+    let io = Io { input, scratch, images, output_hw, pixel, bias, residual, relu, out };
     match winograd.tiling {
         Tiling::F2 => convolve_tiled::<S, F2, 4, 2>(simd, winograd, io),
         Tiling::F4 => convolve_tiled::<S, F4, 6, 4>(simd, winograd, io),
@@ -229,7 +242,7 @@ pub(crate) fn convolve<S: Simd>(
 
 /// What [`convolve`] reads and writes.
 struct Io<'a> {
-    padded: &'a [f32],
+    input: &'a [f32],
     scratch: &'a mut [f32],
     images: usize,
     output_hw: [usize; 2],
@@ -248,10 +261,11 @@ fn convolve_tiled<S: Simd, W: Transforms<T, M>, const T: usize, const M: usize>(
     winograd: &Winograd,
     io: Io<'_>,
 ) {
-    let Io { padded, scratch, images, output_hw, pixel: [pixel, offset], bias, residual, relu, out } = io;
+    let Io { input, scratch, images, output_hw, pixel: [pixel, offset], bias, residual, relu, out } = io;
     let [cin, cout] = winograd.channels;
     let [th, tw] = winograd.tiles_hw;
-    let [ph, pw] = winograd.padded_hw;
+    let [h, w] = winograd.input_hw;
+    let [top, left] = winograd.before;
     let [oh, ow] = output_hw;
     let lanes = S::F32_LANES;
     // Where each position's matrix of transformed tiles and of products
@@ -265,13 +279,20 @@ fn convolve_tiled<S: Simd, W: Transforms<T, M>, const T: usize, const M: usize>(
         // V = Bᵀ d B, position by position: [tiles, cin] each.
         for t in 0..count {
             let (image, tile) = ((first + t) / (th * tw), (first + t) % (th * tw));
+            // The tile's rows and columns of the input, zeros where they
+            // fall outside it.
             let (y, x) = (M * (tile / tw), M * (tile % tw));
+            let rows: [Option<usize>; T] = std::array::from_fn(|r| (y + r).checked_sub(top).filter(|&iy| iy < h));
+            let columns: [Option<usize>; T] = std::array::from_fn(|c| (x + c).checked_sub(left).filter(|&ix| ix < w));
             for j in (0..cin).step_by(lanes) {
                 let mut d = [[simd.splat_f32s(0.0); T]; T];
-                for (r, row) in d.iter_mut().enumerate() {
-                    for (c, value) in row.iter_mut().enumerate() {
-                        let at = ((image * ph + y + r) * pw + x + c) * cin + j;
-                        *value = S::as_simd_f32s(&padded[at..at + lanes]).0[0];
+                for (row, iy) in d.iter_mut().zip(rows) {
+                    let Some(iy) = iy else { continue };
+                    for (value, ix) in row.iter_mut().zip(columns) {
+                        if let Some(ix) = ix {
+                            let at = ((image * h + iy) * w + ix) * cin + j;
+                            *value = S::as_simd_f32s(&input[at..at + lanes]).0[0];
+                        }
                     }
                 }
                 let v = input_transform::<S, W, T, M>(simd, d);
@@ -470,25 +491,21 @@ mod tests {
                 {
                     let [oh, ow] = output_hw;
                     let weight: Vec<f32> = (0..9 * cin * cout).map(|i| ((i * 37 % 23) as f32 - 11.0) / 16.0).collect();
-                    let winograd = Winograd::new(&weight, cin, cout, output_hw);
+                    // Padding 1: the input is the output's size.
+                    let shape = Shape { input_hw: output_hw, output_hw, before: [1, 1], channels: [cin, cout] };
+                    let winograd = Winograd::new(&weight, shape);
                     assert_eq!(winograd.tiling, tiling, "{output_hw:?}");
-                    // The unpadded input is the output's size (padding 1),
-                    // at (1, 1) of the padded one.
-                    let [ph, pw] = winograd.padded_hw;
                     let input = |y: usize, x: usize, c: usize| ((y * 31 + x * 17 + c * 7) % 19) as f32 / 8.0 - 1.0;
-                    let mut padded = vec![0.0; ph * pw * cin];
-                    for (y, x, c) in triples(oh, ow, cin) {
-                        padded[((y + 1) * pw + x + 1) * cin + c] = input(y, x, c);
-                    }
+                    let image: Vec<f32> = triples(oh, ow, cin).map(|(y, x, c)| input(y, x, c)).collect();
                     let bias: Vec<f32> = (0..cout).map(|c| c as f32 / 10.0 - 1.0).collect();
                     let residual: Vec<f32> = (0..oh * ow * cout).map(|i| (i % 7) as f32 - 3.0).collect();
-                    let mut scratch = vec![0.0; winograd.scratch_len(1) - ph * pw * cin];
+                    let mut scratch = vec![0.0; winograd.scratch_len()];
                     let mut out = vec![f32::NAN; oh * ow * cout];
                     let io = [cout, 0];
                     convolve(
                         simd,
                         &winograd,
-                        &padded,
+                        &image,
                         &mut scratch,
                         1,
                         output_hw,
