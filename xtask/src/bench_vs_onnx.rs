@@ -20,11 +20,13 @@ const USAGE: &str = "usage: cargo xtask bench-vs-onnx [--networks wrn16_4,lenet5
 [--onnx FILE --dataset NAME] [--batch 400] [--rounds 2] [--python python3]";
 
 /// The script's name of a network, the dataset whose images it takes,
-/// draws per measurement, and the largest batch it is timed with (ResNet-18
-/// on 224×224 images: 100, csrs's smallest, one block of draws).
+/// draws per measurement (at least two seconds of csrs's: shorter runs of
+/// the small networks measured a third slower in some processes), and the
+/// largest batch it is timed with (ResNet-18 on 224×224 images: 100,
+/// csrs's smallest, one block of draws).
 const NETWORKS: [(&str, &str, u64, u64); 6] = [
-    ("wrn16_4", "digits", 20_000, u64::MAX),
-    ("lenet5", "mnist", 20_000, u64::MAX),
+    ("wrn16_4", "digits", 200_000, u64::MAX),
+    ("lenet5", "mnist", 200_000, u64::MAX),
     ("resnet20", "cifar10", 2_000, u64::MAX),
     ("resnet110", "cifar10", 400, u64::MAX),
     ("vgg11", "cifar10", 2_000, u64::MAX),
