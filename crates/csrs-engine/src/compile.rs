@@ -93,11 +93,13 @@ pub(crate) struct Conv {
     /// For each group, `[kh · kw · channels_in / groups, channels_out /
     /// groups]` with rows ordered (ky, kx, input channel) like the im2col
     /// columns; a depthwise convolution's is `[kh · kw, channels]`. Once
-    /// compiled, a convolution computed as a matrix product keeps its
-    /// weights in [`Conv::packed`] only, and this is empty.
+    /// compiled, only a depthwise convolution keeps its weights here; the
+    /// others keep them packed ([`Conv::packed`], or their Winograd's or
+    /// per-pixel form), and this is empty.
     pub(crate) weight: Vec<f32>,
     /// Each group's weight matrix in the panels the matrix product reads
-    /// ([`Conv::pack`]); empty for a convolution computed directly.
+    /// ([`Conv::pack`]), also read row by row by a planar convolution;
+    /// empty for a depthwise, Winograd or per-pixel one.
     pub(crate) packed: Vec<Packed>,
     /// For a convolution read through [`crate::gemm::Windows`], where each
     /// run of [`STEP`] rows of the weights reads in the padded window.
@@ -222,7 +224,9 @@ impl Conv {
             self.pixelwise = Some(Box::new(Pixelwise::new(&weight, self)));
             return;
         }
-        if self.is_product() {
+        // A planar convolution reads its weights a row of output channels
+        // at a time, as a product does.
+        if !self.is_depthwise() {
             let (depth, columns) = (self.depth(), self.group_channels_out());
             let weight = std::mem::take(&mut self.weight);
             self.packed =

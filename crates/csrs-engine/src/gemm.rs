@@ -71,6 +71,13 @@ impl Packed {
         Self { depth, columns, values }
     }
 
+    /// Row `r` of the first panel: columns `0..PANEL`, zeros past the
+    /// last.
+    pub(crate) fn row(&self, r: usize) -> &[f32; PANEL] {
+        assert!(r < self.depth, "row {r} of {}", self.depth);
+        &self.values[r]
+    }
+
     /// Rows of each panel: `depth` rounded up to a multiple of [`STEP`].
     fn rows(depth: usize) -> usize {
         depth.div_ceil(STEP) * STEP
@@ -329,13 +336,13 @@ struct TileRows<const MR: usize> {
 /// dispatched instructions, and a call makes the sums leave their
 /// registers.)
 #[inline(always)]
-fn load<S: Simd>(simd: S, values: &[f32]) -> S::f32s {
+pub(crate) fn load<S: Simd>(simd: S, values: &[f32]) -> S::f32s {
     if values.len() == S::F32_LANES { S::as_simd_f32s(values).0[0] } else { simd.partial_load_f32s(values) }
 }
 
 /// Stores a vector into `values`, or its first lanes into a shorter one.
 #[inline(always)]
-fn store_vector<S: Simd>(simd: S, values: &mut [f32], value: S::f32s) {
+pub(crate) fn store_vector<S: Simd>(simd: S, values: &mut [f32], value: S::f32s) {
     if values.len() == S::F32_LANES {
         S::as_mut_simd_f32s(values).0[0] = value;
     } else {

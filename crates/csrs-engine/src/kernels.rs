@@ -4,7 +4,7 @@ use csrs_models::graph::{Activation, Window};
 use pulp::Simd;
 
 use crate::compile::{Conv, Pooling, Step};
-use crate::gemm::{Output, Rows, Windows, gemm};
+use crate::gemm::{Output, Rows, Windows, gemm, load, store_vector};
 use crate::{pixelwise, winograd};
 
 /// Runs `step` on the first `batch` examples of the workspace's slots.
@@ -173,7 +173,7 @@ fn convolution<S: Simd>(simd: S, conv: &Conv, slots: &[Vec<f32>], col: &mut [f32
             let bias = &conv.bias;
             pixelwise::convolve(simd, pixelwise, x, [images, in_len], conv.output_pixel, bias, residual, relu, y);
         } else if conv.is_planar() {
-            planar_convolution(conv, x, col, y);
+            planar_convolution(simd, conv, x, col, y);
         } else if conv.is_depthwise() {
             depthwise_convolution(conv, x, y);
         } else if conv.is_pointwise() {
@@ -278,11 +278,24 @@ fn depthwise_convolution(conv: &Conv, x: &[f32], y: &mut [f32]) {
 /// `y`, an image at a time: its channels are copied into zero-padded planes,
 /// and each output plane is a sum of `cin · kh · kw` shifted input planes
 /// times one weight each. With output rows as wide as the padded input rows,
-/// each shift is one contiguous multiply-add over the whole plane, which
-/// vectorises fully (the columns past the output's width are computed and
-/// dropped).
+/// each shift is contiguous, so a vector of output pixels is a multiply-add
+/// per tap of one vector of input pixels (the columns past the output's
+/// width are computed and dropped), for every output channel at once: their
+/// sums stay in registers, `CO` of them (the output channels rounded up;
+/// the packed weights are zeros past the last).
 #[inline(always)]
-fn planar_convolution(conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]) {
+fn planar_convolution<S: Simd>(simd: S, conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]) {
+    match conv.output_hwc[2] {
+        0..=4 => planar::<S, 4>(simd, conv, x, scratch, y),
+        5..=8 => planar::<S, 8>(simd, conv, x, scratch, y),
+        _ => planar::<S, 16>(simd, conv, x, scratch, y),
+    }
+}
+
+/// [`planar_convolution`] with sums for `CO` output channels.
+#[allow(clippy::needless_range_loop, reason = "indices known at compile time keep the sums in registers")]
+#[inline(always)]
+fn planar<S: Simd, const CO: usize>(simd: S, conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]) {
     let [h, w, cin] = conv.input_hwc;
     let [oh, ow, cout] = conv.output_hwc;
     let [kh, kw] = conv.kernel;
@@ -291,10 +304,12 @@ fn planar_convolution(conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]
     let (plane_in, plane_out) = (ph * pw + kw - 1, oh * pw);
     let (planes, sums) = scratch.split_at_mut(cin * plane_in);
     let sums = &mut sums[..cout * plane_out];
+    let weights = &conv.packed[0];
     // The borders stay zero: only the inside is written, image after image.
     planes.fill(0.0);
     let [pixel_len, offset] = conv.output_pixel;
     let (in_len, out_len) = (h * w * cin, oh * ow * pixel_len);
+    let lanes = S::F32_LANES;
     for (x, y) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
         for (pixel, values) in x.chunks_exact(cin).enumerate() {
             let at = (pixel / w + top) * pw + pixel % w + left;
@@ -302,16 +317,22 @@ fn planar_convolution(conv: &Conv, x: &[f32], scratch: &mut [f32], y: &mut [f32]
                 planes[channel * plane_in + at] = value;
             }
         }
-        for (co, sum) in sums.chunks_exact_mut(plane_out).enumerate() {
-            sum.fill(0.0);
+        for first in (0..plane_out).step_by(lanes) {
+            let len = lanes.min(plane_out - first);
+            let mut vectors = [simd.splat_f32s(0.0); CO];
             for (ci, plane) in planes.chunks_exact(plane_in).enumerate() {
                 for ky in 0..kh {
                     for kx in 0..kw {
-                        let weight = conv.weight[((ky * kw + kx) * cin + ci) * cout + co];
-                        let shifted = &plane[ky * pw + kx..][..plane_out];
-                        sum.iter_mut().zip(shifted).for_each(|(s, &v)| *s = v.mul_add(weight, *s));
+                        let shifted = load(simd, &plane[ky * pw + kx + first..][..len]);
+                        let row = weights.row((ky * kw + kx) * cin + ci);
+                        for co in 0..CO {
+                            vectors[co] = simd.mul_add_f32s(simd.splat_f32s(row[co]), shifted, vectors[co]);
+                        }
                     }
                 }
+            }
+            for co in 0..CO.min(cout) {
+                store_vector(simd, &mut sums[co * plane_out + first..][..len], vectors[co]);
             }
         }
         for (co, sum) in sums.chunks_exact(plane_out).enumerate() {
