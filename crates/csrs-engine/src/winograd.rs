@@ -408,6 +408,16 @@ impl Transforms<6, 4> for F4 {
     }
 }
 
+/// Column `c` of a tile.
+#[inline(always)]
+fn column<V: Copy, const T: usize>(tile: &[[V; T]; T], c: usize) -> [V; T] {
+    let mut column = tile[0];
+    for (value, row) in column.iter_mut().zip(tile) {
+        *value = row[c];
+    }
+    column
+}
+
 /// `Bᵀ d B`: the input transform down each column, then along each row.
 /// (Index loops, no closures: see [`Transforms`].)
 #[allow(clippy::needless_range_loop, reason = "the transform reads by position")]
@@ -418,11 +428,7 @@ fn input_transform<S: Simd, W: Transforms<T, M>, const T: usize, const M: usize>
 ) -> [[S::f32s; T]; T] {
     let mut x = d;
     for c in 0..T {
-        let mut column = d[0];
-        for r in 0..T {
-            column[r] = d[r][c];
-        }
-        let column = W::input(simd, column);
+        let column = W::input(simd, column(&d, c));
         for r in 0..T {
             x[r][c] = column[r];
         }
@@ -442,11 +448,7 @@ fn output_transform<S: Simd, W: Transforms<T, M>, const T: usize, const M: usize
 ) -> [[S::f32s; M]; M] {
     let mut z = [m[0]; M];
     for c in 0..T {
-        let mut column = m[0];
-        for r in 0..T {
-            column[r] = m[r][c];
-        }
-        let column = W::output(simd, column);
+        let column = W::output(simd, column(&m, c));
         for r in 0..M {
             z[r][c] = column[r];
         }
