@@ -3,7 +3,7 @@
 use rand_xoshiro::SplitMix64;
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 
-use crate::{ClassCounter, Noise, NoiseStream, Phase, Result, SamplingError};
+use crate::{ClassCounter, Draws, Noise, NoiseStream, Phase, Result, SamplingError};
 
 /// Draws class counts from probabilities given as a function of the input:
 /// `probabilities(x)[k]` is p_k(x) = P(f(x + δ) = k) of the smoothed
@@ -41,7 +41,16 @@ impl<F: Fn(&[f32]) -> Vec<f64>> ClassCounter for KnownProbabilities<F> {
         Ok(None)
     }
 
-    fn count(&mut self, input: &[f32], _noise: &Noise, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
+    /// Each input's draws from its probabilities, one after another.
+    fn count_each(&mut self, _noise: &Noise, draws: &[Draws<'_>]) -> Result<Vec<Vec<u64>>> {
+        draws.iter().map(|&Draws { input, n, stream, phase }| self.draw(input, n, stream, phase)).collect()
+    }
+}
+
+impl<F: Fn(&[f32]) -> Vec<f64>> KnownProbabilities<F> {
+    /// `n` classes drawn from the probabilities of `input`, with the
+    /// stream's first block of `phase` as seed.
+    fn draw(&self, input: &[f32], n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
         if input.len() != self.input_len {
             return Err(SamplingError::InputSize { got: input.len(), expected: self.input_len });
         }

@@ -6,7 +6,7 @@ use csrs_models::Classifier;
 
 use crate::device_noise;
 use crate::philox::{Block, Part, draw_batch};
-use crate::{BLOCK, ClassCounter, Draws, Forward, Noise, NoiseStream, Phase, Result, SamplingError, SeededBlock};
+use crate::{BLOCK, ClassCounter, Draws, Forward, Noise, Result, SamplingError, SeededBlock};
 
 /// Runs a network on batches of noisy copies of one input.
 ///
@@ -58,11 +58,6 @@ impl<B: Backend, M: Forward<B>> ClassCounter for BurnCounter<B, M> {
 
     fn input_len(&self) -> usize {
         self.input_shape.iter().product()
-    }
-
-    fn count(&mut self, input: &[f32], noise: &Noise, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
-        let mut counts = self.count_each(noise, &[Draws { input, n, stream, phase }])?;
-        Ok(counts.pop().expect("one input, one count"))
     }
 
     /// The blocks of every input, in order, cut into batches: the last

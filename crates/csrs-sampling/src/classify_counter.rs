@@ -3,7 +3,7 @@
 //! and the model only classifies them, a batch at a time.
 
 use crate::philox::{Block, Part, draw_batch};
-use crate::{BLOCK, ClassCounter, Draws, Noise, NoiseStream, Phase, Result, SamplingError};
+use crate::{BLOCK, ClassCounter, Draws, Noise, Result, SamplingError};
 
 /// A base classifier of another framework, called on a batch of inputs.
 pub trait Classify {
@@ -55,11 +55,6 @@ impl<F: Classify> ClassCounter for ClassifyCounter<F> {
 
     fn input_len(&self) -> usize {
         self.input_len
-    }
-
-    fn count(&mut self, input: &[f32], noise: &Noise, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
-        let mut counts = self.count_each(noise, &[Draws { input, n, stream, phase }])?;
-        Ok(counts.pop().expect("one input, one count"))
     }
 
     /// The blocks of every input, in order, cut into batches: the last

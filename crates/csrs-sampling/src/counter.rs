@@ -26,11 +26,14 @@ pub trait ClassCounter {
 
     /// How often each class is predicted for `n` noisy copies of the input
     /// (x + δ, δ ~ N(0, σ²I), formed as `noise` says), using the blocks of
-    /// `phase` in `stream`.
+    /// `phase` in `stream`: [`count_each`](Self::count_each) of one input.
     ///
     /// # Errors
     /// An input of the wrong size, or a failure of the underlying model.
-    fn count(&mut self, input: &[f32], noise: &Noise, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>>;
+    fn count(&mut self, input: &[f32], noise: &Noise, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
+        let mut counts = self.count_each(noise, &[Draws { input, n, stream, phase }])?;
+        Ok(counts.pop().expect("one input, one count"))
+    }
 
     /// The counts of each of several inputs' draws, as [`count`](Self::count)
     /// gives them one by one. A counter may classify the draws of several
@@ -39,9 +42,7 @@ pub trait ClassCounter {
     ///
     /// # Errors
     /// As [`count`](Self::count).
-    fn count_each(&mut self, noise: &Noise, draws: &[Draws<'_>]) -> Result<Vec<Vec<u64>>> {
-        draws.iter().map(|d| self.count(d.input, noise, d.n, d.stream, d.phase)).collect()
-    }
+    fn count_each(&mut self, noise: &Noise, draws: &[Draws<'_>]) -> Result<Vec<Vec<u64>>>;
 
     /// The base classifier's class for the input itself, without noise:
     /// how the model the certificate smooths does on clean data. `None`
@@ -60,10 +61,6 @@ impl<C: ClassCounter + ?Sized> ClassCounter for Box<C> {
 
     fn input_len(&self) -> usize {
         (**self).input_len()
-    }
-
-    fn count(&mut self, input: &[f32], noise: &Noise, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
-        (**self).count(input, noise, n, stream, phase)
     }
 
     fn count_each(&mut self, noise: &Noise, draws: &[Draws<'_>]) -> Result<Vec<Vec<u64>>> {

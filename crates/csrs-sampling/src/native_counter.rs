@@ -6,7 +6,7 @@ use csrs_engine::{Engine, Workspace};
 
 use crate::noise::Base;
 use crate::philox::{Block, Part, draw_batch};
-use crate::{BLOCK, ClassCounter, Draws, Noise, NoiseStream, Phase, Result, SamplingError};
+use crate::{BLOCK, ClassCounter, Draws, Noise, Result, SamplingError};
 
 /// A [`ClassCounter`] running a compiled [`Engine`] on the CPU threads.
 ///
@@ -54,11 +54,6 @@ impl ClassCounter for NativeCounter {
 
     fn input_len(&self) -> usize {
         self.engine.input_len()
-    }
-
-    fn count(&mut self, input: &[f32], noise: &Noise, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
-        let mut counts = self.count_each(noise, &[Draws { input, n, stream, phase }])?;
-        Ok(counts.pop().expect("one input, one count"))
     }
 
     /// The blocks of every input, in order, cut into batches: the last

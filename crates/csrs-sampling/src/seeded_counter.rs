@@ -6,7 +6,7 @@
 use csrs_stats::Sigma;
 
 use crate::philox::Block;
-use crate::{BLOCK, ClassCounter, Draws, Noise, NoiseStream, Phase, Result, SamplingError};
+use crate::{BLOCK, ClassCounter, Draws, Noise, Result, SamplingError};
 
 /// One block of a [`SeededBatch`]: `size` noisy copies of one input, drawn
 /// from a generator seeded with `seed`.
@@ -83,11 +83,6 @@ impl<M: CountSeeded> ClassCounter for SeededCounter<M> {
 
     fn input_len(&self) -> usize {
         self.input_len
-    }
-
-    fn count(&mut self, input: &[f32], noise: &Noise, n: u64, stream: NoiseStream, phase: Phase) -> Result<Vec<u64>> {
-        let mut counts = self.count_each(noise, &[Draws { input, n, stream, phase }])?;
-        Ok(counts.pop().expect("one input, one count"))
     }
 
     /// The blocks of every input, in order, cut into batches: the last
