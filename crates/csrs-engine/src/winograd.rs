@@ -62,8 +62,8 @@ pub(crate) enum Tiling {
 }
 
 impl Tiling {
-    /// Output pixels down and across a block.
-    fn block(self) -> usize {
+    /// Output pixels down and across the block a tile computes.
+    fn output_side(self) -> usize {
         match self {
             Tiling::F2 => 2,
             Tiling::F4 => 4,
@@ -71,13 +71,13 @@ impl Tiling {
     }
 
     /// Input pixels down and across a tile.
-    fn tile(self) -> usize {
-        self.block() + 2
+    fn input_side(self) -> usize {
+        self.output_side() + 2
     }
 
     /// Positions of a transformed tile.
     fn positions(self) -> usize {
-        self.tile() * self.tile()
+        self.input_side() * self.input_side()
     }
 
     /// `G`, one row per position along a side.
@@ -133,7 +133,7 @@ impl Winograd {
         let Shape { input_hw, output_hw, before, channels: [cin, cout] } = shape;
         let tiling = Self::tiling(output_hw, cin + cout);
         let g_matrix = tiling.g();
-        let (side, positions) = (tiling.tile(), tiling.positions());
+        let (side, positions) = (tiling.input_side(), tiling.positions());
         let mut transformed = vec![vec![0.0; cin * cout]; positions];
         for ci in 0..cin {
             for co in 0..cout {
@@ -152,7 +152,7 @@ impl Winograd {
             }
         }
         let [oh, ow] = output_hw;
-        let m = tiling.block();
+        let m = tiling.output_side();
         let tiles_hw = [oh.div_ceil(m), ow.div_ceil(m)];
         // Whole tiles of the kernel's rows (12 with AVX-512, 6 with AVX2).
         let block = (BLOCK_VALUES / (positions * (cin + cout))).div_ceil(BLOCK_ROWS).max(1) * BLOCK_ROWS;
@@ -172,7 +172,7 @@ impl Winograd {
     /// edge counted) and its layer is at most [`F4_MAX_CHANNELS`] wide.
     fn tiling(output_hw: [usize; 2], channels: usize) -> Tiling {
         let work = |tiling: Tiling| {
-            let m = tiling.block();
+            let m = tiling.output_side();
             output_hw.iter().map(|side| side.div_ceil(m)).product::<usize>() * tiling.positions()
         };
         if channels <= F4_MAX_CHANNELS && work(Tiling::F4) < work(Tiling::F2) { Tiling::F4 } else { Tiling::F2 }
