@@ -75,6 +75,14 @@ impl TrainingFiles {
         with_suffix(&self.stem, &format!(".{}", Self::WEIGHTS))
     }
 
+    /// New weights on their way in: a save writes them here whole, then
+    /// the metadata that describes them, then renames them to
+    /// [`Self::weights`]. A save stopped between the two renames leaves the
+    /// metadata describing these, and a load reads them from here.
+    pub fn incoming_weights(&self) -> PathBuf {
+        with_suffix(&self.stem, &format!(".{}.next", Self::WEIGHTS))
+    }
+
     /// The optimiser's state after `epochs` epochs, kept to resume.
     pub fn optimizer(&self, epochs: usize) -> PathBuf {
         with_suffix(&self.stem, &format!(".optim-{epochs}.{}", Self::WEIGHTS))

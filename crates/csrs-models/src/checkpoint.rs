@@ -2,13 +2,16 @@
 //! (metadata: how to rebuild the model and what it was trained for).
 //!
 //! Both files are written to a temporary name and renamed into place, so a
-//! crash never leaves a half-written checkpoint.
+//! crash never leaves a half-written file; the new weights go in under
+//! their own name first and replace the old ones only after the new
+//! metadata is in place, so a crash never leaves metadata without the
+//! weights it describes ([`TrainingFiles::incoming_weights`]).
 //! The metadata holds a checksum of the model spec and the weight bytes:
 //! burn panics when a record does not fit the module it is loaded into, so a
 //! truncated weights file, a weights file from another checkpoint, or edited
 //! metadata is caught before the weights are deserialized.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
@@ -281,8 +284,9 @@ impl Metadata for DenoiserMeta {
     }
 }
 
-/// Writes `model`'s record and then its metadata, `meta` given the checksum
-/// of `spec` and the record, each through a temporary file.
+/// Writes `model`'s record as the incoming weights, then its metadata
+/// (`meta` given the checksum of `spec` and the record), each through a
+/// temporary file, and last renames the incoming weights into place.
 fn save_files<B: Backend, M: Module<B>, T: Serialize>(
     path: &Path,
     model: &M,
@@ -295,8 +299,31 @@ fn save_files<B: Backend, M: Module<B>, T: Serialize>(
         .record(model.clone().into_record(), ())
         .map_err(|err| ModelError::Weights { path: weights_path.clone(), message: err.to_string() })?;
     let meta = meta(checksum(spec, &bytes));
-    write_atomically(&weights_path, &bytes)?;
-    write_atomically(&meta_path, &serde_json::to_vec_pretty(&meta).expect("metadata serializes"))
+    let incoming = files.incoming_weights();
+    write_atomically(&incoming, &bytes)?;
+    write_atomically(&meta_path, &serde_json::to_vec_pretty(&meta).expect("metadata serializes"))?;
+    std::fs::rename(&incoming, &weights_path).map_err(|error| ModelError::Io { path: weights_path, error })
+}
+
+/// The weights file that `meta` describes and its bytes: `<stem>.mpk`, or
+/// the incoming weights of a save stopped before it renamed them there.
+/// The error is that of `<stem>.mpk` when neither matches.
+fn matching_weights<T: Metadata>(files: &TrainingFiles, meta: &T, spec: &impl Serialize) -> Result<(PathBuf, Vec<u8>)> {
+    let read = |path: PathBuf| -> Result<(PathBuf, Vec<u8>)> {
+        let bytes = read_at_most(&path, MAX_WEIGHTS_BYTES, "a checkpoint's weights")?;
+        if checksum(spec, &bytes) != meta.checksum() {
+            let message = format!(
+                "does not match {} (truncated, from another checkpoint, or the metadata was edited)",
+                files.metadata().display()
+            );
+            return Err(ModelError::Weights { path, message });
+        }
+        Ok((path, bytes))
+    };
+    read(files.weights()).or_else(|err| {
+        let incoming = files.incoming_weights();
+        if incoming.exists() { read(incoming).map_err(|_| err) } else { Err(err) }
+    })
 }
 
 /// The model of `meta` with the weights of `files`: the checksum checked
@@ -315,15 +342,9 @@ fn load_weights<B: Backend, M: Module<B>, T>(
 where
     T: Metadata,
 {
-    let (meta_path, weights_path) = (files.metadata(), files.weights());
-    let bytes = read_at_most(&weights_path, MAX_WEIGHTS_BYTES, "a checkpoint's weights")?;
+    let meta_path = files.metadata();
+    let (weights_path, bytes) = matching_weights(files, meta, spec)?;
     let bad = |message: String| ModelError::Weights { path: weights_path.clone(), message };
-    if checksum(spec, &bytes) != meta.checksum() {
-        return Err(bad(format!(
-            "does not match {} (truncated, from another checkpoint, or the metadata was edited)",
-            meta_path.display()
-        )));
-    }
     let fresh =
         fresh(meta).map_err(|err| ModelError::Metadata { path: meta_path.clone(), message: err.to_string() })?;
     let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
@@ -424,29 +445,58 @@ mod tests {
     use super::*;
     use crate::Architecture;
 
-    #[test]
-    fn weights_of_other_shapes_are_rejected_even_with_a_valid_checksum() {
-        let dir = tempfile::tempdir().unwrap();
-        let device = Default::default();
-        let spec = |input_shape| ModelSpec {
+    fn mlp(n_classes: usize, input_shape: [usize; 3]) -> Checkpoint<Flex> {
+        let spec = ModelSpec {
             architecture: Architecture::Mlp,
-            n_classes: 2,
+            n_classes,
             input_shape,
             mean: vec![0.0],
             std: vec![1.0],
             graph: None,
         };
-        let names = vec!["a".to_owned(), "b".to_owned()];
-        let small = Checkpoint {
-            meta: CheckpointMeta::new(spec([1, 4, 4]), "test", names.clone()),
-            model: Classifier::<Flex>::init(&spec([1, 4, 4]), &device).unwrap(),
-        };
+        let names = (0..n_classes).map(|class| class.to_string()).collect();
+        let model = Classifier::init(&spec, &Default::default()).unwrap();
+        Checkpoint { meta: CheckpointMeta::new(spec, "test", names), model }
+    }
+
+    #[test]
+    fn a_save_stopped_between_its_renames_loads_what_its_metadata_describes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stem, other) = (dir.path().join("m"), dir.path().join("other"));
+        mlp(2, [1, 4, 4]).save(&stem).unwrap();
+        mlp(3, [1, 4, 4]).save(&other).unwrap();
+        let (files, newer) = (TrainingFiles::new(&stem), TrainingFiles::new(&other));
+        let old_weights = std::fs::read(files.weights()).unwrap();
+        assert!(!files.incoming_weights().exists(), "a finished save leaves no incoming weights");
+
+        // The new weights and metadata are in place, the old weights not yet replaced.
+        std::fs::copy(newer.weights(), files.incoming_weights()).unwrap();
+        std::fs::copy(newer.metadata(), files.metadata()).unwrap();
+        let loaded = Checkpoint::<Flex>::load(&stem, None, &Default::default()).unwrap();
+        assert_eq!(loaded.meta.spec.n_classes, 3);
+
+        // Neither file matching, the error names the checkpoint's own.
+        std::fs::write(files.incoming_weights(), &old_weights).unwrap();
+        let err = Checkpoint::<Flex>::load(&stem, None, &Default::default()).unwrap_err().to_string();
+        assert!(err.contains("m.mpk: does not match"), "{err}");
+
+        // The next save completes over what was left.
+        mlp(2, [1, 4, 4]).save(&stem).unwrap();
+        assert!(!files.incoming_weights().exists());
+        assert_eq!(Checkpoint::<Flex>::load(&stem, None, &Default::default()).unwrap().meta.spec.n_classes, 2);
+    }
+
+    #[test]
+    fn weights_of_other_shapes_are_rejected_even_with_a_valid_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Default::default();
+        let small = mlp(2, [1, 4, 4]);
         let stem = dir.path().join("m");
         small.save(&stem).unwrap();
         // Metadata for 8x8 inputs, with a checksum that matches the 4x4 weights.
         let files = TrainingFiles::new(&stem);
         let (meta_path, weights_path) = (files.metadata(), files.weights());
-        let mut meta = CheckpointMeta::new(spec([1, 8, 8]), "test", names);
+        let mut meta = mlp(2, [1, 8, 8]).meta;
         meta.checksum = checksum(&meta.spec, &std::fs::read(weights_path).unwrap());
         std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
         let err = Checkpoint::<Flex>::load(&stem, None, &device).unwrap_err().to_string();
