@@ -6,10 +6,9 @@ use burn::backend::{Autodiff, Flex};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split, load};
-use csrs_models::Architecture;
+use csrs_models::{Architecture, ModelSpec};
 use csrs_train::{
-    EpochLog, MacerSensitive, Objective, Observer, OptimizerConfig, Reweighting, Schedule, TrainConfig, TrainRun,
-    model_spec, train,
+    EpochLog, MacerSensitive, Objective, Observer, OptimizerConfig, Reweighting, Schedule, TrainConfig, TrainRun, train,
 };
 
 /// The allocator of the `csrs` binary, so that the numbers are the binary's.
@@ -69,7 +68,7 @@ fn epoch(c: &mut Criterion) {
     let train_set = load(DatasetName::Digits, Split::Train, None).unwrap();
     let test_set = load(DatasetName::Digits, Split::Test, None).unwrap();
     let costs = CostMatrix::seedwise(10, &[3]).unwrap();
-    let spec = model_spec(Architecture::DigitsCnn, DatasetName::Digits, 10);
+    let spec = ModelSpec::for_dataset(Architecture::DigitsCnn, DatasetName::Digits, 10);
     let dir = tempfile::tempdir().unwrap();
     let mut group = c.benchmark_group("train_epoch_digits");
     group.sample_size(10);

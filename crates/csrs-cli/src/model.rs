@@ -10,9 +10,8 @@ use csrs_data::DatasetName;
 use csrs_models::interop::{export_denoiser_safetensors, export_safetensors};
 use csrs_models::{
     Architecture, Checkpoint, CheckpointMeta, Classifier, Denoiser, DenoiserCheckpoint, DenoiserMeta, DenoiserNet,
-    DenoiserSpec,
+    DenoiserSpec, ModelSpec,
 };
-use csrs_train::model_spec;
 
 use crate::io::check_outputs;
 use crate::options::ImportOptions;
@@ -249,7 +248,7 @@ impl OnBackend for InitArgs {
             (None, Some(classes)) => (0..classes).map(|k| k.to_string()).collect(),
             (None, None) => bail!("{}: its classes are the folders of its data; give --classes N", self.dataset),
         };
-        let spec = model_spec(arch, self.dataset, class_names.len());
+        let spec = ModelSpec::for_dataset(arch, self.dataset, class_names.len());
         B::seed(&device, self.seed);
         let model = Classifier::<B>::init(&spec, &device)?;
         let checkpoint = Checkpoint { meta: CheckpointMeta::new(spec, self.dataset.as_str(), class_names), model };

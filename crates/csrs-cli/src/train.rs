@@ -12,9 +12,9 @@ use csrs_artifacts::{TrainingFiles, write_atomically};
 use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split};
 use csrs_models::checkpoint::fingerprint;
-use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Denoiser, DenoiserNet, DenoiserSpec};
+use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Denoiser, DenoiserNet, DenoiserSpec, ModelSpec};
 use csrs_records::{deserialize, field_names};
-use csrs_train::{Denoised, EpochLog, Observer, TrainConfig, TrainRun, Trainee, model_spec, train};
+use csrs_train::{Denoised, EpochLog, Observer, TrainConfig, TrainRun, Trainee, train};
 use serde::{Deserialize, Serialize};
 
 use crate::io::check_outputs;
@@ -324,9 +324,12 @@ impl OnBackend for Setup {
                         None,
                     )
                 }
-                (None, Some(architecture), ..) => {
-                    (model_spec(architecture, self.dataset, n_classes), None, architecture.to_string(), None)
-                }
+                (None, Some(architecture), ..) => (
+                    ModelSpec::for_dataset(architecture, self.dataset, n_classes),
+                    None,
+                    architecture.to_string(),
+                    None,
+                ),
                 _ => unreachable!("parse: a run names its network"),
             };
         spec.check()?;

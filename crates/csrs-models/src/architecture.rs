@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use csrs_data::DatasetName;
 use serde::{Deserialize, Serialize};
 
 use crate::graph::{Graph, Parameter};
@@ -208,6 +209,21 @@ pub struct ModelSpec {
 }
 
 impl ModelSpec {
+    /// The spec of `architecture` for images of `dataset`: its input shape
+    /// and usual normalisation, and `n_classes` outputs.
+    pub fn for_dataset(architecture: Architecture, dataset: DatasetName, n_classes: usize) -> Self {
+        let shape = dataset.shape();
+        let normalization = dataset.normalization();
+        ModelSpec {
+            architecture,
+            n_classes,
+            input_shape: [shape.channels, shape.height, shape.width],
+            mean: normalization.mean,
+            std: normalization.std,
+            graph: None,
+        }
+    }
+
     /// Checks the spec: the architecture takes the input, at least two
     /// classes, one positive finite mean/std per channel, and the network is
     /// within [`MAX_INPUT_ELEMENTS`], [`MAX_PARAMETERS`] and

@@ -11,7 +11,6 @@ use csrs_data::DatasetName;
 use csrs_models::graph::Graph;
 use csrs_models::interop::{StateDict, find_prefix, import};
 use csrs_models::{Architecture, Checkpoint, CheckpointMeta, ModelSpec};
-use csrs_train::model_spec;
 
 /// How to read a foreign weights file: what the file itself cannot say.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -109,7 +108,7 @@ pub fn import_file<B: Backend>(
         ),
     };
     let class_names = dataset.class_names();
-    let mut spec = model_spec(architecture, dataset, class_names.as_ref().map_or(2, Vec::len));
+    let mut spec = ModelSpec::for_dataset(architecture, dataset, class_names.as_ref().map_or(2, Vec::len));
     spec.n_classes = output_count(&state, &spec)?;
     check_classes(path, spec.n_classes, dataset, class_names.as_deref())?;
     let metadata_values = |key: &str| -> Option<Vec<f32>> { serde_json::from_str(state.metadata().get(key)?).ok() };

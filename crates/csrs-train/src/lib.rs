@@ -19,9 +19,9 @@
 //!
 //! ```
 //! use csrs_data::DatasetName;
-//! use csrs_models::Architecture;
+//! use csrs_models::{Architecture, ModelSpec};
 //! use csrs_sampling::NoiseKind;
-//! use csrs_train::{Objective, OptimizerConfig, Schedule, TrainConfig, model_spec};
+//! use csrs_train::{Objective, OptimizerConfig, Schedule, TrainConfig};
 //!
 //! // The hyperparameters of `configs/train/digits-gaussian.toml`.
 //! let config = TrainConfig {
@@ -39,7 +39,7 @@
 //! };
 //! config.check()?;
 //! assert!(TrainConfig { batch_size: 0, ..config.clone() }.check().is_err());
-//! let spec = model_spec(Architecture::DigitsCnn, DatasetName::Digits, 10);
+//! let spec = ModelSpec::for_dataset(Architecture::DigitsCnn, DatasetName::Digits, 10);
 //! assert_eq!((spec.input_shape, spec.n_classes), ([1, 8, 8], 10));
 //! # Ok::<(), csrs_train::ConfigError>(())
 //! ```
@@ -62,4 +62,4 @@ pub use config::{
 };
 pub use error::{Result, TrainError};
 pub use trainee::{Denoised, Trainee};
-pub use trainer::{EpochLog, Observer, TrainRun, model_spec, train};
+pub use trainer::{EpochLog, Observer, TrainRun, train};

@@ -21,11 +21,10 @@ use burn::tensor::TensorPrimitive;
 use burn::tensor::backend::AutodiffBackend;
 use csrs_artifacts::TrainingFiles;
 use csrs_cost::CostMatrix;
-use csrs_data::{Dataset, DatasetName, shuffle};
+use csrs_data::{Dataset, shuffle};
 use csrs_models::checkpoint::{fingerprint, write_atomically};
 use csrs_models::{
-    Architecture, Checkpoint, CheckpointMeta, Classifier, DenoiserCheckpoint, DenoiserMeta, DenoiserSpec, ModelSpec,
-    TrainingInfo,
+    Checkpoint, CheckpointMeta, Classifier, DenoiserCheckpoint, DenoiserMeta, DenoiserSpec, ModelSpec, TrainingInfo,
 };
 use rand_xoshiro::SplitMix64;
 use rand_xoshiro::rand_core::SeedableRng;
@@ -107,21 +106,6 @@ pub struct TrainRun<'a> {
     /// The denoiser a denoiser run trains (its checkpoint's spec; `spec`
     /// is then the frozen classifier's); `None` for a classifier's run.
     pub denoiser: Option<DenoiserSpec>,
-}
-
-/// The spec of `architecture` for images of `dataset`: its input shape and
-/// usual normalisation, and `n_classes` outputs.
-pub fn model_spec(architecture: Architecture, dataset: DatasetName, n_classes: usize) -> ModelSpec {
-    let shape = dataset.shape();
-    let normalization = dataset.normalization();
-    ModelSpec {
-        architecture,
-        n_classes,
-        input_shape: [shape.channels, shape.height, shape.width],
-        mean: normalization.mean,
-        std: normalization.std,
-        graph: None,
-    }
 }
 
 /// What a caller sees of a run while it goes: where a resumed run starts,

@@ -5,11 +5,9 @@ use burn::backend::{Autodiff, Flex};
 use burn::prelude::*;
 use csrs_cost::CostMatrix;
 use csrs_data::{DatasetName, Split, load};
-use csrs_models::{Architecture, Checkpoint};
+use csrs_models::{Architecture, Checkpoint, ModelSpec};
 use csrs_sampling::NoiseKind;
-use csrs_train::{
-    EpochLog, Objective, Observer, OptimizerConfig, Reweighting, Schedule, TrainConfig, TrainRun, model_spec, train,
-};
+use csrs_train::{EpochLog, Objective, Observer, OptimizerConfig, Reweighting, Schedule, TrainConfig, TrainRun, train};
 
 type B = Autodiff<Flex>;
 
@@ -43,7 +41,7 @@ fn run_training_for(
 ) -> Vec<EpochLog> {
     let train_set = load(DatasetName::Digits, Split::Train, None).unwrap();
     let test_set = load(DatasetName::Digits, Split::Test, None).unwrap();
-    let spec = model_spec(Architecture::DigitsCnn, DatasetName::Digits, 10);
+    let spec = ModelSpec::for_dataset(Architecture::DigitsCnn, DatasetName::Digits, 10);
     let run = TrainRun {
         config,
         costs,
