@@ -543,6 +543,42 @@ fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
     t.into_scalar().elem::<f64>()
 }
 
+/// What a batch did, as numbers a replica sums with the others': the mean
+/// loss and its parts (each replica's weighed by its share of the batch),
+/// the correct predictions, and how many replicas could not read their
+/// part. Summed over an epoch's batches too.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct BatchTally {
+    total: f64,
+    classification: f64,
+    robustness_sensitive: f64,
+    robustness_normal: f64,
+    correct: f64,
+    failed: f64,
+}
+
+impl BatchTally {
+    fn to_array(self) -> [f64; 6] {
+        [self.total, self.classification, self.robustness_sensitive, self.robustness_normal, self.correct, self.failed]
+    }
+
+    fn from_array([total, classification, robustness_sensitive, robustness_normal, correct, failed]: [f64; 6]) -> Self {
+        BatchTally { total, classification, robustness_sensitive, robustness_normal, correct, failed }
+    }
+
+    /// The tally summed over the replicas.
+    fn summed<B: AutodiffBackend>(self, replica: Replica, device: &B::Device) -> Result<Self> {
+        let summed = replica.sum::<B>(&self.to_array(), device)?;
+        let summed = summed.try_into().expect("a sum has one value for each value summed");
+        Ok(Self::from_array(summed))
+    }
+
+    fn add(&mut self, other: &Self) {
+        let (a, b) = (self.to_array(), other.to_array());
+        *self = Self::from_array(std::array::from_fn(|i| a[i] + b[i]));
+    }
+}
+
 /// One epoch of one replica: its part of every batch.
 #[allow(clippy::too_many_arguments)]
 fn train_epoch<B: AutodiffBackend, O: Optimizer<Trainee<B>, B>>(
@@ -565,7 +601,7 @@ fn train_epoch<B: AutodiffBackend, O: Optimizer<Trainee<B>, B>>(
     let augment = config.augment.unwrap_or_else(|| augment::is_default_for(run.train.shape()));
     let augment_seed = config.seed ^ 0xa06e_0000 ^ epoch as u64 ^ ((replica.rank as u64) << 32);
     let mut augment_rng = augment.then(|| SplitMix64::seed_from_u64(augment_seed));
-    let (mut sums, mut correct, mut batches) = ([0.0; 3], 0.0, 0usize);
+    let (mut sums, mut batches) = (BatchTally::default(), 0usize);
     let total_batches = order.len().div_ceil(config.batch_size);
     for (index, chunk) in order.chunks(config.batch_size).enumerate() {
         if chunk.len() < replica.count {
@@ -587,28 +623,29 @@ fn train_epoch<B: AutodiffBackend, O: Optimizer<Trainee<B>, B>>(
         });
         // What the batch did, over every replica, and whether one failed:
         // each replica takes part even after an error, so none waits.
-        let numbers = match &forward {
+        let tally = match &forward {
             Ok((parts, hits, _)) => {
                 let of = |part: &Tensor<B, 1>| share * scalar(part.clone().detach());
-                let parts =
-                    [&parts.total, &parts.classification, &parts.robustness_sensitive, &parts.robustness_normal];
-                let [total, classification, sensitive, normal] = parts.map(of);
-                [total, classification, sensitive, normal, *hits, 0.0]
+                BatchTally {
+                    total: of(&parts.total),
+                    classification: of(&parts.classification),
+                    robustness_sensitive: of(&parts.robustness_sensitive),
+                    robustness_normal: of(&parts.robustness_normal),
+                    correct: *hits,
+                    failed: 0.0,
+                }
             }
-            Err(_) => [0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+            Err(_) => BatchTally { failed: 1.0, ..BatchTally::default() },
         };
-        let summed = replica.sum::<B>(&numbers, device)?;
+        let summed = tally.summed::<B>(replica, device)?;
         let (parts, _, copies) = forward?;
-        if summed[5] > 0.0 {
+        if summed.failed > 0.0 {
             return Err(TrainError::Replicas { message: "another replica could not read its batch".into() });
         }
-        if !summed[0].is_finite() {
+        if !summed.total.is_finite() {
             return Err(TrainError::NotFinite { epoch: epoch + 1, batch: index + 1 });
         }
-        for (sum, part) in sums.iter_mut().zip(&summed[1..4]) {
-            *sum += part;
-        }
-        correct += summed[4];
+        sums.add(&summed);
         batches += 1;
         let loss = if replica.count == 1 { parts.total } else { parts.total.mul_scalar(share) };
         let grads = replica.sum_gradients::<B>(GradientsParams::from_grads(loss.backward(), &model))?;
@@ -621,10 +658,10 @@ fn train_epoch<B: AutodiffBackend, O: Optimizer<Trainee<B>, B>>(
     let log = EpochLog {
         epoch: epoch + 1,
         lr,
-        classification: per_batch(sums[0]),
-        robustness_sensitive: per_batch(sums[1]),
-        robustness_normal: per_batch(sums[2]),
-        train_accuracy: correct / run.train.len().max(1) as f64,
+        classification: per_batch(sums.classification),
+        robustness_sensitive: per_batch(sums.robustness_sensitive),
+        robustness_normal: per_batch(sums.robustness_normal),
+        train_accuracy: sums.correct / run.train.len().max(1) as f64,
         noisy_test_accuracy: 0.0,
         noisy_test_accuracy_sensitive: None,
         seconds: 0.0,
