@@ -10,7 +10,7 @@ use csrs_data::DatasetName;
 use csrs_models::graph::Graph;
 use csrs_models::{Architecture, Classifier, ModelSpec};
 use csrs_sampling::{BLOCK, ClassCounter, Noise, NoiseKind, NoiseStream, Phase};
-use csrs_stats::Sigma;
+use csrs_stats::Smoothing;
 
 use csrs_run::{
     Counting, DeviceChoice, Import, MAX_DRAWS, OnBackend, Precision, check_batch, class_counter, load_denoised,
@@ -141,7 +141,7 @@ impl OnBackend for Args {
             stdout,
             "arch\tinput\tdevice\tengine\tprecision\tnoise\tbatch\tsamples\tseconds\tsamples_per_s\tgflop_per_s\tseconds_per_certificate"
         )?;
-        let noise = self.noise.with_sigma(Sigma::new(0.25)?);
+        let noise = self.noise.for_smoothing(Smoothing::gaussian(0.25)?);
         let models: Vec<(String, Classifier<B>, ModelSpec)> = match &self.model {
             Some(path) => {
                 let checkpoint = load_denoised::<B>(

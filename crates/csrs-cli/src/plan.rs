@@ -11,7 +11,7 @@ use csrs_report::radius_text;
 use csrs_run::{Counting, DeviceChoice, OnBackend, Precision, check_batch, class_counter, load_denoised, on_backend};
 use csrs_sampling::BLOCK;
 use csrs_stats::plan::{MAX_DRAWS, Mode, draws_needed, max_radius, top_draws_needed};
-use csrs_stats::{Alpha, Sigma};
+use csrs_stats::{Alpha, Sigma, Smoothing};
 
 use crate::bench::throughput;
 use crate::options::{EngineChoice, ImportOptions};
@@ -105,7 +105,7 @@ impl Args {
 
     /// The whole answer, as text.
     fn report(&self) -> anyhow::Result<String> {
-        let sigma = Sigma::new(self.sigma).context("--sigma")?;
+        let smoothing = Smoothing::gaussian(self.sigma).context("--sigma")?;
         let alpha = Alpha::new(self.alpha).context("--alpha")?;
         if self.n == 0 || self.n > MAX_DRAWS {
             bail!("--n {}, expected 1 to {MAX_DRAWS} draws", self.n);
@@ -140,15 +140,16 @@ impl Args {
         let mut out = String::new();
         let _ = writeln!(out, "sigma {}, alpha {}, n {}:", self.sigma, self.alpha, self.n);
         for (mode, name) in &modes {
-            let largest = max_radius(*mode, self.n, alpha, sigma).map_or("none".to_owned(), |r| radius_text(r.get()));
+            let largest =
+                max_radius(*mode, self.n, alpha, smoothing).map_or("none".to_owned(), |r| radius_text(r.get()));
             let _ = writeln!(out, "  {name}: largest radius {largest} (every draw for the predicted class)");
         }
         if let Some(target) = self.target_radius {
             let _ = writeln!(out, "target radius {target}:");
             for (mode, name) in &modes {
-                let needed = draws_needed(*mode, target, alpha, sigma)
+                let needed = draws_needed(*mode, target, alpha, smoothing)
                     .map_or(format!("more than {MAX_DRAWS} draws"), |n| format!("n >= {n}"));
-                let share = match top_draws_needed(*mode, target, self.n, alpha, sigma) {
+                let share = match top_draws_needed(*mode, target, self.n, alpha, smoothing) {
                     Some(top) => format!("{top} of the {} draws ({:.2}%)", self.n, 100.0 * top as f64 / self.n as f64),
                     None => format!("more than the {} draws", self.n),
                 };

@@ -11,7 +11,7 @@ use csrs_run::{
     Certify, MAX_BATCH, MAX_BATCH_BYTES, MAX_DRAWS, Observer, RunSettings, Shard, check_batch, note_grid_distance,
 };
 use csrs_sampling::{BLOCK, ClassCounter, ClassifyCounter, NoiseKind, NoiseStream, Rounds, SeededCounter, StopRule};
-use csrs_stats::{Alpha, Prediction, Sigma};
+use csrs_stats::{Alpha, Prediction, Sigma, Smoothing};
 use numpy::{AllowTypeChange, PyArrayLikeDyn};
 use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -305,7 +305,10 @@ impl Smoothed {
         // A forward pass holds whole blocks, at least one: a batch below a
         // block draws a block.
         check_batch("batch", batch.max(BLOCK as usize), shape.iter().product()).map_err(convert::error)?;
-        Ok(csrs_sampling::Smoothed::new(self.counter(py, shape, batch, failure), self.noise.with_sigma(self.sigma)))
+        Ok(csrs_sampling::Smoothed::new(
+            self.counter(py, shape, batch, failure),
+            self.noise.for_smoothing(Smoothing::Gaussian(self.sigma)),
+        ))
     }
 
     /// The class `label` given from Python: one below `num_classes`.

@@ -6,7 +6,7 @@ use std::io::{self, BufRead, Write};
 
 use anyhow::{Context, anyhow, bail};
 use csrs_cost::CostRow;
-use csrs_stats::{Alpha, Certificate, ClassCounts, Sigma, certify};
+use csrs_stats::{Alpha, Certificate, ClassCounts, Smoothing, certify};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -125,7 +125,7 @@ pub fn certify_case(case: &CountsCase<'_>) -> anyhow::Result<Certificate> {
     };
     let selection = counts(case.selection_counts, "selection_counts")?;
     let estimation = counts(case.estimation_counts, "estimation_counts")?;
-    Ok(certify(&selection, &estimation, row.as_ref(), Sigma::new(case.sigma)?, Alpha::new(case.alpha)?)?)
+    Ok(certify(&selection, &estimation, row.as_ref(), Smoothing::gaussian(case.sigma)?, Alpha::new(case.alpha)?)?)
 }
 
 fn kind_of(value: &Value) -> &'static str {

@@ -16,7 +16,7 @@
 //!
 //! ```
 //! use csrs_records::{CertifyRow, RecordFile, Unfinished, read_rows};
-//! use csrs_stats::{Alpha, ClassCounts, Sigma, certify};
+//! use csrs_stats::{Alpha, ClassCounts, Smoothing, certify};
 //! # let dir = std::env::temp_dir().join(format!("csrs-records-doc-{}", std::process::id()));
 //! let path = dir.join("run.tsv");
 //! let (mut file, kept) = RecordFile::open::<CertifyRow>(&path, false)?;
@@ -24,7 +24,7 @@
 //! // Example 0, of class 1: 100 selection and 1 000 estimation counts.
 //! let selection = ClassCounts::new(vec![2, 98])?;
 //! let estimation = ClassCounts::new(vec![10, 990])?;
-//! let certificate = certify(&selection, &estimation, None, Sigma::new(0.25)?, Alpha::new(0.001)?)?;
+//! let certificate = certify(&selection, &estimation, None, Smoothing::gaussian(0.25)?, Alpha::new(0.001)?)?;
 //! file.append(&CertifyRow::new(0, 1, Some(1), certificate, &estimation, 0.5))?;
 //! file.finish()?;
 //! let rows = read_rows::<CertifyRow>(&path, Unfinished::Refuse)?;

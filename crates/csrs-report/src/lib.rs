@@ -12,10 +12,10 @@
 //! ```
 //! use csrs_records::{CertifyRow, Unfinished};
 //! use csrs_report::{Run, TableFormat, table};
-//! use csrs_stats::{Alpha, ClassCounts, Sigma, certify};
+//! use csrs_stats::{Alpha, ClassCounts, Smoothing, certify};
 //!
 //! let estimation = ClassCounts::new(vec![10, 990])?;
-//! let certificate = certify(&estimation, &estimation, None, Sigma::new(0.25)?, Alpha::new(0.001)?)?;
+//! let certificate = certify(&estimation, &estimation, None, Smoothing::gaussian(0.25)?, Alpha::new(0.001)?)?;
 //! let rows = vec![CertifyRow::new(0, 1, None, certificate, &estimation, 0.5)];
 //! let run = Run { records: "run.tsv".into(), label: "gaussian".into(), rows, target_radius: None };
 //! let markdown = table(&[run], &[0.0, 0.5], TableFormat::Markdown, true)?;

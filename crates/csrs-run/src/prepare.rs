@@ -7,7 +7,7 @@ use anyhow::bail;
 use burn::prelude::Backend;
 use csrs_data::{Dataset, DatasetName, Split};
 use csrs_sampling::{ClassCounter, NoiseKind, Smoothed};
-use csrs_stats::Sigma;
+use csrs_stats::{Sigma, Smoothing};
 
 use crate::counter::{Counting, class_counter};
 use crate::denoise::{denoise, load_denoiser};
@@ -96,5 +96,8 @@ pub fn prepare<B: Backend>(
     if source.noise == NoiseKind::Sound {
         note_grid_distance(&dataset, &source.dataset.to_string(), run, observer)?;
     }
-    Ok(Prepared { smoothed: Smoothed::new(counter, source.noise.with_sigma(source.sigma)), dataset })
+    Ok(Prepared {
+        smoothed: Smoothed::new(counter, source.noise.for_smoothing(Smoothing::Gaussian(source.sigma))),
+        dataset,
+    })
 }

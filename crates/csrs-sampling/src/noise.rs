@@ -1,6 +1,6 @@
 //! The smoothing noise, and how it is added to an input.
 
-use csrs_stats::{GridGaussian, Sigma, grid_index};
+use csrs_stats::{GridGaussian, Sigma, Smoothing, grid_index};
 use serde::{Deserialize, Serialize};
 
 use crate::{Draws, Result, SamplingError};
@@ -18,11 +18,11 @@ pub enum NoiseKind {
 }
 
 impl NoiseKind {
-    /// This kind of noise at level σ.
-    pub fn with_sigma(self, sigma: Sigma) -> Noise {
-        match self {
-            NoiseKind::Gaussian => Noise::Gaussian(sigma),
-            NoiseKind::Sound => Noise::Sound(GridGaussian::new(sigma)),
+    /// This kind of noise, drawing from `smoothing`.
+    pub fn for_smoothing(self, smoothing: Smoothing) -> Noise {
+        match (self, smoothing) {
+            (NoiseKind::Gaussian, Smoothing::Gaussian(sigma)) => Noise::Gaussian(sigma),
+            (NoiseKind::Sound, Smoothing::Gaussian(sigma)) => Noise::Sound(GridGaussian::new(sigma)),
         }
     }
 
@@ -84,12 +84,18 @@ impl From<Sigma> for Noise {
 }
 
 impl Noise {
+    /// The smoothing this noise draws from, which its certificates are for
+    /// (the sound noise's draws within [`Noise::slack`] of it).
+    pub fn smoothing(&self) -> Smoothing {
+        match self {
+            Noise::Gaussian(sigma) => Smoothing::Gaussian(*sigma),
+            Noise::Sound(grid) => Smoothing::Gaussian(grid.sigma()),
+        }
+    }
+
     /// σ.
     pub fn sigma(&self) -> Sigma {
-        match self {
-            Noise::Gaussian(sigma) => *sigma,
-            Noise::Sound(grid) => grid.sigma(),
-        }
+        self.smoothing().sigma()
     }
 
     /// By how much a class's probability under the noise as drawn, for

@@ -2,7 +2,8 @@
 
 use csrs_cost::CostRow;
 use csrs_stats::{
-    Alpha, Bounds, Certificate, ClassCounts, Prediction, RadiusCeilings, Sigma, certify_with, predict, radius_ceilings,
+    Alpha, Bounds, Certificate, ClassCounts, Prediction, RadiusCeilings, Sigma, Smoothing, certify_with, predict,
+    radius_ceilings,
 };
 
 use crate::{ClassCounter, Draws, Noise, NoiseStream, Phase, Result, SamplingError};
@@ -112,6 +113,11 @@ impl<C: ClassCounter> Smoothed<C> {
         self.noise.sigma()
     }
 
+    /// The smoothing its certificates are for.
+    pub fn smoothing(&self) -> Smoothing {
+        self.noise.smoothing()
+    }
+
     /// The confidence bounds of `bounds`, widened by the noise's slack.
     fn widened(&self, bounds: Bounds) -> Bounds {
         bounds.widened(self.noise.slack(self.counter.input_len()))
@@ -143,7 +149,7 @@ impl<C: ClassCounter> Smoothed<C> {
         let selection = self.counts(input, n0, "n0", stream, Phase::Selection)?;
         let estimation = self.counts(input, n, "n", stream, Phase::Estimation)?;
         let certificate =
-            certify_with(&selection, &estimation, cost_row, self.sigma(), alpha, self.widened(Bounds::FIXED_N))?;
+            certify_with(&selection, &estimation, cost_row, self.smoothing(), alpha, self.widened(Bounds::FIXED_N))?;
         Ok(Certified { certificate, selection, estimation })
     }
 
@@ -220,8 +226,8 @@ impl<C: ClassCounter> Smoothed<C> {
                 totals[i].iter_mut().zip(&counts).for_each(|(total, count)| *total += count);
                 let (selection, row) = (&selections[i], inputs[i].cost_row);
                 let estimation = ClassCounts::new(totals[i].clone())?;
-                let certificate = certify_with(selection, &estimation, row, self.sigma(), alpha, bounds)?;
-                let ceilings = radius_ceilings(selection, &estimation, row, self.sigma(), alpha, bounds)?;
+                let certificate = certify_with(selection, &estimation, row, self.smoothing(), alpha, bounds)?;
+                let ceilings = radius_ceilings(selection, &estimation, row, self.smoothing(), alpha, bounds)?;
                 let answered = rounds.rule.answered(&certificate, &ceilings);
                 if answered || estimation.total() >= rounds.max_n {
                     let certified = Certified { certificate, selection: selection.clone(), estimation };

@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use csrs_cost::CostRow;
-use csrs_stats::{Alpha, BinomialSample, ClassCounts, Sigma, certify, predict};
+use csrs_stats::{Alpha, BinomialSample, ClassCounts, Smoothing, certify, predict};
 
 /// Bounds in both regimes: few harmful draws (exact tail sums) and a large
 /// top-class count (polished Beta quantile).
@@ -41,7 +41,7 @@ fn counts(m: usize, n: u64) -> ClassCounts {
 }
 
 fn certificates(c: &mut Criterion) {
-    let (sigma, alpha) = (Sigma::new(0.5).unwrap(), Alpha::new(0.001).unwrap());
+    let (smoothing, alpha) = (Smoothing::gaussian(0.5).unwrap(), Alpha::new(0.001).unwrap());
     let mut group = c.benchmark_group("certify");
     group.throughput(Throughput::Elements(1));
     for m in [10, 1000] {
@@ -55,7 +55,7 @@ fn certificates(c: &mut Criterion) {
         for (name, costs) in [("standard", &zeros), ("seedwise", &seedwise), ("real_3_levels", &real)] {
             let row = CostRow::new(costs, 0).unwrap();
             group.bench_function(BenchmarkId::new(name, format!("m{m}")), |b| {
-                b.iter(|| certify(black_box(&selection), black_box(&estimation), Some(&row), sigma, alpha).unwrap())
+                b.iter(|| certify(black_box(&selection), black_box(&estimation), Some(&row), smoothing, alpha).unwrap())
             });
         }
         group.bench_function(BenchmarkId::new("predict", format!("m{m}")), |b| {

@@ -4,7 +4,8 @@ use std::iter;
 
 use csrs_cost::CostRow;
 
-use crate::{Alpha, BinomialSample, ClassCounts, Radius, Result, Sigma, StatsError, normal_ppf};
+use crate::smoothing::CostSensitiveAlpha;
+use crate::{Alpha, BinomialSample, ClassCounts, Radius, Result, Smoothing, StatsError};
 
 /// What the smoothed classifier is certified to do around one input.
 #[derive(Debug, Clone, PartialEq)]
@@ -278,7 +279,7 @@ impl Bounds {
 /// # Examples
 /// ```
 /// use csrs_cost::CostRow;
-/// use csrs_stats::{Alpha, ClassCounts, Sigma, certify};
+/// use csrs_stats::{Alpha, ClassCounts, Smoothing, certify};
 ///
 /// // Only 40% of the mass on the top class: Cohen abstains, but class 2
 /// // (the only harmful one) is rare enough to rule out.
@@ -286,7 +287,7 @@ impl Bounds {
 /// let estimation = ClassCounts::new(vec![4000, 3500, 100, 2400])?;
 /// let costs = [0.0, 0.0, 1.0, 0.0];
 /// let row = CostRow::new(&costs, 0).unwrap();
-/// let cert = certify(&selection, &estimation, Some(&row), Sigma::new(0.5)?, Alpha::new(0.001)?)?;
+/// let cert = certify(&selection, &estimation, Some(&row), Smoothing::gaussian(0.5)?, Alpha::new(0.001)?)?;
 /// assert!(cert.abstains());
 /// assert!(cert.cost_sensitive.unwrap().radius().covers(0.4));
 /// # Ok::<(), csrs_stats::StatsError>(())
@@ -295,10 +296,10 @@ pub fn certify(
     selection: &ClassCounts,
     estimation: &ClassCounts,
     cost_row: Option<&CostRow<'_>>,
-    sigma: Sigma,
+    smoothing: Smoothing,
     alpha: Alpha,
 ) -> Result<Certificate> {
-    certify_with(selection, estimation, cost_row, sigma, alpha, Bounds::FIXED_N)
+    certify_with(selection, estimation, cost_row, smoothing, alpha, Bounds::FIXED_N)
 }
 
 /// [`certify`] with the chosen kind of confidence bounds: anytime-valid
@@ -310,7 +311,7 @@ pub fn certify_with(
     selection: &ClassCounts,
     estimation: &ClassCounts,
     cost_row: Option<&CostRow<'_>>,
-    sigma: Sigma,
+    smoothing: Smoothing,
     alpha: Alpha,
     bounds: Bounds,
 ) -> Result<Certificate> {
@@ -319,12 +320,12 @@ pub fn certify_with(
     let sample = estimation.sample(predicted);
     let Some(row) = cost_row.filter(|row| row.is_seed()) else {
         let p_lower = bounds.lower(sample, alpha);
-        return Ok(Certificate { predicted, p_lower, standard: standard(p_lower, sigma), cost_sensitive: None });
+        return Ok(Certificate { predicted, p_lower, standard: standard(p_lower, smoothing), cost_sensitive: None });
     };
 
-    let p_lower = bounds.lower(sample, alpha.split(2));
     let positive_levels = row.levels();
-    let level_alpha = alpha.split(2 * positive_levels.len());
+    let split = CostSensitiveAlpha::new(alpha, positive_levels.len());
+    let p_lower = bounds.lower(sample, split.top);
     let levels: Vec<_> = iter::once(0.0)
         .chain(positive_levels)
         .map(|level| {
@@ -334,9 +335,9 @@ pub fn certify_with(
                 match strongest(estimation, row.sensitive_above(level)) {
                     None => HarmRadius::Infinite,
                     Some(class_idx) => {
-                        let p_upper = bounds.upper(estimation.sample(class_idx), level_alpha).min(1.0 - p_lower);
-                        let radius = sigma.get() / 2.0 * (normal_ppf(p_lower) - normal_ppf(p_upper));
-                        Radius::new(radius).map_or(HarmRadius::NotCertified, HarmRadius::Certified)
+                        let p_upper = bounds.upper(estimation.sample(class_idx), split.level).min(1.0 - p_lower);
+                        Radius::new(smoothing.radius_against(p_lower, p_upper))
+                            .map_or(HarmRadius::NotCertified, HarmRadius::Certified)
                     }
                 }
             };
@@ -348,7 +349,7 @@ pub fn certify_with(
     Ok(Certificate {
         predicted,
         p_lower,
-        standard: standard(p_lower, sigma),
+        standard: standard(p_lower, smoothing),
         cost_sensitive: Some(CostSensitiveCertificate { levels, strongest_harmful }),
     })
 }
@@ -378,25 +379,25 @@ pub fn radius_ceilings(
     selection: &ClassCounts,
     estimation: &ClassCounts,
     cost_row: Option<&CostRow<'_>>,
-    sigma: Sigma,
+    smoothing: Smoothing,
     alpha: Alpha,
     bounds: Bounds,
 ) -> Result<RadiusCeilings> {
     check_classes(selection, estimation, cost_row)?;
     let predicted = selection.top();
     let top = estimation.sample(predicted);
-    let radius = |p_upper: f64| if p_upper > 0.5 { sigma.get() * normal_ppf(p_upper) } else { 0.0 };
+    let radius = |p_upper: f64| if p_upper > 0.5 { smoothing.radius(p_upper) } else { 0.0 };
     let Some(row) = cost_row.filter(|row| row.is_seed()) else {
         return Ok(RadiusCeilings { standard: radius(bounds.upper(top, alpha)), cost_sensitive: None });
     };
-    let p_upper = bounds.upper(top, alpha.split(2));
-    let level_alpha = alpha.split(2 * row.levels().len());
+    let split = CostSensitiveAlpha::new(alpha, row.levels().len());
+    let p_upper = bounds.upper(top, split.top);
     let cost_sensitive = if row.cost(predicted) > 0.0 {
         0.0
     } else {
         let harmful = strongest(estimation, row.sensitive_set()).expect("a seed row has a harmful class");
-        let p_harmful = bounds.lower(estimation.sample(harmful), level_alpha);
-        (sigma.get() / 2.0 * (normal_ppf(p_upper) - normal_ppf(p_harmful))).max(0.0)
+        let p_harmful = bounds.lower(estimation.sample(harmful), split.level);
+        smoothing.radius_against(p_upper, p_harmful).max(0.0)
     };
     Ok(RadiusCeilings { standard: radius(p_upper), cost_sensitive: Some(cost_sensitive) })
 }
@@ -415,12 +416,12 @@ fn check_classes(selection: &ClassCounts, estimation: &ClassCounts, cost_row: Op
     Ok(())
 }
 
-/// Cohen's rule: abstain unless p̲ > ½, else radius σ Φ⁻¹(p̲).
-fn standard(p_lower: f64, sigma: Sigma) -> StandardCertificate {
+/// Cohen's rule: abstain unless p̲ > ½, else the radius of p̲.
+fn standard(p_lower: f64, smoothing: Smoothing) -> StandardCertificate {
     if p_lower <= 0.5 {
         return StandardCertificate::Abstain;
     }
-    Radius::new(sigma.get() * normal_ppf(p_lower)).map_or(StandardCertificate::Abstain, StandardCertificate::Certified)
+    Radius::new(smoothing.radius(p_lower)).map_or(StandardCertificate::Abstain, StandardCertificate::Certified)
 }
 
 /// The most frequent of `classes` (ties: the first), if any.

@@ -1,7 +1,7 @@
 //! Certification statistics for randomized smoothing, from class counts.
 //!
-//! Everything here is a pure function of counts, a cost row and two numbers
-//! (σ, α): no tensors, no random numbers, no framework.
+//! Everything here is a pure function of counts, a cost row, the smoothing
+//! and α: no tensors, no random numbers, no framework.
 //! Counts from any source (a burn model, PyTorch, a simulation) certify the
 //! same way.
 //!
@@ -10,6 +10,9 @@
 //!   show), and
 //!   [`binomial_test_half`], the exact two-sided test used by PREDICT.
 //! - [`normal_cdf`] / [`normal_ppf`]: Φ and Φ⁻¹.
+//! - [`Smoothing`]: the noise a certificate is for (Gaussian, at σ), the
+//!   norm of its radii and the radius a class probability buys, written
+//!   once for every certificate and plan.
 //! - [`GridGaussian`]: Gaussian noise on the 8-bit grid drawn from integers,
 //!   for certificates that hold in floating point, with a bound on how far
 //!   its draws are from the exact distribution.
@@ -29,14 +32,14 @@
 //!
 //! ```
 //! use csrs_cost::CostRow;
-//! use csrs_stats::{Alpha, ClassCounts, Sigma, certify};
+//! use csrs_stats::{Alpha, ClassCounts, Smoothing, certify};
 //!
 //! // The true class is 0; taking it for class 2 is the harmful mistake.
 //! let costs = [0.0, 0.0, 1.0];
 //! let row = CostRow::new(&costs, 0)?;
 //! let selection = ClassCounts::new(vec![95, 4, 1])?;
 //! let estimation = ClassCounts::new(vec![950, 45, 5])?;
-//! let cert = certify(&selection, &estimation, Some(&row), Sigma::new(0.25)?, Alpha::new(0.001)?)?;
+//! let cert = certify(&selection, &estimation, Some(&row), Smoothing::gaussian(0.25)?, Alpha::new(0.001)?)?;
 //! assert_eq!(cert.predicted, 0);
 //! let standard = cert.standard.radius().expect("certified");
 //! assert!(cert.cost_sensitive.expect("class 0 is a seed").radius().covers(standard.get()));
@@ -56,6 +59,7 @@ pub mod plan;
 mod predict;
 mod quantile;
 mod sequential;
+mod smoothing;
 
 pub use binomial::{BinomialSample, binomial_test_half, mcnemar_exact};
 pub use certify::{
@@ -68,3 +72,4 @@ pub use grid_noise::{GRID_STEPS, GridGaussian, PHI_ERROR, grid_distance, grid_in
 pub use normal::{normal_cdf, normal_ppf};
 pub use params::{Alpha, Radius, Sigma};
 pub use predict::{Prediction, predict};
+pub use smoothing::{Norm, Smoothing};

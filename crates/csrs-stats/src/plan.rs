@@ -8,7 +8,8 @@
 //!
 //! [`certify`]: crate::certify
 
-use crate::{Alpha, BinomialSample, Radius, Sigma, normal_ppf};
+use crate::smoothing::CostSensitiveAlpha;
+use crate::{Alpha, BinomialSample, Radius, Smoothing};
 
 /// Which certificate a plan is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub enum Mode {
 ///
 /// # Panics
 /// If `top > n`, `n == 0`, or a cost-sensitive mode has 0 levels.
-pub fn radius_of(mode: Mode, top: u64, n: u64, alpha: Alpha, sigma: Sigma) -> Option<Radius> {
+pub fn radius_of(mode: Mode, top: u64, n: u64, alpha: Alpha, smoothing: Smoothing) -> Option<Radius> {
     let sample = BinomialSample::new(top, n).expect("top <= n, n > 0");
     let radius = match mode {
         Mode::Standard => {
@@ -37,13 +38,14 @@ pub fn radius_of(mode: Mode, top: u64, n: u64, alpha: Alpha, sigma: Sigma) -> Op
             if p_lower <= 0.5 {
                 return None;
             }
-            sigma.get() * normal_ppf(p_lower)
+            smoothing.radius(p_lower)
         }
         Mode::CostSensitive { levels } => {
-            let p_lower = sample.lower(alpha.split(2));
+            let split = CostSensitiveAlpha::new(alpha, levels);
+            let p_lower = sample.lower(split.top);
             let harmful = BinomialSample::new(0, n).expect("n > 0");
-            let p_upper = harmful.upper(alpha.split(2 * levels)).min(1.0 - p_lower);
-            sigma.get() / 2.0 * (normal_ppf(p_lower) - normal_ppf(p_upper))
+            let p_upper = harmful.upper(split.level).min(1.0 - p_lower);
+            smoothing.radius_against(p_lower, p_upper)
         }
     };
     Radius::new(radius)
@@ -54,8 +56,8 @@ pub fn radius_of(mode: Mode, top: u64, n: u64, alpha: Alpha, sigma: Sigma) -> Op
 ///
 /// # Panics
 /// As [`radius_of`].
-pub fn max_radius(mode: Mode, n: u64, alpha: Alpha, sigma: Sigma) -> Option<Radius> {
-    radius_of(mode, n, n, alpha, sigma)
+pub fn max_radius(mode: Mode, n: u64, alpha: Alpha, smoothing: Smoothing) -> Option<Radius> {
+    radius_of(mode, n, n, alpha, smoothing)
 }
 
 /// The most draws a plan considers: 2³⁰, about 10⁹, ten thousand times a
@@ -64,8 +66,8 @@ pub const MAX_DRAWS: u64 = 1 << 30;
 
 /// The fewest draws with which some input can be certified at `target`, or
 /// `None` beyond [`MAX_DRAWS`].
-pub fn draws_needed(mode: Mode, target: f64, alpha: Alpha, sigma: Sigma) -> Option<u64> {
-    let reaches = |n: u64| max_radius(mode, n, alpha, sigma).is_some_and(|r| r.get() >= target);
+pub fn draws_needed(mode: Mode, target: f64, alpha: Alpha, smoothing: Smoothing) -> Option<u64> {
+    let reaches = |n: u64| max_radius(mode, n, alpha, smoothing).is_some_and(|r| r.get() >= target);
     let mut high = 1u64;
     while !reaches(high) {
         high = high.checked_mul(2).filter(|&n| n <= MAX_DRAWS)?;
@@ -85,8 +87,8 @@ pub fn draws_needed(mode: Mode, target: f64, alpha: Alpha, sigma: Sigma) -> Opti
 ///
 /// # Panics
 /// As [`radius_of`].
-pub fn top_draws_needed(mode: Mode, target: f64, n: u64, alpha: Alpha, sigma: Sigma) -> Option<u64> {
-    let reaches = |top: u64| radius_of(mode, top, n, alpha, sigma).is_some_and(|r| r.get() >= target);
+pub fn top_draws_needed(mode: Mode, target: f64, n: u64, alpha: Alpha, smoothing: Smoothing) -> Option<u64> {
+    let reaches = |top: u64| radius_of(mode, top, n, alpha, smoothing).is_some_and(|r| r.get() >= target);
     if !reaches(n) {
         return None;
     }

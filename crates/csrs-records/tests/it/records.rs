@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use csrs_records::{CertifyRow, EndMark, RecordFile, Row, Settings, Unfinished, merge, read_rows};
-use csrs_stats::{Alpha, ClassCounts, Sigma, certify};
+use csrs_stats::{Alpha, ClassCounts, Smoothing, certify};
 
 /// The row of example `index`: class `index % 3`, counts that certify it.
 fn row(index: usize) -> CertifyRow {
@@ -15,7 +15,7 @@ fn row(index: usize) -> CertifyRow {
     let selection = ClassCounts::new(counts.clone()).unwrap();
     let estimation = ClassCounts::new(counts.iter().map(|c| c * 10).collect()).unwrap();
     let certificate =
-        certify(&selection, &estimation, None, Sigma::new(0.25).unwrap(), Alpha::new(0.001).unwrap()).unwrap();
+        certify(&selection, &estimation, None, Smoothing::gaussian(0.25).unwrap(), Alpha::new(0.001).unwrap()).unwrap();
     CertifyRow::new(index, label, Some(label), certificate, &estimation, 0.125)
 }
 

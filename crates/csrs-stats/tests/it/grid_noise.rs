@@ -1,7 +1,7 @@
 //! Noise on the 8-bit grid: its thresholds against 60-digit values, the
 //! offsets they draw, and the distribution of many draws.
 
-use csrs_stats::{GRID_STEPS, GridGaussian, PHI_ERROR, Sigma, grid_distance, grid_index, grid_value};
+use csrs_stats::{GRID_STEPS, GridGaussian, PHI_ERROR, Sigma, Smoothing, grid_distance, grid_index, grid_value};
 
 /// (σ, k, ⌊2⁶⁴ Φ((k + ½)/(255σ))⌋) from `tests/data/grid_thresholds.csv`.
 fn oracle() -> Vec<(f64, i32, u64)> {
@@ -160,11 +160,11 @@ fn inputs_are_rounded_to_the_nearest_grid_point() {
 fn widened_bounds_give_up_exactly_the_slack() {
     use csrs_cost::CostRow;
     use csrs_stats::{Alpha, BinomialSample, Bounds, ClassCounts, HarmRadius, certify_with, normal_ppf};
-    let (sigma, alpha) = (Sigma::new(0.5).unwrap(), Alpha::new(0.001).unwrap());
+    let (smoothing, alpha) = (Smoothing::gaussian(0.5).unwrap(), Alpha::new(0.001).unwrap());
     let counts = ClassCounts::new(vec![9_100, 500, 400]).unwrap();
     let slack = 1e-3;
 
-    let standard = certify_with(&counts, &counts, None, sigma, alpha, Bounds::FIXED_N.widened(slack)).unwrap();
+    let standard = certify_with(&counts, &counts, None, smoothing, alpha, Bounds::FIXED_N.widened(slack)).unwrap();
     let top = BinomialSample::new(9_100, 10_000).unwrap();
     assert_eq!(standard.p_lower, top.lower(alpha) - slack);
     let radius = standard.standard.radius().unwrap().get();
@@ -173,7 +173,7 @@ fn widened_bounds_give_up_exactly_the_slack() {
     // Certify-CS: p̲ down and the harmful class's bound up, anytime too.
     let costs = [0.0, 0.0, 1.0];
     let row = CostRow::new(&costs, 0).unwrap();
-    let widened = certify_with(&counts, &counts, Some(&row), sigma, alpha, Bounds::ANYTIME.widened(slack)).unwrap();
+    let widened = certify_with(&counts, &counts, Some(&row), smoothing, alpha, Bounds::ANYTIME.widened(slack)).unwrap();
     assert_eq!(widened.p_lower, top.sequential_lower(alpha.split(2)) - slack);
     let harmful = BinomialSample::new(400, 10_000).unwrap().sequential_upper(alpha.split(2)) + slack;
     let expected = 0.25 * (normal_ppf(widened.p_lower) - normal_ppf(harmful));
@@ -184,6 +184,6 @@ fn widened_bounds_give_up_exactly_the_slack() {
 
     // Bounds stay probabilities.
     let all = ClassCounts::new(vec![0, 10_000, 0]).unwrap();
-    let certificate = certify_with(&all, &all, Some(&row), sigma, alpha, Bounds::FIXED_N.widened(0.5)).unwrap();
+    let certificate = certify_with(&all, &all, Some(&row), smoothing, alpha, Bounds::FIXED_N.widened(0.5)).unwrap();
     assert!(certificate.p_lower >= 0.0);
 }

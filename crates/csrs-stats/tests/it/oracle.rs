@@ -2,7 +2,7 @@
 
 use csrs_cost::CostRow;
 use csrs_stats::{
-    Alpha, BinomialSample, ClassCounts, HarmRadius, Sigma, binomial_test_half, certify, mcnemar_exact, normal_ppf,
+    Alpha, BinomialSample, ClassCounts, HarmRadius, Smoothing, binomial_test_half, certify, mcnemar_exact, normal_ppf,
 };
 use serde_json::Value;
 
@@ -109,7 +109,7 @@ fn certify_cases() {
             &counts(&case, "selection_counts"),
             &counts(&case, "estimation_counts"),
             Some(&row),
-            Sigma::new(case["sigma"].as_f64().unwrap()).unwrap(),
+            Smoothing::gaussian(case["sigma"].as_f64().unwrap()).unwrap(),
             Alpha::new(case["alpha"].as_f64().unwrap()).unwrap(),
         )
         .unwrap();

@@ -3,7 +3,7 @@
 use csrs_cost::CostRow;
 use csrs_stats::metrics::{CertifiedExample, Fraction, breakpoints, certified_cost_curve, summarize};
 use csrs_stats::{
-    Alpha, BinomialSample, Bounds, ClassCounts, HarmRadius, Sigma, certify, certify_with, radius_ceilings,
+    Alpha, BinomialSample, Bounds, ClassCounts, HarmRadius, Smoothing, certify, certify_with, radius_ceilings,
 };
 use proptest::prelude::*;
 
@@ -71,7 +71,7 @@ proptest! {
     fn cost_sensitive_radius_is_at_least_the_standard_one((counts, costs, label) in counts_and_costs(), alpha in alphas()) {
         let counts = ClassCounts::new(counts).unwrap();
         let row = CostRow::new(&costs, label).unwrap();
-        let cert = certify(&counts, &counts, Some(&row), Sigma::new(0.5).unwrap(), alpha).unwrap();
+        let cert = certify(&counts, &counts, Some(&row), Smoothing::gaussian(0.5).unwrap(), alpha).unwrap();
         if let (Some(cs), Some(standard)) = (&cert.cost_sensitive, cert.standard.radius())
             && row.cost(cert.predicted) == 0.0
         {
@@ -88,7 +88,7 @@ proptest! {
     fn the_standard_certificate_proves_no_more_than_certify_cs((counts, costs, label) in counts_and_costs(), alpha in alphas()) {
         let counts = ClassCounts::new(counts).unwrap();
         let row = CostRow::new(&costs, label).unwrap();
-        let certificate = certify(&counts, &counts, Some(&row), Sigma::new(0.5).unwrap(), alpha).unwrap();
+        let certificate = certify(&counts, &counts, Some(&row), Smoothing::gaussian(0.5).unwrap(), alpha).unwrap();
         let harmless = row.cost(certificate.predicted) == 0.0;
         let standard = certificate.standard.radius();
         let example = CertifiedExample { label, certificate, base_predicted: None };
@@ -112,7 +112,7 @@ proptest! {
             .map(|((counts, costs, label), correct)| {
                 let counts = ClassCounts::new(counts).unwrap();
                 let row = CostRow::new(&costs, label).unwrap();
-                let certificate = certify(&counts, &counts, Some(&row), Sigma::new(0.5).unwrap(), alpha).unwrap();
+                let certificate = certify(&counts, &counts, Some(&row), Smoothing::gaussian(0.5).unwrap(), alpha).unwrap();
                 let label = if correct { certificate.predicted } else { label };
                 CertifiedExample { label, certificate, base_predicted: None }
             })
@@ -144,10 +144,10 @@ proptest! {
     #[test]
     fn ceilings_are_never_below_what_is_certified((counts, costs, label) in counts_and_costs(), alpha in alphas()) {
         let counts = ClassCounts::new(counts).unwrap();
-        let sigma = Sigma::new(0.5).unwrap();
+        let smoothing = Smoothing::gaussian(0.5).unwrap();
         for row in [None, Some(CostRow::new(&costs, label).unwrap())] {
-            let certificate = certify_with(&counts, &counts, row.as_ref(), sigma, alpha, Bounds::ANYTIME).unwrap();
-            let ceilings = radius_ceilings(&counts, &counts, row.as_ref(), sigma, alpha, Bounds::ANYTIME).unwrap();
+            let certificate = certify_with(&counts, &counts, row.as_ref(), smoothing, alpha, Bounds::ANYTIME).unwrap();
+            let ceilings = radius_ceilings(&counts, &counts, row.as_ref(), smoothing, alpha, Bounds::ANYTIME).unwrap();
             let standard = certificate.standard.radius().map_or(0.0, |r| r.get());
             prop_assert!(ceilings.standard >= standard, "{ceilings:?} below {standard}");
             match (&certificate.cost_sensitive, ceilings.cost_sensitive) {
@@ -169,7 +169,7 @@ proptest! {
     fn level_radii_grow_with_the_level((counts, costs, label) in counts_and_costs(), alpha in alphas()) {
         let counts = ClassCounts::new(counts).unwrap();
         let row = CostRow::new(&costs, label).unwrap();
-        let cert = certify(&counts, &counts, Some(&row), Sigma::new(1.0).unwrap(), alpha).unwrap();
+        let cert = certify(&counts, &counts, Some(&row), Smoothing::gaussian(1.0).unwrap(), alpha).unwrap();
         let Some(cs) = cert.cost_sensitive else { return Ok(()) };
         prop_assert_eq!(cs.levels().last().unwrap().radius, HarmRadius::Infinite);
         for pair in cs.levels().windows(2) {
@@ -186,8 +186,8 @@ proptest! {
     fn radii_grow_when_a_harmful_draw_becomes_a_top_draw((counts, costs, label) in counts_and_costs(), alpha in alphas()) {
         let before = ClassCounts::new(counts.clone()).unwrap();
         let row = CostRow::new(&costs, label).unwrap();
-        let sigma = Sigma::new(0.25).unwrap();
-        let cert = certify(&before, &before, Some(&row), sigma, alpha).unwrap();
+        let smoothing = Smoothing::gaussian(0.25).unwrap();
+        let cert = certify(&before, &before, Some(&row), smoothing, alpha).unwrap();
         let Some(cs) = &cert.cost_sensitive else { return Ok(()) };
         let donor = cs.strongest_harmful();
         prop_assume!(donor != cert.predicted && counts[donor] > 0);
@@ -195,7 +195,7 @@ proptest! {
         moved[donor] -= 1;
         moved[cert.predicted] += 1;
         let after = ClassCounts::new(moved).unwrap();
-        let cert_after = certify(&before, &after, Some(&row), sigma, alpha).unwrap();
+        let cert_after = certify(&before, &after, Some(&row), smoothing, alpha).unwrap();
         let radius = |cert: &csrs_stats::Certificate| cert.standard.radius().map_or(0.0, |r| r.get());
         prop_assert!(radius(&cert_after) >= radius(&cert));
         let cs_radius = |cert: &csrs_stats::Certificate| {

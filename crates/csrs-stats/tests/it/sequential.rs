@@ -70,20 +70,20 @@ fn anytime_bounds_bracket_the_estimate_and_narrow_with_the_draws() {
 #[test]
 fn anytime_certificates_are_made_of_anytime_bounds() {
     use csrs_cost::CostRow;
-    use csrs_stats::{Bounds, ClassCounts, Sigma, certify, certify_with};
-    let (sigma, alpha) = (Sigma::new(0.5).unwrap(), Alpha::new(0.001).unwrap());
+    use csrs_stats::{Bounds, ClassCounts, Smoothing, certify, certify_with};
+    let (smoothing, alpha) = (Smoothing::gaussian(0.5).unwrap(), Alpha::new(0.001).unwrap());
     let counts = ClassCounts::new(vec![9_100, 500, 400]).unwrap();
     let top = BinomialSample::new(9_100, 10_000).unwrap();
 
-    let anytime = certify_with(&counts, &counts, None, sigma, alpha, Bounds::ANYTIME).unwrap();
+    let anytime = certify_with(&counts, &counts, None, smoothing, alpha, Bounds::ANYTIME).unwrap();
     assert_eq!(anytime.p_lower, top.sequential_lower(alpha));
-    let fixed = certify(&counts, &counts, None, sigma, alpha).unwrap();
+    let fixed = certify(&counts, &counts, None, smoothing, alpha).unwrap();
     assert!(anytime.standard.radius().unwrap().get() < fixed.standard.radius().unwrap().get());
 
     // Certify-CS: p̲ at α/2, the harmful class's bound at α/2 (one level).
     let costs = [0.0, 0.0, 1.0];
     let row = CostRow::new(&costs, 0).unwrap();
-    let anytime = certify_with(&counts, &counts, Some(&row), sigma, alpha, Bounds::ANYTIME).unwrap();
+    let anytime = certify_with(&counts, &counts, Some(&row), smoothing, alpha, Bounds::ANYTIME).unwrap();
     assert_eq!(anytime.p_lower, top.sequential_lower(alpha.split(2)));
     let harmful = BinomialSample::new(400, 10_000).unwrap().sequential_upper(alpha.split(2));
     let expected = 0.25 * (csrs_stats::normal_ppf(anytime.p_lower) - csrs_stats::normal_ppf(harmful));
