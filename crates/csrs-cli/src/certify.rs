@@ -51,13 +51,14 @@ impl Args {
             None => (None, None),
         };
         // The records' settings, checked before anything is loaded.
-        let resolved = Settings::new(&Options {
+        let resolved = Options {
             n0: Some(n0),
             cost: options.cost.clone(),
             target_radius,
             radius_tolerance,
             ..settings.as_options()
-        })?;
+        }
+        .settings()?;
         options.check_config_is_kept(&resolved, settings.run.note.as_deref())?;
         let task = CertifyTask { settings, resolved, cost: options.cost.clone(), n0, rule };
         let rows = on_backend(task.settings.device, task)?;

@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow, bail};
 use csrs_artifacts::{CertificationFiles, Existing, OutputError};
 use csrs_data::DatasetName;
 use csrs_models::Architecture;
-use csrs_records::{Settings, deserialize};
+use csrs_records::{RunIdentity, Settings, deserialize};
 use csrs_run::{Counting, DeviceChoice, Import, Precision, Shard, Source, check_batch};
 use csrs_sampling::NoiseKind;
 use csrs_stats::{Alpha, Sigma};
@@ -141,6 +141,39 @@ macro_rules! prefer_first {
 }
 
 impl Options {
+    /// The settings of a run with these options, as its records keep them.
+    ///
+    /// # Errors
+    /// As [`Settings::new`].
+    pub(crate) fn settings(&self) -> anyhow::Result<Settings> {
+        Settings::new(&self.identity(), self)
+    }
+
+    /// The options that decide what the run's records certify.
+    fn identity(&self) -> RunIdentity {
+        let text = |path: &Option<PathBuf>| path.as_ref().map(|path| path.to_string_lossy().into_owned());
+        RunIdentity {
+            model: text(&self.model),
+            denoiser: text(&self.denoiser),
+            arch: self.arch.map(|arch| arch.to_string()),
+            mean: self.mean.clone(),
+            std: self.std.clone(),
+            dataset: self.dataset.clone(),
+            cost: text(&self.cost).map(toml::Value::String),
+            sigma: self.sigma,
+            noise: self.noise.unwrap_or_default().to_string(),
+            precision: self.precision.unwrap_or_default().to_string(),
+            n0: self.n0,
+            n: self.n,
+            target_radius: self.target_radius,
+            radius_tolerance: self.radius_tolerance,
+            alpha: self.alpha,
+            seed: self.seed,
+            shard: self.shard.clone(),
+            inputs: None,
+        }
+    }
+
     /// The command-line options completed by the `--config` file, if any,
     /// which they keep as `config` ([`Self::check_config_is_kept`]).
     pub(crate) fn with_config_file(self) -> anyhow::Result<Self> {
@@ -396,7 +429,7 @@ mod tests {
             engine: Some(EngineChoice::Burn),
             ..Options::default()
         };
-        Settings::new(&written).unwrap().save_beside(&out, None).unwrap();
+        written.settings().unwrap().save_beside(&out, None).unwrap();
         let config = CertificationFiles::new(&out).resolved_config();
         let read = Options { config: Some(config.clone()), ..Options::default() }.with_config_file().unwrap();
         assert_eq!(read.config, Some(config));
@@ -607,7 +640,7 @@ mod settings_round_trip {
             let dir = tempfile::tempdir().unwrap();
             let out = dir.path().join("records.tsv");
             let config = CertificationFiles::new(&out).resolved_config();
-            match Settings::new(&written) {
+            match written.settings() {
                 Ok(settings) => {
                     settings.save_beside(&out, None).unwrap();
                     let read = Options { config: Some(config), ..Options::default() }.with_config_file().unwrap();
@@ -615,7 +648,7 @@ mod settings_round_trip {
                     // Debug shows NaN as NaN, and -0.0 apart from 0.0.
                     prop_assert_eq!(format!("{read:?}"), format!("{written:?}"));
                     // A run given them as --config writes them unchanged.
-                    prop_assert!(Settings::new(&read).unwrap().are_saved_beside(&out, None));
+                    prop_assert!(read.settings().unwrap().are_saved_beside(&out, None));
                 }
                 Err(err) => {
                     let message = err.to_string();

@@ -40,7 +40,7 @@ impl Args {
         )?;
         let settings = options.resolve_run()?;
         // The records' settings, checked before anything is loaded.
-        let resolved = Settings::new(&settings.as_options())?;
+        let resolved = settings.as_options().settings()?;
         options.check_config_is_kept(&resolved, settings.run.note.as_deref())?;
         let rows = on_backend(settings.device, PredictTask { settings, resolved })?;
         let correct = rows.iter().filter(|row| row.prediction() == Prediction::Class(row.label())).count();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use csrs_cost::CostRow;
 use csrs_data::{Dataset, ImageShape};
-use csrs_records::{CertifyRow, MAX_INTEGER, Row, Settings};
+use csrs_records::{CertifyRow, MAX_INTEGER, Row, RunIdentity, Settings};
 use csrs_run::{
     Certify, MAX_BATCH, MAX_BATCH_BYTES, MAX_DRAWS, Observer, RunSettings, Shard, check_batch, note_grid_distance,
 };
@@ -79,6 +79,27 @@ struct RunOptions {
     seed: u64,
     /// What was certified: resuming with other inputs or labels is refused.
     inputs: String,
+}
+
+impl RunOptions {
+    /// The options that decide what the run's records certify.
+    fn identity(&self) -> RunIdentity {
+        RunIdentity {
+            model: Some(self.model.clone()),
+            cost: self.cost.clone(),
+            sigma: Some(self.sigma),
+            noise: self.noise.to_string(),
+            n0: Some(self.n0),
+            n: Some(self.n),
+            target_radius: self.target_radius,
+            radius_tolerance: self.radius_tolerance,
+            alpha: Some(self.alpha),
+            seed: Some(self.seed),
+            shard: Some(self.shard.clone()),
+            inputs: Some(self.inputs.clone()),
+            ..RunIdentity::default()
+        }
+    }
 }
 
 /// The most values of one input: a forward pass holds a block of
@@ -604,7 +625,7 @@ impl Smoothed {
             seed: self.seed,
             inputs: fingerprint(&all.shape, &all.values, &labels),
         };
-        let settings = Settings::new(&options).map_err(convert::error)?;
+        let settings = Settings::new(&options.identity(), &options).map_err(convert::error)?;
         let run = RunSettings {
             batch,
             seed: self.seed,

@@ -37,6 +37,7 @@ mod certify;
 mod counts;
 mod fields;
 mod file;
+mod identity;
 mod json;
 mod merge;
 mod predict;
@@ -47,6 +48,7 @@ pub use certify::{CertifyRecord, CertifyRow, Decision, mean_draws, out_of_draws}
 pub use counts::{CountsCase, MAX_LINE_BYTES, certify_case, certify_counts};
 pub use fields::{deserialize, field_names};
 pub use file::{EndMark, RecordFile, Unfinished, claim, read_rows};
+pub use identity::{Difference, RunIdentity};
 pub use json::{CertificateJson, Curve, RadiusCell, cost_sensitive_radius, standard_radius};
 pub use merge::merge;
 pub use predict::{PredictRecord, PredictRow};

@@ -14,37 +14,8 @@ use csrs_artifacts::{CertificationFiles, write_atomically};
 use csrs_data::DatasetName;
 use serde::Serialize;
 
-/// The settings that decide what a record certifies: a resumed run must
-/// keep them, or one file would hold certificates of different smoothed
-/// classifiers, draws or tests.
-const DECISIVE: &[&str] = &[
-    "model",
-    // Denoised smoothing: another denoiser is another base classifier.
-    "denoiser",
-    "arch",
-    "mean",
-    "std",
-    "dataset",
-    "cost",
-    "sigma",
-    "noise",
-    // Another precision is another base classifier.
-    "precision",
-    "n0",
-    "n",
-    "target_radius",
-    "radius_tolerance",
-    "alpha",
-    "seed",
-    // Another shard's examples in one file would be merged twice.
-    "shard",
-    // What a run of the Python package certified (the CLI's is `dataset`).
-    "inputs",
-];
-
-/// Decisive settings that runs made before them did not save, with the
-/// value those runs had.
-const DEFAULTS: &[(&str, &str)] = &[("noise", "gaussian"), ("precision", "f32")];
+use crate::RunIdentity;
+use crate::identity::Difference;
 
 /// The largest integer a settings file holds: TOML's integers are signed
 /// 64-bit, so a larger seed, skip or bound would be written, and then
@@ -60,20 +31,48 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The settings `options` serialize to: a struct whose fields are the
-    /// options by their long names.
+    /// The settings `options` serialize to (a struct whose fields are the
+    /// options by their long names), for a run of `identity`.
     ///
     /// # Errors
     /// When `options` is not a TOML table, or holds a value TOML cannot
     /// (an integer above [`MAX_INTEGER`], a path that is not UTF-8): the
-    /// run could not read its own settings back.
-    pub fn new<T: Serialize>(options: &T) -> anyhow::Result<Self> {
+    /// run could not read its own settings back. When the options, read
+    /// as a later run reads them, hold another identity than `identity`:
+    /// a decisive option named otherwise than [`RunIdentity`] names it
+    /// would be left out of every comparison.
+    pub fn new<T: Serialize>(identity: &RunIdentity, options: &T) -> anyhow::Result<Self> {
         check_representable(options)?;
         let text = toml::to_string(options).context("cannot write the settings as TOML")?;
         // Read back from the text, so that values compare as a file read
         // later holds them (an f32 written, then read as an f64).
         let table = text.parse().context("cannot read the settings back")?;
-        Ok(Settings { table, text })
+        let settings = Settings { table, text };
+        let given = toml::to_string(identity).context("cannot write the run's identity as TOML")?;
+        let given = RunIdentity::of_table(&given.parse().context("cannot read the run's identity back")?)?;
+        if let Some(difference) = given.first_difference(&settings.identity()?) {
+            let Difference { field, then, now } = difference;
+            bail!(
+                "the run's {field} is {then}, its settings hold {now}: each decisive setting must be written under its name"
+            );
+        }
+        Ok(settings)
+    }
+
+    /// The settings of a run whose options are its identity alone.
+    ///
+    /// # Errors
+    /// As [`Settings::new`].
+    pub fn for_identity(identity: &RunIdentity) -> anyhow::Result<Self> {
+        Self::new(identity, identity)
+    }
+
+    /// The identity of the run these settings are of.
+    ///
+    /// # Errors
+    /// A decisive setting of another type than a run writes, named.
+    pub fn identity(&self) -> anyhow::Result<RunIdentity> {
+        RunIdentity::of_table(&self.table)
     }
 
     /// The settings beside the records at `records`, if there are any.
@@ -111,24 +110,16 @@ impl Settings {
     }
 
     /// Fails, naming the first setting that differs, unless these settings
-    /// continue the run that `earlier` (its saved settings) started.
-    /// Settings saved before a key existed have its default ([`DEFAULTS`]).
+    /// continue the run that `earlier` (its saved settings) started: the
+    /// two [`RunIdentity`]s are the same.
     ///
     /// # Errors
     /// The first decisive setting that differs.
     pub fn check_continues(&self, earlier: &Settings) -> anyhow::Result<()> {
-        let value = |settings: &Settings, key: &str| {
-            let default = DEFAULTS.iter().find(|(name, _)| *name == key).map(|&(_, value)| toml::Value::from(value));
-            settings.get(key).cloned().or(default)
-        };
-        let then = |key: &str| value(earlier, key);
-        let now = |key: &str| value(self, key);
-        let shown = |value: Option<toml::Value>| value.map_or_else(|| "unset".to_owned(), |value| value.to_string());
-        match DECISIVE.iter().find(|key| then(key) != now(key)) {
-            Some(key) => bail!(
-                "--resume: the records were made with {key} {}, this run has {}; resume with the same settings, or choose another --out",
-                shown(then(key)),
-                shown(now(key))
+        let then = earlier.identity().context("the records' settings")?;
+        match then.first_difference(&self.identity()?) {
+            Some(Difference { field, then, now }) => bail!(
+                "--resume: the records were made with {field} {then}, this run has {now}; resume with the same settings, or choose another --out"
             ),
             None => Ok(()),
         }
@@ -248,23 +239,58 @@ mod tests {
         batch: usize,
     }
 
+    impl Options {
+        fn identity(&self) -> RunIdentity {
+            let noise = self.noise.clone().unwrap_or_else(|| RunIdentity::default().noise);
+            RunIdentity {
+                model: Some(self.model.clone()),
+                mean: Some(self.mean.clone()),
+                noise,
+                ..RunIdentity::default()
+            }
+        }
+
+        fn settings(&self) -> Settings {
+            Settings::new(&self.identity(), self).unwrap()
+        }
+    }
+
     fn options(noise: Option<&str>, batch: usize) -> Options {
         Options { model: "m".into(), mean: vec![0.4914, 0.4822], noise: noise.map(str::to_owned), batch }
+    }
+
+    #[test]
+    fn options_that_name_a_decisive_setting_otherwise_are_refused() {
+        #[derive(Serialize)]
+        struct Renamed {
+            model: String,
+            noise_level: f64,
+        }
+        let renamed = Renamed { model: "m".into(), noise_level: 0.25 };
+        let identity = RunIdentity { model: Some("m".into()), sigma: Some(0.25), ..RunIdentity::default() };
+        let err = Settings::new(&identity, &renamed).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the run's sigma is 0.25, its settings hold unset: each decisive setting must be written under its name"
+        );
+        // A decisive option the identity leaves out is refused too.
+        let err = Settings::new(&RunIdentity::default(), &renamed).unwrap_err().to_string();
+        assert!(err.starts_with("the run's model is unset, its settings hold \"m\""), "{err}");
     }
 
     #[test]
     fn saved_settings_are_read_back_and_continue_the_same_run() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("r.tsv");
-        let settings = Settings::new(&options(None, 400)).unwrap();
+        let settings = options(None, 400).settings();
         settings.save_beside(&out, Some("shard 1/2")).unwrap();
         let text = std::fs::read_to_string(CertificationFiles::new(&out).resolved_config()).unwrap();
         assert!(text.starts_with("# Settings of the run") && text.contains("\n# shard 1/2\nmodel = \"m\"\n"), "{text}");
         let read = Settings::of_run(&out).unwrap().unwrap();
         // The batch changes no count; before `noise` was a setting, runs
         // were Gaussian.
-        Settings::new(&options(Some("gaussian"), 1000)).unwrap().check_continues(&read).unwrap();
-        let err = Settings::new(&options(Some("sound"), 400)).unwrap().check_continues(&read).unwrap_err();
+        options(Some("gaussian"), 1000).settings().check_continues(&read).unwrap();
+        let err = options(Some("sound"), 400).settings().check_continues(&read).unwrap_err();
         assert_eq!(
             err.to_string(),
             "--resume: the records were made with noise \"gaussian\", this run has \"sound\"; resume with the same settings, or choose another --out"
@@ -281,13 +307,17 @@ mod tests {
             sizes: Vec<u64>,
         }
         let largest = Run { seed: MAX_INTEGER, skip: 1, sizes: vec![MAX_INTEGER] };
-        assert_eq!(Settings::new(&largest).unwrap().get("seed"), Some(&toml::Value::Integer(i64::MAX)));
+        let identity = |run: &Run| RunIdentity { seed: Some(run.seed), ..RunIdentity::default() };
+        assert_eq!(
+            Settings::new(&identity(&largest), &largest).unwrap().get("seed"),
+            Some(&toml::Value::Integer(i64::MAX))
+        );
         for (run, key, value) in [
             (Run { skip: usize::MAX, ..largest }, "skip", u64::MAX),
             (Run { seed: MAX_INTEGER + 1, skip: 1, sizes: vec![] }, "seed", MAX_INTEGER + 1),
             (Run { seed: 0, skip: 1, sizes: vec![1, u64::MAX] }, "sizes", u64::MAX),
         ] {
-            let err = Settings::new(&run).unwrap_err().to_string();
+            let err = Settings::new(&identity(&run), &run).unwrap_err().to_string();
             let expected = format!(
                 "{key} {value}, expected at most 9223372036854775807: the largest integer a settings file (TOML) holds"
             );
@@ -299,7 +329,7 @@ mod tests {
     fn settings_saved_unchanged_are_not_written_again() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("r.tsv");
-        let settings = Settings::new(&options(None, 400)).unwrap();
+        let settings = options(None, 400).settings();
         assert!(!settings.are_saved_beside(&out, None));
         settings.save_beside(&out, Some("shard 0/2")).unwrap();
         assert!(settings.are_saved_beside(&out, Some("shard 0/2")) && !settings.are_saved_beside(&out, None));
@@ -312,7 +342,7 @@ mod tests {
         settings.save_beside(&out, Some("shard 0/2")).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), modified);
         let read = Settings::of_run(&out).unwrap().unwrap();
-        let other = Settings::new(&options(None, 1000)).unwrap();
+        let other = options(None, 1000).settings();
         assert_eq!(other.first_difference(&read).as_deref(), Some("batch"));
         assert_eq!(read.first_difference(&settings), None);
         assert_eq!(settings.with("target_radius", 0.5).target_radius().unwrap(), Some(0.5));
@@ -322,7 +352,7 @@ mod tests {
     /// Runs made before `precision` was a setting computed in f32.
     #[test]
     fn another_precision_is_another_run() {
-        let before = Settings::new(&options(None, 400)).unwrap();
+        let before = options(None, 400).settings();
         let f32 = before.with("precision", "f32");
         f32.check_continues(&before).unwrap();
         before.check_continues(&f32).unwrap();
@@ -401,18 +431,24 @@ mod round_trip {
         fn saved_settings_read_back_as_written(written in saved()) {
             let dir = tempfile::tempdir().unwrap();
             let out = dir.path().join("r.tsv");
-            match Settings::new(&written) {
+            let identity = RunIdentity {
+                model: Some(written.model.clone()),
+                mean: written.mean.clone(),
+                sigma: Some(written.sigma),
+                n: Some(written.n),
+                target_radius: written.target_radius,
+                seed: Some(written.seed),
+                ..RunIdentity::default()
+            };
+            match Settings::new(&identity, &written) {
                 Ok(settings) => {
                     settings.save_beside(&out, None).unwrap();
                     let read = Settings::of_run(&out).unwrap().unwrap();
                     let back: Saved = toml::Value::Table(read.table.clone()).try_into().unwrap();
                     // Debug shows NaN as NaN and keeps -0.0 apart from 0.0.
                     prop_assert_eq!(format!("{back:?}"), format!("{written:?}"));
-                    // A run given the same settings continues the saved ones
-                    // (NaN, which no run takes, equals nothing).
-                    if !format!("{written:?}").contains("NaN") {
-                        settings.check_continues(&read).unwrap();
-                    }
+                    // A run given the same settings continues the saved ones.
+                    settings.check_continues(&read).unwrap();
                 }
                 Err(err) => {
                     let message = err.to_string();

@@ -20,7 +20,7 @@ use burn::tensor::Distribution;
 use csrs_artifacts::CertificationFiles;
 use csrs_cost::CostMatrix;
 use csrs_data::{Dataset, DatasetName, Split};
-use csrs_records::{Settings, Unfinished};
+use csrs_records::{RunIdentity, Settings, Unfinished};
 use csrs_report::{Run, TableFormat, table};
 use csrs_run::{Certify, RunSettings, certify};
 use csrs_sampling::{BurnCounter, Forward, Noise, Smoothed};
@@ -89,19 +89,6 @@ fn train(dataset: &Dataset, steps: usize) -> SmallNet<Flex> {
     model.valid()
 }
 
-/// The settings of this run, saved beside its records: what a resumed run
-/// must keep.
-#[derive(serde::Serialize)]
-struct Options {
-    model: &'static str,
-    dataset: &'static str,
-    cost: &'static str,
-    sigma: f64,
-    n0: u64,
-    n: u64,
-    alpha: f64,
-}
-
 fn main() -> anyhow::Result<()> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = std::env::args().nth(1).map_or_else(|| std::env::temp_dir().join("csrs-own-model.tsv"), PathBuf::from);
@@ -115,8 +102,16 @@ fn main() -> anyhow::Result<()> {
     let counter = BurnCounter::new(model, Default::default(), [1, 8, 8], 10, 1000);
     let mut smoothed = Smoothed::new(counter, Noise::Gaussian(Sigma::new(SIGMA)?));
     let (n0, n, alpha) = (100, 10_000, 0.001);
-    let settings =
-        Settings::new(&Options { model: "SmallNet", dataset: "digits", cost: cost_file, sigma: SIGMA, n0, n, alpha })?;
+    let settings = Settings::for_identity(&RunIdentity {
+        model: Some("SmallNet".into()),
+        dataset: Some("digits".into()),
+        cost: Some(cost_file.into()),
+        sigma: Some(SIGMA),
+        n0: Some(n0),
+        n: Some(n),
+        alpha: Some(alpha),
+        ..RunIdentity::default()
+    })?;
     // A fresh file each time: a finished one would need `resume: true`.
     for stale in CertificationFiles::new(&out).outputs() {
         csrs_artifacts::remove_if_present(&stale)?;

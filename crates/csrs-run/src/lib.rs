@@ -14,7 +14,7 @@
 //!
 //! ```no_run
 //! use csrs_data::{DatasetName, Split};
-//! use csrs_records::Settings;
+//! use csrs_records::{RunIdentity, Settings};
 //! use csrs_run::{Certify, RunSettings, certify};
 //! use csrs_sampling::{ClassCounter, Noise, Smoothed};
 //! use csrs_stats::{Alpha, Sigma};
@@ -23,9 +23,9 @@
 //! let dataset = csrs_data::load(DatasetName::Digits, Split::Test, None)?;
 //! let mut smoothed = Smoothed::new(counter, Noise::Gaussian(Sigma::new(0.25)?));
 //! let run = RunSettings { max: Some(20), ..RunSettings::new("digits.tsv".into(), Alpha::new(0.001)?, 1000) };
-//! #[derive(serde::Serialize)]
-//! struct Options { model: &'static str, sigma: f64, n0: u64, n: u64 }
-//! let settings = Settings::new(&Options { model: "mine", sigma: 0.25, n0: 100, n: 1000 })?;
+//! let identity =
+//!     RunIdentity { model: Some("mine".into()), sigma: Some(0.25), n0: Some(100), n: Some(1000), ..RunIdentity::default() };
+//! let settings = Settings::for_identity(&identity)?;
 //! let rows = certify(&run, &settings, &mut smoothed, &dataset, Certify { n0: 100, cost: None, rule: None }, &mut ())?;
 //! assert_eq!(rows.len(), 20);
 //! # Ok(())

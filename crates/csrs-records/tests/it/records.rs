@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use csrs_records::{CertifyRow, EndMark, RecordFile, Row, Settings, Unfinished, merge, read_rows};
+use csrs_records::{CertifyRow, EndMark, RecordFile, Row, RunIdentity, Settings, Unfinished, merge, read_rows};
 use csrs_stats::{Alpha, ClassCounts, Smoothing, certify};
 
 /// The row of example `index`: class `index % 3`, counts that certify it.
@@ -30,8 +30,9 @@ struct Options<'a> {
 /// `stop_after` rows when given (a killed run: no end mark).
 fn write_shard(path: &Path, shard: usize, count: usize, stop_after: Option<usize>) {
     let (mut file, kept) = RecordFile::open::<CertifyRow>(path, path.exists()).unwrap();
-    let settings =
-        Settings::new(&Options { sigma: 0.25, shard: &format!("{shard}/{count}"), batch: 100 * (shard + 1) }).unwrap();
+    let part = format!("{shard}/{count}");
+    let identity = RunIdentity { sigma: Some(0.25), shard: Some(part.clone()), ..RunIdentity::default() };
+    let settings = Settings::new(&identity, &Options { sigma: 0.25, shard: &part, batch: 100 * (shard + 1) }).unwrap();
     settings.save_beside(path, None).unwrap();
     let todo = (0..10).filter(|i| i % count == shard).filter(|i| !kept.iter().any(|row| row.index() == *i));
     for (written, index) in todo.enumerate() {

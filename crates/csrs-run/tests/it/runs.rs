@@ -5,7 +5,7 @@ use std::path::Path;
 
 use csrs_artifacts::CertificationFiles;
 use csrs_data::{Dataset, ImageShape};
-use csrs_records::{CertifyRow, Decision, Row, Settings, Unfinished, read_rows};
+use csrs_records::{CertifyRow, Decision, Row, RunIdentity, Settings, Unfinished, read_rows};
 use csrs_run::{Certify, RunSettings, certify};
 use csrs_sampling::{KnownProbabilities, Noise, Smoothed, StopRule};
 use csrs_stats::{Alpha, Sigma};
@@ -34,10 +34,9 @@ fn with_probabilities<F: Fn(&[f32]) -> Vec<f64>>(probabilities: F) -> Smoothed<K
     Smoothed::new(KnownProbabilities::new(3, 2, probabilities), Noise::Gaussian(Sigma::new(0.5).unwrap()))
 }
 
-#[derive(serde::Serialize)]
-struct Options {
-    sigma: f64,
-    n: u64,
+/// A run's identity: its noise level and draws.
+fn identity(sigma: f64, n: u64) -> RunIdentity {
+    RunIdentity { sigma: Some(sigma), n: Some(n), ..RunIdentity::default() }
 }
 
 fn values(rows: &[CertifyRow]) -> Vec<(usize, Option<u64>, String)> {
@@ -48,7 +47,7 @@ fn values(rows: &[CertifyRow]) -> Vec<(usize, Option<u64>, String)> {
 fn a_resumed_run_makes_the_records_of_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let alpha = Alpha::new(0.001).unwrap();
-    let settings = Settings::new(&Options { sigma: 0.5, n: 2000 }).unwrap();
+    let settings = Settings::for_identity(&identity(0.5, 2000)).unwrap();
     let plain = Certify { n0: 100, cost: None, rule: None };
     for (name, how) in
         [("fixed.tsv", plain), ("rounds.jsonl", Certify { rule: Some(StopRule::AtRadius(0.5)), ..plain })]
@@ -68,7 +67,7 @@ fn a_resumed_run_makes_the_records_of_one_run() {
         assert_eq!(values(&resumed), values(&rows));
         assert_eq!(values(&read_rows::<CertifyRow>(&out, Unfinished::Refuse).unwrap()), values(&rows));
 
-        let other = Settings::new(&Options { sigma: 0.25, n: 2000 }).unwrap();
+        let other = Settings::for_identity(&identity(0.25, 2000)).unwrap();
         let refused = certify(&rest, &other, &mut smoothed(), &dataset(), how, &mut ()).unwrap_err();
         assert!(format!("{refused:#}").contains("the records were made with sigma 0.5"), "{refused:#}");
 
@@ -92,13 +91,13 @@ fn files_of(path: &Path) -> Vec<Option<String>> {
 fn a_refused_resume_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let alpha = Alpha::new(0.001).unwrap();
-    let settings = Settings::new(&Options { sigma: 0.5, n: 2000 }).unwrap();
+    let settings = Settings::for_identity(&identity(0.5, 2000)).unwrap();
     let how = Certify { n0: 100, cost: None, rule: None };
     let out = dir.path().join("r.tsv");
     let first = RunSettings { max: Some(4), ..RunSettings::new(out.clone(), alpha, 2000) };
     certify(&first, &settings, &mut smoothed(), &dataset(), how, &mut ()).unwrap();
     let rest = RunSettings { resume: true, max: None, ..first };
-    let other = Settings::new(&Options { sigma: 0.25, n: 2000 }).unwrap();
+    let other = Settings::for_identity(&identity(0.25, 2000)).unwrap();
     let refuse = |settings: &Settings, message: &str| {
         let before = files_of(&out);
         let err = certify(&rest, settings, &mut smoothed(), &dataset(), how, &mut ()).unwrap_err();
@@ -136,7 +135,7 @@ fn a_resume_that_fails_before_its_first_record_keeps_the_settings() {
     let how = Certify { n0: 100, cost: None, rule: None };
     let out = dir.path().join("r.tsv");
     let first = RunSettings { max: Some(4), batch: 300, ..RunSettings::new(out.clone(), alpha, 2000) };
-    let settings = |batch| Settings::new(&Batched { sigma: 0.5, n: 2000, batch }).unwrap();
+    let settings = |batch| Settings::new(&identity(0.5, 2000), &Batched { sigma: 0.5, n: 2000, batch }).unwrap();
     certify(&first, &settings(300), &mut smoothed(), &dataset(), how, &mut ()).unwrap();
     // Another batch continues the run; a model that then fails on the
     // first input leaves the records, and the settings that made them.
@@ -159,7 +158,7 @@ fn a_new_run_that_fails_before_its_first_record_can_be_resumed() {
     let how = Certify { n0: 100, cost: None, rule: None };
     let out = dir.path().join("r.tsv");
     let first = RunSettings { max: Some(4), batch: 300, ..RunSettings::new(out.clone(), alpha, 2000) };
-    let settings = Settings::new(&Batched { sigma: 0.5, n: 2000, batch: 300 }).unwrap();
+    let settings = Settings::new(&identity(0.5, 2000), &Batched { sigma: 0.5, n: 2000, batch: 300 }).unwrap();
     let mut failing = with_probabilities(|_: &[f32]| vec![0.5; 3]);
     certify(&first, &settings, &mut failing, &dataset(), how, &mut ()).unwrap_err();
     // Its settings were saved with the file it made, so it resumes.
