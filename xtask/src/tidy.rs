@@ -154,6 +154,60 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// The string literals of `source` before its tests (the first
+/// `#[cfg(test)]`), comments left out: what its code can say to a user.
+fn string_literals(source: &str) -> Vec<String> {
+    let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+    let (mut literals, mut current, mut chars) = (Vec::new(), None::<String>, code.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (&mut current, c) {
+            (Some(text), '\\') => {
+                text.push(c);
+                text.extend(chars.next());
+            }
+            (Some(_), '"') => literals.extend(current.take()),
+            (Some(text), _) => text.push(c),
+            (None, '"') => current = Some(String::new()),
+            // A comment runs to the end of its line.
+            (None, '/') if chars.peek() == Some(&'/') => {
+                chars.by_ref().find(|&c| c == '\n');
+            }
+            // A character literal: '"' or '\''.
+            (None, '\'') if matches!(chars.peek(), Some('"' | '\\')) => {
+                chars.by_ref().take_while(|&c| c != '\'').for_each(drop);
+            }
+            (None, _) => {}
+        }
+    }
+    literals
+}
+
+/// A library's errors and notes name settings through csrs-artifacts'
+/// `Setting`, spelled by the front end that shows them: no library (the
+/// Python package included) writes a command-line flag itself.
+#[test]
+fn no_library_text_names_a_command_line_flag() {
+    let root = project_root();
+    let mut files = Vec::new();
+    for (name, _) in ALLOWED.iter().filter(|(name, _)| *name != "csrs-cli") {
+        rust_files(&root.join("crates").join(name).join("src"), &mut files);
+    }
+    let flag = |text: &str| {
+        text.match_indices("--").any(|(at, _)| text[at + 2..].starts_with(|c: char| c.is_ascii_lowercase()))
+    };
+    let named: Vec<String> = files
+        .iter()
+        .flat_map(|path| {
+            let literals = string_literals(&fs::read_to_string(path).unwrap());
+            let file = path.strip_prefix(&root).unwrap().display().to_string();
+            literals.into_iter().filter(|text| flag(text)).map(move |text| format!("{file}: {text:?}"))
+        })
+        .collect();
+    assert!(named.is_empty(), "library texts that name a flag (name a csrs_artifacts::Setting instead): {named:#?}");
+    let sample = "let a = '\"'; // \"--no\"\nbail!(\"pass --resume, \\\"quoted\\\"\");\n#[cfg(test)]\n\"--test\"";
+    assert_eq!(string_literals(sample), ["pass --resume, \\\"quoted\\\""]);
+}
+
 #[test]
 fn every_source_file_starts_with_a_module_doc() {
     let root = project_root();

@@ -25,9 +25,11 @@
 //! ```
 
 mod output;
+mod setting;
 mod write;
 
 pub use output::{Existing, OutputError, check_output, is_open_at, remove_if_present, same_file};
+pub use setting::{Keys, Setting, Spelling, Worded, spelled};
 pub use write::{AtomicFile, write_atomically};
 
 use std::ffi::OsStr;

@@ -9,6 +9,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::{Keys, Setting, Spelling};
+
 /// What a command does with an output file that exists already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Existing {
@@ -49,23 +51,33 @@ pub enum OutputError {
     },
 }
 
-impl fmt::Display for OutputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl OutputError {
+    /// The message, with the setting that replaces outputs spelled by
+    /// `spelling`.
+    pub fn text(&self, spelling: &dyn Spelling) -> String {
         match self {
-            OutputError::Exists { path } => {
-                write!(f, "{} already exists: pass --force to replace it, or choose another output", path.display())
-            }
+            OutputError::Exists { path } => format!(
+                "{} already exists: pass {} to replace it, or choose another output",
+                path.display(),
+                spelling.on(Setting::Force)
+            ),
             OutputError::IsInput { output, input } if output == input => {
-                write!(f, "the output {} is also an input: choose another output", output.display())
+                format!("the output {} is also an input: choose another output", output.display())
             }
-            OutputError::IsInput { output, input } => write!(
-                f,
+            OutputError::IsInput { output, input } => format!(
                 "the output {} is the input {} (the same file): choose another output",
                 output.display(),
                 input.display()
             ),
-            OutputError::Io { path, error } => write!(f, "cannot read {}: {error}", path.display()),
+            OutputError::Io { path, error } => format!("cannot read {}: {error}", path.display()),
         }
+    }
+}
+
+/// The message with settings by their keys ([`Keys`]).
+impl fmt::Display for OutputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text(&Keys))
     }
 }
 
@@ -157,7 +169,9 @@ mod tests {
 
         assert!(check_output(&new, &inputs, Existing::Refuse).is_ok());
         let exists = check_output(&other, &inputs, Existing::Refuse).unwrap_err().to_string();
-        assert!(exists.ends_with("other.mpk already exists: pass --force to replace it, or choose another output"));
+        assert!(
+            exists.ends_with("other.mpk already exists: pass force = true to replace it, or choose another output")
+        );
         assert!(check_output(&other, &inputs, Existing::Replace).is_ok());
 
         // The input under another spelling, even with --force.

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use csrs_artifacts::{CertificationFiles, Existing, check_output};
+
+use crate::flags::Flags;
 use csrs_models::{CheckpointMeta, DenoiserMeta};
 use csrs_records::Unfinished;
 use csrs_report::{FigureFormat, Run, TableFormat, check_radii, comparison_table, draw, table};
@@ -84,9 +86,9 @@ impl Args {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let text = if self.compare {
-            comparison_table(&runs, &self.radii, self.format)?
+            comparison_table(&runs, &self.radii, self.format, &Flags)?
         } else {
-            table(&runs, &self.radii, self.format, !self.label.is_empty())?
+            table(&runs, &self.radii, self.format, !self.label.is_empty(), &Flags)?
         };
         if let Some((path, format)) = plot {
             draw(path, format, &runs)?;

@@ -14,6 +14,7 @@ mod bench;
 mod certify;
 mod certify_counts;
 mod cost;
+mod flags;
 mod io;
 mod merge;
 mod model;
@@ -21,6 +22,7 @@ mod options;
 mod plan;
 mod predict;
 mod progress;
+mod shard;
 #[cfg(test)]
 mod toml_fuzz;
 mod train;
@@ -81,7 +83,7 @@ fn main() -> ExitCode {
         // A closed pipe (`csrs ... | head`) is the reader's choice, not a failure.
         Err(err) if io::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("csrs: error: {err:#}");
+            eprintln!("csrs: error: {}", flags::error_line(&err));
             ExitCode::from(2)
         }
     }

@@ -233,7 +233,7 @@ impl Options {
         let (shard, shard_source) = match self.shard.as_deref() {
             None => (Shard::ALL, None),
             Some("auto") => {
-                let (shard, source) = Shard::from_environment(self.shards, |name| std::env::var(name).ok())?;
+                let (shard, source) = crate::shard::from_environment(self.shards, |name| std::env::var(name).ok())?;
                 (shard, Some(source))
             }
             Some(text) => (text.parse()?, None),
@@ -263,7 +263,7 @@ impl Options {
                 bail!("--{name} {draws}, expected at most {} draws per input", csrs_run::MAX_DRAWS);
             }
         }
-        let shard_note = shard_source.map(|source| format!("shard {}/{} from {source}", shard.index, shard.count));
+        let shard_note = shard_source.map(|source| format!("shard {shard} from {source}"));
         Ok(RunSettings {
             run: csrs_run::RunSettings {
                 out: self.out.clone().ok_or_else(|| required("out"))?,
@@ -382,7 +382,7 @@ impl RunSettings {
             out: None,
             skip: Some(run.skip),
             max: run.max,
-            shard: Some(format!("{}/{}", run.shard.index, run.shard.count)),
+            shard: Some(run.shard.to_string()),
             shards: None,
             seed: Some(run.seed),
             device: Some(self.device.to_string()),

@@ -86,6 +86,10 @@ impl csrs_run::Observer for Shown {
         eprintln!("{line}");
     }
 
+    fn spelling(&self) -> &dyn csrs_artifacts::Spelling {
+        &crate::flags::Flags
+    }
+
     fn started(&mut self, todo: usize) {
         self.0 = Some(Progress::new(todo as u64));
     }

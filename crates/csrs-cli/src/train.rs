@@ -162,8 +162,9 @@ impl Args {
             .chain(start.iter().map(PathBuf::as_path))
             .collect();
         let replace = self.force || self.resume;
-        check_outputs(&TrainingFiles::new(&setup.run.out).outputs(), &inputs, replace)
-            .map_err(|err| if replace { err } else { anyhow!("{err:#} (or --resume to continue that run)") })?;
+        check_outputs(&TrainingFiles::new(&setup.run.out).outputs(), &inputs, replace).map_err(|err| {
+            if replace { err } else { anyhow!("{} (or --resume to continue that run)", crate::flags::error_line(&err)) }
+        })?;
         on_backend(device, setup)
     }
 }

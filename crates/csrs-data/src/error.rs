@@ -56,7 +56,7 @@ pub enum DataError {
         message: String,
     },
     /// A dataset that needs a folder was given none.
-    #[error("dataset {dataset} is read from a folder: pass its location with --data-dir")]
+    #[error("dataset {dataset} is read from a folder: pass its location as data_dir")]
     NoDataDir {
         /// The dataset's name.
         dataset: &'static str,

@@ -249,7 +249,7 @@ trait Metadata: serde::de::DeserializeOwned {
 }
 
 impl Metadata for CheckpointMeta {
-    const OTHER: (&'static str, &'static str) = ("a denoiser's checkpoint (give it as --denoiser)", "denoiser");
+    const OTHER: (&'static str, &'static str) = ("a denoiser's checkpoint (give it as the denoiser)", "denoiser");
 
     fn format(&self) -> u32 {
         self.format

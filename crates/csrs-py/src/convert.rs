@@ -2,7 +2,10 @@
 //! as exceptions, and the one exception of the user's model kept aside
 //! while Rust unwinds its own error.
 
+use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
+
+use csrs_artifacts::{OutputError, Setting, Spelling, spelled};
 
 use csrs_records::{RadiusCell, cost_sensitive_radius, standard_radius};
 use csrs_sampling::SamplingError;
@@ -11,11 +14,33 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
+/// Settings as the package spells them: its functions' arguments
+/// (`out`, `shard=0/4`, `resume=True`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Arguments;
+
+impl Spelling for Arguments {
+    fn name(&self, setting: Setting) -> String {
+        setting.key().to_owned()
+    }
+
+    fn given(&self, setting: Setting, value: &dyn fmt::Display) -> String {
+        format!("{}={value}", setting.key())
+    }
+
+    fn on(&self, setting: Setting) -> String {
+        format!("{}=True", setting.key())
+    }
+}
+
 /// `err` as the exception Python code expects: `OSError` when a file
-/// could not be read or written, else `ValueError`; the message is the
-/// command's one line (the error and its context, joined by `: `).
+/// could not be read or written, else `ValueError`; the message is one
+/// line (the error and its context, joined by `: `), settings named as
+/// the package's arguments.
 pub(crate) fn error(err: anyhow::Error) -> PyErr {
-    let message = format!("{err:#}");
+    let message = spelled(err.as_ref(), &Arguments, |cause| {
+        cause.downcast_ref::<OutputError>().map(|output| output.text(&Arguments))
+    });
     if err.chain().any(|cause| cause.downcast_ref::<std::io::Error>().is_some()) {
         PyOSError::new_err(message)
     } else {

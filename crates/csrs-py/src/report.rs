@@ -10,7 +10,7 @@ use csrs_report::{FigureFormat, Run, TableFormat, comparison_table, draw, table}
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::convert;
+use crate::convert::{self, Arguments};
 use crate::smoothed::records;
 
 fn unfinished(partial: bool) -> Unfinished {
@@ -62,7 +62,7 @@ fn table_text(
     partial: bool,
 ) -> PyResult<String> {
     let format = self::format(format)?;
-    py.detach(|| table(&runs(&paths, labels.as_deref(), partial)?, &radii, format, labels.is_some()))
+    py.detach(|| table(&runs(&paths, labels.as_deref(), partial)?, &radii, format, labels.is_some(), &Arguments))
         .map_err(convert::error)
 }
 
@@ -78,7 +78,8 @@ fn compare_text(
     partial: bool,
 ) -> PyResult<String> {
     let format = self::format(format)?;
-    py.detach(|| comparison_table(&runs(&paths, labels.as_deref(), partial)?, &radii, format)).map_err(convert::error)
+    py.detach(|| comparison_table(&runs(&paths, labels.as_deref(), partial)?, &radii, format, &Arguments))
+        .map_err(convert::error)
 }
 
 /// `csrs analyze --plot`: the figure of the runs, SVG or PNG by `out`'s

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use csrs_artifacts::Spelling;
 use csrs_cost::CostRow;
 use csrs_data::{Dataset, ImageShape};
 use csrs_records::{CertifyRow, MAX_INTEGER, Row, RunIdentity, Settings};
@@ -228,8 +229,8 @@ fn shard(value: Option<&Bound<'_, PyAny>>) -> PyResult<Shard> {
             })?;
             let whole = 0..=usize::MAX;
             let (i, k) = (index.within("shard[0]", &whole)?, count.within("shard[1]", &whole)?);
-            let parsed = i.zip(k).map(|(index, count)| Shard { index, count });
-            (parsed.filter(|shard| shard.index < shard.count), format!("({index}, {count})"))
+            let parsed = i.zip(k).and_then(|(index, count)| Shard::new(index, count).ok());
+            (parsed, format!("({index}, {count})"))
         }
     };
     parsed.ok_or_else(|| value_error(format!("shard {shown}, expected i/k with 0 <= i < k, e.g. \"0/4\" or (0, 4)")))
@@ -264,6 +265,10 @@ struct PyObserver {
 }
 
 impl Observer for PyObserver {
+    fn spelling(&self) -> &dyn Spelling {
+        &convert::Arguments
+    }
+
     fn note(&mut self, line: &str) {
         Python::attach(|py| {
             let logged = py.import("logging").and_then(|logging| {
@@ -621,7 +626,7 @@ impl Smoothed {
             batch,
             skip,
             max,
-            shard: format!("{}/{}", shard.index, shard.count),
+            shard: shard.to_string(),
             seed: self.seed,
             inputs: fingerprint(&all.shape, &all.values, &labels),
         };

@@ -17,7 +17,7 @@ use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
-use csrs_artifacts::{CertificationFiles, is_open_at, remove_if_present, write_atomically};
+use csrs_artifacts::{CertificationFiles, Setting, Spelling, Worded, is_open_at, remove_if_present, write_atomically};
 use serde::Serialize;
 
 use crate::fields::field_names;
@@ -69,7 +69,15 @@ impl RecordFile {
         let format = Format::of(path)?;
         let (mut file, exists) = claim(path)?;
         if exists && !resume {
-            bail!("{} already exists: pass --resume to continue it, or choose another --out", path.display());
+            let path = path.display().to_string();
+            return Err(Worded::new(move |s| {
+                format!(
+                    "{path} already exists: pass {} to continue it, or choose another {}",
+                    s.on(Setting::Resume),
+                    s.name(Setting::Out)
+                )
+            })
+            .into());
         }
         let (rows, cut_to) = if exists { read_back::<R>(path, format)? } else { (Vec::new(), None) };
         if !exists && let Some(header) = format.header::<R>() {
@@ -164,17 +172,30 @@ pub fn claim(path: &Path) -> anyhow::Result<(File, bool)> {
     }
     match locked {
         Ok(()) => {}
-        Err(TryLockError::WouldBlock) => bail!(
-            "{} is being written by another csrs run (it holds the file's lock): wait for it to end, \
-             or choose another --out",
-            path.display()
-        ),
+        Err(TryLockError::WouldBlock) => {
+            let path = path.display().to_string();
+            return Err(Worded::new(move |s| {
+                format!(
+                    "{path} is being written by another csrs run (it holds the file's lock): wait for it to end, \
+                     or choose another {}",
+                    s.name(Setting::Out)
+                )
+            })
+            .into());
+        }
         Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
     }
     // A merge renames its finished file over the one it locked: a file
     // opened just before that rename is not the records any more.
     if !is_open_at(&file, path) {
-        bail!("{} was replaced by another csrs run while being opened: choose another --out", path.display());
+        let path = path.display().to_string();
+        let text = move |s: &dyn Spelling| {
+            format!(
+                "{path} was replaced by another csrs run while being opened: choose another {}",
+                s.name(Setting::Out)
+            )
+        };
+        return Err(Worded::new(text).into());
     }
     let exists = file.metadata().with_context(|| format!("cannot read {}", path.display()))?.len() > 0;
     Ok((file, exists))
@@ -222,11 +243,15 @@ fn read_back<R: Row>(path: &Path, format: Format) -> anyhow::Result<(Vec<R>, Opt
         && let Some(first) = bytes.split(|&b| b == b'\n').next()
         && first.strip_suffix(b"\r").unwrap_or(first) != header.as_bytes()
     {
-        bail!(
-            "{}: its columns are not those of this version of csrs (expected {header:?}): \
-             it can be analysed, but not resumed; choose another --out",
-            path.display()
-        );
+        let path = path.display().to_string();
+        return Err(Worded::new(move |s| {
+            format!(
+                "{path}: its columns are not those of this version of csrs (expected {header:?}): \
+                 it can be analysed, but not resumed; choose another {}",
+                s.name(Setting::Out)
+            )
+        })
+        .into());
     }
     let complete = complete_len(&bytes);
     let rows = parse_rows(path, format, &bytes[..complete])?;

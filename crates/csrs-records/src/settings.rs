@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
-use csrs_artifacts::{CertificationFiles, write_atomically};
+use csrs_artifacts::{CertificationFiles, Setting, Worded, write_atomically};
 use csrs_data::DatasetName;
 use serde::Serialize;
 
@@ -118,9 +118,14 @@ impl Settings {
     pub fn check_continues(&self, earlier: &Settings) -> anyhow::Result<()> {
         let then = earlier.identity().context("the records' settings")?;
         match then.first_difference(&self.identity()?) {
-            Some(Difference { field, then, now }) => bail!(
-                "--resume: the records were made with {field} {then}, this run has {now}; resume with the same settings, or choose another --out"
-            ),
+            Some(Difference { field, then, now }) => Err(Worded::new(move |s| {
+                format!(
+                    "{}: the records were made with {field} {then}, this run has {now}; resume with the same settings, or choose another {}",
+                    s.on(Setting::Resume),
+                    s.name(Setting::Out)
+                )
+            })
+            .into()),
             None => Ok(()),
         }
     }
@@ -293,7 +298,7 @@ mod tests {
         let err = options(Some("sound"), 400).settings().check_continues(&read).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "--resume: the records were made with noise \"gaussian\", this run has \"sound\"; resume with the same settings, or choose another --out"
+            "resume = true: the records were made with noise \"gaussian\", this run has \"sound\"; resume with the same settings, or choose another out"
         );
         assert_eq!(Settings::of_run(&dir.path().join("none.tsv")).unwrap(), None);
     }
@@ -359,7 +364,7 @@ mod tests {
         let err = before.with("precision", "bf16").check_continues(&before).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "--resume: the records were made with precision \"f32\", this run has \"bf16\"; resume with the same settings, or choose another --out"
+            "resume = true: the records were made with precision \"f32\", this run has \"bf16\"; resume with the same settings, or choose another out"
         );
     }
 }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use anyhow::bail;
+use csrs_artifacts::{Setting, Spelling, Worded};
 use csrs_records::Row;
 use csrs_stats::mcnemar_exact;
 use csrs_stats::metrics::CertifiedExample;
@@ -67,13 +68,17 @@ pub fn compare(first: &Run, second: &Run, radii: &[f64]) -> anyhow::Result<Vec<P
             .iter()
             .filter_map(|run| run.target_radius.map(|radius| format!("{} at {radius}", run.records)))
             .collect();
-        bail!(
-            "{} and {}: no radius of --radii where both runs' metrics are exact: a --target-radius run's are \
-             exact at its target radius only ({})",
-            first.records,
-            second.records,
-            targets.join(", ")
-        );
+        let (first, second) = (first.records.clone(), second.records.clone());
+        return Err(Worded::new(move |s| {
+            format!(
+                "{first} and {second}: no radius of {} where both runs' metrics are exact: a {} run's are exact at \
+                 its target radius only ({})",
+                s.name(Setting::Radii),
+                s.name(Setting::TargetRadius),
+                targets.join(", ")
+            )
+        })
+        .into());
     }
     let by_index: BTreeMap<usize, CertifiedExample> =
         second.rows.iter().map(|row| (row.index(), row.example())).collect();
@@ -122,14 +127,23 @@ pub fn compare(first: &Run, second: &Run, radii: &[f64]) -> anyhow::Result<Vec<P
 }
 
 /// The comparisons of every run with the first one (`runs[0]`, the
-/// baseline), as a table in `format`: a line per run, metric and radius.
+/// baseline), as a table in `format`: a line per run, metric and radius;
+/// its notes name settings as `spelling` spells them.
 ///
 /// # Errors
 /// As [`compare`], and fewer than two runs.
-pub fn comparison_table(runs: &[Run], radii: &[f64], format: TableFormat) -> anyhow::Result<String> {
-    let [baseline, others @ ..] = runs else { bail!("--compare needs two records files or more") };
+pub fn comparison_table(
+    runs: &[Run],
+    radii: &[f64],
+    format: TableFormat,
+    spelling: &dyn Spelling,
+) -> anyhow::Result<String> {
+    let too_few = |got: &'static str| {
+        Worded::new(move |s| format!("{} needs two records files or more{got}", s.name(Setting::Compare)))
+    };
+    let [baseline, others @ ..] = runs else { return Err(too_few("").into()) };
     if others.is_empty() {
-        bail!("--compare needs two records files or more, got one");
+        return Err(too_few(", got one").into());
     }
     let mut out = String::new();
     if format == TableFormat::Markdown {
@@ -183,8 +197,9 @@ pub fn comparison_table(runs: &[Run], radii: &[f64], format: TableFormat) -> any
         if !left_out.is_empty() {
             let _ = writeln!(
                 out,
-                "\nLeft out: the radii where a --target-radius run's metrics are only lower bounds; they are exact at \
-                 its target radius ({}).",
+                "\nLeft out: the radii where a {} run's metrics are only lower bounds; they are exact at its target \
+                 radius ({}).",
+                spelling.name(Setting::TargetRadius),
                 left_out.join(", ")
             );
         }

@@ -8,7 +8,8 @@
 use std::path::Path;
 use std::sync::Once;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
+use csrs_artifacts::{Setting, Spelling, Worded};
 use csrs_stats::Alpha;
 use csrs_stats::metrics::{CertifiedExample, Fraction, Piece, Proportion, breakpoints, certified_cost_curve};
 use plotters::coord::Shift;
@@ -30,7 +31,13 @@ impl Format {
         match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("svg") => Ok(Format::Svg),
             Some("png") => Ok(Format::Png),
-            _ => bail!("--plot {}: expected a file name ending in .svg or .png", path.display()),
+            _ => {
+                let path = path.display().to_string();
+                let text = move |s: &dyn Spelling| {
+                    format!("{}: expected a file name ending in .svg or .png", s.given(Setting::Plot, &path))
+                };
+                Err(Worded::new(text).into())
+            }
         }
     }
 }

@@ -10,6 +10,7 @@
 //! radius. The crate needs no tensors.
 //!
 //! ```
+//! use csrs_artifacts::Keys;
 //! use csrs_records::{CertifyRow, Unfinished};
 //! use csrs_report::{Run, TableFormat, table};
 //! use csrs_stats::{Alpha, ClassCounts, Smoothing, certify};
@@ -18,7 +19,7 @@
 //! let certificate = certify(&estimation, &estimation, None, Smoothing::gaussian(0.25)?, Alpha::new(0.001)?)?;
 //! let rows = vec![CertifyRow::new(0, 1, None, certificate, &estimation, 0.5)];
 //! let run = Run { records: "run.tsv".into(), label: "gaussian".into(), rows, target_radius: None };
-//! let markdown = table(&[run], &[0.0, 0.5], TableFormat::Markdown, true)?;
+//! let markdown = table(&[run], &[0.0, 0.5], TableFormat::Markdown, true, &Keys)?;
 //! assert!(markdown.starts_with("| label | examples |"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use anyhow::{Context, bail};
-use csrs_artifacts::CertificationFiles;
+use csrs_artifacts::{CertificationFiles, Setting, Spelling, Worded};
 use csrs_records::{CertifyRow, Settings, Unfinished, mean_draws, out_of_draws, read_rows};
 use csrs_stats::Alpha;
 use csrs_stats::metrics::{CertifiedExample, Proportion, Summary, summarize};
@@ -275,11 +275,18 @@ fn columns(runs: &[Analysed<'_>], radii: &[f64], named: bool) -> Vec<Column> {
 }
 
 /// The table of `runs` at `radii`, in `format`; the markdown table names
-/// each run by its label when `named`, else by its records' path.
+/// each run by its label when `named`, else by its records' path, and its
+/// notes name settings as `spelling` spells them.
 ///
 /// # Errors
 /// A radius that is negative or not finite.
-pub fn table(runs: &[Run], radii: &[f64], format: TableFormat, named: bool) -> anyhow::Result<String> {
+pub fn table(
+    runs: &[Run],
+    radii: &[f64],
+    format: TableFormat,
+    named: bool,
+    spelling: &dyn Spelling,
+) -> anyhow::Result<String> {
     check_radii(radii)?;
     let runs: Vec<Analysed<'_>> = runs
         .iter()
@@ -310,7 +317,7 @@ pub fn table(runs: &[Run], radii: &[f64], format: TableFormat, named: bool) -> a
         }
         TableFormat::Markdown => {
             markdown(&mut out, &columns, runs.len());
-            bound_notes(&mut out, &runs, radii, named);
+            bound_notes(&mut out, &runs, radii, named, spelling);
         }
     }
     Ok(out)
@@ -322,7 +329,10 @@ pub fn table(runs: &[Run], radii: &[f64], format: TableFormat, named: bool) -> a
 /// The first such radius.
 pub fn check_radii(radii: &[f64]) -> anyhow::Result<()> {
     match radii.iter().find(|r| !(r.is_finite() && **r >= 0.0)) {
-        Some(bad) => bail!("--radii: {bad} is not a radius, expected finite numbers >= 0"),
+        Some(&bad) => Err(Worded::new(move |s| {
+            format!("{}: {bad} is not a radius, expected finite numbers >= 0", s.name(Setting::Radii))
+        })
+        .into()),
         None => Ok(()),
     }
 }
@@ -376,7 +386,7 @@ fn markdown(out: &mut String, columns: &[Column], n_runs: usize) {
 /// The notes under a markdown table with bounds in it (`≥`), naming each
 /// `--target-radius` run and where it is exact, and what `out_of_draws`
 /// counts.
-fn bound_notes(out: &mut String, runs: &[Analysed<'_>], radii: &[f64], named: bool) {
+fn bound_notes(out: &mut String, runs: &[Analysed<'_>], radii: &[f64], named: bool, spelling: &dyn Spelling) {
     let targets: Vec<(&str, f64)> = runs
         .iter()
         .filter_map(|run| {
@@ -388,9 +398,10 @@ fn bound_notes(out: &mut String, runs: &[Analysed<'_>], radii: &[f64], named: bo
         let named: Vec<String> = targets.iter().map(|(name, radius)| format!("{name} at radius {radius}")).collect();
         let _ = writeln!(
             out,
-            "≥: a lower bound, not the metric: a --target-radius run ({}) stops drawing for each input once its \
-             answer at that radius is known, so its certified metrics are exact there only (clean accuracy and \
-             average radii included).",
+            "≥: a lower bound, not the metric: a {} run ({}) stops drawing for each input once its answer at that \
+             radius is known, so its certified metrics are exact there only (clean accuracy and average radii \
+             included).",
+            spelling.name(Setting::TargetRadius),
             named.join(", ")
         );
         let missing: Vec<String> = targets
@@ -399,7 +410,11 @@ fn bound_notes(out: &mut String, runs: &[Analysed<'_>], radii: &[f64], named: bo
             .map(|(_, radius)| radius.to_string())
             .collect();
         if !missing.is_empty() {
-            let _ = writeln!(out, "--radii {} gives them where they are exact.", missing.join(","));
+            let _ = writeln!(
+                out,
+                "{} gives them where they are exact.",
+                spelling.given(Setting::Radii, &missing.join(","))
+            );
         }
     }
     if runs.iter().any(|run| run.out_of_draws.is_some()) {

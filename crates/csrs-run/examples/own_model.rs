@@ -17,7 +17,7 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use csrs_artifacts::CertificationFiles;
+use csrs_artifacts::{CertificationFiles, Keys};
 use csrs_cost::CostMatrix;
 use csrs_data::{Dataset, DatasetName, Split};
 use csrs_records::{RunIdentity, Settings, Unfinished};
@@ -122,6 +122,6 @@ fn main() -> anyhow::Result<()> {
     println!("certified {} images in {:.1} s into {}", rows.len(), start.elapsed().as_secs_f64(), out.display());
 
     let records = Run::read(&out, "SmallNet, σ = 0.25".into(), Unfinished::Refuse)?;
-    print!("{}", table(&[records], &[0.0, 0.25, 0.5], TableFormat::Markdown, true)?);
+    print!("{}", table(&[records], &[0.0, 0.25, 0.5], TableFormat::Markdown, true, &Keys)?);
     Ok(())
 }

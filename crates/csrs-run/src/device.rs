@@ -4,7 +4,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use anyhow::bail;
 use burn::prelude::Backend;
 
 /// Where models run.
@@ -80,7 +79,7 @@ fn cuda<T: OnBackend>(index: usize, task: T) -> anyhow::Result<T::Output> {
     let device = CudaDevice::new(index);
     // The CUDA runtime panics when there is no driver or no such GPU.
     if !csrs_models::device::is_usable::<Cuda>(&device) {
-        bail!("no usable CUDA device cuda:{index} (is there an NVIDIA GPU and driver?)");
+        anyhow::bail!("no usable CUDA device cuda:{index} (is there an NVIDIA GPU and driver?)");
     }
     task.run::<Cuda>(device)
 }
@@ -111,5 +110,12 @@ fn keep_compiled_kernels() {
 
 #[cfg(not(feature = "cuda"))]
 fn cuda<T: OnBackend>(index: usize, _task: T) -> anyhow::Result<T::Output> {
-    bail!("--device cuda:{index}: this csrs was built without CUDA support; rebuild it with `--features cuda`")
+    use csrs_artifacts::{Setting, Spelling, Worded};
+    let text = move |s: &dyn Spelling| {
+        format!(
+            "{}: this csrs was built without CUDA support; rebuild it with the cargo feature `cuda`",
+            s.given(Setting::Device, &format!("cuda:{index}"))
+        )
+    };
+    Err(Worded::new(text).into())
 }

@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
-use csrs_artifacts::CertificationFiles;
+use anyhow::Context;
+use csrs_artifacts::{CertificationFiles, Keys, Setting, Spelling, Worded};
 use csrs_data::Dataset;
 use csrs_records::{RecordFile, Row, Settings};
 
@@ -20,6 +20,11 @@ pub trait Observer {
     /// run that adopts the settings of records without any.
     fn note(&mut self, line: &str) {
         let _ = line;
+    }
+
+    /// How the notes name settings: as the front end showing them does.
+    fn spelling(&self) -> &dyn Spelling {
+        &Keys
     }
 
     /// The run starts on `todo` examples.
@@ -62,18 +67,29 @@ pub(crate) fn run_example_groups<R: Row>(
         let config = CertificationFiles::new(&run.out).resolved_config();
         match Settings::of_run(&run.out)? {
             Some(earlier) => settings.check_continues(&earlier)?,
-            None if run.adopt_settings => observer.note(&format!(
-                "note: {} has no {}: continuing its {} records with this run's settings (--adopt-settings)",
-                run.out.display(),
-                config.display(),
-                rows.len()
-            )),
-            None => bail!(
-                "--resume: {} has no {}, so nothing says its records were made with this model, sigma and cost: \
-                 pass --adopt-settings to continue them with this run's settings, or choose another --out",
-                run.out.display(),
-                config.display()
-            ),
+            None if run.adopt_settings => {
+                let note = format!(
+                    "note: {} has no {}: continuing its {} records with this run's settings ({})",
+                    run.out.display(),
+                    config.display(),
+                    rows.len(),
+                    observer.spelling().on(Setting::AdoptSettings)
+                );
+                observer.note(&note);
+            }
+            None => {
+                let (out, config) = (run.out.display().to_string(), config.display().to_string());
+                return Err(Worded::new(move |s| {
+                    format!(
+                        "{}: {out} has no {config}, so nothing says its records were made with this model, sigma and \
+                         cost: pass {} to continue them with this run's settings, or choose another {}",
+                        s.on(Setting::Resume),
+                        s.on(Setting::AdoptSettings),
+                        s.name(Setting::Out)
+                    )
+                })
+                .into());
+            }
         }
     }
     if let Some(note) = &run.note {

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use burn::prelude::Backend;
+use csrs_artifacts::{Setting, Spelling, Worded};
 use csrs_data::DatasetName;
 use csrs_models::graph::Graph;
 use csrs_models::interop::{StateDict, find_prefix, import};
@@ -56,7 +57,11 @@ pub fn load_model<B: Backend>(
 ) -> anyhow::Result<Checkpoint<B>> {
     if is_foreign(path) {
         let Some(dataset) = dataset else {
-            bail!("{}: a PyTorch, safetensors or ONNX model needs --dataset", path.display());
+            let path = path.display().to_string();
+            let text = move |s: &dyn Spelling| {
+                format!("{path}: a PyTorch, safetensors or ONNX model needs {}", s.name(Setting::Dataset))
+            };
+            return Err(Worded::new(text).into());
         };
         let checkpoint = import_file(path, dataset, options, device)?;
         if let Some(expected) = expected_classes.filter(|&m| m != checkpoint.meta.spec.n_classes) {
@@ -68,10 +73,20 @@ pub fn load_model<B: Backend>(
         }
         Ok(checkpoint)
     } else {
-        let given =
-            [("arch", options.arch.is_some()), ("mean", options.mean.is_some()), ("std", options.std.is_some())];
-        if let Some((name, _)) = given.iter().find(|(_, given)| *given) {
-            bail!("--{name} applies to PyTorch, safetensors or ONNX files; {} is a csrs checkpoint", path.display());
+        let given = [
+            (Setting::Arch, options.arch.is_some()),
+            (Setting::Mean, options.mean.is_some()),
+            (Setting::Std, options.std.is_some()),
+        ];
+        if let Some(&(setting, _)) = given.iter().find(|(_, given)| *given) {
+            let path = path.display().to_string();
+            return Err(Worded::new(move |s| {
+                format!(
+                    "{} applies to PyTorch, safetensors or ONNX files; {path} is a csrs checkpoint",
+                    s.name(setting)
+                )
+            })
+            .into());
         }
         Ok(Checkpoint::load(path, expected_classes, device)?)
     }
@@ -99,13 +114,24 @@ pub fn import_file<B: Backend>(
     let state = StateDict::read(path)?;
     let architecture = match (options.arch, state.architecture()) {
         (Some(arch), _) => arch,
-        (None, Some(name)) => pytorch_architecture(name)
-            .with_context(|| format!("{}: the file names architecture {name:?}; give --arch", path.display()))?,
-        (None, None) => bail!(
-            "{}: the file does not name its architecture; give --arch (one of {})",
-            path.display(),
-            Architecture::NAMES.join(", ")
-        ),
+        (None, Some(name)) => pytorch_architecture(name).map_err(|err| {
+            let (path, name) = (path.display().to_string(), name.to_owned());
+            Worded::new(move |s| {
+                format!("{path}: the file names architecture {name:?}; give {}", s.name(Setting::Arch))
+            })
+            .caused_by(err)
+        })?,
+        (None, None) => {
+            let path = path.display().to_string();
+            return Err(Worded::new(move |s| {
+                format!(
+                    "{path}: the file does not name its architecture; give {} (one of {})",
+                    s.name(Setting::Arch),
+                    Architecture::NAMES.join(", ")
+                )
+            })
+            .into());
+        }
     };
     let class_names = dataset.class_names();
     let mut spec = ModelSpec::for_dataset(architecture, dataset, class_names.as_ref().map_or(2, Vec::len));
@@ -144,7 +170,14 @@ pub fn import_onnx<B: Backend>(
     device: &B::Device,
 ) -> anyhow::Result<Checkpoint<B>> {
     if let Some(arch) = options.arch {
-        bail!("{}: an ONNX file holds its own layers; --arch {arch} applies to PyTorch files", path.display());
+        let path = path.display().to_string();
+        return Err(Worded::new(move |s| {
+            format!(
+                "{path}: an ONNX file holds its own layers; {} applies to PyTorch files",
+                s.given(Setting::Arch, &arch)
+            )
+        })
+        .into());
     }
     let network = csrs_onnx::read(path, input)?;
     let spec = network.spec(options.mean.clone(), options.std.clone());

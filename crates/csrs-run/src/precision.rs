@@ -4,8 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use anyhow::bail;
 use burn::tensor::FloatDType;
+use csrs_artifacts::{Setting, Worded};
 
 use crate::DeviceChoice;
 
@@ -60,9 +60,14 @@ impl Precision {
     pub fn check_on(self, device: DeviceChoice) -> anyhow::Result<()> {
         match (self, device) {
             (Precision::F32, _) | (_, DeviceChoice::Cuda(_)) => Ok(()),
-            (_, DeviceChoice::Cpu) => {
-                bail!("--precision {self} runs on a GPU (--device cuda); on the CPU csrs computes in f32 only")
-            }
+            (_, DeviceChoice::Cpu) => Err(Worded::new(move |s| {
+                format!(
+                    "{} runs on a GPU ({}); on the CPU csrs computes in f32 only",
+                    s.given(Setting::Precision, &self),
+                    s.given(Setting::Device, &"cuda")
+                )
+            })
+            .into()),
         }
     }
 }
@@ -108,7 +113,7 @@ mod tests {
             let message = precision.check_on(DeviceChoice::Cpu).unwrap_err().to_string();
             assert_eq!(
                 message,
-                format!("--precision {precision} runs on a GPU (--device cuda); on the CPU csrs computes in f32 only")
+                format!("precision = {precision} runs on a GPU (device = cuda); on the CPU csrs computes in f32 only")
             );
             assert!(precision.check_on(DeviceChoice::Cuda(0)).is_ok());
         }

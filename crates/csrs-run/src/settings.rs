@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail};
+use anyhow::bail;
+use csrs_artifacts::{Setting, Worded};
 use csrs_stats::Alpha;
 
 /// The most draws per input that n and n0 take each: 2³⁰, about 10⁹, the
@@ -45,65 +46,46 @@ pub fn check_batch(flag: &str, batch: usize, input_len: usize) -> anyhow::Result
     Ok(())
 }
 
-/// One k-th of the examples: those with index % count == index.
+/// One k-th of the examples: those whose index is `index` modulo `count`,
+/// with `index < count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
-    pub index: usize,
-    pub count: usize,
+    index: usize,
+    count: usize,
 }
 
 impl Shard {
     /// Every example.
     pub const ALL: Shard = Shard { index: 0, count: 1 };
 
-    /// The shard a scheduler gives this process, and a line saying where it
-    /// came from. A Slurm job array's task is shard `SLURM_ARRAY_TASK_ID`
-    /// of `shards` when that is given, so that an array of some indices
-    /// (`--array=1,3`) reruns just those shards; without it, the array is
-    /// the whole run: its task counted from the first
-    /// (`SLURM_ARRAY_TASK_MIN`) of `SLURM_ARRAY_TASK_COUNT`. A Kubernetes
-    /// Indexed Job's completion index is shard `JOB_COMPLETION_INDEX` of
-    /// `shards`. `var` reads the environment.
+    /// Shard `index` of `count`.
     ///
     /// # Errors
-    /// No shard in the environment, or one that is not a shard.
-    pub fn from_environment(
-        shards: Option<usize>,
-        var: impl Fn(&str) -> Option<String>,
-    ) -> anyhow::Result<(Shard, String)> {
-        let number = |name: &str| -> anyhow::Result<Option<usize>> {
-            var(name)
-                .map(|text| {
-                    text.trim().parse().map_err(|_| anyhow!("--shard auto: {name} is {text:?}, expected a number"))
-                })
-                .transpose()
-        };
-        let required = |name: &str| number(name)?.ok_or_else(|| anyhow!("--shard auto: {name} is not set"));
-        let (index, count, source) = match (number("SLURM_ARRAY_TASK_ID")?, shards) {
-            (Some(task), Some(count)) => (task, count, format!("SLURM_ARRAY_TASK_ID {task} of --shards {count}")),
-            (Some(task), None) => {
-                let first = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
-                let count = required("SLURM_ARRAY_TASK_COUNT")?;
-                let index = task.checked_sub(first).ok_or_else(|| {
-                    anyhow!("--shard auto: SLURM_ARRAY_TASK_ID {task} is below SLURM_ARRAY_TASK_MIN {first}")
-                })?;
-                (index, count, format!("SLURM_ARRAY_TASK_ID {task} of {count} from {first}"))
-            }
-            (None, _) => match number("JOB_COMPLETION_INDEX")? {
-                Some(index) => {
-                    let count =
-                        shards.ok_or_else(|| anyhow!("--shard auto with JOB_COMPLETION_INDEX needs --shards K"))?;
-                    (index, count, format!("JOB_COMPLETION_INDEX {index} of --shards {count}"))
-                }
-                None => bail!(
-                    "--shard auto: no shard in the environment (SLURM_ARRAY_TASK_ID of a Slurm job array, or JOB_COMPLETION_INDEX of a Kubernetes Indexed Job with --shards K)"
-                ),
-            },
-        };
-        if index >= count {
-            bail!("--shard auto: shard {index} of {count} ({source}), expected fewer than {count}");
-        }
-        Ok((Shard { index, count }, source))
+    /// Unless `index < count`.
+    pub fn new(index: usize, count: usize) -> anyhow::Result<Self> {
+        if index < count { Ok(Shard { index, count }) } else { Err(not_a_shard(format!("{index}/{count}"))) }
+    }
+
+    /// Which shard this is, from 0.
+    pub fn index(self) -> usize {
+        self.index
+    }
+
+    /// How many shards there are.
+    pub fn count(self) -> usize {
+        self.count
+    }
+
+    /// Whether example `example` is in this shard.
+    pub fn holds(self, example: usize) -> bool {
+        example % self.count == self.index
+    }
+}
+
+/// `i/k`, as `--shard` and settings files give it.
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
     }
 }
 
@@ -113,10 +95,15 @@ impl std::str::FromStr for Shard {
     fn from_str(text: &str) -> anyhow::Result<Self> {
         let parsed = text.split_once('/').and_then(|(i, k)| Some((i.parse().ok()?, k.parse().ok()?)));
         match parsed {
-            Some((index, count)) if index < count => Ok(Shard { index, count }),
-            _ => bail!("--shard {text:?}, expected i/k with 0 <= i < k, e.g. 0/4"),
+            Some((index, count)) => Shard::new(index, count).map_err(|_| not_a_shard(format!("{text:?}"))),
+            None => Err(not_a_shard(format!("{text:?}"))),
         }
     }
+}
+
+/// The error of a shard given as `shown`.
+fn not_a_shard(shown: String) -> anyhow::Error {
+    Worded::new(move |s| format!("{}, expected i/k with 0 <= i < k, e.g. 0/4", s.given(Setting::Shard, &shown))).into()
 }
 
 /// The settings of a sampling run that decide its examples, draws and
@@ -170,53 +157,6 @@ impl RunSettings {
 
     /// The example indices of this run, in order, out of `len`.
     pub fn examples(&self, len: usize) -> impl Iterator<Item = usize> + '_ {
-        (0..self.max.map_or(len, |max| max.min(len)))
-            .filter(|i| i % self.skip == 0)
-            .filter(|i| i % self.shard.count == self.shard.index)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `--shard auto` under a fake environment.
-    fn shard_from(shards: Option<usize>, vars: &[(&str, &str)]) -> anyhow::Result<(Shard, String)> {
-        Shard::from_environment(shards, |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned()))
-    }
-
-    #[test]
-    fn shards_come_from_the_schedulers_environment() {
-        // A Slurm array 1-4: task 3 is the third shard (index 2) of 4.
-        let slurm = [("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "4")];
-        let (shard, source) = shard_from(None, &slurm).unwrap();
-        assert_eq!(shard, Shard { index: 2, count: 4 });
-        assert_eq!(source, "SLURM_ARRAY_TASK_ID 3 of 4 from 1");
-        // With --shards, the task id is the shard: an array of some
-        // indices reruns those shards.
-        let rerun = [("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "2")];
-        let (shard, source) = shard_from(Some(4), &rerun).unwrap();
-        assert_eq!(shard, Shard { index: 3, count: 4 });
-        assert_eq!(source, "SLURM_ARRAY_TASK_ID 3 of --shards 4");
-        // Kubernetes gives the index only.
-        let (shard, _) = shard_from(Some(5), &[("JOB_COMPLETION_INDEX", "4")]).unwrap();
-        assert_eq!(shard, Shard { index: 4, count: 5 });
-
-        for (shards, vars, message) in [
-            (None, &[][..], "--shard auto: no shard in the environment"),
-            (None, &[("JOB_COMPLETION_INDEX", "0")][..], "needs --shards K"),
-            (Some(2), &[("JOB_COMPLETION_INDEX", "2")][..], "shard 2 of 2 (JOB_COMPLETION_INDEX 2 of --shards 2)"),
-            (None, &[("SLURM_ARRAY_TASK_ID", "1")][..], "SLURM_ARRAY_TASK_COUNT is not set"),
-            (Some(3), &[("SLURM_ARRAY_TASK_ID", "3")][..], "shard 3 of 3 (SLURM_ARRAY_TASK_ID 3 of --shards 3)"),
-            (None, &[("SLURM_ARRAY_TASK_ID", "x")][..], "SLURM_ARRAY_TASK_ID is \"x\", expected a number"),
-            (
-                None,
-                &[("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "2")][..],
-                "SLURM_ARRAY_TASK_ID 0 is below SLURM_ARRAY_TASK_MIN 1",
-            ),
-        ] {
-            let err = format!("{:#}", shard_from(shards, vars).unwrap_err());
-            assert!(err.contains(message), "{err}");
-        }
+        (0..self.max.map_or(len, |max| max.min(len))).filter(|i| i % self.skip == 0).filter(|&i| self.shard.holds(i))
     }
 }

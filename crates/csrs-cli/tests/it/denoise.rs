@@ -125,8 +125,8 @@ fn denoisers_that_do_not_fit_are_refused_in_one_line() {
         (&["m/cnn", "--denoiser", "m/wide"], "the denoiser takes [1, 28, 28] images, the model [1, 8, 8] (digits)"),
         (&["m/cnn", "--denoiser", "m/cnn"], "m/cnn.json: a classifier's checkpoint, not a denoiser's"),
         (&["m/cnn", "--denoiser", "m/missing"], "m/missing"),
-        (&["m/dncnn"], "m/dncnn.json: a denoiser's checkpoint (give it as --denoiser)"),
-        (&["m/dncnn", "--denoiser", "m/dncnn"], "a denoiser's checkpoint (give it as --denoiser)"),
+        (&["m/dncnn"], "m/dncnn.json: a denoiser's checkpoint (give it as the denoiser)"),
+        (&["m/dncnn", "--denoiser", "m/dncnn"], "a denoiser's checkpoint (give it as the denoiser)"),
     ];
     for (extra, message) in cases {
         let mut args = vec!["certify", "--dataset", "digits", "--sigma", "0.25", "--out", "r.tsv", "--model"];

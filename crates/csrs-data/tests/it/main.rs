@@ -297,7 +297,7 @@ fn ham10000_keeps_lesions_on_one_side() {
 #[test]
 fn folder_datasets_need_a_folder_and_names_are_checked() {
     let err = error_of(load(DatasetName::Cifar10, Split::Test, None));
-    assert_eq!(err, "dataset cifar10 is read from a folder: pass its location with --data-dir");
+    assert_eq!(err, "dataset cifar10 is read from a folder: pass its location as data_dir");
     assert!("cifar-100".parse::<DatasetName>().unwrap_err().to_string().starts_with("unknown dataset \"cifar-100\""));
     assert_eq!("mnist-5k".parse::<DatasetName>().unwrap(), DatasetName::Mnist5k);
 }

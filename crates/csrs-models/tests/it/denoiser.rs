@@ -64,7 +64,7 @@ fn denoiser_checkpoints_round_trip_and_are_told_from_classifiers() {
     assert_eq!(a.into_data(), b.into_data());
 
     let err = Checkpoint::<B>::load(&stem, None, &device).unwrap_err().to_string();
-    assert!(err.ends_with("denoiser.json: a denoiser's checkpoint (give it as --denoiser)"), "{err}");
+    assert!(err.ends_with("denoiser.json: a denoiser's checkpoint (give it as the denoiser)"), "{err}");
     saved(dir.path(), Architecture::DigitsCnn, [1, 8, 8]);
     let err = DenoiserCheckpoint::<B>::load(&dir.path().join("model"), &device).unwrap_err().to_string();
     assert!(err.ends_with("model.json: a classifier's checkpoint, not a denoiser's"), "{err}");

@@ -1,5 +1,6 @@
 //! McNemar's exact test between two runs of known outcomes, against SciPy.
 
+use csrs_artifacts::Keys;
 use csrs_records::CertifyRow;
 use csrs_report::{Run, TableFormat, compare, comparison_table};
 use csrs_stats::{Certificate, ClassCounts, Radius, StandardCertificate};
@@ -40,7 +41,7 @@ fn discordant_examples_decide_the_p_value() {
     }
     assert_eq!((compared[2].first, compared[2].second), (15, 30));
 
-    let tsv = comparison_table(&[a.clone(), b], &[0.5], TableFormat::Tsv).unwrap();
+    let tsv = comparison_table(&[a.clone(), b], &[0.5], TableFormat::Tsv, &Keys).unwrap();
     let lines: Vec<&str> = tsv.lines().collect();
     assert_eq!(
         lines[0],
@@ -49,8 +50,8 @@ fn discordant_examples_decide_the_p_value() {
     let (cells, p) = lines[1].rsplit_once('\t').unwrap();
     assert_eq!(cells, "a\tb\tcertified_accuracy\t0.5\t40\t15\t30\t0\t15");
     assert!((p.parse::<f64>().unwrap() / 6.103515625e-05 - 1.0).abs() < 1e-12, "{p}");
-    let one = comparison_table(&[a], &[0.5], TableFormat::Markdown).unwrap_err();
-    assert_eq!(one.to_string(), "--compare needs two records files or more, got one");
+    let one = comparison_table(&[a], &[0.5], TableFormat::Markdown, &Keys).unwrap_err();
+    assert_eq!(one.to_string(), "compare needs two records files or more, got one");
 }
 
 #[test]

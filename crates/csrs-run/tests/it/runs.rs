@@ -60,7 +60,7 @@ fn a_resumed_run_makes_the_records_of_one_run() {
         let first = RunSettings { max: Some(4), ..RunSettings { out: out.clone(), ..whole.clone() } };
         assert_eq!(certify(&first, &settings, &mut smoothed(), &dataset(), how, &mut ()).unwrap().len(), 4);
         let again = certify(&first, &settings, &mut smoothed(), &dataset(), how, &mut ()).unwrap_err();
-        assert!(format!("{again:#}").contains("pass --resume"), "{again:#}");
+        assert!(format!("{again:#}").contains("pass resume = true"), "{again:#}");
         // Another batch changes no count.
         let rest = RunSettings { resume: true, max: None, batch: 700, ..first.clone() };
         let resumed = certify(&rest, &settings, &mut smoothed(), &dataset(), how, &mut ()).unwrap();
