@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use csrs_models::ModelSpec;
-use csrs_models::graph::{Activation, Binary, Graph, Op, ValueId, Window};
+use csrs_models::graph::{Activation, Binary, Conv2d, Graph, LayerName, Linear, Op, ValueId, Window};
 
 use crate::Engine;
 use crate::gemm::{PANEL, Packed, STEP};
@@ -254,6 +254,23 @@ impl Conv {
         }
         self.bias[co] = self.bias[co] * scale + shift;
     }
+
+    /// Fills [`Conv::weight`] from PyTorch's `[cout, cin / groups, ky, kx]`
+    /// weights: rows (ky, kx, ci) of each output channel's group.
+    fn set_torch_weight(&mut self, torch: &[f32]) {
+        let [kh, kw] = self.kernel;
+        let cin_group = self.group_channels_in();
+        for co in 0..self.output_hwc[2] {
+            for ci in 0..cin_group {
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let at = self.weight_index(co, (ky * kw + kx) * cin_group + ci);
+                        self.weight[at] = torch[((co * cin_group + ci) * kh + ky) * kw + kx];
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// One step of a compiled network; slots are buffers of the workspace.
@@ -495,10 +512,12 @@ fn group(slot_sizes: &[usize], largest_weights: usize) -> usize {
 type ChannelMap = (Vec<f32>, Vec<f32>);
 
 impl Compiler<'_> {
-    fn tensor(&self, name: &str, expected: usize) -> Result<&[f32], CompileError> {
-        let values = self.weights.get(name).ok_or_else(|| CompileError::MissingTensor(name.to_owned()))?;
+    /// The layer's tensor `key`, which must hold `expected` values.
+    fn tensor(&self, layer: &LayerName, key: &str, expected: usize) -> Result<&[f32], CompileError> {
+        let name = layer.tensor(key);
+        let values = self.weights.get(&name).ok_or_else(|| CompileError::MissingTensor(name.clone()))?;
         if values.len() != expected {
-            return Err(CompileError::TensorSize { name: name.to_owned(), found: values.len(), expected });
+            return Err(CompileError::TensorSize { name, found: values.len(), expected });
         }
         Ok(values)
     }
@@ -515,6 +534,22 @@ impl Compiler<'_> {
         let slot = self.slot_sizes.len() - 1;
         self.slot_of.insert(value, slot);
         slot
+    }
+
+    /// The slot of `value`, made unless a step has already written into it
+    /// (a concat's, which its parts may write first).
+    fn shared_slot(&mut self, value: ValueId) -> usize {
+        match self.slot_of.get(&value) {
+            Some(&slot) => slot,
+            None => self.new_slot(value),
+        }
+    }
+
+    /// The `[c, h, w]` of an image; `what` reads it, in the message
+    /// refusing a flat value.
+    fn image(&self, value: ValueId, what: &str) -> Result<[usize; 3], CompileError> {
+        <[usize; 3]>::try_from(self.graph.shape(value))
+            .map_err(|_| CompileError::Unsupported(format!("{what} of a flat value")))
     }
 
     fn layout(&self, value: ValueId) -> Layout {
@@ -541,17 +576,23 @@ impl Compiler<'_> {
         }
     }
 
+    /// The activation fused into node `i`'s step, if one follows it
+    /// alone, and the last node the step computes.
+    fn activation_after(&self, i: usize) -> (Option<Activation>, usize) {
+        let activation = self.fused_activation(i);
+        (activation, if activation.is_some() { i + 1 } else { i })
+    }
+
     /// The per-channel scale and shift of node `i`, a batch norm or an
     /// affine map of one value per channel (or one for all) on a value of
     /// `channels` channels; `None` for any other node.
     fn channel_map(&self, i: usize, channels: usize) -> Result<Option<ChannelMap>, CompileError> {
         match &self.graph.nodes[i].op {
             Op::BatchNorm(bn) => {
-                let name = &bn.name.torch;
-                let gamma = self.tensor(&format!("{name}.weight"), channels)?;
-                let beta = self.tensor(&format!("{name}.bias"), channels)?;
-                let mean = self.tensor(&format!("{name}.running_mean"), channels)?;
-                let var = self.tensor(&format!("{name}.running_var"), channels)?;
+                let gamma = self.tensor(&bn.name, "weight", channels)?;
+                let beta = self.tensor(&bn.name, "bias", channels)?;
+                let mean = self.tensor(&bn.name, "running_mean", channels)?;
+                let var = self.tensor(&bn.name, "running_var", channels)?;
                 let scale: Vec<f32> = (0..channels)
                     .map(|c| (f64::from(gamma[c]) / (f64::from(var[c]) + bn.epsilon).sqrt()) as f32)
                     .collect();
@@ -559,9 +600,8 @@ impl Compiler<'_> {
                 Ok(Some((scale, shift)))
             }
             Op::Affine(affine) if affine.len == 1 || affine.len == channels => {
-                let name = &affine.name.torch;
-                let scale = self.tensor(&format!("{name}.weight"), affine.len)?;
-                let shift = self.tensor(&format!("{name}.bias"), affine.len)?;
+                let scale = self.tensor(&affine.name, "weight", affine.len)?;
+                let shift = self.tensor(&affine.name, "bias", affine.len)?;
                 let at = |v: &[f32], c: usize| if v.len() == 1 { v[0] } else { v[c] };
                 Ok(Some(((0..channels).map(|c| at(scale, c)).collect(), (0..channels).map(|c| at(shift, c)).collect())))
             }
@@ -571,248 +611,269 @@ impl Compiler<'_> {
 
     /// Compiles node `i` and the nodes fused into it; returns the next node.
     fn node(&mut self, i: usize) -> Result<usize, CompileError> {
-        let node = &self.graph.nodes[i];
-        let shape = |v: ValueId| self.graph.shape(v).to_vec();
-        let image = |v: ValueId, what: &str| {
-            <[usize; 3]>::try_from(shape(v)).map_err(|_| CompileError::Unsupported(format!("{what} of a flat value")))
-        };
-        match &node.op {
-            Op::Conv2d(conv) => {
-                let input = node.inputs[0];
-                let [cin, h, w] = image(input, "a convolution")?;
-                let [cout, oh, ow] = <[usize; 3]>::try_from(node.shape.clone()).expect("a convolution makes [c, h, w]");
-                let [kh, kw] = conv.kernel;
-                let cin_group = cin / conv.groups;
-                let torch = self.tensor(&format!("{}.weight", conv.name.torch), cout * cin_group * kh * kw)?;
-                let bias = if conv.bias {
-                    self.tensor(&format!("{}.bias", conv.name.torch), cout)?.to_vec()
-                } else {
-                    vec![0.0; cout]
-                };
-                let mut step = Conv {
-                    input: self.slot(input)?,
-                    output: 0,
-                    residual: None,
-                    activation: None,
-                    input_hwc: [h, w, cin],
-                    output_hwc: [oh, ow, cout],
-                    output_pixel: [cout, 0],
-                    kernel: conv.kernel,
-                    stride: conv.stride,
-                    padding: conv.padding,
-                    dilation: conv.dilation,
-                    groups: conv.groups,
-                    weight: vec![0.0; torch.len()],
-                    packed: Vec::new(),
-                    window_steps: Vec::new(),
-                    pixelwise: None,
-                    winograd: None,
-                    bias,
-                };
-                // [cout, cin / groups, ky, kx] → rows (ky, kx, ci) of the
-                // output channel's group.
-                for co in 0..cout {
-                    for ci in 0..cin_group {
-                        for ky in 0..kh {
-                            for kx in 0..kw {
-                                let at = step.weight_index(co, (ky * kw + kx) * cin_group + ci);
-                                step.weight[at] = torch[((co * cin_group + ci) * kh + ky) * kw + kx];
-                            }
-                        }
-                    }
-                }
-                let mut end = i;
-                while self.consumers[end + 1] == 1
-                    && self.graph.nodes.get(end + 1).is_some_and(|next| next.inputs == [ValueId(end + 1)])
-                {
-                    let Some((scale, shift)) = self.channel_map(end + 1, cout)? else { break };
-                    for co in 0..cout {
-                        step.fold(co, scale[co], shift[co]);
-                    }
-                    end += 1;
-                }
-                let value = ValueId(end + 1);
-                let feeds_an_add = self.consumers[value.0] == 1
-                    && self.graph.nodes[end + 1..]
-                        .iter()
-                        .find(|n| n.inputs.contains(&value))
-                        .is_some_and(|n| n.op == Op::Binary(Binary::Add));
-                if let Some(activation) = self.fused_activation(end) {
-                    end += 1;
-                    step.activation = Some(activation);
-                } else if feeds_an_add {
-                    self.pending.insert(value, step);
-                    return Ok(end + 1);
-                }
-                let value = ValueId(end + 1);
-                step.output = match self.concat_parts.get(&value) {
-                    Some(&(concat, first, channels)) => {
-                        self.in_place.insert(value);
-                        step.output_pixel = [channels, first];
-                        match self.slot_of.get(&concat) {
-                            Some(&slot) => slot,
-                            None => self.new_slot(concat),
-                        }
-                    }
-                    None => self.new_slot(value),
-                };
-                self.steps.push(Step::Conv(step));
-                Ok(end + 1)
-            }
-            Op::Binary(op) => {
-                let [a, b] = [node.inputs[0], node.inputs[1]];
-                let (pa, pb) = (self.pending.remove(&a), self.pending.remove(&b));
-                let (fused, other) = match (pa, pb) {
-                    (Some(pa), Some(pb)) => {
-                        self.emit_pending(b, pb);
-                        (Some(pa), b)
-                    }
-                    (Some(pa), None) => (Some(pa), b),
-                    (None, Some(pb)) => (Some(pb), a),
-                    (None, None) => (None, b),
-                };
-                let mut end = i;
-                let activation = self.fused_activation(end);
-                if activation.is_some() {
-                    end += 1;
-                }
-                let output = self.new_slot(ValueId(end + 1));
-                match fused {
-                    Some(mut conv) if *op == Binary::Add => {
-                        conv.residual = Some(self.slot(other)?);
-                        conv.activation = activation;
-                        conv.output = output;
-                        self.steps.push(Step::Conv(conv));
-                    }
-                    _ => {
-                        if self.layout(a) != self.layout(b) {
-                            return Err(CompileError::Unsupported(
-                                "arithmetic of a flattened image and another value".into(),
-                            ));
-                        }
-                        self.layouts.insert(ValueId(end + 1), self.layout(a));
-                        let values = node.shape.iter().product();
-                        let (a, b) = (self.slot(a)?, self.slot(b)?);
-                        let step = Step::Binary { a, b, output, values, op: *op, activation };
-                        self.steps.push(step);
-                    }
-                }
-                Ok(end + 1)
-            }
-            Op::Activation(activation) => {
-                let x = node.inputs[0];
-                let input = self.slot(x)?;
-                let output = self.new_slot(ValueId(i + 1));
-                self.layouts.insert(ValueId(i + 1), self.layout(x));
-                let values = node.shape.iter().product();
-                self.steps.push(Step::Activation { input, output, values, activation: *activation });
-                Ok(i + 1)
-            }
+        let graph = self.graph;
+        match &graph.nodes[i].op {
+            Op::Conv2d(conv) => self.conv(i, conv),
+            Op::Binary(op) => self.binary(i, *op),
+            Op::Activation(activation) => self.activation(i, *activation),
             Op::BatchNorm(_) | Op::Affine(_) => self.affine(i),
-            Op::MaxPool2d(window) | Op::AvgPool2d { window, .. } => {
-                let input = node.inputs[0];
-                let [c, h, w] = image(input, "pooling")?;
-                let (input, output) = (self.slot(input)?, self.new_slot(ValueId(i + 1)));
-                let (input_hwc, output_hw, window) = ([h, w, c], [node.shape[1], node.shape[2]], *window);
-                let pooling = match node.op {
-                    Op::AvgPool2d { count_padding, .. } => Pooling::Average { count_padding },
-                    _ => Pooling::Max,
-                };
-                self.steps.push(Step::Pool { input, output, input_hwc, output_hw, window, pooling });
-                Ok(i + 1)
+            Op::MaxPool2d(window) => self.pool(i, *window, Pooling::Max),
+            Op::AvgPool2d { window, count_padding } => {
+                self.pool(i, *window, Pooling::Average { count_padding: *count_padding })
             }
-            Op::GlobalAvgPool => {
-                let input = node.inputs[0];
-                let dims = shape(input);
-                let step = Step::GlobalAvgPool {
-                    input: self.slot(input)?,
-                    output: self.new_slot(ValueId(i + 1)),
-                    pixels: dims[1..].iter().product(),
-                    channels: dims[0],
-                };
-                self.steps.push(step);
-                Ok(i + 1)
+            Op::GlobalAvgPool => self.global_avg_pool(i),
+            Op::Flatten => self.flatten(i),
+            Op::Dropout { .. } => self.dropout(i),
+            Op::Linear(linear) => self.linear(i, linear),
+            Op::Concat => self.concat(i),
+        }
+    }
+
+    /// A convolution with the batch norms and affine maps after it folded
+    /// in, and the activation after it fused; one that feeds an add waits,
+    /// pending, for the add to take it with its residual.
+    fn conv(&mut self, i: usize, conv: &Conv2d) -> Result<usize, CompileError> {
+        let mut step = self.conv_step(i, conv)?;
+        let mut end = self.fold_channel_maps(i, &mut step)?;
+        let value = ValueId(end + 1);
+        if let Some(activation) = self.fused_activation(end) {
+            end += 1;
+            step.activation = Some(activation);
+        } else if self.feeds_an_add(value) {
+            self.pending.insert(value, step);
+            return Ok(end + 1);
+        }
+        self.write_output(&mut step, ValueId(end + 1));
+        self.steps.push(Step::Conv(step));
+        Ok(end + 1)
+    }
+
+    /// Convolution node `i` alone: its weights in the engine's order, its
+    /// bias (zeros where it has none), no output slot yet.
+    fn conv_step(&self, i: usize, conv: &Conv2d) -> Result<Conv, CompileError> {
+        let node = &self.graph.nodes[i];
+        let input = node.inputs[0];
+        let [cin, h, w] = self.image(input, "a convolution")?;
+        let [cout, oh, ow] = <[usize; 3]>::try_from(node.shape.clone()).expect("a convolution makes [c, h, w]");
+        let [kh, kw] = conv.kernel;
+        let torch = self.tensor(&conv.name, "weight", cout * (cin / conv.groups) * kh * kw)?;
+        let bias = if conv.bias { self.tensor(&conv.name, "bias", cout)?.to_vec() } else { vec![0.0; cout] };
+        let mut step = Conv {
+            input: self.slot(input)?,
+            output: 0,
+            residual: None,
+            activation: None,
+            input_hwc: [h, w, cin],
+            output_hwc: [oh, ow, cout],
+            output_pixel: [cout, 0],
+            kernel: conv.kernel,
+            stride: conv.stride,
+            padding: conv.padding,
+            dilation: conv.dilation,
+            groups: conv.groups,
+            weight: vec![0.0; torch.len()],
+            packed: Vec::new(),
+            window_steps: Vec::new(),
+            pixelwise: None,
+            winograd: None,
+            bias,
+        };
+        step.set_torch_weight(torch);
+        Ok(step)
+    }
+
+    /// Folds into `step`, node `i`'s convolution, each batch norm or
+    /// per-channel affine map that alone reads the one before; returns the
+    /// last node folded.
+    fn fold_channel_maps(&self, i: usize, step: &mut Conv) -> Result<usize, CompileError> {
+        let cout = step.output_hwc[2];
+        let mut end = i;
+        while self.single_follower(end, |_| true) {
+            let Some((scale, shift)) = self.channel_map(end + 1, cout)? else { break };
+            for co in 0..cout {
+                step.fold(co, scale[co], shift[co]);
             }
-            Op::Flatten => {
-                // NHWC memory is already flat; only the order of the values
-                // differs from PyTorch's, which the layers reading it take
-                // into account.
-                let input = node.inputs[0];
-                let slot = self.slot(input)?;
-                self.slot_of.insert(ValueId(i + 1), slot);
-                let layout = match <[usize; 3]>::try_from(shape(input)) {
-                    // One pixel or one channel: NHWC order is CHW order.
-                    Ok([_, 1, 1] | [1, _, _]) | Err(_) => self.layout(input),
-                    Ok(chw) => Layout::Flattened(chw),
-                };
-                self.layouts.insert(ValueId(i + 1), layout);
-                Ok(i + 1)
+            end += 1;
+        }
+        Ok(end)
+    }
+
+    /// Whether `value` is read once, by an add (which may take the
+    /// convolution making it, with its residual).
+    fn feeds_an_add(&self, value: ValueId) -> bool {
+        self.consumers[value.0] == 1
+            && self.graph.nodes[value.0..]
+                .iter()
+                .find(|n| n.inputs.contains(&value))
+                .is_some_and(|n| n.op == Op::Binary(Binary::Add))
+    }
+
+    /// Gives the convolution making `value` its output: the value's own
+    /// slot or, for a part of a concat, the concat's, with the part's
+    /// channels there.
+    fn write_output(&mut self, step: &mut Conv, value: ValueId) {
+        step.output = match self.concat_parts.get(&value) {
+            Some(&(concat, first, channels)) => {
+                self.in_place.insert(value);
+                step.output_pixel = [channels, first];
+                self.shared_slot(concat)
             }
-            Op::Dropout { .. } => {
-                // Nothing at inference: the value is its input's.
-                let input = node.inputs[0];
-                let slot = self.slot(input)?;
-                self.slot_of.insert(ValueId(i + 1), slot);
-                self.layouts.insert(ValueId(i + 1), self.layout(input));
-                Ok(i + 1)
+            None => self.new_slot(value),
+        };
+    }
+
+    /// Elementwise arithmetic of two values: an add of a pending
+    /// convolution's output is that convolution with the other operand as
+    /// its residual; anything else is a pass of its own.
+    fn binary(&mut self, i: usize, op: Binary) -> Result<usize, CompileError> {
+        let node = &self.graph.nodes[i];
+        let [a, b] = [node.inputs[0], node.inputs[1]];
+        let (fused, other) = self.take_pending(a, b);
+        let (activation, end) = self.activation_after(i);
+        let output = self.new_slot(ValueId(end + 1));
+        match fused {
+            Some(mut conv) if op == Binary::Add => {
+                conv.residual = Some(self.slot(other)?);
+                conv.activation = activation;
+                conv.output = output;
+                self.steps.push(Step::Conv(conv));
             }
-            Op::Linear(linear) => {
-                let input = node.inputs[0];
-                let (n_in, n_out) = (linear.inputs, linear.outputs);
-                let torch = self.tensor(&format!("{}.weight", linear.name.torch), n_out * n_in)?;
-                let bias = self.tensor(&format!("{}.bias", linear.name.torch), n_out)?.to_vec();
-                // Column j of PyTorch's [out, in] reads PyTorch's input j,
-                // which sits at `position(j)` of the buffer: row
-                // `position(j)` of [in, out].
-                let layout = self.layout(input);
-                let mut weight = vec![0.0; n_in * n_out];
-                for o in 0..n_out {
-                    for j in 0..n_in {
-                        weight[layout.position(j) * n_out + o] = torch[o * n_in + j];
-                    }
+            _ => {
+                if self.layout(a) != self.layout(b) {
+                    return Err(CompileError::Unsupported("arithmetic of a flattened image and another value".into()));
                 }
-                let mut end = i;
-                let activation = self.fused_activation(end);
-                if activation.is_some() {
-                    end += 1;
-                }
-                let step = Step::Linear {
-                    input: self.slot(input)?,
-                    output: self.new_slot(ValueId(end + 1)),
-                    inputs: n_in,
-                    outputs: n_out,
-                    weight: Packed::new(&weight, n_in, n_out),
-                    bias,
-                    activation,
-                };
-                self.steps.push(step);
-                Ok(end + 1)
-            }
-            Op::Concat => {
-                if node.inputs.iter().any(|&v| self.layout(v) != Layout::Natural) {
-                    return Err(CompileError::Unsupported("a concat of flattened images".into()));
-                }
-                let mut inputs = Vec::new();
-                let mut first = 0;
-                for &value in &node.inputs {
-                    let channels = shape(value)[0];
-                    if !self.in_place.contains(&value) {
-                        inputs.push((self.slot(value)?, channels, first));
-                    }
-                    first += channels;
-                }
-                let concat = ValueId(i + 1);
-                let output = match self.slot_of.get(&concat) {
-                    Some(&slot) => slot,
-                    None => self.new_slot(concat),
-                };
-                if !inputs.is_empty() {
-                    let pixels = node.shape[1..].iter().product();
-                    self.steps.push(Step::Concat { inputs, output, pixels, channels: node.shape[0] });
-                }
-                Ok(i + 1)
+                self.layouts.insert(ValueId(end + 1), self.layout(a));
+                let values = node.shape.iter().product();
+                let (a, b) = (self.slot(a)?, self.slot(b)?);
+                self.steps.push(Step::Binary { a, b, output, values, op, activation });
             }
         }
+        Ok(end + 1)
+    }
+
+    /// The pending convolution that arithmetic of `a` and `b` takes, and
+    /// the other operand; where both are pending, `b`'s runs on its own.
+    fn take_pending(&mut self, a: ValueId, b: ValueId) -> (Option<Conv>, ValueId) {
+        match (self.pending.remove(&a), self.pending.remove(&b)) {
+            (Some(pa), Some(pb)) => {
+                self.emit_pending(b, pb);
+                (Some(pa), b)
+            }
+            (Some(pa), None) => (Some(pa), b),
+            (None, Some(pb)) => (Some(pb), a),
+            (None, None) => (None, b),
+        }
+    }
+
+    /// An activation that follows nothing it could be fused into.
+    fn activation(&mut self, i: usize, activation: Activation) -> Result<usize, CompileError> {
+        let node = &self.graph.nodes[i];
+        let x = node.inputs[0];
+        let input = self.slot(x)?;
+        let output = self.new_slot(ValueId(i + 1));
+        self.layouts.insert(ValueId(i + 1), self.layout(x));
+        let values = node.shape.iter().product();
+        self.steps.push(Step::Activation { input, output, values, activation });
+        Ok(i + 1)
+    }
+
+    /// Max or average pooling of an image.
+    fn pool(&mut self, i: usize, window: Window, pooling: Pooling) -> Result<usize, CompileError> {
+        let node = &self.graph.nodes[i];
+        let input = node.inputs[0];
+        let [c, h, w] = self.image(input, "pooling")?;
+        let (input, output) = (self.slot(input)?, self.new_slot(ValueId(i + 1)));
+        let (input_hwc, output_hw) = ([h, w, c], [node.shape[1], node.shape[2]]);
+        self.steps.push(Step::Pool { input, output, input_hwc, output_hw, window, pooling });
+        Ok(i + 1)
+    }
+
+    /// The mean of each channel of an image over its pixels.
+    fn global_avg_pool(&mut self, i: usize) -> Result<usize, CompileError> {
+        let input = self.graph.nodes[i].inputs[0];
+        let dims = self.graph.shape(input);
+        let step = Step::GlobalAvgPool {
+            input: self.slot(input)?,
+            output: self.new_slot(ValueId(i + 1)),
+            pixels: dims[1..].iter().product(),
+            channels: dims[0],
+        };
+        self.steps.push(step);
+        Ok(i + 1)
+    }
+
+    /// A flatten: NHWC memory is already flat; only the order of the values
+    /// differs from PyTorch's, which the layers reading it take into
+    /// account.
+    fn flatten(&mut self, i: usize) -> Result<usize, CompileError> {
+        let input = self.graph.nodes[i].inputs[0];
+        let layout = match <[usize; 3]>::try_from(self.graph.shape(input)) {
+            // One pixel or one channel: NHWC order is CHW order.
+            Ok([_, 1, 1] | [1, _, _]) | Err(_) => self.layout(input),
+            Ok(chw) => Layout::Flattened(chw),
+        };
+        self.alias(i, layout)
+    }
+
+    /// A dropout: nothing at inference, the value is its input's.
+    fn dropout(&mut self, i: usize) -> Result<usize, CompileError> {
+        let input = self.graph.nodes[i].inputs[0];
+        self.alias(i, self.layout(input))
+    }
+
+    /// Node `i`'s value as its input's buffer, in `layout`: no step, as
+    /// nothing is computed.
+    fn alias(&mut self, i: usize, layout: Layout) -> Result<usize, CompileError> {
+        let slot = self.slot(self.graph.nodes[i].inputs[0])?;
+        self.slot_of.insert(ValueId(i + 1), slot);
+        self.layouts.insert(ValueId(i + 1), layout);
+        Ok(i + 1)
+    }
+
+    /// A linear layer reading its input in the buffer's order, with the
+    /// activation after it fused.
+    fn linear(&mut self, i: usize, linear: &Linear) -> Result<usize, CompileError> {
+        let input = self.graph.nodes[i].inputs[0];
+        let (n_in, n_out) = (linear.inputs, linear.outputs);
+        let torch = self.tensor(&linear.name, "weight", n_out * n_in)?;
+        let bias = self.tensor(&linear.name, "bias", n_out)?.to_vec();
+        let weight = linear_weight(torch, self.layout(input), n_in, n_out);
+        let (activation, end) = self.activation_after(i);
+        let step = Step::Linear {
+            input: self.slot(input)?,
+            output: self.new_slot(ValueId(end + 1)),
+            inputs: n_in,
+            outputs: n_out,
+            weight: Packed::new(&weight, n_in, n_out),
+            bias,
+            activation,
+        };
+        self.steps.push(step);
+        Ok(end + 1)
+    }
+
+    /// A concat: its inputs' channels copied into its pixels, but for the
+    /// parts written there in place.
+    fn concat(&mut self, i: usize) -> Result<usize, CompileError> {
+        let node = &self.graph.nodes[i];
+        if node.inputs.iter().any(|&v| self.layout(v) != Layout::Natural) {
+            return Err(CompileError::Unsupported("a concat of flattened images".into()));
+        }
+        let mut inputs = Vec::new();
+        let mut first = 0;
+        for &value in &node.inputs {
+            let channels = self.graph.shape(value)[0];
+            if !self.in_place.contains(&value) {
+                inputs.push((self.slot(value)?, channels, first));
+            }
+            first += channels;
+        }
+        let output = self.shared_slot(ValueId(i + 1));
+        if !inputs.is_empty() {
+            let pixels = node.shape[1..].iter().product();
+            self.steps.push(Step::Concat { inputs, output, pixels, channels: node.shape[0] });
+        }
+        Ok(i + 1)
     }
 
     /// A batch norm or affine map that follows no convolution: one pass of
@@ -832,9 +893,8 @@ impl Compiler<'_> {
             Some((scale, shift)) => reorder(&scale, &shift, layout),
             None => {
                 let Op::Affine(affine) = &node.op else { unreachable!("channel_map reads every batch norm") };
-                let name = &affine.name.torch;
-                let scale = self.tensor(&format!("{name}.weight"), total)?;
-                let shift = self.tensor(&format!("{name}.bias"), total)?;
+                let scale = self.tensor(&affine.name, "weight", total)?;
+                let shift = self.tensor(&affine.name, "bias", total)?;
                 match <[usize; 3]>::try_from(dims.as_slice()) {
                     // CHW constants of an image, in its NHWC order.
                     Ok(chw) => reorder(scale, shift, Layout::Flattened(chw)),
@@ -842,11 +902,7 @@ impl Compiler<'_> {
                 }
             }
         };
-        let mut end = i;
-        let activation = self.fused_activation(end);
-        if activation.is_some() {
-            end += 1;
-        }
+        let (activation, end) = self.activation_after(i);
         let input = self.slot(x)?;
         let output = self.new_slot(ValueId(end + 1));
         self.layouts.insert(ValueId(end + 1), layout);
@@ -945,6 +1001,19 @@ fn share_buffers(steps: &mut [Step], slot_sizes: &[usize], output: usize) -> (Ve
         }
     }
     (sizes, buffer_of[output].expect("the logits are written"))
+}
+
+/// PyTorch's `[outputs, inputs]` weights as the `[inputs, outputs]` matrix
+/// of the product: column j of PyTorch's reads PyTorch's input j, which
+/// sits at `position(j)` of the buffer, so it is row `position(j)`.
+fn linear_weight(torch: &[f32], layout: Layout, n_in: usize, n_out: usize) -> Vec<f32> {
+    let mut weight = vec![0.0; n_in * n_out];
+    for o in 0..n_out {
+        for j in 0..n_in {
+            weight[layout.position(j) * n_out + o] = torch[o * n_in + j];
+        }
+    }
+    weight
 }
 
 /// Constants in PyTorch's order, put in a buffer's.

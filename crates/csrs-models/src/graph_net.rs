@@ -14,7 +14,7 @@ use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
 use burn::tensor::ops::PaddedConvOptions;
 
-use crate::graph::{Activation, Graph, Op, Role, Window};
+use crate::graph::{Activation, Affine, BatchNorm, Binary, Conv2d, Graph, Linear, Node, Op, Role, ValueId, Window};
 use crate::stored::Stored;
 
 /// How far a training batch moves batch norm's running statistics.
@@ -104,6 +104,24 @@ impl<B: Backend> Value<B> {
         match self {
             Value::Image(x) => Value::Image(f(x)),
             Value::Flat(x) => Value::Flat(g(x)),
+        }
+    }
+
+    /// Elementwise arithmetic with `other` of one shape: images where both
+    /// are, flat otherwise.
+    fn binary(self, other: Self, op: Binary) -> Self {
+        match (self, other) {
+            (Value::Image(a), Value::Image(b)) => Value::Image(binary(a, b, op)),
+            (a, b) => Value::Flat(binary(a.flat(), b.flat(), op)),
+        }
+    }
+
+    /// `parts` side by side along the channels (the first dimension after
+    /// the batch), images where the first is one.
+    fn concat(parts: Vec<Self>) -> Self {
+        match parts[0] {
+            Value::Image(_) => Value::Image(Tensor::cat(parts.into_iter().map(Value::image).collect(), 1)),
+            Value::Flat(_) => Value::Flat(Tensor::cat(parts.into_iter().map(Value::flat).collect(), 1)),
         }
     }
 }
@@ -203,8 +221,7 @@ impl<B: Backend> GraphNet<B> {
     fn forward_value(&self, x: Tensor<B, 4>) -> Value<B> {
         let training = B::ad_enabled(&x.device()) && self.mode != Mode::Frozen;
         let batch_statistics = training && self.mode == Mode::Trained;
-        let mut tensors = self.tensors.iter();
-        let mut next = || tensors.next().expect("GraphNet::new: one tensor per parameter");
+        let mut tensors = Tensors(self.tensors.iter());
         // Each value is dropped after its last reader, so that the device
         // holds a few activations at a time, not every layer's.
         let mut last_read = vec![0; self.graph.nodes.len() + 1];
@@ -212,88 +229,8 @@ impl<B: Backend> GraphNet<B> {
             node.inputs.iter().for_each(|v| last_read[v.0] = i);
         }
         let mut values: Vec<Option<Value<B>>> = vec![Some(Value::Image(x))];
-        let value = |values: &[Option<Value<B>>], v: crate::graph::ValueId| {
-            values[v.0].clone().expect("a value is read before its last reader")
-        };
         for (i, node) in self.graph.nodes.iter().enumerate() {
-            let x = value(&values, node.inputs[0]);
-            let out = match &node.op {
-                Op::Conv2d(conv) => {
-                    let [cout, cin_group, kh, kw] = <[usize; 4]>::try_from(conv.weight_shape()).expect("4-d");
-                    let weight = next().value().reshape([cout, cin_group, kh, kw]);
-                    let bias = conv.bias.then(|| next().value());
-                    let [top, left, bottom, right] = conv.padding;
-                    let options = PaddedConvOptions::asymmetric(
-                        conv.stride,
-                        [top, left],
-                        [bottom, right],
-                        conv.dilation,
-                        conv.groups,
-                    );
-                    Value::Image(conv2d(x.image(), weight, bias, options))
-                }
-                Op::BatchNorm(bn) => {
-                    let (gamma, beta) = (next().value(), next().value());
-                    let (running_mean, running_var) = (next(), next());
-                    let (mean, var) = if batch_statistics {
-                        let (mean, var) = x.moments();
-                        let step = |running: &Stored<B>, batch: Tensor<B, 1>| {
-                            running.update(running.value().mul_scalar(1.0 - MOMENTUM) + batch.mul_scalar(MOMENTUM));
-                        };
-                        step(running_mean, mean.clone().detach());
-                        step(running_var, var.clone().detach());
-                        (mean, var)
-                    } else {
-                        (running_mean.value(), running_var.value())
-                    };
-                    let scale = gamma / (var + bn.epsilon).sqrt();
-                    let shift = beta - mean * scale.clone();
-                    x.affine(scale, shift, false)
-                }
-                Op::Affine(affine) => {
-                    let (scale, shift) = (next().value(), next().value());
-                    let per_value = affine.len > 1 && affine.len == node.shape.iter().product::<usize>();
-                    x.affine(scale, shift, per_value && node.shape.len() == 3)
-                }
-                Op::Activation(activation) => {
-                    let activation = *activation;
-                    x.map(move |x| activate(x, activation), move |x| activate(x, activation))
-                }
-                Op::MaxPool2d(window) => Value::Image(pool_max(x.image(), window)),
-                Op::AvgPool2d { window, count_padding } => {
-                    Value::Image(pool_average(x.image(), window, *count_padding))
-                }
-                Op::GlobalAvgPool => {
-                    let x = x.image();
-                    let [b, c, _, _] = x.dims();
-                    Value::Flat(x.mean_dim(3).mean_dim(2).reshape([b, c]))
-                }
-                Op::Flatten => Value::Flat(x.flat()),
-                &Op::Dropout { ratio } if training && ratio > 0.0 => {
-                    x.map(move |x| dropout(x, ratio), move |x| dropout(x, ratio))
-                }
-                Op::Dropout { .. } => x,
-                Op::Linear(linear) => {
-                    let weight = next().value().reshape([linear.outputs, linear.inputs]);
-                    let bias = next().value().reshape([1, linear.outputs]);
-                    Value::Flat(x.flat().matmul(weight.transpose()) + bias)
-                }
-                Op::Binary(op) => {
-                    let y = value(&values, node.inputs[1]);
-                    let op = *op;
-                    match (x, y) {
-                        (Value::Image(a), Value::Image(b)) => Value::Image(binary(a, b, op)),
-                        (a, b) => Value::Flat(binary(a.flat(), b.flat(), op)),
-                    }
-                }
-                Op::Concat => {
-                    let parts: Vec<Value<B>> = node.inputs.iter().map(|&v| value(&values, v)).collect();
-                    match parts[0] {
-                        Value::Image(_) => Value::Image(Tensor::cat(parts.into_iter().map(Value::image).collect(), 1)),
-                        Value::Flat(_) => Value::Flat(Tensor::cat(parts.into_iter().map(Value::flat).collect(), 1)),
-                    }
-                }
-            };
+            let out = output(node, &values, &mut tensors, training, batch_statistics);
             for v in &node.inputs {
                 if last_read[v.0] == i {
                     values[v.0] = None;
@@ -303,6 +240,115 @@ impl<B: Backend> GraphNet<B> {
         }
         values.pop().flatten().expect("Graph::check: a network has layers")
     }
+}
+
+/// The network's tensors, taken in [`Graph::parameters_stored`]`(true)`
+/// order by the layers reading them, node after node.
+struct Tensors<'a, B: Backend>(std::slice::Iter<'a, Stored<B>>);
+
+impl<'a, B: Backend> Tensors<'a, B> {
+    /// The next tensor.
+    fn stored(&mut self) -> &'a Stored<B> {
+        self.0.next().expect("GraphNet::new: one tensor per parameter")
+    }
+
+    /// The next tensor's values.
+    fn value(&mut self) -> Tensor<B, 1> {
+        self.stored().value()
+    }
+}
+
+/// `value`, which is held until its last reader.
+fn read<B: Backend>(values: &[Option<Value<B>>], value: ValueId) -> Value<B> {
+    values[value.0].clone().expect("a value is read before its last reader")
+}
+
+/// What `node` makes of `values`, those of the nodes before it, with its
+/// tensors; in `training`, dropout drops, and batch norm normalises with
+/// the batch's statistics where `batch_statistics`.
+fn output<B: Backend>(
+    node: &Node,
+    values: &[Option<Value<B>>],
+    tensors: &mut Tensors<'_, B>,
+    training: bool,
+    batch_statistics: bool,
+) -> Value<B> {
+    let x = read(values, node.inputs[0]);
+    match &node.op {
+        Op::Conv2d(conv) => Value::Image(convolution(x.image(), conv, tensors)),
+        Op::BatchNorm(bn) => batch_norm(x, bn, tensors, batch_statistics),
+        Op::Affine(affine) => affine_map(x, affine, &node.shape, tensors),
+        &Op::Activation(activation) => x.map(move |x| activate(x, activation), move |x| activate(x, activation)),
+        Op::MaxPool2d(window) => Value::Image(pool_max(x.image(), window)),
+        Op::AvgPool2d { window, count_padding } => Value::Image(pool_average(x.image(), window, *count_padding)),
+        Op::GlobalAvgPool => Value::Flat(global_avg_pool(x.image())),
+        Op::Flatten => Value::Flat(x.flat()),
+        &Op::Dropout { ratio } if training && ratio > 0.0 => {
+            x.map(move |x| dropout(x, ratio), move |x| dropout(x, ratio))
+        }
+        Op::Dropout { .. } => x,
+        Op::Linear(linear) => Value::Flat(linear_layer(x.flat(), linear, tensors)),
+        Op::Binary(op) => x.binary(read(values, node.inputs[1]), *op),
+        Op::Concat => Value::concat(node.inputs.iter().map(|&v| read(values, v)).collect()),
+    }
+}
+
+/// A convolution, with PyTorch's weights (and bias) read flat.
+fn convolution<B: Backend>(x: Tensor<B, 4>, conv: &Conv2d, tensors: &mut Tensors<'_, B>) -> Tensor<B, 4> {
+    let [cout, cin_group, kh, kw] = <[usize; 4]>::try_from(conv.weight_shape()).expect("4-d");
+    let weight = tensors.value().reshape([cout, cin_group, kh, kw]);
+    let bias = conv.bias.then(|| tensors.value());
+    let [top, left, bottom, right] = conv.padding;
+    let options = PaddedConvOptions::asymmetric(conv.stride, [top, left], [bottom, right], conv.dilation, conv.groups);
+    conv2d(x, weight, bias, options)
+}
+
+/// Batch normalisation: with the batch's statistics where
+/// `batch_statistics`, moving the running ones towards them; with the
+/// running ones otherwise.
+fn batch_norm<B: Backend>(
+    x: Value<B>,
+    bn: &BatchNorm,
+    tensors: &mut Tensors<'_, B>,
+    batch_statistics: bool,
+) -> Value<B> {
+    let (gamma, beta) = (tensors.value(), tensors.value());
+    let (running_mean, running_var) = (tensors.stored(), tensors.stored());
+    let (mean, var) = if batch_statistics {
+        let (mean, var) = x.moments();
+        let step = |running: &Stored<B>, batch: Tensor<B, 1>| {
+            running.update(running.value().mul_scalar(1.0 - MOMENTUM) + batch.mul_scalar(MOMENTUM));
+        };
+        step(running_mean, mean.clone().detach());
+        step(running_var, var.clone().detach());
+        (mean, var)
+    } else {
+        (running_mean.value(), running_var.value())
+    };
+    let scale = gamma / (var + bn.epsilon).sqrt();
+    let shift = beta - mean * scale.clone();
+    x.affine(scale, shift, false)
+}
+
+/// `x · scale + shift` with the layer's constants, one per value where
+/// they cover an image's every value.
+fn affine_map<B: Backend>(x: Value<B>, affine: &Affine, shape: &[usize], tensors: &mut Tensors<'_, B>) -> Value<B> {
+    let (scale, shift) = (tensors.value(), tensors.value());
+    let per_value = affine.len > 1 && affine.len == shape.iter().product::<usize>();
+    x.affine(scale, shift, per_value && shape.len() == 3)
+}
+
+/// The mean of each channel over the image: `[b, c, h, w]` → `[b, c]`.
+fn global_avg_pool<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 2> {
+    let [b, c, _, _] = x.dims();
+    x.mean_dim(3).mean_dim(2).reshape([b, c])
+}
+
+/// `x · Wᵀ + b` with PyTorch's `[outputs, inputs]` weight read flat.
+fn linear_layer<B: Backend>(x: Tensor<B, 2>, linear: &Linear, tensors: &mut Tensors<'_, B>) -> Tensor<B, 2> {
+    let weight = tensors.value().reshape([linear.outputs, linear.inputs]);
+    let bias = tensors.value().reshape([1, linear.outputs]);
+    x.matmul(weight.transpose()) + bias
 }
 
 /// `x` with each value zeroed with probability `ratio` (from the backend's
@@ -320,8 +366,7 @@ fn activate<B: Backend, const D: usize>(x: Tensor<B, D>, activation: Activation)
     }
 }
 
-fn binary<B: Backend, const D: usize>(a: Tensor<B, D>, b: Tensor<B, D>, op: crate::graph::Binary) -> Tensor<B, D> {
-    use crate::graph::Binary;
+fn binary<B: Backend, const D: usize>(a: Tensor<B, D>, b: Tensor<B, D>, op: Binary) -> Tensor<B, D> {
     match op {
         Binary::Add => a + b,
         Binary::Sub => a - b,

@@ -11,10 +11,17 @@ use std::collections::{HashMap, HashSet};
 use csrs_models::graph::{
     Activation, Affine, BatchNorm, Binary, Conv2d, GraphBuilder, LayerName, Linear, Op, ValueId, Window,
 };
+use onnx_ir::node::avg_pool2d::AvgPool2dConfig;
 use onnx_ir::node::batch_norm::BatchNormConfig;
-use onnx_ir::node::dropout::DropoutInput;
+use onnx_ir::node::concat::ConcatConfig;
+use onnx_ir::node::conv2d::Conv2dConfig;
+use onnx_ir::node::dropout::{DropoutConfig, DropoutInput};
+use onnx_ir::node::flatten::FlattenConfig;
+use onnx_ir::node::gemm::GemmConfig;
+use onnx_ir::node::linear::LinearConfig;
+use onnx_ir::node::max_pool2d::MaxPool2dConfig;
 use onnx_ir::node::padding::{AutoPad, PaddingConfig2d};
-use onnx_ir::node::reshape::ReshapeInput;
+use onnx_ir::node::reshape::{ReshapeConfig, ReshapeInput};
 use onnx_ir::{ArgType, Argument, DType, Node, OnnxGraph, TensorData, TensorDataExt, ValueSource};
 
 use crate::names::FileNames;
@@ -150,176 +157,23 @@ impl Converter<'_> {
         let made = match node {
             Node::Constant(_) => return Ok(()),
             Node::Identity(_) => self.value(&node.inputs()[0])?,
-            Node::Dropout(n) => match n.config.prob {
-                DropoutInput::Static(0.0) => self.value(&node.inputs()[0])?,
-                DropoutInput::Static(ratio) => {
-                    let x = self.value(&node.inputs()[0])?;
-                    let made = self.push(Op::Dropout { ratio }, &[x.id])?;
-                    Value { onnx: x.onnx, ..made }
-                }
-                DropoutInput::Runtime(_) => return Err("its ratio is computed, expected a constant".into()),
-            },
+            Node::Dropout(n) => self.dropout(node, &n.config)?,
             Node::Relu(_) => self.activation(node, Activation::Relu)?,
             Node::Sigmoid(_) => self.activation(node, Activation::Sigmoid)?,
             Node::LeakyRelu(n) => self.activation(node, Activation::LeakyRelu { slope: n.config.alpha as f32 })?,
-            Node::Conv2d(n) => {
-                let c = &n.config;
-                let x = self.image(&node.inputs()[0], "a convolution")?;
-                let padding = padding(&c.padding, c.auto_pad.clone(), &x.onnx, c.kernel_size, c.stride, c.dilation)?;
-                let weight = self.constant(node, 1, "weights")?;
-                let [cout, cin_group, kh, kw] = <[usize; 4]>::try_from(weight.shape.clone())
-                    .map_err(|_| format!("weights of shape {:?}, expected [out, in / groups, kh, kw]", weight.shape))?;
-                if [kh, kw] != c.kernel_size {
-                    return Err(format!("weights of shape {:?} for a kernel of {:?}", weight.shape, c.kernel_size));
-                }
-                if cin_group.checked_mul(c.groups) != Some(x.onnx[0]) {
-                    return Err(format!(
-                        "weights of {cin_group} input channels per group in {} groups read {} channels",
-                        c.groups, x.onnx[0]
-                    ));
-                }
-                let name = self.layer_name(node);
-                let bias = self.optional_constant(node, 2, "bias")?;
-                let conv = Conv2d {
-                    name: name.clone(),
-                    channels_in: x.onnx[0],
-                    channels_out: cout,
-                    kernel: c.kernel_size,
-                    stride: c.stride,
-                    padding,
-                    dilation: c.dilation,
-                    groups: c.groups,
-                    bias: bias.is_some(),
-                };
-                self.weights.insert(format!("{}.weight", name.torch), weight.values);
-                if let Some(bias) = bias {
-                    expect_len(&bias, cout, "bias")?;
-                    self.weights.insert(format!("{}.bias", name.torch), bias.values);
-                }
-                self.push(Op::Conv2d(conv), &[x.id])?
-            }
-            Node::BatchNormalization(n) => {
-                let BatchNormConfig::Static(config) = &n.config else {
-                    return Err("statistics computed by the graph; supported: constant scale, bias, mean, var".into());
-                };
-                let x = self.value(&node.inputs()[0])?;
-                let channels = *x.onnx.first().ok_or("batch norm of a scalar")?;
-                let name = self.layer_name(node);
-                for (index, key) in [(1, "weight"), (2, "bias"), (3, "running_mean"), (4, "running_var")] {
-                    let tensor = self.constant(node, index, key)?;
-                    expect_len(&tensor, channels, key)?;
-                    self.weights.insert(format!("{}.{key}", name.torch), tensor.values);
-                }
-                let bn = BatchNorm { name, channels, epsilon: config.epsilon };
-                let made = self.push(Op::BatchNorm(bn), &[x.id])?;
-                Value { onnx: x.onnx, ..made }
-            }
-            Node::MaxPool2d(n) => {
-                let c = &n.config;
-                let (x, window) =
-                    self.pool(node, c.kernel_size, c.strides, &c.padding, c.auto_pad.clone(), c.ceil_mode, c.dilation)?;
-                self.push(Op::MaxPool2d(window), &[x.id])?
-            }
-            Node::AveragePool2d(n) => {
-                let c = &n.config;
-                let (x, window) =
-                    self.pool(node, c.kernel_size, c.strides, &c.padding, c.auto_pad.clone(), c.ceil_mode, c.dilation)?;
-                self.push(Op::AvgPool2d { window, count_padding: c.count_include_pad }, &[x.id])?
-            }
-            Node::GlobalAveragePool(_) => {
-                let x = self.image(&node.inputs()[0], "global average pooling")?;
-                let id = self.builder.push(Op::GlobalAvgPool, &[x.id])?;
-                let made = Value { id, onnx: vec![x.onnx[0], 1, 1] };
-                self.values.insert(out.name.clone(), made);
-                return Ok(());
-            }
-            Node::Flatten(n) => {
-                if n.config.axis != 1 {
-                    return Err(format!("axis {}; supported: axis 1 (keeping the batch)", n.config.axis));
-                }
-                self.flatten(&node.inputs()[0])?
-            }
-            Node::Reshape(n) => {
-                let x = self.value(&node.inputs()[0])?;
-                let features: usize = x.onnx.iter().product();
-                let to_flat = match &n.config.shape {
-                    ReshapeInput::Static(shape) => match shape.as_slice() {
-                        [batch, f] => {
-                            let keeps_features = *f == -1 || usize::try_from(*f) == Ok(features);
-                            // Copied (0), inferred from fixed features, or
-                            // the batch the input fixes.
-                            let keeps_batch = *batch == 0
-                                || (*batch == -1 && *f != -1)
-                                || (self.batch.is_some() && usize::try_from(*batch).ok() == self.batch);
-                            keeps_features && keeps_batch
-                        }
-                        _ => false,
-                    },
-                    // A shape computed from the input's (x.view(x.size(0), -1)):
-                    // flat when the result is 2-d and keeps every feature
-                    // in a row.
-                    ReshapeInput::Runtime(_) => {
-                        out.ty.rank() == 2
-                            && out.ty.static_shape().is_some_and(|shape| shape.get(1) == Some(&Some(features)))
-                    }
-                };
-                if !to_flat {
-                    return Err(format!(
-                        "to {}; supported: [batch, features] of a [batch, {}] value",
-                        reshape_target(&n.config.shape),
-                        x.onnx.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-                    ));
-                }
-                self.flatten(&node.inputs()[0])?
-            }
-            Node::Linear(n) => {
-                let weight = self.constant(node, 1, "weights")?;
-                let [rows, cols] = <[usize; 2]>::try_from(weight.shape.clone())
-                    .map_err(|_| format!("weights of shape {:?}, expected 2-d", weight.shape))?;
-                // [out, in] (Gemm with transB = 1), or [in, out] (MatMul).
-                let (outputs, inputs, values) = if n.config.transpose_weight {
-                    (rows, cols, weight.values)
-                } else {
-                    (cols, rows, transpose(&weight.values, rows, cols))
-                };
-                let bias = self.optional_constant(node, 2, "bias")?;
-                self.linear(node, outputs, inputs, values, bias, 1.0)?
-            }
-            Node::Gemm(n) => {
-                let c = &n.config;
-                if c.trans_a != 0 {
-                    return Err("transA = 1 (the activations transposed, batch last); supported: transA = 0".into());
-                }
-                let weight = self.constant(node, 1, "B")?;
-                let [rows, cols] = <[usize; 2]>::try_from(weight.shape.clone())
-                    .map_err(|_| format!("B of shape {:?}, expected 2-d", weight.shape))?;
-                let (outputs, inputs, values) = if c.trans_b != 0 {
-                    (rows, cols, weight.values)
-                } else {
-                    (cols, rows, transpose(&weight.values, rows, cols))
-                };
-                let values = values.into_iter().map(|v| v * c.alpha).collect();
-                let bias = self.optional_constant(node, 2, "C")?;
-                self.linear(node, outputs, inputs, values, bias, c.beta)?
-            }
+            Node::Conv2d(n) => self.conv(node, &n.config)?,
+            Node::BatchNormalization(n) => self.batch_normalization(node, &n.config)?,
+            Node::MaxPool2d(n) => self.max_pool(node, &n.config)?,
+            Node::AveragePool2d(n) => self.average_pool(node, &n.config)?,
+            Node::GlobalAveragePool(_) => self.global_average_pool(node)?,
+            Node::Flatten(n) => self.flatten(node, &n.config)?,
+            Node::Reshape(n) => self.reshape(node, &n.config, out)?,
+            Node::Linear(n) => self.linear(node, &n.config)?,
+            Node::Gemm(n) => self.gemm(node, &n.config)?,
             Node::MatMul(_) => {
                 return Err("a product of two computed values; supported: a value times constant weights".into());
             }
-            Node::Concat(n) => {
-                let rank = node.inputs()[0].ty.rank();
-                if n.config.axis != 1 || rank < 2 {
-                    return Err(format!("axis {} of rank {rank}; supported: the channels (axis 1)", n.config.axis));
-                }
-                let mut ids = Vec::new();
-                for input in node.inputs() {
-                    let x = self.value(input)?;
-                    if self.shape(&x) != x.onnx.as_slice() {
-                        return Err("a concat of pooled [c, 1, 1] values; supported: images or flat values".into());
-                    }
-                    ids.push(x.id);
-                }
-                self.push(Op::Concat, &ids)?
-            }
+            Node::Concat(n) => self.concat(node, &n.config)?,
             Node::Add(_) => self.arithmetic(node, Binary::Add)?,
             Node::Sub(_) => self.arithmetic(node, Binary::Sub)?,
             Node::Mul(_) => self.arithmetic(node, Binary::Mul)?,
@@ -328,6 +182,181 @@ impl Converter<'_> {
         };
         self.values.insert(out.name.clone(), made);
         Ok(())
+    }
+
+    /// A Dropout of a constant ratio: nothing where the ratio is 0.
+    fn dropout(&mut self, node: &Node, config: &DropoutConfig) -> Result<Value, String> {
+        match config.prob {
+            DropoutInput::Static(0.0) => self.value(&node.inputs()[0]),
+            DropoutInput::Static(ratio) => {
+                let x = self.value(&node.inputs()[0])?;
+                let made = self.push(Op::Dropout { ratio }, &[x.id])?;
+                Ok(Value { onnx: x.onnx, ..made })
+            }
+            DropoutInput::Runtime(_) => Err("its ratio is computed, expected a constant".into()),
+        }
+    }
+
+    /// A Conv of an image with constant weights (and bias).
+    fn conv(&mut self, node: &Node, c: &Conv2dConfig) -> Result<Value, String> {
+        let x = self.image(&node.inputs()[0], "a convolution")?;
+        let padding = padding(&c.padding, c.auto_pad.clone(), &x.onnx, c.kernel_size, c.stride, c.dilation)?;
+        let weight = self.constant(node, 1, "weights")?;
+        let cout = conv_channels_out(&weight, c.kernel_size, c.groups, x.onnx[0])?;
+        let name = self.layer_name(node);
+        let bias = self.optional_constant(node, 2, "bias")?;
+        let conv = Conv2d {
+            name: name.clone(),
+            channels_in: x.onnx[0],
+            channels_out: cout,
+            kernel: c.kernel_size,
+            stride: c.stride,
+            padding,
+            dilation: c.dilation,
+            groups: c.groups,
+            bias: bias.is_some(),
+        };
+        self.weights.insert(name.tensor("weight"), weight.values);
+        if let Some(bias) = bias {
+            expect_len(&bias, cout, "bias")?;
+            self.weights.insert(name.tensor("bias"), bias.values);
+        }
+        self.push(Op::Conv2d(conv), &[x.id])
+    }
+
+    /// A BatchNormalization with constant scale, bias, mean and variance.
+    fn batch_normalization(&mut self, node: &Node, config: &BatchNormConfig) -> Result<Value, String> {
+        let BatchNormConfig::Static(config) = config else {
+            return Err("statistics computed by the graph; supported: constant scale, bias, mean, var".into());
+        };
+        let x = self.value(&node.inputs()[0])?;
+        let channels = *x.onnx.first().ok_or("batch norm of a scalar")?;
+        let name = self.layer_name(node);
+        for (index, key) in [(1, "weight"), (2, "bias"), (3, "running_mean"), (4, "running_var")] {
+            let tensor = self.constant(node, index, key)?;
+            expect_len(&tensor, channels, key)?;
+            self.weights.insert(name.tensor(key), tensor.values);
+        }
+        let bn = BatchNorm { name, channels, epsilon: config.epsilon };
+        let made = self.push(Op::BatchNorm(bn), &[x.id])?;
+        Ok(Value { onnx: x.onnx, ..made })
+    }
+
+    /// A MaxPool of an image.
+    fn max_pool(&mut self, node: &Node, c: &MaxPool2dConfig) -> Result<Value, String> {
+        let (x, window) =
+            self.pool(node, c.kernel_size, c.strides, &c.padding, c.auto_pad.clone(), c.ceil_mode, c.dilation)?;
+        self.push(Op::MaxPool2d(window), &[x.id])
+    }
+
+    /// An AveragePool of an image, the padding counted as the file says.
+    fn average_pool(&mut self, node: &Node, c: &AvgPool2dConfig) -> Result<Value, String> {
+        let (x, window) =
+            self.pool(node, c.kernel_size, c.strides, &c.padding, c.auto_pad.clone(), c.ceil_mode, c.dilation)?;
+        self.push(Op::AvgPool2d { window, count_padding: c.count_include_pad }, &[x.id])
+    }
+
+    /// A GlobalAveragePool: flat `[c]` in csrs, `[c, 1, 1]` in ONNX.
+    fn global_average_pool(&mut self, node: &Node) -> Result<Value, String> {
+        let x = self.image(&node.inputs()[0], "global average pooling")?;
+        let id = self.builder.push(Op::GlobalAvgPool, &[x.id])?;
+        Ok(Value { id, onnx: vec![x.onnx[0], 1, 1] })
+    }
+
+    /// A Flatten that keeps the batch.
+    fn flatten(&mut self, node: &Node, config: &FlattenConfig) -> Result<Value, String> {
+        if config.axis != 1 {
+            return Err(format!("axis {}; supported: axis 1 (keeping the batch)", config.axis));
+        }
+        self.flattened(&node.inputs()[0])
+    }
+
+    /// A Reshape to `[batch, features]`: a flatten.
+    fn reshape(&mut self, node: &Node, config: &ReshapeConfig, out: &Argument) -> Result<Value, String> {
+        let x = self.value(&node.inputs()[0])?;
+        if !self.reshapes_to_flat(&config.shape, &x, out) {
+            return Err(format!(
+                "to {}; supported: [batch, features] of a [batch, {}] value",
+                reshape_target(&config.shape),
+                x.onnx.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        self.flattened(&node.inputs()[0])
+    }
+
+    /// Whether a Reshape of `x` to `shape`, making `out`, keeps the batch
+    /// and puts each example's values in one row.
+    fn reshapes_to_flat(&self, shape: &ReshapeInput, x: &Value, out: &Argument) -> bool {
+        let features: usize = x.onnx.iter().product();
+        match shape {
+            ReshapeInput::Static(shape) => match shape.as_slice() {
+                [batch, f] => {
+                    let keeps_features = *f == -1 || usize::try_from(*f) == Ok(features);
+                    // Copied (0), inferred from fixed features, or the batch
+                    // the input fixes.
+                    let keeps_batch = *batch == 0
+                        || (*batch == -1 && *f != -1)
+                        || (self.batch.is_some() && usize::try_from(*batch).ok() == self.batch);
+                    keeps_features && keeps_batch
+                }
+                _ => false,
+            },
+            // A shape computed from the input's (x.view(x.size(0), -1)):
+            // flat when the result is 2-d and keeps every feature in a row.
+            ReshapeInput::Runtime(_) => {
+                out.ty.rank() == 2 && out.ty.static_shape().is_some_and(|shape| shape.get(1) == Some(&Some(features)))
+            }
+        }
+    }
+
+    /// The parser's Linear: a MatMul or Gemm by constant weights, `[out,
+    /// in]` (Gemm with transB = 1) or `[in, out]` (MatMul).
+    fn linear(&mut self, node: &Node, config: &LinearConfig) -> Result<Value, String> {
+        let weight = self.constant(node, 1, "weights")?;
+        let [rows, cols] = <[usize; 2]>::try_from(weight.shape.clone())
+            .map_err(|_| format!("weights of shape {:?}, expected 2-d", weight.shape))?;
+        let (outputs, inputs, values) = if config.transpose_weight {
+            (rows, cols, weight.values)
+        } else {
+            (cols, rows, transpose(&weight.values, rows, cols))
+        };
+        let bias = self.optional_constant(node, 2, "bias")?;
+        self.push_linear(node, outputs, inputs, values, bias, 1.0)
+    }
+
+    /// A Gemm of the activations by constant weights `B`, plus `C`.
+    fn gemm(&mut self, node: &Node, c: &GemmConfig) -> Result<Value, String> {
+        if c.trans_a != 0 {
+            return Err("transA = 1 (the activations transposed, batch last); supported: transA = 0".into());
+        }
+        let weight = self.constant(node, 1, "B")?;
+        let [rows, cols] = <[usize; 2]>::try_from(weight.shape.clone())
+            .map_err(|_| format!("B of shape {:?}, expected 2-d", weight.shape))?;
+        let (outputs, inputs, values) = if c.trans_b != 0 {
+            (rows, cols, weight.values)
+        } else {
+            (cols, rows, transpose(&weight.values, rows, cols))
+        };
+        let values = values.into_iter().map(|v| v * c.alpha).collect();
+        let bias = self.optional_constant(node, 2, "C")?;
+        self.push_linear(node, outputs, inputs, values, bias, c.beta)
+    }
+
+    /// A Concat along the channels of images or flat values.
+    fn concat(&mut self, node: &Node, config: &ConcatConfig) -> Result<Value, String> {
+        let rank = node.inputs()[0].ty.rank();
+        if config.axis != 1 || rank < 2 {
+            return Err(format!("axis {} of rank {rank}; supported: the channels (axis 1)", config.axis));
+        }
+        let mut ids = Vec::new();
+        for input in node.inputs() {
+            let x = self.value(input)?;
+            if self.shape(&x) != x.onnx.as_slice() {
+                return Err("a concat of pooled [c, 1, 1] values; supported: images or flat values".into());
+            }
+            ids.push(x.id);
+        }
+        self.push(Op::Concat, &ids)
     }
 
     /// The csrs shape of a value.
@@ -392,7 +421,9 @@ impl Converter<'_> {
         Ok(Value { onnx: x.onnx, ..made })
     }
 
-    fn flatten(&mut self, argument: &Argument) -> Result<Value, String> {
+    /// `argument` as a flat value: a Flatten of it, or itself where csrs
+    /// holds it flat already (after a global pooling).
+    fn flattened(&mut self, argument: &Argument) -> Result<Value, String> {
         let x = self.value(argument)?;
         let flat = vec![x.onnx.iter().product()];
         if self.shape(&x).len() == 1 {
@@ -403,7 +434,7 @@ impl Converter<'_> {
 
     /// A linear layer of `[outputs, inputs]` weights (scaled already) plus
     /// `beta` times a bias broadcast to the outputs.
-    fn linear(
+    fn push_linear(
         &mut self,
         node: &Node,
         outputs: usize,
@@ -426,8 +457,8 @@ impl Converter<'_> {
             }
         };
         let name = self.layer_name(node);
-        self.weights.insert(format!("{}.weight", name.torch), weight);
-        self.weights.insert(format!("{}.bias", name.torch), bias);
+        self.weights.insert(name.tensor("weight"), weight);
+        self.weights.insert(name.tensor("bias"), bias);
         self.push(Op::Linear(Linear { name, inputs, outputs }), &[x.id])
     }
 
@@ -482,8 +513,8 @@ impl Converter<'_> {
             return Err(format!("a scale of {v} (a division by zero?)"));
         }
         let name = self.layer_name(node);
-        self.weights.insert(format!("{}.weight", name.torch), scale);
-        self.weights.insert(format!("{}.bias", name.torch), shift);
+        self.weights.insert(name.tensor("weight"), scale);
+        self.weights.insert(name.tensor("bias"), shift);
         let made = self.push(Op::Affine(Affine { name, len }), &[x.id])?;
         Ok(Value { onnx: x.onnx, ..made })
     }
@@ -541,6 +572,27 @@ fn constant_values(data: TensorData, what: &str) -> Result<Constant, String> {
         return Err(format!("{what}: a value is {v}, expected finite numbers"));
     }
     Ok(Constant { values, shape })
+}
+
+/// The output channels of a convolution's weights, which must be `[out,
+/// in / groups, kh, kw]` for its kernel and the `channels_in` it reads.
+fn conv_channels_out(
+    weight: &Constant,
+    kernel: [usize; 2],
+    groups: usize,
+    channels_in: usize,
+) -> Result<usize, String> {
+    let [cout, cin_group, kh, kw] = <[usize; 4]>::try_from(weight.shape.clone())
+        .map_err(|_| format!("weights of shape {:?}, expected [out, in / groups, kh, kw]", weight.shape))?;
+    if [kh, kw] != kernel {
+        return Err(format!("weights of shape {:?} for a kernel of {kernel:?}", weight.shape));
+    }
+    if cin_group.checked_mul(groups) != Some(channels_in) {
+        return Err(format!(
+            "weights of {cin_group} input channels per group in {groups} groups read {channels_in} channels"
+        ));
+    }
+    Ok(cout)
 }
 
 fn expect_len(constant: &Constant, len: usize, what: &str) -> Result<(), String> {

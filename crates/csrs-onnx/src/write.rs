@@ -183,11 +183,11 @@ impl<'a> Writer<'a> {
                 };
                 let mut x = x;
                 if scales {
-                    let scale = self.constant(format!("{name}.weight"), &dims, scale)?;
+                    let scale = self.constant(affine.name.tensor("weight"), &dims, scale)?;
                     x = self.push("Mul", &mul, vec![x, scale], vec![]);
                 }
                 if shifts || !scales {
-                    let shift = self.constant(format!("{name}.bias"), &dims, shift)?;
+                    let shift = self.constant(affine.name.tensor("bias"), &dims, shift)?;
                     x = self.push("Add", &add, vec![x, shift], vec![]);
                 }
                 x
@@ -239,7 +239,7 @@ impl<'a> Writer<'a> {
 
     /// The values of tensor `{layer}.{key}`, which must hold `len`.
     fn tensor(&self, layer: &LayerName, key: &str, len: usize) -> Result<&'a [f32], String> {
-        let name = format!("{}.{key}", layer.torch);
+        let name = layer.tensor(key);
         let values = self.weights.get(&name).ok_or_else(|| format!("no tensor {name}"))?;
         if values.len() != len {
             return Err(format!("tensor {name} holds {} values, expected {len}", values.len()));
@@ -250,7 +250,7 @@ impl<'a> Writer<'a> {
     /// Tensor `{layer}.{key}` of shape `dims` as an initializer; its name.
     fn weight(&mut self, layer: &LayerName, key: &str, dims: &[usize]) -> Result<String, String> {
         let values = self.tensor(layer, key, dims.iter().product())?;
-        self.constant(format!("{}.{key}", layer.torch), dims, values)
+        self.constant(layer.tensor(key), dims, values)
     }
 
     /// An initializer of `values` in shape `dims`, little-endian float32.

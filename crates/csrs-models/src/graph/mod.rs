@@ -48,6 +48,16 @@ pub struct LayerName {
     pub burn: String,
 }
 
+impl LayerName {
+    /// The PyTorch key of the layer's tensor `key` (`weight`, `bias`,
+    /// `running_mean`, …), e.g. `layer1.0.bn1.weight`: spelled here once,
+    /// since a state dict, the engine's and the ONNX reader's weights and
+    /// an exported file all name tensors so.
+    pub fn tensor(&self, key: &str) -> String {
+        format!("{}.{key}", self.torch)
+    }
+}
+
 /// A 2-d convolution with zero padding, possibly grouped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conv2d {
@@ -378,7 +388,7 @@ impl Graph {
             } else {
                 (format!("{}.{burn}", name.burn), storage)
             };
-            parameters.push(Parameter { torch: format!("{}.{torch}", name.torch), burn, shape, storage, role });
+            parameters.push(Parameter { torch: name.tensor(torch), burn, shape, storage, role });
         };
         for node in &self.nodes {
             match &node.op {
