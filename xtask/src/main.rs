@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <task>`.
 //!
-//! xtask never links a csrs crate: tasks run cargo and the `csrs` binary, so
-//! automation stays quick to build.
+//! xtask links one csrs crate, `csrs-artifacts` (the names of a run's files
+//! and atomic writes, without dependencies); everything else it runs through
+//! cargo and the `csrs` binary, so automation stays quick to build.
 
 mod bench_vs_onnx;
 mod bench_vs_torch;

@@ -133,7 +133,8 @@ fn crate_graph_follows_the_layers() {
 }
 
 /// xtask drives the `csrs` binary; of the library it uses only the names of
-/// a run's files, from a crate without dependencies, so it builds in seconds.
+/// a run's files and atomic writes, from a crate without dependencies, so it
+/// builds in seconds.
 #[test]
 fn xtask_depends_only_on_the_artifact_names() {
     let manifest: toml::Table = fs::read_to_string(project_root().join("xtask/Cargo.toml")).unwrap().parse().unwrap();
@@ -188,10 +189,7 @@ fn string_literals(source: &str) -> Vec<String> {
 #[test]
 fn no_library_text_names_a_command_line_flag() {
     let root = project_root();
-    let mut files = Vec::new();
-    for (name, _) in ALLOWED.iter().filter(|(name, _)| *name != "csrs-cli") {
-        rust_files(&root.join("crates").join(name).join("src"), &mut files);
-    }
+    let files = library_sources();
     let flag = |text: &str| {
         text.match_indices("--").any(|(at, _)| text[at + 2..].starts_with(|c: char| c.is_ascii_lowercase()))
     };
@@ -206,6 +204,123 @@ fn no_library_text_names_a_command_line_flag() {
     assert!(named.is_empty(), "library texts that name a flag (name a csrs_artifacts::Setting instead): {named:#?}");
     let sample = "let a = '\"'; // \"--no\"\nbail!(\"pass --resume, \\\"quoted\\\"\");\n#[cfg(test)]\n\"--test\"";
     assert_eq!(string_literals(sample), ["pass --resume, \\\"quoted\\\""]);
+}
+
+/// The source files of the library crates: every crate but the command.
+fn library_sources() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for (name, _) in ALLOWED.iter().filter(|(name, _)| *name != "csrs-cli") {
+        rust_files(&project_root().join("crates").join(name).join("src"), &mut files);
+    }
+    files
+}
+
+/// The code of `path` before its tests (the first `#[cfg(test)]`).
+fn code_of(path: &Path) -> String {
+    let source = fs::read_to_string(path).unwrap();
+    source.split("#[cfg(test)]").next().unwrap_or_default().to_owned()
+}
+
+/// Where a library writes to the terminal or ends the process itself, as
+/// docs/architecture.md says it may: the trainer, when a data-parallel
+/// replica panicked (the others would wait for it forever), and
+/// csrs-records' note that unfinished records are read and its warning
+/// that a run's classes go unchecked.
+const PRINTS: &[(&str, &str)] = &[
+    ("crates/csrs-records/src/file.rs", "eprintln!("),
+    ("crates/csrs-records/src/settings.rs", "eprintln!("),
+    ("crates/csrs-train/src/trainer.rs", "eprintln!("),
+    ("crates/csrs-train/src/trainer.rs", "process::abort("),
+];
+
+#[test]
+fn libraries_leave_printing_and_exiting_to_the_command() {
+    let root = project_root();
+    let calls = [
+        "println!(",
+        "eprintln!(",
+        "print!(",
+        "eprint!(",
+        "dbg!(",
+        "stdout()",
+        "stderr()",
+        "process::exit(",
+        "process::abort(",
+    ];
+    let mut found: Vec<(String, &str)> = Vec::new();
+    for path in library_sources() {
+        let file = path.strip_prefix(&root).unwrap().display().to_string();
+        let code = code_of(&path);
+        for line in code.lines().filter(|line| !line.trim_start().starts_with("//")) {
+            // `eprintln!(` holds `println!(`: the longest call named.
+            let call = calls.iter().filter(|call| line.contains(*call)).max_by_key(|call| call.len());
+            found.extend(call.map(|call| (file.clone(), *call)));
+        }
+    }
+    found.sort();
+    found.dedup();
+    let mut allowed: Vec<(String, &str)> = PRINTS.iter().map(|&(file, call)| (file.to_owned(), call)).collect();
+    allowed.sort();
+    assert_eq!(
+        found, allowed,
+        "a library prints or exits (or an allowed place no longer does): update PRINTS and docs/architecture.md"
+    );
+}
+
+/// The error types of the libraries are those docs/architecture.md lists.
+#[test]
+fn the_documented_error_types_are_the_libraries() {
+    let mut defined: Vec<String> = library_sources()
+        .iter()
+        .flat_map(|path| {
+            let code = code_of(path);
+            let names: Vec<String> = code
+                .lines()
+                .filter_map(|line| {
+                    let rest = line
+                        .trim_start()
+                        .strip_prefix("pub struct ")
+                        .or_else(|| line.trim_start().strip_prefix("pub enum "))?;
+                    let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                    name.ends_with("Error").then_some(name)
+                })
+                .collect();
+            names
+        })
+        .collect();
+    defined.sort();
+    let doc = fs::read_to_string(project_root().join("docs/architecture.md")).unwrap();
+    let line = doc.lines().find(|line| line.starts_with("- **Errors:**")).expect("the error list");
+    let mut documented: Vec<String> = line
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|name| name.ends_with("Error") && name.chars().all(char::is_alphanumeric))
+        .map(str::to_owned)
+        .collect();
+    documented.sort();
+    assert_eq!(documented, defined, "docs/architecture.md's error list and the libraries' error types");
+}
+
+/// Each crate with Rust integration tests links them into one binary,
+/// `it`: a binary per file would link burn once per file.
+#[test]
+fn each_crate_has_one_integration_test_binary() {
+    for (name, manifest) in manifests() {
+        let tests = project_root().join("crates").join(&name).join("tests");
+        let mut files = Vec::new();
+        if tests.is_dir() {
+            rust_files(&tests, &mut files);
+        }
+        if files.is_empty() {
+            continue;
+        }
+        let package = manifest["package"].as_table().unwrap();
+        assert_eq!(package.get("autotests").and_then(toml::Value::as_bool), Some(false), "{name}: autotests = false");
+        let binaries = manifest.get("test").and_then(toml::Value::as_array).map_or(0, Vec::len);
+        let it = manifest.get("test").and_then(|t| t.get(0)).and_then(|t| t.get("path")).and_then(toml::Value::as_str);
+        assert_eq!((binaries, it), (1, Some("tests/it/main.rs")), "{name}: one [[test]], tests/it/main.rs");
+    }
 }
 
 #[test]

@@ -1,6 +1,5 @@
 //! `csrs certify`: a certificate per test example, from a checkpoint.
 
-use anyhow::bail;
 use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
 use csrs_records::{CertifyRow, Settings, mean_draws, out_of_draws};
@@ -69,18 +68,7 @@ impl Args {
 
 /// The rule of `--target-radius` or `--radius-tolerance`, if one was given.
 fn stop_rule(options: &Options) -> anyhow::Result<Option<StopRule>> {
-    let positive = |name: &str, value: f64| {
-        if value.is_finite() && value > 0.0 {
-            Ok(value)
-        } else {
-            bail!("--{name} {value}, expected a finite number > 0")
-        }
-    };
-    Ok(match (options.target_radius, options.radius_tolerance) {
-        (Some(radius), _) => Some(StopRule::AtRadius(positive("target-radius", radius)?)),
-        (None, Some(tolerance)) => Some(StopRule::Within(positive("radius-tolerance", tolerance)?)),
-        (None, None) => None,
-    })
+    Ok(StopRule::of_settings(options.target_radius, options.radius_tolerance)?)
 }
 
 struct CertifyTask {

@@ -6,6 +6,7 @@ use std::fmt;
 
 use csrs_artifacts::{OutputError, Setting, Spelling, spelled};
 use csrs_data::DataError;
+use csrs_sampling::StopRuleError;
 
 /// The command's flags: `--data-dir`, `--shard 0/4`, `--resume`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,6 +37,14 @@ pub(crate) fn error_line(err: &anyhow::Error) -> String {
 fn typed(cause: &(dyn Error + 'static)) -> Option<String> {
     if let Some(output) = cause.downcast_ref::<OutputError>() {
         return Some(output.text(&Flags));
+    }
+    if let Some(rule) = cause.downcast_ref::<StopRuleError>() {
+        let (radius, tolerance) = ("--target-radius", "--radius-tolerance");
+        return Some(match rule {
+            StopRuleError::TargetRadius(value) => format!("{radius} {value}, expected a finite number > 0"),
+            StopRuleError::RadiusTolerance(value) => format!("{tolerance} {value}, expected a finite number > 0"),
+            StopRuleError::Both => format!("{radius} and {tolerance} are both given, expected one stop rule"),
+        });
     }
     match cause.downcast_ref::<DataError>()? {
         DataError::NoDataDir { dataset } => Some(format!(

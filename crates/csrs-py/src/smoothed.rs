@@ -238,21 +238,7 @@ fn shard(value: Option<&Bound<'_, PyAny>>) -> PyResult<Shard> {
 
 /// The stop rule of `target_radius` or `radius_tolerance`, as the command's.
 fn stop_rule(target_radius: Option<f64>, radius_tolerance: Option<f64>) -> PyResult<Option<StopRule>> {
-    let positive = |name: &str, value: f64| {
-        if value.is_finite() && value > 0.0 {
-            Ok(value)
-        } else {
-            Err(value_error(format!("{name} {value}, expected a finite number > 0")))
-        }
-    };
-    match (target_radius, radius_tolerance) {
-        (Some(_), Some(_)) => {
-            Err(value_error("target_radius and radius_tolerance are both given, expected one stop rule".to_owned()))
-        }
-        (Some(radius), None) => Ok(Some(StopRule::AtRadius(positive("target_radius", radius)?))),
-        (None, Some(tolerance)) => Ok(Some(StopRule::Within(positive("radius_tolerance", tolerance)?))),
-        (None, None) => Ok(None),
-    }
+    StopRule::of_settings(target_radius, radius_tolerance).map_err(|err| value_error(err.to_string()))
 }
 
 /// What a run tells its watchers: notes to the `csrs` logger, and each

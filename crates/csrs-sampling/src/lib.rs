@@ -80,5 +80,5 @@ pub use forward::Forward;
 pub use native_counter::NativeCounter;
 pub use noise::{Noise, NoiseKind};
 pub use seeded_counter::{CountSeeded, SeededBatch, SeededBlock, SeededCounter};
-pub use smoothed::{Certified, CertifiedInRounds, InRounds, Predicted, Rounds, Smoothed, StopRule};
+pub use smoothed::{Certified, CertifiedInRounds, InRounds, Predicted, Rounds, Smoothed, StopRule, StopRuleError};
 pub use stream::{BLOCK, NoiseStream, Phase};

@@ -32,7 +32,51 @@ pub enum StopRule {
     Within(f64),
 }
 
+/// A stop rule that cannot be: its key's value, or both keys given. Shown
+/// by the settings' keys; each front end words it by its own names.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum StopRuleError {
+    /// A target radius that is not a finite number > 0.
+    #[error("target_radius {0}, expected a finite number > 0")]
+    TargetRadius(f64),
+    /// A radius tolerance that is not a finite number > 0.
+    #[error("radius_tolerance {0}, expected a finite number > 0")]
+    RadiusTolerance(f64),
+    /// Both rules at once.
+    #[error("target_radius and radius_tolerance are both given, expected one stop rule")]
+    Both,
+}
+
 impl StopRule {
+    /// The rule of a run's settings: a target radius or a radius
+    /// tolerance (a finite number > 0), or none for a fixed n.
+    ///
+    /// # Errors
+    /// [`StopRuleError`]: a value that is not a finite number > 0, or both.
+    ///
+    /// ```
+    /// use csrs_sampling::{StopRule, StopRuleError};
+    ///
+    /// assert_eq!(StopRule::of_settings(Some(0.5), None), Ok(Some(StopRule::AtRadius(0.5))));
+    /// assert_eq!(StopRule::of_settings(None, None), Ok(None));
+    /// assert_eq!(StopRule::of_settings(None, Some(f64::NAN)).unwrap_err().to_string(), "radius_tolerance NaN, expected a finite number > 0");
+    /// assert_eq!(StopRule::of_settings(Some(0.5), Some(0.1)), Err(StopRuleError::Both));
+    /// ```
+    pub fn of_settings(
+        target_radius: Option<f64>,
+        radius_tolerance: Option<f64>,
+    ) -> std::result::Result<Option<StopRule>, StopRuleError> {
+        let positive = |value: f64| value.is_finite() && value > 0.0;
+        match (target_radius, radius_tolerance) {
+            (Some(_), Some(_)) => Err(StopRuleError::Both),
+            (Some(radius), None) if positive(radius) => Ok(Some(StopRule::AtRadius(radius))),
+            (Some(radius), None) => Err(StopRuleError::TargetRadius(radius)),
+            (None, Some(tolerance)) if positive(tolerance) => Ok(Some(StopRule::Within(tolerance))),
+            (None, Some(tolerance)) => Err(StopRuleError::RadiusTolerance(tolerance)),
+            (None, None) => Ok(None),
+        }
+    }
+
     /// Whether `certificate`, with these ceilings, answers the rule.
     fn answered(self, certificate: &Certificate, ceilings: &RadiusCeilings) -> bool {
         let standard = certificate.standard.radius().map_or(0.0, |r| r.get());
