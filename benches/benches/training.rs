@@ -75,7 +75,7 @@ fn epoch(c: &mut Criterion) {
     group.throughput(Throughput::Elements(train_set.len() as u64));
     for objective in objectives() {
         let method = objective.method_name();
-        let config = config(objective);
+        let config = config(objective).checked().unwrap();
         let out = dir.path().join(&method);
         group.bench_function(&method, |b| {
             b.iter(|| {

@@ -177,19 +177,20 @@ pub fn spelled(
 mod tests {
     use super::*;
 
-    struct Flags;
+    /// Settings as environment variables: `OUT`, `SHARD=5/4`.
+    struct Variables;
 
-    impl Spelling for Flags {
+    impl Spelling for Variables {
         fn name(&self, setting: Setting) -> String {
-            format!("--{}", setting.key().replace('_', "-"))
+            setting.key().to_uppercase()
         }
 
         fn given(&self, setting: Setting, value: &dyn fmt::Display) -> String {
-            format!("{} {value}", self.name(setting))
+            format!("{}={value}", self.name(setting))
         }
 
         fn on(&self, setting: Setting) -> String {
-            self.name(setting)
+            format!("{}=1", self.name(setting))
         }
     }
 
@@ -218,11 +219,11 @@ mod tests {
         assert_eq!(worded().to_string(), "r.tsv exists: pass resume = true or choose another out");
         let error = Outer(worded());
         assert_eq!(
-            spelled(&error, &Flags, |_| None),
-            "cannot certify: r.tsv exists: pass --resume or choose another --out"
+            spelled(&error, &Variables, |_| None),
+            "cannot certify: r.tsv exists: pass RESUME=1 or choose another OUT"
         );
         let shard = Worded::new(|s| format!("{}: expected i/k", s.given(Setting::Shard, &"5/4")));
-        assert_eq!(spelled(&shard, &Flags, |_| None), "--shard 5/4: expected i/k");
+        assert_eq!(spelled(&shard, &Variables, |_| None), "SHARD=5/4: expected i/k");
         assert_eq!(spelled(&shard, &Keys, |_| None), "shard = 5/4: expected i/k");
         assert_eq!(
             spelled(&error, &Keys, |_| Some("typed".into())),

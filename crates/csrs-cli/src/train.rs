@@ -14,7 +14,7 @@ use csrs_data::{DatasetName, Split};
 use csrs_models::checkpoint::fingerprint;
 use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Denoiser, DenoiserNet, DenoiserSpec, ModelSpec};
 use csrs_records::{deserialize, field_names};
-use csrs_train::{Denoised, EpochLog, Observer, TrainConfig, TrainRun, Trainee, train};
+use csrs_train::{CheckedConfig, Denoised, EpochLog, Observer, TrainConfig, TrainRun, Trainee, train};
 use serde::{Deserialize, Serialize};
 
 use crate::io::check_outputs;
@@ -132,7 +132,7 @@ impl DenoiserArch {
 struct Setup {
     run: RunSetup,
     dataset: DatasetName,
-    config: TrainConfig,
+    config: CheckedConfig,
     hash: String,
     resume: bool,
     /// Where the (first) replica trains.
@@ -183,8 +183,7 @@ fn parse(text: &str, from: Option<&Path>, resume: bool, device: DeviceChoice) ->
     let (setup, hyperparameters): (toml::Table, toml::Table) =
         table.into_iter().partition(|(key, _)| setup_keys.contains(&key.as_str()));
     let run: RunSetup = deserialize(toml::Value::Table(setup))?;
-    let config: TrainConfig = deserialize(toml::Value::Table(hyperparameters))?;
-    config.check()?;
+    let config = deserialize::<TrainConfig, _>(toml::Value::Table(hyperparameters))?.checked()?;
     let method = config.objective.method_name();
     if config.objective.trains_denoiser() || run.classifier.is_some() || run.denoiser.is_some() {
         check_denoiser_run(&run, &config)?;
@@ -255,7 +254,7 @@ impl Setup {
     /// the checkpoint, and a configuration that trains the same again.
     fn resolved(&self) -> anyhow::Result<String> {
         let mut table = toml::Table::try_from(&self.run)?;
-        table.extend(toml::Table::try_from(&self.config)?);
+        table.extend(toml::Table::try_from(&*self.config)?);
         Ok(format!(
             "# Configuration of the run that wrote the checkpoint beside this file.\n{}",
             toml::to_string(&table)?

@@ -506,7 +506,30 @@ pub const MAX_COPIES_PER_STEP: usize = 1 << 16;
 /// the devices of any one machine.
 pub const MAX_REPLICAS: usize = 64;
 
+/// A [`TrainConfig`] whose every number was checked: what a run takes, so
+/// that a configuration is checked once, where it is read, and a run cannot
+/// start from one that was not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedConfig(TrainConfig);
+
+impl std::ops::Deref for CheckedConfig {
+    type Target = TrainConfig;
+
+    fn deref(&self) -> &TrainConfig {
+        &self.0
+    }
+}
+
 impl TrainConfig {
+    /// This configuration, its numbers checked ([`TrainConfig::check`]).
+    ///
+    /// # Errors
+    /// The first number that cannot be used.
+    pub fn checked(self) -> Result<CheckedConfig, ConfigError> {
+        self.check()?;
+        Ok(CheckedConfig(self))
+    }
+
     /// Checks every number: the one place that knows what each must be.
     /// Sizes that decide memory are checked against their limits
     /// ([`MAX_COPIES_PER_STEP`], [`MAX_REPLICAS`]) before anything is

@@ -57,8 +57,8 @@ mod trainee;
 mod trainer;
 
 pub use config::{
-    ConfigError, MAX_COPIES_PER_STEP, MAX_REPLICAS, MacerSensitive, Objective, OptimizerConfig, Reweighting, Schedule,
-    StabSensitive, TrainConfig,
+    CheckedConfig, ConfigError, MAX_COPIES_PER_STEP, MAX_REPLICAS, MacerSensitive, Objective, OptimizerConfig,
+    Reweighting, Schedule, StabSensitive, TrainConfig,
 };
 pub use error::{Result, TrainError};
 pub use trainee::{Denoised, Trainee};

@@ -31,7 +31,7 @@ use rand_xoshiro::rand_core::SeedableRng;
 
 use crate::augment::{self, crop_and_flip};
 use crate::batch_loss::{Draws, Method, int_tensor, trainee_loss};
-use crate::config::{OptimizerConfig, TrainConfig};
+use crate::config::{CheckedConfig, OptimizerConfig};
 use crate::noise::NoisyCopies;
 use crate::trainee::{Denoised, Trainee};
 use crate::{Result, TrainError};
@@ -84,7 +84,7 @@ impl EpochLog {
 /// Everything a run needs besides the device.
 pub struct TrainRun<'a> {
     /// Hyperparameters.
-    pub config: &'a TrainConfig,
+    pub config: &'a CheckedConfig,
     /// The cost matrix (required by the cost-sensitive methods).
     pub costs: Option<&'a CostMatrix>,
     /// The model to build.
@@ -160,7 +160,6 @@ pub fn train<B: AutodiffBackend>(
     device: &B::Device,
     observer: &mut impl Observer,
 ) -> Result<()> {
-    run.config.check()?;
     let objective = &run.config.objective;
     let denoising = run.denoiser.is_some();
     if objective.trains_denoiser() != denoising {

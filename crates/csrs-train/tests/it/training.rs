@@ -42,8 +42,9 @@ fn run_training_for(
     let train_set = load(DatasetName::Digits, Split::Train, None).unwrap();
     let test_set = load(DatasetName::Digits, Split::Test, None).unwrap();
     let spec = ModelSpec::for_dataset(Architecture::DigitsCnn, DatasetName::Digits, 10);
+    let config = config.clone().checked().unwrap();
     let run = TrainRun {
-        config,
+        config: &config,
         costs,
         spec,
         dataset: "digits".into(),
