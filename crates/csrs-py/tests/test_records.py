@@ -55,7 +55,8 @@ def test_existing_records_are_refused_and_resumed(tmp_path, linear):
     out = tmp_path / "run.jsonl"
     first = smoothed.certify_dataset(inputs, labels, out=out, max=5, **OPTIONS)
     assert len(first) == 5
-    with pytest.raises(ValueError, match="already exists"):
+    # Settings are named as this package's arguments, not the command's flags.
+    with pytest.raises(ValueError, match=r"already exists: pass resume=True to continue it, or choose another out$"):
         smoothed.certify_dataset(inputs, labels, out=out, **OPTIONS)
     linear.calls.clear()
     whole = smoothed.certify_dataset(inputs, labels, out=out, resume=True, **OPTIONS)
@@ -68,7 +69,7 @@ def test_existing_records_are_refused_and_resumed(tmp_path, linear):
     strip = lambda rows: [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
     assert strip(again) == strip(whole)
     other = csrs.Smoothed(linear, num_classes=2, sigma=0.25, seed=5)
-    with pytest.raises(ValueError, match="the records were made with sigma 0.5, this run has 0.25"):
+    with pytest.raises(ValueError, match="^resume=True: the records were made with sigma 0.5, this run has 0.25"):
         other.certify_dataset(inputs, labels, out=out, resume=True, **OPTIONS)
 
 

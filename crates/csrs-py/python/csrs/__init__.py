@@ -11,7 +11,8 @@ as NumPy arrays; ``csrs.report`` reads records back into tables and
 figures.
 
 Errors are ``ValueError`` (bad values, an integer out of its range
-included) or ``OSError`` (files), with the command's one-line messages;
+included) or ``OSError`` (files), with the command's one-line messages
+(settings named as this package's arguments: ``resume=True``);
 ``TypeError`` for an argument of the wrong type; each names the argument.
 An exception raised by your model is raised again as it was.
 """
