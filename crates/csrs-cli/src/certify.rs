@@ -3,7 +3,7 @@
 use burn::prelude::Backend;
 use csrs_cost::CostMatrix;
 use csrs_records::{CertifyRow, Settings, mean_draws, out_of_draws};
-use csrs_run::{Certify, OnBackend, certify, on_backend, prepare};
+use csrs_run::{Certify, DrawCount, OnBackend, certify, on_backend, prepare};
 use csrs_sampling::StopRule;
 use csrs_stats::metrics::{CertifiedExample, summarize};
 
@@ -39,10 +39,7 @@ impl Args {
     pub(crate) fn run(self) -> anyhow::Result<()> {
         let options = self.options.with_config_file()?;
         let settings = options.resolve_run()?;
-        let n0 = options.n0.unwrap_or(100);
-        if n0 == 0 {
-            anyhow::bail!("--n0 is 0, expected at least one draw");
-        }
+        let n0 = settings.n0;
         let rule = stop_rule(&options)?;
         let (target_radius, radius_tolerance) = match rule {
             Some(StopRule::AtRadius(radius)) => (Some(radius), None),
@@ -51,7 +48,7 @@ impl Args {
         };
         // The records' settings, checked before anything is loaded.
         let resolved = Options {
-            n0: Some(n0),
+            n0: Some(n0.get()),
             cost: options.cost.clone(),
             target_radius,
             radius_tolerance,
@@ -76,7 +73,7 @@ struct CertifyTask {
     /// What the records' `.config.toml` holds.
     resolved: Settings,
     cost: Option<std::path::PathBuf>,
-    n0: u64,
+    n0: DrawCount,
     /// Draw in rounds until this is answered, instead of n draws.
     rule: Option<StopRule>,
 }

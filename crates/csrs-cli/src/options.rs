@@ -8,7 +8,7 @@ use csrs_artifacts::{CertificationFiles, Existing, OutputError};
 use csrs_data::DatasetName;
 use csrs_models::Architecture;
 use csrs_records::{RunIdentity, Settings, deserialize};
-use csrs_run::{Counting, DeviceChoice, Import, Precision, Shard, Source, check_batch};
+use csrs_run::{Counting, DeviceChoice, DrawCount, Import, Precision, Shard, Source, check_batch};
 use csrs_sampling::NoiseKind;
 use csrs_stats::{Alpha, Sigma};
 use serde::{Deserialize, Serialize};
@@ -254,15 +254,9 @@ impl Options {
             bail!("--batch is 0, expected at least 1");
         }
         check_batch("--batch", batch, dataset.shape().len())?;
-        let n = self.n.unwrap_or(100_000);
-        if n == 0 {
-            bail!("--n is 0, expected at least one draw");
-        }
-        for (name, draws) in [("n", Some(n)), ("n0", self.n0)] {
-            if let Some(draws) = draws.filter(|&draws| draws > csrs_run::MAX_DRAWS) {
-                bail!("--{name} {draws}, expected at most {} draws per input", csrs_run::MAX_DRAWS);
-            }
-        }
+        let draws = |name: &str, draws: u64| DrawCount::new(draws).map_err(|err| anyhow!("--{name} {err}"));
+        let n = draws("n", self.n.unwrap_or(100_000))?;
+        let n0 = draws("n0", self.n0.unwrap_or(100))?;
         let shard_note = shard_source.map(|source| format!("shard {shard} from {source}"));
         Ok(RunSettings {
             run: csrs_run::RunSettings {
@@ -278,6 +272,7 @@ impl Options {
                 adopt_settings: self.adopt_settings,
                 note: shard_note,
             },
+            n0,
             model: self.model.clone().ok_or_else(|| required("model"))?,
             denoiser: self.denoiser.clone(),
             import: Import { arch: self.arch, mean: self.mean.clone(), std: self.std.clone() },
@@ -297,6 +292,8 @@ impl Options {
 #[derive(Debug, Clone)]
 pub(crate) struct RunSettings {
     pub(crate) run: csrs_run::RunSettings,
+    /// Selection draws, for certification (100 unless given).
+    pub(crate) n0: DrawCount,
     pub(crate) model: PathBuf,
     pub(crate) denoiser: Option<PathBuf>,
     pub(crate) import: Import,
@@ -374,7 +371,7 @@ impl RunSettings {
             sigma: Some(self.sigma.get()),
             noise: Some(self.noise),
             n0: None,
-            n: Some(run.n),
+            n: Some(run.n.get()),
             target_radius: None,
             radius_tolerance: None,
             alpha: Some(run.alpha.get()),
@@ -515,7 +512,7 @@ mod limits {
     #[test]
     fn the_limits_themselves_are_accepted() {
         let settings = options("digits", Some(MAX_DRAWS), Some(MAX_DRAWS), Some(MAX_BATCH)).resolve_run().unwrap();
-        assert_eq!((settings.run.n, settings.run.batch), (MAX_DRAWS, MAX_BATCH));
+        assert_eq!((settings.run.n.get(), settings.n0.get(), settings.run.batch), (MAX_DRAWS, MAX_DRAWS, MAX_BATCH));
         // 7 133 copies of 3×224×224 fit in 4 GiB, 7 134 do not.
         assert!(options("imagenet", None, None, Some(7133)).resolve_run().is_ok());
         let message = refusal(&options("imagenet", None, None, Some(7134)));

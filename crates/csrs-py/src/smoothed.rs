@@ -9,7 +9,8 @@ use csrs_cost::CostRow;
 use csrs_data::{Dataset, ImageShape};
 use csrs_records::{CertifyRow, MAX_INTEGER, Row, RunIdentity, Settings};
 use csrs_run::{
-    Certify, MAX_BATCH, MAX_BATCH_BYTES, MAX_DRAWS, Observer, RunSettings, Shard, check_batch, note_grid_distance,
+    Certify, DrawCount, MAX_BATCH, MAX_BATCH_BYTES, MAX_DRAWS, Observer, RunSettings, Shard, check_batch,
+    note_grid_distance,
 };
 use csrs_sampling::{BLOCK, ClassCounter, ClassifyCounter, NoiseKind, NoiseStream, Rounds, SeededCounter, StopRule};
 use csrs_stats::{Alpha, Prediction, Sigma, Smoothing};
@@ -173,8 +174,10 @@ fn value_error(message: String) -> PyErr {
 }
 
 /// A number of draws (`n0`, `n`): 1 to [`MAX_DRAWS`].
-fn draws(value: &Int, name: &str) -> PyResult<u64> {
-    value.get(name, 1..=MAX_DRAWS, format_args!("1 to {MAX_DRAWS} draws per input"))
+fn draws(value: &Int, name: &str) -> PyResult<DrawCount> {
+    let expected = format!("1 to {MAX_DRAWS} draws per input");
+    let n = value.get(name, 0..=u64::MAX, format_args!("{expected}"))?;
+    DrawCount::new(n).map_err(|_| value_error(format!("{name} {n}, expected {expected}")))
 }
 
 /// The noisy copies of a forward pass (`batch`): 1 to [`MAX_BATCH`]
@@ -451,10 +454,12 @@ impl Smoothed {
         let mut smoothed = self.smoothed(py, &input.shape, batch, &failure)?;
         let stream = NoiseStream::new(self.seed, example);
         let certified = py.detach(|| match rule {
-            None => smoothed.certify(&input.values, row.as_ref(), alpha, n0, n, stream),
+            None => smoothed.certify(&input.values, row.as_ref(), alpha, n0.get(), n.get(), stream),
             Some(rule) => {
-                let rounds = Rounds { rule, first: BLOCK, max_n: n };
-                smoothed.certify_in_rounds(&input.values, row.as_ref(), alpha, n0, rounds, stream).map(|c| c.certified)
+                let rounds = Rounds { rule, first: BLOCK, max_n: n.get() };
+                smoothed
+                    .certify_in_rounds(&input.values, row.as_ref(), alpha, n0.get(), rounds, stream)
+                    .map(|c| c.certified)
             }
         });
         let certified = failure.outcome(certified.map_err(Into::into))?;
@@ -480,7 +485,7 @@ impl Smoothed {
         let failure = Failure::default();
         let mut smoothed = self.smoothed(py, &input.shape, batch, &failure)?;
         let stream = NoiseStream::new(self.seed, example);
-        let predicted = py.detach(|| smoothed.predict(&input.values, alpha, n, stream));
+        let predicted = py.detach(|| smoothed.predict(&input.values, alpha, n.get(), stream));
         let predicted = failure.outcome(predicted.map_err(Into::into))?;
         let (top, second) = predicted.counts.top_two();
         let dict = PyDict::new(py);
@@ -604,8 +609,8 @@ impl Smoothed {
             cost: matrix.as_ref().map(|(_, setting)| setting.clone()),
             sigma: self.sigma.get(),
             noise: self.noise,
-            n0,
-            n,
+            n0: n0.get(),
+            n: n.get(),
             target_radius,
             radius_tolerance,
             alpha,

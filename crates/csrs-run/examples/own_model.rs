@@ -22,7 +22,7 @@ use csrs_cost::CostMatrix;
 use csrs_data::{Dataset, DatasetName, Split};
 use csrs_records::{RunIdentity, Settings, Unfinished};
 use csrs_report::{Run, TableFormat, table};
-use csrs_run::{Certify, RunSettings, certify};
+use csrs_run::{Certify, DrawCount, RunSettings, certify};
 use csrs_sampling::{BurnCounter, Forward, Noise, Smoothed};
 use csrs_stats::{Alpha, Sigma};
 
@@ -116,9 +116,16 @@ fn main() -> anyhow::Result<()> {
     for stale in CertificationFiles::new(&out).outputs() {
         csrs_artifacts::remove_if_present(&stale)?;
     }
-    let run = RunSettings { max: Some(20), ..RunSettings::new(out.clone(), Alpha::new(alpha)?, n) };
+    let run = RunSettings { max: Some(20), ..RunSettings::new(out.clone(), Alpha::new(alpha)?, DrawCount::new(n)?) };
     let start = Instant::now();
-    let rows = certify(&run, &settings, &mut smoothed, &test, Certify { n0, cost: Some(&cost), rule: None }, &mut ())?;
+    let rows = certify(
+        &run,
+        &settings,
+        &mut smoothed,
+        &test,
+        Certify { n0: DrawCount::new(n0)?, cost: Some(&cost), rule: None },
+        &mut (),
+    )?;
     println!("certified {} images in {:.1} s into {}", rows.len(), start.elapsed().as_secs_f64(), out.display());
 
     let records = Run::read(&out, "SmallNet, σ = 0.25".into(), Unfinished::Refuse)?;

@@ -11,13 +11,13 @@ use csrs_records::{CertifyRow, Decision, Settings};
 use csrs_sampling::{BLOCK, ClassCounter, InRounds, NoiseStream, Rounds, Smoothed, StopRule};
 
 use crate::examples::{Observer, run_example_groups, seconds_since, to_the_millisecond};
-use crate::settings::RunSettings;
+use crate::settings::{DrawCount, RunSettings};
 
 /// What certification needs beyond the run's settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Certify<'a> {
     /// Selection draws that choose the prediction.
-    pub n0: u64,
+    pub n0: DrawCount,
     /// The cost matrix of Certify-CS; without it, Cohen's certificate.
     pub cost: Option<&'a CostMatrix>,
     /// Draw in rounds until this is answered (at most n draws), instead
@@ -48,15 +48,16 @@ pub fn certify<C: ClassCounter>(
     observer: &mut dyn Observer,
 ) -> anyhow::Result<Vec<CertifyRow>> {
     let Certify { n0, cost, rule } = certify;
+    let (n0, n) = (n0.get(), run.n.get());
     let cost_row = |index: usize| cost.map(|matrix| matrix.row(dataset.label(index)));
     let Some(rule) = rule else {
-        let samples = |_: &CertifyRow| n0 + run.n;
+        let samples = |_: &CertifyRow| n0 + n;
         return run_example_groups(run, settings, dataset, 1, samples, observer, |indices| {
             let index = indices[0];
             let start = Instant::now();
             let image = dataset.image(index)?;
             let stream = NoiseStream::new(run.seed, index as u64);
-            let certified = smoothed.certify(&image, cost_row(index).as_ref(), run.alpha, n0, run.n, stream)?;
+            let certified = smoothed.certify(&image, cost_row(index).as_ref(), run.alpha, n0, n, stream)?;
             let base_predicted = smoothed.base_class(&image)?;
             let seconds = seconds_since(start);
             let label = dataset.label(index);
@@ -72,7 +73,7 @@ pub fn certify<C: ClassCounter>(
     };
     // Rounds start at one block; the inputs of a group share batches, so
     // that their small first rounds fill them.
-    let rounds = Rounds { rule, first: BLOCK, max_n: run.n };
+    let rounds = Rounds { rule, first: BLOCK, max_n: n };
     let group_size = (run.batch as u64).div_ceil(rounds.first) as usize;
     let samples = |row: &CertifyRow| n0 + row.draws().unwrap_or(0);
     run_example_groups(run, settings, dataset, group_size, samples, observer, |indices| {

@@ -15,18 +15,18 @@
 //! ```no_run
 //! use csrs_data::{DatasetName, Split};
 //! use csrs_records::{RunIdentity, Settings};
-//! use csrs_run::{Certify, RunSettings, certify};
+//! use csrs_run::{Certify, DrawCount, RunSettings, certify};
 //! use csrs_sampling::{ClassCounter, Noise, Smoothed};
 //! use csrs_stats::{Alpha, Sigma};
 //!
 //! # fn run(counter: Box<dyn ClassCounter>) -> anyhow::Result<()> {
 //! let dataset = csrs_data::load(DatasetName::Digits, Split::Test, None)?;
 //! let mut smoothed = Smoothed::new(counter, Noise::Gaussian(Sigma::new(0.25)?));
-//! let run = RunSettings { max: Some(20), ..RunSettings::new("digits.tsv".into(), Alpha::new(0.001)?, 1000) };
+//! let run = RunSettings { max: Some(20), ..RunSettings::new("digits.tsv".into(), Alpha::new(0.001)?, DrawCount::new(1000)?) };
 //! let identity =
 //!     RunIdentity { model: Some("mine".into()), sigma: Some(0.25), n0: Some(100), n: Some(1000), ..RunIdentity::default() };
 //! let settings = Settings::for_identity(&identity)?;
-//! let rows = certify(&run, &settings, &mut smoothed, &dataset, Certify { n0: 100, cost: None, rule: None }, &mut ())?;
+//! let rows = certify(&run, &settings, &mut smoothed, &dataset, Certify { n0: DrawCount::new(100)?, cost: None, rule: None }, &mut ())?;
 //! assert_eq!(rows.len(), 20);
 //! # Ok(())
 //! # }
@@ -70,4 +70,4 @@ pub use precision::Precision;
 pub use predict::predict;
 #[cfg(feature = "models")]
 pub use prepare::{Prepared, Source, prepare};
-pub use settings::{MAX_BATCH, MAX_BATCH_BYTES, MAX_DRAWS, RunSettings, Shard, check_batch};
+pub use settings::{DrawCount, DrawCountError, MAX_BATCH, MAX_BATCH_BYTES, MAX_DRAWS, RunSettings, Shard, check_batch};

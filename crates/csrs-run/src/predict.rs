@@ -28,13 +28,14 @@ pub fn predict<C: ClassCounter>(
         settings,
         dataset,
         1,
-        |_| run.n,
+        |_| run.n.get(),
         observer,
         |indices| {
             let index = indices[0];
             let start = Instant::now();
             let image = dataset.image(index)?;
-            let predicted = smoothed.predict(&image, run.alpha, run.n, NoiseStream::new(run.seed, index as u64))?;
+            let predicted =
+                smoothed.predict(&image, run.alpha, run.n.get(), NoiseStream::new(run.seed, index as u64))?;
             let seconds = seconds_since(start);
             Ok(vec![PredictRow::new(index, dataset.label(index), predicted.prediction, &predicted.counts, seconds)])
         },

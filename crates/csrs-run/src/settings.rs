@@ -14,6 +14,51 @@ use csrs_stats::Alpha;
 /// overflowing the counters.
 pub const MAX_DRAWS: u64 = csrs_stats::plan::MAX_DRAWS;
 
+/// A number of draws per input (n0 or n): 1 to [`MAX_DRAWS`], checked
+/// once, where a front end reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DrawCount(u64);
+
+/// A number of draws that is not 1 to [`MAX_DRAWS`]; its text follows the
+/// setting's name (`n 0, expected at least one draw`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrawCountError {
+    /// No draws.
+    Zero,
+    /// More than [`MAX_DRAWS`].
+    TooMany(u64),
+}
+
+impl std::fmt::Display for DrawCountError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DrawCountError::Zero => write!(f, "0, expected at least one draw"),
+            DrawCountError::TooMany(draws) => write!(f, "{draws}, expected at most {MAX_DRAWS} draws per input"),
+        }
+    }
+}
+
+impl std::error::Error for DrawCountError {}
+
+impl DrawCount {
+    /// `draws` draws per input.
+    ///
+    /// # Errors
+    /// [`DrawCountError`] unless `1 <= draws <= MAX_DRAWS`.
+    pub fn new(draws: u64) -> Result<Self, DrawCountError> {
+        match draws {
+            0 => Err(DrawCountError::Zero),
+            1..=MAX_DRAWS => Ok(DrawCount(draws)),
+            _ => Err(DrawCountError::TooMany(draws)),
+        }
+    }
+
+    /// The number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
 /// The most noisy copies per forward pass: 2²⁰. The per-copy buffers
 /// (noise, logits, predicted classes) grow with it, whatever the input's
 /// size.
@@ -115,7 +160,7 @@ pub struct RunSettings {
     /// The failure probability of each certificate or prediction.
     pub alpha: Alpha,
     /// Estimation draws per input (with a stop rule, the most drawn).
-    pub n: u64,
+    pub n: DrawCount,
     /// Noisy copies per forward pass.
     pub batch: usize,
     /// The seed of the noise: example i always gets the same noise for a seed.
@@ -139,7 +184,7 @@ pub struct RunSettings {
 impl RunSettings {
     /// The settings of a run into `out` of every example, n draws at
     /// level `alpha`, in batches of 1 000 copies, seed 0.
-    pub fn new(out: PathBuf, alpha: Alpha, n: u64) -> Self {
+    pub fn new(out: PathBuf, alpha: Alpha, n: DrawCount) -> Self {
         RunSettings {
             out,
             alpha,

@@ -6,7 +6,7 @@ use std::path::Path;
 use csrs_artifacts::CertificationFiles;
 use csrs_data::{Dataset, ImageShape};
 use csrs_records::{CertifyRow, Decision, Row, RunIdentity, Settings, Unfinished, read_rows};
-use csrs_run::{Certify, RunSettings, certify};
+use csrs_run::{Certify, DrawCount, RunSettings, certify};
 use csrs_sampling::{KnownProbabilities, Noise, Smoothed, StopRule};
 use csrs_stats::{Alpha, Sigma};
 
@@ -34,6 +34,11 @@ fn with_probabilities<F: Fn(&[f32]) -> Vec<f64>>(probabilities: F) -> Smoothed<K
     Smoothed::new(KnownProbabilities::new(3, 2, probabilities), Noise::Gaussian(Sigma::new(0.5).unwrap()))
 }
 
+/// `n` draws per input.
+fn draws(n: u64) -> DrawCount {
+    DrawCount::new(n).unwrap()
+}
+
 /// A run's identity: its noise level and draws.
 fn identity(sigma: f64, n: u64) -> RunIdentity {
     RunIdentity { sigma: Some(sigma), n: Some(n), ..RunIdentity::default() }
@@ -48,11 +53,11 @@ fn a_resumed_run_makes_the_records_of_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let alpha = Alpha::new(0.001).unwrap();
     let settings = Settings::for_identity(&identity(0.5, 2000)).unwrap();
-    let plain = Certify { n0: 100, cost: None, rule: None };
+    let plain = Certify { n0: draws(100), cost: None, rule: None };
     for (name, how) in
         [("fixed.tsv", plain), ("rounds.jsonl", Certify { rule: Some(StopRule::AtRadius(0.5)), ..plain })]
     {
-        let whole = RunSettings { batch: 300, ..RunSettings::new(dir.path().join(name), alpha, 2000) };
+        let whole = RunSettings { batch: 300, ..RunSettings::new(dir.path().join(name), alpha, draws(2000)) };
         let rows = certify(&whole, &settings, &mut smoothed(), &dataset(), how, &mut ()).unwrap();
         assert_eq!(rows.len(), 10);
 
@@ -92,9 +97,9 @@ fn a_refused_resume_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let alpha = Alpha::new(0.001).unwrap();
     let settings = Settings::for_identity(&identity(0.5, 2000)).unwrap();
-    let how = Certify { n0: 100, cost: None, rule: None };
+    let how = Certify { n0: draws(100), cost: None, rule: None };
     let out = dir.path().join("r.tsv");
-    let first = RunSettings { max: Some(4), ..RunSettings::new(out.clone(), alpha, 2000) };
+    let first = RunSettings { max: Some(4), ..RunSettings::new(out.clone(), alpha, draws(2000)) };
     certify(&first, &settings, &mut smoothed(), &dataset(), how, &mut ()).unwrap();
     let rest = RunSettings { resume: true, max: None, ..first };
     let other = Settings::for_identity(&identity(0.25, 2000)).unwrap();
@@ -132,9 +137,9 @@ struct Batched {
 fn a_resume_that_fails_before_its_first_record_keeps_the_settings() {
     let dir = tempfile::tempdir().unwrap();
     let alpha = Alpha::new(0.001).unwrap();
-    let how = Certify { n0: 100, cost: None, rule: None };
+    let how = Certify { n0: draws(100), cost: None, rule: None };
     let out = dir.path().join("r.tsv");
-    let first = RunSettings { max: Some(4), batch: 300, ..RunSettings::new(out.clone(), alpha, 2000) };
+    let first = RunSettings { max: Some(4), batch: 300, ..RunSettings::new(out.clone(), alpha, draws(2000)) };
     let settings = |batch| Settings::new(&identity(0.5, 2000), &Batched { sigma: 0.5, n: 2000, batch }).unwrap();
     certify(&first, &settings(300), &mut smoothed(), &dataset(), how, &mut ()).unwrap();
     // Another batch continues the run; a model that then fails on the
@@ -155,9 +160,9 @@ fn a_resume_that_fails_before_its_first_record_keeps_the_settings() {
 fn a_new_run_that_fails_before_its_first_record_can_be_resumed() {
     let dir = tempfile::tempdir().unwrap();
     let alpha = Alpha::new(0.001).unwrap();
-    let how = Certify { n0: 100, cost: None, rule: None };
+    let how = Certify { n0: draws(100), cost: None, rule: None };
     let out = dir.path().join("r.tsv");
-    let first = RunSettings { max: Some(4), batch: 300, ..RunSettings::new(out.clone(), alpha, 2000) };
+    let first = RunSettings { max: Some(4), batch: 300, ..RunSettings::new(out.clone(), alpha, draws(2000)) };
     let settings = Settings::new(&identity(0.5, 2000), &Batched { sigma: 0.5, n: 2000, batch: 300 }).unwrap();
     let mut failing = with_probabilities(|_: &[f32]| vec![0.5; 3]);
     certify(&first, &settings, &mut failing, &dataset(), how, &mut ()).unwrap_err();
