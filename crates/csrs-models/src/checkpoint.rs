@@ -105,7 +105,9 @@ pub struct Checkpoint<B: Backend> {
 }
 
 impl<B: Backend> Checkpoint<B> {
-    /// Writes `<stem>.json` and `<stem>.mpk`, each through a temporary file.
+    /// Writes `<stem>.json` and `<stem>.mpk`, each through a temporary file
+    /// and in the order that keeps the pair loadable at every step
+    /// ([`TrainingFiles::incoming_weights`]).
     ///
     /// # Errors
     /// [`ModelError::Io`] when a file cannot be written.
@@ -122,16 +124,15 @@ impl<B: Backend> Checkpoint<B> {
     /// count other than `expected_classes`.
     pub fn load(path: &Path, expected_classes: Option<usize>, device: &B::Device) -> Result<Self> {
         let files = TrainingFiles::new(path);
-        let (meta_path, weights_path) = (files.metadata(), files.weights());
+        let meta_path = files.metadata();
         let meta: CheckpointMeta = read_meta(&meta_path)?;
         if let Some(expected) = expected_classes.filter(|&m| m != meta.spec.n_classes) {
             return Err(ModelError::ClassCount { path: meta_path, found: meta.spec.n_classes, expected });
         }
         let fresh = |meta: &CheckpointMeta| Classifier::<B>::init(&meta.spec, device);
-        let model = load_weights(
+        let (model, weights_path) = load_weights(
             &files,
             &meta,
-            &meta.spec,
             fresh,
             |fresh, record| fresh.load_checked(&meta.spec, record),
             device,
@@ -202,7 +203,9 @@ pub struct DenoiserCheckpoint<B: Backend> {
 }
 
 impl<B: Backend> DenoiserCheckpoint<B> {
-    /// Writes `<stem>.json` and `<stem>.mpk`, each through a temporary file.
+    /// Writes `<stem>.json` and `<stem>.mpk`, each through a temporary file
+    /// and in the order that keeps the pair loadable at every step
+    /// ([`TrainingFiles::incoming_weights`]).
     ///
     /// # Errors
     /// [`ModelError::Io`] when a file cannot be written.
@@ -220,10 +223,9 @@ impl<B: Backend> DenoiserCheckpoint<B> {
         let files = TrainingFiles::new(path);
         let meta: DenoiserMeta = read_meta(&files.metadata())?;
         let fresh = |meta: &DenoiserMeta| Denoiser::<B>::init(&meta.denoiser, device);
-        let model = load_weights(
+        let (model, _) = load_weights(
             &files,
             &meta,
-            &meta.denoiser,
             fresh,
             |fresh, record| {
                 Denoiser::record_fits(&record, &meta.denoiser)?;
@@ -240,6 +242,11 @@ trait Metadata: serde::de::DeserializeOwned {
     /// What the other kind is called, and the key that tells it.
     const OTHER: (&'static str, &'static str);
 
+    /// The structure the checksum covers with the weights.
+    type Spec: Serialize;
+
+    fn spec(&self) -> &Self::Spec;
+
     fn format(&self) -> u32;
 
     fn checksum(&self) -> &str;
@@ -250,6 +257,12 @@ trait Metadata: serde::de::DeserializeOwned {
 
 impl Metadata for CheckpointMeta {
     const OTHER: (&'static str, &'static str) = ("a denoiser's checkpoint (give it as the denoiser)", "denoiser");
+
+    type Spec = ModelSpec;
+
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
 
     fn format(&self) -> u32 {
         self.format
@@ -271,6 +284,12 @@ impl Metadata for CheckpointMeta {
 impl Metadata for DenoiserMeta {
     const OTHER: (&'static str, &'static str) = ("a classifier's checkpoint, not a denoiser's", "spec");
 
+    type Spec = DenoiserSpec;
+
+    fn spec(&self) -> &DenoiserSpec {
+        &self.denoiser
+    }
+
     fn format(&self) -> u32 {
         self.format
     }
@@ -286,14 +305,16 @@ impl Metadata for DenoiserMeta {
 
 /// Writes `model`'s record as the incoming weights, then its metadata
 /// (`meta` given the checksum of `spec` and the record), each through a
-/// temporary file, and last renames the incoming weights into place.
-fn save_files<B: Backend, M: Module<B>, T: Serialize>(
+/// temporary file, and last renames the incoming weights into place; a
+/// save stopped before that rename is completed first.
+fn save_files<B: Backend, M: Module<B>, T: Metadata + Serialize>(
     path: &Path,
     model: &M,
-    spec: &impl Serialize,
+    spec: &T::Spec,
     meta: impl FnOnce(String) -> T,
 ) -> Result<()> {
     let files = TrainingFiles::new(path);
+    complete_interrupted_save::<T>(&files)?;
     let (meta_path, weights_path) = (files.metadata(), files.weights());
     let bytes = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
         .record(model.clone().into_record(), ())
@@ -305,13 +326,32 @@ fn save_files<B: Backend, M: Module<B>, T: Serialize>(
     std::fs::rename(&incoming, &weights_path).map_err(|error| ModelError::Io { path: weights_path, error })
 }
 
+/// Completes a save stopped between its last two steps: where the metadata
+/// describes the incoming weights, they are renamed into place, so that a
+/// new save does not write its own over the only weights the metadata
+/// describes.
+fn complete_interrupted_save<T: Metadata>(files: &TrainingFiles) -> Result<()> {
+    let (incoming, weights) = (files.incoming_weights(), files.weights());
+    if !incoming.exists() {
+        return Ok(());
+    }
+    let Ok(meta) = read_meta::<T>(&files.metadata()) else { return Ok(()) };
+    match matching_weights(files, &meta) {
+        Ok((path, _)) if path == incoming => {
+            std::fs::rename(&incoming, &weights).map_err(|error| ModelError::Io { path: weights, error })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The weights file that `meta` describes and its bytes: `<stem>.mpk`, or
-/// the incoming weights of a save stopped before it renamed them there.
-/// The error is that of `<stem>.mpk` when neither matches.
-fn matching_weights<T: Metadata>(files: &TrainingFiles, meta: &T, spec: &impl Serialize) -> Result<(PathBuf, Vec<u8>)> {
+/// the incoming weights of a save stopped before it renamed them there
+/// (and `<stem>.mpk` once more, which a save may have just renamed them
+/// to). The error is that of `<stem>.mpk` when none matches.
+fn matching_weights<T: Metadata>(files: &TrainingFiles, meta: &T) -> Result<(PathBuf, Vec<u8>)> {
     let read = |path: PathBuf| -> Result<(PathBuf, Vec<u8>)> {
         let bytes = read_at_most(&path, MAX_WEIGHTS_BYTES, "a checkpoint's weights")?;
-        if checksum(spec, &bytes) != meta.checksum() {
+        if checksum(meta.spec(), &bytes) != meta.checksum() {
             let message = format!(
                 "does not match {} (truncated, from another checkpoint, or the metadata was edited)",
                 files.metadata().display()
@@ -320,37 +360,35 @@ fn matching_weights<T: Metadata>(files: &TrainingFiles, meta: &T, spec: &impl Se
         }
         Ok((path, bytes))
     };
-    read(files.weights()).or_else(|err| {
-        let incoming = files.incoming_weights();
-        if incoming.exists() { read(incoming).map_err(|_| err) } else { Err(err) }
-    })
+    read(files.weights())
+        .or_else(|err| read(files.incoming_weights()).or_else(|_| read(files.weights())).map_err(|_| err))
 }
 
-/// The model of `meta` with the weights of `files`: the checksum checked
-/// first (edited metadata can describe a network far larger than memory,
-/// which must not be built to find out), then a fresh model built and the
-/// record loaded into it by `load`, which refuses a record of another
-/// layout.
+/// The model of `meta` with the weights of `files`, and the file they were
+/// read from: the checksum checked first (edited metadata can describe a
+/// network far larger than memory, which must not be built to find out),
+/// then a fresh model built and the record loaded into it by `load`, which
+/// refuses a record of another layout.
 fn load_weights<B: Backend, M: Module<B>, T>(
     files: &TrainingFiles,
     meta: &T,
-    spec: &impl Serialize,
     fresh: impl FnOnce(&T) -> Result<M>,
     load: impl FnOnce(M, M::Record) -> std::result::Result<M, String>,
     device: &B::Device,
-) -> Result<M>
+) -> Result<(M, PathBuf)>
 where
     T: Metadata,
 {
     let meta_path = files.metadata();
-    let (weights_path, bytes) = matching_weights(files, meta, spec)?;
+    let (weights_path, bytes) = matching_weights(files, meta)?;
     let bad = |message: String| ModelError::Weights { path: weights_path.clone(), message };
     let fresh =
         fresh(meta).map_err(|err| ModelError::Metadata { path: meta_path.clone(), message: err.to_string() })?;
     let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
         .load(bytes, device)
         .map_err(|err| bad(err.to_string().lines().next().unwrap_or_default().to_owned()))?;
-    load(fresh, record).map_err(bad)
+    let model = load(fresh, record).map_err(bad)?;
+    Ok((model, weights_path))
 }
 
 /// The largest metadata file read: 64 MiB, room for the names of millions
@@ -474,6 +512,17 @@ mod tests {
         std::fs::copy(newer.metadata(), files.metadata()).unwrap();
         let loaded = Checkpoint::<Flex>::load(&stem, None, &Default::default()).unwrap();
         assert_eq!(loaded.meta.spec.n_classes, 3);
+        // A save that starts there completes the stopped one first, so that
+        // its own incoming weights, should it stop too, replace none that
+        // the metadata on disk describes.
+        let stopped = (std::fs::read(files.metadata()).unwrap(), std::fs::read(files.incoming_weights()).unwrap());
+        complete_interrupted_save::<CheckpointMeta>(&files).unwrap();
+        assert!(!files.incoming_weights().exists());
+        assert_eq!(std::fs::read(files.weights()).unwrap(), stopped.1);
+        assert_eq!(Checkpoint::<Flex>::load(&stem, None, &Default::default()).unwrap().meta.spec.n_classes, 3);
+        std::fs::write(files.weights(), &old_weights).unwrap();
+        std::fs::write(files.incoming_weights(), &stopped.1).unwrap();
+        assert_eq!(std::fs::read(files.metadata()).unwrap(), stopped.0);
 
         // Neither file matching, the error names the checkpoint's own.
         std::fs::write(files.incoming_weights(), &old_weights).unwrap();
