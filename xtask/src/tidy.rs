@@ -156,31 +156,66 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
 }
 
 /// The string literals of `source` before its tests (the first
-/// `#[cfg(test)]`), comments left out: what its code can say to a user.
+/// `#[cfg(test)]` on a `mod`), comments left out: what its code can say to
+/// a user. Raw strings are read whole; character literals and lifetimes
+/// are stepped over.
 fn string_literals(source: &str) -> Vec<String> {
-    let code = source.split("#[cfg(test)]").next().unwrap_or_default();
-    let (mut literals, mut current, mut chars) = (Vec::new(), None::<String>, code.chars().peekable());
-    while let Some(c) = chars.next() {
-        match (&mut current, c) {
-            (Some(text), '\\') => {
-                text.push(c);
-                text.extend(chars.next());
+    let code: Vec<char> = tests_cut(source).chars().collect();
+    let starts =
+        |at: usize, text: &str| code.get(at..at + text.len()).is_some_and(|s| s.iter().copied().eq(text.chars()));
+    let find = |from: usize, text: &str| (from..code.len()).find(|&at| starts(at, text)).unwrap_or(code.len());
+    let (mut literals, mut at) = (Vec::new(), 0);
+    while at < code.len() {
+        let word_before = at > 0 && (code[at - 1].is_alphanumeric() || code[at - 1] == '_');
+        let hashes = code[at + 1..].iter().take_while(|&&c| c == '#').count();
+        if starts(at, "//") {
+            at = find(at, "\n");
+        } else if starts(at, "/*") {
+            at = find(at, "*/") + 2;
+        } else if code[at] == 'r' && !word_before && code.get(at + 1 + hashes) == Some(&'"') {
+            let end = "\"".to_owned() + &"#".repeat(hashes);
+            let start = at + 2 + hashes;
+            at = find(start, &end);
+            literals.push(code[start..at.min(code.len())].iter().collect());
+            at += end.len();
+        } else if code[at] == '"' {
+            let mut text = String::new();
+            at += 1;
+            while at < code.len() && code[at] != '"' {
+                if code[at] == '\\' {
+                    text.push(code[at]);
+                    at += 1;
+                }
+                text.extend(code.get(at));
+                at += 1;
             }
-            (Some(_), '"') => literals.extend(current.take()),
-            (Some(text), _) => text.push(c),
-            (None, '"') => current = Some(String::new()),
-            // A comment runs to the end of its line.
-            (None, '/') if chars.peek() == Some(&'/') => {
-                chars.by_ref().find(|&c| c == '\n');
-            }
-            // A character literal: '"' or '\''.
-            (None, '\'') if matches!(chars.peek(), Some('"' | '\\')) => {
-                chars.by_ref().take_while(|&c| c != '\'').for_each(drop);
-            }
-            (None, _) => {}
+            literals.push(text);
+            at += 1;
+        } else if code[at] == '\'' && code.get(at + 1) == Some(&'\\') {
+            // An escaped character literal: '\'', '\\', '\u{22}'.
+            at = find(at + 3, "'") + 1;
+        } else if code[at] == '\'' && code.get(at + 2) == Some(&'\'') {
+            at += 3;
+        } else {
+            at += 1;
         }
     }
     literals
+}
+
+/// `source` up to its test module: the first `#[cfg(test)]` followed by a
+/// `mod` (a test-only item elsewhere cuts nothing).
+fn tests_cut(source: &str) -> &str {
+    let mut from = 0;
+    while let Some(found) = source[from..].find("#[cfg(test)]") {
+        let at = from + found;
+        let rest = source[at + "#[cfg(test)]".len()..].trim_start();
+        if rest.starts_with("mod ") || rest.starts_with("pub mod ") {
+            return &source[..at];
+        }
+        from = at + 1;
+    }
+    source
 }
 
 /// A library's errors and notes name settings through csrs-artifacts'
@@ -190,8 +225,9 @@ fn string_literals(source: &str) -> Vec<String> {
 fn no_library_text_names_a_command_line_flag() {
     let root = project_root();
     let files = library_sources();
+    // `--resume`, and `--{}` or `--{name}` written with format!.
     let flag = |text: &str| {
-        text.match_indices("--").any(|(at, _)| text[at + 2..].starts_with(|c: char| c.is_ascii_lowercase()))
+        text.match_indices("--").any(|(at, _)| text[at + 2..].starts_with(|c: char| c.is_ascii_lowercase() || c == '{'))
     };
     let named: Vec<String> = files
         .iter()
@@ -202,8 +238,13 @@ fn no_library_text_names_a_command_line_flag() {
         })
         .collect();
     assert!(named.is_empty(), "library texts that name a flag (name a csrs_artifacts::Setting instead): {named:#?}");
-    let sample = "let a = '\"'; // \"--no\"\nbail!(\"pass --resume, \\\"quoted\\\"\");\n#[cfg(test)]\n\"--test\"";
-    assert_eq!(string_literals(sample), ["pass --resume, \\\"quoted\\\""]);
+    let sample = concat!(
+        "let a = '\"'; let b = '\\''; fn f<'a>(x: &'a str) {} // \"--no\"\n",
+        "/* \"--no\" */ bail!(\"pass --resume, \\\"quoted\\\"\"); let r = r#\"raw \"--{name}\"\"#;\n",
+        "#[cfg(test)]\nfn helper() { \"kept\"; }\n#[cfg(test)]\nmod tests { \"--test\" }",
+    );
+    assert_eq!(string_literals(sample), ["pass --resume, \\\"quoted\\\"", "raw \"--{name}\"", "kept"]);
+    assert!(flag("raw \"--{name}\"") && flag("--resume") && !flag("---|") && !flag("-- x"));
 }
 
 /// The source files of the library crates: every crate but the command.
@@ -215,10 +256,9 @@ fn library_sources() -> Vec<PathBuf> {
     files
 }
 
-/// The code of `path` before its tests (the first `#[cfg(test)]`).
+/// The code of `path` before its test module.
 fn code_of(path: &Path) -> String {
-    let source = fs::read_to_string(path).unwrap();
-    source.split("#[cfg(test)]").next().unwrap_or_default().to_owned()
+    tests_cut(&fs::read_to_string(path).unwrap()).to_owned()
 }
 
 /// Where a library writes to the terminal or ends the process itself, as

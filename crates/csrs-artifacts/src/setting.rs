@@ -19,8 +19,6 @@ pub enum Setting {
     DataDir,
     /// The dataset certified.
     Dataset,
-    /// The denoiser of denoised smoothing.
-    Denoiser,
     /// The device a run computes on.
     Device,
     /// Replace outputs that exist.
@@ -41,8 +39,6 @@ pub enum Setting {
     Resume,
     /// The part of the examples a run certifies.
     Shard,
-    /// How many parts the examples are split into.
-    Shards,
     /// Per-channel standard deviations of a network file's normalisation.
     Std,
 }
@@ -56,7 +52,6 @@ impl Setting {
             Setting::Compare => "compare",
             Setting::DataDir => "data_dir",
             Setting::Dataset => "dataset",
-            Setting::Denoiser => "denoiser",
             Setting::Device => "device",
             Setting::Force => "force",
             Setting::Mean => "mean",
@@ -66,7 +61,6 @@ impl Setting {
             Setting::Radii => "radii",
             Setting::Resume => "resume",
             Setting::Shard => "shard",
-            Setting::Shards => "shards",
             Setting::Std => "std",
             Setting::TargetRadius => "target_radius",
         }

@@ -4,14 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
-use csrs_artifacts::{CertificationFiles, Existing, check_output};
-
-use crate::flags::Flags;
+use csrs_artifacts::{CertificationFiles, Existing, Setting, check_output};
 use csrs_models::{CheckpointMeta, DenoiserMeta};
 use csrs_records::Unfinished;
 use csrs_report::{FigureFormat, Run, TableFormat, check_radii, comparison_table, draw, table};
 use csrs_sampling::NoiseKind;
 
+use crate::flags::Flags;
 use crate::options::Options;
 
 /// Summarise the records of one or more `csrs certify` runs, one row per
@@ -69,7 +68,11 @@ impl Args {
         if !self.label.is_empty() && self.label.len() != self.records.len() {
             bail!("--label: given {} times, expected once per records file ({})", self.label.len(), self.records.len());
         }
-        let plot = self.plot.as_deref().map(|path| FigureFormat::of(path).map(|format| (path, format))).transpose()?;
+        let plot = self
+            .plot
+            .as_deref()
+            .map(|path| FigureFormat::of(path, Setting::Plot).map(|format| (path, format)))
+            .transpose()?;
         if let Some((path, _)) = plot {
             let inputs: Vec<PathBuf> =
                 self.records.iter().flat_map(|records| CertificationFiles::new(records).outputs()).collect();

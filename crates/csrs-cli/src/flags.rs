@@ -39,12 +39,7 @@ fn typed(cause: &(dyn Error + 'static)) -> Option<String> {
         return Some(output.text(&Flags));
     }
     if let Some(rule) = cause.downcast_ref::<StopRuleError>() {
-        let (radius, tolerance) = ("--target-radius", "--radius-tolerance");
-        return Some(match rule {
-            StopRuleError::TargetRadius(value) => format!("{radius} {value}, expected a finite number > 0"),
-            StopRuleError::RadiusTolerance(value) => format!("{tolerance} {value}, expected a finite number > 0"),
-            StopRuleError::Both => format!("{radius} and {tolerance} are both given, expected one stop rule"),
-        });
+        return Some(rule.text(|key| format!("--{}", key.replace('_', "-"))));
     }
     match cause.downcast_ref::<DataError>()? {
         DataError::NoDataDir { dataset } => Some(format!(
@@ -70,6 +65,8 @@ mod tests {
         assert_eq!(error_line(&err), "r.tsv: --shard auto is required with --adopt-settings");
         let exists = anyhow::Error::from(OutputError::Exists { path: "m.json".into() });
         assert_eq!(error_line(&exists), "m.json already exists: pass --force to replace it, or choose another output");
+        let both = anyhow::Error::from(StopRuleError::Both);
+        assert_eq!(error_line(&both), "--target-radius and --radius-tolerance are both given, expected one stop rule");
         let data = anyhow::Error::from(DataError::NoDataDir { dataset: "cifar10" });
         assert_eq!(error_line(&data), "dataset cifar10 is read from a folder: pass its location with --data-dir");
     }

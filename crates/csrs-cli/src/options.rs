@@ -181,7 +181,12 @@ impl Options {
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let table: toml::Table =
             text.parse().map_err(|err: toml::de::Error| anyhow!("{}: {}", path.display(), err.message().trim()))?;
-        let file: Options = deserialize(toml::Value::Table(table)).with_context(|| path.display().to_string())?;
+        let mut file: Options = deserialize(toml::Value::Table(table)).with_context(|| path.display().to_string())?;
+        // The two stop rules are one setting: either given on the command
+        // line replaces the file's rule, whichever it is.
+        if self.target_radius.is_some() || self.radius_tolerance.is_some() {
+            (file.target_radius, file.radius_tolerance) = (None, None);
+        }
         let merged = prefer_first!(self, file; model, denoiser, arch, mean, std, dataset, data_dir, cost, sigma, noise, n0, n, target_radius, radius_tolerance, alpha, batch, out, skip, max, shard, seed, device, precision, engine);
         Ok(Options { config: Some(path), ..merged })
     }
@@ -429,8 +434,14 @@ mod tests {
         written.settings().unwrap().save_beside(&out, None).unwrap();
         let config = CertificationFiles::new(&out).resolved_config();
         let read = Options { config: Some(config.clone()), ..Options::default() }.with_config_file().unwrap();
-        assert_eq!(read.config, Some(config));
+        assert_eq!(read.config, Some(config.clone()));
         assert_eq!(format!("{:?}", Options { config: None, ..read }), format!("{written:?}"));
+
+        // The two stop rules are one setting: the command line's replaces the file's.
+        Options { target_radius: Some(0.5), ..written }.settings().unwrap().save_beside(&out, None).unwrap();
+        let given = Options { config: Some(config), radius_tolerance: Some(0.1), ..Options::default() };
+        let read = given.with_config_file().unwrap();
+        assert_eq!((read.target_radius, read.radius_tolerance), (None, Some(0.1)));
     }
 }
 

@@ -10,7 +10,7 @@ use burn::backend::Autodiff;
 use burn::prelude::Backend;
 use csrs_artifacts::{TrainingFiles, write_atomically};
 use csrs_cost::CostMatrix;
-use csrs_data::{DatasetName, Split};
+use csrs_data::{DataError, DatasetName, Split};
 use csrs_models::checkpoint::fingerprint;
 use csrs_models::{Architecture, Checkpoint, CheckpointMeta, Denoiser, DenoiserNet, DenoiserSpec, ModelSpec};
 use csrs_records::{deserialize, field_names};
@@ -267,8 +267,16 @@ impl OnBackend for Setup {
 
     fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<()> {
         let data_dir = self.run.data_dir.as_deref();
-        let train_set = csrs_data::load(self.dataset, Split::Train, data_dir)?;
-        let test_set = csrs_data::load(self.dataset, Split::Test, data_dir)?;
+        // A training run's folder is a key of its configuration, not a flag.
+        let load = |split| {
+            csrs_data::load(self.dataset, split, data_dir).map_err(|err| match err {
+                DataError::NoDataDir { dataset } => {
+                    anyhow!("dataset {dataset} is read from a folder: set `data_dir` in the configuration")
+                }
+                err => err.into(),
+            })
+        };
+        let (train_set, test_set) = (load(Split::Train)?, load(Split::Test)?);
         let costs = match &self.run.cost {
             Some(path) => Some(CostMatrix::load(path, Some(train_set.n_classes()))?),
             None => None,

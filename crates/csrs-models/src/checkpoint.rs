@@ -130,13 +130,8 @@ impl<B: Backend> Checkpoint<B> {
             return Err(ModelError::ClassCount { path: meta_path, found: meta.spec.n_classes, expected });
         }
         let fresh = |meta: &CheckpointMeta| Classifier::<B>::init(&meta.spec, device);
-        let (model, weights_path) = load_weights(
-            &files,
-            &meta,
-            fresh,
-            |fresh, record| fresh.load_checked(&meta.spec, record),
-            device,
-        )?;
+        let (model, weights_path) =
+            load_weights(&files, &meta, fresh, |fresh, record| fresh.load_checked(&meta.spec, record), device)?;
         // A consistent pair of files written by another version of a network
         // can still hold tensors of other shapes.
         if ParamShapes::of(&model) != ParamShapes::of(&fresh(&meta)?) {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use csrs_artifacts::{CertificationFiles, Existing, check_output};
+use csrs_artifacts::{CertificationFiles, Existing, Setting, check_output};
 use csrs_records::{CertifyRow, Unfinished, read_rows};
 use csrs_report::{FigureFormat, Run, TableFormat, comparison_table, draw, table};
 use pyo3::prelude::*;
@@ -96,7 +96,7 @@ fn plot(
     force: bool,
 ) -> PyResult<()> {
     py.detach(|| {
-        let format = FigureFormat::of(&out)?;
+        let format = FigureFormat::of(&out, Setting::Out)?;
         let inputs: Vec<PathBuf> = paths.iter().flat_map(|path| CertificationFiles::new(path).outputs()).collect();
         check_output(&out, &inputs, Existing::from_force(force))?;
         draw(&out, format, &runs(&paths, labels.as_deref(), partial)?)

@@ -107,6 +107,11 @@ impl RunIdentity {
     /// The first field, in the order of this type, whose value differs
     /// between `self` and `other`: by value, or, for NaN, which equals no
     /// value, as written.
+    ///
+    /// # Panics
+    /// On a count above [`MAX_INTEGER`](crate::MAX_INTEGER), which no
+    /// settings file holds ([`Settings::new`](crate::Settings::new) refuses
+    /// one before it compares).
     pub fn first_difference(&self, other: &RunIdentity) -> Option<Difference> {
         let (then, now) = (self.fields(), other.fields());
         then.into_iter().zip(now).find_map(|((field, then), (_, now))| {

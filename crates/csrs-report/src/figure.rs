@@ -23,18 +23,19 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format of `path`, or an error naming the extensions accepted.
+    /// The format of `path`, given as `setting`, or an error naming the
+    /// extensions accepted.
     ///
     /// # Errors
     /// Any other extension.
-    pub fn of(path: &Path) -> anyhow::Result<Format> {
+    pub fn of(path: &Path, setting: Setting) -> anyhow::Result<Format> {
         match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("svg") => Ok(Format::Svg),
             Some("png") => Ok(Format::Png),
             _ => {
                 let path = path.display().to_string();
                 let text = move |s: &dyn Spelling| {
-                    format!("{}: expected a file name ending in .svg or .png", s.given(Setting::Plot, &path))
+                    format!("{}: expected a file name ending in .svg or .png", s.given(setting, &path))
                 };
                 Err(Worded::new(text).into())
             }

@@ -33,19 +33,39 @@ pub enum StopRule {
 }
 
 /// A stop rule that cannot be: its key's value, or both keys given. Shown
-/// by the settings' keys; each front end words it by its own names.
-#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+/// by the settings' keys; each front end words it by its own names
+/// ([`StopRuleError::text`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum StopRuleError {
     /// A target radius that is not a finite number > 0.
-    #[error("target_radius {0}, expected a finite number > 0")]
     TargetRadius(f64),
     /// A radius tolerance that is not a finite number > 0.
-    #[error("radius_tolerance {0}, expected a finite number > 0")]
     RadiusTolerance(f64),
     /// Both rules at once.
-    #[error("target_radius and radius_tolerance are both given, expected one stop rule")]
     Both,
 }
+
+impl StopRuleError {
+    /// The message, with each setting named by `name` given its key
+    /// (`target_radius`, `radius_tolerance`).
+    pub fn text(&self, name: impl Fn(&str) -> String) -> String {
+        let (radius, tolerance) = (name("target_radius"), name("radius_tolerance"));
+        match self {
+            StopRuleError::TargetRadius(value) => format!("{radius} {value}, expected a finite number > 0"),
+            StopRuleError::RadiusTolerance(value) => format!("{tolerance} {value}, expected a finite number > 0"),
+            StopRuleError::Both => format!("{radius} and {tolerance} are both given, expected one stop rule"),
+        }
+    }
+}
+
+/// The message with the settings' keys.
+impl std::fmt::Display for StopRuleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text(str::to_owned))
+    }
+}
+
+impl std::error::Error for StopRuleError {}
 
 impl StopRule {
     /// The rule of a run's settings: a target radius or a radius

@@ -9,9 +9,6 @@ pub type Result<T, E = TrainError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrainError {
-    /// A number of the configuration that cannot be used.
-    #[error("training configuration: {0}")]
-    Config(#[from] crate::config::ConfigError),
     /// A cost-sensitive objective without a cost matrix, or a cost matrix
     /// for an objective that does not use one.
     #[error("method {method} {}", if *given { "does not use a cost matrix" } else { "needs a cost matrix" })]
