@@ -6,6 +6,8 @@
 use std::error::Error;
 use std::fmt;
 
+use crate::OutputError;
+
 /// A setting of a run that an error may ask the user to change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setting {
@@ -147,9 +149,9 @@ impl Error for Worded {
 
 /// The text of `error` and of each of its causes, outermost first, joined
 /// by `: ` (as anyhow's `{:#}` joins them), with the settings of each
-/// [`Worded`] cause spelled by `spelling`; `typed` words the causes of
-/// other types that name settings (`None` for the rest, shown as they
-/// display).
+/// [`Worded`] or [`OutputError`] cause spelled by `spelling`; `typed` words
+/// the causes of other crates' types that name settings (`None` for the
+/// rest, shown as they display).
 pub fn spelled(
     error: &(dyn Error + 'static),
     spelling: &dyn Spelling,
@@ -158,10 +160,14 @@ pub fn spelled(
     let mut texts = Vec::new();
     let mut cause = Some(error);
     while let Some(current) = cause {
-        texts.push(match current.downcast_ref::<Worded>() {
-            Some(worded) => worded.text(spelling),
-            None => typed(current).unwrap_or_else(|| current.to_string()),
-        });
+        let text = if let Some(worded) = current.downcast_ref::<Worded>() {
+            worded.text(spelling)
+        } else if let Some(output) = current.downcast_ref::<OutputError>() {
+            output.text(spelling)
+        } else {
+            typed(current).unwrap_or_else(|| current.to_string())
+        };
+        texts.push(text);
         cause = current.source();
     }
     texts.join(": ")
@@ -224,5 +230,10 @@ mod tests {
             "typed: r.tsv exists: pass resume = true or choose another out"
         );
         assert_eq!(Setting::AdoptSettings.key(), "adopt_settings");
+        let exists = OutputError::Exists { path: "m.json".into() };
+        assert_eq!(
+            spelled(&exists, &Variables, |_| None),
+            "m.json already exists: pass FORCE=1 to replace it, or choose another output"
+        );
     }
 }

@@ -4,7 +4,7 @@
 use std::error::Error;
 use std::fmt;
 
-use csrs_artifacts::{OutputError, Setting, Spelling, spelled};
+use csrs_artifacts::{Setting, Spelling, spelled};
 use csrs_data::DataError;
 use csrs_sampling::StopRuleError;
 
@@ -12,9 +12,16 @@ use csrs_sampling::StopRuleError;
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Flags;
 
+impl Flags {
+    /// The flag of the setting whose key is `key`: `data_dir` is `--data-dir`.
+    fn of_key(key: &str) -> String {
+        format!("--{}", key.replace('_', "-"))
+    }
+}
+
 impl Spelling for Flags {
     fn name(&self, setting: Setting) -> String {
-        format!("--{}", setting.key().replace('_', "-"))
+        Flags::of_key(setting.key())
     }
 
     fn given(&self, setting: Setting, value: &dyn fmt::Display) -> String {
@@ -35,11 +42,8 @@ pub(crate) fn error_line(err: &anyhow::Error) -> String {
 /// The libraries' typed errors that name a setting, in the command's
 /// words.
 fn typed(cause: &(dyn Error + 'static)) -> Option<String> {
-    if let Some(output) = cause.downcast_ref::<OutputError>() {
-        return Some(output.text(&Flags));
-    }
     if let Some(rule) = cause.downcast_ref::<StopRuleError>() {
-        return Some(rule.text(|key| format!("--{}", key.replace('_', "-"))));
+        return Some(rule.text(Flags::of_key));
     }
     match cause.downcast_ref::<DataError>()? {
         DataError::NoDataDir { dataset } => Some(format!(
@@ -52,7 +56,7 @@ fn typed(cause: &(dyn Error + 'static)) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use csrs_artifacts::Worded;
+    use csrs_artifacts::{OutputError, Worded};
 
     use super::*;
 

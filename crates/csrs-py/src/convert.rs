@@ -5,8 +5,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use csrs_artifacts::{OutputError, Setting, Spelling, spelled};
-
+use csrs_artifacts::{Setting, Spelling, spelled};
 use csrs_records::{RadiusCell, cost_sensitive_radius, standard_radius};
 use csrs_sampling::SamplingError;
 use csrs_stats::{Certificate, HarmRadius};
@@ -38,9 +37,7 @@ impl Spelling for Arguments {
 /// line (the error and its context, joined by `: `), settings named as
 /// the package's arguments.
 pub(crate) fn error(err: anyhow::Error) -> PyErr {
-    let message = spelled(err.as_ref(), &Arguments, |cause| {
-        cause.downcast_ref::<OutputError>().map(|output| output.text(&Arguments))
-    });
+    let message = spelled(err.as_ref(), &Arguments, |_| None);
     if err.chain().any(|cause| cause.downcast_ref::<std::io::Error>().is_some()) {
         PyOSError::new_err(message)
     } else {

@@ -132,7 +132,13 @@ impl RunIdentity {
         let toml::Value::Table(mut values) = toml::Value::try_from(self).expect("an identity serializes") else {
             unreachable!("an identity serializes to a table")
         };
-        names.into_iter().map(|(field, _)| (field.clone(), values.remove(&field))).collect()
+        names
+            .into_iter()
+            .map(|(field, _)| {
+                let value = values.remove(&field);
+                (field, value)
+            })
+            .collect()
     }
 }
 
